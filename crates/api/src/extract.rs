@@ -1,0 +1,237 @@
+//! Reading a create-task request from its body: JSON or a multipart upload. Every way a body can be
+//! wrong ends as a clear 4xx, never a 500.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+use domain::{RawSource, RawTaskRequest};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// The JSON form of a create-task request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTaskBody {
+    pub source: String,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub framework: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+enum BodyKind {
+    Json,
+    Multipart,
+}
+
+fn body_kind(request: &Request) -> Result<BodyKind, ApiError> {
+    let unsupported = |found: &str| ApiError::UnsupportedMediaType {
+        message: format!(
+            "send the task as application/json or as a multipart/form-data upload (got {found})"
+        ),
+    };
+    let Some(content_type) = request.headers().get(header::CONTENT_TYPE) else {
+        return Err(unsupported("no Content-Type"));
+    };
+    let content_type = content_type
+        .to_str()
+        .map_err(|_| unsupported("an unreadable Content-Type"))?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(BodyKind::Json)
+    } else if essence == "multipart/form-data" {
+        Ok(BodyKind::Multipart)
+    } else {
+        Err(unsupported(&essence))
+    }
+}
+
+/// Reads the body of a create-task request into a raw request, at most `max_body_bytes` of it.
+pub async fn read_create_request(
+    request: Request,
+    max_body_bytes: usize,
+) -> Result<RawTaskRequest, ApiError> {
+    match body_kind(&request)? {
+        BodyKind::Json => {
+            let bytes = read_limited(request.into_body(), max_body_bytes).await?;
+            parse_json(&bytes)
+        }
+        BodyKind::Multipart => {
+            let multipart = Multipart::from_request(request, &())
+                .await
+                .map_err(|rejection| {
+                    ApiError::bad_request("invalid_multipart", rejection.body_text())
+                })?;
+            read_multipart(multipart).await
+        }
+    }
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::PayloadTooLarge {
+                message: format!("the request body is over the limit of {limit} bytes"),
+            }
+        } else {
+            ApiError::bad_request(
+                "unreadable_body",
+                format!("cannot read the request body: {error}"),
+            )
+        }
+    })
+}
+
+pub fn parse_json(bytes: &[u8]) -> Result<RawTaskRequest, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let body: CreateTaskBody = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| ApiError::bad_request("invalid_json", describe_json_error(&error)))?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::bad_request("invalid_json", format!("invalid JSON: {error}")))?;
+    Ok(RawTaskRequest {
+        source: RawSource::Text(body.source),
+        filename: body.filename,
+        language: body.language,
+        framework: body.framework,
+        model: body.model,
+    })
+}
+
+/// Names the field at fault when there is one: `field \`language\`: invalid type: …`.
+fn describe_json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = error.inner();
+    let path = error.path().to_string();
+    match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!("malformed JSON: {inner}")
+        }
+        _ if path == "." || path.is_empty() => format!("invalid request: {inner}"),
+        _ => format!("field `{path}`: {inner}"),
+    }
+}
+
+const TEXT_FIELDS: [&str; 5] = ["source", "filename", "language", "framework", "model"];
+
+async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiError> {
+    let mut raw = RawTaskRequest::default();
+    let mut have_source = false;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                if have_source {
+                    return Err(ApiError::bad_request(
+                        "duplicate_source",
+                        "send one `file` (or one `source` field), not several",
+                    ));
+                }
+                let uploaded_name = field.file_name().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(multipart_error)?;
+                raw.source = RawSource::Bytes(bytes.to_vec());
+                if raw.filename.is_none() {
+                    raw.filename = uploaded_name;
+                }
+                have_source = true;
+            }
+            "source" if !have_source => {
+                raw.source = RawSource::Text(text_field(field, "source").await?);
+                have_source = true;
+            }
+            "source" => {
+                return Err(ApiError::bad_request(
+                    "duplicate_source",
+                    "send one `file` (or one `source` field), not several",
+                ));
+            }
+            // An explicit `filename` field wins over the name the upload carries.
+            "filename" => raw.filename = Some(text_field(field, "filename").await?),
+            "language" => raw.language = Some(text_field(field, "language").await?),
+            "framework" => raw.framework = Some(text_field(field, "framework").await?),
+            "model" => raw.model = Some(text_field(field, "model").await?),
+            other => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!(
+                        "unknown form field `{other}`; expected `file` and optionally {}",
+                        TEXT_FIELDS.map(|field| format!("`{field}`")).join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    if !have_source {
+        return Err(ApiError::bad_request(
+            "missing_file",
+            "the upload has no `file` field",
+        ));
+    }
+    Ok(raw)
+}
+
+async fn text_field(
+    field: axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> Result<String, ApiError> {
+    let bytes = field.bytes().await.map_err(multipart_error)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_field",
+            format!("form field `{name}` is not UTF-8 text"),
+        )
+    })
+}
+
+fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            message: format!("the upload is too large: {}", error.body_text()),
+        }
+    } else {
+        ApiError::bad_request("invalid_multipart", error.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<RawTaskRequest, ApiError>) -> String {
+        match result {
+            Err(error) => error.to_string(),
+            Ok(raw) => panic!("expected an error, got {raw:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert!(message(parse_json(br#"{"source": 3}"#)).contains("`source`"));
+        assert!(message(parse_json(br#"{"language": "go"}"#)).contains("missing field `source`"));
+        assert!(message(parse_json(br#"{"source": "x", "langauge": "go"}"#)).contains("langauge"));
+        assert!(message(parse_json(br#"{"source": "x""#)).starts_with("malformed JSON"));
+        assert!(message(parse_json(br#"{"source": "x"} trailing"#)).contains("invalid JSON"));
+    }
+
+    #[test]
+    fn json_fields_arrive_unchanged() {
+        let raw = parse_json(br#"{"source": "def f(): pass", "filename": "m.py", "model": null}"#)
+            .expect("valid");
+        assert_eq!(raw.source, RawSource::Text("def f(): pass".into()));
+        assert_eq!(raw.filename.as_deref(), Some("m.py"));
+        assert_eq!(raw.model, None);
+    }
+}

@@ -1,0 +1,110 @@
+//! For operators and load balancers: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// How long a readiness probe waits for each dependency.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /healthz`: the process is up and serving. Says nothing about its dependencies, so a load
+/// balancer does not eject every replica at once when Postgres blinks.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+#[derive(Serialize)]
+struct Check {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Check {
+    fn from_result<E: std::fmt::Display>(
+        result: Result<Result<(), E>, tokio::time::error::Elapsed>,
+    ) -> Check {
+        match result {
+            Ok(Ok(())) => Check {
+                ok: true,
+                error: None,
+            },
+            Ok(Err(error)) => Check {
+                ok: false,
+                error: Some(error.to_string()),
+            },
+            Err(_) => Check {
+                ok: false,
+                error: Some(format!("no answer within {PROBE_TIMEOUT:?}")),
+            },
+        }
+    }
+}
+
+/// `GET /readyz`: Postgres and Redis both answer. 503, naming what is down, when not.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let postgres = tokio::time::timeout(PROBE_TIMEOUT, async {
+        sqlx::query("select 1")
+            .execute(&state.pool)
+            .await
+            .map(|_| ())
+    });
+    let redis = tokio::time::timeout(PROBE_TIMEOUT, state.redis.ping());
+    let (postgres, redis) = tokio::join!(postgres, redis);
+    let postgres = Check::from_result(postgres);
+    let redis = Check::from_result(redis);
+    let down: Vec<&str> = [("postgres", &postgres), ("redis", &redis)]
+        .into_iter()
+        .filter(|(_, check)| !check.ok)
+        .map(|(name, _)| name)
+        .collect();
+    let checks = json!({"postgres": postgres, "redis": redis});
+    if down.is_empty() {
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
+            .into_response()
+    } else {
+        let message = format!("not ready: {} unreachable", down.join(" and "));
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
+            Json(json!({
+                "error": {"code": "not_ready", "message": message},
+                "down": down,
+                "checks": checks,
+            })),
+        )
+            .into_response()
+    }
+}
+
+/// `GET /metrics` in the OpenMetrics text format.
+pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let text = state
+        .metrics
+        .encode()
+        .map_err(|error| anyhow::anyhow!("cannot encode metrics: {error}"))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response())
+}
+
+/// `GET /api/openapi.json`
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(crate::openapi::document())
+}

@@ -1,0 +1,512 @@
+//! `/api/tasks`: create, list, get, cancel, download.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use domain::{CacheKey, Language, Progress, TaskId, TaskSpec, TaskStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::read_create_request;
+use crate::session::Session;
+use crate::state::AppState;
+use crate::store::{self, Cancelled, Caps, Created, NewTask, TaskRow};
+
+static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// A task as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: TaskId,
+    pub status: TaskStatus,
+    pub language: String,
+    pub framework: String,
+    pub model: String,
+    pub file_name: String,
+    pub test_file_name: String,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub progress: ProgressView,
+    pub cancel_requested: bool,
+    pub cache_hit: bool,
+    pub tokens: TokensView,
+    /// The place in the queue (1 = next) while queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+    pub result: Option<ResultView>,
+    pub error: Option<ErrorView>,
+    /// Only when one task is asked for; listings leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub links: LinksView,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub completed: i32,
+    pub total: i32,
+    pub percent: u8,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TokensView {
+    pub prompt: i64,
+    pub completion: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ResultView {
+    pub file_name: String,
+    /// Left out of listings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LinksView {
+    #[serde(rename = "self")]
+    pub task: String,
+    pub events: String,
+    pub download: String,
+}
+
+impl TaskView {
+    fn from_row(row: TaskRow, position: Option<i64>) -> anyhow::Result<TaskView> {
+        let status = row.status()?;
+        let id = row.task_id();
+        let percent = match status {
+            TaskStatus::Succeeded => 100,
+            _ => {
+                let done = u32::try_from(row.progress_done).unwrap_or(0);
+                let total = u32::try_from(row.progress_total).unwrap_or(0);
+                Progress::of_units(done, total, 0, 100).map_or(0, |progress| {
+                    if total == 0 { 0 } else { progress.percent() }
+                })
+            }
+        };
+        let test_file_name = row
+            .language
+            .parse::<Language>()
+            .map(|language| language.test_file_name(&row.file_name))?;
+        Ok(TaskView {
+            id,
+            status,
+            test_file_name,
+            created_at: row.created_at,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            updated_at: row.updated_at,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            progress: ProgressView {
+                completed: row.progress_done,
+                total: row.progress_total,
+                percent,
+            },
+            cancel_requested: row.cancel_requested,
+            cache_hit: row.cache_hit,
+            tokens: TokensView {
+                prompt: row.prompt_tokens,
+                completion: row.completion_tokens,
+            },
+            position: position.filter(|_| status == TaskStatus::Queued),
+            result: row.result_file_name.map(|file_name| ResultView {
+                file_name,
+                code: row.result_code,
+            }),
+            error: match (row.error_code, row.error_message) {
+                (Some(code), Some(message)) => Some(ErrorView { code, message }),
+                _ => None,
+            },
+            source: row.source,
+            links: LinksView {
+                task: format!("/api/tasks/{id}"),
+                events: format!("/api/tasks/{id}/events"),
+                download: format!("/api/tasks/{id}/download"),
+            },
+            language: row.language,
+            framework: row.framework,
+            model: row.model,
+            file_name: row.file_name,
+        })
+    }
+}
+
+/// The answer to a create that queued a task.
+#[derive(Debug, Serialize)]
+struct Accepted {
+    id: TaskId,
+    status: TaskStatus,
+    position: Option<i64>,
+    cache_hit: bool,
+    links: LinksView,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )
+    };
+    let text = value.to_str().map_err(|_| invalid())?.trim();
+    if text.is_empty() || text.len() > 255 || !text.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// `POST /api/tasks`
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    request: Request,
+) -> ApiResult<Response> {
+    let key = idempotency_key(request.headers())?;
+    let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
+    let spec = TaskSpec::parse(raw, state.settings.source_limits(), &state.default_model)?;
+    if !state
+        .settings
+        .models
+        .available
+        .iter()
+        .any(|model| model == spec.model.as_str())
+    {
+        return Err(ApiError::Unprocessable {
+            code: "unknown_model",
+            message: format!(
+                "model: `{}` is not offered here; choose one of: {}",
+                spec.model,
+                state.settings.models.available.join(", ")
+            ),
+        });
+    }
+    let cache_key = CacheKey::for_spec(&spec);
+    let cached = match state.results.get(&cache_key).await {
+        Some(hit) => Some(hit),
+        None => {
+            let found = store::find_result(&state.pool, &cache_key).await?;
+            if let Some(found) = &found {
+                state.results.put(&cache_key, found).await;
+            }
+            found
+        }
+    };
+    let new = NewTask {
+        owner: session.id.as_str(),
+        spec: &spec,
+        cache_key: &cache_key,
+        idempotency_key: key.as_deref(),
+        max_attempts: i32::try_from(state.settings.queue.max_attempts).unwrap_or(3),
+    };
+    let limits = &state.settings.limits;
+    let caps = Caps {
+        max_queued_per_owner: i64::from(limits.max_queued_per_session),
+        max_queue_depth: i64::from(limits.max_queue_depth),
+    };
+    match store::create_task(&state.pool, &new, cached.as_ref(), caps).await? {
+        Created::Queued { task, position } => {
+            state.metrics.task_created("queued");
+            tracing::info!(task_id = %task.id, language = %spec.language, "task queued");
+            Ok(accepted(task, Some(position), StatusCode::ACCEPTED, false))
+        }
+        Created::FromCache(task) => {
+            state.metrics.task_created("cache_hit");
+            tracing::info!(task_id = %task.id, "task answered from the result cache");
+            let view = TaskView::from_row(task, None)?;
+            Ok((StatusCode::OK, location(&view.links.task), Json(view)).into_response())
+        }
+        Created::Replayed(task) => {
+            state.metrics.task_created("replayed");
+            let status = task.status()?;
+            if task.cache_hit {
+                let view = TaskView::from_row(task, None)?;
+                let mut response = (StatusCode::OK, Json(view)).into_response();
+                mark_replayed(&mut response);
+                return Ok(response);
+            }
+            let position = match status {
+                TaskStatus::Queued => Some(store::position_of(&state.pool, &task).await?),
+                _ => None,
+            };
+            Ok(accepted(task, position, StatusCode::ACCEPTED, true))
+        }
+        Created::KeyReused => Err(ApiError::Conflict {
+            code: "idempotency_key_reused",
+            message: "this Idempotency-Key was already used for a different request".into(),
+        }),
+        Created::OwnerQueueFull { queued } => Err(ApiError::TooManyRequests {
+            code: "too_many_queued_tasks",
+            message: format!(
+                "you already have {queued} queued tasks (the limit is {}); wait for some to start",
+                limits.max_queued_per_session
+            ),
+            retry_after_secs: limits.retry_after_secs,
+        }),
+        Created::QueueFull { queued } => Err(ApiError::Unavailable {
+            code: "queue_full",
+            message: format!("the queue is full ({queued} tasks waiting); try again later"),
+            retry_after_secs: limits.retry_after_secs,
+        }),
+    }
+}
+
+fn accepted(task: TaskRow, position: Option<i64>, status: StatusCode, replayed: bool) -> Response {
+    let id = task.task_id();
+    let body = Accepted {
+        id,
+        status: task.status().unwrap_or(TaskStatus::Queued),
+        position,
+        cache_hit: task.cache_hit,
+        links: LinksView {
+            task: format!("/api/tasks/{id}"),
+            events: format!("/api/tasks/{id}/events"),
+            download: format!("/api/tasks/{id}/download"),
+        },
+    };
+    let mut response = (status, location(&body.links.task), Json(body)).into_response();
+    if replayed {
+        mark_replayed(&mut response);
+    }
+    response
+}
+
+fn location(path: &str) -> [(HeaderName, HeaderValue); 1] {
+    [(
+        header::LOCATION,
+        HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/api/tasks")),
+    )]
+}
+
+fn mark_replayed(response: &mut Response) {
+    response.headers_mut().insert(
+        IDEMPOTENT_REPLAYED.clone(),
+        HeaderValue::from_static("true"),
+    );
+}
+
+fn parse_id(raw: &str) -> ApiResult<TaskId> {
+    raw.parse::<TaskId>()
+        .map_err(|error| ApiError::bad_request("invalid_task_id", error.to_string()))
+}
+
+/// `GET /api/tasks/{id}`
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TaskView>> {
+    let id = parse_id(&id)?;
+    let task = store::get_task(&state.pool, session.id.as_str(), id)
+        .await?
+        .ok_or_else(ApiError::task_not_found)?;
+    let position = match task.status()? {
+        TaskStatus::Queued => Some(store::position_of(&state.pool, &task).await?),
+        _ => None,
+    };
+    Ok(Json(TaskView::from_row(task, position)?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    limit: Option<u32>,
+    before: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TaskPage {
+    tasks: Vec<TaskView>,
+    /// Pass as `before` to get the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_before: Option<TaskId>,
+}
+
+/// `GET /api/tasks?limit=&before=&status=`: the caller's tasks, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(params) = params
+        .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let max = state.settings.limits.max_page_size;
+    let limit = match params.limit {
+        None => 20.min(max),
+        Some(limit) if (1..=max).contains(&limit) => limit,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit must be between 1 and {max}"),
+            ));
+        }
+    };
+    let before = params.before.as_deref().map(parse_id).transpose()?;
+    let status = params
+        .status
+        .as_deref()
+        .map(str::parse::<TaskStatus>)
+        .transpose()
+        .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))?;
+    // One extra row tells whether another page follows.
+    let mut rows = store::list_tasks(
+        &state.pool,
+        session.id.as_str(),
+        before,
+        status,
+        i64::from(limit) + 1,
+    )
+    .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_before = if more {
+        rows.last().map(TaskRow::task_id)
+    } else {
+        None
+    };
+    let tasks = rows
+        .into_iter()
+        .map(|row| TaskView::from_row(row, None))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Json(TaskPage { tasks, next_before }).into_response())
+}
+
+/// `DELETE /api/tasks/{id}`: 200 when cancelled at once, 202 when the worker was asked to stop,
+/// 409 when the task had already finished.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    match store::cancel_task(&state.pool, session.id.as_str(), id).await? {
+        Cancelled::Now(task) => {
+            tracing::info!(task_id = %id, "queued task cancelled");
+            Ok((StatusCode::OK, Json(TaskView::from_row(task, None)?)).into_response())
+        }
+        Cancelled::Requested(task) => {
+            tracing::info!(task_id = %id, "cancellation of a running task requested");
+            Ok((StatusCode::ACCEPTED, Json(TaskView::from_row(task, None)?)).into_response())
+        }
+        Cancelled::AlreadyFinished(task) => Err(ApiError::Conflict {
+            code: "task_finished",
+            message: format!("the task has already finished ({})", task.status),
+        }),
+        Cancelled::NotFound => Err(ApiError::task_not_found()),
+    }
+}
+
+/// `GET /api/tasks/{id}/download`: the test file as an attachment.
+pub async fn download(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let task = store::get_task(&state.pool, session.id.as_str(), id)
+        .await?
+        .ok_or_else(ApiError::task_not_found)?;
+    let status = task.status()?;
+    let (Some(file_name), Some(code)) = (task.result_file_name, task.result_code) else {
+        return Err(ApiError::Conflict {
+            code: if status.is_terminal() {
+                "no_result"
+            } else {
+                "task_not_finished"
+            },
+            message: if status.is_terminal() {
+                format!("the task ended {status} and has no test file")
+            } else {
+                format!("the task is {status}; download it once it has succeeded")
+            },
+        });
+    };
+    let language: Language = task.language.parse().map_err(anyhow::Error::from)?;
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(language.media_type()),
+        ),
+        (header::CONTENT_DISPOSITION, content_disposition(&file_name)),
+    ];
+    Ok((headers, code).into_response())
+}
+
+/// `attachment; filename="x.py"; filename*=UTF-8''x.py` — the plain form for old clients, the
+/// encoded one for names outside ASCII.
+fn content_disposition(file_name: &str) -> HeaderValue {
+    let plain: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = file_name
+        .bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&format!(
+        "attachment; filename=\"{plain}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_disposition_is_safe_for_any_name() {
+        let value = content_disposition("tëst \"x\".py");
+        let text = value.to_str().expect("ASCII");
+        assert!(
+            text.starts_with("attachment; filename=\"t_st _x_.py\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("filename*=UTF-8''t%C3%ABst%20%22x%22.py"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_are_checked() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(idempotency_key(&headers).ok(), Some(None));
+        headers.insert("idempotency-key", HeaderValue::from_static("order-42"));
+        assert_eq!(
+            idempotency_key(&headers).ok(),
+            Some(Some("order-42".into()))
+        );
+        headers.insert("idempotency-key", HeaderValue::from_static("has space"));
+        assert!(idempotency_key(&headers).is_err());
+    }
+}

@@ -1,0 +1,213 @@
+//! Anonymous sessions: a random id in the `aiut_session` cookie, recorded in Redis with a sliding
+//! TTL, so any replica recognises any user. Tasks belong to the session that created them.
+
+use std::fmt;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use redis::AsyncCommands;
+
+use crate::error::ApiError;
+
+use crate::state::AppState;
+
+/// A session id: 32 random bytes in lower-case hex. Knowing it is owning the session, so it is never
+/// logged or shown; [`SessionId::label`] is the shareable stand-in.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    const HEX_LEN: usize = 64;
+
+    pub fn generate() -> anyhow::Result<SessionId> {
+        let mut bytes = [0u8; Self::HEX_LEN / 2];
+        getrandom::fill(&mut bytes)
+            .map_err(|error| anyhow::anyhow!("no randomness for a session id: {error}"))?;
+        Ok(SessionId(hex::encode(bytes)))
+    }
+
+    /// Accepts only the exact shape we hand out; anything else is treated as no cookie.
+    pub fn parse(value: &str) -> Option<SessionId> {
+        let well_formed = value.len() == Self::HEX_LEN
+            && value
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+        well_formed.then(|| SessionId(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A short, non-secret name for the session, fit for logs and shared listings.
+    pub fn label(&self) -> String {
+        label_of(&self.0)
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({})", self.label())
+    }
+}
+
+/// The caller's session, put in the request's extensions by [`session_layer`].
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub id: SessionId,
+}
+
+/// 32 bits of a 64-bit FNV-1a hash: enough to tell sessions apart in a log, far too little to
+/// recover the id.
+fn label_of(id: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("s-{:08x}", hash >> 32)
+}
+
+/// Resolves the caller's session (or makes one) before the handler runs, and sets the cookie on the
+/// way out. While Redis is unreachable a well-formed cookie is trusted as it is (it cannot be
+/// checked, and refusing every user would be worse), and new sessions are handed out unrecorded.
+pub async fn session_layer(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let cookie_name = state.settings.session.cookie_name.as_str();
+    let presented = cookie_value(request.headers(), cookie_name).and_then(SessionId::parse);
+    let secure = came_over_tls(request.headers());
+    let (id, set_cookie) = match presented {
+        Some(id) => match refresh(&state, &id).await {
+            Ok(true) | Err(()) => (id, true),
+            Ok(false) => match mint(&state).await {
+                Ok(id) => (id, true),
+                Err(response) => return response,
+            },
+        },
+        None => match mint(&state).await {
+            Ok(id) => (id, true),
+            Err(response) => return response,
+        },
+    };
+    request.extensions_mut().insert(Session { id: id.clone() });
+    let mut response = next.run(request).await;
+    if set_cookie {
+        let cookie = format!(
+            "{cookie_name}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+            id.as_str(),
+            state.settings.session.ttl_secs,
+            if secure { "; Secure" } else { "" }
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn session_key(state: &AppState, id: &SessionId) -> String {
+    state.redis.key(&format!("session:{}", id.as_str()))
+}
+
+/// Extends a known session's life. `Ok(false)`: Redis does not know it (expired or flushed).
+async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
+    let mut connection = state.redis.connection();
+    let ttl = i64::try_from(state.settings.session.ttl_secs).unwrap_or(i64::MAX);
+    match connection
+        .expire::<_, bool>(session_key(state, id), ttl)
+        .await
+    {
+        Ok(known) => Ok(known),
+        Err(error) => {
+            state.metrics.redis_error("session_refresh");
+            tracing::warn!(error = %error, "cannot check the session in Redis; trusting the cookie");
+            Err(())
+        }
+    }
+}
+
+async fn mint(state: &AppState) -> Result<SessionId, Response> {
+    let id = SessionId::generate().map_err(|error| ApiError::Internal(error).into_response())?;
+    let created = chrono::Utc::now().to_rfc3339();
+    let mut connection = state.redis.connection();
+    let stored: redis::RedisResult<()> = connection
+        .set_ex(
+            session_key(state, &id),
+            created,
+            state.settings.session.ttl_secs,
+        )
+        .await;
+    if let Err(error) = stored {
+        state.metrics.redis_error("session_create");
+        tracing::warn!(error = %error, "cannot record a new session in Redis; handing it out anyway");
+    }
+    state.metrics.session_created();
+    tracing::debug!(session = %id.label(), "new session");
+    Ok(id)
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim_matches('"'))
+}
+
+fn came_over_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(',').next())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_have_one_shape() {
+        let id = SessionId::generate().expect("randomness");
+        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+        assert_ne!(SessionId::generate().expect("randomness"), id);
+        assert!(SessionId::parse("short").is_none());
+        assert!(SessionId::parse(&"G".repeat(64)).is_none());
+        assert!(
+            SessionId::parse(&"A".repeat(64)).is_none(),
+            "upper case is not ours"
+        );
+        assert!(
+            !format!("{id:?}").contains(id.as_str()),
+            "Debug must not leak the id"
+        );
+    }
+
+    #[test]
+    fn reads_the_cookie_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; aiut_session=abc; b=2"),
+        );
+        assert_eq!(cookie_value(&headers, "aiut_session"), Some("abc"));
+        assert_eq!(cookie_value(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn tls_is_read_from_the_first_forwarded_proto() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("HTTPS, http"));
+        assert!(came_over_tls(&headers));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        assert!(!came_over_tls(&headers));
+    }
+}

@@ -1,0 +1,155 @@
+//! The application: built from settings, bound to its port, run until stopped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::cache::ResultCache;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::redis::Redis;
+use crate::state::{AppState, Shared};
+use crate::{db, routes};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    port: u16,
+}
+
+impl Application {
+    /// Connects to Postgres (waiting for it, creating the database if asked), migrates, binds.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.validate()?;
+        let pool = db::connect(&settings.database).await?;
+        Application::build_with_pool(settings, pool).await
+    }
+
+    /// Like [`Application::build`], on a pool made elsewhere (tests make one per test database).
+    pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Application> {
+        settings.validate()?;
+        db::migrate(&pool).await?;
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("cannot listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+        let instance_id = settings
+            .server
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{port}", hostname()));
+        let redis = Redis::new(&settings.redis)?;
+        let state = AppState::new(Shared {
+            default_model: settings.default_model()?,
+            results: ResultCache::new(redis.clone(), settings.cache.result_ttl_secs),
+            pool,
+            redis,
+            metrics: Metrics::new(),
+            instance_id,
+            started_at: Instant::now(),
+            settings,
+        });
+        let router = routes::router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.state.instance_id
+    }
+
+    /// The state the handlers share, for tests that look behind the API.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then lets in-flight requests finish for up to the grace period.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        tracing::info!(port = self.port, instance = %self.state.instance_id, "api listening");
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("stopping: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = serve => served.context("the server failed")?,
+            () = deadline => tracing::warn!(?grace, "grace period over; dropping open connections"),
+        }
+        self.state.pool.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "api".to_owned())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,40 @@
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Instant;
+
+use domain::ModelId;
+use sqlx::PgPool;
+
+use crate::cache::ResultCache;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::redis::Redis;
+
+/// What every handler shares: settings, the pool, Redis, metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub settings: Settings,
+    pub pool: PgPool,
+    pub redis: Redis,
+    pub results: ResultCache,
+    pub metrics: Metrics,
+    pub instance_id: String,
+    pub default_model: ModelId,
+    pub started_at: Instant,
+}
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}

@@ -1,0 +1,420 @@
+//! The task table: every query the api makes on it.
+
+use chrono::{DateTime, Utc};
+use domain::{CacheKey, TaskId, TaskSpec, TaskStatus};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::cache::CachedResult;
+
+// Column lists as macros, so queries are assembled with `concat!` at compile time: every SQL string
+// here is a constant, and no value ever enters one except as a bound parameter.
+
+/// Every column of a task.
+macro_rules! full_columns {
+    () => {
+        "id, owner_session, status, language, framework, model, file_name, source, cache_key, \
+         cache_hit, cancel_requested, result_file_name, result_code, error_code, error_message, \
+         attempts, max_attempts, progress_done, progress_total, prompt_tokens, completion_tokens, \
+         created_at, started_at, finished_at, updated_at"
+    };
+}
+
+/// The columns a listing shows: `source` and `result_code` (which can be large) are null there.
+macro_rules! summary_columns {
+    () => {
+        "id, owner_session, status, language, framework, model, file_name, null::text as source, \
+         cache_key, cache_hit, cancel_requested, result_file_name, null::text as result_code, \
+         error_code, error_message, attempts, max_attempts, progress_done, progress_total, \
+         prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at"
+    };
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRow {
+    pub id: Uuid,
+    pub owner_session: String,
+    pub status: String,
+    pub language: String,
+    pub framework: String,
+    pub model: String,
+    pub file_name: String,
+    pub source: Option<String>,
+    pub cache_key: String,
+    pub cache_hit: bool,
+    pub cancel_requested: bool,
+    pub result_file_name: Option<String>,
+    pub result_code: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub progress_done: i32,
+    pub progress_total: i32,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TaskRow {
+    pub fn task_id(&self) -> TaskId {
+        TaskId::from_uuid(self.id)
+    }
+
+    /// The row's status; the check constraint keeps it one of the five.
+    pub fn status(&self) -> anyhow::Result<TaskStatus> {
+        Ok(self.status.parse()?)
+    }
+}
+
+/// What a create request needs besides its spec.
+pub struct NewTask<'a> {
+    pub owner: &'a str,
+    pub spec: &'a TaskSpec,
+    pub cache_key: &'a CacheKey,
+    pub idempotency_key: Option<&'a str>,
+    pub max_attempts: i32,
+}
+
+/// The per-session and global caps a new task must fit under.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub max_queued_per_owner: i64,
+    pub max_queue_depth: i64,
+}
+
+pub enum Created {
+    /// A new queued task, and its place in the queue (1 = next).
+    Queued {
+        task: TaskRow,
+        position: i64,
+    },
+    /// A new task answered at once from an earlier identical one.
+    FromCache(TaskRow),
+    /// The task this idempotency key already made.
+    Replayed(TaskRow),
+    /// This idempotency key was used for a different request.
+    KeyReused,
+    OwnerQueueFull {
+        queued: i64,
+    },
+    QueueFull {
+        queued: i64,
+    },
+}
+
+/// Creates a task, all decisions taken under a per-owner lock so that concurrent requests of one
+/// session cannot overshoot its cap or both pass one idempotency key.
+pub async fn create_task(
+    pool: &PgPool,
+    new: &NewTask<'_>,
+    cached: Option<&CachedResult>,
+    caps: Caps,
+) -> Result<Created, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(new.owner)
+        .execute(&mut *tx)
+        .await?;
+
+    if let Some(key) = new.idempotency_key {
+        let existing: Option<TaskRow> = sqlx::query_as(concat!(
+            "select ",
+            full_columns!(),
+            " from tasks where owner_session = $1 and idempotency_key = $2"
+        ))
+        .bind(new.owner)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            tx.commit().await?;
+            return Ok(if existing.cache_key == new.cache_key.as_str() {
+                Created::Replayed(existing)
+            } else {
+                Created::KeyReused
+            });
+        }
+    }
+
+    if let Some(cached) = cached {
+        let task = insert(&mut tx, new, Some(cached)).await?;
+        tx.commit().await?;
+        return Ok(Created::FromCache(task));
+    }
+
+    let owner_queued: i64 = sqlx::query_scalar(
+        "select count(*) from tasks where owner_session = $1 and status = 'queued'",
+    )
+    .bind(new.owner)
+    .fetch_one(&mut *tx)
+    .await?;
+    if owner_queued >= caps.max_queued_per_owner {
+        return Ok(Created::OwnerQueueFull {
+            queued: owner_queued,
+        });
+    }
+    let queued: i64 = sqlx::query_scalar("select count(*) from tasks where status = 'queued'")
+        .fetch_one(&mut *tx)
+        .await?;
+    if queued >= caps.max_queue_depth {
+        return Ok(Created::QueueFull { queued });
+    }
+
+    let task = insert(&mut tx, new, None).await?;
+    // Wakes idle workers at once; delivered when the transaction commits.
+    sqlx::query("select pg_notify('aiut_task_queued', $1)")
+        .bind(task.id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    let position = queue_position(&mut tx, &task).await?;
+    tx.commit().await?;
+    Ok(Created::Queued { task, position })
+}
+
+async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    new: &NewTask<'_>,
+    cached: Option<&CachedResult>,
+) -> Result<TaskRow, sqlx::Error> {
+    let status = if cached.is_some() {
+        TaskStatus::Succeeded
+    } else {
+        TaskStatus::Queued
+    };
+    sqlx::query_as(concat!(
+        "insert into tasks (id, owner_session, status, language, framework, model, file_name, \
+             source, source_sha256, cache_key, idempotency_key, max_attempts, cache_hit, \
+             result_file_name, result_code, started_at, finished_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             case when $13 then now() end, case when $13 then now() end) \
+         returning ",
+        full_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(new.owner)
+    .bind(status.as_str())
+    .bind(new.spec.language.id())
+    .bind(new.spec.framework.id())
+    .bind(new.spec.model.as_str())
+    .bind(new.spec.file_name.as_str())
+    .bind(new.spec.source.text())
+    .bind(new.spec.source.sha256_hex())
+    .bind(new.cache_key.as_str())
+    .bind(new.idempotency_key)
+    .bind(new.max_attempts)
+    .bind(cached.is_some())
+    .bind(cached.map(|result| result.file_name.as_str()))
+    .bind(cached.map(|result| result.code.as_str()))
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// 1 for the next task to be claimed. Claims go oldest first, by (created_at, id).
+async fn queue_position(
+    tx: &mut Transaction<'_, Postgres>,
+    task: &TaskRow,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "select count(*) + 1 from tasks where status = 'queued' and (created_at, id) < ($1, $2)",
+    )
+    .bind(task.created_at)
+    .bind(task.id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+pub async fn position_of(pool: &PgPool, task: &TaskRow) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let position = queue_position(&mut tx, task).await?;
+    tx.commit().await?;
+    Ok(position)
+}
+
+/// An earlier successful result for the same cache key, if the table has one.
+pub async fn find_result(
+    pool: &PgPool,
+    cache_key: &CacheKey,
+) -> Result<Option<CachedResult>, sqlx::Error> {
+    let row: Option<(Uuid, String, String)> = sqlx::query_as(
+        "select id, result_file_name, result_code from tasks \
+         where cache_key = $1 and status = 'succeeded' order by id desc limit 1",
+    )
+    .bind(cache_key.as_str())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, file_name, code)| CachedResult {
+        task_id: TaskId::from_uuid(id),
+        file_name,
+        code,
+    }))
+}
+
+/// A task of this owner; another owner's task is as absent as a task that never existed.
+pub async fn get_task(
+    pool: &PgPool,
+    owner: &str,
+    id: TaskId,
+) -> Result<Option<TaskRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        full_columns!(),
+        " from tasks where id = $1 and owner_session = $2"
+    ))
+    .bind(id.as_uuid())
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One page of an owner's tasks, newest first: those older than `before` when given.
+pub async fn list_tasks(
+    pool: &PgPool,
+    owner: &str,
+    before: Option<TaskId>,
+    status: Option<TaskStatus>,
+    limit: i64,
+) -> Result<Vec<TaskRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        summary_columns!(),
+        " from tasks \
+         where owner_session = $1 and ($2::uuid is null or id < $2) \
+           and ($3::text is null or status = $3) \
+         order by id desc limit $4"
+    ))
+    .bind(owner)
+    .bind(before.map(|id| id.as_uuid()))
+    .bind(status.map(TaskStatus::as_str))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub enum Cancelled {
+    /// It was queued and is now cancelled.
+    Now(TaskRow),
+    /// It is running; the worker was asked to stop.
+    Requested(TaskRow),
+    /// It had already finished.
+    AlreadyFinished(TaskRow),
+    NotFound,
+}
+
+/// Cancels a task: at once when queued, by asking its worker when running (the flag on the row and a
+/// notification on `aiut_task_cancel`, which the worker listens to).
+pub async fn cancel_task(pool: &PgPool, owner: &str, id: TaskId) -> anyhow::Result<Cancelled> {
+    let mut tx = pool.begin().await?;
+    let current: Option<String> = sqlx::query_scalar(
+        "select status from tasks where id = $1 and owner_session = $2 for update",
+    )
+    .bind(id.as_uuid())
+    .bind(owner)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(current) = current else {
+        return Ok(Cancelled::NotFound);
+    };
+    let current: TaskStatus = current.parse()?;
+    let query = match current {
+        TaskStatus::Queued => {
+            current.transition(TaskStatus::Cancelled)?;
+            sqlx::query_as(concat!(
+                "update tasks set status = 'cancelled', finished_at = now(), updated_at = now() \
+                 where id = $1 returning ",
+                full_columns!()
+            ))
+        }
+        TaskStatus::Running => sqlx::query_as(concat!(
+            "update tasks set cancel_requested = true, updated_at = now() where id = $1 returning ",
+            full_columns!()
+        )),
+        TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Cancelled => sqlx::query_as(
+            concat!("select ", full_columns!(), " from tasks where id = $1"),
+        ),
+    };
+    let row: TaskRow = query.bind(id.as_uuid()).fetch_one(&mut *tx).await?;
+    if current == TaskStatus::Running {
+        sqlx::query("select pg_notify('aiut_task_cancel', $1)")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(match current {
+        TaskStatus::Queued => Cancelled::Now(row),
+        TaskStatus::Running => Cancelled::Requested(row),
+        _ => Cancelled::AlreadyFinished(row),
+    })
+}
+
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+pub struct QueueCounts {
+    pub queued: i64,
+    pub running: i64,
+    pub owner_queued: i64,
+    pub owner_running: i64,
+}
+
+pub async fn queue_counts(pool: &PgPool, owner: &str) -> Result<QueueCounts, sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where status = 'queued') as queued, \
+                count(*) filter (where status = 'running') as running, \
+                count(*) filter (where status = 'queued' and owner_session = $1) as owner_queued, \
+                count(*) filter (where status = 'running' and owner_session = $1) as owner_running \
+         from tasks where status in ('queued', 'running')",
+    )
+    .bind(owner)
+    .fetch_one(pool)
+    .await
+}
+
+/// Where the owner's oldest queued task stands in the queue, if the owner has one queued.
+pub async fn owner_position(pool: &PgPool, owner: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "select (select count(*) + 1 from tasks q \
+                 where q.status = 'queued' and (q.created_at, q.id) < (o.created_at, o.id)) \
+         from tasks o where o.owner_session = $1 and o.status = 'queued' \
+         order by o.created_at, o.id limit 1",
+    )
+    .bind(owner)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The owner's unfinished tasks, oldest first.
+pub async fn owner_active(pool: &PgPool, owner: &str) -> Result<Vec<TaskRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        summary_columns!(),
+        " from tasks \
+         where owner_session = $1 and status in ('queued', 'running') order by id limit 50"
+    ))
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
+pub struct RecentOutcomes {
+    pub succeeded: i64,
+    pub failed: i64,
+    pub mean_duration_secs: f64,
+}
+
+/// Outcomes of the tasks that finished in the last 24 hours.
+pub async fn recent_outcomes(pool: &PgPool) -> Result<RecentOutcomes, sqlx::Error> {
+    sqlx::query_as(
+        "select count(*) filter (where status = 'succeeded') as succeeded, \
+                count(*) filter (where status = 'failed') as failed, \
+                coalesce(avg(extract(epoch from finished_at - started_at)::float8) \
+                    filter (where status = 'succeeded' and not cache_hit), 0)::float8 \
+                    as mean_duration_secs \
+         from tasks where finished_at > now() - interval '24 hours'",
+    )
+    .fetch_one(pool)
+    .await
+}

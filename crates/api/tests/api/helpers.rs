@@ -1,0 +1,194 @@
+use std::time::Duration;
+
+use api::{Application, Settings};
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running application, and a client that keeps its cookies (one session).
+pub struct TestApp {
+    pub address: String,
+    pub instance_id: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub settings: Settings,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The Redis URL of the test machine: `REDIS_URL`, else the local default.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// Settings for a test: port 0 on loopback, a key prefix of its own in Redis.
+pub fn test_settings(key_prefix: &str) -> Settings {
+    let mut settings = Settings::default();
+    settings.server.host = "127.0.0.1".into();
+    settings.server.port = 0;
+    settings.server.shutdown_grace_secs = 1;
+    settings.redis.url = redis_url();
+    settings.redis.key_prefix = key_prefix.to_owned();
+    settings
+}
+
+/// A fresh Redis key prefix for one test.
+pub fn unique_prefix() -> String {
+    format!("test:{}:", uuid::Uuid::new_v4().simple())
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+/// Starts an application on the test's database with default test settings.
+pub async fn spawn_app(pool_options: PgPoolOptions, connect: PgConnectOptions) -> TestApp {
+    spawn_app_with(pool_options, connect, test_settings(&unique_prefix())).await
+}
+
+/// Starts an application with the given settings on the test's database.
+pub async fn spawn_app_with(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+    settings: Settings,
+) -> TestApp {
+    let pool = pool_options
+        .connect_with(connect)
+        .await
+        .expect("connect to the test database");
+    spawn_on_pool(pool, settings).await
+}
+
+pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
+    let application = Application::build_with_pool(settings.clone(), pool.clone())
+        .await
+        .expect("the application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let instance_id = application.instance_id().to_owned();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(application.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        address,
+        instance_id,
+        client: new_client(),
+        pool,
+        settings,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// `POST /api/tasks` with a JSON body, as `client`.
+    pub async fn post_task_as(&self, client: &reqwest::Client, body: &Value) -> reqwest::Response {
+        client
+            .post(self.url("/api/tasks"))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_task(&self, body: &Value) -> reqwest::Response {
+        self.post_task_as(&self.client, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task")
+                .expect("the server stops cleanly");
+        }
+    }
+}
+
+/// A Python source with one function.
+pub fn python_task() -> Value {
+    serde_json::json!({
+        "source": "def add(a, b):\n    return a + b\n",
+        "filename": "calc.py",
+    })
+}
+
+/// Reads a JSON body, checking the status first.
+pub async fn json_with_status(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("a body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "expected JSON, got `{content_type}`: {text}"
+    );
+    serde_json::from_str(&text).expect("a JSON body")
+}
+
+/// Checks the one error shape: status, `error.code`, and a non-empty `error.message`.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let body = json_with_status(response, status).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|message| !message.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// Puts a task in a finished state behind the API's back, as a worker would.
+pub async fn finish_task(pool: &PgPool, id: &str, file_name: &str, code: &str) {
+    sqlx::query(
+        "update tasks set status = 'succeeded', started_at = now(), finished_at = now(), \
+         result_file_name = $2, result_code = $3, lease_owner = null, lease_expires_at = null, \
+         updated_at = now() where id = $1::uuid",
+    )
+    .bind(id)
+    .bind(file_name)
+    .bind(code)
+    .execute(pool)
+    .await
+    .expect("finish the task");
+}
+
+/// Marks a task running under a lease, as a worker's claim would.
+pub async fn start_task(pool: &PgPool, id: &str) {
+    sqlx::query(
+        "update tasks set status = 'running', started_at = now(), attempts = attempts + 1, \
+         lease_owner = 'test-worker', lease_expires_at = now() + interval '30 seconds', \
+         updated_at = now() where id = $1::uuid",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .expect("start the task");
+}
