@@ -15,6 +15,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub settings: Settings,
+    /// What the router serves: `api::routes::served_routes` of the application's state.
+    pub served_routes: Vec<(axum::http::Method, &'static str)>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -72,6 +74,7 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let instance_id = application.instance_id().to_owned();
+    let served_routes = api::routes::served_routes(application.state());
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -82,6 +85,7 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         client: new_client(),
         pool,
         settings,
+        served_routes,
         stop: Some(stop),
         server: Some(server),
     }

@@ -2,4 +2,5 @@
 //! per test, from `#[sqlx::test]`) and Redis (a key prefix per test).
 
 mod helpers;
+mod openapi;
 mod tasks;
