@@ -1,1 +1,116 @@
-fn main() {}
+//! AIunittest's developer and operator tasks, in Rust rather than shell scripts (the xtask pattern):
+//! `cargo xtask test` and `cargo xtask bench api`. One module per task.
+
+// Printing is what this binary is for: its output is the interface.
+#![allow(clippy::print_stdout)]
+
+mod bench;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask <task> [options]
+
+tasks:
+  test [--no-lint] [-- <cargo test args>]
+      cargo fmt --check, cargo clippy -D warnings, cargo test; ends with one line
+      `test summary: N passed, M failed[, K skipped]`. --no-lint skips fmt and clippy.
+  bench api [--requests N] [--concurrency C] [--json]
+      builds and starts aiut-api on loopback against DATABASE_URL and REDIS_URL, then measures
+      task creation and lookup against /healthz measured in the same run.
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let rest: Vec<String> = args.collect();
+    let outcome = match task.as_deref() {
+        Some("test") => test::run(&rest),
+        Some("bench") => bench::run(&rest),
+        Some("help" | "-h" | "--help") | None => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task `{other}`\n\n{HELP}")),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        // The task has already said what failed.
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: commands run there whatever folder `cargo xtask` was called from.
+fn project_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
+
+/// `cargo`, as the one that runs us names it, so toolchain overrides carry over.
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// The default URLs when `DATABASE_URL` / `REDIS_URL` are unset: the local services CI starts.
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The value of `name`, or `default` when unset or empty; the flag says whether it was set.
+fn env_or(name: &str, default: &str) -> (String, bool) {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => (value, true),
+        _ => (default.to_owned(), false),
+    }
+}
+
+/// The URL with its password (if any) replaced, fit to print.
+fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |offset| authority_start + offset);
+    let authority = &url[authority_start..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..authority_start],
+        &authority[..colon],
+        &url[authority_start + at..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_password;
+
+    #[test]
+    fn redacts_only_the_password() {
+        assert_eq!(
+            redact_password("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(
+            redact_password("postgres://postgres@127.0.0.1/postgres"),
+            "postgres://postgres@127.0.0.1/postgres"
+        );
+        assert_eq!(
+            redact_password("redis://:pw@127.0.0.1:6379"),
+            "redis://:***@127.0.0.1:6379"
+        );
+        assert_eq!(redact_password("not a url"), "not a url");
+    }
+}
