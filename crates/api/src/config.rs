@@ -279,6 +279,8 @@ impl DatabaseSettings {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures must return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -19,7 +19,7 @@ pub enum ApiError {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
-    PayloadTooLarge { message: String },
+    PayloadTooLarge { code: &'static str, message: String },
     #[error("{message}")]
     UnsupportedMediaType { message: String },
     #[error("{message}")]
@@ -37,7 +37,7 @@ pub enum ApiError {
         retry_after_secs: u64,
     },
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 #[derive(Serialize)]
@@ -88,9 +88,9 @@ impl ApiError {
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. }
             | ApiError::TooManyRequests { code, .. }
-            | ApiError::Unavailable { code, .. } => code,
+            | ApiError::Unavailable { code, .. }
+            | ApiError::PayloadTooLarge { code, .. } => code,
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Internal(_) => "internal_error",
         }
@@ -145,6 +145,7 @@ impl From<RequestError> for ApiError {
         match error {
             RequestError::Source(domain::SourceError::TooLarge { .. }) => {
                 ApiError::PayloadTooLarge {
+                    code: error.code(),
                     message: error.to_string(),
                 }
             }
@@ -160,17 +161,40 @@ impl From<RequestError> for ApiError {
 /// 503 the client may retry; anything else is an internal error.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> ApiError {
-        match &error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %error, "database unavailable");
-                ApiError::Unavailable {
-                    code: "database_unavailable",
-                    message: "the database is unavailable; try again shortly".into(),
-                    retry_after_secs: 2,
-                }
-            }
-            _ => ApiError::Internal(anyhow::Error::new(error).context("database query failed")),
+        if database_unreachable(&error) {
+            tracing::warn!(error = %error, "database unavailable");
+            database_unavailable()
+        } else {
+            ApiError::Internal(anyhow::Error::new(error).context("database query failed"))
         }
+    }
+}
+
+/// The same rule for errors that went through `anyhow` on their way up.
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> ApiError {
+        match error.downcast_ref::<sqlx::Error>() {
+            Some(cause) if database_unreachable(cause) => {
+                tracing::warn!(error = format!("{error:#}"), "database unavailable");
+                database_unavailable()
+            }
+            _ => ApiError::Internal(error),
+        }
+    }
+}
+
+fn database_unreachable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
+fn database_unavailable() -> ApiError {
+    ApiError::Unavailable {
+        code: "database_unavailable",
+        message: "the database is unavailable; try again shortly".into(),
+        retry_after_secs: 2,
     }
 }
 

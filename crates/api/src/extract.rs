@@ -85,6 +85,7 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Api
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::PayloadTooLarge {
+                code: "payload_too_large",
                 message: format!("the request body is over the limit of {limit} bytes"),
             }
         } else {
@@ -97,6 +98,14 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Api
 }
 
 pub fn parse_json(bytes: &[u8]) -> Result<RawTaskRequest, ApiError> {
+    // serde would also read a struct from an array (`["x"]` as `{"source": "x"}`): refuse that.
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|&byte| byte != b'{') {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "invalid request: the body must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let body: CreateTaskBody = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| ApiError::bad_request("invalid_json", describe_json_error(&error)))?;
@@ -199,6 +208,7 @@ async fn text_field(
 fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
     if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge {
+            code: "payload_too_large",
             message: format!("the upload is too large: {}", error.body_text()),
         }
     } else {
@@ -224,6 +234,8 @@ mod tests {
         assert!(message(parse_json(br#"{"source": "x", "langauge": "go"}"#)).contains("langauge"));
         assert!(message(parse_json(br#"{"source": "x""#)).starts_with("malformed JSON"));
         assert!(message(parse_json(br#"{"source": "x"} trailing"#)).contains("invalid JSON"));
+        assert!(message(parse_json(br#"["x"]"#)).contains("JSON object"));
+        assert!(message(parse_json(b"  \"x\"")).contains("JSON object"));
     }
 
     #[test]

@@ -200,16 +200,17 @@ fn create_task() -> Value {
             "200": with_headers(
                 json_response(
                     "Answered at once from the result cache: a new task of this session, \
-                     already succeeded, with `cache_hit: true`. A replay of such an answer \
-                     carries `Idempotent-Replayed` and no `Location`.",
+                     already succeeded, with `cache_hit: true`. Also the answer to a replay \
+                     (`Idempotent-Replayed: true`) whose task is no longer queued: the whole \
+                     task as it is now.",
                     schema_ref("Task"),
                 ),
                 &["Location", "Idempotent-Replayed"],
             ),
             "202": with_headers(
                 json_response(
-                    "Queued (or, with `Idempotent-Replayed: true`, the task this \
-                     `Idempotency-Key` made before, in its current status).",
+                    "Queued (or, with `Idempotent-Replayed: true`, the still queued task this \
+                     `Idempotency-Key` made before).",
                     schema_ref("TaskAccepted"),
                 ),
                 &["Location", "Idempotent-Replayed"],
@@ -233,8 +234,9 @@ fn create_task() -> Value {
                 &["idempotency_key_reused"],
             ),
             "413": error_response(
-                "The body or the source is over its limit.",
-                &["payload_too_large"],
+                "The body (`payload_too_large`) or the source (`source_too_large`) is over its \
+                 limit.",
+                &["payload_too_large", "source_too_large"],
             ),
             "415": error_response(
                 "The body is neither JSON nor a multipart upload.",
@@ -339,6 +341,7 @@ fn cancel_task() -> Value {
             "404": response_ref("TaskNotFound"),
             "409": error_response("The task has already finished.", &["task_finished"]),
             "500": response_ref("InternalError"),
+            "503": response_ref("DatabaseUnavailable"),
         },
     })
 }
@@ -635,10 +638,9 @@ fn schemas() -> Value {
         },
         "TaskLinks": {
             "type": "object",
-            "required": ["self", "events", "download"],
+            "required": ["self", "download"],
             "properties": {
                 "self": {"type": "string", "format": "uri-reference"},
-                "events": {"type": "string", "format": "uri-reference"},
                 "download": {"type": "string", "format": "uri-reference"},
             },
         },
@@ -649,9 +651,8 @@ fn schemas() -> Value {
                 "id": uuid(),
                 "status": schema_ref("TaskStatus"),
                 "position": {
-                    "description": "The place in the queue (1 = next); null when a replayed task \
-                        is no longer queued.",
-                    "type": ["integer", "null"],
+                    "description": "The place in the queue (1 = next).",
+                    "type": "integer",
                     "minimum": 1,
                 },
                 "cache_hit": {"type": "boolean"},

@@ -112,7 +112,13 @@ impl Application {
             served = serve => served.context("the server failed")?,
             () = deadline => tracing::warn!(?grace, "grace period over; dropping open connections"),
         }
-        self.state.pool.close().await;
+        // `close` waits for every borrowed connection; one never returned must not hang the stop.
+        if tokio::time::timeout(grace, self.state.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still borrowed at stop; leaving them");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -72,10 +72,16 @@ mod tests {
     #[test]
     fn every_part_changes_the_key() {
         let base = CacheKey::for_spec(&spec("x = 1", "a.py", None));
-        assert_eq!(base, CacheKey::for_spec(&spec("x = 1", "a.py", Some("pytest"))));
+        assert_eq!(
+            base,
+            CacheKey::for_spec(&spec("x = 1", "a.py", Some("pytest")))
+        );
         assert_ne!(base, CacheKey::for_spec(&spec("x = 2", "a.py", None)));
         assert_ne!(base, CacheKey::for_spec(&spec("x = 1", "b.py", None)));
-        assert_ne!(base, CacheKey::for_spec(&spec("x = 1", "a.py", Some("unittest"))));
+        assert_ne!(
+            base,
+            CacheKey::for_spec(&spec("x = 1", "a.py", Some("unittest")))
+        );
         assert_eq!(base.as_str().len(), 64);
     }
 

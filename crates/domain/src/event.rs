@@ -73,11 +73,10 @@ impl Progress {
     ) -> Result<Progress, ProgressError> {
         let (from, to) = (from.min(100), to.min(100).max(from.min(100)));
         let span = u32::from(to - from);
-        let done = if total == 0 {
-            span
-        } else {
-            span * completed.min(total) / total
-        };
+        // No units at all counts as the whole band done.
+        let done = (span * completed.min(total))
+            .checked_div(total)
+            .unwrap_or(span);
         let percent = u8::try_from(u32::from(from) + done).unwrap_or(100);
         Progress::new(percent, completed, total)
     }
@@ -194,9 +193,7 @@ mod tests {
             task_id: task(),
             seq: 3,
             progress: Progress::of_units(2, 5, 10, 90).expect("valid"),
-            kind: EventKind::Generating {
-                unit: "add".into(),
-            },
+            kind: EventKind::Generating { unit: "add".into() },
         };
         let json = serde_json::to_value(&event).expect("serialises");
         assert_eq!(json["event"], "generating");
@@ -204,7 +201,10 @@ mod tests {
         assert_eq!(json["completed"], 2);
         assert_eq!(json["total"], 5);
         assert_eq!(json["unit"], "add");
-        assert_eq!(serde_json::from_value::<Event>(json).expect("parses"), event);
+        assert_eq!(
+            serde_json::from_value::<Event>(json).expect("parses"),
+            event
+        );
     }
 
     #[test]
@@ -217,9 +217,20 @@ mod tests {
 
     #[test]
     fn only_error_completed_and_cancelled_end_a_stream() {
-        assert!(EventKind::Cancelled { reason: "user".into() }.is_terminal());
+        assert!(
+            EventKind::Cancelled {
+                reason: "user".into()
+            }
+            .is_terminal()
+        );
         assert!(!EventKind::Heartbeat {}.is_terminal());
-        assert!(!EventKind::Warning { message: "x".into(), unit: None }.is_terminal());
+        assert!(
+            !EventKind::Warning {
+                message: "x".into(),
+                unit: None
+            }
+            .is_terminal()
+        );
     }
 
     fn any_kind() -> impl Strategy<Value = EventKind> {
@@ -230,14 +241,21 @@ mod tests {
                 .prop_map(|units| EventKind::ParsingCompleted {
                     units: units
                         .into_iter()
-                        .map(|(name, kind, container, line)| UnitSummary { name, kind, container, line })
+                        .map(|(name, kind, container, line)| UnitSummary {
+                            name,
+                            kind,
+                            container,
+                            line
+                        })
                         .collect()
                 }),
             text.prop_map(|unit| EventKind::Generating { unit }),
             (text, text).prop_map(|(unit, code)| EventKind::Result { unit, code }),
-            (text, proptest::option::of(text)).prop_map(|(message, unit)| EventKind::Warning { message, unit }),
+            (text, proptest::option::of(text))
+                .prop_map(|(message, unit)| EventKind::Warning { message, unit }),
             (text, text).prop_map(|(code, message)| EventKind::Error { code, message }),
-            (text, 0u32..50).prop_map(|(file_name, tests)| EventKind::Completed { file_name, tests }),
+            (text, 0u32..50)
+                .prop_map(|(file_name, tests)| EventKind::Completed { file_name, tests }),
             text.prop_map(|reason| EventKind::Cancelled { reason }),
             Just(EventKind::Heartbeat {}),
         ]

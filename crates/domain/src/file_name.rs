@@ -90,11 +90,24 @@ mod tests {
 
     #[test]
     fn refuses_paths_that_escape() {
-        for bad in ["/etc/passwd", "../x.py", "a/../../x.py", "C:\\x.py", "c:x.py"] {
-            assert_eq!(SourceFileName::parse(bad), Err(FileNameError::EscapesRoot), "{bad}");
+        for bad in [
+            "/etc/passwd",
+            "../x.py",
+            "a/../../x.py",
+            "C:\\x.py",
+            "c:x.py",
+        ] {
+            assert_eq!(
+                SourceFileName::parse(bad),
+                Err(FileNameError::EscapesRoot),
+                "{bad}"
+            );
         }
         assert_eq!(SourceFileName::parse("./"), Err(FileNameError::Empty));
-        assert_eq!(SourceFileName::parse("a\nb.py"), Err(FileNameError::ControlCharacter));
+        assert_eq!(
+            SourceFileName::parse("a\nb.py"),
+            Err(FileNameError::ControlCharacter)
+        );
         assert!(matches!(
             SourceFileName::parse(&"a".repeat(256)),
             Err(FileNameError::TooLong(256))

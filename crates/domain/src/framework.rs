@@ -28,7 +28,9 @@ pub enum Framework {
 pub enum FrameworkError {
     #[error("unknown test framework `{0}`")]
     Unknown(String),
-    #[error("test framework `{framework}` is not available for {language}; choose one of: {choices}")]
+    #[error(
+        "test framework `{framework}` is not available for {language}; choose one of: {choices}"
+    )]
     NotForLanguage {
         framework: Framework,
         language: Language,
@@ -200,12 +202,18 @@ mod tests {
     fn language_lists_and_framework_languages_agree() {
         for language in Language::ALL {
             for framework in language.frameworks() {
-                assert!(framework.languages().contains(&language), "{framework} {language}");
+                assert!(
+                    framework.languages().contains(&language),
+                    "{framework} {language}"
+                );
             }
         }
         for framework in Framework::ALL {
             for language in framework.languages() {
-                assert!(language.frameworks().contains(&framework), "{framework} {language}");
+                assert!(
+                    language.frameworks().contains(&framework),
+                    "{framework} {language}"
+                );
             }
         }
     }

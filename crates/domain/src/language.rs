@@ -20,7 +20,9 @@ pub enum Language {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown language `{0}`; expected one of: python, java, go, cpp, csharp, rust, javascript, typescript")]
+#[error(
+    "unknown language `{0}`; expected one of: python, java, go, cpp, csharp, rust, javascript, typescript"
+)]
 pub struct UnknownLanguage(pub String);
 
 impl Language {
@@ -229,7 +231,11 @@ mod tests {
             (Language::Typescript, "noext", "noext.test.ts"),
         ];
         for (language, source, expected) in cases {
-            assert_eq!(language.test_file_name(source), expected, "{language} {source}");
+            assert_eq!(
+                language.test_file_name(source),
+                expected,
+                "{language} {source}"
+            );
         }
     }
 

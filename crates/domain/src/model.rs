@@ -29,7 +29,8 @@ impl ModelId {
         if trimmed.chars().count() > Self::MAX_LEN {
             return Err(ModelIdError::TooLong);
         }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/');
+        let allowed =
+            |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/');
         if !trimmed.chars().all(allowed) {
             return Err(ModelIdError::BadCharacter);
         }
@@ -54,8 +55,17 @@ mod tests {
 
     #[test]
     fn accepts_real_model_names() {
-        for name in ["offline", "gpt-4.1-mini", "deepseek-V3", "llama3.1:8b", "openai/gpt-4o"] {
-            assert_eq!(ModelId::parse(name).map(|id| id.to_string()), Ok(name.to_owned()));
+        for name in [
+            "offline",
+            "gpt-4.1-mini",
+            "deepseek-V3",
+            "llama3.1:8b",
+            "openai/gpt-4o",
+        ] {
+            assert_eq!(
+                ModelId::parse(name).map(|id| id.to_string()),
+                Ok(name.to_owned())
+            );
         }
         assert_eq!(ModelId::parse(" "), Err(ModelIdError::Empty));
         assert_eq!(ModelId::parse("a b"), Err(ModelIdError::BadCharacter));

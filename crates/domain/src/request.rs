@@ -255,10 +255,17 @@ mod tests {
             ),
         ];
         for (request, code, field) in cases {
-            let error = TaskSpec::parse(request.clone(), limits, &offline())
-                .expect_err("must be refused");
-            assert_eq!((error.code(), error.field()), (code, field), "{request:?}: {error}");
-            assert!(error.to_string().starts_with(field) || field == "source", "{error}");
+            let error =
+                TaskSpec::parse(request.clone(), limits, &offline()).expect_err("must be refused");
+            assert_eq!(
+                (error.code(), error.field()),
+                (code, field),
+                "{request:?}: {error}"
+            );
+            assert!(
+                error.to_string().starts_with(field) || field == "source",
+                "{error}"
+            );
         }
     }
 

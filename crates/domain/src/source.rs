@@ -102,7 +102,10 @@ mod tests {
     #[test]
     fn rejects_each_kind_of_bad_source() {
         assert_eq!(SourceFile::parse(b"", LIMITS), Err(SourceError::Empty));
-        assert_eq!(SourceFile::parse(b" \n\t ", LIMITS), Err(SourceError::Empty));
+        assert_eq!(
+            SourceFile::parse(b" \n\t ", LIMITS),
+            Err(SourceError::Empty)
+        );
         assert_eq!(
             SourceFile::parse(b"ok\xff", LIMITS),
             Err(SourceError::NotUtf8 { offset: 2 })

@@ -157,7 +157,11 @@ mod tests {
 
     #[test]
     fn terminal_states_are_final() {
-        for from in [TaskStatus::Succeeded, TaskStatus::Failed, TaskStatus::Cancelled] {
+        for from in [
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+            TaskStatus::Cancelled,
+        ] {
             for to in TaskStatus::ALL {
                 assert_eq!(
                     from.transition(to),
@@ -170,7 +174,11 @@ mod tests {
 
     #[test]
     fn a_queued_task_cannot_finish_without_running() {
-        assert!(TaskStatus::Queued.transition(TaskStatus::Succeeded).is_err());
+        assert!(
+            TaskStatus::Queued
+                .transition(TaskStatus::Succeeded)
+                .is_err()
+        );
         assert!(TaskStatus::Queued.transition(TaskStatus::Failed).is_err());
         assert!(TaskStatus::Queued.transition(TaskStatus::Queued).is_err());
         assert!(TaskStatus::Running.transition(TaskStatus::Running).is_err());
@@ -179,8 +187,16 @@ mod tests {
     #[test]
     fn rejects_non_canonical_ids() {
         assert!("not-a-uuid".parse::<TaskId>().is_err());
-        assert!("0190b7c27d3e7c4a9a412f1c3b5d6e7f".parse::<TaskId>().is_err());
-        assert!("0190b7c2-7d3e-7c4a-9a41-2f1c3b5d6e7f".parse::<TaskId>().is_ok());
+        assert!(
+            "0190b7c27d3e7c4a9a412f1c3b5d6e7f"
+                .parse::<TaskId>()
+                .is_err()
+        );
+        assert!(
+            "0190b7c2-7d3e-7c4a-9a41-2f1c3b5d6e7f"
+                .parse::<TaskId>()
+                .is_ok()
+        );
     }
 
     fn any_status() -> impl Strategy<Value = TaskStatus> {

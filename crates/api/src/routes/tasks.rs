@@ -80,8 +80,16 @@ pub struct ErrorView {
 pub struct LinksView {
     #[serde(rename = "self")]
     pub task: String,
-    pub events: String,
     pub download: String,
+}
+
+impl LinksView {
+    fn for_task(id: TaskId) -> LinksView {
+        LinksView {
+            task: format!("/api/tasks/{id}"),
+            download: format!("/api/tasks/{id}/download"),
+        }
+    }
 }
 
 impl TaskView {
@@ -133,11 +141,7 @@ impl TaskView {
                 _ => None,
             },
             source: row.source,
-            links: LinksView {
-                task: format!("/api/tasks/{id}"),
-                events: format!("/api/tasks/{id}/events"),
-                download: format!("/api/tasks/{id}/download"),
-            },
+            links: LinksView::for_task(id),
             language: row.language,
             framework: row.framework,
             model: row.model,
@@ -225,7 +229,7 @@ pub async fn create(
         Created::Queued { task, position } => {
             state.metrics.task_created("queued");
             tracing::info!(task_id = %task.id, language = %spec.language, "task queued");
-            Ok(accepted(task, Some(position), StatusCode::ACCEPTED, false))
+            accepted(task, Some(position), StatusCode::ACCEPTED)
         }
         Created::FromCache(task) => {
             state.metrics.task_created("cache_hit");
@@ -235,18 +239,23 @@ pub async fn create(
         }
         Created::Replayed(task) => {
             state.metrics.task_created("replayed");
-            let status = task.status()?;
-            if task.cache_hit {
-                let view = TaskView::from_row(task, None)?;
-                let mut response = (StatusCode::OK, Json(view)).into_response();
-                mark_replayed(&mut response);
-                return Ok(response);
-            }
-            let position = match status {
-                TaskStatus::Queued => Some(store::position_of(&state.pool, &task).await?),
-                _ => None,
+            // The task as it is now: still queued, the same answer as the first time; otherwise
+            // the whole task, so a retry after completion gets the result.
+            let mut response = match task.status()? {
+                TaskStatus::Queued => {
+                    let position = store::position_of(&state.pool, &task).await?;
+                    accepted(task, Some(position), StatusCode::ACCEPTED)?
+                }
+                _ => {
+                    let view = TaskView::from_row(task, None)?;
+                    (StatusCode::OK, location(&view.links.task), Json(view)).into_response()
+                }
             };
-            Ok(accepted(task, position, StatusCode::ACCEPTED, true))
+            response.headers_mut().insert(
+                IDEMPOTENT_REPLAYED.clone(),
+                HeaderValue::from_static("true"),
+            );
+            Ok(response)
         }
         Created::KeyReused => Err(ApiError::Conflict {
             code: "idempotency_key_reused",
@@ -268,24 +277,16 @@ pub async fn create(
     }
 }
 
-fn accepted(task: TaskRow, position: Option<i64>, status: StatusCode, replayed: bool) -> Response {
+fn accepted(task: TaskRow, position: Option<i64>, status: StatusCode) -> ApiResult<Response> {
     let id = task.task_id();
     let body = Accepted {
         id,
-        status: task.status().unwrap_or(TaskStatus::Queued),
+        status: task.status()?,
         position,
         cache_hit: task.cache_hit,
-        links: LinksView {
-            task: format!("/api/tasks/{id}"),
-            events: format!("/api/tasks/{id}/events"),
-            download: format!("/api/tasks/{id}/download"),
-        },
+        links: LinksView::for_task(id),
     };
-    let mut response = (status, location(&body.links.task), Json(body)).into_response();
-    if replayed {
-        mark_replayed(&mut response);
-    }
-    response
+    Ok((status, location(&body.links.task), Json(body)).into_response())
 }
 
 fn location(path: &str) -> [(HeaderName, HeaderValue); 1] {
@@ -293,13 +294,6 @@ fn location(path: &str) -> [(HeaderName, HeaderValue); 1] {
         header::LOCATION,
         HeaderValue::from_str(path).unwrap_or(HeaderValue::from_static("/api/tasks")),
     )]
-}
-
-fn mark_replayed(response: &mut Response) {
-    response.headers_mut().insert(
-        IDEMPOTENT_REPLAYED.clone(),
-        HeaderValue::from_static("true"),
-    );
 }
 
 fn parse_id(raw: &str) -> ApiResult<TaskId> {

@@ -62,6 +62,8 @@ pub async fn spawn_app_with(
     settings: Settings,
 ) -> TestApp {
     let pool = pool_options
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(5))
         .connect_with(connect)
         .await
         .expect("connect to the test database");
@@ -111,11 +113,19 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.client.delete(self.url(path)).send().await.expect("request sent")
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Stops the server and waits for it to finish.
@@ -163,7 +173,9 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     let body = json_with_status(response, status).await;
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|message| !message.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| !message.is_empty()),
         "{body}"
     );
     body

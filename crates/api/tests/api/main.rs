@@ -1,6 +1,9 @@
 //! Integration tests: the real application on port 0, against the real Postgres (a fresh database
 //! per test, from `#[sqlx::test]`) and Redis (a key prefix per test).
 
+mod errors;
 mod helpers;
 mod openapi;
+mod ops;
+mod sessions;
 mod tasks;

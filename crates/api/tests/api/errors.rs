@@ -1,0 +1,349 @@
+//! Bad input of every kind: a clear 4xx in the one JSON error shape, never a 5xx, nothing stored.
+
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::*;
+
+async fn task_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select count(*) from tasks")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+#[sqlx::test(migrations = false)]
+async fn bad_task_requests_get_a_clear_4xx(pool_options: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn_app(pool_options, connect).await;
+    let cases = [
+        (
+            json!({"source": "x", "language": "cobol"}),
+            422,
+            "unknown_language",
+            "cobol",
+        ),
+        (
+            json!({"source": "x", "language": "python", "framework": "jest"}),
+            422,
+            "framework_not_for_language",
+            "pytest, unittest",
+        ),
+        (
+            json!({"source": "x", "language": "python", "framework": "mocha"}),
+            422,
+            "unknown_framework",
+            "mocha",
+        ),
+        (
+            json!({"source": "x", "language": "python", "model": "gpt-99"}),
+            422,
+            "unknown_model",
+            "offline",
+        ),
+        (
+            json!({"source": "x", "language": "python", "model": "bad model!"}),
+            422,
+            "invalid_model",
+            "model",
+        ),
+        (json!({"source": "x"}), 422, "language_required", "language"),
+        (
+            json!({"source": "x", "filename": "notes.txt"}),
+            422,
+            "language_required",
+            "notes.txt",
+        ),
+        (
+            json!({"source": "x", "filename": "../../etc/passwd.py"}),
+            422,
+            "invalid_filename",
+            "filename",
+        ),
+        (
+            json!({"source": "   \n", "language": "python"}),
+            422,
+            "empty_source",
+            "empty",
+        ),
+        (
+            json!({"source": "a\u{0}b", "language": "python"}),
+            422,
+            "source_binary",
+            "NUL",
+        ),
+        (
+            json!({"source": 42, "language": "python"}),
+            400,
+            "invalid_json",
+            "`source`",
+        ),
+        (
+            json!({"language": "python"}),
+            400,
+            "invalid_json",
+            "missing field `source`",
+        ),
+        (
+            json!({"source": "x", "langauge": "python"}),
+            400,
+            "invalid_json",
+            "langauge",
+        ),
+        (
+            json!({"source": "x", "language": ["python"]}),
+            400,
+            "invalid_json",
+            "`language`",
+        ),
+        (json!(["source"]), 400, "invalid_json", "invalid"),
+    ];
+    for (body, status, code, mentions) in cases {
+        let error = assert_error(app.post_task(&body).await, status, code).await;
+        let message = error["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(mentions),
+            "{body}: `{message}` should mention `{mentions}`"
+        );
+    }
+    assert_eq!(task_count(&app).await, 0, "nothing bad is stored");
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn malformed_and_mistyped_bodies(pool_options: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn_app(pool_options, connect).await;
+    let post = |content_type: Option<&'static str>, body: Vec<u8>| {
+        let mut request = app.client.post(app.url("/api/tasks")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        request.send()
+    };
+
+    let broken = assert_error(
+        post(Some("application/json"), b"{\"source\": ".to_vec())
+            .await
+            .expect("sent"),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert!(
+        broken["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("line 1"),
+        "{broken}"
+    );
+    assert_error(
+        post(
+            Some("application/json"),
+            b"{\"source\": \"x\", \"language\": \"python\"} {}".to_vec(),
+        )
+        .await
+        .expect("sent"),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        post(Some("application/json"), vec![0xff, 0xfe])
+            .await
+            .expect("sent"),
+        400,
+        "invalid_json",
+    )
+    .await;
+    assert_error(
+        post(Some("text/plain"), b"def f(): pass".to_vec())
+            .await
+            .expect("sent"),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_error(
+        post(None, b"def f(): pass".to_vec()).await.expect("sent"),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_error(
+        post(Some("application/xml"), b"<a/>".to_vec())
+            .await
+            .expect("sent"),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    assert_error(
+        post(Some("multipart/form-data"), b"garbage".to_vec())
+            .await
+            .expect("sent"),
+        400,
+        "invalid_multipart",
+    )
+    .await;
+    // A vendor JSON type is JSON.
+    let accepted = post(
+        Some("application/vnd.api+json; charset=utf-8"),
+        serde_json::to_vec(&python_task()).expect("json"),
+    )
+    .await
+    .expect("sent");
+    json_with_status(accepted, 202).await;
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn oversized_bodies_and_sources_are_413(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut settings = test_settings(&unique_prefix());
+    settings.limits.max_source_bytes = 1024;
+    settings.limits.max_body_bytes = 4096;
+    let app = spawn_app_with(pool_options, connect, settings).await;
+
+    // Over the source limit but within the body limit: refused by the source check.
+    let source = "x = 1\n".repeat(300);
+    let error = assert_error(
+        app.post_task(&json!({"source": source, "language": "python"}))
+            .await,
+        413,
+        "source_too_large",
+    )
+    .await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1024"),
+        "{error}"
+    );
+
+    // Over the body limit.
+    let source = "y".repeat(8192);
+    assert_error(
+        app.post_task(&json!({"source": source, "language": "python"}))
+            .await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+
+    // The same through an upload.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(vec![b'z'; 8192]).file_name("big.py"),
+    );
+    let response = app
+        .client
+        .post(app.url("/api/tasks"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_error(response, 413, "payload_too_large").await;
+    assert_eq!(task_count(&app).await, 0);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_two_mebibyte_body_is_413_with_default_limits(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app(pool_options, connect).await;
+    let source = "a".repeat(2 * 1024 * 1024);
+    assert_error(
+        app.post_task(&json!({"source": source, "language": "python"}))
+            .await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn bad_uploads_get_a_clear_4xx(pool_options: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn_app(pool_options, connect).await;
+    let send = |form: reqwest::multipart::Form| {
+        app.client
+            .post(app.url("/api/tasks"))
+            .multipart(form)
+            .send()
+    };
+    let file = |bytes: &[u8], name: &str| {
+        reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned())
+    };
+
+    let not_utf8 = reqwest::multipart::Form::new().part("file", file(b"caf\xe9 = 1\n", "x.py"));
+    assert_error(send(not_utf8).await.expect("sent"), 422, "source_not_utf8").await;
+    let binary = reqwest::multipart::Form::new().part("file", file(b"\x00\x01ELF", "x.py"));
+    assert_error(send(binary).await.expect("sent"), 422, "source_binary").await;
+    let no_file = reqwest::multipart::Form::new().text("language", "python");
+    assert_error(send(no_file).await.expect("sent"), 400, "missing_file").await;
+    let unknown = reqwest::multipart::Form::new()
+        .part("file", file(b"x = 1\n", "x.py"))
+        .text("colour", "red");
+    assert_error(send(unknown).await.expect("sent"), 400, "unknown_field").await;
+    let two = reqwest::multipart::Form::new()
+        .part("file", file(b"x = 1\n", "x.py"))
+        .part("file", file(b"y = 1\n", "y.py"));
+    assert_error(send(two).await.expect("sent"), 400, "duplicate_source").await;
+    let undetectable = reqwest::multipart::Form::new().part("file", file(b"x = 1\n", "README"));
+    assert_error(
+        send(undetectable).await.expect("sent"),
+        422,
+        "language_required",
+    )
+    .await;
+    assert_eq!(task_count(&app).await, 0);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn bad_ids_routes_and_methods(pool_options: PgPoolOptions, connect: PgConnectOptions) {
+    let app = spawn_app(pool_options, connect).await;
+    for path in ["/api/tasks/not-a-uuid", "/api/tasks/1234/download"] {
+        assert_error(app.get(path).await, 400, "invalid_task_id").await;
+    }
+    assert_error(app.delete("/api/tasks/%00").await, 400, "invalid_task_id").await;
+    let unknown = uuid::Uuid::new_v4();
+    assert_error(
+        app.get(&format!("/api/tasks/{unknown}")).await,
+        404,
+        "task_not_found",
+    )
+    .await;
+    assert_error(
+        app.delete(&format!("/api/tasks/{unknown}")).await,
+        404,
+        "task_not_found",
+    )
+    .await;
+    assert_error(
+        app.get(&format!("/api/tasks/{unknown}/download")).await,
+        404,
+        "task_not_found",
+    )
+    .await;
+    assert_error(app.get("/api/nothing-here").await, 404, "not_found").await;
+    let put = app
+        .client
+        .put(app.url("/api/tasks"))
+        .send()
+        .await
+        .expect("sent");
+    assert_error(put, 405, "method_not_allowed").await;
+    let post = app
+        .client
+        .post(app.url("/api/languages"))
+        .send()
+        .await
+        .expect("sent");
+    assert_error(post, 405, "method_not_allowed").await;
+    app.stop().await;
+}
