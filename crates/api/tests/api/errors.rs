@@ -237,13 +237,7 @@ async fn oversized_bodies_and_sources_are_413(
         "file",
         reqwest::multipart::Part::bytes(vec![b'z'; 8192]).file_name("big.py"),
     );
-    let response = app
-        .client
-        .post(app.url("/api/tasks"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post_upload(form).await;
     assert_error(response, 413, "payload_too_large").await;
     assert_eq!(task_count(&app).await, 0);
     app.stop().await;
@@ -269,33 +263,27 @@ async fn a_two_mebibyte_body_is_413_with_default_limits(
 #[sqlx::test(migrations = false)]
 async fn bad_uploads_get_a_clear_4xx(pool_options: PgPoolOptions, connect: PgConnectOptions) {
     let app = spawn_app(pool_options, connect).await;
-    let send = |form: reqwest::multipart::Form| {
-        app.client
-            .post(app.url("/api/tasks"))
-            .multipart(form)
-            .send()
-    };
     let file = |bytes: &[u8], name: &str| {
         reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned())
     };
 
     let not_utf8 = reqwest::multipart::Form::new().part("file", file(b"caf\xe9 = 1\n", "x.py"));
-    assert_error(send(not_utf8).await.expect("sent"), 422, "source_not_utf8").await;
+    assert_error(app.post_upload(not_utf8).await, 422, "source_not_utf8").await;
     let binary = reqwest::multipart::Form::new().part("file", file(b"\x00\x01ELF", "x.py"));
-    assert_error(send(binary).await.expect("sent"), 422, "source_binary").await;
+    assert_error(app.post_upload(binary).await, 422, "source_binary").await;
     let no_file = reqwest::multipart::Form::new().text("language", "python");
-    assert_error(send(no_file).await.expect("sent"), 400, "missing_file").await;
+    assert_error(app.post_upload(no_file).await, 400, "missing_file").await;
     let unknown = reqwest::multipart::Form::new()
         .part("file", file(b"x = 1\n", "x.py"))
         .text("colour", "red");
-    assert_error(send(unknown).await.expect("sent"), 400, "unknown_field").await;
+    assert_error(app.post_upload(unknown).await, 400, "unknown_field").await;
     let two = reqwest::multipart::Form::new()
         .part("file", file(b"x = 1\n", "x.py"))
         .part("file", file(b"y = 1\n", "y.py"));
-    assert_error(send(two).await.expect("sent"), 400, "duplicate_source").await;
+    assert_error(app.post_upload(two).await, 400, "duplicate_source").await;
     let undetectable = reqwest::multipart::Form::new().part("file", file(b"x = 1\n", "README"));
     assert_error(
-        send(undetectable).await.expect("sent"),
+        app.post_upload(undetectable).await,
         422,
         "language_required",
     )

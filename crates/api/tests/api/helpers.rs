@@ -112,6 +112,21 @@ impl TestApp {
         self.post_task_as(&self.client, body).await
     }
 
+    /// `POST /api/tasks` with a multipart upload.
+    pub async fn post_upload(&self, form: reqwest::multipart::Form) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/tasks"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `GET /api/tasks/{id}`, which must answer 200.
+    pub async fn task(&self, id: &str) -> Value {
+        json_with_status(self.get(&format!("/api/tasks/{id}")).await, 200).await
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -99,7 +99,7 @@ async fn sessions_do_not_see_each_others_tasks(
     let list = json_with_status(list, 200).await;
     assert_eq!(list["tasks"].as_array().map(Vec::len), Some(0));
 
-    let mine = json_with_status(app.get(&format!("/api/tasks/{id}")).await, 200).await;
+    let mine = app.task(id).await;
     assert_eq!(
         mine["status"], "queued",
         "the stranger's cancel changed nothing"
@@ -233,7 +233,7 @@ async fn without_redis_the_api_still_takes_tasks(
     // Sessions cannot be recorded, but tasks are taken and found again with the same cookie.
     let created = json_with_status(app.post_task(&python_task()).await, 202).await;
     let id = created["id"].as_str().expect("an id");
-    let task = json_with_status(app.get(&format!("/api/tasks/{id}")).await, 200).await;
+    let task = app.task(id).await;
     assert_eq!(task["status"], "queued");
     app.stop().await;
 }

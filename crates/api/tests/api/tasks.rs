@@ -70,7 +70,7 @@ async fn a_task_reads_back_with_its_source_and_settings(
     let created = json_with_status(app.post_task(&body).await, 202).await;
     let id = created["id"].as_str().expect("an id");
 
-    let task = json_with_status(app.get(&format!("/api/tasks/{id}")).await, 200).await;
+    let task = app.task(id).await;
     assert_eq!(task["id"], id);
     assert_eq!(task["status"], "queued");
     assert_eq!(task["language"], "go");
@@ -186,7 +186,7 @@ async fn a_queued_task_is_cancelled_at_once(
         "task_finished",
     )
     .await;
-    let task = json_with_status(app.get(&format!("/api/tasks/{id}")).await, 200).await;
+    let task = app.task(id).await;
     assert_eq!(task["status"], "cancelled");
     app.stop().await;
 }
@@ -257,7 +257,7 @@ async fn download_gives_the_test_file_once_succeeded(
     );
     assert_eq!(response.text().await.expect("a body"), code);
 
-    let task = json_with_status(app.get(&format!("/api/tasks/{id}")).await, 200).await;
+    let task = app.task(id).await;
     assert_eq!(task["status"], "succeeded");
     assert_eq!(task["result"]["code"], code);
     assert_eq!(task["progress"]["percent"], 100);
@@ -542,23 +542,9 @@ async fn an_upload_is_a_task_too(pool_options: PgPoolOptions, connect: PgConnect
                 .file_name("src/main/java/Account.java"),
         )
         .text("framework", "junit5-mockito");
-    let response = app
-        .client
-        .post(app.url("/api/tasks"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post_upload(form).await;
     let created = json_with_status(response, 202).await;
-    let task = json_with_status(
-        app.get(&format!(
-            "/api/tasks/{}",
-            created["id"].as_str().expect("id")
-        ))
-        .await,
-        200,
-    )
-    .await;
+    let task = app.task(created["id"].as_str().expect("id")).await;
     assert_eq!(task["language"], "java", "detected from the upload's name");
     assert_eq!(task["framework"], "junit5-mockito");
     assert_eq!(task["file_name"], "src/main/java/Account.java");
@@ -572,23 +558,9 @@ async fn an_upload_is_a_task_too(pool_options: PgPoolOptions, connect: PgConnect
             reqwest::multipart::Part::bytes(b"x = 1\n".to_vec()).file_name("blob.bin"),
         )
         .text("filename", "tools/x.py");
-    let response = app
-        .client
-        .post(app.url("/api/tasks"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("sent");
+    let response = app.post_upload(form).await;
     let created = json_with_status(response, 202).await;
-    let task = json_with_status(
-        app.get(&format!(
-            "/api/tasks/{}",
-            created["id"].as_str().expect("id")
-        ))
-        .await,
-        200,
-    )
-    .await;
+    let task = app.task(created["id"].as_str().expect("id")).await;
     assert_eq!(task["language"], "python");
     assert_eq!(task["file_name"], "tools/x.py");
     app.stop().await;
