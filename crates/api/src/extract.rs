@@ -238,6 +238,28 @@ mod tests {
         assert!(message(parse_json(b"  \"x\"")).contains("JSON object"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_are_parsed_or_refused_with_400(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            if let Err(error) = parse_json(&bytes) {
+                proptest::prop_assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+            }
+        }
+
+        #[test]
+        fn every_well_formed_body_arrives_unchanged(
+            source in "\\PC{0,40}",
+            filename in proptest::option::of("\\PC{0,20}"),
+            language in proptest::option::of("[a-z#+]{0,10}"),
+        ) {
+            let body = serde_json::json!({"source": source, "filename": filename, "language": language});
+            let raw = parse_json(body.to_string().as_bytes()).expect("a well-formed body");
+            proptest::prop_assert_eq!(raw.source, RawSource::Text(source));
+            proptest::prop_assert_eq!(raw.filename, filename);
+            proptest::prop_assert_eq!(raw.language, language);
+        }
+    }
+
     #[test]
     fn json_fields_arrive_unchanged() {
         let raw = parse_json(br#"{"source": "def f(): pass", "filename": "m.py", "model": null}"#)

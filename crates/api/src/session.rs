@@ -191,6 +191,34 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn only_our_exact_shape_parses(value in "\\PC{0,80}") {
+            if let Some(id) = SessionId::parse(&value) {
+                proptest::prop_assert_eq!(id.as_str(), value.as_str());
+                proptest::prop_assert_eq!(value.len(), 64);
+                proptest::prop_assert!(value.bytes().all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase()));
+            }
+        }
+
+        #[test]
+        fn the_cookie_is_found_among_any_others(
+            others in proptest::collection::vec(("[a-z]{1,8}", "[a-zA-Z0-9]{0,12}"), 0..5),
+            position in 0usize..5,
+        ) {
+            let id = SessionId::generate().expect("randomness");
+            let mut pairs: Vec<String> = others
+                .iter()
+                .filter(|(name, _)| name != "aiut_session")
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            pairs.insert(position.min(pairs.len()), format!("aiut_session={}", id.as_str()));
+            let mut headers = HeaderMap::new();
+            headers.insert(header::COOKIE, HeaderValue::from_str(&pairs.join("; ")).expect("ASCII"));
+            proptest::prop_assert_eq!(cookie_value(&headers, "aiut_session"), Some(id.as_str()));
+        }
+    }
+
     #[test]
     fn reads_the_cookie_among_others() {
         let mut headers = HeaderMap::new();
