@@ -106,12 +106,12 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn kept_request_ids_are_short_visible_ascii(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
-            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
-                if let Some(id) = acceptable_request_id(&value) {
-                    proptest::prop_assert!(!id.is_empty() && id.len() <= 128);
-                    proptest::prop_assert!(id.bytes().all(|byte| byte.is_ascii_graphic()));
-                    proptest::prop_assert_eq!(id.as_bytes(), &bytes[..]);
-                }
+            if let Ok(value) = HeaderValue::from_bytes(&bytes)
+                && let Some(id) = acceptable_request_id(&value)
+            {
+                proptest::prop_assert!(!id.is_empty() && id.len() <= 128);
+                proptest::prop_assert!(id.bytes().all(|byte| byte.is_ascii_graphic()));
+                proptest::prop_assert_eq!(id.as_bytes(), &bytes[..]);
             }
         }
     }
