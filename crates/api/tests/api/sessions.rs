@@ -237,3 +237,118 @@ async fn without_redis_the_api_still_takes_tasks(
     assert_eq!(task["status"], "queued");
     app.stop().await;
 }
+
+/// A private Redis server on a free loopback port, stopped when dropped.
+struct PrivateRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    fn start_on(port: u16) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test (Debian package redis-server)");
+        PrivateRedis { port, child }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_until_up(&self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the private redis-server did not start on port {}",
+            self.port
+        );
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ready_status(app: &TestApp) -> u16 {
+    app.get("/readyz").await.status().as_u16()
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_api_recovers_by_itself_when_redis_restarts(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let redis = PrivateRedis::start_on(port);
+    redis.wait_until_up().await;
+    let mut settings = test_settings(&unique_prefix());
+    settings.redis.url = redis.url();
+    let app = spawn_app_with(pool_options, connect, settings).await;
+    assert_eq!(ready_status(&app).await, 200);
+    let before = json_with_status(app.post_task(&python_task()).await, 202).await;
+
+    drop(redis);
+    assert_eq!(ready_status(&app).await, 503, "Redis is gone");
+    // Tasks are still taken while Redis is down: Postgres holds them.
+    json_with_status(
+        app.post_task(&serde_json::json!({"source": "z = 1\n", "language": "python"}))
+            .await,
+        202,
+    )
+    .await;
+
+    let redis = PrivateRedis::start_on(port);
+    redis.wait_until_up().await;
+    let mut recovered = false;
+    for _ in 0..100 {
+        if ready_status(&app).await == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "ready again within 10 s of Redis coming back");
+
+    // The restarted Redis is empty: the old session record is gone, so a new session starts. The
+    // tasks themselves were never in Redis and are all still in Postgres.
+    let stranger_view = app
+        .get(&format!(
+            "/api/tasks/{}",
+            before["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_error(stranger_view, 404, "task_not_found").await;
+    let fresh = new_client();
+    let created = json_with_status(app.post_task_as(&fresh, &python_task()).await, 202).await;
+    let id = created["id"].as_str().expect("an id");
+    let mine = fresh
+        .get(app.url(&format!("/api/tasks/{id}")))
+        .send()
+        .await
+        .expect("sent");
+    json_with_status(mine, 200).await;
+    let stored: i64 = sqlx::query_scalar("select count(*) from tasks")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 3, "no task lost across the Redis restart");
+    drop(redis);
+    app.stop().await;
+}
