@@ -1,5 +1,6 @@
 //! For operators and load balancers: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Json;
@@ -104,7 +105,8 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         .into_response())
 }
 
-/// `GET /api/openapi.json`
-pub async fn openapi() -> Json<serde_json::Value> {
-    Json(crate::openapi::document())
+/// `GET /api/openapi.json`; the document is fixed per build, so it is made once.
+pub async fn openapi() -> Json<&'static serde_json::Value> {
+    static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(crate::openapi::document);
+    Json(&DOCUMENT)
 }
