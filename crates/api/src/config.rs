@@ -42,6 +42,8 @@ pub struct ServerSettings {
     pub instance_id: Option<String>,
     /// How long in-flight requests may take to finish after a stop signal.
     pub shutdown_grace_secs: u64,
+    /// The longest wait for the next piece of a request body before answering 408.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +130,7 @@ impl Default for Settings {
                 port: 8888,
                 instance_id: None,
                 shutdown_grace_secs: 10,
+                body_timeout_secs: 30,
             },
             database: DatabaseSettings {
                 url: "postgres://postgres@127.0.0.1:5432/aiunittest".into(),

@@ -17,6 +17,8 @@ pub enum ApiError {
     #[error("{message}")]
     MethodNotAllowed { message: String },
     #[error("{message}")]
+    RequestTimeout { message: String },
+    #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     PayloadTooLarge { code: &'static str, message: String },
@@ -71,6 +73,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -91,6 +94,7 @@ impl ApiError {
             | ApiError::Unavailable { code, .. }
             | ApiError::PayloadTooLarge { code, .. } => code,
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::RequestTimeout { .. } => "request_timeout",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Internal(_) => "internal_error",
         }

@@ -58,12 +58,41 @@ fn body_kind(request: &Request) -> Result<BodyKind, ApiError> {
     }
 }
 
+/// A body we cannot read as sent: compressed (we do not inflate uploads), or announced larger than
+/// the limit — refused before a byte of it is read, even when the client waits for `100 Continue`.
+fn check_framing(request: &Request, max_body_bytes: usize) -> Result<(), ApiError> {
+    let headers = request.headers();
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let identity = encoding
+            .to_str()
+            .is_ok_and(|value| value.trim().eq_ignore_ascii_case("identity"));
+        if !identity {
+            return Err(ApiError::UnsupportedMediaType {
+                message: "send the body uncompressed (no Content-Encoding)".into(),
+            });
+        }
+    }
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > max_body_bytes as u64) {
+        return Err(ApiError::PayloadTooLarge {
+            code: "payload_too_large",
+            message: format!("the request body is over the limit of {max_body_bytes} bytes"),
+        });
+    }
+    Ok(())
+}
+
 /// Reads the body of a create-task request into a raw request, at most `max_body_bytes` of it.
 pub async fn read_create_request(
     request: Request,
     max_body_bytes: usize,
 ) -> Result<RawTaskRequest, ApiError> {
-    match body_kind(&request)? {
+    let kind = body_kind(&request)?;
+    check_framing(&request, max_body_bytes)?;
+    match kind {
         BodyKind::Json => {
             let bytes = read_limited(request.into_body(), max_body_bytes).await?;
             parse_json(&bytes)
@@ -81,9 +110,11 @@ pub async fn read_create_request(
 
 async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|error| {
-        let too_large = std::error::Error::source(&error)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if too_large {
+        if caused_by::<tower_http::timeout::TimeoutError>(&error) {
+            ApiError::RequestTimeout {
+                message: "the request body arrived too slowly".into(),
+            }
+        } else if caused_by::<http_body_util::LengthLimitError>(&error) {
             ApiError::PayloadTooLarge {
                 code: "payload_too_large",
                 message: format!("the request body is over the limit of {limit} bytes"),
@@ -95,6 +126,11 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Api
             )
         }
     })
+}
+
+/// Whether `E` is anywhere in the error's chain of causes.
+fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |error| error.source()).any(|error| error.is::<E>())
 }
 
 pub fn parse_json(bytes: &[u8]) -> Result<RawTaskRequest, ApiError> {
@@ -139,8 +175,28 @@ const TEXT_FIELDS: [&str; 5] = ["source", "filename", "language", "framework", "
 async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiError> {
     let mut raw = RawTaskRequest::default();
     let mut have_source = false;
+    let mut seen: Vec<String> = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
+        let Some(name) = field
+            .name()
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+        else {
+            return Err(ApiError::bad_request(
+                "invalid_multipart",
+                "every form part needs a name (`file`, `source`, `filename`, `language`, \
+                 `framework` or `model`)",
+            ));
+        };
+        if name != "file" && name != "source" {
+            if seen.contains(&name) {
+                return Err(ApiError::bad_request(
+                    "duplicate_field",
+                    format!("form field `{name}` is given more than once"),
+                ));
+            }
+            seen.push(name.clone());
+        }
         match name.as_str() {
             "file" => {
                 if have_source {
@@ -173,6 +229,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             "framework" => raw.framework = Some(text_field(field, "framework").await?),
             "model" => raw.model = Some(text_field(field, "model").await?),
             other => {
+                let other: String = other.chars().take(40).collect();
                 return Err(ApiError::bad_request(
                     "unknown_field",
                     format!(

@@ -224,10 +224,15 @@ fn create_task() -> Value {
                     "unreadable_body",
                     "invalid_multipart",
                     "duplicate_source",
+                    "duplicate_field",
                     "unknown_field",
                     "missing_file",
                     "invalid_field",
                 ],
+            ),
+            "408": error_response(
+                "The body stopped arriving for longer than the body timeout (30 s by default).",
+                &["request_timeout"],
             ),
             "409": error_response(
                 "This `Idempotency-Key` was already used by this session for a different request.",
@@ -239,7 +244,7 @@ fn create_task() -> Value {
                 &["payload_too_large", "source_too_large"],
             ),
             "415": error_response(
-                "The body is neither JSON nor a multipart upload.",
+                "The body is neither JSON nor a multipart upload, or it is compressed.",
                 &["unsupported_media_type"],
             ),
             "422": error_response(

@@ -79,7 +79,8 @@ pub async fn session_layer(
     next: Next,
 ) -> Response {
     let cookie_name = state.settings.session.cookie_name.as_str();
-    let presented = cookie_value(request.headers(), cookie_name).and_then(SessionId::parse);
+    // A stale or foreign value beside ours (two paths, two subdomains) must not cost the session.
+    let presented = cookie_values(request.headers(), cookie_name).find_map(SessionId::parse);
     let secure = came_over_tls(request.headers());
     let (id, set_cookie) = match presented {
         Some(id) => match refresh(&state, &id).await {
@@ -151,14 +152,15 @@ async fn mint(state: &AppState) -> Result<SessionId, Response> {
     Ok(id)
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Every value of the cookie `name`, in the order the client sent them.
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
+        .filter(move |(key, _)| *key == name)
         .map(|(_, value)| value.trim_matches('"'))
 }
 
@@ -215,7 +217,10 @@ mod tests {
             pairs.insert(position.min(pairs.len()), format!("aiut_session={}", id.as_str()));
             let mut headers = HeaderMap::new();
             headers.insert(header::COOKIE, HeaderValue::from_str(&pairs.join("; ")).expect("ASCII"));
-            proptest::prop_assert_eq!(cookie_value(&headers, "aiut_session"), Some(id.as_str()));
+            proptest::prop_assert_eq!(
+                cookie_values(&headers, "aiut_session").find_map(SessionId::parse),
+                Some(id)
+            );
         }
     }
 
@@ -226,8 +231,16 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=1; aiut_session=abc; b=2"),
         );
-        assert_eq!(cookie_value(&headers, "aiut_session"), Some("abc"));
-        assert_eq!(cookie_value(&headers, "missing"), None);
+        assert_eq!(cookie_values(&headers, "aiut_session").next(), Some("abc"));
+        assert_eq!(cookie_values(&headers, "missing").next(), None);
+        let valid = "0".repeat(64);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("aiut_session=stale; aiut_session={valid}"))
+                .expect("ASCII"),
+        );
+        let found = cookie_values(&headers, "aiut_session").find_map(SessionId::parse);
+        assert_eq!(found, SessionId::parse(&valid), "the well-formed one wins");
     }
 
     #[test]

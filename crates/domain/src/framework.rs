@@ -174,7 +174,7 @@ impl FromStr for Framework {
             "jest" => Framework::Jest,
             "vitest" => Framework::Vitest,
             "node:test" | "node-test" | "nodetest" => Framework::NodeTest,
-            _ => return Err(FrameworkError::Unknown(input.to_owned())),
+            _ => return Err(FrameworkError::Unknown(crate::echo(input))),
         };
         Ok(framework)
     }

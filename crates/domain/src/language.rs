@@ -184,7 +184,7 @@ impl FromStr for Language {
             "rust" | "rs" => Language::Rust,
             "javascript" | "js" | "node" | "nodejs" => Language::Javascript,
             "typescript" | "ts" => Language::Typescript,
-            _ => return Err(UnknownLanguage(input.to_owned())),
+            _ => return Err(UnknownLanguage(crate::echo(input))),
         };
         Ok(language)
     }

@@ -22,3 +22,32 @@ pub use model::{ModelId, ModelIdError};
 pub use request::{RawSource, RawTaskRequest, RequestError, TaskSpec};
 pub use source::{SourceError, SourceFile, SourceLimits};
 pub use task::{IllegalTransition, TaskId, TaskIdError, TaskStatus, UnknownStatus};
+
+/// User input quoted back in an error message, cut short so a huge field cannot make a huge answer.
+fn echo(input: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    let mut chars = input.chars();
+    let head: String = chars.by_ref().take(MAX_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn echoes_are_short() {
+        assert_eq!(super::echo("cobol"), "cobol");
+        let long = "x".repeat(10_000);
+        let echoed = super::echo(&long);
+        assert_eq!(echoed.chars().count(), 41);
+        assert!(echoed.ends_with('…'));
+        let error = "z"
+            .repeat(5_000)
+            .parse::<crate::Language>()
+            .expect_err("unknown");
+        assert!(error.to_string().len() < 200, "{error}");
+    }
+}

@@ -11,7 +11,10 @@ use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post};
+use std::time::Duration;
+
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::error::ApiError;
 use crate::middleware::{default_no_store, record_metrics, request_context};
@@ -104,6 +107,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), record_metrics))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.settings.server.body_timeout_secs,
+        )))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))

@@ -3,7 +3,8 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -301,13 +302,29 @@ fn parse_id(raw: &str) -> ApiResult<TaskId> {
         .map_err(|error| ApiError::bad_request("invalid_task_id", error.to_string()))
 }
 
+/// The `{id}` of a task route. Whatever the path holds — not a UUID, not even UTF-8 — it is a 400
+/// `invalid_task_id` in the one error shape, never the router's plain-text rejection.
+pub struct TaskIdParam(TaskId);
+
+impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| {
+                ApiError::bad_request("invalid_task_id", "the task id is not valid text")
+            })?;
+        parse_id(&raw).map(TaskIdParam)
+    }
+}
+
 /// `GET /api/tasks/{id}`
 pub async fn get(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
-    Path(id): Path<String>,
+    TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Json<TaskView>> {
-    let id = parse_id(&id)?;
     let task = store::get_task(&state.pool, session.id.as_str(), id)
         .await?
         .ok_or_else(ApiError::task_not_found)?;
@@ -321,7 +338,7 @@ pub async fn get(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    limit: Option<u32>,
+    limit: Option<String>,
     before: Option<String>,
     status: Option<String>,
 }
@@ -343,15 +360,18 @@ pub async fn list(
     let Query(params) = params
         .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let max = state.settings.limits.max_page_size;
-    let limit = match params.limit {
+    let limit = match params.limit.as_deref() {
         None => 20.min(max),
-        Some(limit) if (1..=max).contains(&limit) => limit,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("limit must be between 1 and {max}"),
-            ));
-        }
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=max).contains(limit))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit must be a whole number from 1 to {max}"),
+                )
+            })?,
     };
     let before = params.before.as_deref().map(parse_id).transpose()?;
     let status = params
@@ -388,9 +408,8 @@ pub async fn list(
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
-    Path(id): Path<String>,
+    TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     match store::cancel_task(&state.pool, session.id.as_str(), id).await? {
         Cancelled::Now(task) => {
             tracing::info!(task_id = %id, "queued task cancelled");
@@ -412,9 +431,8 @@ pub async fn cancel(
 pub async fn download(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
-    Path(id): Path<String>,
+    TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Response> {
-    let id = parse_id(&id)?;
     let task = store::get_task(&state.pool, session.id.as_str(), id)
         .await?
         .ok_or_else(ApiError::task_not_found)?;

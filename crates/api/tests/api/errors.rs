@@ -335,3 +335,99 @@ async fn bad_ids_routes_and_methods(pool_options: PgPoolOptions, connect: PgConn
     assert_error(post, 405, "method_not_allowed").await;
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn hostile_framing_is_refused_in_the_error_shape(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut settings = test_settings(&unique_prefix());
+    settings.server.body_timeout_secs = 1;
+    let app = spawn_app_with(pool_options, connect, settings).await;
+    let wait = std::time::Duration::from_secs(5);
+
+    // An id that is not even UTF-8: JSON, like every other bad id.
+    assert_error(app.get("/api/tasks/%ff").await, 400, "invalid_task_id").await;
+    assert_error(
+        app.get("/api/tasks/%ff/download").await,
+        400,
+        "invalid_task_id",
+    )
+    .await;
+
+    // A huge announced body is refused at once, without waiting for (or asking for) the body.
+    let answer = raw_exchange(
+        &app,
+        b"POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 10000000000\r\nExpect: 100-continue\r\n\r\n",
+        wait,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+
+    // A body that stops arriving is answered 408 after the body timeout.
+    let answer = raw_exchange(
+        &app,
+        b"POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"source\": ",
+        wait,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+
+    // Compressed bodies are not inflated: refused, not misread.
+    let gzipped = app
+        .client
+        .post(app.url("/api/tasks"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(vec![0x1f, 0x8b, 0x08, 0x00])
+        .send()
+        .await
+        .expect("sent");
+    assert_error(gzipped, 415, "unsupported_media_type").await;
+
+    // A repeated form field is ambiguous: refused rather than silently taking one.
+    let twice = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"x = 1\n".to_vec()).file_name("x.py"),
+        )
+        .text("language", "python")
+        .text("language", "go");
+    assert_error(app.post_upload(twice).await, 400, "duplicate_field").await;
+
+    // Huge values are not echoed back whole.
+    let huge = "q".repeat(100_000);
+    let error = assert_error(
+        app.post_task(&json!({"source": "x", "language": huge}))
+            .await,
+        422,
+        "unknown_language",
+    )
+    .await;
+    assert!(
+        error.to_string().len() < 1_000,
+        "{}",
+        error.to_string().len()
+    );
+
+    for limit in ["-1", "99999999999999999999", "4294967296"] {
+        let error = assert_error(
+            app.get(&format!("/api/tasks?limit={limit}")).await,
+            400,
+            "invalid_query",
+        )
+        .await;
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("from 1 to 100")),
+            "{error}"
+        );
+    }
+    app.stop().await;
+}

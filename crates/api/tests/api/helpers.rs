@@ -223,3 +223,27 @@ pub async fn start_task(pool: &PgPool, id: &str) {
     .await
     .expect("start the task");
 }
+
+/// Sends raw bytes on a fresh connection and returns what the server answers within `wait`: for
+/// requests an HTTP client will not send (a stalled body, `Expect: 100-continue` with a huge length).
+pub async fn raw_exchange(app: &TestApp, request: &[u8], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.write_all(request).await.expect("send");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Ok(read)) = tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+        if read == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buffer[..read]);
+        if answer.windows(4).any(|window| window == b"\r\n\r\n") && answer.ends_with(b"}") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}

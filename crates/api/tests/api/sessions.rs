@@ -120,6 +120,40 @@ async fn sessions_do_not_see_each_others_tasks(
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_stale_cookie_beside_the_real_one_keeps_the_session(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app(pool_options, connect).await;
+    let response = app.post_task(&python_task()).await;
+    let cookie = set_cookie(&response);
+    let value = cookie
+        .trim_start_matches("aiut_session=")
+        .split(';')
+        .next()
+        .expect("a value")
+        .to_owned();
+    let created = json_with_status(response, 202).await;
+    let id = created["id"].as_str().expect("an id");
+
+    let both = reqwest::Client::new()
+        .get(app.url(&format!("/api/tasks/{id}")))
+        .header(
+            "cookie",
+            format!("aiut_session=stale; aiut_session={value}"),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        set_cookie(&both).contains(&value),
+        "the same session goes on"
+    );
+    json_with_status(both, 200).await;
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn three_replicas_share_sessions_and_tasks(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
