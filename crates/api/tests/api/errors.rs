@@ -112,78 +112,56 @@ async fn bad_task_requests_get_a_clear_4xx(pool_options: PgPoolOptions, connect:
 #[sqlx::test(migrations = false)]
 async fn malformed_and_mistyped_bodies(pool_options: PgPoolOptions, connect: PgConnectOptions) {
     let app = spawn_app(pool_options, connect).await;
-    let post = |content_type: Option<&'static str>, body: Vec<u8>| {
+    let post = |content_type: Option<&str>, body: Vec<u8>| {
         let mut request = app.client.post(app.url("/api/tasks")).body(body);
         if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
+            request = request.header("content-type", content_type.to_owned());
         }
         request.send()
     };
-
-    let broken = assert_error(
-        post(Some("application/json"), b"{\"source\": ".to_vec())
-            .await
-            .expect("sent"),
-        400,
-        "invalid_json",
-    )
-    .await;
+    let json = Some("application/json");
+    let cases: [(Option<&str>, &[u8], u16, &str); 7] = [
+        (json, b"{\"source\": ", 400, "invalid_json"),
+        (
+            json,
+            b"{\"source\": \"x\", \"language\": \"python\"} {}",
+            400,
+            "invalid_json",
+        ),
+        (json, &[0xff, 0xfe], 400, "invalid_json"),
+        (
+            Some("text/plain"),
+            b"def f(): pass",
+            415,
+            "unsupported_media_type",
+        ),
+        (None, b"def f(): pass", 415, "unsupported_media_type"),
+        (
+            Some("application/xml"),
+            b"<a/>",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            Some("multipart/form-data"),
+            b"garbage",
+            400,
+            "invalid_multipart",
+        ),
+    ];
+    for (content_type, body, status, code) in cases {
+        let response = post(content_type, body.to_vec()).await.expect("sent");
+        assert_error(response, status, code).await;
+    }
+    let truncated = post(json, b"{\"source\": ".to_vec()).await.expect("sent");
+    let truncated = assert_error(truncated, 400, "invalid_json").await;
     assert!(
-        broken["error"]["message"]
+        truncated["error"]["message"]
             .as_str()
             .unwrap_or_default()
             .contains("line 1"),
-        "{broken}"
+        "says where: {truncated}"
     );
-    assert_error(
-        post(
-            Some("application/json"),
-            b"{\"source\": \"x\", \"language\": \"python\"} {}".to_vec(),
-        )
-        .await
-        .expect("sent"),
-        400,
-        "invalid_json",
-    )
-    .await;
-    assert_error(
-        post(Some("application/json"), vec![0xff, 0xfe])
-            .await
-            .expect("sent"),
-        400,
-        "invalid_json",
-    )
-    .await;
-    assert_error(
-        post(Some("text/plain"), b"def f(): pass".to_vec())
-            .await
-            .expect("sent"),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    assert_error(
-        post(None, b"def f(): pass".to_vec()).await.expect("sent"),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    assert_error(
-        post(Some("application/xml"), b"<a/>".to_vec())
-            .await
-            .expect("sent"),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    assert_error(
-        post(Some("multipart/form-data"), b"garbage".to_vec())
-            .await
-            .expect("sent"),
-        400,
-        "invalid_multipart",
-    )
-    .await;
     // A vendor JSON type is JSON.
     let accepted = post(
         Some("application/vnd.api+json; charset=utf-8"),
