@@ -101,7 +101,114 @@ pub async fn default_no_store(request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::middleware::from_fn_with_state;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
     use super::*;
+    use crate::cache::ResultCache;
+    use crate::config::Settings;
+    use crate::metrics::Metrics;
+    use crate::redis::Redis;
+    use crate::state::Shared;
+
+    /// Log output collected in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A state whose pool and Redis connect lazily: this test never reaches either.
+    fn offline_state() -> AppState {
+        let settings = Settings::default();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .connect_lazy(&settings.database.url)
+            .expect("a lazy pool");
+        let redis = Redis::new(&settings.redis).expect("a lazy Redis");
+        AppState::new(Shared {
+            default_model: settings.default_model().expect("a default model"),
+            results: ResultCache::new(redis.clone(), 60),
+            pool,
+            redis,
+            metrics: Metrics::new(),
+            instance_id: "api-test".into(),
+            started_at: Instant::now(),
+            settings,
+        })
+    }
+
+    #[test]
+    fn every_log_line_of_a_request_names_its_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let state = offline_state();
+                let app = Router::new()
+                    .route(
+                        "/work",
+                        get(|| async {
+                            tracing::info!("handler at work");
+                            "done"
+                        }),
+                    )
+                    .layer(from_fn_with_state(state.clone(), request_context))
+                    .with_state(state);
+                let request = axum::http::Request::get("/work")
+                    .header("x-request-id", "req-42")
+                    .body(Body::empty())
+                    .expect("a request");
+                let response = app.oneshot(request).await.expect("an answer");
+                assert_eq!(response.headers()["x-request-id"], "req-42");
+                assert_eq!(response.headers()["x-backend-instance"], "api-test");
+            });
+        });
+        let output = String::from_utf8(captured.0.lock().expect("the log").clone()).expect("UTF-8");
+        let lines: Vec<serde_json::Value> = output
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON log line"))
+            .collect();
+        assert!(
+            lines.len() >= 2,
+            "the handler's line and the access line: {output}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|line| line["fields"]["message"] == "handler at work"),
+            "{output}"
+        );
+        for line in &lines {
+            assert_eq!(line["span"]["request_id"], "req-42", "{line}");
+        }
+    }
 
     proptest::proptest! {
         #[test]
