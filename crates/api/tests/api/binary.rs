@@ -1,0 +1,128 @@
+//! The real `aiut-api` binary, run as an operator runs it: configured from the environment, on its
+//! own database (created at start), stopped by SIGTERM.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+use crate::helpers::redis_url;
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// `DATABASE_URL` with another database name.
+fn url_of_database(name: &str) -> String {
+    let base = database_url();
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, query)) => (url.to_owned(), format!("?{query}")),
+        None => (base.clone(), String::new()),
+    };
+    let server = without_query
+        .rsplit_once('/')
+        .map_or(without_query.as_str(), |(server, _)| server);
+    format!("{server}/{name}{query}")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Kills the process if the test ends before it stopped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_starts_from_the_environment_and_stops_on_sigterm() {
+    let database = format!("aiut_bin_{}", uuid::Uuid::new_v4().simple());
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("{database}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_aiut-api"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AIUT_SERVER__HOST", "127.0.0.1")
+        .env("AIUT_SERVER__PORT", port.to_string())
+        .env("AIUT_SERVER__INSTANCE_ID", "api-binary")
+        .env("AIUT_SERVER__SHUTDOWN_GRACE_SECS", "2")
+        .env("DATABASE_URL", url_of_database(&database))
+        .env("REDIS_URL", redis_url())
+        .env("AIUT_REDIS__KEY_PREFIX", format!("test:{database}:"))
+        .env("AIUT_LOG__JSON", "true")
+        .stdout(Stdio::from(
+            std::fs::File::create(&log).expect("a log file"),
+        ))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the aiut-api binary starts");
+    let mut running = Running(child);
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let ready = loop {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
+            break response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not listening after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        ready.status().as_u16(),
+        200,
+        "created its database, migrated, reached Redis"
+    );
+    assert_eq!(
+        ready
+            .headers()
+            .get("x-backend-instance")
+            .and_then(|value| value.to_str().ok()),
+        Some("api-binary"),
+        "configured from the environment"
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let stopping = Instant::now();
+    let exit = loop {
+        if let Some(exit) = running.0.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "a clean exit on SIGTERM: {exit}");
+    let output = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(output.contains("\"stopped\""), "says it stopped: {output}");
+
+    let _ = std::fs::remove_file(&log);
+    let mut admin = PgConnection::connect(&database_url())
+        .await
+        .expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {database} with (force)"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("drop the database");
+}
