@@ -143,7 +143,7 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Stops the server and waits for it to finish.
+    /// Stops the server, waits for it to finish, and removes the test's keys from Redis.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -154,6 +154,34 @@ impl TestApp {
                 .expect("the server task")
                 .expect("the server stops cleanly");
         }
+        remove_keys(&self.settings.redis.url, &self.settings.redis.key_prefix).await;
+    }
+}
+
+/// Deletes every key under `prefix`; quietly does nothing when that Redis is not reachable (some
+/// tests point the app at a Redis that is down on purpose).
+async fn remove_keys(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else {
+        return;
+    };
+    let Ok(Ok(mut connection)) = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await;
     }
 }
 
