@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{CacheKey, TaskId, TaskSpec, TaskStatus};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::cache::CachedResult;
@@ -170,7 +170,7 @@ pub async fn create_task(
         .bind(task.id.to_string())
         .execute(&mut *tx)
         .await?;
-    let position = queue_position(&mut tx, &task).await?;
+    let position = queue_position(&mut *tx, &task).await?;
     tx.commit().await?;
     Ok(Created::Queued { task, position })
 }
@@ -214,8 +214,8 @@ async fn insert(
 }
 
 /// 1 for the next task to be claimed. Claims go oldest first, by (created_at, id).
-async fn queue_position(
-    tx: &mut Transaction<'_, Postgres>,
+async fn queue_position<'e>(
+    executor: impl PgExecutor<'e>,
     task: &TaskRow,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
@@ -223,15 +223,12 @@ async fn queue_position(
     )
     .bind(task.created_at)
     .bind(task.id)
-    .fetch_one(&mut **tx)
+    .fetch_one(executor)
     .await
 }
 
 pub async fn position_of(pool: &PgPool, task: &TaskRow) -> Result<i64, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let position = queue_position(&mut tx, task).await?;
-    tx.commit().await?;
-    Ok(position)
+    queue_position(pool, task).await
 }
 
 /// An earlier successful result for the same cache key, if the table has one.
