@@ -82,31 +82,32 @@ pub async fn session_layer(
     // A stale or foreign value beside ours (two paths, two subdomains) must not cost the session.
     let presented = cookie_values(request.headers(), cookie_name).find_map(SessionId::parse);
     let secure = came_over_tls(request.headers());
-    let (id, set_cookie) = match presented {
+    let known = match presented {
+        // Unknown to Redis (expired or flushed): start afresh. Unreachable: trust the cookie.
         Some(id) => match refresh(&state, &id).await {
-            Ok(true) | Err(()) => (id, true),
-            Ok(false) => match mint(&state).await {
-                Ok(id) => (id, true),
-                Err(response) => return response,
-            },
+            Ok(false) => None,
+            Ok(true) | Err(()) => Some(id),
         },
+        None => None,
+    };
+    let id = match known {
+        Some(id) => id,
         None => match mint(&state).await {
-            Ok(id) => (id, true),
+            Ok(id) => id,
             Err(response) => return response,
         },
     };
     request.extensions_mut().insert(Session { id: id.clone() });
     let mut response = next.run(request).await;
-    if set_cookie {
-        let cookie = format!(
-            "{cookie_name}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-            id.as_str(),
-            state.settings.session.ttl_secs,
-            if secure { "; Secure" } else { "" }
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
+    // Sent on every answer, so the browser's expiry slides with the record's TTL in Redis.
+    let cookie = format!(
+        "{cookie_name}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        id.as_str(),
+        state.settings.session.ttl_secs,
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
 }

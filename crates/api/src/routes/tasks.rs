@@ -97,15 +97,13 @@ impl TaskView {
     fn from_row(row: TaskRow, position: Option<i64>) -> anyhow::Result<TaskView> {
         let status = row.status()?;
         let id = row.task_id();
+        let done = u32::try_from(row.progress_done).unwrap_or(0);
+        let total = u32::try_from(row.progress_total).unwrap_or(0);
         let percent = match status {
             TaskStatus::Succeeded => 100,
-            _ => {
-                let done = u32::try_from(row.progress_done).unwrap_or(0);
-                let total = u32::try_from(row.progress_total).unwrap_or(0);
-                Progress::of_units(done, total, 0, 100).map_or(0, |progress| {
-                    if total == 0 { 0 } else { progress.percent() }
-                })
-            }
+            // No units known yet: nothing done (`of_units` would call an empty band full).
+            _ if total == 0 => 0,
+            _ => Progress::of_units(done, total, 0, 100).map_or(0, |progress| progress.percent()),
         };
         let test_file_name = row
             .language
@@ -235,8 +233,7 @@ pub async fn create(
         Created::FromCache(task) => {
             state.metrics.task_created("cache_hit");
             tracing::info!(task_id = %task.id, "task answered from the result cache");
-            let view = TaskView::from_row(task, None)?;
-            Ok((StatusCode::OK, location(&view.links.task), Json(view)).into_response())
+            whole_task(task)
         }
         Created::Replayed(task) => {
             state.metrics.task_created("replayed");
@@ -247,10 +244,7 @@ pub async fn create(
                     let position = store::position_of(&state.pool, &task).await?;
                     accepted(task, Some(position), StatusCode::ACCEPTED)?
                 }
-                _ => {
-                    let view = TaskView::from_row(task, None)?;
-                    (StatusCode::OK, location(&view.links.task), Json(view)).into_response()
-                }
+                _ => whole_task(task)?,
             };
             response.headers_mut().insert(
                 IDEMPOTENT_REPLAYED.clone(),
@@ -288,6 +282,12 @@ fn accepted(task: TaskRow, position: Option<i64>, status: StatusCode) -> ApiResu
         links: LinksView::for_task(id),
     };
     Ok((status, location(&body.links.task), Json(body)).into_response())
+}
+
+/// 200 with the whole task: the answer when the task needs no waiting for.
+fn whole_task(task: TaskRow) -> ApiResult<Response> {
+    let view = TaskView::from_row(task, None)?;
+    Ok((StatusCode::OK, location(&view.links.task), Json(view)).into_response())
 }
 
 fn location(path: &str) -> [(HeaderName, HeaderValue); 1] {
