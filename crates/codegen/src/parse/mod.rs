@@ -1,4 +1,17 @@
 //! Source → units, with one tree-sitter walker per language.
+//!
+//! Each walker descends through the declarations that can hold units (classes, namespaces, `impl`
+//! blocks, modules) and never into function bodies: nested functions, closures and local classes
+//! are part of the unit that holds them.
+
+mod common;
+mod cpp;
+mod csharp;
+mod go;
+mod java;
+mod javascript;
+mod python;
+mod rust;
 
 use crate::{Syntax, Unit};
 
@@ -14,6 +27,80 @@ pub enum ParseError {
 /// The testable units of `source`, in source order. Parsing is tolerant: a file with syntax errors
 /// still yields the units tree-sitter could recover.
 pub fn parse_units(syntax: Syntax, source: &str) -> Result<Vec<Unit>, ParseError> {
-    let _ = (syntax, source);
-    Err(ParseError::NoUnits)
+    let Some(tree) = syntax.tree(source) else {
+        return Err(ParseError::NoUnits);
+    };
+    let root = tree.root_node();
+    let mut units = match syntax {
+        Syntax::Python => python::units(root, source),
+        Syntax::Java => java::units(root, source),
+        Syntax::Go => go::units(root, source),
+        Syntax::Cpp => cpp::units(root, source),
+        Syntax::CSharp => csharp::units(root, source),
+        Syntax::Rust => rust::units(root, source),
+        Syntax::JavaScript | Syntax::TypeScript | Syntax::Tsx => javascript::units(root, source),
+    };
+    units.sort_by_key(|unit| (unit.start_line, unit.end_line));
+    if units.is_empty() {
+        Err(ParseError::NoUnits)
+    } else {
+        Ok(units)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const EVERY_SYNTAX: [Syntax; 9] = [
+        Syntax::Python,
+        Syntax::Java,
+        Syntax::Go,
+        Syntax::Cpp,
+        Syntax::CSharp,
+        Syntax::Rust,
+        Syntax::JavaScript,
+        Syntax::TypeScript,
+        Syntax::Tsx,
+    ];
+
+    #[test]
+    fn a_source_without_callables_has_no_units() {
+        assert_eq!(
+            parse_units(Syntax::Python, "x = 1\n"),
+            Err(ParseError::NoUnits)
+        );
+        assert_eq!(parse_units(Syntax::Rust, ""), Err(ParseError::NoUnits));
+        assert_eq!(
+            parse_units(Syntax::Java, "interface A { int f(); }"),
+            Err(ParseError::NoUnits)
+        );
+    }
+
+    #[test]
+    fn broken_sources_still_yield_what_parses() {
+        let units = parse_units(Syntax::Python, "def ok(x):\n    return x\n\ndef broken(:\n")
+            .unwrap_or_default();
+        assert_eq!(units.first().map(|unit| unit.name.as_str()), Some("ok"));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(source in "\\PC*") {
+            for syntax in EVERY_SYNTAX {
+                let _ = parse_units(syntax, &source);
+            }
+        }
+
+        #[test]
+        fn code_like_text_never_panics(
+            source in "[a-z(){}\\[\\]:;,.<>=*&@#/\"' \n\t]{0,200}"
+        ) {
+            for syntax in EVERY_SYNTAX {
+                let _ = parse_units(syntax, &source);
+            }
+        }
+    }
 }

@@ -1,0 +1,233 @@
+//! Helpers every language walker shares: node text, lines, signatures, comment docs, parameter
+//! types.
+
+use tree_sitter::Node;
+
+use crate::{Param, Unit, UnitKind};
+
+/// The source text of `node`, or `""` if its range is not on a char boundary (never the case for
+/// trees parsed from `source` itself).
+pub(super) fn text<'s>(node: Node<'_>, source: &'s str) -> &'s str {
+    source.get(node.byte_range()).unwrap_or_default()
+}
+
+/// The text of the field `field` of `node`, if present.
+pub(super) fn field_text<'s>(node: Node<'_>, field: &str, source: &'s str) -> Option<&'s str> {
+    node.child_by_field_name(field)
+        .map(|child| text(child, source))
+}
+
+/// Collapses every run of whitespace to one space and trims the ends.
+pub(super) fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The named children of `node`, in order.
+pub(super) fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.named_children(&mut cursor).collect()
+}
+
+/// All children of `node`, anonymous tokens included, in order.
+pub(super) fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut cursor = node.walk();
+    node.children(&mut cursor).collect()
+}
+
+/// Whether `node` has an anonymous child token `keyword` (`async`, `static` …).
+pub(super) fn has_token(node: Node<'_>, keyword: &str) -> bool {
+    children(node)
+        .iter()
+        .any(|child| !child.is_named() && child.kind() == keyword)
+}
+
+pub(super) fn start_line(node: Node<'_>) -> u32 {
+    u32::try_from(node.start_position().row + 1).unwrap_or(u32::MAX)
+}
+
+/// The last line of `node`. A node whose range ends at the start of a line (a Rust line comment,
+/// a Python block ending in a newline) ends on the line before.
+pub(super) fn end_line(node: Node<'_>) -> u32 {
+    let end = node.end_position();
+    let row = if end.column == 0 && end.row > node.start_position().row {
+        end.row - 1
+    } else {
+        end.row
+    };
+    u32::try_from(row + 1).unwrap_or(u32::MAX)
+}
+
+/// The declaration from byte `start` up to byte `body_start`, whitespace collapsed, without the
+/// `:` (Python) or `=>` (arrow functions, expression bodies) that leads into the body.
+pub(super) fn signature(source: &str, start: usize, body_start: usize) -> String {
+    let raw = source.get(start..body_start.max(start)).unwrap_or_default();
+    let collapsed = collapse(raw);
+    let trimmed = collapsed
+        .strip_suffix("=>")
+        .or_else(|| collapsed.strip_suffix(':'))
+        .unwrap_or(&collapsed);
+    trimmed.trim_end().to_owned()
+}
+
+/// The comment block right above `declaration` (its previous siblings of a comment kind, each on
+/// the line before the next, each alone on its line), without comment markers. `skip` names kinds
+/// that may sit between the comments and the declaration (Rust attributes, TypeScript
+/// decorators).
+pub(super) fn doc_above(
+    declaration: Node<'_>,
+    source: &str,
+    is_comment: fn(&str) -> bool,
+    skip: &[&str],
+) -> Option<String> {
+    let mut next_row = declaration.start_position().row;
+    let mut blocks = Vec::new();
+    let mut current = declaration.prev_sibling();
+    while let Some(node) = current {
+        if skip.contains(&node.kind()) {
+            next_row = node.start_position().row;
+            current = node.prev_sibling();
+            continue;
+        }
+        if !is_comment(node.kind()) {
+            break;
+        }
+        let end_row = (end_line(node) as usize).saturating_sub(1);
+        if end_row + 1 != next_row || !starts_its_line(node, source) {
+            break;
+        }
+        blocks.push(text(node, source));
+        next_row = node.start_position().row;
+        current = node.prev_sibling();
+    }
+    if blocks.is_empty() {
+        return None;
+    }
+    blocks.reverse();
+    let lines: Vec<String> = blocks
+        .iter()
+        .flat_map(|block| strip_comment_markers(block))
+        .collect();
+    non_empty(lines.join("\n").trim())
+}
+
+fn starts_its_line(node: Node<'_>, source: &str) -> bool {
+    let start = node.start_byte();
+    let before = source.get(..start).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    before
+        .get(line_start..)
+        .is_some_and(|prefix| prefix.trim().is_empty())
+}
+
+/// The lines of one comment without `//`, `///`, `//!`, `#`, `/*`, `/**`, `*/` or the `*` that
+/// starts the lines of a block comment.
+fn strip_comment_markers(comment: &str) -> Vec<String> {
+    let comment = comment.trim();
+    if let Some(inner) = comment.strip_prefix("/*") {
+        let inner = inner.strip_prefix('*').unwrap_or(inner);
+        let inner = inner.strip_suffix("*/").unwrap_or(inner);
+        let lines: Vec<String> = inner
+            .lines()
+            .map(|line| {
+                let line = line.trim();
+                let line = line.strip_prefix('*').unwrap_or(line);
+                line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()
+            })
+            .collect();
+        return lines;
+    }
+    comment
+        .lines()
+        .map(|line| {
+            let line = line.trim();
+            let line = ["///", "//!", "//", "#"]
+                .iter()
+                .find_map(|marker| line.strip_prefix(marker))
+                .unwrap_or(line);
+            line.strip_prefix(' ').unwrap_or(line).trim_end().to_owned()
+        })
+        .collect()
+}
+
+pub(super) fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// The type of a parameter written as `<type> <name>` (C-like languages): the parameter's text
+/// without its name and default value, whitespace collapsed.
+pub(super) fn type_without_name(
+    parameter: Node<'_>,
+    name: Option<Node<'_>>,
+    default_value: Option<Node<'_>>,
+    source: &str,
+) -> Option<String> {
+    let start = parameter.start_byte();
+    let end = match default_value {
+        Some(value) => value.start_byte(),
+        None => parameter.end_byte(),
+    };
+    let mut written = String::new();
+    match name {
+        Some(name) if name.start_byte() >= start && name.end_byte() <= end => {
+            written.push_str(source.get(start..name.start_byte()).unwrap_or_default());
+            written.push(' ');
+            written.push_str(source.get(name.end_byte()..end).unwrap_or_default());
+        }
+        _ => written.push_str(source.get(start..end).unwrap_or_default()),
+    }
+    let written = collapse(&written);
+    let written = written.trim_end_matches('=').trim_end();
+    non_empty(written)
+}
+
+pub(super) fn param(name: &str, type_name: Option<String>) -> Param {
+    Param {
+        name: name.to_owned(),
+        type_name,
+    }
+}
+
+/// Everything a walker knows about one unit; turned into a [`Unit`] by [`UnitDraft::finish`].
+pub(super) struct UnitDraft<'t> {
+    pub kind: UnitKind,
+    pub name: String,
+    pub container: Option<String>,
+    /// The first node of the declaration: its first decorator, attribute or annotation, or the
+    /// declaration itself.
+    pub first: Node<'t>,
+    /// The whole declaration: gives the last line.
+    pub outer: Node<'t>,
+    /// Where the signature starts (after decorators and annotations).
+    pub signature_start: usize,
+    pub body: Node<'t>,
+    pub doc: Option<String>,
+    pub params: Vec<Param>,
+    pub return_type: Option<String>,
+    pub is_async: bool,
+    pub is_static: bool,
+    pub is_public: bool,
+}
+
+impl UnitDraft<'_> {
+    pub(super) fn finish(self, source: &str) -> Unit {
+        Unit {
+            kind: self.kind,
+            name: self.name,
+            container: self.container,
+            signature: signature(source, self.signature_start, self.body.start_byte()),
+            doc: self.doc,
+            params: self.params,
+            return_type: self.return_type,
+            is_async: self.is_async,
+            is_static: self.is_static,
+            is_public: self.is_public,
+            start_line: start_line(self.first),
+            end_line: end_line(self.outer).max(end_line(self.body)),
+        }
+    }
+}
+
+/// Joins a container path, or `None` when empty.
+pub(super) fn join_path(path: &[String], separator: &str) -> Option<String> {
+    (!path.is_empty()).then(|| path.join(separator))
+}
