@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use domain::{ModelId, SourceLimits};
+use domain::{ModelId, ModelRegistry, SourceLimits};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -29,8 +29,11 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub queue: QueueSettings,
     pub cache: CacheSettings,
-    pub models: ModelSettings,
+    pub models: ModelRegistry,
     pub log: LogSettings,
+    /// The worker's section of a shared configuration file; the api reads none of it.
+    #[serde(skip_serializing)]
+    pub worker: serde::de::IgnoredAny,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,14 +111,6 @@ pub struct CacheSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct ModelSettings {
-    pub default: String,
-    /// The model ids a task may ask for.
-    pub available: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     /// `tracing` filter directives, e.g. `info,api=debug`; `RUST_LOG` wins when set.
     pub filter: String,
@@ -166,14 +161,12 @@ impl Default for Settings {
             cache: CacheSettings {
                 result_ttl_secs: 7 * 24 * 60 * 60,
             },
-            models: ModelSettings {
-                default: "offline".into(),
-                available: vec!["offline".into()],
-            },
+            models: ModelRegistry::default(),
             log: LogSettings {
                 filter: "info".into(),
                 json: false,
             },
+            worker: serde::de::IgnoredAny,
         }
     }
 }
@@ -196,7 +189,6 @@ impl_default_from_settings!(
     limits: LimitSettings,
     queue: QueueSettings,
     cache: CacheSettings,
-    models: ModelSettings,
     log: LogSettings,
 );
 
@@ -237,18 +229,7 @@ impl Settings {
 
     /// Checks what types cannot: the default model is among the available ones, limits are sane.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let default = ModelId::parse(&self.models.default)
-            .with_context(|| format!("models.default `{}`", self.models.default))?;
-        for model in &self.models.available {
-            ModelId::parse(model).with_context(|| format!("models.available `{model}`"))?;
-        }
-        anyhow::ensure!(
-            self.models
-                .available
-                .iter()
-                .any(|model| model == default.as_str()),
-            "models.default `{default}` is not in models.available"
-        );
+        self.models.validate().context("invalid model registry")?;
         anyhow::ensure!(
             self.limits.max_body_bytes >= self.limits.max_source_bytes,
             "limits.max_body_bytes must be at least limits.max_source_bytes"
@@ -270,9 +251,18 @@ impl Settings {
         }
     }
 
+    /// The model a task gets when it names none (see [`ModelRegistry::default_model`]).
     pub fn default_model(&self) -> anyhow::Result<ModelId> {
-        Ok(ModelId::parse(&self.models.default)?)
+        self.models
+            .default_model(&environment_lookup)
+            .map(|spec| spec.id.clone())
+            .context("no model of the registry is available")
     }
+}
+
+/// Reads an environment variable, for model availability: only whether a key is set is asked.
+pub fn environment_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 impl DatabaseSettings {
@@ -335,7 +325,7 @@ mod tests {
             Ok(())
         });
         let mut settings = Settings::default();
-        settings.models.default = "gpt-x".into();
+        settings.models.default = Some(ModelId::parse("gpt-x").expect("valid id"));
         assert!(settings.validate().is_err());
         assert!(Settings::default().validate().is_ok());
     }

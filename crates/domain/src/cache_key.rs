@@ -38,6 +38,15 @@ impl CacheKey {
         CacheKey(hex::encode(hasher.finalize()))
     }
 
+    /// A key read back from storage: 64 lowercase hex digits, as [`CacheKey::for_spec`] makes them.
+    pub fn from_stored(stored: &str) -> Option<CacheKey> {
+        let well_formed = stored.len() == 64
+            && stored
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+        well_formed.then(|| CacheKey(stored.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -67,6 +76,14 @@ mod tests {
             &ModelId::parse("offline").expect("valid"),
         )
         .expect("valid")
+    }
+
+    #[test]
+    fn stored_keys_read_back() {
+        let key = CacheKey::for_spec(&spec("x = 1", "a.py", None));
+        assert_eq!(CacheKey::from_stored(key.as_str()), Some(key));
+        assert_eq!(CacheKey::from_stored("abc"), None);
+        assert_eq!(CacheKey::from_stored(&"G".repeat(64)), None);
     }
 
     #[test]

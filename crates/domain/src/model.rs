@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// Whether such a model is configured is the registry's business, not this type's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ModelId(String);
+pub struct ModelId(pub(crate) String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelIdError {

@@ -5,4 +5,14 @@
 //! [`simulator`] is an OpenAI-compatible model server of the project's own, for tests, load tests
 //! and demos.
 
+pub mod config;
+pub mod events;
+pub mod metrics;
+pub mod pipeline;
+pub mod provider;
+pub mod queue;
 pub mod simulator;
+pub mod startup;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -8,9 +8,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::{CacheKey, Language, Progress, TaskId, TaskSpec, TaskStatus};
+use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSpec, TaskStatus};
 use serde::{Deserialize, Serialize};
 
+use crate::config::environment_lookup;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::read_create_request;
 use crate::session::Session;
@@ -176,6 +177,49 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(text.to_owned()))
 }
 
+/// The model must be in the registry and usable now (its key set).
+pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
+    let registry = &state.settings.models;
+    let Some(spec) = registry.get(model) else {
+        let offered: Vec<&str> = registry
+            .models
+            .iter()
+            .map(|spec| spec.id.as_str())
+            .collect();
+        return Err(ApiError::Unprocessable {
+            code: "unknown_model",
+            message: format!(
+                "model: `{model}` is not offered here; choose one of: {}",
+                offered.join(", ")
+            ),
+        });
+    };
+    match spec.availability(&environment_lookup) {
+        Availability::Available => Ok(()),
+        Availability::Unavailable(reason) => Err(ApiError::Unprocessable {
+            code: "model_unavailable",
+            message: format!("model: `{model}` is not available: {reason}"),
+        }),
+    }
+}
+
+/// A source with nothing to test is refused now rather than failed later by a worker. Parsing a
+/// large file takes a while, so it runs off the async threads.
+pub(crate) async fn check_testable(spec: &TaskSpec) -> ApiResult<()> {
+    let syntax = codegen::Syntax::of(spec.language, spec.file_name.as_str());
+    let source = spec.source.text().to_owned();
+    let parsed = tokio::task::spawn_blocking(move || codegen::parse_units(syntax, &source))
+        .await
+        .map_err(|error| anyhow::anyhow!("the parser stopped: {error}"))?;
+    match parsed {
+        Ok(_) => Ok(()),
+        Err(error) => Err(ApiError::Unprocessable {
+            code: "no_testable_unit",
+            message: format!("source: {error}"),
+        }),
+    }
+}
+
 /// `POST /api/tasks`
 pub async fn create(
     State(state): State<AppState>,
@@ -185,22 +229,8 @@ pub async fn create(
     let key = idempotency_key(request.headers())?;
     let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
     let spec = TaskSpec::parse(raw, state.settings.source_limits(), &state.default_model)?;
-    if !state
-        .settings
-        .models
-        .available
-        .iter()
-        .any(|model| model == spec.model.as_str())
-    {
-        return Err(ApiError::Unprocessable {
-            code: "unknown_model",
-            message: format!(
-                "model: `{}` is not offered here; choose one of: {}",
-                spec.model,
-                state.settings.models.available.join(", ")
-            ),
-        });
-    }
+    check_model(&state, &spec.model)?;
+    check_testable(&spec).await?;
     let cache_key = CacheKey::for_spec(&spec);
     let cached = match state.results.get(&cache_key).await {
         Some(hit) => Some(hit),

@@ -1,0 +1,208 @@
+//! Model providers: the OpenAI-compatible client, and the retry, fallback and concurrency rules
+//! around it. The offline scaffolder needs none of this; [`crate::pipeline`] calls it directly.
+
+mod openai;
+mod retry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codegen::prompt::Prompt;
+use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use tokio_util::sync::CancellationToken;
+
+pub use openai::OpenAiModel;
+pub use retry::{Backoff, RetryPolicy};
+
+use crate::metrics::Metrics;
+
+/// Why a model call did not produce an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// Worth trying again: rate limits, server errors, timeouts, dropped connections, cut streams.
+    #[error("{message}")]
+    Retryable {
+        reason: &'static str,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again cannot help: a bad key, an unknown model, a refused request.
+    #[error("{message}")]
+    Fatal { code: &'static str, message: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// One model's answer.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub text: String,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub first_token: Option<Duration>,
+    pub elapsed: Duration,
+}
+
+/// What a call through the retry and fallback rules cost, answered or not.
+#[derive(Debug, Clone, Default)]
+pub struct CallReport {
+    pub retries: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+/// The hosted models of the registry, each with its client and concurrency limit.
+#[derive(Clone)]
+pub struct Models {
+    registry: Arc<ModelRegistry>,
+    clients: Arc<HashMap<ModelId, OpenAiModel>>,
+    policy: RetryPolicy,
+    metrics: Metrics,
+}
+
+impl Models {
+    /// Builds a client for every hosted model whose key is present now (`lookup` reads the
+    /// environment).
+    pub fn new(
+        registry: ModelRegistry,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        policy: RetryPolicy,
+        metrics: Metrics,
+    ) -> anyhow::Result<Models> {
+        let mut clients = HashMap::new();
+        for spec in &registry.models {
+            if spec.kind != ModelKind::Openai || !spec.availability(lookup).is_available() {
+                continue;
+            }
+            let key = spec.api_key_env.as_deref().and_then(lookup);
+            clients.insert(spec.id.clone(), OpenAiModel::new(spec, key)?);
+        }
+        Ok(Models {
+            registry: Arc::new(registry),
+            clients: Arc::new(clients),
+            policy,
+            metrics,
+        })
+    }
+
+    pub fn registry(&self) -> &ModelRegistry {
+        &self.registry
+    }
+
+    pub fn spec(&self, id: &ModelId) -> Option<&ModelSpec> {
+        self.registry.get(id)
+    }
+
+    /// Asks `model`, retrying retryable errors with backoff, then each available fallback in turn.
+    /// Returns the answer and the model that gave it, or the last error; `report` adds up retries
+    /// and tokens either way.
+    pub async fn ask(
+        &self,
+        model: &ModelId,
+        prompt: &Prompt,
+        cancel: &CancellationToken,
+        report: &mut CallReport,
+    ) -> Result<(Answer, ModelId), ProviderError> {
+        let chain = self
+            .registry
+            .attempt_chain(model, &api::config::environment_lookup);
+        let mut last_error = ProviderError::Fatal {
+            code: "unknown_model",
+            message: format!("model `{model}` is not in this worker's registry"),
+        };
+        for spec in chain {
+            if spec.kind == ModelKind::Offline {
+                // Scaffolds are not an answer to a prompt; the pipeline makes them itself.
+                continue;
+            }
+            let Some(client) = self.clients.get(&spec.id) else {
+                last_error = ProviderError::Fatal {
+                    code: "model_unavailable",
+                    message: format!(
+                        "model `{}` has no key on this worker: set {}",
+                        spec.id,
+                        spec.api_key_env.as_deref().unwrap_or("its key")
+                    ),
+                };
+                continue;
+            };
+            match self.ask_one(client, prompt, cancel, report).await {
+                Ok(answer) => return Ok((answer, spec.id.clone())),
+                Err(error @ ProviderError::Retryable { .. }) => {
+                    self.metrics.fallback(spec.id.as_str());
+                    tracing::warn!(model = %spec.id, error = %error, "model keeps failing; trying the next");
+                    last_error = error;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error)
+    }
+
+    async fn ask_one(
+        &self,
+        client: &OpenAiModel,
+        prompt: &Prompt,
+        cancel: &CancellationToken,
+        report: &mut CallReport,
+    ) -> Result<Answer, ProviderError> {
+        let model = client.id().as_str();
+        let mut backoff = Backoff::new(self.policy);
+        loop {
+            let outcome = client.complete(prompt, cancel).await;
+            match outcome {
+                Ok(answer) => {
+                    self.metrics.model_call(model, "ok");
+                    self.metrics.model_answered(
+                        model,
+                        answer.elapsed.as_secs_f64(),
+                        answer.first_token.map(|delay| delay.as_secs_f64()),
+                    );
+                    self.metrics
+                        .tokens(model, answer.prompt_tokens, answer.completion_tokens);
+                    report.prompt_tokens += answer.prompt_tokens;
+                    report.completion_tokens += answer.completion_tokens;
+                    return Ok(answer);
+                }
+                Err(ProviderError::Retryable {
+                    reason,
+                    message,
+                    retry_after,
+                }) => {
+                    self.metrics.model_call(model, "retryable");
+                    let Some(delay) = backoff.next_delay(retry_after) else {
+                        return Err(ProviderError::Retryable {
+                            reason,
+                            message: format!(
+                                "{message} (gave up after {} retries)",
+                                backoff.retries()
+                            ),
+                            retry_after,
+                        });
+                    };
+                    self.metrics.retry(model, reason);
+                    report.retries += 1;
+                    tracing::info!(
+                        model,
+                        reason,
+                        delay_ms = delay.as_millis() as u64,
+                        "retrying the model call"
+                    );
+                    tokio::select! {
+                        () = cancel.cancelled() => return Err(ProviderError::Cancelled),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+                Err(error @ ProviderError::Fatal { .. }) => {
+                    self.metrics.model_call(model, "fatal");
+                    return Err(error);
+                }
+                Err(ProviderError::Cancelled) => {
+                    self.metrics.model_call(model, "cancelled");
+                    return Err(ProviderError::Cancelled);
+                }
+            }
+        }
+    }
+}

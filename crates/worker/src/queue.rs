@@ -1,0 +1,360 @@
+//! The task queue on Postgres: claims under a lease, renewal, and every way a claim ends.
+//!
+//! A claim is `update … where id = (select … for update skip locked limit 1)`: concurrent workers
+//! never wait on each other's rows and never take the same one. Every later write names the lease
+//! owner and the attempt, so a worker whose lease ran out (and whose task another worker took) can
+//! no longer change the task: its writes match no row.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use domain::{Framework, Language, ModelId, SourceFileName, TaskId};
+use sqlx::PgPool;
+
+/// A claimed task, with what the pipeline needs to run it.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub id: TaskId,
+    pub owner: String,
+    pub language: Language,
+    pub framework: Framework,
+    pub model: ModelId,
+    pub file_name: SourceFileName,
+    pub source: String,
+    pub cache_key: String,
+    /// This claim's attempt, from 1.
+    pub attempt: i32,
+    pub max_attempts: i32,
+    /// Set when the task was still running under an expired lease: the previous holder died.
+    pub reclaimed: bool,
+    /// A `DELETE` reached the task while its previous holder ran it.
+    pub cancel_requested: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: uuid::Uuid,
+    owner_session: String,
+    language: String,
+    framework: String,
+    model: String,
+    file_name: String,
+    source: String,
+    cache_key: String,
+    attempts: i32,
+    max_attempts: i32,
+    reclaimed: bool,
+    cancel_requested: bool,
+}
+
+impl TryFrom<ClaimedRow> for ClaimedTask {
+    type Error = anyhow::Error;
+
+    fn try_from(row: ClaimedRow) -> anyhow::Result<ClaimedTask> {
+        let language: Language = row.language.parse()?;
+        Ok(ClaimedTask {
+            id: TaskId::from_uuid(row.id),
+            owner: row.owner_session,
+            framework: Framework::parse_for(language, &row.framework)?,
+            language,
+            model: ModelId::parse(&row.model)?,
+            file_name: SourceFileName::parse(&row.file_name)?,
+            source: row.source,
+            cache_key: row.cache_key,
+            attempt: row.attempts,
+            max_attempts: row.max_attempts,
+            reclaimed: row.reclaimed,
+            cancel_requested: row.cancel_requested,
+        })
+    }
+}
+
+/// Who holds a claim: a worker and its attempt number.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub task: TaskId,
+    pub owner: &'a str,
+    pub attempt: i32,
+}
+
+/// The claim: the oldest task that is queued, or running under a lease that ran out with attempts
+/// left; never a task of an owner who already has `max_running_per_owner` tasks running under live
+/// leases. Postgres counts the owner's running tasks in the same statement, so the cap holds for
+/// every claim that sees the others' committed rows (two workers claiming for one owner in the
+/// same instant can overshoot it by one).
+const CLAIM: &str = "
+with candidate as (
+    select t.id, t.status = 'running' as reclaimed
+    from tasks t
+    where (t.status = 'queued'
+           or (t.status = 'running' and t.lease_expires_at < now() and t.attempts < t.max_attempts))
+      and (select count(*) from tasks r
+           where r.owner_session = t.owner_session and r.status = 'running'
+             and r.lease_expires_at >= now()) < $3
+    order by t.created_at, t.id
+    limit 1
+    for update of t skip locked
+)
+update tasks
+set status = 'running',
+    attempts = tasks.attempts + 1,
+    lease_owner = $1,
+    lease_expires_at = now() + make_interval(secs => $2),
+    started_at = coalesce(tasks.started_at, now()),
+    updated_at = now()
+from candidate
+where tasks.id = candidate.id
+returning tasks.id, tasks.owner_session, tasks.language, tasks.framework, tasks.model,
+          tasks.file_name, tasks.source, tasks.cache_key, tasks.attempts, tasks.max_attempts,
+          candidate.reclaimed, tasks.cancel_requested";
+
+/// Claims the next task for `worker`, if any.
+pub async fn claim(
+    pool: &PgPool,
+    worker: &str,
+    lease: Duration,
+    max_running_per_owner: u32,
+) -> anyhow::Result<Option<ClaimedTask>> {
+    let row: Option<ClaimedRow> = sqlx::query_as(CLAIM)
+        .bind(worker)
+        .bind(lease.as_secs_f64())
+        .bind(i64::from(max_running_per_owner))
+        .fetch_optional(pool)
+        .await
+        .context("cannot claim a task")?;
+    row.map(ClaimedTask::try_from).transpose()
+}
+
+/// Tasks whose last attempt's lease ran out: their worker died on the last try. They fail with
+/// what happened, so nothing stays `running` forever. Returns the ids it failed.
+pub async fn fail_exhausted(pool: &PgPool) -> anyhow::Result<Vec<TaskId>> {
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "update tasks
+         set status = 'failed', finished_at = now(), updated_at = now(),
+             error_code = 'worker_lost',
+             error_message = format('the worker running attempt %s of %s stopped without \
+                                     finishing, and no attempt is left', attempts, max_attempts),
+             lease_owner = null, lease_expires_at = null
+         where status = 'running' and lease_expires_at < now() and attempts >= max_attempts
+         returning id",
+    )
+    .fetch_all(pool)
+    .await
+    .context("cannot fail tasks out of attempts")?;
+    Ok(ids.into_iter().map(TaskId::from_uuid).collect())
+}
+
+/// What a renewal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    Renewed {
+        cancel_requested: bool,
+    },
+    /// The lease is gone: another worker holds the task, or it ended.
+    Lost,
+}
+
+pub async fn renew(pool: &PgPool, lease: Lease<'_>, length: Duration) -> anyhow::Result<Renewal> {
+    let cancel: Option<bool> = sqlx::query_scalar(
+        "update tasks set lease_expires_at = now() + make_interval(secs => $4), updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
+         returning cancel_requested",
+    )
+    .bind(lease.task.as_uuid())
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .bind(length.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+    .context("cannot renew the lease")?;
+    Ok(match cancel {
+        Some(cancel_requested) => Renewal::Renewed { cancel_requested },
+        None => Renewal::Lost,
+    })
+}
+
+/// Progress, token counts and retries recorded while running.
+pub async fn record_progress(
+    pool: &PgPool,
+    lease: Lease<'_>,
+    done: u32,
+    total: u32,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "update tasks set progress_done = $4, progress_total = $5, updated_at = now()
+         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
+    )
+    .bind(lease.task.as_uuid())
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .bind(i32::try_from(done).unwrap_or(i32::MAX))
+    .bind(i32::try_from(total).unwrap_or(i32::MAX))
+    .execute(pool)
+    .await
+    .context("cannot record progress")?;
+    Ok(())
+}
+
+/// What a successful run stores.
+#[derive(Debug, Clone)]
+pub struct Success<'a> {
+    pub file_name: &'a str,
+    pub code: &'a str,
+    pub units: &'a serde_json::Value,
+    pub warnings: &'a serde_json::Value,
+    pub model_used: &'a str,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub retries: u32,
+    pub total_units: u32,
+}
+
+/// Stores the result. `false` when the lease was lost meanwhile (the result is then not stored:
+/// the task belongs to someone else).
+pub async fn succeed(
+    pool: &PgPool,
+    lease: Lease<'_>,
+    success: &Success<'_>,
+) -> anyhow::Result<bool> {
+    let total = i32::try_from(success.total_units).unwrap_or(i32::MAX);
+    let done = sqlx::query(
+        "update tasks
+         set status = 'succeeded', finished_at = now(), updated_at = now(),
+             result_file_name = $4, result_code = $5, result_units = $6, warnings = $7,
+             model_used = $8, prompt_tokens = prompt_tokens + $9,
+             completion_tokens = completion_tokens + $10, provider_retries = provider_retries + $11,
+             progress_done = $12, progress_total = $12,
+             error_code = null, error_message = null, lease_owner = null, lease_expires_at = null
+         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
+    )
+    .bind(lease.task.as_uuid())
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .bind(success.file_name)
+    .bind(success.code)
+    .bind(success.units)
+    .bind(success.warnings)
+    .bind(success.model_used)
+    .bind(i64::try_from(success.prompt_tokens).unwrap_or(i64::MAX))
+    .bind(i64::try_from(success.completion_tokens).unwrap_or(i64::MAX))
+    .bind(i32::try_from(success.retries).unwrap_or(i32::MAX))
+    .bind(total)
+    .execute(pool)
+    .await
+    .context("cannot store the result")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How an attempt that did not succeed ends.
+#[derive(Debug, Clone)]
+pub struct Failure<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub retries: u32,
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Back in the queue for another attempt.
+    Requeued,
+    Failed,
+    /// The lease was lost meanwhile; nothing was written.
+    LeaseLost,
+}
+
+/// Ends the attempt: back to the queue when `retry` and attempts are left, else failed. The error is
+/// kept on the row either way, so the last one is what a failed task reports.
+pub async fn fail(
+    pool: &PgPool,
+    lease: Lease<'_>,
+    failure: &Failure<'_>,
+    retry: bool,
+) -> anyhow::Result<AfterFailure> {
+    let status: Option<String> = sqlx::query_scalar(
+        "update tasks
+         set status = case when $4 and attempts < max_attempts then 'queued' else 'failed' end,
+             finished_at = case when $4 and attempts < max_attempts then null else now() end,
+             updated_at = now(), error_code = $5, error_message = $6,
+             prompt_tokens = prompt_tokens + $7, completion_tokens = completion_tokens + $8,
+             provider_retries = provider_retries + $9,
+             lease_owner = null, lease_expires_at = null
+         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
+         returning status",
+    )
+    .bind(lease.task.as_uuid())
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .bind(retry)
+    .bind(failure.code)
+    .bind(failure.message)
+    .bind(i64::try_from(failure.prompt_tokens).unwrap_or(i64::MAX))
+    .bind(i64::try_from(failure.completion_tokens).unwrap_or(i64::MAX))
+    .bind(i32::try_from(failure.retries).unwrap_or(i32::MAX))
+    .fetch_optional(pool)
+    .await
+    .context("cannot record the failure")?;
+    Ok(match status.as_deref() {
+        Some("queued") => AfterFailure::Requeued,
+        Some(_) => AfterFailure::Failed,
+        None => AfterFailure::LeaseLost,
+    })
+}
+
+/// Ends the attempt as cancelled (a `DELETE` asked for it).
+pub async fn cancel(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "update tasks
+         set status = 'cancelled', finished_at = now(), updated_at = now(),
+             lease_owner = null, lease_expires_at = null
+         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
+    )
+    .bind(lease.task.as_uuid())
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .execute(pool)
+    .await
+    .context("cannot mark the task cancelled")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives the task back at shutdown: queued again at once, and the attempt does not count, since
+/// nothing went wrong with the task.
+pub async fn release(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "update tasks
+         set status = 'queued', attempts = greatest(attempts - 1, 0), updated_at = now(),
+             lease_owner = null, lease_expires_at = null
+         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
+    )
+    .bind(lease.task.as_uuid())
+    .bind(lease.owner)
+    .bind(lease.attempt)
+    .execute(pool)
+    .await
+    .context("cannot release the task")?;
+    if done.rows_affected() == 1 {
+        // Wake the other workers: the task is theirs to take now.
+        sqlx::query("select pg_notify('aiut_task_queued', $1)")
+            .bind(lease.task.to_string())
+            .execute(pool)
+            .await
+            .context("cannot announce the released task")?;
+    }
+    Ok(done.rows_affected() == 1)
+}
+
+/// Queued tasks and running tasks, for the queue-depth gauges.
+pub async fn depth(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
+    let (queued, running): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where status = 'queued'),
+                count(*) filter (where status = 'running')
+         from tasks where status in ('queued', 'running')",
+    )
+    .fetch_one(pool)
+    .await
+    .context("cannot count the queue")?;
+    Ok((queued, running))
+}
