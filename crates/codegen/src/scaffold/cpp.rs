@@ -1,0 +1,209 @@
+//! GoogleTest. Placeholders are value-initialised (`T x{};`), pointers are `nullptr`; references
+//! become values passed by name, rvalue references are moved.
+
+use super::{Plan, lines_to_file, upper_camel};
+
+pub(super) fn render(plan: &Plan<'_>) -> String {
+    let skip = plan.skip_reason();
+    let body = body(plan);
+    let mut lines = vec!["#include <gtest/gtest.h>".to_owned()];
+    if body.iter().any(|line| line.contains("std::move(")) {
+        lines.push(String::new());
+        lines.push("#include <utility>".to_owned());
+    }
+    lines.push(String::new());
+    lines.extend(plan.access.import_lines(&[]));
+    lines.push(String::new());
+    let (suite, name) = test_names(plan);
+    lines.push(format!("TEST({suite}, {name}) {{"));
+    if let Some(reason) = &skip {
+        lines.push(format!("    GTEST_SKIP() << \"{reason}\";"));
+        lines.push(String::new());
+    }
+    for line in body {
+        if line.is_empty() {
+            lines.push(line);
+        } else {
+            lines.push(format!("    {line}"));
+        }
+    }
+    lines.push("}".to_owned());
+    lines_to_file(&lines)
+}
+
+/// (`CalculatorTest`, `AddLine12`): the suite is the class (or the file, for free functions).
+fn test_names(plan: &Plan<'_>) -> (String, String) {
+    let suite_base = match plan.container_last() {
+        Some(container) => upper_camel(&super::identifier(&container)),
+        None => {
+            let base = plan.target.file_name.base_name();
+            let stem = base.split('.').next().unwrap_or(base);
+            upper_camel(&super::identifier(stem))
+        }
+    };
+    let suite_base = if suite_base.is_empty() {
+        "Source".to_owned()
+    } else {
+        suite_base
+    };
+    let parts = plan.name_parts();
+    let last = parts.last().cloned().unwrap_or_default();
+    let mut name = upper_camel(&last);
+    if let Some(line) = plan.overload_line() {
+        name.push_str(&format!("Line{line}"));
+    }
+    (format!("{suite_base}Test"), name)
+}
+
+/// The declaration of a placeholder and the expression passing it.
+fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
+    let Some(type_name) = type_name.map(str::trim).filter(|text| !text.is_empty()) else {
+        return (
+            format!("int {name}{{}}; // TODO: a value of the parameter's type"),
+            name.to_owned(),
+        );
+    };
+    let collapsed = crate::imports::collapse_whitespace(type_name);
+    if collapsed.ends_with('*') {
+        let value = if collapsed.replace(' ', "") == "constchar*" {
+            "\"\""
+        } else {
+            "nullptr"
+        };
+        return (format!("{collapsed} {name} = {value};"), name.to_owned());
+    }
+    let (without_reference, moved) = if let Some(rest) = collapsed.strip_suffix("&&") {
+        (rest.trim().to_owned(), true)
+    } else {
+        (collapsed.trim_end_matches('&').trim().to_owned(), false)
+    };
+    let value_type: Vec<&str> = without_reference
+        .split_whitespace()
+        .filter(|word| !matches!(*word, "const" | "volatile" | "mutable"))
+        .collect();
+    let mut value_type = value_type.join(" ");
+    if value_type.is_empty() || value_type == "auto" {
+        value_type = "int".to_owned();
+    }
+    let passed = if moved {
+        format!("std::move({name})")
+    } else {
+        name.to_owned()
+    };
+    (format!("{value_type} {name}{{}};"), passed)
+}
+
+fn body(plan: &Plan<'_>) -> Vec<String> {
+    let mut lines = vec!["// Arrange".to_owned()];
+    let container = plan.container_path();
+    if plan.needs_instance()
+        && let Some(container) = &container
+    {
+        lines.push(format!(
+            "{container} subject{{}}; // TODO: construct with real arguments"
+        ));
+    }
+    let mut call_args = Vec::new();
+    for arg in &plan.args {
+        let (line, passed) = placeholder(&arg.name, arg.type_name.as_deref());
+        lines.push(line);
+        call_args.push(passed);
+    }
+    lines.push(String::new());
+    lines.push("// Act".to_owned());
+    if !plan.calls() {
+        lines.push(format!("// TODO: call {}", plan.display_name()));
+        lines.push(String::new());
+        lines.push("// Assert".to_owned());
+        lines.push("SUCCEED() << \"TODO: assert on the outcome\";".to_owned());
+        return lines;
+    }
+    let args = call_args.join(", ");
+    let name = &plan.unit.name;
+    let assertion = if plan.is_constructor() {
+        let class = container.unwrap_or_default();
+        lines.push(format!("{class} subject{{{args}}};"));
+        vec!["(void)subject;".to_owned(), "SUCCEED();".to_owned()]
+    } else {
+        let callee = match &container {
+            _ if plan.needs_instance() => format!("subject.{name}"),
+            Some(container) => format!("{container}::{name}"),
+            None => name.clone(),
+        };
+        let operator_call = if plan.needs_instance() {
+            member_operator_call(name, &call_args)
+        } else {
+            None
+        };
+        let call = operator_call.unwrap_or_else(|| format!("{callee}({args})"));
+        if plan.returns_nothing() {
+            lines.push(format!("{call};"));
+            vec!["SUCCEED(); // The call returned without throwing.".to_owned()]
+        } else {
+            lines.push(format!("auto result = {call};"));
+            vec![result_assertion(plan.unit.return_type.as_deref())]
+        }
+    };
+    lines.push(String::new());
+    lines.push("// Assert".to_owned());
+    lines.extend(assertion);
+    lines
+}
+
+fn result_assertion(return_type: Option<&str>) -> String {
+    let collapsed = crate::imports::collapse_whitespace(return_type.unwrap_or_default());
+    let base: Vec<&str> = collapsed
+        .trim_end_matches('&')
+        .split_whitespace()
+        .filter(|word| {
+            !matches!(
+                *word,
+                "const" | "static" | "inline" | "virtual" | "constexpr"
+            )
+        })
+        .collect();
+    let base = base.join(" ");
+    if base.ends_with('*') {
+        return "EXPECT_NE(result, nullptr);".to_owned();
+    }
+    match base.as_str() {
+        "bool" => "EXPECT_FALSE(result); // TODO: the expected value".to_owned(),
+        "int" | "long" | "short" | "unsigned" | "unsigned int" | "long long" | "size_t"
+        | "std::size_t" | "int32_t" | "int64_t" | "uint32_t" | "uint64_t" | "std::int32_t"
+        | "std::int64_t" | "std::uint32_t" | "std::uint64_t" | "char" => {
+            "EXPECT_EQ(result, 0); // TODO: the expected value".to_owned()
+        }
+        "double" | "float" => {
+            "EXPECT_DOUBLE_EQ(result, 0.0); // TODO: the expected value".to_owned()
+        }
+        "std::string" | "string" => {
+            "EXPECT_TRUE(result.empty()); // TODO: the expected value".to_owned()
+        }
+        _ => "(void)result;\n    SUCCEED() << \"TODO: compare result with the expected value\";"
+            .to_owned(),
+    }
+}
+
+/// A member operator used as an operator (`subject == other`, `subject[i]`): the grammar does
+/// not read `subject.operator==(other)`.
+fn member_operator_call(name: &str, args: &[String]) -> Option<String> {
+    let symbol = name.strip_prefix("operator")?.trim();
+    if symbol.is_empty() {
+        return None;
+    }
+    let call = match (symbol, args) {
+        ("()", _) => format!("subject({})", args.join(", ")),
+        ("[]", [index]) => format!("subject[{index}]"),
+        (_, [other]) if symbol.chars().all(|c| "+-*/%^&|~!=<>,".contains(c)) => {
+            format!("(subject {symbol} {other})")
+        }
+        (_, []) if symbol.chars().all(|c| "+-*&~!".contains(c)) => format!("({symbol}subject)"),
+        ("++" | "--", []) => format!("({symbol}subject)"),
+        // A conversion operator: `operator bool` → `static_cast<bool>(subject)`.
+        (_, []) if symbol.chars().next().is_some_and(char::is_alphabetic) => {
+            format!("static_cast<{symbol}>(subject)")
+        }
+        _ => return None,
+    };
+    Some(call)
+}

@@ -1,0 +1,265 @@
+//! `testing`, with or without testify. The test is in the source's package; every placeholder is
+//! the zero value of its type (`var x T`), which needs no knowledge of the type.
+
+use domain::Framework;
+
+use super::{Plan, lines_to_file, split_top_level, upper_camel};
+
+pub(super) fn render(plan: &Plan<'_>) -> String {
+    let testify = plan.target.framework == Framework::Testify;
+    let skip = plan.skip_reason();
+    let body = body(plan, testify);
+    let body_text = body.join("\n");
+
+    let mut specs = vec!["\"testing\"".to_owned()];
+    if body_text.contains("context.Background()") {
+        specs.push("\"context\"".to_owned());
+    }
+    if let crate::imports::Access::Go { source_imports, .. } = &plan.access {
+        // Only the packages the placeholders name: Go refuses unused imports.
+        for spec in source_imports {
+            let package = go_import_name(spec);
+            if !package.is_empty()
+                && package != "_"
+                && package != "."
+                && body_text.contains(&format!("{package}."))
+                && !specs.contains(spec)
+            {
+                specs.push(spec.clone());
+            }
+        }
+    }
+    if testify && body_text.contains("assert.") {
+        specs.push(String::new());
+        specs.push("\"github.com/stretchr/testify/assert\"".to_owned());
+    }
+
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(package) = plan.access.package_line() {
+        lines.push(package);
+        lines.push(String::new());
+    }
+    lines.push("import (".to_owned());
+    for spec in specs {
+        if spec.is_empty() {
+            lines.push(String::new());
+        } else {
+            lines.push(format!("\t{spec}"));
+        }
+    }
+    lines.push(")".to_owned());
+    lines.push(String::new());
+    lines.push(format!("func {}(t *testing.T) {{", test_name(plan)));
+    if let Some(reason) = &skip {
+        lines.push(format!("\tt.Skip(\"{reason}\")"));
+        lines.push(String::new());
+    }
+    for line in body {
+        if line.is_empty() {
+            lines.push(line);
+        } else {
+            lines.push(format!("\t{line}"));
+        }
+    }
+    lines.push("}".to_owned());
+    lines_to_file(&lines)
+}
+
+/// The name an import spec binds: its alias, or the last segment of its path.
+fn go_import_name(spec: &str) -> String {
+    let spec = spec.trim();
+    if let Some((alias, _)) = spec.split_once(char::is_whitespace) {
+        return alias.to_owned();
+    }
+    let path = spec.trim_matches('"');
+    let last = path.rsplit('/').next().unwrap_or(path);
+    // `gopkg.in/yaml.v3` is package `yaml`; `github.com/x/go-foo` is usually `foo`.
+    let last = last.split('.').next().unwrap_or(last);
+    last.rsplit('-').next().unwrap_or(last).to_owned()
+}
+
+/// `TestStack_Push`.
+fn test_name(plan: &Plan<'_>) -> String {
+    let parts: Vec<String> = plan
+        .name_parts()
+        .iter()
+        .map(|part| upper_camel(part))
+        .collect();
+    format!("Test{}", parts.join("_"))
+}
+
+/// The placeholder declaration for a parameter; variadic ones are slices passed with `...`.
+fn declaration(name: &str, type_name: Option<&str>) -> (String, bool) {
+    match type_name.map(str::trim) {
+        Some("context.Context") => (format!("{name} := context.Background()"), false),
+        Some(variadic) if variadic.starts_with("...") => (
+            format!("var {name} []{}", variadic.trim_start_matches('.')),
+            true,
+        ),
+        Some(type_name) => (format!("var {name} {type_name}"), false),
+        None => (
+            format!("var {name} any // TODO: a value of the parameter's type"),
+            false,
+        ),
+    }
+}
+
+fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
+    let mut lines = vec!["// Arrange".to_owned()];
+    let container = plan.container_path();
+    if (plan.needs_instance() || plan.is_constructor())
+        && let Some(container) = &container
+    {
+        lines.push(format!(
+            "var subject {container} // TODO: construct with real field values"
+        ));
+    }
+    let mut call_args = Vec::new();
+    for arg in &plan.args {
+        let (line, spread) = declaration(&arg.name, arg.type_name.as_deref());
+        lines.push(line);
+        call_args.push(if spread {
+            format!("{}...", arg.name)
+        } else {
+            arg.name.clone()
+        });
+    }
+    lines.push(String::new());
+    lines.push("// Act".to_owned());
+    if !plan.calls() || plan.is_constructor() {
+        lines.push(format!("// TODO: call {}", plan.display_name()));
+        for arg in &plan.args {
+            lines.push(format!("_ = {}", arg.name));
+        }
+        lines.push(String::new());
+        lines.push("// Assert".to_owned());
+        if plan.is_constructor() && container.is_some() {
+            lines.push("_ = subject".to_owned());
+        }
+        lines.push("// TODO: assert on the outcome".to_owned());
+        return lines;
+    }
+    let args = call_args.join(", ");
+    let name = &plan.unit.name;
+    let callee = if plan.needs_instance() {
+        format!("subject.{name}")
+    } else {
+        name.clone()
+    };
+    let call = format!("{callee}({args})");
+    let results = result_types(plan.unit.return_type.as_deref());
+    if results.is_empty() {
+        if testify {
+            lines.push(format!("assert.NotPanics(t, func() {{ {call} }})"));
+            lines.push(String::new());
+            lines.push("// Assert".to_owned());
+            lines.push("// The call returned without panicking.".to_owned());
+        } else {
+            lines.push(call);
+            lines.push(String::new());
+            lines.push("// Assert".to_owned());
+            lines.push("// The call returned without panicking.".to_owned());
+        }
+        return lines;
+    }
+    let names: Vec<String> = results
+        .iter()
+        .enumerate()
+        .map(|(index, type_name)| {
+            if type_name == "error" {
+                "err".to_owned()
+            } else if index == 0 {
+                "result".to_owned()
+            } else {
+                format!("result{}", index + 1)
+            }
+        })
+        .collect();
+    lines.push(format!("{} := {call}", names.join(", ")));
+    lines.push(String::new());
+    lines.push("// Assert".to_owned());
+    for (name, type_name) in names.iter().zip(&results) {
+        lines.extend(assertion(name, type_name, testify));
+    }
+    lines
+}
+
+/// `(int, error)` → [`int`, `error`]; `(n int, err error)` → [`int`, `error`].
+fn result_types(return_type: Option<&str>) -> Vec<String> {
+    let Some(return_type) = return_type.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Vec::new();
+    };
+    let inner = return_type
+        .strip_prefix('(')
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(return_type);
+    split_top_level(inner)
+        .into_iter()
+        .map(|part| match part.split_once(char::is_whitespace) {
+            // A named result: the type follows the name.
+            Some((first, rest))
+                if first.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && !first.is_empty()
+                    && !matches!(first, "map" | "chan" | "func" | "struct" | "interface") =>
+            {
+                rest.trim().to_owned()
+            }
+            _ => part,
+        })
+        .collect()
+}
+
+fn assertion(name: &str, type_name: &str, testify: bool) -> Vec<String> {
+    let numeric = matches!(
+        type_name,
+        "int"
+            | "int8"
+            | "int16"
+            | "int32"
+            | "int64"
+            | "uint"
+            | "uint8"
+            | "uint16"
+            | "uint32"
+            | "uint64"
+            | "uintptr"
+            | "byte"
+            | "rune"
+            | "float32"
+            | "float64"
+    );
+    let nilable = type_name.starts_with('*')
+        || type_name.starts_with("[]")
+        || type_name.starts_with("map[")
+        || type_name.starts_with("chan ")
+        || type_name.starts_with("func")
+        || type_name == "any"
+        || type_name.starts_with("interface");
+    if testify {
+        let line = match type_name {
+            "error" => format!("assert.NoError(t, {name})"),
+            "bool" => format!("assert.False(t, {name}) // TODO: the expected value"),
+            "string" => format!("assert.Empty(t, {name}) // TODO: the expected value"),
+            _ if numeric => format!("assert.Zero(t, {name}) // TODO: the expected value"),
+            _ => format!("assert.NotNil(t, {name})"),
+        };
+        return vec![line];
+    }
+    let (condition, message) = match type_name {
+        "error" => (format!("{name} != nil"), "unexpected error: %v"),
+        "bool" => (name.to_owned(), "got %v, want false"),
+        "string" => (format!("{name} != \"\""), "got %q, want empty"),
+        _ if numeric => (format!("{name} != 0"), "got %v, want 0"),
+        _ if nilable => (format!("{name} == nil"), "got %v, want non-nil"),
+        _ => {
+            return vec![format!(
+                "t.Logf(\"{name}: %+v\", {name}) // TODO: compare with the expected value"
+            )];
+        }
+    };
+    vec![
+        format!("if {condition} {{"),
+        format!("\tt.Errorf(\"{message}\", {name})"),
+        "}".to_owned(),
+    ]
+}

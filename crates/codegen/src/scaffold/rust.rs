@@ -1,0 +1,252 @@
+//! `#[test]` functions for a test file included as a child module of the source
+//! (`#[cfg(test)] #[path = "x_test.rs"] mod tests;`), so `use super::*;` reaches private items.
+//! Async units are driven by a few lines of polling with a no-op waker: no runtime needed.
+
+use super::{Plan, lines_to_file, snake};
+
+pub(super) fn render(plan: &Plan<'_>) -> String {
+    let skip = plan.skip_reason();
+    let mut lines: Vec<String> = plan.access.import_lines(&[]);
+    lines.push(String::new());
+    lines.push("#[test]".to_owned());
+    if let Some(reason) = &skip {
+        lines.push(format!("#[ignore = \"{reason}\"]"));
+    }
+    let name: Vec<String> = plan.name_parts().iter().map(|part| snake(part)).collect();
+    lines.push(format!("fn {}() {{", name.join("_")));
+    for line in body(plan) {
+        if line.is_empty() {
+            lines.push(line);
+        } else {
+            lines.push(format!("    {line}"));
+        }
+    }
+    lines.push("}".to_owned());
+    lines_to_file(&lines)
+}
+
+/// `'a`-lifetimes and `Self` out of a type, so it can be written in a test.
+fn clean_type(type_name: &str, container: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut chars = type_name.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            {
+                chars.next();
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+            if chars.peek() == Some(&',') {
+                chars.next();
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    let out = out.replace("<>", "").replace(", >", ">").replace(",>", ">");
+    let out = crate::imports::collapse_whitespace(&out);
+    match container {
+        Some(container) => replace_word(&out, "Self", container),
+        None => out,
+    }
+}
+
+fn replace_word(text: &str, word: &str, replacement: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(position) = rest.find(word) {
+        let before_ok = rest[..position]
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = &rest[position + word.len()..];
+        let after_ok = after
+            .chars()
+            .next()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        out.push_str(&rest[..position]);
+        out.push_str(if before_ok && after_ok {
+            replacement
+        } else {
+            word
+        });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The declaration of a placeholder and the expression passing it.
+fn placeholder(name: &str, type_name: Option<&str>, container: Option<&str>) -> (String, String) {
+    let Some(type_name) = type_name else {
+        return (
+            format!("let {name} = Default::default(); // TODO: a value of the parameter's type"),
+            name.to_owned(),
+        );
+    };
+    let cleaned = clean_type(type_name, container);
+    if let Some(inner) = cleaned.strip_prefix("&mut ") {
+        let (line, _) = owned_placeholder(name, inner.trim(), true);
+        return (line, format!("&mut {name}"));
+    }
+    if let Some(inner) = cleaned.strip_prefix('&') {
+        let inner = inner.trim();
+        if inner == "str" {
+            return (format!("let {name} = \"\";"), name.to_owned());
+        }
+        if inner.starts_with('[') {
+            return (format!("let {name}: &{inner} = &[];"), name.to_owned());
+        }
+        if inner.starts_with("dyn ") {
+            return (
+                format!("let {name}: &{inner} = todo!(\"a value for {name}\");"),
+                name.to_owned(),
+            );
+        }
+        let (line, _) = owned_placeholder(name, inner, false);
+        return (line, format!("&{name}"));
+    }
+    owned_placeholder(name, &cleaned, false)
+}
+
+fn owned_placeholder(name: &str, type_name: &str, mutable: bool) -> (String, String) {
+    let binding = if mutable {
+        format!("mut {name}")
+    } else {
+        name.to_owned()
+    };
+    let base = type_name.split('<').next().unwrap_or(type_name).trim();
+    let base = base.rsplit("::").next().unwrap_or(base);
+    let value = match base {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => "0",
+        "f32" | "f64" => "0.0",
+        "bool" => "false",
+        "char" => "'a'",
+        "String" => "String::new()",
+        "Vec" => "Vec::new()",
+        "Option" => "None",
+        _ if type_name.starts_with("impl ") || type_name.starts_with("dyn ") => {
+            return (
+                format!("let {binding} = todo!(\"a value that is {type_name}\");"),
+                name.to_owned(),
+            );
+        }
+        _ => {
+            return (
+                format!(
+                    "let {binding}: {type_name} = Default::default(); // TODO: a real {type_name}"
+                ),
+                name.to_owned(),
+            );
+        }
+    };
+    (
+        format!("let {binding}: {type_name} = {value};"),
+        name.to_owned(),
+    )
+}
+
+fn body(plan: &Plan<'_>) -> Vec<String> {
+    let mut lines = vec!["// Arrange".to_owned()];
+    let container = plan.container_path();
+    if plan.needs_instance()
+        && let Some(container) = &container
+    {
+        lines.push(format!(
+            "let mut subject: {container} = Default::default(); // TODO: construct with real values"
+        ));
+    }
+    let mut call_args = Vec::new();
+    for arg in &plan.args {
+        let (line, passed) = placeholder(&arg.name, arg.type_name.as_deref(), container.as_deref());
+        lines.push(line);
+        call_args.push(passed);
+    }
+    lines.push(String::new());
+    lines.push("// Act".to_owned());
+    if !plan.calls() {
+        lines.push(format!("// TODO: call {}", plan.display_name()));
+        lines.push(String::new());
+        lines.push("// Assert".to_owned());
+        lines.push("// TODO: assert on the outcome".to_owned());
+        return lines;
+    }
+    let args = call_args.join(", ");
+    let name = &plan.unit.name;
+    let callee = match &container {
+        _ if plan.needs_instance() => format!("subject.{name}"),
+        Some(container) => format!("{container}::{name}"),
+        None => name.clone(),
+    };
+    let mut call = format!("{callee}({args})");
+    if plan.unit.is_async {
+        lines.extend(block_on());
+        call = format!("block_on({call})");
+    }
+    if plan.unit.signature.contains("unsafe ") {
+        call = format!("unsafe {{ {call} }}");
+    }
+    let assertion = if plan.returns_nothing() {
+        lines.push(format!("{call};"));
+        "// The call returned without panicking.".to_owned()
+    } else {
+        lines.push(format!("let result = {call};"));
+        result_assertion(plan.unit.return_type.as_deref())
+    };
+    lines.push(String::new());
+    lines.push("// Assert".to_owned());
+    lines.push(assertion);
+    lines
+}
+
+fn block_on() -> Vec<String> {
+    [
+        "// Polls the future to completion with a no-op waker: no async runtime needed.",
+        "fn block_on<F: std::future::Future>(future: F) -> F::Output {",
+        "    let mut future = std::pin::pin!(future);",
+        "    let mut context = std::task::Context::from_waker(std::task::Waker::noop());",
+        "    loop {",
+        "        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {",
+        "            return output;",
+        "        }",
+        "        std::thread::yield_now();",
+        "    }",
+        "}",
+    ]
+    .iter()
+    .map(|line| (*line).to_owned())
+    .collect()
+}
+
+fn result_assertion(return_type: Option<&str>) -> String {
+    let text = crate::imports::collapse_whitespace(return_type.unwrap_or_default());
+    let base = text
+        .trim_start_matches('&')
+        .trim_start_matches("mut ")
+        .trim();
+    let head = base.split('<').next().unwrap_or(base).trim();
+    let head = head.rsplit("::").next().unwrap_or(head);
+    match head {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => "assert_eq!(result, 0); // TODO: the expected value".to_owned(),
+        "f32" | "f64" => "assert_eq!(result, 0.0); // TODO: the expected value".to_owned(),
+        "bool" => "assert!(!result); // TODO: the expected value".to_owned(),
+        "str" | "String" | "Vec" => {
+            "assert!(result.is_empty()); // TODO: the expected value".to_owned()
+        }
+        "Option" => "assert!(result.is_some());".to_owned(),
+        "Result" => "assert!(result.is_ok());".to_owned(),
+        _ => {
+            "assert!(!format!(\"{result:?}\").is_empty()); // TODO: compare with the expected value"
+                .to_owned()
+        }
+    }
+}

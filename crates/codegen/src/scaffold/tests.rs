@@ -1,0 +1,684 @@
+use domain::{Framework, Language, SourceFileName};
+
+use super::*;
+use crate::Param;
+
+fn param(name: &str, type_name: Option<&str>) -> Param {
+    Param {
+        name: name.to_owned(),
+        type_name: type_name.map(str::to_owned),
+    }
+}
+
+struct Shape {
+    kind: UnitKind,
+    name: &'static str,
+    container: Option<&'static str>,
+    is_static: bool,
+    is_async: bool,
+    params: Vec<Param>,
+    return_type: Option<&'static str>,
+}
+
+fn unit(shape: &Shape, line: u32) -> Unit {
+    Unit {
+        kind: shape.kind,
+        name: shape.name.to_owned(),
+        container: shape.container.map(str::to_owned),
+        signature: format!("{}(…)", shape.name),
+        doc: None,
+        params: shape.params.clone(),
+        return_type: shape.return_type.map(str::to_owned),
+        is_async: shape.is_async,
+        is_static: shape.is_static,
+        is_public: true,
+        start_line: line,
+        end_line: line + 3,
+    }
+}
+
+fn shape(
+    kind: UnitKind,
+    name: &'static str,
+    container: Option<&'static str>,
+    params: Vec<Param>,
+    return_type: Option<&'static str>,
+) -> Shape {
+    Shape {
+        kind,
+        name,
+        container,
+        is_static: false,
+        is_async: false,
+        params,
+        return_type,
+    }
+}
+
+/// A file name, a source and unit shapes for each language: a function, a method, a static
+/// method, a constructor, an async unit, typed and untyped parameters.
+fn cases(language: Language) -> (&'static str, &'static str, Vec<Shape>) {
+    use UnitKind::{Constructor, Function, Method};
+    match language {
+        Language::Python => (
+            "app/utils/math_ops.py",
+            "class Calculator:\n    pass\n",
+            vec![
+                shape(
+                    Function,
+                    "add",
+                    None,
+                    vec![param("a", Some("int")), param("b", Some("float"))],
+                    Some("int"),
+                ),
+                shape(
+                    Function,
+                    "untyped",
+                    None,
+                    vec![
+                        param("x", None),
+                        param("*args", None),
+                        param("**kwargs", None),
+                    ],
+                    None,
+                ),
+                shape(
+                    Method,
+                    "compute",
+                    Some("Calculator"),
+                    vec![
+                        param("items", Some("List[int]")),
+                        param("name", Some("str")),
+                        param("w", Some("Widget")),
+                    ],
+                    Some("bool"),
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "create",
+                        Some("Calculator"),
+                        vec![param("cls", None), param("flag", Some("bool"))],
+                        Some("\"Calculator\""),
+                    )
+                },
+                shape(
+                    Constructor,
+                    "__init__",
+                    Some("Calculator"),
+                    vec![param("value", Some("Optional[int]"))],
+                    None,
+                ),
+                Shape {
+                    is_async: true,
+                    ..shape(
+                        Method,
+                        "fetch",
+                        Some("Polygon.Edge"),
+                        vec![param("url", Some("str"))],
+                        Some("bytes"),
+                    )
+                },
+                shape(Method, "reset", Some("Calculator"), vec![], Some("None")),
+            ],
+        ),
+        Language::Java => (
+            "src/main/java/com/shop/Calculator.java",
+            "package com.shop;\n\nimport java.util.List;\n\npublic class Calculator {}\n",
+            vec![
+                shape(
+                    Method,
+                    "add",
+                    Some("Calculator"),
+                    vec![param("a", Some("int")), param("b", Some("int"))],
+                    Some("int"),
+                ),
+                shape(
+                    Method,
+                    "add",
+                    Some("Calculator"),
+                    vec![param("a", Some("double")), param("b", Some("double"))],
+                    Some("double"),
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "of",
+                        Some("Calculator"),
+                        vec![
+                            param("items", Some("List<Integer>")),
+                            param("rest", Some("String...")),
+                        ],
+                        Some("Calculator"),
+                    )
+                },
+                shape(
+                    Constructor,
+                    "Calculator",
+                    Some("Calculator"),
+                    vec![
+                        param("name", Some("final String")),
+                        param("w", Some("Widget")),
+                    ],
+                    None,
+                ),
+                shape(
+                    Method,
+                    "reset",
+                    Some("Calculator"),
+                    vec![param("grid", Some("int[][]"))],
+                    Some("void"),
+                ),
+                shape(
+                    Method,
+                    "weird",
+                    Some("Outer.Inner"),
+                    vec![param("m", Some("Map<String, List<Integer>>"))],
+                    Some("boolean"),
+                ),
+            ],
+        ),
+        Language::Go => (
+            "calc/stack.go",
+            "package calc\n\nimport (\n\t\"time\"\n\t\"context\"\n)\n",
+            vec![
+                shape(
+                    Function,
+                    "Add",
+                    None,
+                    vec![param("a", Some("int")), param("b", Some("int"))],
+                    Some("int"),
+                ),
+                shape(
+                    Function,
+                    "Parse",
+                    None,
+                    vec![
+                        param("ctx", Some("context.Context")),
+                        param("d", Some("time.Duration")),
+                    ],
+                    Some("(int, error)"),
+                ),
+                shape(
+                    Method,
+                    "Push",
+                    Some("*Stack"),
+                    vec![param("items", Some("...int"))],
+                    None,
+                ),
+                shape(
+                    Method,
+                    "Peek",
+                    Some("Stack"),
+                    vec![],
+                    Some("(value int, ok bool)"),
+                ),
+                shape(
+                    Function,
+                    "helper",
+                    None,
+                    vec![param("m", Some("map[string]int"))],
+                    Some("*Stack"),
+                ),
+                shape(Constructor, "Stack", Some("Stack"), vec![], None),
+            ],
+        ),
+        Language::Cpp => (
+            "src/stack.cpp",
+            "#include \"stack.h\"\n",
+            vec![
+                shape(
+                    Function,
+                    "add",
+                    Some("math"),
+                    vec![param("a", Some("int")), param("b", Some("const double&"))],
+                    Some("double"),
+                ),
+                shape(
+                    Method,
+                    "push",
+                    Some("ds::Stack"),
+                    vec![param("value", Some("std::string&&"))],
+                    Some("void"),
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "create",
+                        Some("ds::Stack"),
+                        vec![
+                            param("name", Some("const char*")),
+                            param("p", Some("Node *")),
+                        ],
+                        Some("Stack*"),
+                    )
+                },
+                shape(
+                    Constructor,
+                    "Stack",
+                    Some("ds::Stack"),
+                    vec![param("size", Some("std::size_t"))],
+                    None,
+                ),
+                shape(
+                    Method,
+                    "operator==",
+                    Some("ds::Stack"),
+                    vec![param("other", Some("const Stack&"))],
+                    Some("bool"),
+                ),
+                shape(
+                    Function,
+                    "free",
+                    None,
+                    vec![param("", Some("int"))],
+                    Some("std::string"),
+                ),
+            ],
+        ),
+        Language::Csharp => (
+            "Billing/Invoice.cs",
+            "using System;\nnamespace Shop.Billing\n{\n    public class Invoice {}\n}\n",
+            vec![
+                shape(
+                    Method,
+                    "Total",
+                    Some("Shop.Billing.Invoice"),
+                    vec![
+                        param("rate", Some("decimal")),
+                        param("lines", Some("IEnumerable<Line>")),
+                    ],
+                    Some("decimal"),
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "Parse",
+                        Some("Shop.Billing.Invoice"),
+                        vec![
+                            param("text", Some("string")),
+                            param("result", Some("out int")),
+                        ],
+                        Some("bool"),
+                    )
+                },
+                shape(
+                    Constructor,
+                    "Invoice",
+                    Some("Shop.Billing.Invoice"),
+                    vec![param("items", Some("params string[]"))],
+                    None,
+                ),
+                Shape {
+                    is_async: true,
+                    ..shape(
+                        Method,
+                        "SaveAsync",
+                        Some("Shop.Billing.Invoice"),
+                        vec![param("store", Some("IStore"))],
+                        Some("Task"),
+                    )
+                },
+                Shape {
+                    is_async: true,
+                    ..shape(
+                        Method,
+                        "LoadAsync",
+                        Some("Shop.Billing.Invoice"),
+                        vec![param("id", Some("int?"))],
+                        Some("Task<Invoice>"),
+                    )
+                },
+                shape(
+                    Method,
+                    "Add",
+                    Some("Shop.Billing.Invoice"),
+                    vec![param("items", Some("List<string>"))],
+                    Some("void"),
+                ),
+            ],
+        ),
+        Language::Rust => (
+            "src/stack.rs",
+            "pub struct Stack;\n",
+            vec![
+                shape(
+                    Function,
+                    "add",
+                    None,
+                    vec![param("a", Some("i32")), param("b", Some("&str"))],
+                    Some("i32"),
+                ),
+                shape(
+                    Method,
+                    "push",
+                    Some("Stack<T>"),
+                    vec![param("value", Some("&'a mut Vec<u8>"))],
+                    None,
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "new",
+                        Some("Stack<T>"),
+                        vec![param("items", Some("&[Self]"))],
+                        Some("Self"),
+                    )
+                },
+                Shape {
+                    is_async: true,
+                    ..shape(
+                        Function,
+                        "load",
+                        None,
+                        vec![param("path", Some("impl AsRef<Path>"))],
+                        Some("Result<String, Error>"),
+                    )
+                },
+                shape(
+                    Method,
+                    "peek",
+                    Some("Stack"),
+                    vec![param("(a, b)", Some("(u8, u8)"))],
+                    Some("Option<&T>"),
+                ),
+                shape(
+                    Function,
+                    "untyped",
+                    None,
+                    vec![param("x", None)],
+                    Some("bool"),
+                ),
+            ],
+        ),
+        Language::Javascript => (
+            "lib/math.js",
+            "export class Calculator {}\nexport function add(a, b) { return a + b; }\n",
+            vec![
+                shape(
+                    Function,
+                    "add",
+                    None,
+                    vec![param("a", None), param("b", None)],
+                    None,
+                ),
+                shape(
+                    Method,
+                    "compute",
+                    Some("Calculator"),
+                    vec![param("...rest", None)],
+                    None,
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "create",
+                        Some("Calculator"),
+                        vec![param("{ x, y }", None)],
+                        None,
+                    )
+                },
+                shape(
+                    Constructor,
+                    "constructor",
+                    Some("Calculator"),
+                    vec![param("value", None)],
+                    None,
+                ),
+                Shape {
+                    is_async: true,
+                    ..shape(Function, "load", None, vec![param("url", None)], None)
+                },
+            ],
+        ),
+        Language::Typescript => (
+            "src/ds/stack.ts",
+            "export class Stack<T> {}\nexport function add(a: number) { return a; }\n",
+            vec![
+                shape(
+                    Function,
+                    "add",
+                    None,
+                    vec![
+                        param("a", Some("number")),
+                        param("b", Some("string | undefined")),
+                    ],
+                    Some("number"),
+                ),
+                shape(
+                    Method,
+                    "push",
+                    Some("Stack"),
+                    vec![param("item", Some("T")), param("items", Some("Array<T>"))],
+                    Some("void"),
+                ),
+                Shape {
+                    is_static: true,
+                    ..shape(
+                        Method,
+                        "of",
+                        Some("Stack"),
+                        vec![
+                            param("values", Some("number[]")),
+                            param("f", Some("(x: number) => void")),
+                        ],
+                        Some("Stack<number>"),
+                    )
+                },
+                shape(
+                    Constructor,
+                    "constructor",
+                    Some("Stack"),
+                    vec![param("size", Some("number"))],
+                    None,
+                ),
+                Shape {
+                    is_async: true,
+                    ..shape(
+                        Method,
+                        "load",
+                        Some("Stack"),
+                        vec![param("url", Some("URL"))],
+                        Some("Promise<string>"),
+                    )
+                },
+            ],
+        ),
+    }
+}
+
+fn target<'a>(
+    language: Language,
+    framework: Framework,
+    file_name: &'a SourceFileName,
+    source: &'a str,
+) -> Target<'a> {
+    Target {
+        language,
+        framework,
+        file_name,
+        source,
+    }
+}
+
+#[test]
+fn every_framework_and_shape_parses() {
+    for language in Language::ALL {
+        let (name, source, shapes) = cases(language);
+        let file_name = SourceFileName::parse(name).expect("valid name");
+        for framework in language.frameworks() {
+            let target = target(language, *framework, &file_name, source);
+            for (index, shape) in shapes.iter().enumerate() {
+                let unit = unit(shape, 10 + 10 * u32::try_from(index).expect("small"));
+                for flavor in [Flavor::Scaffold, Flavor::Simulated] {
+                    let code = unit_tests(&target, &unit, flavor);
+                    let issues = syntax_issues(target.test_syntax(), &code);
+                    assert!(
+                        issues.is_empty(),
+                        "{framework} {flavor:?} {}:\n{code}\n{issues:?}",
+                        unit.name
+                    );
+                    // The typed rendering itself parses: the fallbacks are not what made it pass.
+                    let typed = render(&Plan::new(&target, &unit, flavor, Detail::Typed));
+                    assert_eq!(typed, code, "{framework} {}", unit.name);
+                    if flavor == Flavor::Scaffold {
+                        assert!(
+                            code.contains("scaffold for "),
+                            "{framework}: skipped with a reason\n{code}"
+                        );
+                    } else {
+                        assert!(
+                            !code.contains("scaffold"),
+                            "{framework}: not skipped\n{code}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The skip marker comes before the call, so nothing runs.
+#[test]
+fn skips_come_before_the_call() {
+    let markers: &[(Framework, &str)] = &[
+        (Framework::Pytest, "@pytest.mark.skip(reason="),
+        (Framework::Unittest, "@unittest.skip("),
+        (Framework::Junit5, "@Disabled("),
+        (Framework::Junit5Mockito, "@Disabled("),
+        (Framework::GoTesting, "t.Skip("),
+        (Framework::Testify, "t.Skip("),
+        (Framework::Gtest, "GTEST_SKIP() <<"),
+        (Framework::Nunit, "[Ignore("),
+        (Framework::Xunit, "[Fact(Skip = "),
+        (Framework::RustBuiltin, "#[ignore = "),
+        (Framework::Jest, "test.skip("),
+        (Framework::Vitest, "test.skip("),
+        (Framework::NodeTest, "{ skip: '"),
+    ];
+    for (framework, marker) in markers {
+        let language = framework.languages()[0];
+        let (name, source, shapes) = cases(language);
+        let file_name = SourceFileName::parse(name).expect("valid name");
+        let target = target(language, *framework, &file_name, source);
+        let unit = unit(&shapes[0], 3);
+        let code = unit_tests(&target, &unit, Flavor::Scaffold);
+        let marker_at = code
+            .find(marker)
+            .unwrap_or_else(|| panic!("{framework}: {marker}\n{code}"));
+        let act_at = code.find(" Act").expect("the act section");
+        assert!(marker_at < act_at, "{framework}\n{code}");
+        let simulated = unit_tests(&target, &unit, Flavor::Simulated);
+        assert!(!simulated.contains(marker), "{framework}\n{simulated}");
+    }
+}
+
+#[test]
+fn overloads_get_distinct_names() {
+    for language in [Language::Java, Language::Csharp, Language::Cpp] {
+        let (name, source, _) = cases(language);
+        let file_name = SourceFileName::parse(name).expect("valid name");
+        let target = target(language, language.default_framework(), &file_name, source);
+        let first = shape(
+            UnitKind::Method,
+            "add",
+            Some("Calculator"),
+            vec![param("a", Some("int"))],
+            Some("int"),
+        );
+        let second = shape(
+            UnitKind::Method,
+            "add",
+            Some("Calculator"),
+            vec![param("a", Some("double"))],
+            Some("double"),
+        );
+        let one = unit_tests(&target, &unit(&first, 4), Flavor::Simulated);
+        let two = unit_tests(&target, &unit(&second, 9), Flavor::Simulated);
+        let header = |code: &str| {
+            code.lines()
+                .find(|line| line.contains("void ") || line.starts_with("TEST("))
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        assert_ne!(header(&one), header(&two), "{language}");
+        assert!(
+            header(&one).contains("add") || header(&one).contains("Add"),
+            "{one}"
+        );
+    }
+}
+
+#[test]
+fn python_placeholders_and_calls() {
+    let (name, source, shapes) = cases(Language::Python);
+    let file_name = SourceFileName::parse(name).expect("valid name");
+    let target = target(Language::Python, Framework::Pytest, &file_name, source);
+    let code = unit_tests(&target, &unit(&shapes[2], 5), Flavor::Simulated);
+    assert_eq!(
+        code,
+        "from app.utils.math_ops import Calculator\n\n\n\
+         def test_calculator_compute():\n    \
+         # Arrange\n    \
+         subject = Calculator()  # TODO: pass the constructor's arguments\n    \
+         items = []\n    \
+         name = \"\"\n    \
+         w = None  # TODO: a Widget\n\n    \
+         # Act\n    \
+         result = subject.compute(items=items, name=name, w=w)\n\n    \
+         # Assert\n    \
+         assert result is False  # TODO: the expected value\n"
+    );
+    let code = unit_tests(&target, &unit(&shapes[5], 5), Flavor::Scaffold);
+    assert!(code.contains("import asyncio"), "{code}");
+    assert!(
+        code.contains("from app.utils.math_ops import Polygon"),
+        "{code}"
+    );
+    assert!(
+        code.contains("result = asyncio.run(subject.fetch(url=url))"),
+        "{code}"
+    );
+    let code = unit_tests(&target, &unit(&shapes[3], 5), Flavor::Simulated);
+    assert!(
+        code.contains("result = Calculator.create(flag=flag)"),
+        "{code}"
+    );
+}
+
+#[test]
+fn unreachable_units_are_skipped_in_both_flavours() {
+    let file_name = SourceFileName::parse("lib/math.js").expect("valid");
+    let target = target(
+        Language::Javascript,
+        Framework::Jest,
+        &file_name,
+        "function hidden() {}\n",
+    );
+    let mut hidden = unit(&shape(UnitKind::Function, "hidden", None, vec![], None), 1);
+    hidden.is_public = false;
+    let code = unit_tests(&target, &hidden, Flavor::Simulated);
+    assert!(code.contains("test.skip("), "{code}");
+    assert!(code.contains("not exported"), "{code}");
+    assert!(!code.contains("hidden()"), "no call\n{code}");
+    assert!(
+        !code.contains("require") && !code.contains("import"),
+        "{code}"
+    );
+}
+
+#[test]
+fn names_become_identifiers() {
+    assert_eq!(identifier("operator=="), "operator_eq_eq");
+    assert_eq!(identifier("__init__"), "init");
+    assert_eq!(identifier("(a, b)"), "call_a_b");
+    assert_eq!(snake("SaveAsync"), "save_async");
+    assert_eq!(upper_camel("save_async"), "SaveAsync");
+    assert_eq!(strip_generics("Stack<T, U>"), "Stack");
+}
