@@ -74,7 +74,7 @@ impl Walker<'_> {
     fn declaration(&mut self, node: Node<'_>, first: Node<'_>, class: Option<&Class>) {
         match node.kind() {
             "namespace_definition" => {
-                let name = field_text(node, "name", self.source).map(|name| collapse(name));
+                let name = field_text(node, "name", self.source).map(collapse);
                 let Some(body) = node.child_by_field_name("body") else {
                     return;
                 };
@@ -105,10 +105,10 @@ impl Walker<'_> {
             "function_definition" => self.function(node, first, class),
             "class_specifier" | "struct_specifier" => self.class(node, class),
             "declaration" | "type_definition" | "field_declaration" => {
-                if let Some(specifier) = node.child_by_field_name("type") {
-                    if matches!(specifier.kind(), "class_specifier" | "struct_specifier") {
-                        self.class(specifier, class);
-                    }
+                if let Some(specifier) = node.child_by_field_name("type")
+                    && matches!(specifier.kind(), "class_specifier" | "struct_specifier")
+                {
+                    self.class(specifier, class);
                 }
             }
             _ => {}
