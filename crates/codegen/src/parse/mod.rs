@@ -66,6 +66,64 @@ mod tests {
         Syntax::Tsx,
     ];
 
+    /// Pieces of declarations from every language, shuffled into half-formed code.
+    const FRAGMENTS: &[&str] = &[
+        "def ",
+        "async ",
+        "class ",
+        "fn ",
+        "func ",
+        "impl ",
+        "trait ",
+        "mod ",
+        "namespace ",
+        "record ",
+        "struct ",
+        "interface ",
+        "export ",
+        "default ",
+        "static ",
+        "public ",
+        "private ",
+        "template <typename T> ",
+        "operator",
+        "::",
+        ".",
+        "~",
+        "f",
+        "Foo",
+        "(",
+        ")",
+        "{",
+        "}",
+        "[",
+        "]",
+        "<",
+        ">",
+        ":",
+        ";",
+        ",",
+        "=>",
+        "->",
+        "=",
+        "*",
+        "&",
+        "@dec\n",
+        "#[test]",
+        "\"\"\"doc\"\"\"",
+        "/// doc\n",
+        "/* c */",
+        "# c\n",
+        "\n",
+        "    ",
+        "self",
+        "this",
+        "return x",
+        "int ",
+        "void ",
+        "x",
+    ];
+
     #[test]
     fn a_source_without_callables_has_no_units() {
         assert_eq!(
@@ -96,8 +154,9 @@ mod tests {
 
         #[test]
         fn code_like_text_never_panics(
-            source in "[a-z(){}\\[\\]:;,.<>=*&@#/\"' \n\t]{0,200}"
+            fragments in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..60)
         ) {
+            let source = fragments.concat();
             for syntax in EVERY_SYNTAX {
                 let _ = parse_units(syntax, &source);
             }
