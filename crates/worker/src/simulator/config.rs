@@ -1,0 +1,316 @@
+//! The simulator's settings and the behaviours a script can ask for.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// How the simulator answers. Every field has a default ([`SimulatorConfig::default`] suits demos;
+/// [`SimulatorConfig::instant`] suits tests). The binary reads it with [`SimulatorConfig::load`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Where the binary listens. [`super::Simulator::bind`] takes its address as an argument.
+    pub listen: String,
+    /// The ids `GET /v1/models` lists. Chat requests may name any model; the answer echoes it.
+    pub models: Vec<String>,
+    /// When set, every `/v1/...` request must carry `Authorization: Bearer <api_key>`.
+    pub api_key: Option<String>,
+    /// Time to the first token of an answer.
+    pub first_token_ms: u64,
+    /// Pace of the tokens after the first; `0` sends them as fast as possible.
+    pub tokens_per_sec: f64,
+    /// Share of requests (0..1) answered with `error_status`.
+    pub error_rate: f64,
+    /// The status of injected errors: 500, 503, 429 …
+    pub error_status: u16,
+    /// The `Retry-After` of 429 answers, in seconds.
+    pub retry_after_secs: u64,
+    /// Share of requests accepted and then never answered (until `hang_secs` have passed).
+    pub hang_rate: f64,
+    /// Share of requests whose answer stops after `cut_after_chunks` chunks, dropping the
+    /// connection.
+    pub cut_rate: f64,
+    /// Share of requests whose answer stops after `cut_after_chunks` chunks and then sends nothing
+    /// more for `hang_secs`, with the connection open.
+    pub stall_rate: f64,
+    /// How many content chunks a cut or stalled answer sends first.
+    pub cut_after_chunks: u32,
+    /// How long a hang or a stall lasts: far beyond any client timeout, but bounded.
+    pub hang_secs: u64,
+    /// Seed of the failure draws; random when unset (the log names the seed used).
+    pub seed: Option<u64>,
+    /// Behaviours for the first requests, in order, before the rates apply.
+    pub script: Vec<Behaviour>,
+    /// `tracing` filter directives for the binary; `RUST_LOG` wins when set.
+    pub log_filter: String,
+    /// Log JSON lines instead of text.
+    pub log_json: bool,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            listen: "127.0.0.1:8090".into(),
+            models: vec!["aiut-sim".into()],
+            api_key: None,
+            first_token_ms: 200,
+            tokens_per_sec: 200.0,
+            error_rate: 0.0,
+            error_status: 500,
+            retry_after_secs: 1,
+            hang_rate: 0.0,
+            cut_rate: 0.0,
+            stall_rate: 0.0,
+            cut_after_chunks: 3,
+            hang_secs: 600,
+            seed: None,
+            script: Vec::new(),
+            log_filter: "info".into(),
+            log_json: false,
+        }
+    }
+}
+
+/// The variable naming the optional TOML file.
+const FILE_VARIABLE: &str = "AIUT_SIM_CONFIG";
+
+impl SimulatorConfig {
+    /// The defaults without any waiting: answers come back at once. For tests.
+    pub fn instant() -> SimulatorConfig {
+        SimulatorConfig {
+            first_token_ms: 0,
+            tokens_per_sec: 0.0,
+            ..SimulatorConfig::default()
+        }
+    }
+
+    /// Defaults, then the TOML file named by `AIUT_SIM_CONFIG` (which must exist when set), then
+    /// `AIUT_SIM_<FIELD>` variables (`AIUT_SIM_LISTEN=0.0.0.0:8090`, `AIUT_SIM_ERROR_RATE=0.1`).
+    pub fn load() -> anyhow::Result<SimulatorConfig> {
+        let file = std::env::var_os(FILE_VARIABLE).map(PathBuf::from);
+        let config: SimulatorConfig = SimulatorConfig::figment(file)?
+            .extract()
+            .context("invalid simulator configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn figment(file: Option<PathBuf>) -> anyhow::Result<Figment> {
+        let mut figment = Figment::from(Serialized::defaults(SimulatorConfig::default()));
+        if let Some(path) = file {
+            anyhow::ensure!(
+                path.is_file(),
+                "{FILE_VARIABLE} names {}, which is not a file",
+                path.display()
+            );
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Ok(figment.merge(Env::prefixed("AIUT_SIM_").ignore(&["CONFIG"]).split("__")))
+    }
+
+    /// Checks what types cannot: rates are shares that add up to at most 1, statuses are errors.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let rates = [
+            ("error_rate", self.error_rate),
+            ("hang_rate", self.hang_rate),
+            ("cut_rate", self.cut_rate),
+            ("stall_rate", self.stall_rate),
+        ];
+        for (name, rate) in rates {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&rate),
+                "{name} must be between 0 and 1, not {rate}"
+            );
+        }
+        let total: f64 = rates.iter().map(|(_, rate)| rate).sum();
+        anyhow::ensure!(
+            total <= 1.0 + 1e-9,
+            "error_rate + hang_rate + cut_rate + stall_rate is {total}, more than 1"
+        );
+        anyhow::ensure!(
+            is_error_status(self.error_status),
+            "error_status must be between 400 and 599, not {}",
+            self.error_status
+        );
+        anyhow::ensure!(
+            self.tokens_per_sec.is_finite() && self.tokens_per_sec >= 0.0,
+            "tokens_per_sec must be 0 (no pacing) or more, not {}",
+            self.tokens_per_sec
+        );
+        anyhow::ensure!(!self.models.is_empty(), "models must name at least one id");
+        for behaviour in &self.script {
+            behaviour.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// What the simulator does with one chat request. In JSON (and TOML) a behaviour is one of
+/// `"answer"`, `"hang"`, `"cut"`, `"stall"`, `{"status": 429, "retry_after_secs": 0}` (the last
+/// two fields optional, plus an optional `"message"`), or `{"content": "text"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Answer as usual: tests for the unit the prompt asks about.
+    Answer,
+    /// Accept the request and answer nothing for `hang_secs`.
+    Hang,
+    /// Send `cut_after_chunks` content chunks, then drop the connection (a non-streaming answer
+    /// sends half its body).
+    Cut,
+    /// Send `cut_after_chunks` content chunks, then nothing for `hang_secs` with the connection
+    /// open (a non-streaming answer behaves like a hang).
+    Stall,
+    /// Answer with this status and an OpenAI-style error body. 429 answers carry `Retry-After`
+    /// (`retry_after_secs`, else the configured one); other statuses only when it is given.
+    #[serde(untagged)]
+    Fail {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Answer with exactly this text, whatever the prompt (a malformed test file, prose only …).
+    #[serde(untagged)]
+    Reply { content: String },
+}
+
+impl Behaviour {
+    /// A failure with `status` and the default message and `Retry-After`.
+    pub fn status(status: u16) -> Behaviour {
+        Behaviour::Fail {
+            status,
+            retry_after_secs: None,
+            message: None,
+        }
+    }
+
+    /// A 429 whose `Retry-After` is `retry_after_secs`.
+    pub fn rate_limited(retry_after_secs: u64) -> Behaviour {
+        Behaviour::Fail {
+            status: 429,
+            retry_after_secs: Some(retry_after_secs),
+            message: None,
+        }
+    }
+
+    /// An answer with exactly `content`.
+    pub fn reply(content: impl Into<String>) -> Behaviour {
+        Behaviour::Reply {
+            content: content.into(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        if let Behaviour::Fail { status, .. } = self {
+            anyhow::ensure!(
+                is_error_status(*status),
+                "a scripted status must be between 400 and 599, not {status}"
+            );
+        }
+        Ok(())
+    }
+}
+
+fn is_error_status(status: u16) -> bool {
+    (400..=599).contains(&status)
+}
+
+#[cfg(test)]
+// figment's `Jail` closures must return its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn behaviours_read_from_the_documented_json() {
+        let json = r#"[{"status":429,"retry_after_secs":0},{"status":401},"hang","cut","stall",
+            "answer",{"content":"no code here"},{"status":503,"message":"busy"}]"#;
+        let script: Vec<Behaviour> = serde_json::from_str(json).expect("valid script");
+        assert_eq!(
+            script,
+            vec![
+                Behaviour::rate_limited(0),
+                Behaviour::status(401),
+                Behaviour::Hang,
+                Behaviour::Cut,
+                Behaviour::Stall,
+                Behaviour::Answer,
+                Behaviour::reply("no code here"),
+                Behaviour::Fail {
+                    status: 503,
+                    retry_after_secs: None,
+                    message: Some("busy".into()),
+                },
+            ]
+        );
+        let round_trip: Vec<Behaviour> =
+            serde_json::from_value(serde_json::to_value(&script).expect("serialises"))
+                .expect("reads back");
+        assert_eq!(round_trip, script);
+        assert!(serde_json::from_str::<Behaviour>(r#""explode""#).is_err());
+    }
+
+    #[test]
+    fn layers_defaults_file_and_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "sim.toml",
+                "listen = \"0.0.0.0:9999\"\nerror_rate = 0.5\nscript = [\"hang\", { status = 429, retry_after_secs = 0 }]\n",
+            )?;
+            jail.set_env("AIUT_SIM_ERROR_RATE", "0.25");
+            jail.set_env("AIUT_SIM_TOKENS_PER_SEC", "50");
+            jail.set_env("AIUT_SIM_API_KEY", "sk-sim");
+            let config: SimulatorConfig = SimulatorConfig::figment(Some("sim.toml".into()))
+                .map_err(|error| error.to_string())?
+                .extract()?;
+            assert_eq!(config.listen, "0.0.0.0:9999");
+            assert_eq!(config.error_rate, 0.25);
+            assert_eq!(config.tokens_per_sec, 50.0);
+            assert_eq!(config.api_key.as_deref(), Some("sk-sim"));
+            assert_eq!(config.first_token_ms, 200, "default kept");
+            assert_eq!(
+                config.script,
+                vec![Behaviour::Hang, Behaviour::rate_limited(0)]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_impossible_values() {
+        Jail::expect_with(|jail| {
+            jail.create_file("sim.toml", "eror_rate = 0.1\n")?;
+            let result: Result<SimulatorConfig, _> =
+                SimulatorConfig::figment(Some("sim.toml".into()))
+                    .map_err(|error| error.to_string())?
+                    .extract();
+            assert!(result.is_err(), "a typo in a key must not pass silently");
+            Ok(())
+        });
+        assert!(SimulatorConfig::figment(Some("/no/such/file.toml".into())).is_err());
+        let over = SimulatorConfig {
+            error_rate: 0.6,
+            cut_rate: 0.6,
+            ..SimulatorConfig::default()
+        };
+        assert!(over.validate().is_err());
+        let success_as_error = SimulatorConfig {
+            error_status: 200,
+            ..SimulatorConfig::default()
+        };
+        assert!(success_as_error.validate().is_err());
+        let bad_script = SimulatorConfig {
+            script: vec![Behaviour::status(302)],
+            ..SimulatorConfig::default()
+        };
+        assert!(bad_script.validate().is_err());
+        assert!(SimulatorConfig::default().validate().is_ok());
+        assert!(SimulatorConfig::instant().validate().is_ok());
+    }
+}
