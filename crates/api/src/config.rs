@@ -30,6 +30,7 @@ pub struct Settings {
     pub queue: QueueSettings,
     pub cache: CacheSettings,
     pub models: ModelRegistry,
+    pub stream: StreamSettings,
     pub log: LogSettings,
     /// The worker's section of a shared configuration file; the api reads none of it.
     #[serde(skip_serializing)]
@@ -111,6 +112,17 @@ pub struct CacheSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct StreamSettings {
+    /// How often a quiet event stream gets a `heartbeat`.
+    pub heartbeat_secs: u64,
+    /// How long `POST /api/generate-test` waits for its result.
+    pub wait_timeout_secs: u64,
+    /// How long a task's events stay in Redis for replay (events the api itself publishes).
+    pub event_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
     /// `tracing` filter directives, e.g. `info,api=debug`; `RUST_LOG` wins when set.
     pub filter: String,
@@ -162,6 +174,11 @@ impl Default for Settings {
                 result_ttl_secs: 7 * 24 * 60 * 60,
             },
             models: ModelRegistry::default(),
+            stream: StreamSettings {
+                heartbeat_secs: 15,
+                wait_timeout_secs: 120,
+                event_ttl_secs: 3_600,
+            },
             log: LogSettings {
                 filter: "info".into(),
                 json: false,
@@ -189,6 +206,7 @@ impl_default_from_settings!(
     limits: LimitSettings,
     queue: QueueSettings,
     cache: CacheSettings,
+    stream: StreamSettings,
     log: LogSettings,
 );
 
@@ -237,6 +255,10 @@ impl Settings {
         anyhow::ensure!(
             self.limits.max_page_size >= 1,
             "limits.max_page_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.stream.heartbeat_secs >= 1,
+            "stream.heartbeat_secs must be at least 1"
         );
         anyhow::ensure!(
             self.session.ttl_secs >= 60,

@@ -38,6 +38,11 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The model side failed the task: the provider refused, kept failing, or wrote nothing valid.
+    #[error("{message}")]
+    GenerationFailed { code: String, message: String },
+    #[error("{message}")]
+    GatewayTimeout { code: &'static str, message: String },
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -80,12 +85,16 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::GenerationFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
+            ApiError::GenerationFailed { code, .. } => code,
+            ApiError::GatewayTimeout { code, .. } => code,
             ApiError::BadRequest { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }

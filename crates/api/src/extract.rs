@@ -134,6 +134,18 @@ fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 's
 }
 
 pub fn parse_json(bytes: &[u8]) -> Result<RawTaskRequest, ApiError> {
+    let body: CreateTaskBody = parse_json_object(bytes)?;
+    Ok(RawTaskRequest {
+        source: RawSource::Text(body.source),
+        filename: body.filename,
+        language: body.language,
+        framework: body.framework,
+        model: body.model,
+    })
+}
+
+/// A JSON object of type `T`, with the field at fault named when it does not fit.
+fn parse_json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // serde would also read a struct from an array (`["x"]` as `{"source": "x"}`): refuse that.
     let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
     if first.is_some_and(|&byte| byte != b'{') {
@@ -143,18 +155,27 @@ pub fn parse_json(bytes: &[u8]) -> Result<RawTaskRequest, ApiError> {
         ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let body: CreateTaskBody = serde_path_to_error::deserialize(&mut deserializer)
+    let body: T = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| ApiError::bad_request("invalid_json", describe_json_error(&error)))?;
     deserializer
         .end()
         .map_err(|error| ApiError::bad_request("invalid_json", format!("invalid JSON: {error}")))?;
-    Ok(RawTaskRequest {
-        source: RawSource::Text(body.source),
-        filename: body.filename,
-        language: body.language,
-        framework: body.framework,
-        model: body.model,
-    })
+    Ok(body)
+}
+
+/// Reads a JSON body (no multipart) of at most `max_body_bytes` as a `T`.
+pub async fn read_json_body<T: serde::de::DeserializeOwned>(
+    request: Request,
+    max_body_bytes: usize,
+) -> Result<T, ApiError> {
+    if let BodyKind::Multipart = body_kind(&request)? {
+        return Err(ApiError::UnsupportedMediaType {
+            message: "this route takes a JSON body (Content-Type: application/json)".into(),
+        });
+    }
+    check_framing(&request, max_body_bytes)?;
+    let bytes = read_limited(request.into_body(), max_body_bytes).await?;
+    parse_json_object(&bytes)
 }
 
 /// Names the field at fault when there is one: `field \`language\`: invalid type: …`.

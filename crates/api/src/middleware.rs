@@ -145,6 +145,7 @@ mod tests {
         let redis = Redis::new(&settings.redis).expect("a lazy Redis");
         AppState::new(Shared {
             default_model: settings.default_model().expect("a default model"),
+            hub: crate::events::EventHub::default(),
             results: ResultCache::new(redis.clone(), 60),
             pool,
             redis,

@@ -8,9 +8,11 @@ use anyhow::Context;
 use axum::Router;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::cache::ResultCache;
 use crate::config::Settings;
+use crate::events::EventHub;
 use crate::metrics::Metrics;
 use crate::redis::Redis;
 use crate::state::{AppState, Shared};
@@ -21,6 +23,9 @@ pub struct Application {
     router: Router,
     state: AppState,
     port: u16,
+    /// Thrown at stop: ends the event subscription and, with it, every open event stream, so
+    /// clients reconnect to another replica instead of holding this one's shutdown.
+    stopping: CancellationToken,
 }
 
 impl Application {
@@ -46,7 +51,14 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("{}-{port}", hostname()));
         let redis = Redis::new(&settings.redis)?;
+        let stopping = CancellationToken::new();
+        let hub = EventHub::start(
+            &settings.redis.url,
+            &settings.redis.key_prefix,
+            stopping.clone(),
+        )?;
         let state = AppState::new(Shared {
+            hub,
             default_model: settings.default_model()?,
             results: ResultCache::new(redis.clone(), settings.cache.result_ttl_secs),
             pool,
@@ -62,6 +74,7 @@ impl Application {
             router,
             state,
             port,
+            stopping,
         })
     }
 
@@ -89,6 +102,7 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let stopping = self.stopping.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(port = self.port, instance = %self.state.instance_id, "api listening");
         let serve = axum::serve(
@@ -99,6 +113,7 @@ impl Application {
         .with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("stopping: finishing in-flight requests");
+            stopping.cancel();
             let _ = stopping_tx.send(());
         });
         let deadline = async move {

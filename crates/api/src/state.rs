@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::cache::ResultCache;
 use crate::config::Settings;
+use crate::events::EventHub;
 use crate::metrics::Metrics;
 use crate::redis::Redis;
 
@@ -22,6 +23,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub instance_id: String,
     pub default_model: ModelId,
+    /// The replica's one subscription to task events.
+    pub hub: EventHub,
     pub started_at: Instant,
 }
 

@@ -16,7 +16,8 @@ macro_rules! full_columns {
         "id, owner_session, status, language, framework, model, file_name, source, cache_key, \
          cache_hit, cancel_requested, result_file_name, result_code, error_code, error_message, \
          attempts, max_attempts, progress_done, progress_total, prompt_tokens, completion_tokens, \
-         created_at, started_at, finished_at, updated_at"
+         created_at, started_at, finished_at, updated_at, result_units, model_used, \
+         provider_retries, warnings"
     };
 }
 
@@ -26,7 +27,8 @@ macro_rules! summary_columns {
         "id, owner_session, status, language, framework, model, file_name, null::text as source, \
          cache_key, cache_hit, cancel_requested, result_file_name, null::text as result_code, \
          error_code, error_message, attempts, max_attempts, progress_done, progress_total, \
-         prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at"
+         prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at, \
+         null::jsonb as result_units, model_used, provider_retries, warnings"
     };
 }
 
@@ -57,6 +59,13 @@ pub struct TaskRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// Per unit, the tests a worker wrote (absent for cache hits and in listings).
+    pub result_units: Option<serde_json::Value>,
+    /// The model that answered, after any fallback.
+    pub model_used: Option<String>,
+    pub provider_retries: i32,
+    /// Units left out of the result, and why.
+    pub warnings: serde_json::Value,
 }
 
 impl TaskRow {

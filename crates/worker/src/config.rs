@@ -1,7 +1,8 @@
 //! The worker's settings, layered like the api's: compiled-in defaults, then an optional TOML file
 //! (`AIUT_CONFIG`, else `aiunittest.toml` in the working folder), then `DATABASE_URL`/`REDIS_URL`,
 //! then `AIUT_<SECTION>__<FIELD>`. The `database`, `redis`, `limits`, `models` and `log` sections
-//! are the api's own, so one file configures both; the api's other sections are ignored here.
+//! are the api's own, so one file configures both; the api's other sections (`server`, `session`,
+//! `queue`, `cache`, `stream`) are ignored here, and the api ignores `worker`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub struct Settings {
     pub queue: IgnoredAny,
     #[serde(skip_serializing)]
     pub cache: IgnoredAny,
+    #[serde(skip_serializing)]
+    pub stream: IgnoredAny,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +98,7 @@ impl Default for Settings {
             session: IgnoredAny,
             queue: IgnoredAny,
             cache: IgnoredAny,
+            stream: IgnoredAny,
         }
     }
 }

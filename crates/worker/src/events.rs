@@ -3,7 +3,7 @@
 //! to. Progress is best effort: when Redis is down the task goes on and clients poll the task.
 
 use api::redis::Redis;
-use domain::{Event, EventKind, Progress, TaskId, redis_keys};
+use domain::{EventKind, Progress, TaskId};
 
 use crate::metrics::Metrics;
 
@@ -38,41 +38,6 @@ impl Publisher {
         progress: Progress,
         kind: EventKind,
     ) -> anyhow::Result<()> {
-        let prefix = self.redis.prefix();
-        let mut connection = self.redis.connection();
-        let seq_key = redis_keys::seq(prefix, task);
-        let log_key = redis_keys::log(prefix, task);
-        let seq: u64 = redis::cmd("INCR")
-            .arg(&seq_key)
-            .query_async(&mut connection)
-            .await?;
-        let event = Event {
-            task_id: task,
-            seq,
-            progress,
-            kind,
-        };
-        let json = serde_json::to_string(&event)?;
-        redis::pipe()
-            .atomic()
-            .cmd("RPUSH")
-            .arg(&log_key)
-            .arg(&json)
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&log_key)
-            .arg(self.ttl_secs)
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&seq_key)
-            .arg(self.ttl_secs)
-            .ignore()
-            .cmd("PUBLISH")
-            .arg(redis_keys::channel(prefix))
-            .arg(&json)
-            .ignore()
-            .query_async::<()>(&mut connection)
-            .await?;
-        Ok(())
+        api::events::publish(&self.redis, self.ttl_secs, task, progress, kind).await
     }
 }

@@ -210,3 +210,64 @@ pub async fn queue_status_compat(
             .collect(),
     }))
 }
+
+#[derive(Serialize)]
+pub struct Models {
+    /// The original's fields: model ids, and the default.
+    models: Vec<String>,
+    default_model: String,
+    details: Vec<ModelDetail>,
+}
+
+/// A model as users may see it: never its key, nor the variable holding it.
+#[derive(Serialize)]
+pub struct ModelDetail {
+    id: String,
+    name: String,
+    kind: domain::ModelKind,
+    available: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    default: bool,
+    temperature: f32,
+    max_tokens: u32,
+    fallback: Vec<String>,
+}
+
+/// `GET /api/models`
+pub async fn models(State(state): State<AppState>) -> Json<Models> {
+    let registry = &state.settings.models;
+    let details = registry
+        .models
+        .iter()
+        .map(|spec| {
+            let availability = spec.availability(&crate::config::environment_lookup);
+            ModelDetail {
+                id: spec.id.to_string(),
+                name: spec
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| spec.id.to_string()),
+                kind: spec.kind,
+                available: availability.is_available(),
+                reason: match availability {
+                    domain::Availability::Available => None,
+                    domain::Availability::Unavailable(reason) => Some(reason),
+                },
+                default: spec.id == state.default_model,
+                temperature: spec.temperature,
+                max_tokens: spec.max_tokens,
+                fallback: spec.fallback.iter().map(ToString::to_string).collect(),
+            }
+        })
+        .collect();
+    Json(Models {
+        models: registry
+            .models
+            .iter()
+            .map(|spec| spec.id.to_string())
+            .collect(),
+        default_model: state.default_model.to_string(),
+        details,
+    })
+}

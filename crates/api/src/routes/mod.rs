@@ -1,6 +1,7 @@
 //! The router. Routes are registered through [`RouteTable`], which keeps the list of (method, path)
 //! pairs, so a test can hold the OpenAPI document to exactly what is served.
 
+mod events;
 mod meta;
 mod ops;
 mod tasks;
@@ -84,6 +85,23 @@ fn route_table(state: &AppState) -> RouteTable {
             get(tasks::get).merge(delete(tasks::cancel)),
         )
         .route("/api/tasks/{id}/download", &[M::GET], get(tasks::download))
+        .route(
+            "/api/tasks/{id}/events",
+            &[M::GET],
+            get(events::task_events),
+        )
+        .route(
+            "/api/generate-test",
+            &[M::POST],
+            post(events::generate_test)
+                .layer(DefaultBodyLimit::max(state.settings.limits.max_body_bytes)),
+        )
+        .route(
+            "/api/generate-test-stream",
+            &[M::POST],
+            post(events::generate_test_stream)
+                .layer(DefaultBodyLimit::max(state.settings.limits.max_body_bytes)),
+        )
         .route("/api/queue", &[M::GET], get(meta::queue))
         .route(
             "/api/queue/status",
@@ -94,6 +112,7 @@ fn route_table(state: &AppState) -> RouteTable {
     RouteTable::new()
         .route("/api/languages", &[M::GET], get(meta::languages))
         .route("/api/health", &[M::GET], get(meta::health_compat))
+        .route("/api/models", &[M::GET], get(meta::models))
         .route("/healthz", &[M::GET], get(ops::healthz))
         .route("/readyz", &[M::GET], get(ops::readyz))
         .route("/metrics", &[M::GET], get(ops::metrics))

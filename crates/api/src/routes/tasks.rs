@@ -40,6 +40,13 @@ pub struct TaskView {
     pub cancel_requested: bool,
     pub cache_hit: bool,
     pub tokens: TokensView,
+    /// The model that wrote the result, when a fallback answered instead of `model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_used: Option<String>,
+    /// Model calls retried (rate limits, server errors, timeouts) over all attempts.
+    pub provider_retries: i32,
+    /// Units left out of the result, each with the reason.
+    pub warnings: serde_json::Value,
     /// The place in the queue (1 = next) while queued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
@@ -70,6 +77,10 @@ pub struct ResultView {
     /// Left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// Per unit: `name`, `kind`, `container`, `start_line`, `end_line` and its tests as `code`.
+    /// Left out of listings and of results answered from the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -131,13 +142,21 @@ impl TaskView {
                 prompt: row.prompt_tokens,
                 completion: row.completion_tokens,
             },
+            model_used: row.model_used.filter(|used| *used != row.model),
+            provider_retries: row.provider_retries,
+            warnings: row.warnings,
             position: position.filter(|_| status == TaskStatus::Queued),
             result: row.result_file_name.map(|file_name| ResultView {
                 file_name,
                 code: row.result_code,
+                units: row.result_units,
             }),
-            error: match (row.error_code, row.error_message) {
-                (Some(code), Some(message)) => Some(ErrorView { code, message }),
+            // A requeued task keeps its last error on the row; it is the task's error only once
+            // the task has failed.
+            error: match (status, row.error_code, row.error_message) {
+                (TaskStatus::Failed, Some(code), Some(message)) => {
+                    Some(ErrorView { code, message })
+                }
                 _ => None,
             },
             source: row.source,
@@ -160,7 +179,7 @@ struct Accepted {
     links: LinksView,
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -220,16 +239,33 @@ pub(crate) async fn check_testable(spec: &TaskSpec) -> ApiResult<()> {
     }
 }
 
-/// `POST /api/tasks`
-pub async fn create(
-    State(state): State<AppState>,
-    Extension(session): Extension<Session>,
-    request: Request,
-) -> ApiResult<Response> {
-    let key = idempotency_key(request.headers())?;
-    let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
+/// How a submission was taken.
+pub(crate) enum Submitted {
+    Queued { task: TaskRow, position: i64 },
+    FromCache(TaskRow),
+    Replayed(TaskRow),
+}
+
+impl Submitted {
+    pub(crate) fn into_task(self) -> TaskRow {
+        match self {
+            Submitted::Queued { task, .. }
+            | Submitted::FromCache(task)
+            | Submitted::Replayed(task) => task,
+        }
+    }
+}
+
+/// Checks a request and stores it as a task (or answers it from the cache, or replays an
+/// idempotent retry). Shared by `POST /api/tasks` and the original tool's generation routes.
+pub(crate) async fn submit(
+    state: &AppState,
+    session: &Session,
+    raw: domain::RawTaskRequest,
+    key: Option<String>,
+) -> ApiResult<Submitted> {
     let spec = TaskSpec::parse(raw, state.settings.source_limits(), &state.default_model)?;
-    check_model(&state, &spec.model)?;
+    check_model(state, &spec.model)?;
     check_testable(&spec).await?;
     let cache_key = CacheKey::for_spec(&spec);
     let cached = match state.results.get(&cache_key).await {
@@ -258,29 +294,16 @@ pub async fn create(
         Created::Queued { task, position } => {
             state.metrics.task_created("queued");
             tracing::info!(task_id = %task.id, language = %spec.language, "task queued");
-            accepted(task, Some(position), StatusCode::ACCEPTED)
+            Ok(Submitted::Queued { task, position })
         }
         Created::FromCache(task) => {
             state.metrics.task_created("cache_hit");
             tracing::info!(task_id = %task.id, "task answered from the result cache");
-            whole_task(task)
+            Ok(Submitted::FromCache(task))
         }
         Created::Replayed(task) => {
             state.metrics.task_created("replayed");
-            // The task as it is now: still queued, the same answer as the first time; otherwise
-            // the whole task, so a retry after completion gets the result.
-            let mut response = match task.status()? {
-                TaskStatus::Queued => {
-                    let position = store::position_of(&state.pool, &task).await?;
-                    accepted(task, Some(position), StatusCode::ACCEPTED)?
-                }
-                _ => whole_task(task)?,
-            };
-            response.headers_mut().insert(
-                IDEMPOTENT_REPLAYED.clone(),
-                HeaderValue::from_static("true"),
-            );
-            Ok(response)
+            Ok(Submitted::Replayed(task))
         }
         Created::KeyReused => Err(ApiError::Conflict {
             code: "idempotency_key_reused",
@@ -299,6 +322,38 @@ pub async fn create(
             message: format!("the queue is full ({queued} tasks waiting); try again later"),
             retry_after_secs: limits.retry_after_secs,
         }),
+    }
+}
+
+/// `POST /api/tasks`
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    request: Request,
+) -> ApiResult<Response> {
+    let key = idempotency_key(request.headers())?;
+    let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
+    match submit(&state, &session, raw, key).await? {
+        Submitted::Queued { task, position } => {
+            accepted(task, Some(position), StatusCode::ACCEPTED)
+        }
+        Submitted::FromCache(task) => whole_task(task),
+        Submitted::Replayed(task) => {
+            // The task as it is now: still queued, the same answer as the first time; otherwise
+            // the whole task, so a retry after completion gets the result.
+            let mut response = match task.status()? {
+                TaskStatus::Queued => {
+                    let position = store::position_of(&state.pool, &task).await?;
+                    accepted(task, Some(position), StatusCode::ACCEPTED)?
+                }
+                _ => whole_task(task)?,
+            };
+            response.headers_mut().insert(
+                IDEMPOTENT_REPLAYED.clone(),
+                HeaderValue::from_static("true"),
+            );
+            Ok(response)
+        }
     }
 }
 
@@ -334,7 +389,7 @@ fn parse_id(raw: &str) -> ApiResult<TaskId> {
 
 /// The `{id}` of a task route. Whatever the path holds — not a UUID, not even UTF-8 — it is a 400
 /// `invalid_task_id` in the one error shape, never the router's plain-text rejection.
-pub struct TaskIdParam(TaskId);
+pub struct TaskIdParam(pub TaskId);
 
 impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
     type Rejection = ApiError;
@@ -443,6 +498,20 @@ pub async fn cancel(
     match store::cancel_task(&state.pool, session.id.as_str(), id).await? {
         Cancelled::Now(task) => {
             tracing::info!(task_id = %id, "queued task cancelled");
+            // No worker has the task, so the api tells its watchers.
+            let ended = crate::events::publish(
+                &state.redis,
+                state.settings.stream.event_ttl_secs,
+                id,
+                Progress::start(),
+                domain::EventKind::Cancelled {
+                    reason: "cancelled by its owner".into(),
+                },
+            )
+            .await;
+            if let Err(error) = ended {
+                tracing::warn!(task_id = %id, error = %error, "cannot publish the cancellation");
+            }
             Ok((StatusCode::OK, Json(TaskView::from_row(task, None)?)).into_response())
         }
         Cancelled::Requested(task) => {

@@ -1,0 +1,518 @@
+//! Live progress for browsers (`GET /api/tasks/{id}/events`, server-sent events) and for the
+//! original tool's clients (`POST /api/generate-test-stream`, newline-delimited JSON, and
+//! `POST /api/generate-test`, which waits for the result).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
+use domain::{Event, EventKind, Progress, RawSource, RawTaskRequest, TaskId, TaskStatus};
+use futures::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::tasks::{TaskIdParam, idempotency_key, submit};
+use crate::error::{ApiError, ApiResult};
+use crate::events::{HubMessage, Watch, replay};
+use crate::extract::read_json_body;
+use crate::session::Session;
+use crate::state::AppState;
+use crate::store::{self, TaskRow};
+
+/// What a follower hands to a stream: an event, and whether it carries a resumable number.
+#[derive(Debug, Clone)]
+struct Frame {
+    event: Arc<Event>,
+    /// `false` for synthesised frames (heartbeats, the state read from the table): they have no
+    /// place in the task's numbering.
+    numbered: bool,
+}
+
+/// `GET /api/tasks/{id}/events`
+pub async fn task_events(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    TaskIdParam(id): TaskIdParam,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let after = last_event_id(&headers)?;
+    let watch = state.hub.is_connected().then(|| state.hub.watch(id));
+    let task = store::get_task(&state.pool, session.id.as_str(), id)
+        .await?
+        .ok_or_else(ApiError::task_not_found)?;
+    let frames = follow(state, session, task, after, watch);
+    let events = futures::StreamExt::map(frames, |frame| Ok::<_, Infallible>(sse_event(&frame)));
+    let mut response = Sse::new(events).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store"),
+    );
+    // Tells nginx-style proxies not to buffer the stream.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn last_event_id(headers: &HeaderMap) -> ApiResult<u64> {
+    let Some(value) = headers.get("last-event-id") else {
+        return Ok(0);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok())
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_last_event_id",
+            message: "Last-Event-ID must be the number of an event of this task".into(),
+        })
+}
+
+fn sse_event(frame: &Frame) -> SseEvent {
+    let data = serde_json::to_string(&*frame.event).unwrap_or_else(|_| "{}".to_owned());
+    let event = SseEvent::default()
+        .event(frame.event.kind.name())
+        .data(data);
+    if frame.numbered {
+        event.id(frame.event.seq.to_string())
+    } else {
+        event
+    }
+}
+
+/// The frames of one task: the log from `after` on, then live events, heartbeats while quiet, and
+/// the end after a terminal event. Without the live subscription: the task's state, then the end.
+fn follow(
+    state: AppState,
+    session: Session,
+    task: TaskRow,
+    after: u64,
+    watch: Option<Watch>,
+) -> impl Stream<Item = Frame> {
+    let (sender, receiver) = mpsc::channel::<Frame>(64);
+    tokio::spawn(async move {
+        let follower = Follower {
+            state,
+            owner: session.id.as_str().to_owned(),
+            id: task.task_id(),
+            sender,
+            last: after,
+        };
+        follower.run(task, watch).await;
+    });
+    futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|frame| (frame, receiver))
+    })
+}
+
+struct Follower {
+    state: AppState,
+    owner: String,
+    id: TaskId,
+    sender: mpsc::Sender<Frame>,
+    last: u64,
+}
+
+/// Whether the stream goes on after a step.
+enum Flow {
+    Continue,
+    End,
+}
+
+impl Follower {
+    async fn run(mut self, task: TaskRow, watch: Option<Watch>) {
+        let Some(mut watch) = watch else {
+            self.send_state(&task).await;
+            return;
+        };
+        if let Flow::End = self.catch_up(&task).await {
+            return;
+        }
+        let every = Duration::from_secs(self.state.settings.stream.heartbeat_secs);
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            let flow = tokio::select! {
+                () = self.sender.closed() => Flow::End,
+                () = self.state.hub.stopping() => Flow::End,
+                message = watch.recv() => match message {
+                    Some(HubMessage::Event(event, _)) => self.send_live(event).await,
+                    Some(HubMessage::Resync) => self.resync().await,
+                    None => Flow::End,
+                },
+                _ = heartbeat.tick() => self.beat().await,
+            };
+            if let Flow::End = flow {
+                return;
+            }
+        }
+    }
+
+    /// The log so far; and when the table says the task is over but the log has no ending (the log
+    /// expired, or Redis lost it), the ending read from the table.
+    async fn catch_up(&mut self, task: &TaskRow) -> Flow {
+        if let Flow::End = self.resync().await {
+            return Flow::End;
+        }
+        if task.status().is_ok_and(TaskStatus::is_terminal) {
+            self.send_state(task).await;
+            return Flow::End;
+        }
+        Flow::Continue
+    }
+
+    async fn resync(&mut self) -> Flow {
+        match replay(&self.state.redis, self.id, self.last).await {
+            Ok(events) => {
+                for event in events {
+                    if let Flow::End = self.send_live(Arc::new(event)).await {
+                        return Flow::End;
+                    }
+                }
+                Flow::Continue
+            }
+            Err(error) => {
+                tracing::warn!(task_id = %self.id, error = %error, "cannot replay events; sending the state");
+                self.send_current_state().await;
+                Flow::End
+            }
+        }
+    }
+
+    async fn send_live(&mut self, event: Arc<Event>) -> Flow {
+        if event.seq <= self.last {
+            return Flow::Continue;
+        }
+        self.last = event.seq;
+        let terminal = event.kind.is_terminal();
+        let delivered = self
+            .sender
+            .send(Frame {
+                event,
+                numbered: true,
+            })
+            .await
+            .is_ok();
+        if terminal || !delivered {
+            Flow::End
+        } else {
+            Flow::Continue
+        }
+    }
+
+    /// A heartbeat, unless the subscription is down or the task ended unseen: then the state from
+    /// the table, and the end (the client polls from there).
+    async fn beat(&mut self) -> Flow {
+        let task = match store::get_task(&self.state.pool, &self.owner, self.id).await {
+            Ok(Some(task)) => task,
+            _ => return Flow::End,
+        };
+        let over = task.status().is_ok_and(TaskStatus::is_terminal);
+        if over && let Flow::End = self.resync().await {
+            return Flow::End;
+        }
+        if over || !self.state.hub.is_connected() {
+            self.send_state(&task).await;
+            return Flow::End;
+        }
+        let beat = Event {
+            task_id: self.id,
+            seq: self.last,
+            progress: row_progress(&task),
+            kind: EventKind::Heartbeat {},
+        };
+        self.send_synthesised(beat).await
+    }
+
+    async fn send_current_state(&mut self) {
+        if let Ok(Some(task)) = store::get_task(&self.state.pool, &self.owner, self.id).await {
+            self.send_state(&task).await;
+        }
+    }
+
+    async fn send_state(&mut self, task: &TaskRow) {
+        let event = state_event(task, self.last);
+        let _ = self.send_synthesised(event).await;
+    }
+
+    async fn send_synthesised(&mut self, event: Event) -> Flow {
+        let frame = Frame {
+            event: Arc::new(event),
+            numbered: false,
+        };
+        match self.sender.send(frame).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::End,
+        }
+    }
+}
+
+fn row_progress(task: &TaskRow) -> Progress {
+    let done = u32::try_from(task.progress_done).unwrap_or(0);
+    let total = u32::try_from(task.progress_total).unwrap_or(0);
+    if total == 0 {
+        return Progress::start();
+    }
+    Progress::of_units(done, total, 0, 100).unwrap_or_else(|_| Progress::start())
+}
+
+/// The task's state as one event: its ending when it is over, else a heartbeat with its progress.
+fn state_event(task: &TaskRow, seq: u64) -> Event {
+    let progress = row_progress(task);
+    let done = |completed: u32| Progress::new(100, completed, completed).unwrap_or(progress);
+    let kind = match task.status() {
+        Ok(TaskStatus::Succeeded) => {
+            let tests = task
+                .result_units
+                .as_ref()
+                .and_then(Value::as_array)
+                .map_or(1, Vec::len);
+            let tests = u32::try_from(tests).unwrap_or(u32::MAX);
+            return Event {
+                task_id: task.task_id(),
+                seq,
+                progress: done(u32::try_from(task.progress_total).unwrap_or(0)),
+                kind: EventKind::Completed {
+                    file_name: task.result_file_name.clone().unwrap_or_default(),
+                    tests,
+                },
+            };
+        }
+        Ok(TaskStatus::Failed) => EventKind::Error {
+            code: task.error_code.clone().unwrap_or_else(|| "failed".into()),
+            message: task.error_message.clone().unwrap_or_default(),
+        },
+        Ok(TaskStatus::Cancelled) => EventKind::Cancelled {
+            reason: "cancelled by its owner".into(),
+        },
+        _ => EventKind::Heartbeat {},
+    };
+    Event {
+        task_id: task.task_id(),
+        seq,
+        progress,
+        kind,
+    }
+}
+
+/// The original tool's generation request.
+#[derive(Debug, Deserialize)]
+struct GenerateRequest {
+    code: String,
+    language: Option<String>,
+    model: Option<String>,
+    framework: Option<String>,
+    #[serde(alias = "filename")]
+    file_name: Option<String>,
+}
+
+async fn submit_compat(
+    state: &AppState,
+    session: &Session,
+    request: Request,
+) -> ApiResult<TaskRow> {
+    let key = idempotency_key(request.headers())?;
+    let body: GenerateRequest =
+        read_json_body(request, state.settings.limits.max_body_bytes).await?;
+    let raw = RawTaskRequest {
+        source: RawSource::Text(body.code),
+        filename: body.file_name,
+        language: body.language,
+        framework: body.framework,
+        model: body.model,
+    };
+    Ok(submit(state, session, raw, key).await?.into_task())
+}
+
+/// `POST /api/generate-test`: the original tool's blocking call. Waits for the result (up to
+/// `stream.wait_timeout_secs`) and answers with the tests unit by unit, as the original did.
+pub async fn generate_test(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    request: Request,
+) -> ApiResult<Response> {
+    let task = submit_compat(&state, &session, request).await?;
+    let id = task.task_id();
+    let owner = session.id.as_str().to_owned();
+    let deadline = Duration::from_secs(state.settings.stream.wait_timeout_secs);
+    let finished = tokio::time::timeout(deadline, wait_for_end(&state, &owner, id)).await;
+    let task = match finished {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(ApiError::GatewayTimeout {
+                code: "generation_timeout",
+                message: format!(
+                    "task {id} is still running after {} s; follow it at /api/tasks/{id}",
+                    deadline.as_secs()
+                ),
+            });
+        }
+    };
+    match task.status()? {
+        TaskStatus::Succeeded => Ok(Json(compat_result(&task)).into_response()),
+        TaskStatus::Cancelled => Err(ApiError::Conflict {
+            code: "task_cancelled",
+            message: format!("task {id} was cancelled"),
+        }),
+        _ => Err(ApiError::GenerationFailed {
+            code: task.error_code.clone().unwrap_or_else(|| "failed".into()),
+            message: task.error_message.clone().unwrap_or_default(),
+        }),
+    }
+}
+
+/// Polls the table, woken early by the task's live events.
+async fn wait_for_end(state: &AppState, owner: &str, id: TaskId) -> ApiResult<TaskRow> {
+    let mut watch = state.hub.watch(id);
+    loop {
+        let task = store::get_task(&state.pool, owner, id)
+            .await?
+            .ok_or_else(ApiError::task_not_found)?;
+        if task.status()?.is_terminal() {
+            return Ok(task);
+        }
+        tokio::select! {
+            _ = watch.recv() => {}
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+    }
+}
+
+/// The original's answer: `tests` (one per unit: `name`, `type`, `test_code`, `original_snippet`,
+/// `file_name`) and `git_urls`, plus the task id and the whole assembled file.
+fn compat_result(task: &TaskRow) -> Value {
+    let file_name = task.result_file_name.clone().unwrap_or_default();
+    let source = task.source.as_deref().unwrap_or_default();
+    let lines: Vec<&str> = source.lines().collect();
+    let snippet = |unit: &Value| -> String {
+        let start = unit["start_line"].as_u64().unwrap_or(1).max(1);
+        let end = unit["end_line"].as_u64().unwrap_or(start).max(start);
+        let (start, end) = (
+            usize::try_from(start).unwrap_or(1),
+            usize::try_from(end).unwrap_or(1),
+        );
+        lines
+            .get(start - 1..end.min(lines.len()))
+            .map(|slice| slice.join("\n"))
+            .unwrap_or_default()
+    };
+    let tests: Vec<Value> = match task.result_units.as_ref().and_then(Value::as_array) {
+        Some(units) => units
+            .iter()
+            .map(|unit| {
+                json!({
+                    "name": unit["name"],
+                    "type": unit["kind"],
+                    "test_code": unit["code"],
+                    "original_snippet": snippet(unit),
+                    "file_name": file_name,
+                })
+            })
+            .collect(),
+        // A result answered from the cache has no units: the whole file is one entry.
+        None => vec![json!({
+            "name": task.file_name,
+            "type": "file",
+            "test_code": task.result_code,
+            "original_snippet": source,
+            "file_name": file_name,
+        })],
+    };
+    json!({
+        "tests": tests,
+        "git_urls": null,
+        "task_id": task.task_id(),
+        "file_name": file_name,
+        "code": task.result_code,
+    })
+}
+
+/// `POST /api/generate-test-stream`: the original tool's streaming call, one JSON object per line
+/// with the original's `status` names; a unit's tests come as a line without `status`.
+pub async fn generate_test_stream(
+    State(state): State<AppState>,
+    Extension(session): Extension<Session>,
+    request: Request,
+) -> ApiResult<Response> {
+    let task = submit_compat(&state, &session, request).await?;
+    let watch = state
+        .hub
+        .is_connected()
+        .then(|| state.hub.watch(task.task_id()));
+    let frames = follow(state, session, task, 0, watch);
+    let lines = futures::StreamExt::map(frames, |frame| {
+        let mut line = compat_line(&frame.event).to_string();
+        line.push('\n');
+        Ok::<_, Infallible>(line)
+    });
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CACHE_CONTROL, "no-cache, no-store"),
+        ],
+        Body::from_stream(lines),
+    )
+        .into_response())
+}
+
+fn compat_line(event: &Event) -> Value {
+    let progress = &event.progress;
+    let mut line = match &event.kind {
+        EventKind::Started { attempt } => json!({
+            "status": "started",
+            "message": format!("generation started (attempt {attempt})"),
+        }),
+        EventKind::ParsingCompleted { units } => json!({
+            "status": "parsing_completed",
+            "total_snippets": units.len(),
+            "units": units,
+        }),
+        EventKind::Generating { unit } => json!({
+            "status": "generating",
+            "current_snippet": unit,
+        }),
+        EventKind::Result { unit, code } => json!({
+            "name": unit,
+            "type": "unit",
+            "test_code": code,
+            "success": true,
+            "message": format!("tests written for {unit}"),
+        }),
+        EventKind::Warning { message, unit } => json!({
+            "status": "warning",
+            "message": message,
+            "current_snippet": unit,
+        }),
+        EventKind::Error { code, message } => json!({
+            "status": "error",
+            "code": code,
+            "message": message,
+        }),
+        EventKind::Completed { file_name, tests } => json!({
+            "status": "completed",
+            "test_count": tests,
+            "file_name": file_name,
+        }),
+        EventKind::Cancelled { reason } => json!({
+            "status": "cancelled",
+            "message": reason,
+        }),
+        EventKind::Heartbeat {} => json!({ "status": "heartbeat" }),
+    };
+    if let Some(fields) = line.as_object_mut() {
+        fields.insert("event".into(), json!(event.kind.name()));
+        fields.insert("task_id".into(), json!(event.task_id));
+        fields.insert("progress".into(), json!(progress.percent()));
+        fields.insert("completed".into(), json!(progress.completed()));
+        fields.insert("total".into(), json!(progress.total()));
+    }
+    line
+}
