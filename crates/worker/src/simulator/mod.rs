@@ -240,6 +240,10 @@ impl SimulatorControl {
 }
 
 impl SimulatorHandle {
+    pub fn control(&self) -> SimulatorControl {
+        self.control.clone()
+    }
+
     /// Stops serving and waits until the server has stopped.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.stop.cancel();

@@ -10,6 +10,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures::StreamExt;
 use serde_json::json;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -307,6 +308,7 @@ impl Plan {
             self.shared.hang().await;
         } else {
             self.shared.stats.cut();
+            let_the_sent_part_out().await;
         }
         std::io::Error::other("the simulator interrupted this answer on purpose")
     }
@@ -330,13 +332,16 @@ impl Plan {
             self.shared.stats.cut();
             let bytes = Bytes::from(json);
             let half = bytes.slice(..bytes.len() / 2);
-            let parts: [Event; 2] = [
-                Ok(String::from_utf8_lossy(&half).into_owned()),
+            let first: Event = Ok(String::from_utf8_lossy(&half).into_owned());
+            let cut = futures::stream::once(async {
+                let_the_sent_part_out().await;
                 Err(std::io::Error::other(
                     "the simulator cut this answer on purpose",
-                )),
-            ];
-            Response::new(Body::from_stream(futures::stream::iter(parts)))
+                ))
+            });
+            Response::new(Body::from_stream(
+                futures::stream::once(async { first }).chain(cut),
+            ))
         } else {
             self.shared
                 .stats
@@ -422,6 +427,13 @@ impl Plan {
             Step::End => None,
         }
     }
+}
+
+/// A moment for the server to write out the headers and chunks already handed over: an error
+/// from the body right after them would drop the connection with them still buffered, and the
+/// client would see no response at all instead of a partial one.
+async fn let_the_sent_part_out() {
+    tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
 fn stopping() -> Response {
