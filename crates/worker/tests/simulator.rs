@@ -860,6 +860,7 @@ async fn answers_keep_the_configured_pace() {
     simulator.stop().await.expect("stops");
 }
 
+#[cfg(unix)]
 #[tokio::test]
 async fn the_binary_serves_from_its_environment_and_stops_on_sigterm() {
     let port = {

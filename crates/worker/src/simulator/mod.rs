@@ -29,6 +29,24 @@
 //! [`SimulatorConfig::seed`], so a seed and a request order give the same failures every run.
 //! Rejected keys and malformed bodies take no scripted behaviour and draw nothing.
 //!
+//! # Configuration
+//!
+//! [`SimulatorConfig`], flat: compiled-in defaults, then the TOML file named by `AIUT_SIM_CONFIG`,
+//! then `AIUT_SIM_<FIELD>` variables. For example:
+//!
+//! ```toml
+//! listen = "0.0.0.0:8090"
+//! models = ["aiut-sim", "gpt-4.1-mini"]
+//! api_key = "sk-demo"
+//! first_token_ms = 300
+//! tokens_per_sec = 80
+//! error_rate = 0.05
+//! error_status = 503
+//! cut_rate = 0.02
+//! seed = 42
+//! script = [{ status = 429, retry_after_secs = 0 }, "answer", "cut"]
+//! ```
+//!
 //! # In tests
 //!
 //! ```no_run
