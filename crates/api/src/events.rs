@@ -118,6 +118,16 @@ impl EventHub {
             .unwrap_or(0)
     }
 
+    /// Clients watching `task` on this replica.
+    pub fn watchers_of(&self, task: TaskId) -> usize {
+        self.inner
+            .watchers
+            .lock()
+            .ok()
+            .and_then(|watchers| watchers.get(&task).map(broadcast::Sender::receiver_count))
+            .unwrap_or(0)
+    }
+
     /// Messages received on the subscription so far.
     pub fn received(&self) -> u64 {
         self.inner.received.load(Ordering::Relaxed)

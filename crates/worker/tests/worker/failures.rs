@@ -1,0 +1,202 @@
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use worker::simulator::Behaviour;
+
+use crate::helpers::{StackOptions, read_events, stack};
+
+const ONE_UNIT: &str = "def double(x: int) -> int:\n    return 2 * x\n";
+
+#[sqlx::test(migrations = false)]
+async fn a_rate_limit_then_an_answer_succeeds_with_the_retry_recorded(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    stack
+        .simulator
+        .set_script([Behaviour::rate_limited(0), Behaviour::Answer]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["provider_retries"], 1, "{task}");
+    assert_eq!(task["attempts"], 1);
+    assert_eq!(stack.simulator.stats().by_status.get(&429), Some(&1));
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_cut_stream_is_retried(pool_options: PgPoolOptions, connect: PgConnectOptions) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    stack
+        .simulator
+        .set_script([Behaviour::Cut, Behaviour::Answer]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["provider_retries"], 1, "{task}");
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_refused_key_fails_at_once_with_a_clear_message(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    stack.simulator.set_script([Behaviour::status(401)]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["code"], "provider_auth", "{task}");
+    let message = task["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("401") && message.contains("key"),
+        "{message}"
+    );
+    assert_eq!(task["attempts"], 1, "a refused key is not retried");
+    assert!(task["result"].is_null(), "no placeholder result: {task}");
+    assert_eq!(stack.simulator.stats().requests, 1);
+    let frames = read_events(
+        &stack.client,
+        &stack.url(&format!("/api/tasks/{id}/events")),
+        None,
+        Duration::from_secs(10),
+    )
+    .await;
+    let last = frames.last().expect("events");
+    assert_eq!(last.event, "error");
+    assert_eq!(last.data["code"], "provider_auth");
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_hanging_model_times_out_is_retried_and_fails(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut options = StackOptions::default();
+    options.model_timeout_secs = 1;
+    options.max_retries = 1;
+    options.max_attempts = 2;
+    let stack = stack(pool_options, connect, options).await;
+    stack.simulator.set_script([
+        Behaviour::Hang,
+        Behaviour::Hang,
+        Behaviour::Hang,
+        Behaviour::Hang,
+    ]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(60))
+        .await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["attempts"], 2, "every attempt was used: {task}");
+    assert_eq!(task["provider_retries"], 2, "one retry per attempt: {task}");
+    let message = task["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("did not finish within 1 s"), "{message}");
+    assert_eq!(stack.simulator.stats().requests, 4);
+    assert!(task["result"].is_null());
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn answers_that_never_parse_are_dropped_and_never_stored_as_tests(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    let broken = "```python\ndef test_double(:\n    assert double(2) ==\n```";
+    stack
+        .simulator
+        .set_script([Behaviour::reply(broken), Behaviour::reply(broken)]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["code"], "no_valid_tests", "{task}");
+    assert_eq!(
+        stack.simulator.stats().requests,
+        2,
+        "one retry with the parse errors"
+    );
+    let frames = read_events(
+        &stack.client,
+        &stack.url(&format!("/api/tasks/{id}/events")),
+        None,
+        Duration::from_secs(10),
+    )
+    .await;
+    let events: Vec<&str> = frames.iter().map(|frame| frame.event.as_str()).collect();
+    assert!(events.contains(&"warning"), "{events:?}");
+    assert_eq!(events.last(), Some(&"error"));
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_unit_that_cannot_be_fixed_is_left_out_with_a_warning(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    let broken = "```python\ndef test_x(:\n```";
+    // The first unit gets two broken answers; the second a good one.
+    stack.simulator.set_script([
+        Behaviour::reply(broken),
+        Behaviour::reply(broken),
+        Behaviour::Answer,
+    ]);
+    let source = "def first(x):\n    return x\n\n\ndef second(y):\n    return y\n";
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": source, "filename": "two.py" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let warnings = task["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{task}");
+    assert_eq!(warnings[0]["unit"], "first");
+    let code = task["result"]["code"].as_str().unwrap_or_default();
+    assert!(
+        code.contains("second") && !code.contains("test_x"),
+        "{code}"
+    );
+    stack.stop().await;
+}

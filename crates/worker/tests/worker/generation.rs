@@ -1,0 +1,248 @@
+use std::time::Duration;
+
+use codegen::Syntax;
+use domain::Language;
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::{GO_SOURCE, JAVA_SOURCE, PYTHON_SOURCE, StackOptions, read_events, stack};
+
+/// The events of one task, heartbeats aside, by name.
+fn names(frames: &[crate::helpers::SseFrame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter(|frame| frame.event != "heartbeat")
+        .map(|frame| frame.event.clone())
+        .collect()
+}
+
+async fn generates_and_streams(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+    language: Language,
+    file_name: &str,
+    source: &str,
+    units: usize,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    let client = &stack.client;
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": source, "filename": file_name, "model": "simulator" }),
+        )
+        .await;
+    let frames = read_events(
+        client,
+        &stack.url(&format!("/api/tasks/{id}/events")),
+        None,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let mut expected = vec!["started".to_owned(), "parsing_completed".to_owned()];
+    for _ in 0..units {
+        expected.extend(["generating".to_owned(), "result".to_owned()]);
+    }
+    expected.push("completed".to_owned());
+    assert_eq!(names(&frames), expected, "{frames:#?}");
+    let numbered: Vec<u64> = frames.iter().filter_map(|frame| frame.id).collect();
+    assert!(
+        numbered.windows(2).all(|pair| pair[0] < pair[1]),
+        "event ids rise: {numbered:?}"
+    );
+    let parsed = &frames[1].data;
+    assert_eq!(
+        parsed["units"].as_array().map(Vec::len),
+        Some(units),
+        "{parsed}"
+    );
+    let last = frames.last().expect("a last event");
+    assert_eq!(last.data["progress"], 100);
+    assert_eq!(last.data["tests"], units);
+
+    let task = stack.task(client, &id).await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["attempts"], 1);
+    let code = task["result"]["code"].as_str().expect("the result code");
+    let test_file = task["result"]["file_name"].as_str().expect("a file name");
+    assert_eq!(test_file, language.test_file_name(file_name));
+    let issues = codegen::syntax_issues(Syntax::of(language, test_file), code);
+    assert!(issues.is_empty(), "the result parses: {issues:?}\n{code}");
+    assert_eq!(
+        task["result"]["units"].as_array().map(Vec::len),
+        Some(units),
+        "per-unit tests are kept"
+    );
+    assert!(
+        task["tokens"]["completion"].as_i64().unwrap_or(0) > 0,
+        "{task}"
+    );
+
+    let download = client
+        .get(stack.url(&format!("/api/tasks/{id}/download")))
+        .send()
+        .await
+        .expect("download answers");
+    assert_eq!(download.status(), 200);
+    let disposition = download.headers()["content-disposition"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        disposition.contains(test_file.rsplit('/').next().unwrap_or(test_file)),
+        "{disposition}"
+    );
+    assert_eq!(download.text().await.expect("a body"), code);
+
+    // A late joiner gets the whole story replayed, and one that saw the first three events
+    // gets only the rest.
+    let replayed = read_events(
+        client,
+        &stack.url(&format!("/api/tasks/{id}/events")),
+        None,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(names(&replayed), expected);
+    let resumed = read_events(
+        client,
+        &stack.url(&format!("/api/tasks/{id}/events")),
+        numbered.get(2).copied(),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(names(&resumed), expected[3..].to_vec());
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_python_task_streams_every_event_and_its_result_parses(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    generates_and_streams(
+        pool_options,
+        connect,
+        Language::Python,
+        "inventory/stock.py",
+        PYTHON_SOURCE,
+        3,
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_java_task_streams_every_event_and_its_result_parses(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    generates_and_streams(
+        pool_options,
+        connect,
+        Language::Java,
+        "src/main/java/com/example/util/Calculator.java",
+        JAVA_SOURCE,
+        2,
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_go_task_streams_every_event_and_its_result_parses(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    generates_and_streams(
+        pool_options,
+        connect,
+        Language::Go,
+        "mathx/mathx.go",
+        GO_SOURCE,
+        2,
+    )
+    .await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_offline_model_writes_skipped_scaffolds_without_calling_a_model(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    let client = &stack.client;
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": PYTHON_SOURCE, "filename": "inventory/stock.py", "model": "offline" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let code = task["result"]["code"].as_str().expect("code");
+    assert!(code.contains("from inventory.stock import"), "{code}");
+    assert!(
+        code.contains("skip"),
+        "scaffolds are marked skipped: {code}"
+    );
+    assert_eq!(stack.simulator.stats().requests, 0, "no model was asked");
+    assert_eq!(task["tokens"]["completion"], 0);
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_running_task_is_cancelled_within_a_second(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut options = StackOptions::default();
+    // Each answer takes ten seconds to start: the task is surely mid-call when cancelled.
+    options.simulator.first_token_ms = 10_000;
+    let stack = stack(pool_options, connect, options).await;
+    let client = &stack.client;
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": PYTHON_SOURCE, "filename": "stock.py", "model": "simulator" }),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stack.simulator.stats().requests == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the model was never called"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = std::time::Instant::now();
+    let response = client
+        .delete(stack.url(&format!("/api/tasks/{id}")))
+        .send()
+        .await
+        .expect("cancel answers");
+    assert_eq!(
+        response.status(),
+        202,
+        "a running task's cancel is accepted"
+    );
+    let task = stack
+        .wait_until_finished(client, &id, Duration::from_secs(5))
+        .await;
+    let took = asked.elapsed();
+    assert_eq!(task["status"], "cancelled", "{task}");
+    assert!(took < Duration::from_secs(1), "cancelled after {took:?}");
+    let frames = read_events(
+        client,
+        &stack.url(&format!("/api/tasks/{id}/events")),
+        None,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        frames.last().map(|frame| frame.event.as_str()),
+        Some("cancelled")
+    );
+    stack.stop().await;
+}

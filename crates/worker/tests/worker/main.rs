@@ -1,0 +1,7 @@
+//! The worker end to end: a real api, real workers, Postgres, Redis and the model simulator.
+
+mod failures;
+mod fanout;
+mod generation;
+mod helpers;
+mod queue;

@@ -1,0 +1,300 @@
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::{PYTHON_SOURCE, StackOptions, database_url, new_client, stack, worker_binary};
+
+#[sqlx::test(migrations = false)]
+async fn a_worker_killed_mid_task_is_replaced_after_its_lease_runs_out(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut options = StackOptions::default();
+    options.workers = 0;
+    options.lease_secs = 3;
+    // Slow answers: the task is mid-generation when its worker dies.
+    options.simulator.first_token_ms = 300;
+    options.simulator.tokens_per_sec = 200.0;
+    let mut stack = stack(pool_options, connect.clone(), options).await;
+    let client = &stack.client.clone();
+
+    // The doomed worker is a process of its own, so it can be killed for real.
+    let config_dir = std::env::temp_dir().join(format!("aiut-worker-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&config_dir).expect("a config folder");
+    let config_file = config_dir.join("aiunittest.toml");
+    let config = toml_config(&stack.simulator.base_url());
+    std::fs::write(&config_file, config).expect("the config is written");
+    let mut doomed = std::process::Command::new(worker_binary())
+        .env("AIUT_CONFIG", &config_file)
+        .env("AIUT_DATABASE__URL", database_url(&connect))
+        .env("AIUT_REDIS__URL", crate::helpers::redis_url())
+        .env("AIUT_REDIS__KEY_PREFIX", &stack.prefix)
+        .env("AIUT_WORKER__ID", "doomed")
+        .env("AIUT_WORKER__LEASE_SECS", "3")
+        .env("AIUT_WORKER__RENEW_EVERY_SECS", "1")
+        .env("AIUT_WORKER__METRICS_PORT", "0")
+        .env("AIUT_WORKER__METRICS_HOST", "127.0.0.1")
+        .env("AIUT_LOG__FILTER", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the worker binary starts");
+
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": PYTHON_SOURCE, "filename": "stock.py", "model": "simulator" }),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let owner: Option<String> =
+            sqlx::query_scalar("select lease_owner from tasks where id = $1::uuid")
+                .bind(&id)
+                .fetch_one(&stack.pool)
+                .await
+                .expect("the task row");
+        if owner.as_deref() == Some("doomed") && stack.simulator.stats().requests > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the doomed worker never took the task"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    doomed.kill().expect("SIGKILL");
+    let _ = doomed.wait();
+    let killed_at = Instant::now();
+
+    stack.start_worker("survivor").await;
+    let task = stack
+        .wait_until_finished(client, &id, Duration::from_secs(60))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["attempts"], 2, "the lost attempt is counted: {task}");
+    let waited = killed_at.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1),
+        "taken over only after the lease ran out"
+    );
+    let stuck: i64 = sqlx::query_scalar("select count(*) from tasks where status = 'running'")
+        .fetch_one(&stack.pool)
+        .await
+        .expect("a count");
+    assert_eq!(stuck, 0);
+    let _ = std::fs::remove_dir_all(&config_dir);
+    stack.stop().await;
+}
+
+fn toml_config(simulator_url: &str) -> String {
+    format!(
+        r#"
+[models]
+default = "simulator"
+
+[[models.registry]]
+id = "offline"
+kind = "offline"
+
+[[models.registry]]
+id = "simulator"
+kind = "openai"
+base_url = "{simulator_url}"
+model = "aiut-sim"
+"#
+    )
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_hundred_tasks_on_two_workers_all_succeed_exactly_once(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const TASKS: usize = 200;
+    const SESSIONS: usize = 10;
+    let mut options = StackOptions::default();
+    options.workers = 2;
+    options.concurrency = 8;
+    options.simulator.first_token_ms = 500;
+    options.simulator.tokens_per_sec = 0.0;
+    options.max_queued_per_session = 100;
+    let stack = stack(pool_options, connect, options).await;
+
+    let clients: Vec<reqwest::Client> = (0..SESSIONS).map(|_| new_client()).collect();
+    let started = Instant::now();
+    let mut submissions = Vec::new();
+    for index in 0..TASKS {
+        let client = clients[index % SESSIONS].clone();
+        let body = json!({
+            // One unit per task, each source distinct so none is answered from the cache.
+            "source": format!("def scale_{index}(x):\n    return x * {index}\n"),
+            "filename": format!("jobs/job_{index}.py"),
+            "model": "simulator",
+        });
+        let stack = &stack;
+        submissions.push(async move { (client.clone(), stack.submit(&client, body).await) });
+    }
+    let submitted = futures::future::join_all(submissions).await;
+    let ids: HashSet<String> = submitted.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids.len(), TASKS);
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let done: i64 = sqlx::query_scalar(
+            "select count(*) from tasks where status in ('succeeded', 'failed', 'cancelled')",
+        )
+        .fetch_one(&stack.pool)
+        .await
+        .expect("a count");
+        if done == TASKS as i64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {done} of {TASKS} tasks finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    let rows: Vec<(String, i32, Option<String>)> =
+        sqlx::query_as("select status, attempts, lease_owner from tasks")
+            .fetch_all(&stack.pool)
+            .await
+            .expect("the tasks");
+    assert!(
+        rows.iter()
+            .all(|(status, attempts, owner)| status == "succeeded"
+                && *attempts == 1
+                && owner.is_none()),
+        "every task succeeded on its first attempt: {rows:?}"
+    );
+    let stats = stack.simulator.stats();
+    assert_eq!(
+        stats.requests, TASKS as u64,
+        "one model call per task, none twice"
+    );
+    let rate = TASKS as f64 / elapsed.as_secs_f64();
+    eprintln!(
+        "{TASKS} tasks, 2 workers x 8, model 500 ms: {:.2} s, {rate:.1} tasks/s (limit 32/s)",
+        elapsed.as_secs_f64()
+    );
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn one_session_cannot_take_every_slot(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut options = StackOptions::default();
+    options.concurrency = 8;
+    options.max_running_per_session = 2;
+    options.simulator.first_token_ms = 1_000;
+    let stack = stack(pool_options, connect, options).await;
+    let greedy = new_client();
+    for index in 0..6 {
+        stack
+            .submit(
+                &greedy,
+                json!({ "source": format!("def f_{index}(x):\n    return x\n"), "filename": format!("g{index}.py") }),
+            )
+            .await;
+    }
+    let other = new_client();
+    let polite = stack
+        .submit(
+            &other,
+            json!({ "source": "def g(x):\n    return x\n", "filename": "p.py" }),
+        )
+        .await;
+    // While the greedy session's first tasks run, at most two of them run at once, and the other
+    // session's task runs beside them.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen_polite_running = false;
+    while Instant::now() < deadline {
+        let counts: Vec<(String, i64)> = sqlx::query_as(
+            "select owner_session, count(*) from tasks where status = 'running' group by 1",
+        )
+        .fetch_all(&stack.pool)
+        .await
+        .expect("counts");
+        assert!(
+            counts.iter().all(|(_, running)| *running <= 2),
+            "the per-session cap holds: {counts:?}"
+        );
+        let polite_status: String =
+            sqlx::query_scalar("select status from tasks where id = $1::uuid")
+                .bind(&polite)
+                .fetch_one(&stack.pool)
+                .await
+                .expect("status");
+        if polite_status != "queued" {
+            seen_polite_running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen_polite_running,
+        "the other session's task was not starved"
+    );
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_stopping_worker_hands_its_tasks_back_at_once(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut options = StackOptions::default();
+    options.simulator.first_token_ms = 30_000;
+    options.lease_secs = 60;
+    let mut stack = stack(pool_options, connect, options).await;
+    let client = stack.client.clone();
+    let id = stack
+        .submit(
+            &client,
+            json!({ "source": "def f(x):\n    return x\n", "filename": "f.py" }),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stack.simulator.stats().requests == 0 {
+        assert!(Instant::now() < deadline, "the task never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first worker stops (grace: 2 s); the task goes back to the queue with its attempt
+    // uncounted, long before its 60 s lease would have run out, and the second worker takes it.
+    stack.stop_first_worker().await;
+    let row: (String, i32) =
+        sqlx::query_as("select status, attempts from tasks where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&stack.pool)
+            .await
+            .expect("the row");
+    assert_eq!(
+        row,
+        ("queued".to_owned(), 0),
+        "released, attempt not counted"
+    );
+    stack.start_worker("second").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let owner: Option<String> =
+            sqlx::query_scalar("select lease_owner from tasks where id = $1::uuid")
+                .bind(&id)
+                .fetch_one(&stack.pool)
+                .await
+                .expect("the row");
+        if owner.as_deref() == Some("second") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second worker never took the task"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.stop().await;
+}
