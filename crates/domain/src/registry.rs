@@ -323,8 +323,10 @@ mod tests {
             Err(RegistryError::SelfFallback(_))
         ));
 
-        let mut registry = ModelRegistry::default();
-        registry.default = Some(id("nowhere"));
+        let registry = ModelRegistry {
+            default: Some(id("nowhere")),
+            ..ModelRegistry::default()
+        };
         assert!(matches!(
             registry.validate(),
             Err(RegistryError::UnknownDefault(_))

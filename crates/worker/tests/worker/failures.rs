@@ -97,10 +97,12 @@ async fn a_hanging_model_times_out_is_retried_and_fails(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut options = StackOptions::default();
-    options.model_timeout_secs = 1;
-    options.max_retries = 1;
-    options.max_attempts = 2;
+    let options = StackOptions {
+        model_timeout_secs: 1,
+        max_retries: 1,
+        max_attempts: 2,
+        ..StackOptions::default()
+    };
     let stack = stack(pool_options, connect, options).await;
     stack.simulator.set_script([
         Behaviour::Hang,

@@ -14,8 +14,10 @@ async fn a_thousand_event_streams_share_one_subscription(
     connect: PgConnectOptions,
 ) {
     const CLIENTS: usize = 1_000;
-    let mut options = StackOptions::default();
-    options.workers = 0;
+    let options = StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    };
     let stack = stack(pool_options, connect, options).await;
     let client = stack.client.clone();
     let id = stack

@@ -197,9 +197,11 @@ async fn a_running_task_is_cancelled_within_a_second(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut options = StackOptions::default();
     // Each answer takes ten seconds to start: the task is surely mid-call when cancelled.
-    options.simulator.first_token_ms = 10_000;
+    let options = StackOptions {
+        simulator: slow_simulator(10_000, 0.0),
+        ..StackOptions::default()
+    };
     let stack = stack(pool_options, connect, options).await;
     let client = &stack.client;
     let id = stack

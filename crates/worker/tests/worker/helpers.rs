@@ -38,6 +38,16 @@ pub fn registry(simulator_url: &str, timeout_secs: u64) -> ModelRegistry {
     }
 }
 
+/// A simulator whose answers take `first_token_ms` to start and then come at `tokens_per_sec`
+/// (0: at once).
+pub fn slow_simulator(first_token_ms: u64, tokens_per_sec: f64) -> SimulatorConfig {
+    SimulatorConfig {
+        first_token_ms,
+        tokens_per_sec,
+        ..SimulatorConfig::instant()
+    }
+}
+
 /// What a test changes from the defaults.
 pub struct StackOptions {
     pub simulator: SimulatorConfig,

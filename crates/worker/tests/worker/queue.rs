@@ -4,19 +4,22 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{PYTHON_SOURCE, StackOptions, database_url, new_client, stack, worker_binary};
+use crate::helpers::{
+    PYTHON_SOURCE, StackOptions, database_url, new_client, slow_simulator, stack, worker_binary,
+};
 
 #[sqlx::test(migrations = false)]
 async fn a_worker_killed_mid_task_is_replaced_after_its_lease_runs_out(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut options = StackOptions::default();
-    options.workers = 0;
-    options.lease_secs = 3;
     // Slow answers: the task is mid-generation when its worker dies.
-    options.simulator.first_token_ms = 300;
-    options.simulator.tokens_per_sec = 200.0;
+    let options = StackOptions {
+        workers: 0,
+        lease_secs: 3,
+        simulator: slow_simulator(300, 200.0),
+        ..StackOptions::default()
+    };
     let mut stack = stack(pool_options, connect.clone(), options).await;
     let client = &stack.client.clone();
 
@@ -114,12 +117,13 @@ async fn two_hundred_tasks_on_two_workers_all_succeed_exactly_once(
 ) {
     const TASKS: usize = 200;
     const SESSIONS: usize = 10;
-    let mut options = StackOptions::default();
-    options.workers = 2;
-    options.concurrency = 8;
-    options.simulator.first_token_ms = 500;
-    options.simulator.tokens_per_sec = 0.0;
-    options.max_queued_per_session = 100;
+    let options = StackOptions {
+        workers: 2,
+        concurrency: 8,
+        simulator: slow_simulator(500, 0.0),
+        max_queued_per_session: 100,
+        ..StackOptions::default()
+    };
     let stack = stack(pool_options, connect, options).await;
 
     let clients: Vec<reqwest::Client> = (0..SESSIONS).map(|_| new_client()).collect();
@@ -188,10 +192,12 @@ async fn one_session_cannot_take_every_slot(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut options = StackOptions::default();
-    options.concurrency = 8;
-    options.max_running_per_session = 2;
-    options.simulator.first_token_ms = 1_000;
+    let options = StackOptions {
+        concurrency: 8,
+        max_running_per_session: 2,
+        simulator: slow_simulator(1_000, 0.0),
+        ..StackOptions::default()
+    };
     let stack = stack(pool_options, connect, options).await;
     let greedy = new_client();
     for index in 0..6 {
@@ -248,9 +254,11 @@ async fn a_stopping_worker_hands_its_tasks_back_at_once(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let mut options = StackOptions::default();
-    options.simulator.first_token_ms = 30_000;
-    options.lease_secs = 60;
+    let options = StackOptions {
+        simulator: slow_simulator(30_000, 0.0),
+        lease_secs: 60,
+        ..StackOptions::default()
+    };
     let mut stack = stack(pool_options, connect, options).await;
     let client = stack.client.clone();
     let id = stack
