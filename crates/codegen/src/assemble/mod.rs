@@ -13,8 +13,9 @@
 //!   such module; otherwise every item goes to the top level (the test file is itself a child
 //!   module of the source).
 //!
-//! A later definition identical to an earlier one is dropped; a later test with the name of an
-//! earlier one is renamed `name_2`, `name_3` …
+//! A later test (or other named definition) with the name of an earlier one is renamed `name_2`,
+//! `name_3` … even when identical, since two units can get identical tests; other top-level
+//! statements and members identical to earlier ones are dropped.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -270,15 +271,17 @@ fn flat_pieces(
                     take_import(node, text);
                     edits.push((whole_lines(node, text), String::new()));
                 }
-                Fate::Keep { name } => {
+                Fate::Keep { name: None } => {
                     let whole = collapse_whitespace(text_of(node, text));
                     if !seen.insert(whole) {
                         edits.push((whole_lines(node, text), String::new()));
-                        continue;
                     }
-                    if let Some((range, key)) = name
-                        && let Some(new_name) = names.claim(&key)
-                    {
+                }
+                Fate::Keep {
+                    name: Some((range, key)),
+                } => {
+                    // Named definitions are never dropped: two units may get identical tests.
+                    if let Some(new_name) = names.claim(&key) {
                         let old = &text[range.clone()];
                         let suffix = &new_name[key.len()..];
                         edits.push((range, rename(old, suffix)));
@@ -779,7 +782,8 @@ fn merge_members(all: Vec<Member>, indent: &str) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for member in all {
-        if !seen.insert(collapse_whitespace(&member.text)) {
+        // Unnamed members (fields, setup) once; named ones are renamed on a clash instead.
+        if member.name.is_none() && !seen.insert(collapse_whitespace(&member.text)) {
             continue;
         }
         let mut text = member.text;
