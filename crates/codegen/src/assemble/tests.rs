@@ -64,9 +64,14 @@ fn python_pieces() {
     assert_eq!(
         count(&code, "def test_add():"),
         1,
-        "identical duplicate dropped\n{code}"
+        "{code}"
     );
     assert_eq!(count(&code, "def test_add_2():"), 1, "{code}");
+    assert_eq!(
+        count(&code, "def test_add_3():"),
+        1,
+        "identical tests are renamed too\n{code}"
+    );
     assert!(code.contains("# Subtraction.\ndef test_sub():"), "{code}");
     assert!(code.contains("\n\n\nclass TestCalc:"), "{code}");
     assert!(code.ends_with("assert math.pi\n"), "{code}");
@@ -92,7 +97,12 @@ fn java_pieces() {
     assert_eq!(
         count(&code, "void add_2()"),
         1,
-        "the identical third one is dropped\n{code}"
+        "{code}"
+    );
+    assert_eq!(
+        count(&code, "void add_3()"),
+        1,
+        "identical tests are renamed too\n{code}"
     );
     assert!(
         code.contains("    // Subtraction.\n    @Test\n    void sub() {"),
