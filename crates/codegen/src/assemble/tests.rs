@@ -61,11 +61,7 @@ fn python_pieces() {
         "{code}"
     );
     assert_eq!(count(&code, "import pytest"), 1);
-    assert_eq!(
-        count(&code, "def test_add():"),
-        1,
-        "{code}"
-    );
+    assert_eq!(count(&code, "def test_add():"), 1, "{code}");
     assert_eq!(count(&code, "def test_add_2():"), 1, "{code}");
     assert_eq!(
         count(&code, "def test_add_3():"),
@@ -94,11 +90,7 @@ fn java_pieces() {
     assert_eq!(count(&code, "class CalculatorTest"), 1);
     assert!(!code.contains("CalculatorSubTest"), "{code}");
     assert_eq!(count(&code, "void add()"), 1, "{code}");
-    assert_eq!(
-        count(&code, "void add_2()"),
-        1,
-        "{code}"
-    );
+    assert_eq!(count(&code, "void add_2()"), 1, "{code}");
     assert_eq!(
         count(&code, "void add_3()"),
         1,
