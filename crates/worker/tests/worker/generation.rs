@@ -5,7 +5,9 @@ use domain::Language;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{GO_SOURCE, JAVA_SOURCE, PYTHON_SOURCE, StackOptions, read_events, stack};
+use crate::helpers::{
+    GO_SOURCE, JAVA_SOURCE, PYTHON_SOURCE, StackOptions, read_events, slow_simulator, stack,
+};
 
 /// The events of one task, heartbeats aside, by name.
 fn names(frames: &[crate::helpers::SseFrame]) -> Vec<String> {
@@ -246,5 +248,73 @@ async fn a_running_task_is_cancelled_within_a_second(
         frames.last().map(|frame| frame.event.as_str()),
         Some("cancelled")
     );
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_worker_reports_what_it_did_in_its_metrics(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    let client = &stack.client;
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": GO_SOURCE, "filename": "mathx/mathx.go", "model": "simulator" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded");
+    let port = stack.worker_metrics_ports()[0];
+    let metrics = client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    for expected in [
+        "aiut_worker_claims_total{outcome=\"new\"} 1",
+        "aiut_worker_task_outcomes_total{outcome=\"succeeded\"} 1",
+        "aiut_worker_task_duration_seconds_count{outcome=\"succeeded\"} 1",
+        "aiut_worker_model_requests_total{model=\"simulator\",outcome=\"ok\"} 2",
+        "aiut_worker_model_time_to_first_token_seconds_count{model=\"simulator\"} 2",
+        "aiut_worker_model_request_duration_seconds_count{model=\"simulator\"} 2",
+        "aiut_worker_tasks_in_flight 0",
+        "aiut_worker_capacity 8",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing `{expected}` in:\n{metrics}"
+        );
+    }
+    let completion_tokens = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("aiut_worker_model_tokens_total")
+                && line.contains("kind=\"completion\"")
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse::<u64>().ok())
+        .expect("completion tokens counted");
+    assert_eq!(
+        Some(completion_tokens as i64),
+        task["tokens"]["completion"].as_i64(),
+        "the metric and the task agree"
+    );
+    let health: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .expect("healthz answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["capacity"], 8);
     stack.stop().await;
 }

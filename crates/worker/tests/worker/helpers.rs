@@ -95,6 +95,7 @@ pub struct Stack {
 }
 
 pub struct RunningWorker {
+    pub metrics_port: u16,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -201,11 +202,13 @@ impl Stack {
         let application = worker::Application::build_with_pool(settings, pool)
             .await
             .expect("the worker builds");
+        let metrics_port = application.metrics_port();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(application.run_until(async move {
             let _ = stopped.await;
         }));
         self.workers.push(RunningWorker {
+            metrics_port,
             stop: Some(stop),
             task: Some(task),
         });
@@ -444,6 +447,14 @@ func (c *Counter) Inc() int {
 "#;
 
 impl Stack {
+    /// Where each worker serves `/metrics` and `/healthz`.
+    pub fn worker_metrics_ports(&self) -> Vec<u16> {
+        self.workers
+            .iter()
+            .map(|worker| worker.metrics_port)
+            .collect()
+    }
+
     /// Stops the first worker gracefully and waits for it.
     pub async fn stop_first_worker(&mut self) {
         let Some(worker) = self.workers.first_mut() else {
