@@ -38,7 +38,9 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
             .collect();
         lines.extend(plan.access.import_lines(&names));
     }
-    lines.push(String::new());
+    if !lines.is_empty() {
+        lines.push(String::new());
+    }
 
     let title = title(plan);
     let asynchronous = plan.unit.is_async && plan.calls();

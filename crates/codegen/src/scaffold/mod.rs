@@ -34,14 +34,15 @@ pub enum Flavor {
 /// [`crate::assemble`] merges several of them into one file.
 pub fn unit_tests(target: &Target<'_>, unit: &Unit, flavor: Flavor) -> String {
     let syntax = target.test_syntax();
+    let access = imports::access(target);
     for detail in [Detail::Typed, Detail::Untyped, Detail::NoCall] {
-        let plan = Plan::new(target, unit, flavor, detail);
+        let plan = Plan::new(target, unit, flavor, detail, access.clone());
         let code = render(&plan);
         if syntax_issues(syntax, &code).is_empty() {
             return code;
         }
     }
-    render(&Plan::new(target, unit, flavor, Detail::NoCall))
+    render(&Plan::new(target, unit, flavor, Detail::NoCall, access))
 }
 
 fn render(plan: &Plan<'_>) -> String {
@@ -90,7 +91,13 @@ struct Plan<'a> {
 const RESERVED_LOCALS: &[&str] = &["subject", "result", "err", "t", "assert", "expect", "test"];
 
 impl<'a> Plan<'a> {
-    fn new(target: &'a Target<'a>, unit: &'a Unit, flavor: Flavor, detail: Detail) -> Plan<'a> {
+    fn new(
+        target: &'a Target<'a>,
+        unit: &'a Unit,
+        flavor: Flavor,
+        detail: Detail,
+        access: Access,
+    ) -> Plan<'a> {
         let mut args: Vec<Arg> = Vec::new();
         for (index, param) in unit.params.iter().enumerate() {
             let mut name = identifier(&param.name);
@@ -114,7 +121,7 @@ impl<'a> Plan<'a> {
             unit,
             flavor,
             detail,
-            access: imports::access(target),
+            access,
             args,
         }
     }

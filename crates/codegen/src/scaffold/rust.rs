@@ -170,6 +170,9 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
         lines.push(line);
         call_args.push(passed);
     }
+    if plan.unit.is_async && plan.calls() {
+        lines.extend(block_on());
+    }
     lines.push(String::new());
     lines.push("// Act".to_owned());
     if !plan.calls() {
@@ -188,7 +191,6 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
     };
     let mut call = format!("{callee}({args})");
     if plan.unit.is_async {
-        lines.extend(block_on());
         call = format!("block_on({call})");
     }
     if plan.unit.signature.contains("unsafe ") {

@@ -525,7 +525,13 @@ fn every_framework_and_shape_parses() {
                         unit.name
                     );
                     // The typed rendering itself parses: the fallbacks are not what made it pass.
-                    let typed = render(&Plan::new(&target, &unit, flavor, Detail::Typed));
+                    let typed = render(&Plan::new(
+                        &target,
+                        &unit,
+                        flavor,
+                        Detail::Typed,
+                        imports::access(&target),
+                    ));
                     assert_eq!(typed, code, "{framework} {}", unit.name);
                     if flavor == Flavor::Scaffold {
                         assert!(
