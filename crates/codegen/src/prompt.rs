@@ -30,7 +30,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
     let framework = target.framework.display_name();
     let import = imports::summary(target, unit);
     let test_file = target.test_file_name();
-    let system = format!(
+    let mut system = format!(
         "You are a senior {language} engineer who writes thorough, idiomatic unit tests.\n\
          \n\
          Rules:\n\
@@ -42,6 +42,11 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
          - Do not restate or copy the source under test into your answer.",
         conventions = conventions(target.framework),
     );
+    if !imports::is_reachable(target.language, unit) {
+        system.push_str(
+            "\n- The unit is not exported or public, so the test file cannot call it directly: test it through the exported or public code that uses it.",
+        );
+    }
 
     let separator = match target.language {
         Language::Cpp | Language::Rust => "::",
@@ -437,6 +442,29 @@ mod tests {
         assert!(facts.is_retry);
         assert_eq!(facts.source, "namespace A { public class Outer {} }");
         assert!(prompt.user.contains("missing ;"));
+    }
+
+    #[test]
+    fn unreachable_units_are_tested_through_the_public_api() {
+        let public = unit("helper", None, 3, None);
+        let hidden = Unit {
+            is_public: false,
+            ..public.clone()
+        };
+        let source = "function helper() {}\n";
+        let ask = |unit: &Unit| {
+            prompt(
+                Language::Typescript,
+                Framework::Vitest,
+                "src/a.ts",
+                source,
+                unit,
+                None,
+            )
+            .system
+        };
+        assert!(ask(&hidden).contains("not exported or public"));
+        assert!(!ask(&public).contains("not exported or public"));
     }
 
     #[test]
