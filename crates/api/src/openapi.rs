@@ -13,11 +13,13 @@ const SESSION_SCHEME: &str = "sessionCookie";
 
 const DESCRIPTION: &str = "\
 Generates unit tests for source files with language models. A task is queued with \
-`POST /api/tasks`, followed with `GET /api/tasks/{id}` and fetched with \
-`GET /api/tasks/{id}/download` once it has succeeded.\n\n\
+`POST /api/tasks`, followed with `GET /api/tasks/{id}` (or live with the server-sent events of \
+`GET /api/tasks/{id}/events`) and fetched with `GET /api/tasks/{id}/download` once it has \
+succeeded. The original tool's `POST /api/generate-test` (which waits for the result) and \
+`POST /api/generate-test-stream` (newline-delimited JSON) queue the same tasks.\n\n\
 **Sessions.** Tasks belong to an anonymous session named by the `aiut_session` cookie (the name is \
-configurable). The routes under `/api/tasks` and `/api/queue` make a session when the request \
-brings none (or an unknown one) and set the cookie on every answer.\n\n\
+configurable). The routes under `/api/tasks`, `/api/queue` and `/api/generate-test` make a session \
+when the request brings none (or an unknown one) and set the cookie on every answer.\n\n\
 **Errors** have one shape, `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`; `code` is \
 stable and machine-readable. An unknown path answers 404 `not_found`, a known path with another \
 method 405 `method_not_allowed`.\n\n\
@@ -160,9 +162,13 @@ fn paths() -> Value {
         "/api/tasks": {"post": create_task(), "get": list_tasks()},
         "/api/tasks/{id}": {"get": get_task(), "delete": cancel_task()},
         "/api/tasks/{id}/download": {"get": download_task()},
+        "/api/tasks/{id}/events": {"get": task_events()},
+        "/api/generate-test": {"post": generate_test()},
+        "/api/generate-test-stream": {"post": generate_test_stream()},
         "/api/queue": {"get": get_queue()},
         "/api/queue/status": {"get": get_queue_status_compat()},
         "/api/languages": {"get": list_languages()},
+        "/api/models": {"get": list_models()},
         "/api/health": {"get": get_health_compat()},
         "/healthz": {"get": healthz()},
         "/readyz": {"get": readyz()},
@@ -247,38 +253,36 @@ fn create_task() -> Value {
                 "The body is neither JSON nor a multipart upload, or it is compressed.",
                 &["unsupported_media_type"],
             ),
-            "422": error_response(
-                "The request was read but cannot be served; the message names the field at fault.",
-                &[
-                    "empty_source",
-                    "source_not_utf8",
-                    "source_binary",
-                    "invalid_filename",
-                    "unknown_language",
-                    "language_required",
-                    "unknown_framework",
-                    "framework_not_for_language",
-                    "invalid_model",
-                    "unknown_model",
-                ],
-            ),
-            "429": with_headers(
-                error_response(
-                    "This session already has as many queued tasks as it may.",
-                    &["too_many_queued_tasks"],
-                ),
-                &["Retry-After"],
-            ),
+            "422": unprocessable_submission(),
+            "429": response_ref("TooManyQueuedTasks"),
             "500": response_ref("InternalError"),
-            "503": with_headers(
-                error_response(
-                    "The queue is full, or the database is unavailable; try again later.",
-                    &["queue_full", "database_unavailable"],
-                ),
-                &["Retry-After"],
-            ),
+            "503": response_ref("QueueFull"),
         },
     })
+}
+
+/// The 422 of every route that queues a task.
+fn unprocessable_submission() -> Value {
+    error_response(
+        "The request was read but cannot be served; the message names the field at fault. \
+         `model_unavailable`: the model is offered but its key is not set \
+         (see `GET /api/models`); `no_testable_unit`: the source has no function, method or \
+         constructor to test.",
+        &[
+            "empty_source",
+            "source_not_utf8",
+            "source_binary",
+            "invalid_filename",
+            "unknown_language",
+            "language_required",
+            "unknown_framework",
+            "framework_not_for_language",
+            "invalid_model",
+            "unknown_model",
+            "model_unavailable",
+            "no_testable_unit",
+        ],
+    )
 }
 
 fn list_tasks() -> Value {
@@ -387,6 +391,202 @@ fn download_task() -> Value {
             ),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
+        },
+    })
+}
+
+fn task_events() -> Value {
+    let names: Vec<&str> = EVENT_NAMES.to_vec();
+    let stream = json!({
+        "description": "Server-sent events, one per step of the task: `event:` is the event's \
+            name, `data:` its JSON (an `Event`), and `id:` its number `seq`, which a client \
+            sends back as `Last-Event-ID` to resume after it. The task's events so far are \
+            replayed first, then live ones follow; a `heartbeat` (without `id:`) comes while \
+            the task is quiet. The stream ends after `completed`, `error` or `cancelled`. A task \
+            that ended with no events left to replay gets one such ending read from the table \
+            (without `id:`); when the replica cannot follow live events, the stream sends the \
+            task's state as one event and ends, and the client polls `GET /api/tasks/{id}`.",
+        "headers": {
+            "Cache-Control": {
+                "description": "`no-cache, no-store`.",
+                "required": true,
+                "schema": {"type": "string"},
+            },
+        },
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "string",
+                    "description": format!("Events named {}.", names.join(", ")),
+                    "examples": [
+                        "event: generating\nid: 3\ndata: {\"task_id\":\"6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f\",\"seq\":3,\"progress\":10,\"completed\":0,\"total\":2,\"event\":\"generating\",\"unit\":\"add\"}\n\n",
+                    ],
+                },
+                "x-itemSchema": schema_ref("Event"),
+            },
+        },
+    });
+    json!({
+        "operationId": "streamTaskEvents",
+        "tags": ["tasks"],
+        "summary": "Follow a task live, as server-sent events.",
+        "security": session_security(),
+        "parameters": [parameter_ref("TaskId"), parameter_ref("LastEventId")],
+        "responses": {
+            "200": stream,
+            "400": error_response(
+                "The `id` is not a task id, or `Last-Event-ID` is not an event number.",
+                &["invalid_task_id", "invalid_last_event_id"],
+            ),
+            "404": response_ref("TaskNotFound"),
+            "500": response_ref("InternalError"),
+            "503": response_ref("DatabaseUnavailable"),
+        },
+    })
+}
+
+/// The answers the original tool's generation routes share with `POST /api/tasks`.
+fn compat_submission_errors() -> Map<String, Value> {
+    let mut responses = Map::new();
+    responses.insert(
+        "400".to_owned(),
+        error_response(
+            "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a body that is \
+             not a JSON object, or no `code`.",
+            &["invalid_idempotency_key", "invalid_json", "unreadable_body"],
+        ),
+    );
+    responses.insert(
+        "408".to_owned(),
+        error_response(
+            "The body stopped arriving for longer than the body timeout (30 s by default).",
+            &["request_timeout"],
+        ),
+    );
+    responses.insert(
+        "413".to_owned(),
+        error_response(
+            "The body (`payload_too_large`) or the code (`source_too_large`) is over its limit.",
+            &["payload_too_large", "source_too_large"],
+        ),
+    );
+    responses.insert(
+        "415".to_owned(),
+        error_response(
+            "The body is not JSON, or it is compressed.",
+            &["unsupported_media_type"],
+        ),
+    );
+    responses.insert("422".to_owned(), unprocessable_submission());
+    responses.insert("429".to_owned(), response_ref("TooManyQueuedTasks"));
+    responses.insert("500".to_owned(), response_ref("InternalError"));
+    responses.insert("503".to_owned(), response_ref("QueueFull"));
+    responses
+}
+
+fn compat_request_body() -> Value {
+    json!({
+        "required": true,
+        "description": "`application/json`; a multipart upload or any other `Content-Type` is \
+            refused with 415.",
+        "content": {"application/json": {"schema": schema_ref("GenerateTestRequest")}},
+    })
+}
+
+fn generate_test() -> Value {
+    let mut responses = compat_submission_errors();
+    responses.insert(
+        "200".to_owned(),
+        json_response(
+            "The task succeeded: its tests unit by unit, and the whole test file.",
+            schema_ref("GenerateTestResult"),
+        ),
+    );
+    responses.insert(
+        "409".to_owned(),
+        error_response(
+            "This `Idempotency-Key` was already used for a different request \
+             (`idempotency_key_reused`), or the task was cancelled while it was awaited \
+             (`task_cancelled`).",
+            &["idempotency_key_reused", "task_cancelled"],
+        ),
+    );
+    responses.insert(
+        "502".to_owned(),
+        json_response(
+            "The task failed on the model side: `error.code` is the task's error code \
+             (for example `provider_error`, `no_valid_tests`, `assembly_failed`).",
+            schema_ref("Error"),
+        ),
+    );
+    responses.insert(
+        "504".to_owned(),
+        error_response(
+            "The task is still running after the wait limit (`stream.wait_timeout_secs`, 120 s \
+             unless changed); the message names the task to follow at `/api/tasks/{id}`.",
+            &["generation_timeout"],
+        ),
+    );
+    json!({
+        "operationId": "generateTestCompat",
+        "tags": ["compat"],
+        "summary": "Queue a task and wait for its tests, in the original tool's shape.",
+        "description": "Queues a task as `POST /api/tasks` does (the same checks, limits, \
+            `Idempotency-Key` and result cache) and answers when it has ended.",
+        "security": session_security(),
+        "parameters": [parameter_ref("IdempotencyKey")],
+        "requestBody": compat_request_body(),
+        "responses": responses,
+    })
+}
+
+fn generate_test_stream() -> Value {
+    let mut responses = compat_submission_errors();
+    responses.insert(
+        "200".to_owned(),
+        json!({
+            "description": "One JSON object per line (`GenerateStreamLine`), in the original \
+                tool's `status` names: `started`, `parsing_completed`, `generating`, `warning`, \
+                then `completed`, `error` or `cancelled`, after which the stream ends; a unit's \
+                tests come as a line without `status`. `heartbeat` lines come while the task is \
+                quiet. When the replica cannot follow live events, one line with the task's \
+                state ends the stream.",
+            "content": {
+                "application/x-ndjson": {
+                    "schema": {"type": "string"},
+                    "x-itemSchema": schema_ref("GenerateStreamLine"),
+                },
+            },
+        }),
+    );
+    responses.insert(
+        "409".to_owned(),
+        error_response(
+            "This `Idempotency-Key` was already used for a different request.",
+            &["idempotency_key_reused"],
+        ),
+    );
+    json!({
+        "operationId": "generateTestStreamCompat",
+        "tags": ["compat"],
+        "summary": "Queue a task and stream its progress as JSON lines, in the original tool's shape.",
+        "security": session_security(),
+        "parameters": [parameter_ref("IdempotencyKey")],
+        "requestBody": compat_request_body(),
+        "responses": responses,
+    })
+}
+
+fn list_models() -> Value {
+    json!({
+        "operationId": "listModels",
+        "tags": ["service"],
+        "summary": "The models on offer, which of them can be used now, and the default.",
+        "description": "A hosted model whose key is not set is listed with `available: false` \
+            and a `reason`; tasks asking for it are refused with 422 `model_unavailable`. Keys \
+            are never shown.",
+        "responses": {
+            "200": json_response("The models.", schema_ref("Models")),
         },
     })
 }
@@ -537,6 +737,13 @@ fn parameters() -> Value {
             "description": "Only tasks in this status.",
             "schema": schema_ref("TaskStatus"),
         },
+        "LastEventId": {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "description": "Resume after this event: only events with a larger `seq` are sent. \
+                Browsers' `EventSource` sends it by itself when it reconnects.",
+            "schema": {"type": "integer", "minimum": 0},
+        },
         "IdempotencyKey": {
             "name": "Idempotency-Key",
             "in": "header",
@@ -592,6 +799,20 @@ fn responses() -> Value {
             "An internal error; it was logged, and the answer carries no details.",
             &["internal_error"],
         ),
+        "TooManyQueuedTasks": with_headers(
+            error_response(
+                "This session already has as many queued tasks as it may.",
+                &["too_many_queued_tasks"],
+            ),
+            &["Retry-After"],
+        ),
+        "QueueFull": with_headers(
+            error_response(
+                "The queue is full, or the database is unavailable; try again later.",
+                &["queue_full", "database_unavailable"],
+            ),
+            &["Retry-After"],
+        ),
         "DatabaseUnavailable": with_headers(
             error_response(
                 "The database is unavailable; try again shortly.",
@@ -603,6 +824,15 @@ fn responses() -> Value {
 }
 
 fn schemas() -> Value {
+    let mut schemas = service_schemas();
+    if let (Value::Object(all), Value::Object(more)) = (&mut schemas, generation_schemas()) {
+        all.extend(more);
+    }
+    schemas
+}
+
+/// The schemas of tasks, the queue and the service.
+fn service_schemas() -> Value {
     json!({
         "Error": error_schema(),
         "TaskStatus": {
@@ -634,6 +864,12 @@ fn schemas() -> Value {
             "properties": {
                 "file_name": {"type": "string"},
                 "code": {"type": "string", "description": "The test file; left out of listings."},
+                "units": {
+                    "description": "The tests unit by unit, in source order: only when one task \
+                        is read, and not for results answered from the cache.",
+                    "type": "array",
+                    "items": schema_ref("TaskUnit"),
+                },
             },
         },
         "TaskError": {
@@ -764,6 +1000,296 @@ fn schemas() -> Value {
     })
 }
 
+/// The schemas of models, live events and the original tool's generation routes.
+fn generation_schemas() -> Value {
+    json!({
+        "TaskUnit": task_unit_schema(),
+        "TaskWarning": task_warning_schema(),
+        "Models": models_schema(),
+        "ModelDetail": model_detail_schema(),
+        "Event": event_schema(),
+        "EventName": string_enum(EVENT_NAMES),
+        "UnitSummary": unit_summary_schema(),
+        "GenerateTestRequest": generate_request_schema(),
+        "GenerateTestResult": generate_result_schema(),
+        "GenerateStreamLine": generate_stream_line_schema(),
+    })
+}
+
+/// Every event name, as in SSE's `event:` field and the events' `event`.
+const EVENT_NAMES: [&str; 9] = [
+    "started",
+    "parsing_completed",
+    "generating",
+    "result",
+    "warning",
+    "error",
+    "completed",
+    "cancelled",
+    "heartbeat",
+];
+
+fn models_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["models", "default_model", "details"],
+        "properties": {
+            "models": {
+                "description": "The model ids (the original tool's field), available or not.",
+                "type": "array",
+                "uniqueItems": true,
+                "items": {"type": "string"},
+            },
+            "default_model": {
+                "description": "The model a task gets when it names none (the original tool's \
+                    field).",
+                "type": "string",
+            },
+            "details": {"type": "array", "items": schema_ref("ModelDetail")},
+        },
+    })
+}
+
+fn model_detail_schema() -> Value {
+    json!({
+        "description": "A model as users may see it: never its key, nor the variable holding it \
+            (except in `reason`, which says what to set).",
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+            "id", "name", "kind", "available", "default", "temperature", "max_tokens", "fallback",
+        ],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "kind": {
+                "description": "`openai`: an OpenAI-compatible endpoint; `offline`: the built-in \
+                    scaffolder, with no model.",
+                "type": "string",
+                "enum": ["openai", "offline"],
+            },
+            "available": {"type": "boolean"},
+            "reason": {
+                "description": "Why the model is not available; absent when it is.",
+                "type": "string",
+            },
+            "default": {"type": "boolean"},
+            "temperature": {"type": "number", "minimum": 0},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "fallback": {
+                "description": "Models tried in order when this one keeps failing.",
+                "type": "array",
+                "items": {"type": "string"},
+            },
+        },
+    })
+}
+
+/// One event kind: its name and the fields it adds.
+fn event_kind(name: &'static str, required: &[&str], fields: Value) -> Value {
+    let mut properties = Map::new();
+    properties.insert("event".to_owned(), json!({"const": name}));
+    if let Value::Object(fields) = fields {
+        properties.extend(fields);
+    }
+    let mut names = vec!["event"];
+    names.extend_from_slice(required);
+    json!({"required": names, "properties": properties})
+}
+
+fn event_schema() -> Value {
+    let text = || json!({"type": "string"});
+    json!({
+        "description": "One step of a task. `seq` numbers the task's events from 1 (a synthesised \
+            event, sent without an SSE `id:`, repeats the last number seen); `progress` is a \
+            percentage and `completed` of `total` units are done.",
+        "type": "object",
+        "required": ["task_id", "seq", "progress", "completed", "total", "event"],
+        "properties": {
+            "task_id": uuid(),
+            "seq": count(),
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "completed": count(),
+            "total": count(),
+            "event": schema_ref("EventName"),
+        },
+        "oneOf": [
+            event_kind(
+                "started",
+                &["attempt"],
+                json!({"attempt": {"description": "From 1.", "type": "integer", "minimum": 1}}),
+            ),
+            event_kind(
+                "parsing_completed",
+                &["units"],
+                json!({"units": {"type": "array", "items": schema_ref("UnitSummary")}}),
+            ),
+            event_kind("generating", &["unit"], json!({"unit": text()})),
+            event_kind(
+                "result",
+                &["unit", "code"],
+                json!({"unit": text(), "code": {"description": "The unit's tests.", "type": "string"}}),
+            ),
+            event_kind(
+                "warning",
+                &["message"],
+                json!({"message": text(), "unit": text()}),
+            ),
+            event_kind("error", &["code", "message"], json!({"code": text(), "message": text()})),
+            event_kind(
+                "completed",
+                &["file_name", "tests"],
+                json!({"file_name": text(), "tests": count()}),
+            ),
+            event_kind("cancelled", &["reason"], json!({"reason": text()})),
+            event_kind("heartbeat", &[], json!({})),
+        ],
+    })
+}
+
+fn generate_request_schema() -> Value {
+    let text = |description: &str| json!({"type": ["string", "null"], "description": description});
+    json!({
+        "description": "The original tool's generation request.",
+        "type": "object",
+        "required": ["code"],
+        "properties": {
+            "code": {
+                "description": "The source text, with the limits of `source` in \
+                    `POST /api/tasks`.",
+                "type": "string",
+            },
+            "language": text("As `language` in `POST /api/tasks`."),
+            "model": text("As `model` in `POST /api/tasks`."),
+            "framework": text("As `framework` in `POST /api/tasks`."),
+            "file_name": text("As `filename` in `POST /api/tasks`."),
+            "filename": text("The same as `file_name`; give only one of the two."),
+        },
+    })
+}
+
+fn generate_result_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["tests", "git_urls", "task_id", "file_name", "code"],
+        "properties": {
+            "tests": {
+                "description": "One entry per unit; a result answered from the cache is one \
+                    entry of `type` `file` with the whole test file.",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "type", "test_code", "original_snippet", "file_name"],
+                    "properties": {
+                        "name": {"type": ["string", "null"]},
+                        "type": {
+                            "description": "The unit's kind, or `file`.",
+                            "type": ["string", "null"],
+                        },
+                        "test_code": {"type": ["string", "null"]},
+                        "original_snippet": {
+                            "description": "The unit's lines of the source.",
+                            "type": "string",
+                        },
+                        "file_name": {"description": "The test file's name.", "type": "string"},
+                    },
+                },
+            },
+            "git_urls": {"description": "Always null: kept for the original's clients.", "type": "null"},
+            "task_id": uuid(),
+            "file_name": {"description": "The test file's name.", "type": "string"},
+            "code": {"description": "The whole test file.", "type": ["string", "null"]},
+        },
+    })
+}
+
+fn generate_stream_line_schema() -> Value {
+    json!({
+        "description": "One line of `POST /api/generate-test-stream`: the original's fields for \
+            the step, plus `event`, `task_id`, `progress`, `completed` and `total` as in `Event`. \
+            `started`: `message`; `parsing_completed`: `total_snippets`, `units`; `generating`: \
+            `current_snippet`; a unit's tests (no `status`): `name`, `type`, `test_code`, \
+            `success`, `message`; `warning`: `message`, `current_snippet`; `error`: `code`, \
+            `message`; `completed`: `test_count`, `file_name`; `cancelled`: `message`.",
+        "type": "object",
+        "required": ["event", "task_id", "progress", "completed", "total"],
+        "properties": {
+            "status": string_enum([
+                "started",
+                "parsing_completed",
+                "generating",
+                "warning",
+                "error",
+                "completed",
+                "cancelled",
+                "heartbeat",
+            ]),
+            "event": schema_ref("EventName"),
+            "task_id": uuid(),
+            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+            "completed": count(),
+            "total": count(),
+            "message": {"type": "string"},
+            "code": {"type": "string"},
+            "total_snippets": count(),
+            "units": {"type": "array", "items": schema_ref("UnitSummary")},
+            "current_snippet": {"type": ["string", "null"]},
+            "name": {"type": "string"},
+            "type": {"type": "string"},
+            "test_code": {"type": "string"},
+            "success": {"type": "boolean"},
+            "test_count": count(),
+            "file_name": {"type": "string"},
+        },
+    })
+}
+
+fn task_unit_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["name", "kind", "start_line", "end_line", "code"],
+        "properties": {
+            "name": {
+                "description": "Qualified with its container (`Account.deposit`, \
+                    `Stack::push`).",
+                "type": "string",
+            },
+            "kind": string_enum(["function", "method", "constructor"]),
+            "container": {
+                "description": "The enclosing type or namespace, if any.",
+                "type": ["string", "null"],
+            },
+            "start_line": {"type": "integer", "minimum": 1},
+            "end_line": {"type": "integer", "minimum": 1},
+            "code": {"description": "The unit's tests.", "type": "string"},
+        },
+    })
+}
+
+fn task_warning_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["unit", "message"],
+        "properties": {
+            "unit": {"type": "string"},
+            "message": {"description": "Why the unit has no tests.", "type": "string"},
+        },
+    })
+}
+
+fn unit_summary_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["name", "kind", "line"],
+        "properties": {
+            "name": {"type": "string"},
+            "kind": string_enum(["function", "method", "constructor"]),
+            "container": {"type": "string"},
+            "line": {"description": "The unit's first line, 1-based.", "type": "integer"},
+        },
+    })
+}
+
 fn error_schema() -> Value {
     json!({
         "description": "The one error shape. Some answers add fields beside `error`.",
@@ -789,7 +1315,8 @@ fn task_schema() -> Value {
         "required": [
             "id", "status", "language", "framework", "model", "file_name", "test_file_name",
             "created_at", "started_at", "finished_at", "updated_at", "attempts", "max_attempts",
-            "progress", "cancel_requested", "cache_hit", "tokens", "result", "error", "links",
+            "progress", "cancel_requested", "cache_hit", "tokens", "provider_retries", "warnings",
+            "result", "error", "links",
         ],
         "properties": {
             "id": uuid(),
@@ -812,6 +1339,22 @@ fn task_schema() -> Value {
                 "type": "boolean",
             },
             "tokens": schema_ref("TaskTokens"),
+            "model_used": {
+                "description": "The model that wrote the result, present only when a fallback \
+                    answered instead of `model`.",
+                "type": "string",
+            },
+            "provider_retries": {
+                "description": "Model calls retried (rate limits, server errors, timeouts) over \
+                    all attempts.",
+                "type": "integer",
+                "minimum": 0,
+            },
+            "warnings": {
+                "description": "Units left out of the result, each with the reason.",
+                "type": "array",
+                "items": schema_ref("TaskWarning"),
+            },
             "position": {
                 "description": "The place in the queue (1 = next): only when one task is read \
                     with `GET /api/tasks/{id}`, and only while it is queued.",
@@ -1164,7 +1707,9 @@ mod tests {
     fn session_routes_and_only_they_name_the_session_cookie() {
         let document = document();
         for (method, path, operation) in operations(&document) {
-            let uses_session = path.starts_with("/api/tasks") || path.starts_with("/api/queue");
+            let uses_session = path.starts_with("/api/tasks")
+                || path.starts_with("/api/queue")
+                || path.starts_with("/api/generate-test");
             assert_eq!(
                 operation.get("security").is_some(),
                 uses_session,
@@ -1175,6 +1720,37 @@ mod tests {
             document["components"]["securitySchemes"][SESSION_SCHEME]["in"],
             "cookie"
         );
+    }
+
+    #[test]
+    fn event_names_follow_the_domain() {
+        use domain::EventKind;
+        let text = || String::from("x");
+        let kinds = [
+            EventKind::Started { attempt: 1 },
+            EventKind::ParsingCompleted { units: Vec::new() },
+            EventKind::Generating { unit: text() },
+            EventKind::Result {
+                unit: text(),
+                code: text(),
+            },
+            EventKind::Warning {
+                message: text(),
+                unit: None,
+            },
+            EventKind::Error {
+                code: text(),
+                message: text(),
+            },
+            EventKind::Completed {
+                file_name: text(),
+                tests: 1,
+            },
+            EventKind::Cancelled { reason: text() },
+            EventKind::Heartbeat {},
+        ];
+        let names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
+        assert_eq!(names, EVENT_NAMES);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use api::state::AppState;
 use api::{Application, Settings};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
@@ -17,6 +18,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// What the router serves: `api::routes::served_routes` of the application's state.
     pub served_routes: Vec<(axum::http::Method, &'static str)>,
+    /// The state the handlers share: its Redis, its event subscription.
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -77,6 +80,7 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
     let address = format!("http://127.0.0.1:{}", application.port());
     let instance_id = application.instance_id().to_owned();
     let served_routes = api::routes::served_routes(application.state());
+    let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -88,6 +92,7 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         pool,
         settings,
         served_routes,
+        state,
         stop: Some(stop),
         server: Some(server),
     }
@@ -143,6 +148,19 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Waits (at most 10 s) until the application's one Redis subscription for task events is up:
+    /// before that, event streams send a task's state and close.
+    pub async fn wait_for_event_subscription(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !self.state.hub.is_connected() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the event subscription did not come up within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the server, waits for it to finish, and removes the test's keys from Redis.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -191,6 +209,11 @@ pub fn python_task() -> Value {
         "source": "def add(a, b):\n    return a + b\n",
         "filename": "calc.py",
     })
+}
+
+/// A small Python source with one function, different for every `n`.
+pub fn python_source(n: impl std::fmt::Display) -> String {
+    format!("def value_{n}():\n    return {n}\n")
 }
 
 /// Reads a JSON body, checking the status first.

@@ -3,7 +3,9 @@
 
 mod binary;
 mod errors;
+mod events;
 mod helpers;
+mod models;
 mod openapi;
 mod ops;
 mod sessions;

@@ -14,7 +14,7 @@ const METHODS: [&str; 8] = [
 ];
 
 /// `GET /api/openapi.json`: a 3.1 document of this version.
-async fn fetch_document(app: &TestApp) -> Value {
+pub async fn fetch_document(app: &TestApp) -> Value {
     let document = json_with_status(app.get("/api/openapi.json").await, 200).await;
     let version = document["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3.1"), "openapi is `{version}`");
@@ -64,7 +64,7 @@ fn media_type_essence(content_type: &str) -> String {
 /// document foresees: a documented status, a documented media type, the headers marked required,
 /// and for JSON a body matching the documented schema. Returns the status and the JSON body (null
 /// when not JSON).
-async fn assert_documented(
+pub async fn assert_documented(
     document: &Value,
     method: &str,
     path: &str,
@@ -119,7 +119,13 @@ async fn assert_documented(
 
 /// Checks `value` against `schema`, for the part of JSON Schema the document uses, collecting every
 /// mismatch with where it is.
-fn check(document: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
+pub fn check(
+    document: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    problems: &mut Vec<String>,
+) {
     let schema = resolve(document, schema);
     for part in schema["allOf"].as_array().into_iter().flatten() {
         check(document, part, value, at, problems);
@@ -367,7 +373,7 @@ async fn tasks_in_every_state_match_the_documented_schemas(
     // A listing with another page behind it, and a queued task cancelled at once.
     let third = id_of(
         &json_with_status(
-            app.post_task(&json!({"source": "z = 3\n", "language": "python"}))
+            app.post_task(&json!({"source": python_source(3), "language": "python"}))
                 .await,
             202,
         )

@@ -81,7 +81,7 @@ async fn the_queue_shows_totals_and_my_place(
     json_with_status(
         app.post_task_as(
             &other,
-            &serde_json::json!({"source": "a = 1\n", "language": "python"}),
+            &serde_json::json!({"source": python_source(1), "language": "python"}),
         )
         .await,
         202,
@@ -90,7 +90,7 @@ async fn the_queue_shows_totals_and_my_place(
     let running = json_with_status(
         app.post_task_as(
             &other,
-            &serde_json::json!({"source": "b = 1\n", "language": "python"}),
+            &serde_json::json!({"source": python_source(2), "language": "python"}),
         )
         .await,
         202,

@@ -342,7 +342,7 @@ async fn the_api_recovers_by_itself_when_redis_restarts(
     assert_eq!(ready_status(&app).await, 503, "Redis is gone");
     // Tasks are still taken while Redis is down: Postgres holds them.
     json_with_status(
-        app.post_task(&serde_json::json!({"source": "z = 1\n", "language": "python"}))
+        app.post_task(&serde_json::json!({"source": python_source(1), "language": "python"}))
             .await,
         202,
     )

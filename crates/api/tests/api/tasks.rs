@@ -30,7 +30,7 @@ async fn create_answers_202_with_id_position_and_location(
     );
 
     let second = json_with_status(
-        app.post_task(&json!({"source": "x = 1\n", "language": "python"}))
+        app.post_task(&json!({"source": python_source(1), "language": "python"}))
             .await,
         202,
     )
@@ -264,7 +264,7 @@ async fn download_gives_the_test_file_once_succeeded(
     assert!(task.get("position").is_none());
 
     let other = json_with_status(
-        app.post_task(&json!({"source": "y = 2\n", "language": "python"}))
+        app.post_task(&json!({"source": python_source(2), "language": "python"}))
             .await,
         202,
     )
@@ -438,11 +438,11 @@ async fn a_session_may_queue_only_so_many_tasks(
     settings.limits.retry_after_secs = 7;
     let app = spawn_app_with(pool_options, connect, settings).await;
     for n in 0..3 {
-        let body = json!({"source": format!("x = {n}\n"), "language": "python"});
+        let body = json!({"source": python_source(n), "language": "python"});
         json_with_status(app.post_task(&body).await, 202).await;
     }
     let refused = app
-        .post_task(&json!({"source": "x = 99\n", "language": "python"}))
+        .post_task(&json!({"source": python_source(99), "language": "python"}))
         .await;
     assert_eq!(
         refused
@@ -461,7 +461,7 @@ async fn a_session_may_queue_only_so_many_tasks(
     let id = mine["tasks"][0]["id"].as_str().expect("an id");
     json_with_status(app.delete(&format!("/api/tasks/{id}")).await, 200).await;
     json_with_status(
-        app.post_task(&json!({"source": "x = 100\n", "language": "python"}))
+        app.post_task(&json!({"source": python_source(100), "language": "python"}))
             .await,
         202,
     )
@@ -481,7 +481,7 @@ async fn concurrent_creates_cannot_overshoot_the_cap(
     let requests = (0..12).map(|n| {
         app.client
             .post(app.url("/api/tasks"))
-            .json(&json!({"source": format!("y = {n}\n"), "language": "python"}))
+            .json(&json!({"source": python_source(n), "language": "python"}))
             .send()
     });
     let statuses: Vec<u16> = futures::future::join_all(requests)
@@ -510,7 +510,7 @@ async fn a_full_queue_answers_503(pool_options: PgPoolOptions, connect: PgConnec
     json_with_status(
         app.post_task_as(
             &new_client(),
-            &json!({"source": "a = 1\n", "language": "python"}),
+            &json!({"source": python_source(1), "language": "python"}),
         )
         .await,
         202,
@@ -519,7 +519,7 @@ async fn a_full_queue_answers_503(pool_options: PgPoolOptions, connect: PgConnec
     json_with_status(
         app.post_task_as(
             &new_client(),
-            &json!({"source": "b = 1\n", "language": "python"}),
+            &json!({"source": python_source(2), "language": "python"}),
         )
         .await,
         202,
@@ -555,7 +555,7 @@ async fn an_upload_is_a_task_too(pool_options: PgPoolOptions, connect: PgConnect
     let form = reqwest::multipart::Form::new()
         .part(
             "file",
-            reqwest::multipart::Part::bytes(b"x = 1\n".to_vec()).file_name("blob.bin"),
+            reqwest::multipart::Part::bytes(python_source(1).into_bytes()).file_name("blob.bin"),
         )
         .text("filename", "tools/x.py");
     let response = app.post_upload(form).await;
