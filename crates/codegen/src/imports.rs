@@ -105,7 +105,13 @@ pub fn access(target: &Target<'_>) -> Access {
                 "h" | "hh" | "hpp" | "hxx" | "h++" | "inl"
             );
             let base = target.file_name.base_name();
-            if is_header {
+            // A name that cannot sit in an include's quotes is left to the reader.
+            if base.contains(['"', '\\']) {
+                Access::Cpp {
+                    header: String::new(),
+                    guessed: true,
+                }
+            } else if is_header {
                 Access::Cpp {
                     header: base.to_owned(),
                     guessed: false,
@@ -173,6 +179,9 @@ impl Access {
             }
             Access::Java { source_imports, .. } => source_imports.clone(),
             Access::Go { .. } => Vec::new(),
+            Access::Cpp { header, .. } if header.is_empty() => {
+                vec!["// TODO: #include the header declaring the code under test.".to_owned()]
+            }
             Access::Cpp { header, guessed } => {
                 let mut lines = Vec::new();
                 if *guessed {
@@ -250,10 +259,19 @@ pub fn imported_name(language: Language, unit: &Unit) -> Option<String> {
                 Some(container) => container.split('.').next().unwrap_or(container),
                 None => unit.name.as_str(),
             };
-            Some(name.to_owned())
+            is_identifier(name).then(|| name.to_owned())
         }
         _ => None,
     }
+}
+
+/// A plain identifier: a letter, `_` or `$`, then letters, digits, `_` or `$`.
+pub(crate) fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_alphabetic() || first == '_' || first == '$')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
 /// Whether a test in the conventional test file can call `unit` at all. Python imports `_private`

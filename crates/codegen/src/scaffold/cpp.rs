@@ -33,20 +33,20 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
 
 /// (`CalculatorTest`, `AddLine12`): the suite is the class (or the file, for free functions).
 fn test_names(plan: &Plan<'_>) -> (String, String) {
-    let suite_base = match plan.container_last() {
-        Some(container) => upper_camel(&super::identifier(&container)),
-        None => {
-            let base = plan.target.file_name.base_name();
-            let stem = base.split('.').next().unwrap_or(base);
-            upper_camel(&super::identifier(stem))
-        }
-    };
-    let suite_base = if suite_base.is_empty() {
-        "Source".to_owned()
-    } else {
-        suite_base
-    };
     let parts = plan.name_parts();
+    let suite_base = if parts.len() > 1 {
+        upper_camel(&parts[parts.len() - 2])
+    } else {
+        let base = plan.target.file_name.base_name();
+        let stem = base.split('.').next().unwrap_or(base);
+        upper_camel(&super::identifier(stem))
+    };
+    let suite_base =
+        if suite_base.is_empty() || suite_base.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("Source{suite_base}")
+        } else {
+            suite_base
+        };
     let last = parts.last().cloned().unwrap_or_default();
     let mut name = upper_camel(&last);
     if let Some(line) = plan.overload_line() {
@@ -96,7 +96,7 @@ fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
 fn body(plan: &Plan<'_>) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
-    if plan.needs_instance()
+    if plan.arranges_instance()
         && let Some(container) = &container
     {
         lines.push(format!(

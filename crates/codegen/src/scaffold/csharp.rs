@@ -106,6 +106,7 @@ fn method_name(plan: &Plan<'_>) -> String {
         .split('.')
         .map(super::identifier)
         .filter(|part| !part.is_empty())
+        .map(|part| super::leading_letter(&part))
         .collect();
     if let Some(last) = plan.name_parts().last() {
         parts.push(last.clone());
@@ -195,7 +196,7 @@ fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
 fn body(plan: &Plan<'_>, xunit: bool) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
-    if plan.needs_instance()
+    if plan.arranges_instance()
         && let Some(container) = &container
     {
         lines.push(format!(

@@ -107,9 +107,8 @@ fn declaration(name: &str, type_name: Option<&str>) -> (String, bool) {
 fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
-    if (plan.needs_instance() || plan.is_constructor())
-        && let Some(container) = &container
-    {
+    let declares_subject = (plan.needs_instance() || plan.is_constructor()) && plan.calls();
+    if declares_subject && let Some(container) = &container {
         lines.push(format!(
             "var subject {container} // TODO: construct with real field values"
         ));
@@ -133,7 +132,7 @@ fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
         }
         lines.push(String::new());
         lines.push("// Assert".to_owned());
-        if plan.is_constructor() && container.is_some() {
+        if declares_subject {
             lines.push("_ = subject".to_owned());
         }
         lines.push("// TODO: assert on the outcome".to_owned());

@@ -94,7 +94,7 @@ fn lower_first(text: &str) -> String {
 fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
-    if plan.needs_instance()
+    if plan.arranges_instance()
         && let Some(container) = &container
     {
         lines.push(format!(

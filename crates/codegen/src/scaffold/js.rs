@@ -32,7 +32,8 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
         }
         _ => {}
     }
-    if plan.reachable() {
+    // Only a test that calls the unit imports it.
+    if plan.calls() {
         let names: Vec<String> = imports::imported_name(plan.language(), plan.unit)
             .into_iter()
             .collect();
@@ -145,8 +146,7 @@ fn body(plan: &Plan<'_>, framework: Framework) -> Vec<String> {
     let node = framework == Framework::NodeTest;
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
-    if plan.needs_instance()
-        && plan.calls()
+    if plan.arranges_instance()
         && let Some(container) = &container
     {
         lines.push(format!(

@@ -104,7 +104,9 @@ impl<'a> Plan<'a> {
             if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
                 name = format!("arg{}", index + 1);
             }
-            if RESERVED_LOCALS.contains(&name.as_str()) {
+            if RESERVED_LOCALS.contains(&name.as_str())
+                || keywords(target.language).contains(&name.as_str())
+            {
                 name.push_str("_arg");
             }
             while args.iter().any(|arg| arg.name == name) {
@@ -157,9 +159,9 @@ impl<'a> Plan<'a> {
         Some(string_safe(&reason))
     }
 
-    /// `Container.name` in the language's notation.
+    /// `Container.name` in the language's notation, safe in a line comment.
     fn display_name(&self) -> String {
-        self.unit.qualified_name(self.separator())
+        comment_safe(&self.unit.qualified_name(self.separator()))
     }
 
     fn separator(&self) -> &'static str {
@@ -169,9 +171,22 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// Whether the act section calls the unit.
+    /// Whether the act section calls the unit: the unit is reachable and its name and container
+    /// can be written as code.
     fn calls(&self) -> bool {
-        self.detail != Detail::NoCall && self.reachable() && is_callable_name(&self.unit.name)
+        self.detail != Detail::NoCall
+            && self.reachable()
+            && is_callable_name(&self.unit.name)
+            && self.container_path().is_none_or(|path| {
+                path.split(['.', ':'])
+                    .filter(|segment| !segment.is_empty())
+                    .all(imports::is_identifier)
+            })
+    }
+
+    /// Whether the arrange section builds an instance to call the method on.
+    fn arranges_instance(&self) -> bool {
+        self.needs_instance() && self.calls()
     }
 
     fn is_constructor(&self) -> bool {
@@ -193,16 +208,6 @@ impl<'a> Plan<'a> {
                 .trim()
                 .to_owned(),
         )
-    }
-
-    /// The container's last segment, for test names and type names.
-    fn container_last(&self) -> Option<String> {
-        let path = self.container_path()?;
-        let last = path
-            .rsplit(['.', ':'])
-            .find(|part| !part.is_empty())
-            .unwrap_or(&path);
-        Some(last.to_owned())
     }
 
     /// Name parts for the test's name: the container's segments and the unit's name, as
@@ -229,6 +234,9 @@ impl<'a> Plan<'a> {
             name
         });
         parts
+            .into_iter()
+            .map(|part| leading_letter(&part))
+            .collect()
     }
 
     /// `_line12`-style suffix for languages with overloading, so overloads get distinct names.
@@ -254,19 +262,325 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// Whether `name` can be written as the callee of a call (`operator+` can in C++).
-fn is_callable_name(name: &str) -> bool {
-    if name.starts_with("operator") {
-        return true;
+/// Words a local variable cannot be named in `language`.
+fn keywords(language: Language) -> &'static [&'static str] {
+    match language {
+        Language::Python => &[
+            "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
+            "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
+            "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
+            "return", "try", "while", "with", "yield",
+        ],
+        Language::Java => &[
+            "abstract",
+            "assert",
+            "boolean",
+            "break",
+            "byte",
+            "case",
+            "catch",
+            "char",
+            "class",
+            "const",
+            "continue",
+            "default",
+            "do",
+            "double",
+            "else",
+            "enum",
+            "extends",
+            "final",
+            "finally",
+            "float",
+            "for",
+            "goto",
+            "if",
+            "implements",
+            "import",
+            "instanceof",
+            "int",
+            "interface",
+            "long",
+            "native",
+            "new",
+            "package",
+            "private",
+            "protected",
+            "public",
+            "return",
+            "short",
+            "static",
+            "strictfp",
+            "super",
+            "switch",
+            "synchronized",
+            "this",
+            "throw",
+            "throws",
+            "transient",
+            "try",
+            "void",
+            "volatile",
+            "while",
+            "var",
+            "true",
+            "false",
+            "null",
+            "record",
+            "yield",
+        ],
+        Language::Go => &[
+            "break",
+            "case",
+            "chan",
+            "const",
+            "continue",
+            "default",
+            "defer",
+            "else",
+            "fallthrough",
+            "for",
+            "func",
+            "go",
+            "goto",
+            "if",
+            "import",
+            "interface",
+            "map",
+            "package",
+            "range",
+            "return",
+            "select",
+            "struct",
+            "switch",
+            "type",
+            "var",
+        ],
+        Language::Cpp => &[
+            "alignas",
+            "alignof",
+            "and",
+            "asm",
+            "auto",
+            "bool",
+            "break",
+            "case",
+            "catch",
+            "char",
+            "class",
+            "const",
+            "constexpr",
+            "continue",
+            "decltype",
+            "default",
+            "delete",
+            "do",
+            "double",
+            "else",
+            "enum",
+            "explicit",
+            "export",
+            "extern",
+            "false",
+            "float",
+            "for",
+            "friend",
+            "goto",
+            "if",
+            "inline",
+            "int",
+            "long",
+            "mutable",
+            "namespace",
+            "new",
+            "noexcept",
+            "not",
+            "nullptr",
+            "operator",
+            "or",
+            "private",
+            "protected",
+            "public",
+            "register",
+            "return",
+            "short",
+            "signed",
+            "sizeof",
+            "static",
+            "struct",
+            "switch",
+            "template",
+            "this",
+            "throw",
+            "true",
+            "try",
+            "typedef",
+            "typename",
+            "union",
+            "unsigned",
+            "using",
+            "virtual",
+            "void",
+            "volatile",
+            "while",
+        ],
+        Language::Csharp => &[
+            "abstract",
+            "as",
+            "base",
+            "bool",
+            "break",
+            "byte",
+            "case",
+            "catch",
+            "char",
+            "checked",
+            "class",
+            "const",
+            "continue",
+            "decimal",
+            "default",
+            "delegate",
+            "do",
+            "double",
+            "else",
+            "enum",
+            "event",
+            "explicit",
+            "extern",
+            "false",
+            "finally",
+            "fixed",
+            "float",
+            "for",
+            "foreach",
+            "goto",
+            "if",
+            "implicit",
+            "in",
+            "int",
+            "interface",
+            "internal",
+            "is",
+            "lock",
+            "long",
+            "namespace",
+            "new",
+            "null",
+            "object",
+            "operator",
+            "out",
+            "override",
+            "params",
+            "private",
+            "protected",
+            "public",
+            "readonly",
+            "ref",
+            "return",
+            "sbyte",
+            "sealed",
+            "short",
+            "sizeof",
+            "stackalloc",
+            "static",
+            "string",
+            "struct",
+            "switch",
+            "this",
+            "throw",
+            "true",
+            "try",
+            "typeof",
+            "uint",
+            "ulong",
+            "unchecked",
+            "unsafe",
+            "ushort",
+            "using",
+            "virtual",
+            "void",
+            "volatile",
+            "while",
+            "var",
+            "await",
+        ],
+        Language::Rust => &[
+            "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+            "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod",
+            "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
+            "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become",
+            "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
+            "yield", "try", "gen",
+        ],
+        Language::Javascript | Language::Typescript => &[
+            "await",
+            "break",
+            "case",
+            "catch",
+            "class",
+            "const",
+            "continue",
+            "debugger",
+            "default",
+            "delete",
+            "do",
+            "else",
+            "enum",
+            "export",
+            "extends",
+            "false",
+            "finally",
+            "for",
+            "function",
+            "if",
+            "import",
+            "in",
+            "instanceof",
+            "new",
+            "null",
+            "return",
+            "super",
+            "switch",
+            "this",
+            "throw",
+            "true",
+            "try",
+            "typeof",
+            "var",
+            "void",
+            "while",
+            "with",
+            "yield",
+            "let",
+            "static",
+            "implements",
+            "interface",
+            "package",
+            "private",
+            "protected",
+            "public",
+            "arguments",
+            "eval",
+            "undefined",
+            "as",
+            "type",
+        ],
     }
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|first| first.is_alphabetic() || first == '_' || first == '$')
-        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
-/// `name` as an identifier: symbols spelled out (`operator==` → `operator_eq_eq`), anything else
+/// Whether `name` can be written as the callee of a call (`operator+` can in C++).
+fn is_callable_name(name: &str) -> bool {
+    let operator = name.strip_prefix("operator").is_some_and(|symbol| {
+        let symbol = symbol.trim();
+        !symbol.is_empty()
+            && (symbol.chars().all(|c| "+-*/%^&|~!=<>,[]()".contains(c))
+                || imports::is_identifier(symbol))
+    });
+    operator || imports::is_identifier(name)
+}
+
+/// `name` as an ASCII identifier: symbols spelled out (`operator==` → `operator_eq_eq`), anything else
 /// replaced by `_`, runs of `_` collapsed, leading and trailing `_` dropped.
 fn identifier(name: &str) -> String {
     let mut out = String::new();
@@ -295,7 +609,7 @@ fn identifier(name: &str) -> String {
                 out.push_str(word);
                 out.push('_');
             }
-            None if c.is_alphanumeric() || c == '_' => out.push(c),
+            None if c.is_ascii_alphanumeric() || c == '_' => out.push(c),
             None => out.push('_'),
         }
     }
@@ -307,6 +621,15 @@ fn identifier(name: &str) -> String {
         collapsed.push(c);
     }
     collapsed.trim_matches('_').to_owned()
+}
+
+/// A name part that may start a name: `2d` → `n2d` (`fn 2d_area` would not parse).
+fn leading_letter(part: &str) -> String {
+    if part.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("n{part}")
+    } else {
+        part.to_owned()
+    }
 }
 
 /// `Stack<T>` → `Stack`, `Map[K, V]` → `Map` (Go generics).
@@ -329,6 +652,15 @@ fn string_safe(text: &str) -> String {
     text.chars()
         .filter(|c| !matches!(c, '"' | '\'' | '\\' | '`' | '$' | '{' | '}') && !c.is_control())
         .collect()
+}
+
+/// Text safe in a line comment: one line, and no backslash (which continues a C++ comment).
+fn comment_safe(text: &str) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c == '\\' || c.is_control() { ' ' } else { c })
+        .collect();
+    crate::imports::collapse_whitespace(&cleaned)
 }
 
 /// `snake_case` from `CamelCase` and mixed names.

@@ -19,7 +19,9 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     } else if skip.is_some() {
         lines.push("import pytest".to_owned());
     }
+    // Only a test that calls the unit imports it.
     let imported: Vec<String> = imports::imported_name(plan.language(), plan.unit)
+        .filter(|_| plan.calls())
         .into_iter()
         .collect();
     let import_lines = plan.access.import_lines(&imported);
@@ -63,7 +65,7 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
 fn body(plan: &Plan<'_>, unittest: bool) -> Vec<String> {
     let mut lines = vec!["# Arrange".to_owned()];
     let container = plan.container_path();
-    if plan.needs_instance()
+    if plan.arranges_instance()
         && let Some(container) = &container
     {
         lines.push(format!(
@@ -89,7 +91,9 @@ fn body(plan: &Plan<'_>, unittest: bool) -> Vec<String> {
             .map(|todo| format!("  # TODO: {todo}"))
             .unwrap_or_default();
         lines.push(format!("{} = {value}{comment}", arg.name));
-        let parameter_name = written.unwrap_or(&arg.name);
+        let parameter_name = written
+            .filter(|name| imports::is_identifier(name))
+            .unwrap_or(&arg.name);
         call_args.push(format!("{parameter_name}={}", arg.name));
     }
     if !plan.calls() {

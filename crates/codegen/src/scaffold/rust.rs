@@ -157,7 +157,7 @@ fn owned_placeholder(name: &str, type_name: &str, mutable: bool) -> (String, Str
 fn body(plan: &Plan<'_>) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
-    if plan.needs_instance()
+    if plan.arranges_instance()
         && let Some(container) = &container
     {
         lines.push(format!(

@@ -688,3 +688,82 @@ fn names_become_identifiers() {
     assert_eq!(upper_camel("save_async"), "SaveAsync");
     assert_eq!(strip_generics("Stack<T, U>"), "Stack");
 }
+
+mod generated_units {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_unit() -> impl Strategy<Value = Unit> {
+        let name = prop_oneof![
+            "[a-zA-Z_][a-zA-Z0-9_]{0,8}",
+            "operator(\\+|==|<<|\\[\\]|\\(\\)| bool)",
+            "#[a-z]{1,4}",
+            "[^\\n]{0,6}",
+        ];
+        let container = proptest::option::of(prop_oneof![
+            "[A-Z][a-z]{0,5}((\\.|::)[A-Z][a-z]{0,5}){0,2}(<T>)?",
+            "\\*?[A-Z][a-z]{0,4}(\\[T\\])?",
+            "[^\\n]{0,6}",
+        ]);
+        let type_name = proptest::option::of(prop_oneof![
+            "(int|str|bool|float|string|number|i32|&str|&mut Vec<u8>|List<int>|double|T|Widget|\\.\\.\\.int|String\\.\\.\\.|int\\[\\]|const char\\*|std::string&&)",
+            "[A-Za-z0-9_<>\\[\\], *&.?|:()'{};=`\"\\\\\\n]{0,12}",
+        ]);
+        let param = ("[a-zA-Z_*.{}, ()\\[\\]$#-]{0,8}", type_name.clone())
+            .prop_map(|(name, type_name)| Param { name, type_name });
+        let kind = prop_oneof![
+            Just(UnitKind::Function),
+            Just(UnitKind::Method),
+            Just(UnitKind::Constructor)
+        ];
+        (
+            kind,
+            name,
+            container,
+            proptest::collection::vec(param, 0..4),
+            type_name,
+            any::<(bool, bool, bool)>(),
+            1u32..500,
+        )
+            .prop_map(
+                |(
+                    kind,
+                    name,
+                    container,
+                    params,
+                    return_type,
+                    (is_async, is_static, is_public),
+                    line,
+                )| Unit {
+                    kind,
+                    name,
+                    container,
+                    signature: String::new(),
+                    doc: None,
+                    params,
+                    return_type,
+                    is_async,
+                    is_static,
+                    is_public,
+                    start_line: line,
+                    end_line: line + 1,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn any_unit_gets_a_file_that_parses(unit in any_unit(), framework_index in 0usize..13, scaffold in any::<bool>()) {
+            let framework = Framework::ALL[framework_index];
+            let language = framework.languages()[0];
+            let (name, source, _) = cases(language);
+            let file_name = SourceFileName::parse(name).expect("valid name");
+            let target = target(language, framework, &file_name, source);
+            let flavor = if scaffold { Flavor::Scaffold } else { Flavor::Simulated };
+            let code = unit_tests(&target, &unit, flavor);
+            let issues = syntax_issues(target.test_syntax(), &code);
+            prop_assert!(issues.is_empty(), "{framework}\n{code}\n{issues:?}");
+        }
+    }
+}
