@@ -377,3 +377,73 @@ fn scaffolds_merge_in_every_framework() {
         assert_eq!(assembled.file_name, target.test_file_name());
     }
 }
+
+mod generated_pieces {
+    use super::*;
+    use crate::scaffold::{Flavor, unit_tests};
+    use crate::{Param, Unit, UnitKind};
+    use proptest::prelude::*;
+
+    /// Units with few distinct names, so pieces clash.
+    fn any_unit() -> impl Strategy<Value = Unit> {
+        let kind = prop_oneof![
+            Just(UnitKind::Function),
+            Just(UnitKind::Method),
+            Just(UnitKind::Constructor)
+        ];
+        let name = prop_oneof![Just("add"), Just("reset"), Just("Run")];
+        let container = proptest::option::of(prop_oneof![Just("Calculator"), Just("Outer.Inner")]);
+        let param_type =
+            proptest::option::of(prop_oneof![Just("int"), Just("string"), Just("Widget")]);
+        (
+            kind,
+            name,
+            container,
+            param_type,
+            any::<(bool, bool, bool)>(),
+            1u32..30,
+        )
+            .prop_map(
+                |(kind, name, container, param_type, (is_async, is_static, is_public), line)| {
+                    Unit {
+                        kind,
+                        name: name.to_owned(),
+                        container: container.map(str::to_owned),
+                        signature: String::new(),
+                        doc: None,
+                        params: vec![Param {
+                            name: "value".to_owned(),
+                            type_name: param_type.map(str::to_owned),
+                        }],
+                        return_type: None,
+                        is_async,
+                        is_static,
+                        is_public,
+                        start_line: line,
+                        end_line: line + 1,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn merged_scaffolds_parse(
+            units in proptest::collection::vec(any_unit(), 1..6),
+            framework_index in 0usize..13,
+            scaffold in any::<bool>(),
+        ) {
+            let framework = Framework::ALL[framework_index];
+            let language = framework.languages()[0];
+            let name = format!("src/calc.{}", language.primary_extension());
+            let file_name = SourceFileName::parse(&name).expect("valid");
+            let target = Target { language, framework, file_name: &file_name, source: "" };
+            let flavor = if scaffold { Flavor::Scaffold } else { Flavor::Simulated };
+            let pieces: Vec<String> = units.iter().map(|unit| unit_tests(&target, unit, flavor)).collect();
+            let assembled = assemble(&target, &pieces).expect("mergeable");
+            let issues = syntax_issues(target.test_syntax(), &assembled.code);
+            prop_assert!(issues.is_empty(), "{framework}\n{}\n{issues:?}", assembled.code);
+        }
+    }
+}
