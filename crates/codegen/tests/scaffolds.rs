@@ -9,6 +9,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use codegen::assemble::assemble;
+use codegen::extract::code_from_answer;
+use codegen::prompt::{for_unit, read_facts};
 use codegen::scaffold::{Flavor, unit_tests};
 use codegen::{Target, Unit, parse_units, syntax_issues};
 use domain::{Framework, Language, SourceFileName};
@@ -112,6 +114,54 @@ fn every_corpus_file_scaffolds_and_assembles_in_every_framework() {
         }
     }
     assert!(files > 0, "the corpus is empty");
+}
+
+/// What the model simulator does with a prompt, for every corpus unit: the prompt's facts read
+/// back name the unit and the whole source, and a simulated answer in a fence extracts to the
+/// code it holds.
+#[test]
+fn prompts_read_back_and_answers_extract_for_every_corpus_unit() {
+    for language in Language::ALL {
+        for path in sources_of(language) {
+            let source = fs::read_to_string(&path).expect("a readable corpus file");
+            let name = source_name(&path);
+            let file_name = SourceFileName::parse(&name).expect("a valid name");
+            let framework = language.default_framework();
+            let target = Target {
+                language,
+                framework,
+                file_name: &file_name,
+                source: &source,
+            };
+            let units = parse_units(target.source_syntax(), &source).expect("units");
+            for unit in &units {
+                let prompt = for_unit(&target, unit, None);
+                let facts = read_facts(&prompt.user)
+                    .unwrap_or_else(|| panic!("{name} {}: no facts", unit.name));
+                assert_eq!(facts.source, source, "{name}");
+                assert_eq!(
+                    (facts.unit_name.as_str(), facts.unit_line),
+                    (unit.name.as_str(), unit.start_line),
+                    "{name}"
+                );
+                assert_eq!((facts.language, facts.framework), (language, framework));
+                assert!(!facts.is_retry);
+
+                let code = unit_tests(&target, unit, Flavor::Simulated);
+                let answer = format!(
+                    "Here are the tests.\n\n```{}\n{}\n```\n",
+                    language.id(),
+                    code.trim_end()
+                );
+                assert_eq!(
+                    code_from_answer(&answer, language).as_deref(),
+                    Some(code.trim_end()),
+                    "{name} {}",
+                    unit.name
+                );
+            }
+        }
+    }
 }
 
 /// A directory under the system's temp dir, removed when dropped (even when the test fails).
