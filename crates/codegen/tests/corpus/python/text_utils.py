@@ -1,8 +1,8 @@
 # Small helpers for cleaning and measuring text.
 
+import functools
 import re
 import unicodedata
-
 _WORD = re.compile(r"\w+")
 
 
