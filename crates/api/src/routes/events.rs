@@ -2,6 +2,7 @@
 //! original tool's clients (`POST /api/generate-test-stream`, newline-delimited JSON, and
 //! `POST /api/generate-test`, which waits for the result).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -447,8 +448,25 @@ pub async fn generate_test_stream(
         .is_connected()
         .then(|| state.hub.watch(task.task_id()));
     let frames = follow(state, session, task, 0, watch);
-    let lines = futures::StreamExt::map(frames, |frame| {
-        let mut line = compat_line(&frame.event).to_string();
+    // A unit's result line names the unit's kind, as `/api/generate-test` does; the kinds come
+    // with `parsing_completed`.
+    let mut kinds: HashMap<String, String> = HashMap::new();
+    let lines = futures::StreamExt::map(frames, move |frame| {
+        if let EventKind::ParsingCompleted { units } = &frame.event.kind {
+            for unit in units {
+                let qualified = match &unit.container {
+                    Some(container) => vec![
+                        format!("{container}.{}", unit.name),
+                        format!("{container}::{}", unit.name),
+                    ],
+                    None => vec![unit.name.clone()],
+                };
+                for name in qualified {
+                    kinds.insert(name, unit.kind.clone());
+                }
+            }
+        }
+        let mut line = compat_line(&frame.event, &kinds).to_string();
         line.push('\n');
         Ok::<_, Infallible>(line)
     });
@@ -463,7 +481,7 @@ pub async fn generate_test_stream(
         .into_response())
 }
 
-fn compat_line(event: &Event) -> Value {
+fn compat_line(event: &Event, kinds: &HashMap<String, String>) -> Value {
     let progress = &event.progress;
     let mut line = match &event.kind {
         EventKind::Started { attempt } => json!({
@@ -481,7 +499,7 @@ fn compat_line(event: &Event) -> Value {
         }),
         EventKind::Result { unit, code } => json!({
             "name": unit,
-            "type": "unit",
+            "type": kinds.get(unit).map_or("unit", String::as_str),
             "test_code": code,
             "success": true,
             "message": format!("tests written for {unit}"),

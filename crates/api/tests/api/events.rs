@@ -691,10 +691,51 @@ async fn generate_test_stream_sends_the_original_status_lines(
     assert_eq!(lines[1]["total_snippets"], 1);
     assert_eq!(lines[2]["current_snippet"], "add");
     assert_eq!(lines[3]["name"], "add");
+    assert_eq!(
+        lines[3]["type"], lines[1]["units"][0]["kind"],
+        "a result names its unit's kind, as /api/generate-test does"
+    );
     assert_eq!(lines[3]["test_code"], UNIT_TESTS);
     assert_eq!(lines[3]["success"], true);
     assert_eq!(lines[4]["test_count"], 1);
     assert_eq!(lines[4]["file_name"], "test_calc.py");
     assert_eq!(lines[4]["progress"], 100);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn without_redis_a_stream_sends_the_state_and_closes(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut settings = test_settings(&unique_prefix());
+    // Nothing listens on port 1: the event subscription never comes up.
+    settings.redis.url = "redis://127.0.0.1:1".into();
+    let app = spawn_app_with(pool_options, connect, settings).await;
+    let created = json_with_status(app.post_task(&python_task()).await, 202).await;
+    let id = created["id"].as_str().expect("an id").to_owned();
+
+    let read = |path: String| {
+        let client = app.client.clone();
+        async move {
+            let response = client.get(path).send().await.expect("the stream opens");
+            assert_eq!(response.status().as_u16(), 200);
+            response.text().await.expect("the stream ends")
+        }
+    };
+    let queued = timeout(WAIT, read(app.url(&format!("/api/tasks/{id}/events"))))
+        .await
+        .expect("a stream without Redis closes at once");
+    assert!(queued.contains("event: heartbeat"), "{queued}");
+    assert!(
+        !queued.contains("\nid:"),
+        "a state read from the table has no event id: {queued}"
+    );
+
+    finish_task(&app.pool, &id, "test_calc.py", TEST_FILE).await;
+    let finished = timeout(WAIT, read(app.url(&format!("/api/tasks/{id}/events"))))
+        .await
+        .expect("a stream without Redis closes at once");
+    assert!(finished.contains("event: completed"), "{finished}");
     app.stop().await;
 }
