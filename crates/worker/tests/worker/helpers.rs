@@ -139,10 +139,12 @@ pub async fn stack(
     api_settings.limits.max_queued_per_session = options.max_queued_per_session;
     api_settings.stream.heartbeat_secs = 1;
 
-    let mut worker_settings = worker::Settings::default();
-    worker_settings.redis = api_settings.redis.clone();
-    worker_settings.limits = api_settings.limits.clone();
-    worker_settings.models = models;
+    let mut worker_settings = worker::Settings {
+        redis: api_settings.redis.clone(),
+        limits: api_settings.limits.clone(),
+        models,
+        ..worker::Settings::default()
+    };
     worker_settings.worker.metrics_host = "127.0.0.1".into();
     worker_settings.worker.metrics_port = 0;
     worker_settings.worker.concurrency = options.concurrency;
