@@ -202,3 +202,38 @@ async fn a_unit_that_cannot_be_fixed_is_left_out_with_a_warning(
     );
     stack.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_model_that_keeps_failing_hands_over_to_its_fallback(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let options = StackOptions {
+        max_retries: 1,
+        with_fallback: true,
+        ..StackOptions::default()
+    };
+    let stack = stack(pool_options, connect, options).await;
+    // Both calls to `simulator` fail; the next call, to `backup`, is answered.
+    stack
+        .simulator
+        .set_script([Behaviour::status(503), Behaviour::status(503)]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": ONE_UNIT, "filename": "d.py", "model": "simulator" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["model"], "simulator");
+    assert_eq!(
+        task["model_used"], "backup",
+        "the fallback wrote the tests: {task}"
+    );
+    assert_eq!(task["provider_retries"], 1);
+    assert_eq!(stack.simulator.stats().requests, 3);
+    stack.stop().await;
+}

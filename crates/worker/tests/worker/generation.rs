@@ -97,6 +97,20 @@ async fn generates_and_streams(
     );
     assert_eq!(download.text().await.expect("a body"), code);
 
+    // The same request again is answered from the result cache, without a model call.
+    let calls = stack.simulator.stats().requests;
+    let again = client
+        .post(stack.url("/api/tasks"))
+        .json(&json!({ "source": source, "filename": file_name, "model": "simulator" }))
+        .send()
+        .await
+        .expect("the api answers");
+    assert_eq!(again.status(), 200);
+    let again: serde_json::Value = again.json().await.expect("JSON");
+    assert_eq!(again["cache_hit"], true, "{again}");
+    assert_eq!(again["result"]["code"], code);
+    assert_eq!(stack.simulator.stats().requests, calls);
+
     // A late joiner gets the whole story replayed, and one that saw the first three events
     // gets only the rest.
     let replayed = read_events(

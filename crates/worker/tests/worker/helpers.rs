@@ -17,8 +17,9 @@ pub fn unique_prefix() -> String {
     format!("test:{}:", uuid::Uuid::new_v4().simple())
 }
 
-/// The registry the tests use: `offline`, and `simulator` (the default) at the simulator's URL.
-pub fn registry(simulator_url: &str, timeout_secs: u64) -> ModelRegistry {
+/// The registry the tests use: `offline`, `simulator` (the default) at the simulator's URL, and
+/// `backup`, the same simulator under another name, which `simulator` falls back to when asked.
+pub fn registry(simulator_url: &str, timeout_secs: u64, with_fallback: bool) -> ModelRegistry {
     let simulator = ModelSpec {
         id: ModelId::parse("simulator").expect("valid id"),
         kind: ModelKind::Openai,
@@ -32,9 +33,22 @@ pub fn registry(simulator_url: &str, timeout_secs: u64) -> ModelRegistry {
         max_concurrency: 64,
         fallback: Vec::new(),
     };
+    let backup = ModelSpec {
+        id: ModelId::parse("backup").expect("valid id"),
+        display_name: Some("Backup simulator".into()),
+        ..simulator.clone()
+    };
+    let simulator = ModelSpec {
+        fallback: if with_fallback {
+            vec![backup.id.clone()]
+        } else {
+            Vec::new()
+        },
+        ..simulator
+    };
     ModelRegistry {
         default: Some(ModelId::parse("simulator").expect("valid id")),
-        models: vec![ModelSpec::offline(), simulator],
+        models: vec![ModelSpec::offline(), simulator, backup],
     }
 }
 
@@ -59,6 +73,8 @@ pub struct StackOptions {
     pub max_attempts: u32,
     pub max_running_per_session: u32,
     pub max_queued_per_session: u32,
+    /// `simulator` falls back to `backup`.
+    pub with_fallback: bool,
 }
 
 impl Default for StackOptions {
@@ -73,6 +89,7 @@ impl Default for StackOptions {
             max_attempts: 3,
             max_running_per_session: 3,
             max_queued_per_session: 20,
+            with_fallback: false,
         }
     }
 }
@@ -125,7 +142,11 @@ pub async fn stack(
         .expect("the simulator binds")
         .spawn();
     let prefix = unique_prefix();
-    let models = registry(&simulator.base_url(), options.model_timeout_secs);
+    let models = registry(
+        &simulator.base_url(),
+        options.model_timeout_secs,
+        options.with_fallback,
+    );
 
     let mut api_settings = api::Settings::default();
     api_settings.server.host = "127.0.0.1".into();
