@@ -1,0 +1,286 @@
+//! The gateway's Prometheus metrics (`aiut_gateway_*`), served on their own listener.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::{Response, StatusCode, header};
+use pingora::apps::http_app::ServeHttp;
+use pingora::protocols::http::ServerSession;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    backend: String,
+    class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendLabels {
+    backend: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    reason: String,
+}
+
+/// The backend label of requests the gateway answered itself (health, status, limits, errors).
+pub const NO_BACKEND: &str = "none";
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Family<BackendLabels, Histogram>,
+    in_flight: Family<BackendLabels, Gauge>,
+    up: Family<BackendLabels, Gauge>,
+    ejections: Family<BackendLabels, Counter>,
+    retries: Counter,
+    failovers: Counter,
+    rate_limited: Family<LimitLabels, Counter>,
+    connections: Gauge,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("aiut_gateway");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by backend and status class (1xx–5xx)",
+            requests.clone(),
+        );
+        let duration = Family::<BackendLabels, Histogram>::new_with_constructor(
+            duration_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request to the end of its response, by backend",
+            duration.clone(),
+        );
+        let in_flight = Family::<BackendLabels, Gauge>::default();
+        registry.register(
+            "backend_in_flight",
+            "Requests in flight at each backend",
+            in_flight.clone(),
+        );
+        let up = Family::<BackendLabels, Gauge>::default();
+        registry.register(
+            "backend_up",
+            "1 when a backend is in rotation (healthy and not ejected)",
+            up.clone(),
+        );
+        let ejections = Family::<BackendLabels, Counter>::default();
+        registry.register(
+            "backend_ejections",
+            "Times a backend was ejected after repeated failures",
+            ejections.clone(),
+        );
+        let retries = Counter::default();
+        registry.register(
+            "retries",
+            "Attempts retried on another backend",
+            retries.clone(),
+        );
+        let failovers = Counter::default();
+        registry.register(
+            "failovers",
+            "Requests answered by another backend than the first one tried",
+            failovers.clone(),
+        );
+        let rate_limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429, by reason (rate, concurrency)",
+            rate_limited.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "downstream_connections",
+            "Open client connections (HTTP/1.1, from their first request)",
+            connections.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            in_flight,
+            up,
+            ejections,
+            retries,
+            failovers,
+            rate_limited,
+            connections,
+        }
+    }
+
+    pub fn request_done(&self, backend: &str, status: u16, elapsed: Duration) {
+        let class = match status {
+            100..=599 => format!("{}xx", status / 100),
+            _ => "none".to_owned(),
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                backend: backend.to_owned(),
+                class,
+            })
+            .inc();
+        self.duration
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn in_flight_changed(&self, backend: &str, delta: i64) {
+        self.in_flight
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+            })
+            .inc_by(delta);
+    }
+
+    pub fn set_up(&self, backend: &str, up: bool) {
+        self.up
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+            })
+            .set(i64::from(up));
+    }
+
+    pub fn ejected(&self, backend: &str) {
+        self.ejections
+            .get_or_create(&BackendLabels {
+                backend: backend.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Drops the per-backend series of a backend that left.
+    pub fn forget_backend(&self, backend: &str) {
+        let labels = BackendLabels {
+            backend: backend.to_owned(),
+        };
+        self.up.remove(&labels);
+        self.in_flight.remove(&labels);
+    }
+
+    pub fn retried(&self) {
+        self.retries.inc();
+    }
+
+    pub fn failed_over(&self) {
+        self.failovers.inc();
+    }
+
+    pub fn rate_limited(&self, reason: &str) {
+        self.rate_limited
+            .get_or_create(&LimitLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {
+        self.connections.inc();
+        ConnectionGuard {
+            metrics: Arc::clone(self),
+        }
+    }
+
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Counts one open client connection until dropped.
+pub struct ConnectionGuard {
+    metrics: Arc<Metrics>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.metrics.connections.dec();
+    }
+}
+
+/// Serves `GET /metrics` on the metrics listener.
+pub struct MetricsApp {
+    pub metrics: Arc<Metrics>,
+}
+
+#[async_trait]
+impl ServeHttp for MetricsApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let path = session.req_header().uri.path();
+        let (status, content_type, body) = if path == "/metrics" {
+            match self.metrics.encode() {
+                Ok(text) => (
+                    StatusCode::OK,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    text.into_bytes(),
+                ),
+                Err(_) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain",
+                    b"cannot encode metrics\n".to_vec(),
+                ),
+            }
+        } else {
+            (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec())
+        };
+        let length = body.len();
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::CONTENT_LENGTH, length)
+            .body(body)
+            .unwrap_or_else(|_| Response::new(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_prefixed_names() {
+        let metrics = Arc::new(Metrics::new());
+        metrics.request_done("127.0.0.1:1", 200, Duration::from_millis(3));
+        metrics.request_done(NO_BACKEND, 429, Duration::from_millis(1));
+        metrics.in_flight_changed("127.0.0.1:1", 1);
+        metrics.set_up("127.0.0.1:1", true);
+        metrics.retried();
+        metrics.rate_limited("rate");
+        let guard = metrics.connection_opened();
+        let text = metrics.encode().expect("encodes");
+        assert!(
+            text.contains("aiut_gateway_requests_total{backend=\"127.0.0.1:1\",class=\"2xx\"} 1")
+        );
+        assert!(text.contains("class=\"4xx\""));
+        assert!(text.contains("aiut_gateway_backend_up{backend=\"127.0.0.1:1\"} 1"));
+        assert!(text.contains("aiut_gateway_retries_total 1"));
+        assert!(text.contains("aiut_gateway_downstream_connections 1"));
+        assert!(text.contains("aiut_gateway_request_duration_seconds_bucket"));
+        drop(guard);
+        let text = metrics.encode().expect("encodes");
+        assert!(text.contains("aiut_gateway_downstream_connections 0"));
+    }
+}

@@ -1,0 +1,752 @@
+//! The proxy itself: Pingora's [`ProxyHttp`] hooks, each delegating its decisions to the plain
+//! functions of [`crate::backends`], [`crate::retry`] and [`crate::ratelimit`].
+
+use std::any::Any;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::modules::http::HttpModules;
+use pingora::modules::http::compression::{ResponseCompression, ResponseCompressionBuilder};
+use pingora::prelude::HttpPeer;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::{Error, ErrorSource, ErrorType, Result};
+use serde_json::json;
+
+use crate::backends::{InFlight, Registry};
+use crate::config::GatewaySettings;
+use crate::metrics::{ConnectionGuard, Metrics, NO_BACKEND};
+use crate::ratelimit::{Cidr, ConcurrencySlot, LimitClass, RateLimiter, Refusal, is_trusted};
+use crate::retry::{FailureKind, should_retry};
+
+const REQUEST_ID: &str = "x-request-id";
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// How long clients are told to wait when no backend can take a request.
+const NO_BACKEND_RETRY_AFTER_SECS: u64 = 2;
+
+/// Long-lived state shared by every request.
+pub struct Gateway {
+    pub registry: Arc<Registry>,
+    pub limiter: RateLimiter,
+    pub metrics: Arc<Metrics>,
+    pub trusted: Vec<Cidr>,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub compression_level: u32,
+    /// The HTTPS listener's port, when there is one.
+    pub tls_port: Option<u16>,
+    pub redirect_http: bool,
+    pub started: Instant,
+}
+
+impl Gateway {
+    pub fn new(
+        settings: &GatewaySettings,
+        registry: Arc<Registry>,
+        limiter: RateLimiter,
+        metrics: Arc<Metrics>,
+        trusted: Vec<Cidr>,
+    ) -> Gateway {
+        let tls_port = settings.tls.as_ref().and_then(|tls| {
+            tls.listen
+                .parse::<SocketAddr>()
+                .ok()
+                .map(|address| address.port())
+        });
+        Gateway {
+            registry,
+            limiter,
+            metrics,
+            trusted,
+            connect_timeout: settings.connect_timeout(),
+            read_timeout: settings.read_timeout(),
+            max_body_bytes: settings.max_body_bytes,
+            compression_level: settings.compression_level,
+            tls_port,
+            redirect_http: settings.tls.as_ref().is_some_and(|tls| tls.redirect_http),
+            started: Instant::now(),
+        }
+    }
+}
+
+/// What the gateway answered on its own, for the error path and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Verdict {
+    #[default]
+    Proxied,
+    NoBackend,
+}
+
+/// Per-request state.
+pub struct RequestCtx {
+    started: Instant,
+    request_id: String,
+    /// An event stream: no read timeout, no compression, quiet when the client leaves.
+    is_stream: bool,
+    tls: bool,
+    client: Option<IpAddr>,
+    /// Backends already tried for this request, so a retry goes elsewhere.
+    tried: Vec<SocketAddr>,
+    in_flight: Option<InFlight>,
+    /// The backend whose response headers came back.
+    served_by: Option<String>,
+    slot: Option<ConcurrencySlot>,
+    connection: Option<Arc<ConnectionGuard>>,
+    body_bytes: u64,
+    verdict: Verdict,
+}
+
+impl RequestCtx {
+    fn new() -> Self {
+        RequestCtx {
+            started: Instant::now(),
+            request_id: String::new(),
+            is_stream: false,
+            tls: false,
+            client: None,
+            tried: Vec::new(),
+            in_flight: None,
+            served_by: None,
+            slot: None,
+            connection: None,
+            body_bytes: 0,
+            verdict: Verdict::Proxied,
+        }
+    }
+}
+
+/// Keeps a client's request id when it is short and plain, so it can be logged safely.
+pub fn sane_request_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(&byte))
+}
+
+/// Requests that open an event stream (matched before the response says so, because the read
+/// timeout is set when connecting).
+pub fn is_event_stream_request(path: &str, accept: Option<&str>) -> bool {
+    accept.is_some_and(|accept| accept.to_ascii_lowercase().contains("text/event-stream"))
+        || path.ends_with("/events")
+        || path == "/api/generate-test-stream"
+}
+
+pub fn is_event_stream_response(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|value| {
+        value
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+    })
+}
+
+/// `X-Forwarded-For` for the backend: a chain from a trusted proxy is extended, anything else a
+/// client sent is replaced, so a client cannot claim another address.
+pub fn forwarded_for(existing: Option<&str>, client: IpAddr, trusted: &[Cidr]) -> String {
+    match existing.map(str::trim).filter(|chain| !chain.is_empty()) {
+        Some(chain) if is_trusted(trusted, client) => format!("{chain}, {client}"),
+        _ => client.to_string(),
+    }
+}
+
+/// The status and JSON error code the gateway answers for an error that ended a request.
+pub fn error_answer(error: &ErrorType, source: &ErrorSource) -> Option<(u16, &'static str)> {
+    match error {
+        ErrorType::HTTPStatus(413) => Some((413, "payload_too_large")),
+        ErrorType::HTTPStatus(503) => Some((503, "no_backend")),
+        ErrorType::HTTPStatus(code) if (400..600).contains(code) => Some((*code, "error")),
+        _ => match source {
+            ErrorSource::Upstream => match error {
+                ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                    Some((504, "gateway_timeout"))
+                }
+                _ => Some((502, "bad_gateway")),
+            },
+            ErrorSource::Downstream => match error {
+                // The client is gone; there is no one to answer.
+                ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed => None,
+                _ => Some((400, "bad_request")),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => Some((500, "internal")),
+        },
+    }
+}
+
+fn error_message(code: &str) -> &'static str {
+    match code {
+        "payload_too_large" => "the request body is larger than the gateway accepts",
+        "no_backend" => "no backend is available to answer; try again shortly",
+        "rate_limited" => "too many requests from this address; slow down",
+        "gateway_timeout" => "the backend did not answer in time",
+        "bad_gateway" => "the backend failed to answer",
+        "bad_request" => "the request could not be read",
+        _ => "the gateway could not serve this request",
+    }
+}
+
+fn header_str<'a>(session: &'a Session, name: &str) -> Option<&'a str> {
+    session
+        .req_header()
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+impl Gateway {
+    fn add_common_headers(
+        &self,
+        response: &mut pingora::http::ResponseHeader,
+        ctx: &RequestCtx,
+    ) -> Result<()> {
+        response.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        response.insert_header("x-content-type-options", "nosniff")?;
+        response.insert_header("x-frame-options", "DENY")?;
+        response.insert_header("referrer-policy", "no-referrer")?;
+        if ctx.tls {
+            response.insert_header("strict-transport-security", "max-age=31536000")?;
+        }
+        Ok(())
+    }
+
+    /// Writes a whole response from the gateway itself.
+    async fn answer(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        status: u16,
+        content_type: &str,
+        body: Bytes,
+        extra: &[(&'static str, String)],
+    ) -> Result<()> {
+        let mut response = pingora::http::ResponseHeader::build(status, Some(6))?;
+        response.insert_header("content-type", content_type)?;
+        response.insert_header("content-length", body.len().to_string())?;
+        response.insert_header("cache-control", "no-store")?;
+        for (name, value) in extra {
+            response.insert_header(*name, value.as_str())?;
+        }
+        self.add_common_headers(&mut response, ctx)?;
+        let head_only = session.req_header().method == http::Method::HEAD;
+        session
+            .write_response_header(Box::new(response), head_only)
+            .await?;
+        if !head_only {
+            session.write_response_body(Some(body), true).await?;
+        }
+        Ok(())
+    }
+
+    async fn answer_error(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        status: u16,
+        code: &str,
+        retry_after: Option<u64>,
+    ) -> Result<()> {
+        let body = json!({"error": {"code": code, "message": error_message(code)}}).to_string();
+        let extra: Vec<(&'static str, String)> = retry_after
+            .map(|secs| ("retry-after", secs.to_string()))
+            .into_iter()
+            .collect();
+        self.answer(
+            session,
+            ctx,
+            status,
+            "application/json",
+            Bytes::from(body),
+            &extra,
+        )
+        .await
+    }
+
+    fn status_json(&self) -> Bytes {
+        let now = Instant::now();
+        let backends = self.registry.status(now);
+        let available = backends
+            .iter()
+            .filter(|backend| backend.healthy && !backend.ejected && !backend.draining)
+            .count();
+        Bytes::from(
+            json!({
+                "backends": backends,
+                "available": available,
+                "uptime_secs": self.started.elapsed().as_secs(),
+            })
+            .to_string(),
+        )
+    }
+
+    fn redirect_target(&self, session: &Session) -> Option<String> {
+        let tls_port = self.tls_port?;
+        let host = header_str(session, "host")
+            .or_else(|| session.req_header().uri.host())
+            .unwrap_or("localhost");
+        // Drop a port from the Host header (IPv6 literals keep their brackets).
+        let host = match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() => {
+                name
+            }
+            _ => host,
+        };
+        let port = if tls_port == 443 {
+            String::new()
+        } else {
+            format!(":{tls_port}")
+        };
+        let path = session
+            .req_header()
+            .uri
+            .path_and_query()
+            .map_or("/", |path| path.as_str());
+        Some(format!("https://{host}{port}{path}"))
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new()
+    }
+
+    fn init_downstream_modules(&self, modules: &mut HttpModules) {
+        modules.add_module(ResponseCompressionBuilder::enable(self.compression_level));
+    }
+
+    fn on_connection_reuse(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+        previous: Box<dyn Any + Send + Sync>,
+    ) {
+        if let Ok(guard) = previous.downcast::<Arc<ConnectionGuard>>() {
+            ctx.connection = Some(*guard);
+        }
+    }
+
+    fn persist_connection_context(
+        &self,
+        _session: &Session,
+        ctx: &RequestCtx,
+    ) -> Option<Box<dyn Any + Send + Sync>> {
+        // The guard rides along with the kept-alive connection and drops when it closes.
+        ctx.connection
+            .as_ref()
+            .map(|guard| Box::new(Arc::clone(guard)) as Box<dyn Any + Send + Sync>)
+    }
+
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if ctx.connection.is_none() {
+            ctx.connection = Some(Arc::new(self.metrics.connection_opened()));
+        }
+        ctx.request_id = header_str(session, REQUEST_ID)
+            .filter(|id| sane_request_id(id))
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let server_port = session
+            .server_addr()
+            .and_then(|address| address.as_inet())
+            .map(|address| address.port());
+        ctx.tls = session
+            .digest()
+            .is_some_and(|digest| digest.ssl_digest.is_some())
+            || (self.tls_port.is_some() && server_port == self.tls_port);
+        ctx.client = session
+            .client_addr()
+            .and_then(|address| address.as_inet())
+            .map(|address| address.ip());
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let path = session.req_header().uri.path().to_owned();
+        let method = session.req_header().method.clone();
+        let readable = method == http::Method::GET || method == http::Method::HEAD;
+
+        if readable && path == "/health" {
+            self.answer(
+                session,
+                ctx,
+                200,
+                "text/plain",
+                Bytes::from_static(b"healthy\n"),
+                &[],
+            )
+            .await?;
+            return Ok(true);
+        }
+        if self.redirect_http
+            && !ctx.tls
+            && let Some(location) = self.redirect_target(session)
+        {
+            self.answer(
+                session,
+                ctx,
+                301,
+                "text/plain",
+                Bytes::from_static(b"moved to https\n"),
+                &[("location", location)],
+            )
+            .await?;
+            return Ok(true);
+        }
+        if readable && path == "/gateway/status" {
+            let body = self.status_json();
+            self.answer(session, ctx, 200, "application/json", body, &[])
+                .await?;
+            return Ok(true);
+        }
+
+        let declared_length = header_str(session, "content-length")
+            .and_then(|length| length.trim().parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > self.max_body_bytes) {
+            // The unread body makes the connection unusable for another request.
+            session.set_keepalive(None);
+            self.answer_error(session, ctx, 413, "payload_too_large", None)
+                .await?;
+            return Ok(true);
+        }
+
+        if let Some(client) = ctx.client {
+            let class = LimitClass::of(method.as_str(), &path, header_str(session, "content-type"));
+            match self.limiter.admit(client, class) {
+                Ok(slot) => ctx.slot = Some(slot),
+                Err(refusal) => {
+                    self.metrics.rate_limited(refusal.reason());
+                    tracing::debug!(%client, class = class.as_str(), reason = refusal.reason(),
+                        request_id = %ctx.request_id, "rate limited");
+                    if matches!(refusal, Refusal::Rate(_)) || declared_length.unwrap_or(0) > 0 {
+                        session.set_keepalive(None);
+                    }
+                    self.answer_error(
+                        session,
+                        ctx,
+                        429,
+                        "rate_limited",
+                        Some(refusal.retry_after_secs()),
+                    )
+                    .await?;
+                    return Ok(true);
+                }
+            }
+        }
+
+        ctx.is_stream = is_event_stream_request(&path, header_str(session, "accept"));
+        Ok(false)
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Catches chunked bodies, which declare no length up front.
+        if let Some(chunk) = body {
+            ctx.body_bytes += chunk.len() as u64;
+            if ctx.body_bytes > self.max_body_bytes {
+                return Err(Error::explain(
+                    ErrorType::HTTPStatus(413),
+                    "request body over the limit",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        // A previous attempt no longer counts against its backend.
+        ctx.in_flight = None;
+        let Some(in_flight) = self.registry.acquire(&ctx.tried, Instant::now()) else {
+            ctx.verdict = Verdict::NoBackend;
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(503),
+                "no backend available",
+            ));
+        };
+        let address = in_flight.backend().address;
+        ctx.tried.push(address);
+        ctx.in_flight = Some(in_flight);
+        let mut peer = HttpPeer::new(address, false, String::new());
+        peer.options.connection_timeout = Some(self.connect_timeout);
+        if !ctx.is_stream {
+            peer.options.read_timeout = Some(self.read_timeout);
+        }
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut pingora::http::RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        if let Some(client) = ctx.client {
+            let chain = forwarded_for(
+                header_str(session, "x-forwarded-for"),
+                client,
+                &self.trusted,
+            );
+            upstream_request.insert_header("x-forwarded-for", chain)?;
+        }
+        upstream_request
+            .insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
+        if let Some(host) = header_str(session, "host").map(str::to_owned) {
+            upstream_request.insert_header("x-forwarded-host", host)?;
+        }
+        Ok(())
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        if let Some(in_flight) = &ctx.in_flight {
+            self.registry
+                .record_failure(in_flight.backend(), Instant::now());
+        }
+        let retry = should_retry(
+            FailureKind::Connect,
+            session.req_header().method.as_str(),
+            header_str(session, IDEMPOTENCY_KEY).is_some(),
+            false,
+        );
+        tracing::debug!(peer = %peer, error = %e, retry, request_id = %ctx.request_id,
+            "cannot connect to backend");
+        if retry {
+            self.metrics.retried();
+        }
+        e.set_retry(retry);
+        e
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        _client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        if e.esource() == &ErrorSource::Downstream {
+            // The client went away or sent garbage: not the backend's fault, nothing to retry.
+            e.set_retry(false);
+            return e;
+        }
+        if let Some(in_flight) = &ctx.in_flight {
+            self.registry
+                .record_failure(in_flight.backend(), Instant::now());
+        }
+        let kind = FailureKind::of_proxy_error(e.etype(), session.response_written().is_some());
+        let retry = should_retry(
+            kind,
+            session.req_header().method.as_str(),
+            header_str(session, IDEMPOTENCY_KEY).is_some(),
+            session.as_ref().retry_buffer_truncated(),
+        );
+        if retry {
+            self.metrics.retried();
+        }
+        e.set_retry(retry);
+        e
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if upstream_response.status.is_informational() {
+            return Ok(());
+        }
+        if let Some(in_flight) = &ctx.in_flight {
+            self.registry.record_served(in_flight.backend());
+            ctx.served_by = Some(in_flight.backend().label());
+        }
+        if ctx.tried.len() > 1 {
+            self.metrics.failed_over();
+        }
+        let content_type = upstream_response
+            .headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok());
+        if is_event_stream_response(content_type) {
+            ctx.is_stream = true;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        self.add_common_headers(upstream_response, ctx)?;
+        if ctx.is_stream {
+            // Compression would hold events back until a block fills.
+            if let Some(compression) = session
+                .downstream_modules_ctx
+                .get_mut::<ResponseCompression>()
+            {
+                compression.adjust_level(0);
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let answer = if ctx.verdict == Verdict::NoBackend {
+            Some((503, "no_backend"))
+        } else {
+            error_answer(e.etype(), e.esource())
+        };
+        let Some((status, code)) = answer else {
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
+        };
+        if session.response_written().is_none() {
+            let retry_after = (status == 503).then_some(NO_BACKEND_RETRY_AFTER_SECS);
+            if status == 413 {
+                session.set_keepalive(None);
+            }
+            if let Err(error) = self
+                .answer_error(session, ctx, status, code, retry_after)
+                .await
+            {
+                tracing::debug!(%error, "cannot send the error response");
+            }
+        }
+        FailToProxy {
+            error_code: status,
+            can_reuse_downstream: false,
+        }
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, error: &Error) -> bool {
+        // A client closing its event stream is how streams end; our own refusals are expected.
+        (ctx.is_stream && error.esource() == &ErrorSource::Downstream)
+            || ctx.verdict == Verdict::NoBackend
+            || matches!(error.etype(), ErrorType::HTTPStatus(413))
+    }
+
+    async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map_or(0, |response| response.status.as_u16());
+        let backend = ctx.served_by.as_deref().unwrap_or(NO_BACKEND);
+        let elapsed = ctx.started.elapsed();
+        self.metrics.request_done(backend, status, elapsed);
+        tracing::debug!(
+            request_id = %ctx.request_id,
+            method = %session.req_header().method,
+            path = %session.req_header().uri.path(),
+            status,
+            backend,
+            tries = ctx.tried.len(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            error = error.map(|e| e.to_string()),
+            "request"
+        );
+        // Release the backend and the client's slot now, not whenever the context is dropped.
+        ctx.in_flight = None;
+        ctx.slot = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_when_sane() {
+        assert!(sane_request_id("3f2a-11:req.7_x"));
+        assert!(!sane_request_id(""));
+        assert!(!sane_request_id("has space"));
+        assert!(!sane_request_id("new\nline"));
+        assert!(!sane_request_id(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn recognises_event_streams() {
+        assert!(is_event_stream_request("/api/tasks/1/events", None));
+        assert!(is_event_stream_request("/api/generate-test-stream", None));
+        assert!(is_event_stream_request("/x", Some("text/event-stream")));
+        assert!(!is_event_stream_request(
+            "/api/tasks",
+            Some("application/json")
+        ));
+        assert!(is_event_stream_response(Some(
+            "text/event-stream; charset=utf-8"
+        )));
+        assert!(!is_event_stream_response(Some("text/plain")));
+        assert!(!is_event_stream_response(None));
+    }
+
+    #[test]
+    fn forwarded_for_trusts_only_trusted_proxies() {
+        let trusted = [Cidr::parse("10.0.0.0/8").expect("valid")];
+        let proxy: IpAddr = "10.0.0.2".parse().expect("ip");
+        let stranger: IpAddr = "198.51.100.1".parse().expect("ip");
+        assert_eq!(
+            forwarded_for(Some("203.0.113.5"), proxy, &trusted),
+            "203.0.113.5, 10.0.0.2"
+        );
+        assert_eq!(
+            forwarded_for(Some("1.2.3.4"), stranger, &trusted),
+            "198.51.100.1"
+        );
+        assert_eq!(forwarded_for(None, proxy, &trusted), "10.0.0.2");
+        assert_eq!(forwarded_for(Some("  "), proxy, &trusted), "10.0.0.2");
+    }
+
+    #[test]
+    fn errors_map_to_answers() {
+        assert_eq!(
+            error_answer(&ErrorType::HTTPStatus(413), &ErrorSource::Internal),
+            Some((413, "payload_too_large"))
+        );
+        assert_eq!(
+            error_answer(&ErrorType::ReadTimedout, &ErrorSource::Upstream),
+            Some((504, "gateway_timeout"))
+        );
+        assert_eq!(
+            error_answer(&ErrorType::ConnectionClosed, &ErrorSource::Upstream),
+            Some((502, "bad_gateway"))
+        );
+        assert_eq!(
+            error_answer(&ErrorType::ConnectionClosed, &ErrorSource::Downstream),
+            None
+        );
+        assert_eq!(
+            error_answer(&ErrorType::InvalidHTTPHeader, &ErrorSource::Downstream),
+            Some((400, "bad_request"))
+        );
+    }
+}

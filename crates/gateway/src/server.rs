@@ -1,0 +1,140 @@
+//! Builds the Pingora server from the settings: the proxy service (plain and, optionally, TLS
+//! listeners), the metrics listener, and the background services (health checks, DNS refresh).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pingora::server::Server;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+
+use crate::backends::{EjectionPolicy, Registry};
+use crate::config::Settings;
+use crate::discovery::{DnsRefresh, SystemResolver};
+use crate::health::HealthChecker;
+use crate::metrics::{Metrics, MetricsApp};
+use crate::proxy::Gateway;
+use crate::ratelimit::{RateLimiter, SystemClock};
+
+/// Builds the server, ready for `run_forever`. `upgrade` takes the listening sockets over from a
+/// running gateway (see the crate docs).
+pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server> {
+    settings.validate()?;
+    let gateway_settings = &settings.gateway;
+    let conf = ServerConf {
+        threads: gateway_settings.threads,
+        grace_period_seconds: Some(gateway_settings.grace_period_secs),
+        graceful_shutdown_timeout_seconds: Some(gateway_settings.graceful_shutdown_timeout_secs),
+        upgrade_sock: gateway_settings.upgrade_sock.clone(),
+        ..ServerConf::default()
+    };
+    let options = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(options, conf);
+    server.bootstrap();
+
+    let metrics = Arc::new(Metrics::new());
+    let initial = initial_backends(&settings)?;
+    tracing::info!(backends = ?initial, "initial backends");
+    let registry = Arc::new(Registry::new(
+        &initial,
+        EjectionPolicy {
+            max_fails: gateway_settings.max_fails,
+            window: Duration::from_secs(gateway_settings.fail_timeout_secs),
+            eject_for: Duration::from_secs(gateway_settings.eject_secs),
+        },
+        Arc::clone(&metrics),
+    ));
+    let trusted = settings.trusted_networks()?;
+    let limiter = RateLimiter::new(
+        gateway_settings.rate_limit.clone(),
+        trusted.clone(),
+        Arc::new(SystemClock),
+    );
+    let gateway = Gateway::new(
+        gateway_settings,
+        Arc::clone(&registry),
+        limiter,
+        Arc::clone(&metrics),
+        trusted,
+    );
+
+    let mut proxy =
+        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "proxy");
+    proxy.add_tcp(&gateway_settings.listen);
+    if let Some(tls) = &gateway_settings.tls {
+        let cert = tls.cert_path.to_string_lossy();
+        let key = tls.key_path.to_string_lossy();
+        proxy
+            .add_tls(&tls.listen, &cert, &key)
+            .map_err(|error| anyhow::anyhow!("cannot set up TLS on {}: {error}", tls.listen))?;
+    }
+
+    let mut metrics_service = Service::new(
+        "metrics".to_owned(),
+        MetricsApp {
+            metrics: Arc::clone(&metrics),
+        },
+    );
+    metrics_service.add_tcp(&gateway_settings.metrics_listen);
+    metrics_service.threads = Some(1);
+
+    let health = background_service(
+        "health checks",
+        HealthChecker {
+            registry: Arc::clone(&registry),
+            path: gateway_settings.health_path.clone(),
+            interval: gateway_settings.health_interval(),
+            timeout: gateway_settings.health_timeout(),
+        },
+    );
+    server.add_service(proxy);
+    server.add_service(metrics_service);
+    server.add_service(health);
+    if let Some(name) = &gateway_settings.upstream_dns {
+        server.add_service(background_service(
+            "dns refresh",
+            DnsRefresh {
+                registry,
+                resolver: Arc::new(SystemResolver),
+                name: name.clone(),
+                every: Duration::from_secs(gateway_settings.dns_refresh_secs),
+            },
+        ));
+    }
+    tracing::info!(
+        listen = %gateway_settings.listen,
+        tls = ?gateway_settings.tls.as_ref().map(|tls| &tls.listen),
+        metrics = %gateway_settings.metrics_listen,
+        "gateway configured"
+    );
+    Ok(server)
+}
+
+/// The backends to start with: the static list, or a first DNS answer (empty when the name does
+/// not resolve yet; the refresh fills it in).
+fn initial_backends(settings: &Settings) -> anyhow::Result<Vec<SocketAddr>> {
+    match &settings.gateway.upstream_dns {
+        Some(name) => match name.to_socket_addrs() {
+            Ok(addresses) => {
+                let mut addresses: Vec<SocketAddr> = addresses.collect();
+                addresses.sort();
+                addresses.dedup();
+                Ok(addresses)
+            }
+            Err(error) => {
+                tracing::warn!(%name, %error, "upstream name does not resolve yet");
+                Ok(Vec::new())
+            }
+        },
+        None => settings
+            .gateway
+            .resolve_static_upstreams()
+            .context("gateway.upstreams"),
+    }
+}

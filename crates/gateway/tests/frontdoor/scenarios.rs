@@ -1,0 +1,465 @@
+//! The scenarios, each written once and run against both front doors.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use domain::{EventKind, Progress, TaskId};
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::frontdoor::{FrontDoor, Kind, all_instances};
+use crate::replicas::{Replicas, replica_settings};
+use crate::slow::SlowForwarder;
+use crate::sse::SseReader;
+use crate::{backend_of, client};
+
+/// How long the slow backend holds each answer.
+const SLOW_DELAY: Duration = Duration::from_millis(300);
+
+/// The longest a freshly started front door may take to reach every replica.
+const WARM_UP: Duration = Duration::from_secs(15);
+
+/// A small Python source with one function, different for every `n`.
+fn python_source(n: usize) -> String {
+    format!("def value_{n}():\n    return {n}\n")
+}
+
+/// Requests per replica, in the replicas' order.
+fn counts_of(instances: &[String]) -> Vec<usize> {
+    all_instances()
+        .iter()
+        .map(|id| instances.iter().filter(|seen| *seen == id).count())
+        .collect()
+}
+
+/// a. A replica whose answers take 300 ms holds its requests longer; least connections sends it
+/// fewer new ones.
+pub async fn a_slow_backend_receives_fewer_new_requests(
+    kind: Kind,
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const REQUESTS: usize = 300;
+    const CLIENTS: usize = 12;
+    let mut replicas = Replicas::start(pool_options, connect, replica_settings()).await;
+    let mut upstreams = replicas.addresses();
+    let slow = SlowForwarder::start(upstreams[0], SLOW_DELAY).await;
+    upstreams[0] = slow.address;
+    let front_door = FrontDoor::start(kind, &upstreams, true).await;
+    front_door
+        .wait_until_serving(&all_instances(), WARM_UP)
+        .await;
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(Mutex::new(Vec::with_capacity(REQUESTS)));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (next, answered, url) = (
+                next.clone(),
+                answered.clone(),
+                front_door.url("/api/languages"),
+            );
+            tokio::spawn(async move {
+                let client = client();
+                while next.fetch_add(1, Ordering::Relaxed) < REQUESTS {
+                    let response = client.get(&url).send().await.expect("request sent");
+                    assert_eq!(response.status().as_u16(), 200, "{response:?}");
+                    let instance = backend_of(&response).expect("X-Backend-Instance");
+                    answered.lock().await.push(instance);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let elapsed = started.elapsed();
+    let counts = counts_of(&answered.lock().await);
+    let others = (counts[1] + counts[2]) as f64 / 2.0;
+    eprintln!(
+        "[{kind}] slow backend: {REQUESTS} requests from {CLIENTS} clients in {elapsed:?}: \
+         api-1 (slow) {}, api-2 {}, api-3 {} ({:.0} % of the others' average)",
+        counts[0],
+        counts[1],
+        counts[2],
+        100.0 * counts[0] as f64 / others
+    );
+    assert_eq!(counts.iter().sum::<usize>(), REQUESTS);
+    assert!(
+        (counts[0] as f64) < 0.6 * others,
+        "through {kind}, the slow replica got {} of {REQUESTS} requests, the others {} and {}",
+        counts[0],
+        counts[1],
+        counts[2]
+    );
+    drop(front_door);
+    drop(slow);
+    replicas.stop_all().await;
+}
+
+/// What one request of the mixed load is.
+fn mixed_request(
+    client: &reqwest::Client,
+    front_door: &FrontDoor,
+    n: usize,
+) -> reqwest::RequestBuilder {
+    match n % 3 {
+        0 => client.get(front_door.url("/api/languages")),
+        1 => client.get(front_door.url("/api/queue")),
+        _ => client
+            .post(front_door.url("/api/tasks"))
+            // What a careful client sends, so a replay of the same POST is recognised.
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({ "source": python_source(n), "filename": "calc.py" })),
+    }
+}
+
+/// b. A replica stopped in the middle of 2 000 mixed requests costs none of them; started again
+/// on its port, it is back in rotation within a bounded time.
+pub async fn a_replica_killed_under_load_fails_no_request_and_returns(
+    kind: Kind,
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const REQUESTS: usize = 2_000;
+    const CLIENTS: usize = 16;
+    const KILL_AFTER: usize = 600;
+    const VICTIM: usize = 1;
+    const RETURN_WITHIN: Duration = Duration::from_secs(45);
+    let mut replicas = Replicas::start(pool_options, connect, replica_settings()).await;
+    let front_door = Arc::new(FrontDoor::start(kind, &replicas.addresses(), true).await);
+    front_door
+        .wait_until_serving(&all_instances(), WARM_UP)
+        .await;
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(Mutex::new(Vec::with_capacity(REQUESTS)));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let victim = replicas.take(VICTIM);
+    let killer = {
+        let done = done.clone();
+        tokio::spawn(async move {
+            while done.load(Ordering::Relaxed) < KILL_AFTER {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let at = done.load(Ordering::Relaxed);
+            victim.stop().await;
+            (at, done.load(Ordering::Relaxed))
+        })
+    };
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (next, done, answered, failures, front_door) = (
+                next.clone(),
+                done.clone(),
+                answered.clone(),
+                failures.clone(),
+                front_door.clone(),
+            );
+            tokio::spawn(async move {
+                let client = client();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= REQUESTS {
+                        break;
+                    }
+                    let request = mixed_request(&client, &front_door, n);
+                    match request.send().await {
+                        Ok(response) if matches!(response.status().as_u16(), 200 | 202) => {
+                            let instance = backend_of(&response).unwrap_or_default();
+                            answered.lock().await.push(instance);
+                        }
+                        Ok(response) => {
+                            let status = response.status();
+                            let body = response.text().await.unwrap_or_default();
+                            failures.lock().await.push(format!("#{n}: {status} {body}"));
+                        }
+                        Err(error) => failures.lock().await.push(format!("#{n}: {error:?}")),
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let elapsed = started.elapsed();
+    let (stop_began, stop_ended) = killer.await.expect("the replica stops");
+    let counts = counts_of(&answered.lock().await);
+    let failures = failures.lock().await.clone();
+    eprintln!(
+        "[{kind}] killed replica: {REQUESTS} mixed requests from {CLIENTS} clients in {elapsed:?}; \
+         api-2 stopped between answers {stop_began} and {stop_ended}; answered by api-1/2/3: \
+         {counts:?}; failed: {}",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "through {kind}, {} of {REQUESTS} requests failed while a replica stopped:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    replicas.restart(VICTIM).await;
+    let back_after = front_door
+        .wait_until_serving(&[Replicas::instance_id(VICTIM)], RETURN_WITHIN)
+        .await;
+    eprintln!("[{kind}] killed replica: api-2 back in rotation {back_after:?} after its restart");
+    drop(front_door);
+    replicas.stop_all().await;
+}
+
+/// c. Events published one every 300 ms reach a client through the front door at once, and a
+/// 20 s silence (no heartbeat either) does not cut the stream.
+pub async fn an_event_stream_passes_unbuffered_and_survives_a_quiet_gap(
+    kind: Kind,
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const EVENTS: u32 = 10;
+    const EVERY: Duration = Duration::from_millis(300);
+    const QUIET: Duration = Duration::from_secs(20);
+    const MAX_DELAY: Duration = Duration::from_millis(200);
+    let mut settings = replica_settings();
+    // No heartbeat during the quiet gap: the stream carries nothing at all.
+    settings.stream.heartbeat_secs = 60;
+    let mut replicas = Replicas::start(pool_options, connect, settings).await;
+    let front_door = FrontDoor::start(kind, &replicas.addresses(), true).await;
+    front_door
+        .wait_until_serving(&all_instances(), WARM_UP)
+        .await;
+    replicas.wait_for_event_subscriptions().await;
+
+    let client = client();
+    let created = client
+        .post(front_door.url("/api/tasks"))
+        .json(&json!({ "source": python_source(1), "filename": "calc.py" }))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(created.status().as_u16(), 202, "{created:?}");
+    let created: Value = created.json().await.expect("a JSON body");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let task: TaskId = id.parse().expect("a task id");
+
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client
+            .get(front_door.url(&format!("/api/tasks/{id}/events")))
+            .header("accept", "text/event-stream")
+            .send(),
+    )
+    .await
+    .expect("the stream opens within 10 s")
+    .expect("request sent");
+    assert_eq!(response.status().as_u16(), 200, "{response:?}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+    let encoding = response.headers().get("content-encoding").cloned();
+    assert!(
+        encoding.is_none(),
+        "a compressed event stream: {encoding:?}"
+    );
+    let mut stream = SseReader::new(response);
+
+    let redis = &replicas.get(0).state.redis;
+    let ttl = replicas.settings().stream.event_ttl_secs;
+    let publish = |progress: Progress, kind: EventKind| async move {
+        let sent = Instant::now();
+        api::events::publish(redis, ttl, task, progress, kind)
+            .await
+            .expect("the event is published");
+        sent
+    };
+    let mut delays = Vec::new();
+    let mut tick = tokio::time::interval(EVERY);
+    for number in 0..EVENTS {
+        tick.tick().await;
+        let progress = Progress::new((number * 9) as u8, number, EVENTS).expect("progress");
+        let unit = format!("value_{number}");
+        let sent = publish(progress, EventKind::Generating { unit: unit.clone() }).await;
+        let event = stream
+            .next(Duration::from_secs(5))
+            .await
+            .expect("the stream goes on");
+        assert_eq!(event.event, "generating", "{event:?}");
+        assert_eq!(event.data["unit"], unit.as_str(), "{event:?}");
+        delays.push(event.arrived - sent);
+    }
+
+    tokio::time::sleep(QUIET).await;
+    let progress = Progress::new(100, EVENTS, EVENTS).expect("progress");
+    let completed = EventKind::Completed {
+        file_name: "test_calc.py".into(),
+        tests: EVENTS,
+    };
+    let sent = publish(progress, completed).await;
+    let last = stream
+        .next(Duration::from_secs(5))
+        .await
+        .unwrap_or_else(|| panic!("{kind} cut the stream during a {QUIET:?} quiet gap"));
+    assert_eq!(last.event, "completed", "{last:?}");
+    let after_gap = last.arrived - sent;
+    assert!(
+        stream.next(Duration::from_secs(5)).await.is_none(),
+        "the stream ends after `completed`"
+    );
+
+    let mut sorted = delays.clone();
+    sorted.sort();
+    eprintln!(
+        "[{kind}] event stream: delays publish→client of {EVENTS} events every {EVERY:?}: \
+         p50 {:?}, max {:?} (all: {delays:?}); `completed` after a {QUIET:?} quiet gap: {after_gap:?}",
+        sorted[sorted.len() / 2],
+        sorted[sorted.len() - 1],
+    );
+    for delay in delays.iter().chain([&after_gap]) {
+        assert!(
+            *delay < MAX_DELAY,
+            "through {kind}, an event took {delay:?} (the bound is {MAX_DELAY:?}): {delays:?}"
+        );
+    }
+    drop(front_door);
+    replicas.stop_all().await;
+}
+
+/// The header as whole seconds, which must be at least 1.
+fn retry_after(response: &reqwest::Response) -> u64 {
+    let value = response
+        .headers()
+        .get("retry-after")
+        .unwrap_or_else(|| panic!("no Retry-After: {response:?}"));
+    let seconds: u64 = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or_else(|| panic!("Retry-After is not whole seconds: {value:?}"));
+    assert!(seconds >= 1, "Retry-After: {seconds}");
+    seconds
+}
+
+/// A JSON error body in the api's shape, `{"error": {"code", "message"}}`; returns it.
+async fn json_error(kind: Kind, response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("a body");
+    assert_eq!(actual, status, "through {kind}: {text}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "through {kind}, a {status} as `{content_type}`: {text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|error| {
+        panic!("through {kind}, a {status} body that is not JSON ({error}): {text}")
+    });
+    for field in ["code", "message"] {
+        assert!(
+            body["error"][field]
+                .as_str()
+                .is_some_and(|value| !value.is_empty()),
+            "through {kind}, a {status} without error.{field}: {text}"
+        );
+    }
+    body
+}
+
+/// d. Over the rate: 429 with `Retry-After` and JSON; over the body limit: 413; every replica
+/// down: a JSON 503 with `Retry-After`. The client is not allowlisted here.
+pub async fn limits_and_outages_answer_json_with_retry_after(
+    kind: Kind,
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const BURST: usize = 40;
+    let mut replicas = Replicas::start(pool_options, connect, replica_settings()).await;
+    let front_door = FrontDoor::start(kind, &replicas.addresses(), false).await;
+    front_door
+        .wait_until_serving(&all_instances(), WARM_UP)
+        .await;
+    let client = client();
+
+    // 3 MB, over the 2 200 KiB limit.
+    let source = "x".repeat(3_000_000);
+    let too_large = client
+        .post(front_door.url("/api/tasks"))
+        .header("content-type", "application/json")
+        .body(json!({ "source": source, "filename": "big.py" }).to_string())
+        .send()
+        .await
+        .expect("an answer to a body over the limit");
+    let body = json_error(kind, too_large, 413).await;
+    eprintln!("[{kind}] limits: 3 MB body → 413 {body}");
+
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut limited = None;
+    for _ in 0..BURST {
+        let response = client
+            .get(front_door.url("/api/languages"))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        *statuses.entry(status).or_default() += 1;
+        if status == 429 && limited.is_none() {
+            limited = Some(response);
+        }
+    }
+    eprintln!("[{kind}] limits: {BURST} quick requests to /api/languages → {statuses:?}");
+    let limited = limited.unwrap_or_else(|| panic!("through {kind}, no 429 in {statuses:?}"));
+    let wait = retry_after(&limited);
+    let body = json_error(kind, limited, 429).await;
+    eprintln!("[{kind}] limits: 429 with Retry-After {wait} s: {body}");
+    let passed = statuses.get(&200).copied().unwrap_or(0);
+    assert!(
+        (15..=30).contains(&passed),
+        "through {kind}, {passed} of {BURST} quick requests passed; the burst is 20: {statuses:?}"
+    );
+    assert_eq!(
+        passed + statuses.get(&429).copied().unwrap_or(0),
+        BURST,
+        "{statuses:?}"
+    );
+
+    // The client waits as told, so what follows is not rate limited.
+    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(200)).await;
+    replicas.stop_all().await;
+    for attempt in 0..3 {
+        let response = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.get(front_door.url("/api/languages")).send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("through {kind}, no answer within 10 s with every replica down"))
+        .expect("request sent");
+        let wait = retry_after(&response);
+        let body = json_error(kind, response, 503).await;
+        if attempt == 0 {
+            eprintln!("[{kind}] every replica down → 503 with Retry-After {wait} s: {body}");
+        }
+    }
+}
