@@ -215,6 +215,7 @@ base_url = "http://127.0.0.1:8090/v1"
 "#,
             )?;
             jail.set_env("AIUT_WORKER__LEASE_SECS", "12");
+            jail.set_env("AIUT_WORKER__RENEW_EVERY_SECS", "4");
             let settings: Settings = Settings::figment(None)
                 .map_err(|error| error.to_string())?
                 .extract()?;
