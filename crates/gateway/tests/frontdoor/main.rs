@@ -76,6 +76,7 @@ on_both_front_doors!(
     a_replica_killed_under_load_fails_no_request_and_returns,
     an_event_stream_passes_unbuffered_and_survives_a_quiet_gap,
     limits_and_outages_answer_json_with_retry_after,
+    headers_health_and_compression,
 );
 
 #[test]

@@ -260,6 +260,8 @@ pub async fn an_event_stream_passes_unbuffered_and_survives_a_quiet_gap(
         client
             .get(front_door.url(&format!("/api/tasks/{id}/events")))
             .header("accept", "text/event-stream")
+            // Asked for, and still refused: a compressor would hold events back.
+            .header("accept-encoding", "gzip")
             .send(),
     )
     .await
@@ -462,4 +464,101 @@ pub async fn limits_and_outages_answer_json_with_retry_after(
             eprintln!("[{kind}] every replica down → 503 with Retry-After {wait} s: {body}");
         }
     }
+}
+
+/// Every value of a response header.
+fn header_values(response: &reqwest::Response, name: &str) -> Vec<String> {
+    response
+        .headers()
+        .get_all(name)
+        .iter()
+        .map(|value| value.to_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The front door's own `/health`; one request id on every answer (made when the client sent
+/// none); security headers; the answering replica named; text compressed when asked for.
+pub async fn headers_health_and_compression(
+    kind: Kind,
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut replicas = Replicas::start(pool_options, connect, replica_settings()).await;
+    let front_door = FrontDoor::start(kind, &replicas.addresses(), true).await;
+    front_door
+        .wait_until_serving(&all_instances(), WARM_UP)
+        .await;
+    let client = client();
+
+    let health = client
+        .get(front_door.url("/health"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(health.status().as_u16(), 200);
+    assert!(
+        backend_of(&health).is_none(),
+        "through {kind}, /health is answered by a replica, not the front door"
+    );
+    assert_eq!(health.text().await.expect("a body").trim(), "healthy");
+
+    let made = client
+        .get(front_door.url("/api/languages"))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(made.status().as_u16(), 200);
+    let ids = header_values(&made, "x-request-id");
+    assert!(
+        ids.len() == 1 && !ids[0].is_empty(),
+        "through {kind}, request ids {ids:?}"
+    );
+    assert!(backend_of(&made).is_some(), "no X-Backend-Instance");
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+    ] {
+        assert_eq!(
+            header_values(&made, name),
+            [value],
+            "through {kind}, header {name}"
+        );
+    }
+
+    let kept = client
+        .get(front_door.url("/api/languages"))
+        .header("x-request-id", "frontdoor-test-42")
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(
+        header_values(&kept, "x-request-id"),
+        ["frontdoor-test-42"],
+        "through {kind}, the client's request id"
+    );
+
+    let document = client
+        .get(front_door.url("/api/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(document.status().as_u16(), 200);
+    assert_eq!(
+        header_values(&document, "content-encoding"),
+        ["gzip"],
+        "through {kind}, JSON asked for with gzip"
+    );
+    let compressed = document.bytes().await.expect("a body");
+    assert!(
+        compressed.starts_with(&[0x1f, 0x8b]),
+        "through {kind}, a gzip body"
+    );
+    eprintln!(
+        "[{kind}] headers: request id {:?}; /api/openapi.json gzipped to {} bytes",
+        ids[0],
+        compressed.len()
+    );
+    drop(front_door);
+    replicas.stop_all().await;
 }
