@@ -32,9 +32,12 @@ pub struct Settings {
     pub models: ModelRegistry,
     pub stream: StreamSettings,
     pub log: LogSettings,
-    /// The worker's section of a shared configuration file; the api reads none of it.
+    /// The worker's and the gateway's sections of a shared configuration file; the api reads
+    /// none of them.
     #[serde(skip_serializing)]
     pub worker: serde::de::IgnoredAny,
+    #[serde(skip_serializing)]
+    pub gateway: serde::de::IgnoredAny,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +187,7 @@ impl Default for Settings {
                 json: false,
             },
             worker: serde::de::IgnoredAny,
+            gateway: serde::de::IgnoredAny,
         }
     }
 }

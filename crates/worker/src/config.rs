@@ -2,7 +2,8 @@
 //! (`AIUT_CONFIG`, else `aiunittest.toml` in the working folder), then `DATABASE_URL`/`REDIS_URL`,
 //! then `AIUT_<SECTION>__<FIELD>`. The `database`, `redis`, `limits`, `models` and `log` sections
 //! are the api's own, so one file configures both; the api's other sections (`server`, `session`,
-//! `queue`, `cache`, `stream`) are ignored here, and the api ignores `worker`.
+//! `queue`, `cache`, `stream`) and the gateway's are ignored here, and the api ignores `worker` and
+//! `gateway`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,6 +37,8 @@ pub struct Settings {
     pub cache: IgnoredAny,
     #[serde(skip_serializing)]
     pub stream: IgnoredAny,
+    #[serde(skip_serializing)]
+    pub gateway: IgnoredAny,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +102,7 @@ impl Default for Settings {
             queue: IgnoredAny,
             cache: IgnoredAny,
             stream: IgnoredAny,
+            gateway: IgnoredAny,
         }
     }
 }
@@ -199,6 +203,8 @@ mod tests {
 port = 9000
 [session]
 ttl_secs = 600
+[gateway]
+listen = "0.0.0.0:80"
 [worker]
 concurrency = 4
 [limits]
