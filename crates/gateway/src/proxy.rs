@@ -19,10 +19,13 @@ use crate::backends::{InFlight, Registry};
 use crate::config::GatewaySettings;
 use crate::metrics::{ConnectionGuard, Metrics, NO_BACKEND};
 use crate::ratelimit::{Cidr, ConcurrencySlot, LimitClass, RateLimiter, Refusal, is_trusted};
-use crate::retry::{FailureKind, should_retry};
+use crate::retry::{FailureKind, needs_fresh_connection, should_retry};
 
 const REQUEST_ID: &str = "x-request-id";
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The connection-pool group of requests that must not reuse a pooled connection; nothing is ever
+/// pooled under it because those requests ask the backend to close.
+const FRESH_CONNECTION_GROUP: u64 = 0x_f5e5_c0de;
 /// How long clients are told to wait when no backend can take a request.
 const NO_BACKEND_RETRY_AFTER_SECS: u64 = 2;
 
@@ -86,6 +89,8 @@ pub struct RequestCtx {
     request_id: String,
     /// An event stream: no read timeout, no compression, quiet when the client leaves.
     is_stream: bool,
+    /// Cannot be retried once sent, so it goes on a connection of its own.
+    fresh_connection: bool,
     tls: bool,
     client: Option<IpAddr>,
     /// Backends already tried for this request, so a retry goes elsewhere.
@@ -105,6 +110,7 @@ impl RequestCtx {
             started: Instant::now(),
             request_id: String::new(),
             is_stream: false,
+            fresh_connection: false,
             tls: false,
             client: None,
             tried: Vec::new(),
@@ -185,6 +191,27 @@ fn error_message(code: &str) -> &'static str {
         "bad_request" => "the request could not be read",
         _ => "the gateway could not serve this request",
     }
+}
+
+/// Whether an error was caused by the peer resetting the connection.
+fn is_reset(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = error
+        .cause
+        .as_deref()
+        .map(|cause| cause as &(dyn std::error::Error + 'static));
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            );
+        }
+        if let Some(inner) = current.downcast_ref::<Error>() {
+            return is_reset(inner);
+        }
+        cause = current.source();
+    }
+    false
 }
 
 fn header_str<'a>(session: &'a Session, name: &str) -> Option<&'a str> {
@@ -440,6 +467,10 @@ impl ProxyHttp for Gateway {
         }
 
         ctx.is_stream = is_event_stream_request(&path, header_str(session, "accept"));
+        ctx.fresh_connection = needs_fresh_connection(
+            method.as_str(),
+            header_str(session, IDEMPOTENCY_KEY).is_some(),
+        );
         Ok(false)
     }
 
@@ -485,6 +516,9 @@ impl ProxyHttp for Gateway {
         if !ctx.is_stream {
             peer.options.read_timeout = Some(self.read_timeout);
         }
+        if ctx.fresh_connection {
+            peer.group_key = FRESH_CONNECTION_GROUP;
+        }
         Ok(Box::new(peer))
     }
 
@@ -495,6 +529,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        if ctx.fresh_connection {
+            upstream_request.insert_header("connection", "close")?;
+        }
         if let Some(client) = ctx.client {
             let chain = forwarded_for(
                 header_str(session, "x-forwarded-for"),
@@ -555,7 +592,11 @@ impl ProxyHttp for Gateway {
             self.registry
                 .record_failure(in_flight.backend(), Instant::now());
         }
-        let kind = FailureKind::of_proxy_error(e.etype(), session.response_written().is_some());
+        let kind = FailureKind::of_proxy_error(
+            e.etype(),
+            is_reset(&e),
+            session.response_written().is_some(),
+        );
         let retry = should_retry(
             kind,
             session.req_header().method.as_str(),

@@ -8,7 +8,11 @@ pub enum FailureKind {
     /// No connection was made (refused, unreachable, connect timeout, TLS handshake): the backend
     /// saw nothing of the request.
     Connect,
-    /// The connection broke or timed out before the response headers arrived: the backend may
+    /// The request did not get through: writing it failed, or the backend reset the connection
+    /// before answering. Linux resets (rather than closes) a socket closed with unread data, so a
+    /// reset means the backend never consumed the request.
+    NotDelivered,
+    /// The connection closed or timed out before the response headers arrived: the backend may
     /// have acted on the request.
     BeforeResponse,
     /// Part of the response already went to the client: nothing can be replayed.
@@ -16,12 +20,19 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
-    /// Classifies an error met after the connection was made.
-    pub fn of_proxy_error(error: &ErrorType, response_started: bool) -> FailureKind {
+    /// Classifies an error met after the connection was made; `reset_by_peer` when its cause is
+    /// a connection reset.
+    pub fn of_proxy_error(
+        error: &ErrorType,
+        reset_by_peer: bool,
+        response_started: bool,
+    ) -> FailureKind {
         if response_started {
             return FailureKind::AfterResponse;
         }
         match error {
+            ErrorType::WriteError => FailureKind::NotDelivered,
+            ErrorType::ReadError if reset_by_peer => FailureKind::NotDelivered,
             ErrorType::ConnectTimedout
             | ErrorType::ConnectRefused
             | ErrorType::ConnectNoRoute
@@ -51,9 +62,23 @@ pub fn should_retry(
     match kind {
         // Nothing reached the backend, so even a POST is safe to send elsewhere.
         FailureKind::Connect => true,
+        FailureKind::NotDelivered => !body_lost,
         FailureKind::BeforeResponse => !body_lost && (is_idempotent(method) || has_idempotency_key),
         FailureKind::AfterResponse => false,
     }
+}
+
+/// A request that may not be retried once sent is never sent on a pooled keep-alive connection:
+/// a pooled connection can turn out closed by the backend just as it is reused, and that failure
+/// looks like a reset after sending. On a fresh connection the only early failure left is the
+/// connect itself, which is always retried.
+pub fn needs_fresh_connection(method: &str, has_idempotency_key: bool) -> bool {
+    !should_retry(
+        FailureKind::BeforeResponse,
+        method,
+        has_idempotency_key,
+        false,
+    )
 }
 
 #[cfg(test)]
@@ -94,6 +119,15 @@ mod tests {
     }
 
     #[test]
+    fn only_unreplayable_requests_need_a_fresh_connection() {
+        assert!(needs_fresh_connection("POST", false));
+        assert!(needs_fresh_connection("PATCH", false));
+        assert!(!needs_fresh_connection("POST", true));
+        assert!(!needs_fresh_connection("GET", false));
+        assert!(!needs_fresh_connection("DELETE", false));
+    }
+
+    #[test]
     fn nothing_retries_once_the_response_started() {
         assert!(!should_retry(
             FailureKind::AfterResponse,
@@ -104,21 +138,50 @@ mod tests {
     }
 
     #[test]
+    fn undelivered_requests_retry_whatever_the_method() {
+        assert!(should_retry(
+            FailureKind::NotDelivered,
+            "POST",
+            false,
+            false
+        ));
+        assert!(!should_retry(
+            FailureKind::NotDelivered,
+            "POST",
+            false,
+            true
+        ));
+    }
+
+    #[test]
     fn classifies_errors() {
+        let kind = FailureKind::of_proxy_error;
         assert_eq!(
-            FailureKind::of_proxy_error(&ErrorType::ConnectRefused, false),
+            kind(&ErrorType::ConnectRefused, false, false),
             FailureKind::Connect
         );
         assert_eq!(
-            FailureKind::of_proxy_error(&ErrorType::ReadTimedout, false),
+            kind(&ErrorType::ReadTimedout, false, false),
             FailureKind::BeforeResponse
         );
         assert_eq!(
-            FailureKind::of_proxy_error(&ErrorType::ConnectionClosed, false),
+            kind(&ErrorType::ConnectionClosed, false, false),
             FailureKind::BeforeResponse
         );
         assert_eq!(
-            FailureKind::of_proxy_error(&ErrorType::ReadError, true),
+            kind(&ErrorType::ReadError, false, false),
+            FailureKind::BeforeResponse
+        );
+        assert_eq!(
+            kind(&ErrorType::ReadError, true, false),
+            FailureKind::NotDelivered
+        );
+        assert_eq!(
+            kind(&ErrorType::WriteError, false, false),
+            FailureKind::NotDelivered
+        );
+        assert_eq!(
+            kind(&ErrorType::ReadError, true, true),
             FailureKind::AfterResponse
         );
     }

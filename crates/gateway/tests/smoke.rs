@@ -1,0 +1,618 @@
+//! The gateway binary in front of two tiny axum backends started in this process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{any, get};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// A listener that stops accepting (and closes its socket) when told, while the connections it
+/// already accepted carry on: how a replica stops cleanly before it closes its connections.
+struct StoppableListener {
+    inner: Option<tokio::net::TcpListener>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl axum::serve::Listener for StoppableListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Some(listener) = &self.inner else {
+                std::future::pending::<()>().await;
+                continue;
+            };
+            tokio::select! {
+                accepted = listener.accept() => {
+                    if let Ok(connection) = accepted {
+                        return connection;
+                    }
+                }
+                _ = self.stop.changed() => self.inner = None,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match &self.inner {
+            Some(listener) => listener.local_addr(),
+            None => Err(std::io::Error::other("stopped")),
+        }
+    }
+}
+
+/// A backend that names itself in `X-Backend-Instance` and echoes what the gateway sent it.
+struct Backend {
+    address: SocketAddr,
+    stop_accepting: tokio::sync::watch::Sender<bool>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Backend {
+    async fn start(name: &'static str) -> Backend {
+        let echo = move |headers: HeaderMap, body: Bytes| async move {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let body = json!({
+                "backend": name,
+                "x_forwarded_for": header("x-forwarded-for"),
+                "x_forwarded_proto": header("x-forwarded-proto"),
+                "x_forwarded_host": header("x-forwarded-host"),
+                "x_request_id": header("x-request-id"),
+                "traceparent": header("traceparent"),
+                "body_len": body.len(),
+            });
+            ([("x-backend-instance", name)], axum::Json(body))
+        };
+        let events = move || async move {
+            let stream = futures::stream::unfold(0u32, |sent| async move {
+                if sent == 3 {
+                    return None;
+                }
+                if sent > 0 {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                let event = format!("event: progress\ndata: {{\"n\":{sent}}}\n\n");
+                Some((Ok::<_, std::io::Error>(Bytes::from(event)), sent + 1))
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .header("x-backend-instance", name)
+                .body(Body::from_stream(stream))
+                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
+        };
+        let router = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/stream/events", get(events))
+            .fallback(any(echo));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a backend");
+        let address = listener.local_addr().expect("backend address");
+        let (stop_accepting, accepting) = tokio::sync::watch::channel(false);
+        let listener = StoppableListener {
+            inner: Some(listener),
+            stop: accepting,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Backend {
+            address,
+            stop_accepting,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Stops like a replica being shut down: new connections are refused at once, requests
+    /// already accepted get a moment to finish, then the remaining connections close.
+    ///
+    /// Closing an accepted connection before its request is read would make a POST on it
+    /// indistinguishable (to any proxy) from one the backend acted on, so the gateway would rightly
+    /// not replay it; a clean stop does not do that.
+    async fn stop(mut self) {
+        let _ = self.stop_accepting.send(true);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The gateway binary, killed when dropped; its log is printed when a test fails.
+struct Gateway {
+    child: Child,
+    port: u16,
+    metrics_port: u16,
+    log: PathBuf,
+}
+
+impl Gateway {
+    async fn start(upstreams: &[SocketAddr], extra: &[(&str, &str)]) -> Gateway {
+        let port = free_port();
+        let metrics_port = free_port();
+        let directory = std::env::temp_dir().join(format!("aiut-gateway-smoke-{port}"));
+        std::fs::create_dir_all(&directory).expect("a temp folder");
+        let log = directory.join("gateway.log");
+        let log_file = std::fs::File::create(&log).expect("a log file");
+        let upstreams = format!(
+            "[{}]",
+            upstreams
+                .iter()
+                .map(|address| format!("\"{address}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aiut-gateway"));
+        command
+            .current_dir(&directory)
+            .env_remove("AIUT_CONFIG")
+            .env("AIUT_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "AIUT_GATEWAY__METRICS_LISTEN",
+                format!("127.0.0.1:{metrics_port}"),
+            )
+            .env("AIUT_GATEWAY__UPSTREAMS", upstreams)
+            .env("AIUT_GATEWAY__HEALTH_INTERVAL_MS", "200")
+            .env("AIUT_GATEWAY__HEALTH_TIMEOUT_MS", "200")
+            .env(
+                "AIUT_GATEWAY__UPGRADE_SOCK",
+                directory.join("upgrade.sock").to_string_lossy().as_ref(),
+            )
+            .env("AIUT_LOG__FILTER", "info,gateway=debug")
+            .stdout(Stdio::from(log_file.try_clone().expect("log handle")))
+            .stderr(Stdio::from(log_file));
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start the gateway binary");
+        let gateway = Gateway {
+            child,
+            port,
+            metrics_port,
+            log,
+        };
+        gateway.wait_until_up().await;
+        gateway
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn wait_until_up(&self) {
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(response) = client.get(self.url("/health")).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the gateway did not come up; log:\n{}", self.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- gateway log ---\n{}", self.log_text());
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client")
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_itself_spreads_requests_and_sets_headers() {
+    let first = Backend::start("one").await;
+    let second = Backend::start("two").await;
+    let gateway = Gateway::start(&[first.address, second.address], &[]).await;
+    let client = client();
+
+    let health = client
+        .get(gateway.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    assert!(header(&health, "content-type").is_some_and(|v| v.starts_with("text/plain")));
+    assert_eq!(health.text().await.expect("body"), "healthy\n");
+
+    let status: Value = client
+        .get(gateway.url("/gateway/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("status JSON");
+    let backends = status["backends"].as_array().expect("backends");
+    assert_eq!(backends.len(), 2);
+    for backend in backends {
+        assert_eq!(backend["healthy"], true);
+        assert_eq!(backend["ejected"], false);
+        for field in [
+            "address",
+            "ejected_for_secs",
+            "in_flight",
+            "served",
+            "failures",
+        ] {
+            assert!(!backend[field].is_null(), "{field} in {backend}");
+        }
+    }
+
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for _ in 0..20 {
+        let response = client
+            .get(gateway.url("/echo"))
+            .header(
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            )
+            .send()
+            .await
+            .expect("echo");
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&response, "x-frame-options"), Some("DENY"));
+        assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
+        assert_eq!(
+            header(&response, "strict-transport-security"),
+            None,
+            "HSTS only over TLS"
+        );
+        let request_id = header(&response, "x-request-id")
+            .expect("a request id")
+            .to_owned();
+        let instance = header(&response, "x-backend-instance")
+            .expect("the backend named")
+            .to_owned();
+        let echoed: Value = response.json().await.expect("echo JSON");
+        assert_eq!(echoed["backend"], instance.as_str());
+        assert_eq!(echoed["x_request_id"], request_id.as_str());
+        assert_eq!(echoed["x_forwarded_for"], "127.0.0.1");
+        assert_eq!(echoed["x_forwarded_proto"], "http");
+        assert_eq!(
+            echoed["x_forwarded_host"],
+            format!("127.0.0.1:{}", gateway.port)
+        );
+        assert_eq!(
+            echoed["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
+        *seen.entry(instance).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 2, "both backends answered: {seen:?}");
+    assert!(seen.values().all(|count| *count >= 5), "{seen:?}");
+
+    // A client's sane request id is kept; a forged X-Forwarded-For from an untrusted client is not.
+    let response = client
+        .get(gateway.url("/echo"))
+        .header("x-request-id", "client-chosen-42")
+        .header("x-forwarded-for", "6.6.6.6")
+        .send()
+        .await
+        .expect("echo");
+    assert_eq!(header(&response, "x-request-id"), Some("client-chosen-42"));
+    let echoed: Value = response.json().await.expect("echo JSON");
+    assert_eq!(echoed["x_request_id"], "client-chosen-42");
+    assert_eq!(echoed["x_forwarded_for"], "127.0.0.1");
+
+    let metrics = client
+        .get(format!("http://127.0.0.1:{}/metrics", gateway.metrics_port))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for name in [
+        "aiut_gateway_requests_total{",
+        "aiut_gateway_request_duration_seconds_bucket",
+        "aiut_gateway_backend_up{",
+        "aiut_gateway_backend_in_flight{",
+        "aiut_gateway_downstream_connections",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+    drop(gateway);
+    first.stop().await;
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_over_the_rate_and_over_the_body_limit() {
+    let backend = Backend::start("one").await;
+    let gateway = Gateway::start(
+        &[backend.address],
+        &[
+            ("AIUT_GATEWAY__RATE_LIMIT__API_PER_SEC", "0.5"),
+            ("AIUT_GATEWAY__RATE_LIMIT__API_BURST", "2"),
+            ("AIUT_GATEWAY__MAX_BODY_BYTES", "1000"),
+        ],
+    )
+    .await;
+    let client = client();
+
+    for _ in 0..2 {
+        let response = client
+            .get(gateway.url("/api/models"))
+            .send()
+            .await
+            .expect("within the burst");
+        assert_eq!(response.status(), 200);
+    }
+    let refused = client
+        .get(gateway.url("/api/models"))
+        .send()
+        .await
+        .expect("over the rate");
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = header(&refused, "retry-after")
+        .and_then(|value| value.parse().ok())
+        .expect("a numeric Retry-After");
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert!(header(&refused, "x-request-id").is_some());
+    let body: Value = refused.json().await.expect("JSON 429");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(body["error"]["message"].is_string());
+    // Paths outside /api/ are not rate limited.
+    let page = client.get(gateway.url("/")).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+
+    let small = client
+        .post(gateway.url("/echo"))
+        .body(vec![b'a'; 900])
+        .send()
+        .await
+        .expect("small body");
+    assert_eq!(small.status(), 200);
+    let large = client
+        .post(gateway.url("/echo"))
+        .body(vec![b'a'; 2_000])
+        .send()
+        .await
+        .expect("large body");
+    assert_eq!(large.status(), 413);
+    let body: Value = large.json().await.expect("JSON 413");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+
+    // A chunked body declares no length: it is counted as it arrives.
+    let chunks = futures::stream::iter(
+        (0..4).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'b'; 400]))),
+    );
+    let chunked = client
+        .post(gateway.url("/echo"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("chunked body");
+    assert_eq!(chunked.status(), 413);
+    let body: Value = chunked.json().await.expect("JSON 413");
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    drop(gateway);
+    backend.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fails_over_without_errors_and_answers_503_when_all_backends_are_gone() {
+    let first = Backend::start("one").await;
+    let second = Backend::start("two").await;
+    let gateway = Gateway::start(&[first.address, second.address], &[]).await;
+    let client = client();
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..4 {
+        let client = client.clone();
+        let url = gateway.url("/echo");
+        let done = Arc::clone(&done);
+        workers.push(tokio::spawn(async move {
+            let mut failures = Vec::new();
+            for request in 0..50 {
+                let result = if (worker + request) % 2 == 0 {
+                    client.get(&url).send().await
+                } else {
+                    client.post(&url).body("{\"source\":\"x\"}").send().await
+                };
+                match result {
+                    Ok(response) if response.status() == 200 => {}
+                    Ok(response) => failures.push(format!("status {}", response.status())),
+                    Err(error) => failures.push(error.to_string()),
+                }
+                done.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            failures
+        }));
+    }
+    let dead_address = first.address.to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while done.load(Ordering::Relaxed) < 50 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.stop().await;
+    let mut failures = Vec::new();
+    for worker in workers {
+        failures.extend(
+            tokio::time::timeout(Duration::from_secs(30), worker)
+                .await
+                .expect("workers finish")
+                .expect("worker ran"),
+        );
+    }
+    assert_eq!(done.load(Ordering::Relaxed), 200);
+    assert!(failures.is_empty(), "failed requests: {failures:?}");
+
+    // After the failed attempts and health checks, the dead one is out of rotation.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status: Value = client
+            .get(gateway.url("/gateway/status"))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("status JSON");
+        let dead = status["backends"]
+            .as_array()
+            .and_then(|backends| {
+                backends
+                    .iter()
+                    .find(|backend| backend["address"] == dead_address.as_str())
+            })
+            .cloned()
+            .expect("the dead backend listed");
+        if dead["healthy"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never marked unhealthy: {dead}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    second.stop().await;
+    let response = client
+        .get(gateway.url("/echo"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 503);
+    assert!(header(&response, "retry-after").is_some());
+    let body: Value = response.json().await.expect("JSON 503");
+    assert_eq!(body["error"]["code"], "no_backend");
+    assert!(body["error"]["message"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_arrive_as_they_are_sent() {
+    let backend = Backend::start("one").await;
+    let gateway = Gateway::start(&[backend.address], &[]).await;
+    let response = client()
+        .get(gateway.url("/stream/events"))
+        .header("accept", "text/event-stream")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "content-encoding"),
+        None,
+        "never compressed"
+    );
+    assert!(header(&response, "content-type").is_some_and(|v| v.starts_with("text/event-stream")));
+    let started = Instant::now();
+    let mut arrivals = Vec::new();
+    let mut text = String::new();
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("the stream keeps flowing")
+    {
+        let chunk = chunk.expect("a chunk");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while arrivals.len() < text.matches("\n\n").count() {
+            arrivals.push(started.elapsed());
+        }
+    }
+    assert_eq!(arrivals.len(), 3, "three events: {text:?}");
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    eprintln!("event arrivals after the headers: {arrivals:?}, gaps {gaps:?}");
+    assert!(
+        arrivals[0] < Duration::from_millis(200),
+        "first event held back"
+    );
+    for gap in gaps {
+        assert!(
+            gap >= Duration::from_millis(200) && gap <= Duration::from_millis(600),
+            "events should arrive ~300 ms apart, not together: {arrivals:?}"
+        );
+    }
+    drop(gateway);
+    backend.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_gateway_within_seconds() {
+    let backend = Backend::start("one").await;
+    let mut gateway = Gateway::start(&[backend.address], &[]).await;
+    let started = Instant::now();
+    gateway.signal("TERM");
+    let deadline = started + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = gateway.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("stopped {:?} after SIGTERM ({status})", started.elapsed());
+    assert!(status.success(), "{status}");
+    backend.stop().await;
+}
