@@ -108,12 +108,15 @@ fn mixed_request(
     front_door: &FrontDoor,
     n: usize,
 ) -> reqwest::RequestBuilder {
-    match n % 3 {
-        0 => client.get(front_door.url("/api/languages")),
-        1 => client.get(front_door.url("/api/queue")),
+    match n % 6 {
+        0 | 3 => client.get(front_door.url("/api/languages")),
+        1 | 4 => client.get(front_door.url("/api/queue")),
+        2 => client
+            .post(front_door.url("/api/tasks"))
+            .json(&json!({ "source": python_source(n), "filename": "calc.py" })),
+        // A careful client's POST: a replay of it is recognised, so a front door may retry it.
         _ => client
             .post(front_door.url("/api/tasks"))
-            // What a careful client sends, so a replay of the same POST is recognised.
             .header("idempotency-key", uuid::Uuid::new_v4().to_string())
             .json(&json!({ "source": python_source(n), "filename": "calc.py" })),
     }
@@ -390,14 +393,16 @@ async fn json_error(kind: Kind, response: reqwest::Response, status: u16) -> Val
     body
 }
 
-/// d. Over the rate: 429 with `Retry-After` and JSON; over the body limit: 413; every replica
-/// down: a JSON 503 with `Retry-After`. The client is not allowlisted here.
+/// d. Over the rate (on `/api/`, then on uploads): 429 with `Retry-After` and JSON; over the body
+/// limit: 413; every replica down: a JSON 503 with `Retry-After`. The client is not allowlisted
+/// here.
 pub async fn limits_and_outages_answer_json_with_retry_after(
     kind: Kind,
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
     const BURST: usize = 40;
+    const UPLOADS: usize = 12;
     let mut replicas = Replicas::start(pool_options, connect, replica_settings()).await;
     let front_door = FrontDoor::start(kind, &replicas.addresses(), false).await;
     front_door
@@ -447,7 +452,40 @@ pub async fn limits_and_outages_answer_json_with_retry_after(
         "{statuses:?}"
     );
 
-    // The client waits as told, so what follows is not rate limited.
+    // The client waits as told, so what follows is not rate limited by what came before.
+    tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(200)).await;
+
+    // Uploads have their own, lower limit: 2 r/s with a burst of 5.
+    let mut upload_statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    for n in 0..UPLOADS {
+        let file =
+            reqwest::multipart::Part::bytes(python_source(n).into_bytes()).file_name("calc.py");
+        let response = client
+            .post(front_door.url("/api/tasks"))
+            .multipart(reqwest::multipart::Form::new().part("file", file))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        *upload_statuses.entry(status).or_default() += 1;
+        if status == 429 {
+            retry_after(&response);
+            json_error(kind, response, 429).await;
+        }
+    }
+    eprintln!("[{kind}] limits: {UPLOADS} quick uploads → {upload_statuses:?}");
+    let accepted = upload_statuses.get(&202).copied().unwrap_or(0);
+    assert!(
+        (4..=7).contains(&accepted),
+        "through {kind}, {accepted} of {UPLOADS} quick uploads were accepted; the burst is 5: \
+         {upload_statuses:?}"
+    );
+    assert_eq!(
+        accepted + upload_statuses.get(&429).copied().unwrap_or(0),
+        UPLOADS,
+        "{upload_statuses:?}"
+    );
+
     tokio::time::sleep(Duration::from_secs(wait) + Duration::from_millis(200)).await;
     replicas.stop_all().await;
     for attempt in 0..3 {
