@@ -43,7 +43,6 @@ struct ClaimedRow {
     cache_key: String,
     attempts: i32,
     max_attempts: i32,
-    reclaimed: bool,
     cancel_requested: bool,
 }
 
@@ -63,7 +62,7 @@ impl TryFrom<ClaimedRow> for ClaimedTask {
             cache_key: row.cache_key,
             attempt: row.attempts,
             max_attempts: row.max_attempts,
-            reclaimed: row.reclaimed,
+            reclaimed: false,
             cancel_requested: row.cancel_requested,
         })
     }
@@ -77,21 +76,28 @@ pub struct Lease<'a> {
     pub attempt: i32,
 }
 
-/// The claim: the oldest task that is queued, or running under a lease that ran out with attempts
-/// left; never a task of an owner who already has `max_running_per_owner` tasks running under live
-/// leases. Postgres counts the owner's running tasks in the same statement, so the cap holds for
-/// every claim that sees the others' committed rows (two workers claiming for one owner in the
-/// same instant can overshoot it by one).
-const CLAIM: &str = "
-with candidate as (
-    select t.id, t.status = 'running' as reclaimed
+/// The claim, in two statements that each walk one partial index in order and stop at the first
+/// row they may take (so a claim costs the same with ten queued tasks or a hundred thousand):
+/// first a task still `running` under a lease that ran out, with attempts left (its worker died;
+/// it has waited longest), then the oldest `queued` task. Neither takes a task of an owner who
+/// already runs `max_running_per_owner` tasks under live leases; Postgres counts them in the same
+/// statement, so the cap holds for every claim that sees the others' committed rows (two workers
+/// claiming for one owner in the same instant can overshoot it by one).
+macro_rules! claim_statement {
+    ($claimable:literal, $order:literal) => {
+        concat!(
+            "with candidate as (
+    select t.id
     from tasks t
-    where (t.status = 'queued'
-           or (t.status = 'running' and t.lease_expires_at < now() and t.attempts < t.max_attempts))
+    where ",
+            $claimable,
+            "
       and (select count(*) from tasks r
            where r.owner_session = t.owner_session and r.status = 'running'
              and r.lease_expires_at >= now()) < $3
-    order by t.created_at, t.id
+    order by ",
+            $order,
+            "
     limit 1
     for update of t skip locked
 )
@@ -106,7 +112,16 @@ from candidate
 where tasks.id = candidate.id
 returning tasks.id, tasks.owner_session, tasks.language, tasks.framework, tasks.model,
           tasks.file_name, tasks.source, tasks.cache_key, tasks.attempts, tasks.max_attempts,
-          candidate.reclaimed, tasks.cancel_requested";
+          tasks.cancel_requested"
+        )
+    };
+}
+
+pub const CLAIM_EXPIRED: &str = claim_statement!(
+    "t.status = 'running' and t.lease_expires_at < now() and t.attempts < t.max_attempts",
+    "t.lease_expires_at"
+);
+pub const CLAIM_QUEUED: &str = claim_statement!("t.status = 'queued'", "t.created_at, t.id");
 
 /// Claims the next task for `worker`, if any.
 pub async fn claim(
@@ -115,14 +130,21 @@ pub async fn claim(
     lease: Duration,
     max_running_per_owner: u32,
 ) -> anyhow::Result<Option<ClaimedTask>> {
-    let row: Option<ClaimedRow> = sqlx::query_as(CLAIM)
-        .bind(worker)
-        .bind(lease.as_secs_f64())
-        .bind(i64::from(max_running_per_owner))
-        .fetch_optional(pool)
-        .await
-        .context("cannot claim a task")?;
-    row.map(ClaimedTask::try_from).transpose()
+    for (statement, reclaimed) in [(CLAIM_EXPIRED, true), (CLAIM_QUEUED, false)] {
+        let row: Option<ClaimedRow> = sqlx::query_as(statement)
+            .bind(worker)
+            .bind(lease.as_secs_f64())
+            .bind(i64::from(max_running_per_owner))
+            .fetch_optional(pool)
+            .await
+            .context("cannot claim a task")?;
+        if let Some(row) = row {
+            let mut task = ClaimedTask::try_from(row)?;
+            task.reclaimed = reclaimed;
+            return Ok(Some(task));
+        }
+    }
+    Ok(None)
 }
 
 /// Tasks whose last attempt's lease ran out: their worker died on the last try. They fail with

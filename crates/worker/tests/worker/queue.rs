@@ -306,3 +306,62 @@ async fn a_stopping_worker_hands_its_tasks_back_at_once(
     }
     stack.stop().await;
 }
+
+/// A claim walks one index and stops at the first row it may take, however long the queue: a plan
+/// that scans or sorts the table would make every claim cost as much as the queue is long.
+#[sqlx::test(migrations = false)]
+async fn a_claim_reads_an_index_not_the_queue(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = pool_options
+        .max_connections(4)
+        .connect_with(connect)
+        .await
+        .expect("a pool");
+    api::db::migrate(&pool).await.expect("migrated");
+    sqlx::query(
+        "insert into tasks (id, owner_session, language, framework, model, file_name, source,
+                            source_sha256, cache_key, created_at)
+         select gen_random_uuid(), 'owner' || (i % 200), 'python', 'pytest', 'offline', 'a.py',
+                'def f(): pass', 'x', 'k' || i, now() - make_interval(secs => i)
+         from generate_series(1, 20000) i",
+    )
+    .execute(&pool)
+    .await
+    .expect("a long queue");
+    sqlx::query(
+        "update tasks set status = 'running', lease_owner = 'w', started_at = now(),
+                          lease_expires_at = now() + interval '30 seconds'
+         where id in (select id from tasks order by created_at limit 100)",
+    )
+    .execute(&pool)
+    .await
+    .expect("some running");
+    sqlx::query("analyze tasks")
+        .execute(&pool)
+        .await
+        .expect("analyzed");
+    for statement in [worker::queue::CLAIM_QUEUED, worker::queue::CLAIM_EXPIRED] {
+        let mut transaction = pool.begin().await.expect("a transaction");
+        let plan: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "explain (format json) {statement}"
+        )))
+        .bind("w2")
+        .bind(30.0_f64)
+        .bind(3_i64)
+        .fetch_one(&mut *transaction)
+        .await
+        .expect("a plan");
+        let plan = plan.to_string();
+        assert!(
+            !plan.contains("Seq Scan"),
+            "a claim scans the table: {plan}"
+        );
+        assert!(
+            !plan.contains("\"Sort\""),
+            "a claim sorts the queue: {plan}"
+        );
+        transaction.rollback().await.expect("rolled back");
+    }
+}
