@@ -48,6 +48,8 @@ pub struct WorkerSettings {
     pub id: Option<String>,
     /// Tasks this worker runs at once.
     pub concurrency: u32,
+    /// Units of one task whose tests are written at once (each model's own limit still applies).
+    pub unit_concurrency: u32,
     /// How long a claim holds a task without renewal.
     pub lease_secs: u64,
     /// How often a running task's lease is renewed (well inside the lease).
@@ -77,6 +79,7 @@ impl Default for Settings {
             worker: WorkerSettings {
                 id: None,
                 concurrency: 8,
+                unit_concurrency: 4,
                 lease_secs: 30,
                 renew_every_secs: 10,
                 poll_interval_ms: 5_000,

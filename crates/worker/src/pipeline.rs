@@ -4,6 +4,9 @@
 //! `result`, `warning`); the runner publishes `started` and the ending, after the database has it.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use futures::TryStreamExt;
 
 use codegen::scaffold::Flavor;
 use codegen::{Syntax, Target, Unit};
@@ -80,8 +83,29 @@ pub enum Halt {
     Stopped,
 }
 
+/// What the units of one task share while they are written side by side.
+struct UnitContext<'a> {
+    target: &'a Target<'a>,
+    offline: bool,
+    total: u32,
+    /// Units finished so far, for the progress of each event.
+    done: AtomicU32,
+    /// Retries and tokens of every unit's model calls, answered or not.
+    spent: Mutex<CallReport>,
+}
+
+/// One unit's outcome: its tests, or why it was left out, and the model that answered.
+struct UnitOutcome<'u> {
+    unit: &'u Unit,
+    name: String,
+    code: Result<String, String>,
+    model_used: Option<ModelId>,
+}
+
 pub struct Pipeline<'a> {
     pub task: &'a ClaimedTask,
+    /// Units of this task written at once.
+    pub unit_concurrency: usize,
     pub models: &'a Models,
     pub publisher: &'a Publisher,
     pub metrics: &'a Metrics,
@@ -112,59 +136,53 @@ impl Pipeline<'_> {
             message: format!("model `{}` is not in this worker's registry", task.model),
         })?;
         let offline = spec.kind == ModelKind::Offline;
+        let context = UnitContext {
+            target: &target,
+            offline,
+            total,
+            done: AtomicU32::new(0),
+            spent: Mutex::new(CallReport::default()),
+        };
+        // Units are written side by side, up to `unit_concurrency` of a task at once (the
+        // model's own limit still applies); the outcomes come back in source order, and the
+        // first halt stops the units still running.
+        // Made up front, so the stream's type does not hold a closure over borrowed units.
+        let pending: Vec<_> = units
+            .iter()
+            .map(|unit| Ok::<_, Halt>(self.generate_unit(&context, unit)))
+            .collect();
+        let collected: Result<Vec<UnitOutcome<'_>>, Halt> = futures::stream::iter(pending)
+            .try_buffered(self.unit_concurrency.max(1))
+            .try_collect()
+            .await;
+        // What the model calls cost counts whether the task goes on or halts here.
+        if let Ok(spent) = context.spent.lock() {
+            report.add(&spent);
+        }
+        let outcomes = collected?;
+
         let mut model_used = task.model.clone();
         let mut pieces = Vec::new();
         let mut unit_results = Vec::new();
         let mut warnings = Vec::new();
-        for (index, unit) in units.iter().enumerate() {
-            let done = u32::try_from(index).unwrap_or(u32::MAX);
-            let name = unit.qualified_name(separator(target.language));
-            self.publish(
-                progress(done, total),
-                EventKind::Generating { unit: name.clone() },
-            )
-            .await;
-            let outcome = if offline {
-                Ok(codegen::scaffold::unit_tests(
-                    &target,
-                    unit,
-                    Flavor::Scaffold,
-                ))
-            } else {
-                self.ask_for_unit(&target, unit, report, &mut model_used)
-                    .await?
-            };
-            match outcome {
+        for outcome in outcomes {
+            if let Some(model) = outcome.model_used {
+                model_used = model;
+            }
+            match outcome.code {
                 Ok(code) => {
-                    self.publish(
-                        progress(done + 1, total),
-                        EventKind::Result {
-                            unit: name.clone(),
-                            code: code.clone(),
-                        },
-                    )
-                    .await;
                     unit_results.push(json!({
-                        "name": name,
-                        "kind": unit.kind.as_str(),
-                        "container": unit.container,
-                        "start_line": unit.start_line,
-                        "end_line": unit.end_line,
+                        "name": outcome.name,
+                        "kind": outcome.unit.kind.as_str(),
+                        "container": outcome.unit.container,
+                        "start_line": outcome.unit.start_line,
+                        "end_line": outcome.unit.end_line,
                         "code": code,
                     }));
                     pieces.push(code);
                 }
                 Err(message) => {
-                    self.metrics.unit_dropped();
-                    self.publish(
-                        progress(done + 1, total),
-                        EventKind::Warning {
-                            message: message.clone(),
-                            unit: Some(name.clone()),
-                        },
-                    )
-                    .await;
-                    warnings.push(json!({ "unit": name, "message": message }));
+                    warnings.push(json!({ "unit": outcome.name, "message": message }));
                 }
             }
         }
@@ -201,6 +219,59 @@ impl Pipeline<'_> {
         })
     }
 
+    /// One unit: `generating`, then its tests (`result`) or the reason it is left out (`warning`).
+    async fn generate_unit<'u>(
+        &self,
+        context: &UnitContext<'_>,
+        unit: &'u Unit,
+    ) -> Result<UnitOutcome<'u>, Halt> {
+        let target = context.target;
+        let name = unit.qualified_name(separator(target.language));
+        self.publish(
+            progress(context.done.load(Ordering::Relaxed), context.total),
+            EventKind::Generating { unit: name.clone() },
+        )
+        .await;
+        let mut report = CallReport::default();
+        let mut model_used = None;
+        let code = if context.offline {
+            Ok(codegen::scaffold::unit_tests(
+                target,
+                unit,
+                Flavor::Scaffold,
+            ))
+        } else {
+            let asked = self
+                .ask_for_unit(target, unit, &mut report, &mut model_used)
+                .await;
+            if let Ok(mut spent) = context.spent.lock() {
+                spent.add(&report);
+            }
+            asked?
+        };
+        let done = context.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let event = match &code {
+            Ok(code) => EventKind::Result {
+                unit: name.clone(),
+                code: code.clone(),
+            },
+            Err(message) => {
+                self.metrics.unit_dropped();
+                EventKind::Warning {
+                    message: message.clone(),
+                    unit: Some(name.clone()),
+                }
+            }
+        };
+        self.publish(progress(done, context.total), event).await;
+        Ok(UnitOutcome {
+            unit,
+            name,
+            code,
+            model_used,
+        })
+    }
+
     async fn parse(&self, target: &Target<'_>) -> Result<Vec<Unit>, Halt> {
         let syntax = target.source_syntax();
         let source = self.task.source.clone();
@@ -224,7 +295,7 @@ impl Pipeline<'_> {
         target: &Target<'_>,
         unit: &Unit,
         report: &mut CallReport,
-        model_used: &mut ModelId,
+        model_used: &mut Option<ModelId>,
     ) -> Result<Result<String, String>, Halt> {
         let test_syntax: Syntax = target.test_syntax();
         let mut previous_issues: Option<String> = None;
@@ -242,7 +313,7 @@ impl Pipeline<'_> {
                         message,
                     },
                 })?;
-            *model_used = model;
+            *model_used = Some(model);
             let Some(code) = codegen::extract::code_from_answer(&answer.text, target.language)
             else {
                 previous_issues = Some("the answer contained no code".to_owned());

@@ -283,6 +283,7 @@ async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphore
     } else {
         Pipeline {
             task: &task,
+            unit_concurrency: usize::try_from(shared.settings.worker.unit_concurrency).unwrap_or(1),
             models: &shared.models,
             publisher: &shared.publisher,
             metrics: &shared.metrics,

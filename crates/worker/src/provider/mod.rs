@@ -52,6 +52,14 @@ pub struct CallReport {
     pub completion_tokens: u64,
 }
 
+impl CallReport {
+    pub fn add(&mut self, other: &CallReport) {
+        self.retries += other.retries;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+    }
+}
+
 /// The hosted models of the registry, each with its client and concurrency limit.
 #[derive(Clone)]
 pub struct Models {

@@ -173,7 +173,12 @@ async fn a_unit_that_cannot_be_fixed_is_left_out_with_a_warning(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    // One unit at a time, so the scripted answers go to the units in order.
+    let options = StackOptions {
+        unit_concurrency: 1,
+        ..StackOptions::default()
+    };
+    let stack = stack(pool_options, connect, options).await;
     let broken = "```python\ndef test_x(:\n```";
     // The first unit gets two broken answers; the second a good one.
     stack.simulator.set_script([

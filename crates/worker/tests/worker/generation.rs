@@ -18,6 +18,37 @@ fn names(frames: &[crate::helpers::SseFrame]) -> Vec<String> {
         .collect()
 }
 
+/// `started`, `parsing_completed`, then for each unit `generating` before its `result` (units are
+/// written side by side, so theirs may interleave), then `completed`.
+fn assert_story(frames: &[crate::helpers::SseFrame], units: usize) {
+    let story: Vec<&crate::helpers::SseFrame> = frames
+        .iter()
+        .filter(|frame| frame.event != "heartbeat")
+        .collect();
+    let names: Vec<&str> = story.iter().map(|frame| frame.event.as_str()).collect();
+    assert_eq!(names.len(), 3 + 2 * units, "{names:?}");
+    assert_eq!(&names[..2], ["started", "parsing_completed"], "{names:?}");
+    assert_eq!(names.last(), Some(&"completed"), "{names:?}");
+    let middle = &story[2..story.len() - 1];
+    let mut started_units = std::collections::HashSet::new();
+    let mut finished_units = std::collections::HashSet::new();
+    for frame in middle {
+        let unit = frame.data["unit"].as_str().expect("a unit").to_owned();
+        match frame.event.as_str() {
+            "generating" => assert!(started_units.insert(unit), "{names:?}"),
+            "result" => {
+                assert!(
+                    started_units.contains(&unit),
+                    "a result before its generating: {unit}"
+                );
+                assert!(finished_units.insert(unit), "{names:?}");
+            }
+            other => panic!("unexpected event {other} in {names:?}"),
+        }
+    }
+    assert_eq!(finished_units.len(), units);
+}
+
 async fn generates_and_streams(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
@@ -42,16 +73,19 @@ async fn generates_and_streams(
     )
     .await;
 
-    let mut expected = vec!["started".to_owned(), "parsing_completed".to_owned()];
-    for _ in 0..units {
-        expected.extend(["generating".to_owned(), "result".to_owned()]);
-    }
-    expected.push("completed".to_owned());
-    assert_eq!(names(&frames), expected, "{frames:#?}");
+    assert_story(&frames, units);
     let numbered: Vec<u64> = frames.iter().filter_map(|frame| frame.id).collect();
     assert!(
         numbered.windows(2).all(|pair| pair[0] < pair[1]),
         "event ids rise: {numbered:?}"
+    );
+    let percents: Vec<u64> = frames
+        .iter()
+        .filter_map(|frame| frame.data["progress"].as_u64())
+        .collect();
+    assert!(
+        percents.windows(2).all(|pair| pair[0] <= pair[1]),
+        "progress never goes back: {percents:?}"
     );
     let parsed = &frames[1].data;
     assert_eq!(
@@ -120,7 +154,7 @@ async fn generates_and_streams(
         Duration::from_secs(10),
     )
     .await;
-    assert_eq!(names(&replayed), expected);
+    assert_eq!(names(&replayed), names(&frames));
     let resumed = read_events(
         client,
         &stack.url(&format!("/api/tasks/{id}/events")),
@@ -128,7 +162,7 @@ async fn generates_and_streams(
         Duration::from_secs(10),
     )
     .await;
-    assert_eq!(names(&resumed), expected[3..].to_vec());
+    assert_eq!(names(&resumed), names(&frames)[3..].to_vec());
     stack.stop().await;
 }
 

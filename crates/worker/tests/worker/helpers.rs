@@ -75,6 +75,8 @@ pub struct StackOptions {
     pub max_queued_per_session: u32,
     /// `simulator` falls back to `backup`.
     pub with_fallback: bool,
+    /// Units of one task written at once.
+    pub unit_concurrency: u32,
 }
 
 impl Default for StackOptions {
@@ -90,6 +92,7 @@ impl Default for StackOptions {
             max_running_per_session: 3,
             max_queued_per_session: 20,
             with_fallback: false,
+            unit_concurrency: 4,
         }
     }
 }
@@ -169,6 +172,7 @@ pub async fn stack(
     worker_settings.worker.metrics_host = "127.0.0.1".into();
     worker_settings.worker.metrics_port = 0;
     worker_settings.worker.concurrency = options.concurrency;
+    worker_settings.worker.unit_concurrency = options.unit_concurrency;
     worker_settings.worker.lease_secs = options.lease_secs;
     worker_settings.worker.renew_every_secs = (options.lease_secs / 3).max(1);
     worker_settings.worker.poll_interval_ms = 500;
