@@ -307,12 +307,11 @@ pub fn nginx_config(
              scgi_temp_path {folder}/scgi;"
         ),
     );
-    let servers = section(&config, "upstream-servers");
-    let config = replace_section(
-        &config,
-        "upstream-servers",
-        &with_addresses(&servers, upstreams),
-    );
+    let mut config = config;
+    for name in ["upstream-servers", "upstream-servers-post"] {
+        let servers = section(&config, name);
+        config = replace_section(&config, name, &with_addresses(&servers, upstreams));
+    }
     let config = replace_section(&config, "listen", &format!("listen {listen};"));
     let trusted = if trust_loopback {
         "127.0.0.1/32 1;"
