@@ -674,9 +674,9 @@ impl ProxyHttp for Gateway {
         };
         if session.response_written().is_none() {
             let retry_after = (status == 503).then_some(NO_BACKEND_RETRY_AFTER_SECS);
-            if status == 413 {
-                session.set_keepalive(None);
-            }
+            // The connection is not reused after a failed proxy (the request body may be half
+            // read), so the answer must say so: a client that reused it would meet a reset.
+            session.set_keepalive(None);
             if let Err(error) = self
                 .answer_error(session, ctx, status, code, retry_after)
                 .await
