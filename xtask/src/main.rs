@@ -1,5 +1,6 @@
 //! AIunittest's developer and operator tasks, in Rust rather than shell scripts (the xtask pattern):
-//! `cargo xtask test` and `cargo xtask bench api`. One module per task.
+//! `cargo xtask test`, `cargo xtask bench api` and `cargo xtask bench gateway`. One module per
+//! task.
 
 // Printing is what this binary is for: its output is the interface.
 #![allow(clippy::print_stdout)]
@@ -20,6 +21,11 @@ tasks:
   bench api [--requests N] [--concurrency C] [--json]
       builds and starts aiut-api on loopback against DATABASE_URL and REDIS_URL, then measures
       task creation and lookup against /healthz measured in the same run.
+  bench gateway [--requests N] [--concurrency C] [--rounds R] [--no-gzip] [--json]
+      starts three aiut-api replicas, aiut-gateway and nginx (nginx-compat/nginx.conf) over them,
+      then sends the same request mix through the gateway, through nginx and straight to one
+      replica, alternating in R rounds of N requests per target; reports requests/s, p50/p90/p99,
+      CPU per request, the ratios and the spread over the replicas. Needs nginx and cmake.
 ";
 
 fn main() -> ExitCode {

@@ -1,0 +1,1355 @@
+//! `cargo xtask bench gateway`: the same workload through the Pingora gateway, through nginx with
+//! `nginx-compat/nginx.conf`, and straight to one api replica, on the same three replicas in one
+//! run.
+//!
+//! Method:
+//! - three release `aiut-api` replicas (`api-1` … `api-3`) on free loopback ports share one
+//!   scratch database and Redis key prefix, with their limits raised out of reach as in
+//!   `bench api`; the release `aiut-gateway` balances them with its default settings (`threads`
+//!   2), and Debian's nginx runs the committed `nginx-compat/nginx.conf` (`worker_processes auto`)
+//!   with only its marked sections rewritten: the upstream servers, the listen address, the
+//!   process paths, and 127.0.0.1 in the trusted networks. Both front doors exempt the bench's
+//!   address from the rate limits, so the limiter is not what is measured;
+//! - the targets are `gateway`, `nginx` and `direct` (replica `api-1`, no front door). Each has
+//!   its own `C` clients, one thread and one keep-alive connection each, with a session of their
+//!   own; each round sends `N` requests through every target, one target after the other, and the
+//!   order rotates from round to round, so drift (a growing tasks table, a warming cache, another
+//!   process) is shared by all three;
+//! - the workload, per ten requests of a client: 4 × `GET /api/languages` (static JSON, about
+//!   2 KB, the largest answer), 3 × `GET /api/queue` (the session's queue, two Postgres counts),
+//!   2 × `GET /healthz` (no I/O: the cost of the hop itself), 1 × `POST /api/tasks` (a new
+//!   source each time: a Postgres insert; POSTs go to the backend on a fresh connection through
+//!   both front doors, as their failover rules want). Requests say `Accept-Encoding: gzip`, as
+//!   browsers do, so the front doors compress what they compress; `--no-gzip` measures plain
+//!   proxying;
+//! - latency is per request, from before sending to the end of the body; requests/s is the
+//!   target's requests over its measured time, summed over the rounds. Each front door's CPU time
+//!   (from `/proc`, nginx's master and workers together) is read around its phases and reported
+//!   per request, next to the replicas' CPU per request.
+//!
+//! The clients, the front doors, the replicas, Postgres and Redis share the machine's cores, so
+//! absolute numbers depend on the machine; the ratios between the targets are the result.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::{
+    LIMIT_OUT_OF_REACH, Outcome, PhaseResult, RunningApi, Stats, Stores, build_release,
+    count_argument, describe_failures, free_loopback_port, log_tail, new_agent, ratio, run_phase,
+    snippet, target_dir, unix_stamp, warnings_in_log,
+};
+use crate::project_root;
+
+const USAGE: &str = "usage: cargo xtask bench gateway [--requests N] [--concurrency C] [--rounds R] [--no-gzip] [--json]";
+const REPLICAS: usize = 3;
+/// Requests per client before a target is measured: connection, session, warm caches.
+const WARM_UP_PER_CLIENT: usize = 10;
+/// The longest a front door may take to answer its `/health` and reach every replica.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The header the api replicas mark their answers with.
+const BACKEND_HEADER: &str = "x-backend-instance";
+/// The committed nginx configuration, relative to the workspace root.
+const NGINX_CONF: &str = "nginx-compat/nginx.conf";
+/// The address the bench's clients connect from, exempt from both front doors' limits.
+const BENCH_NETWORK: &str = "127.0.0.1/32";
+
+#[derive(Debug, PartialEq)]
+struct Options {
+    /// Requests per target per round.
+    requests: usize,
+    concurrency: usize,
+    rounds: usize,
+    gzip: bool,
+    json: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<Options> {
+        let mut options = Options {
+            requests: 3000,
+            concurrency: 16,
+            rounds: 3,
+            gzip: true,
+            json: false,
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--requests" => options.requests = count_argument(arg, args.next())?,
+                "--concurrency" => options.concurrency = count_argument(arg, args.next())?,
+                "--rounds" => options.rounds = count_argument(arg, args.next())?,
+                "--no-gzip" => options.gzip = false,
+                "--json" => options.json = true,
+                other => anyhow::bail!("unknown option `{other}`; {USAGE}"),
+            }
+        }
+        Ok(options)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    Gateway,
+    Nginx,
+    Direct,
+}
+
+impl Target {
+    const ALL: [Target; 3] = [Target::Gateway, Target::Nginx, Target::Direct];
+
+    fn name(self) -> &'static str {
+        match self {
+            Target::Gateway => "gateway",
+            Target::Nginx => "nginx",
+            Target::Direct => "direct",
+        }
+    }
+}
+
+/// The targets in the order of round `round`: rotated by one each round, so each target goes
+/// first, second and third equally often.
+fn round_order(round: usize) -> [Target; 3] {
+    let mut order = Target::ALL;
+    order.rotate_left(round % Target::ALL.len());
+    order
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RequestKind {
+    Languages,
+    Queue,
+    Healthz,
+    CreateTask,
+}
+
+/// Ten requests of the mix, interleaved so that no kind comes in a run.
+const MIX: [RequestKind; 10] = [
+    RequestKind::Languages,
+    RequestKind::Queue,
+    RequestKind::Healthz,
+    RequestKind::Languages,
+    RequestKind::CreateTask,
+    RequestKind::Queue,
+    RequestKind::Languages,
+    RequestKind::Healthz,
+    RequestKind::Queue,
+    RequestKind::Languages,
+];
+
+/// The kind of a client's `index`th request; clients start at different places in the mix so
+/// that at any moment the kinds are spread over the clients.
+fn kind_of(client: usize, index: usize) -> RequestKind {
+    MIX[(client + index) % MIX.len()]
+}
+
+/// Splits `total` requests over `clients`, the first ones taking one more when it does not divide.
+fn share(total: usize, clients: usize) -> Vec<usize> {
+    (0..clients)
+        .map(|index| total / clients + usize::from(index < total % clients))
+        .collect()
+}
+
+/// `numerator / denominator` written as `1.23x`, or `-` without a denominator.
+fn times(numerator: f64, denominator: f64) -> String {
+    if denominator > 0.0 {
+        format!("{:.2}x", numerator / denominator)
+    } else {
+        "-".to_owned()
+    }
+}
+
+// ---- nginx.conf ----------------------------------------------------------------------------
+
+/// The byte range of the body of the section `# BEGIN name` … `# END name`: from the line after
+/// the BEGIN marker to the start of the END marker's line.
+fn section_bounds(config: &str, name: &str) -> anyhow::Result<(usize, usize)> {
+    let begin = format!("# BEGIN {name}\n");
+    let end = format!("# END {name}");
+    let start = config
+        .find(&begin)
+        .with_context(|| format!("{NGINX_CONF} has no `# BEGIN {name}` marker"))?
+        + begin.len();
+    let end_at = start
+        + config[start..]
+            .find(&end)
+            .with_context(|| format!("{NGINX_CONF} has no `{end}` marker"))?;
+    let stop = config[..end_at]
+        .rfind('\n')
+        .map_or(start, |newline| newline + 1);
+    Ok((start, stop.max(start)))
+}
+
+fn replace_section(config: &str, name: &str, body: &str) -> anyhow::Result<String> {
+    let (start, stop) = section_bounds(config, name)?;
+    Ok(format!("{}{body}\n{}", &config[..start], &config[stop..]))
+}
+
+/// The names of every marked section, in order.
+fn section_names(config: &str) -> Vec<String> {
+    config
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("# BEGIN "))
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+/// One `server` line per address, with the parameters (`max_fails`, `fail_timeout`, …) of the
+/// section's first committed `server` line.
+fn server_lines(section: &str, addresses: &[SocketAddr]) -> anyhow::Result<String> {
+    let first = section
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("server "))
+        .context("an upstream section of nginx.conf has no `server` line")?;
+    let parameters: Vec<&str> = first
+        .trim_end_matches(';')
+        .split_whitespace()
+        .skip(2)
+        .collect();
+    Ok(addresses
+        .iter()
+        .map(|address| {
+            let mut words = vec!["server".to_owned(), address.to_string()];
+            words.extend(parameters.iter().map(|word| (*word).to_owned()));
+            format!("{};", words.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// The committed configuration with its marked sections replaced for a run in `folder`: every
+/// `upstream-servers*` section lists `upstreams`, the server listens on `listen` alone, the
+/// process writes only in `folder`, and the bench's address is trusted.
+fn nginx_config(
+    committed: &str,
+    folder: &Path,
+    listen: SocketAddr,
+    upstreams: &[SocketAddr],
+) -> anyhow::Result<String> {
+    let folder = folder.display();
+    // No `user`: nginx started by root runs its workers as `nobody`, and as its caller otherwise.
+    let mut config = replace_section(
+        committed,
+        "runtime",
+        &format!("pid {folder}/nginx.pid;\nerror_log {folder}/error.log warn;"),
+    )?;
+    config = replace_section(
+        &config,
+        "http-paths",
+        &format!(
+            "access_log {folder}/access.log;\n\
+             client_body_temp_path {folder}/body;\n\
+             proxy_temp_path {folder}/proxy;\n\
+             fastcgi_temp_path {folder}/fastcgi;\n\
+             uwsgi_temp_path {folder}/uwsgi;\n\
+             scgi_temp_path {folder}/scgi;"
+        ),
+    )?;
+    let upstream_sections: Vec<String> = section_names(&config)
+        .into_iter()
+        .filter(|name| name.starts_with("upstream-servers"))
+        .collect();
+    anyhow::ensure!(
+        !upstream_sections.is_empty(),
+        "{NGINX_CONF} has no `# BEGIN upstream-servers` section"
+    );
+    for name in upstream_sections {
+        let (start, stop) = section_bounds(&config, &name)?;
+        let servers = server_lines(&config[start..stop], upstreams)?;
+        config = replace_section(&config, &name, &servers)?;
+    }
+    config = replace_section(&config, "listen", &format!("listen {listen};"))?;
+    replace_section(&config, "trusted-networks", &format!("{BENCH_NETWORK} 1;"))
+}
+
+// ---- Processes -----------------------------------------------------------------------------
+
+/// Where a program is: an absolute path as is, else the first match on `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Debian's nginx, else the first `nginx` on `PATH`.
+fn nginx_binary() -> anyhow::Result<PathBuf> {
+    find_program("/usr/sbin/nginx")
+        .or_else(|| find_program("nginx"))
+        .context(
+            "nginx is not installed; the bench compares the gateway with it: \
+             `apt-get install nginx-light`",
+        )
+}
+
+/// A folder of its own under the system's temporary folder, removed on drop.
+struct TempFolder {
+    path: PathBuf,
+}
+
+impl TempFolder {
+    fn new(name: &str) -> anyhow::Result<TempFolder> {
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        // nginx started as root runs its workers as `nobody`; they write request bodies here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777))
+            .with_context(|| format!("cannot open {} to nginx's workers", path.display()))?;
+        Ok(TempFolder { path })
+    }
+}
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A front door's process, stopped on drop: with `stop_command` first when there is one (nginx's
+/// master must take its workers down with it; killed, it would leave them running), killed if
+/// still running 5 s later.
+struct FrontDoor {
+    name: &'static str,
+    base_url: String,
+    child: Child,
+    stop_command: Option<Command>,
+    log_path: PathBuf,
+}
+
+impl FrontDoor {
+    fn start_gateway(
+        binary: &Path,
+        work_dir: &Path,
+        upstreams: &[SocketAddr],
+    ) -> anyhow::Result<FrontDoor> {
+        let port = free_loopback_port()?;
+        let metrics_port = free_loopback_port()?;
+        let log_path = work_dir.join("aiut-gateway.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let log_for_stderr = log.try_clone().context("cannot share the log file")?;
+        let mut command = Command::new(binary);
+        // Only these variables configure it: not a developer's `AIUT_*` or `RUST_LOG`, and not an
+        // `aiunittest.toml`, which it would read from its working folder.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AIUT_") {
+                command.env_remove(&name);
+            }
+        }
+        let upstreams: Vec<String> = upstreams
+            .iter()
+            .map(|address| format!("\"{address}\""))
+            .collect();
+        let child = command
+            .env_remove("RUST_LOG")
+            .current_dir(work_dir)
+            .env("AIUT_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "AIUT_GATEWAY__METRICS_LISTEN",
+                format!("127.0.0.1:{metrics_port}"),
+            )
+            .env(
+                "AIUT_GATEWAY__UPSTREAMS",
+                format!("[{}]", upstreams.join(",")),
+            )
+            .env(
+                "AIUT_GATEWAY__RATE_LIMIT__TRUSTED_NETWORKS",
+                format!("[\"{BENCH_NETWORK}\"]"),
+            )
+            .env(
+                "AIUT_GATEWAY__UPGRADE_SOCK",
+                work_dir.join("gateway-upgrade.sock"),
+            )
+            .env("AIUT_LOG__FILTER", "info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_for_stderr)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        Ok(FrontDoor {
+            name: Target::Gateway.name(),
+            base_url: format!("http://127.0.0.1:{port}"),
+            child,
+            stop_command: None,
+            log_path,
+        })
+    }
+
+    fn start_nginx(
+        binary: &Path,
+        committed: &str,
+        folder: &Path,
+        upstreams: &[SocketAddr],
+    ) -> anyhow::Result<FrontDoor> {
+        let port = free_loopback_port()?;
+        let listen = SocketAddr::from(([127, 0, 0, 1], port));
+        let config_path = folder.join("nginx.conf");
+        std::fs::write(
+            &config_path,
+            nginx_config(committed, folder, listen, upstreams)?,
+        )
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+        let arguments = vec![
+            "-p".to_owned(),
+            format!("{}/", folder.display()),
+            "-e".to_owned(),
+            folder.join("error.log").display().to_string(),
+            "-c".to_owned(),
+            config_path.display().to_string(),
+        ];
+        let checked = Command::new(binary)
+            .arg("-t")
+            .args(&arguments)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run {} -t", binary.display()))?;
+        anyhow::ensure!(
+            checked.status.success(),
+            "nginx -t rejects the rewritten {NGINX_CONF} ({}):\n{}",
+            config_path.display(),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        let log_path = folder.join("error.log");
+        let child = Command::new(binary)
+            .args(&arguments)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let mut stop_command = Command::new(binary);
+        stop_command.args(&arguments).args(["-s", "stop"]);
+        Ok(FrontDoor {
+            name: Target::Nginx.name(),
+            base_url: format!("http://{listen}"),
+            child,
+            stop_command: Some(stop_command),
+            log_path,
+        })
+    }
+
+    /// Waits until the front door answers its own `/health` and has sent plain requests to every
+    /// one of `instances`.
+    fn wait_until_serving(&mut self, instances: &[String]) -> anyhow::Result<()> {
+        let agent = new_agent(Duration::from_secs(2));
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut healthy = false;
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            if let Some(status) = self.child.try_wait().context("cannot check on a process")? {
+                anyhow::bail!(
+                    "{} exited ({status}) at start; the end of its log ({}):\n{}",
+                    self.name,
+                    self.log_path.display(),
+                    log_tail(&self.log_path, 30)
+                );
+            }
+            let path = if healthy { "/healthz" } else { "/health" };
+            if let Ok(response) = agent.get(format!("{}{path}", self.base_url)).call()
+                && response.status().is_success()
+            {
+                if !healthy {
+                    healthy = true;
+                    continue;
+                }
+                if let Some(instance) = response
+                    .headers()
+                    .get(BACKEND_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    && !seen.iter().any(|known| known == instance)
+                {
+                    seen.push(instance.to_owned());
+                }
+                if instances.iter().all(|instance| seen.contains(instance)) {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} did not {} within {}s; the end of its log ({}):\n{}",
+                self.name,
+                if healthy {
+                    format!("reach every replica (only {seen:?})")
+                } else {
+                    "answer /health".to_owned()
+                },
+                START_TIMEOUT.as_secs(),
+                self.log_path.display(),
+                log_tail(&self.log_path, 30)
+            );
+            std::thread::sleep(Duration::from_millis(if healthy { 10 } else { 100 }));
+        }
+    }
+}
+
+impl Drop for FrontDoor {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait()
+            && let Some(command) = self.stop_command.as_mut()
+        {
+            let _ = command.stdout(Stdio::null()).stderr(Stdio::null()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---- CPU time from /proc -------------------------------------------------------------------
+
+/// User plus system time, in clock ticks, from the text of `/proc/<pid>/stat`; the command name
+/// in parentheses may itself hold spaces and parentheses, so fields count from the last `)`.
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name: state (field 3 of the line), …, utime (14), stime (15).
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
+}
+
+/// The parent pid from the text of `/proc/<pid>/stat`.
+fn stat_parent(stat: &str) -> Option<u32> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Clock ticks per second, for `/proc`'s CPU times.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
+}
+
+/// CPU ticks used so far by `pid` and its direct children (nginx's workers).
+fn process_tree_ticks(pid: u32) -> u64 {
+    let mut ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat_cpu_ticks(&stat))
+        .unwrap_or(0);
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat"))
+                && stat_parent(&stat) == Some(pid)
+            {
+                ticks += stat_cpu_ticks(&stat).unwrap_or(0);
+            }
+        }
+    }
+    ticks
+}
+
+/// CPU ticks of the gateway, nginx and the replicas at one moment.
+#[derive(Clone, Copy, Default)]
+struct CpuSnapshot {
+    gateway: u64,
+    nginx: u64,
+    replicas: u64,
+}
+
+struct Pids {
+    gateway: u32,
+    nginx: u32,
+    replicas: Vec<u32>,
+}
+
+impl Pids {
+    fn snapshot(&self) -> CpuSnapshot {
+        CpuSnapshot {
+            gateway: process_tree_ticks(self.gateway),
+            nginx: process_tree_ticks(self.nginx),
+            replicas: self
+                .replicas
+                .iter()
+                .map(|&pid| process_tree_ticks(pid))
+                .sum(),
+        }
+    }
+}
+
+// ---- Measuring -----------------------------------------------------------------------------
+
+/// One simulated user of one target: a keep-alive connection and a session cookie, both kept by
+/// the agent, and which replica answered how often.
+struct Client {
+    number: usize,
+    agent: ureq::Agent,
+    backends: BTreeMap<String, usize>,
+    gzipped: usize,
+}
+
+/// What a target did over every round.
+#[derive(Default)]
+struct TargetResult {
+    result: PhaseResult,
+    /// Requests/s of each round, to show the drift.
+    round_rates: Vec<f64>,
+    backends: BTreeMap<String, usize>,
+    gzipped: usize,
+    /// CPU ticks of the target's front door, and of the replicas, during its phases.
+    front_door_ticks: u64,
+    replica_ticks: u64,
+}
+
+struct Workload<'a> {
+    gzip: bool,
+    source_number: &'a AtomicU64,
+}
+
+impl Workload<'_> {
+    fn send(&self, base_url: &str, client: &mut Client, index: usize) -> (Duration, Outcome) {
+        let kind = kind_of(client.number, index);
+        let started = Instant::now();
+        let sent = match kind {
+            RequestKind::Languages | RequestKind::Queue | RequestKind::Healthz => {
+                let path = match kind {
+                    RequestKind::Languages => "/api/languages",
+                    RequestKind::Queue => "/api/queue",
+                    _ => "/healthz",
+                };
+                let mut request = client.agent.get(format!("{base_url}{path}"));
+                if self.gzip {
+                    request = request.header("accept-encoding", "gzip");
+                }
+                request.call()
+            }
+            RequestKind::CreateTask => {
+                // A new source each time, so the api's result cache never answers.
+                let number = self.source_number.fetch_add(1, Ordering::Relaxed);
+                let body = serde_json::json!({
+                    "source": format!("def g_{number}(a):\n    return a * {number}\n"),
+                    "filename": "calc.py",
+                })
+                .to_string();
+                let mut request = client
+                    .agent
+                    .post(format!("{base_url}/api/tasks"))
+                    .content_type("application/json");
+                if self.gzip {
+                    request = request.header("accept-encoding", "gzip");
+                }
+                request.send(&body)
+            }
+        };
+        let outcome = match sent {
+            Err(error) => Outcome::Transport(error.to_string()),
+            Ok(mut response) => {
+                let status = response.status();
+                let backend = response
+                    .headers()
+                    .get(BACKEND_HEADER)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or("(none)")
+                    .to_owned();
+                let gzipped = response
+                    .headers()
+                    .get("content-encoding")
+                    .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                // Reading the whole body returns the connection to the agent's pool.
+                match response.body_mut().read_to_vec() {
+                    Err(error) => Outcome::Transport(format!("reading the body: {error}")),
+                    Ok(body) => {
+                        *client.backends.entry(backend).or_default() += 1;
+                        client.gzipped += usize::from(gzipped);
+                        if status.is_success() {
+                            Outcome::Success
+                        } else {
+                            Outcome::Status(
+                                status.as_u16(),
+                                snippet(&String::from_utf8_lossy(&body)),
+                            )
+                        }
+                    }
+                }
+            }
+        };
+        (started.elapsed(), outcome)
+    }
+}
+
+struct Report {
+    targets: BTreeMap<Target, TargetResult>,
+    ticks_per_second: f64,
+    replica_logs: Vec<(PathBuf, Vec<String>)>,
+    gateway_log: (PathBuf, Vec<String>),
+    nginx_log: Vec<String>,
+}
+
+fn measure(
+    urls: &BTreeMap<Target, String>,
+    pids: &Pids,
+    options: &Options,
+) -> anyhow::Result<BTreeMap<Target, TargetResult>> {
+    let source_number = AtomicU64::new(0);
+    let workload = Workload {
+        gzip: options.gzip,
+        source_number: &source_number,
+    };
+    let mut clients: BTreeMap<Target, Vec<Client>> = Target::ALL
+        .iter()
+        .map(|&target| {
+            let clients = (0..options.concurrency)
+                .map(|number| Client {
+                    number,
+                    agent: new_agent(Duration::from_secs(30)),
+                    backends: BTreeMap::new(),
+                    gzipped: 0,
+                })
+                .collect();
+            (target, clients)
+        })
+        .collect();
+
+    eprintln!(
+        "==> warm-up: {} requests per target",
+        WARM_UP_PER_CLIENT * options.concurrency
+    );
+    for target in Target::ALL {
+        let url = &urls[&target];
+        let target_clients = clients.get_mut(&target).context("a target's clients")?;
+        let warm_up = run_phase(
+            target_clients,
+            &vec![WARM_UP_PER_CLIENT; options.concurrency],
+            &|client: &mut Client, index| workload.send(url, client, index),
+        );
+        anyhow::ensure!(
+            warm_up.latencies.len() * 2 >= WARM_UP_PER_CLIENT * options.concurrency,
+            "through {}, most warm-up requests failed: {}",
+            target.name(),
+            describe_failures(&warm_up)
+        );
+        for client in target_clients.iter_mut() {
+            client.backends.clear();
+            client.gzipped = 0;
+        }
+    }
+
+    let counts = share(options.requests, options.concurrency);
+    let mut results: BTreeMap<Target, TargetResult> = Target::ALL
+        .iter()
+        .map(|&target| (target, TargetResult::default()))
+        .collect();
+    for round in 0..options.rounds {
+        let order = round_order(round);
+        eprintln!(
+            "==> round {} of {}: {}",
+            round + 1,
+            options.rounds,
+            order.map(Target::name).join(", ")
+        );
+        for target in order {
+            let url = &urls[&target];
+            let target_clients = clients.get_mut(&target).context("a target's clients")?;
+            let before = pids.snapshot();
+            let phase = run_phase(target_clients, &counts, &|client: &mut Client, index| {
+                workload.send(url, client, index)
+            });
+            let after = pids.snapshot();
+            let result = results.get_mut(&target).context("a target's result")?;
+            result.round_rates.push(phase.requests_per_second());
+            result.front_door_ticks += match target {
+                Target::Gateway => after.gateway.saturating_sub(before.gateway),
+                Target::Nginx => after.nginx.saturating_sub(before.nginx),
+                Target::Direct => 0,
+            };
+            result.replica_ticks += after.replicas.saturating_sub(before.replicas);
+            result.result.absorb(phase);
+        }
+    }
+    for (target, target_clients) in clients {
+        let result = results.get_mut(&target).context("a target's result")?;
+        for client in target_clients {
+            for (backend, count) in client.backends {
+                *result.backends.entry(backend).or_default() += count;
+            }
+            result.gzipped += client.gzipped;
+        }
+    }
+    Ok(results)
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<bool> {
+    let options = Options::parse(args)?;
+    let root = project_root();
+    // Everything the bench needs, before anything is built or started.
+    let nginx = nginx_binary()?;
+    anyhow::ensure!(
+        find_program("cmake").is_some(),
+        "cmake is not installed; Pingora's zlib-ng needs it to build the gateway: \
+         `apt-get install cmake`"
+    );
+    let committed = std::fs::read_to_string(root.join(NGINX_CONF))
+        .with_context(|| format!("cannot read {NGINX_CONF}"))?;
+
+    // Progress goes to stderr, so that with `--json` stdout holds the JSON alone.
+    let [api_binary, gateway_binary] = build_release(&root, &["aiut-api", "aiut-gateway"])?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("cargo built an unexpected set of binaries"))?;
+    let stamp = unix_stamp()?;
+    let log_dir = target_dir(&root)
+        .join("bench")
+        .join(format!("gateway-{stamp}"));
+    std::fs::create_dir_all(&log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
+
+    // Dropped in reverse order: nginx, the gateway and the replicas stop before the folders and
+    // the database go.
+    let stores = Stores::new(stamp)?;
+    let nginx_folder =
+        TempFolder::new(&format!("aiut-bench-nginx-{stamp}-{}", std::process::id()))?;
+    eprintln!(
+        "==> per-session and queue-depth limits raised to {LIMIT_OUT_OF_REACH}; {BENCH_NETWORK} trusted by both front doors"
+    );
+    let mut replicas: Vec<RunningApi> = Vec::with_capacity(REPLICAS);
+    let instances: Vec<String> = (1..=REPLICAS).map(|index| format!("api-{index}")).collect();
+    for instance in &instances {
+        let log_path = log_dir.join(format!("{instance}.log"));
+        // One after the other: the first creates the database and runs the migrations.
+        let mut replica = RunningApi::start(&api_binary, &log_dir, &log_path, &stores, instance)?;
+        eprintln!("==> {instance}: waiting for {}/healthz", replica.base_url);
+        replica.wait_until_healthy()?;
+        replicas.push(replica);
+    }
+    let upstreams: Vec<SocketAddr> = replicas
+        .iter()
+        .map(|replica| {
+            replica
+                .base_url
+                .trim_start_matches("http://")
+                .parse()
+                .context("a replica's address")
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    let mut gateway = FrontDoor::start_gateway(&gateway_binary, &log_dir, &upstreams)?;
+    eprintln!("==> gateway at {}", gateway.base_url);
+    gateway.wait_until_serving(&instances)?;
+    let mut nginx_door =
+        FrontDoor::start_nginx(&nginx, &committed, &nginx_folder.path, &upstreams)?;
+    eprintln!("==> nginx at {} ({})", nginx_door.base_url, nginx.display());
+    nginx_door.wait_until_serving(&instances)?;
+
+    let urls: BTreeMap<Target, String> = [
+        (Target::Gateway, gateway.base_url.clone()),
+        (Target::Nginx, nginx_door.base_url.clone()),
+        (Target::Direct, replicas[0].base_url.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let pids = Pids {
+        gateway: gateway.child.id(),
+        nginx: nginx_door.child.id(),
+        replicas: replicas.iter().map(|replica| replica.child.id()).collect(),
+    };
+    eprintln!(
+        "==> {} rounds of {} requests per target over {} clients each{}",
+        options.rounds,
+        options.requests,
+        options.concurrency,
+        if options.gzip {
+            ", Accept-Encoding: gzip"
+        } else {
+            ""
+        }
+    );
+    let targets = measure(&urls, &pids, &options)?;
+
+    let nginx_log = nginx_problems(&nginx_door.log_path);
+    drop(nginx_door);
+    drop(gateway);
+    drop(replicas);
+    let report = Report {
+        targets,
+        ticks_per_second: clock_ticks_per_second(),
+        replica_logs: instances
+            .iter()
+            .map(|instance| {
+                let path = log_dir.join(format!("{instance}.log"));
+                let warnings = warnings_in_log(&path);
+                (path, warnings)
+            })
+            .collect(),
+        gateway_log: {
+            let path = log_dir.join("aiut-gateway.log");
+            let problems = gateway_problems(&path);
+            (path, problems)
+        },
+        nginx_log,
+    };
+    if options.json {
+        println!("{}", report.to_json(&options));
+    } else {
+        print!("{}", report.to_table(&options));
+    }
+    let failed: usize = report
+        .targets
+        .values()
+        .map(|target| target.result.failed())
+        .sum();
+    if failed > 0 {
+        eprintln!("bench failed: {failed} requests failed (see above)");
+    }
+    drop(stores);
+    Ok(failed == 0)
+}
+
+/// Lines of nginx's error log at `error` or worse.
+fn nginx_problems(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .filter(|line| {
+                    ["[error]", "[crit]", "[alert]", "[emerg]"]
+                        .iter()
+                        .any(|level| line.contains(level))
+                })
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Lines of the gateway's log at `WARN` or `ERROR`.
+fn gateway_problems(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// ---- Report --------------------------------------------------------------------------------
+
+impl Report {
+    fn stats(&self, target: Target) -> Stats {
+        self.targets
+            .get(&target)
+            .map(|result| result.result.stats())
+            .unwrap_or_else(|| PhaseResult::default().stats())
+    }
+
+    /// CPU milliseconds per request of the target's front door and of the replicas.
+    fn cpu_per_request_ms(&self, target: Target) -> (f64, f64) {
+        let Some(result) = self.targets.get(&target) else {
+            return (0.0, 0.0);
+        };
+        let requests = (result.result.latencies.len() + result.result.failed()).max(1) as f64;
+        let per_request = |ticks: u64| ticks as f64 / self.ticks_per_second * 1000.0 / requests;
+        (
+            per_request(result.front_door_ticks),
+            per_request(result.replica_ticks),
+        )
+    }
+
+    /// (name, numerator, denominator) of the ratios reported.
+    fn comparisons() -> [(&'static str, Target, Target); 3] {
+        [
+            ("gateway/nginx", Target::Gateway, Target::Nginx),
+            ("gateway/direct", Target::Gateway, Target::Direct),
+            ("nginx/direct", Target::Nginx, Target::Direct),
+        ]
+    }
+
+    fn to_table(&self, options: &Options) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "front doors on loopback over {REPLICAS} api replicas: {} rounds × {} requests per target, {} clients per target (keep-alive, one session each){}",
+            options.rounds,
+            options.requests,
+            options.concurrency,
+            if options.gzip {
+                ", Accept-Encoding: gzip"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "mix per 10 requests: 4 GET /api/languages, 3 GET /api/queue, 2 GET /healthz, 1 POST /api/tasks; direct = api-1 alone\n"
+        );
+        let _ = writeln!(
+            out,
+            "{:<8} {:>7} {:>6} {:>9} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9}  req/s per round",
+            "target",
+            "ok",
+            "failed",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "door cpu",
+            "api cpu"
+        );
+        for target in Target::ALL {
+            let stats = self.stats(target);
+            let (door, api) = self.cpu_per_request_ms(target);
+            let rounds = self
+                .targets
+                .get(&target)
+                .map_or_else(String::new, |result| {
+                    result
+                        .round_rates
+                        .iter()
+                        .map(|rate| format!("{rate:.0}"))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                });
+            let _ = writeln!(
+                out,
+                "{:<8} {:>7} {:>6} {:>9.1} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>9} {:>9.3}  {rounds}",
+                target.name(),
+                stats.ok,
+                stats.failed,
+                stats.requests_per_second,
+                stats.p50_ms,
+                stats.p90_ms,
+                stats.p99_ms,
+                stats.max_ms,
+                if target == Target::Direct {
+                    "-".to_owned()
+                } else {
+                    format!("{door:.3}")
+                },
+                api
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(door cpu / api cpu: CPU ms per request of the front door, of the three replicas together)\n"
+        );
+        for (name, numerator, denominator) in Report::comparisons() {
+            let (numerator, denominator) = (self.stats(numerator), self.stats(denominator));
+            let _ = writeln!(
+                out,
+                "{name:<15} req/s {:>6}   p50 {:>6}   p99 {:>6}",
+                times(
+                    numerator.requests_per_second,
+                    denominator.requests_per_second
+                ),
+                times(numerator.p50_ms, denominator.p50_ms),
+                times(numerator.p99_ms, denominator.p99_ms)
+            );
+        }
+        let _ = writeln!(out, "\nanswers by X-Backend-Instance:");
+        for target in Target::ALL {
+            let Some(result) = self.targets.get(&target) else {
+                continue;
+            };
+            let total: usize = result.backends.values().sum();
+            let spread: Vec<String> = result
+                .backends
+                .iter()
+                .map(|(backend, count)| {
+                    format!(
+                        "{backend} {count} ({:.1}%)",
+                        ratio(*count as f64, total as f64) * 100.0
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:<8} {}; gzip-encoded answers: {}",
+                target.name(),
+                spread.join(", "),
+                result.gzipped
+            );
+        }
+        for target in Target::ALL {
+            if let Some(result) = self.targets.get(&target)
+                && !result.result.failures.is_empty()
+            {
+                let _ = writeln!(
+                    out,
+                    "\n{} failures: {}",
+                    target.name(),
+                    describe_failures(&result.result)
+                );
+            }
+        }
+        let _ = writeln!(out);
+        let mut logs: Vec<(String, &[String])> = self
+            .replica_logs
+            .iter()
+            .map(|(path, lines)| (path.display().to_string(), lines.as_slice()))
+            .collect();
+        logs.push((
+            self.gateway_log.0.display().to_string(),
+            self.gateway_log.1.as_slice(),
+        ));
+        logs.push(("nginx error.log".to_owned(), self.nginx_log.as_slice()));
+        for (name, lines) in logs {
+            if lines.is_empty() {
+                let _ = writeln!(out, "log {name}: no warnings or errors");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "log {name}: {} lines at warn or above, the first ones:",
+                    lines.len()
+                );
+                for line in lines.iter().take(3) {
+                    let _ = writeln!(out, "  {}", snippet(line));
+                }
+            }
+        }
+        out
+    }
+
+    fn to_json(&self, options: &Options) -> String {
+        let targets: serde_json::Map<String, serde_json::Value> = Target::ALL
+            .iter()
+            .filter_map(|&target| {
+                let result = self.targets.get(&target)?;
+                let stats = result.result.stats();
+                let (door, api) = self.cpu_per_request_ms(target);
+                Some((
+                    target.name().to_owned(),
+                    serde_json::json!({
+                        "ok": stats.ok,
+                        "failed": stats.failed,
+                        "requests_per_second": stats.requests_per_second,
+                        "round_requests_per_second": result.round_rates,
+                        "mean_ms": stats.mean_ms,
+                        "p50_ms": stats.p50_ms,
+                        "p90_ms": stats.p90_ms,
+                        "p95_ms": stats.p95_ms,
+                        "p99_ms": stats.p99_ms,
+                        "max_ms": stats.max_ms,
+                        "front_door_cpu_ms_per_request": (target != Target::Direct).then_some(door),
+                        "replicas_cpu_ms_per_request": api,
+                        "backends": result.backends,
+                        "gzip_encoded": result.gzipped,
+                        "failures": result.result.failures.iter().map(|(kind, (count, example))| {
+                            serde_json::json!({"kind": kind, "count": count, "example": example})
+                        }).collect::<Vec<_>>(),
+                    }),
+                ))
+            })
+            .collect();
+        let ratios: serde_json::Map<String, serde_json::Value> = Report::comparisons()
+            .iter()
+            .map(|&(name, numerator, denominator)| {
+                let (numerator, denominator) = (self.stats(numerator), self.stats(denominator));
+                (
+                    name.to_owned(),
+                    serde_json::json!({
+                        "requests_per_second": ratio(numerator.requests_per_second, denominator.requests_per_second),
+                        "p50": ratio(numerator.p50_ms, denominator.p50_ms),
+                        "p99": ratio(numerator.p99_ms, denominator.p99_ms),
+                    }),
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "requests_per_round": options.requests,
+            "rounds": options.rounds,
+            "concurrency": options.concurrency,
+            "gzip": options.gzip,
+            "replicas": REPLICAS,
+            "mix": {"GET /api/languages": 4, "GET /api/queue": 3, "GET /healthz": 2, "POST /api/tasks": 1},
+            "targets": targets,
+            "ratios": ratios,
+            "log_warnings": {
+                "replicas": self.replica_logs.iter().map(|(_, lines)| lines.len()).sum::<usize>(),
+                "gateway": self.gateway_log.1.len(),
+                "nginx": self.nginx_log.len(),
+            },
+            "gateway_log": self.gateway_log.0.display().to_string(),
+        })
+        .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        let options = Options::parse(&arguments(
+            "--requests 500 --concurrency 4 --rounds 2 --no-gzip --json",
+        ))
+        .expect("valid options");
+        assert_eq!(
+            options,
+            Options {
+                requests: 500,
+                concurrency: 4,
+                rounds: 2,
+                gzip: false,
+                json: true,
+            }
+        );
+        let defaults = Options::parse(&[]).expect("no options");
+        assert_eq!((defaults.requests, defaults.rounds), (3000, 3));
+        assert!(defaults.gzip && !defaults.json);
+        assert!(Options::parse(&arguments("--rounds 0")).is_err());
+        assert!(Options::parse(&arguments("--rounds")).is_err());
+        assert!(Options::parse(&arguments("--requests many")).is_err());
+        assert!(Options::parse(&arguments("--fast")).is_err());
+    }
+
+    #[test]
+    fn rounds_rotate_the_order() {
+        assert_eq!(
+            round_order(0),
+            [Target::Gateway, Target::Nginx, Target::Direct]
+        );
+        assert_eq!(
+            round_order(1),
+            [Target::Nginx, Target::Direct, Target::Gateway]
+        );
+        assert_eq!(round_order(3), round_order(0));
+        for target in Target::ALL {
+            let positions: Vec<usize> = (0..3)
+                .map(|round| {
+                    round_order(round)
+                        .iter()
+                        .position(|&each| each == target)
+                        .unwrap_or(usize::MAX)
+                })
+                .collect();
+            let mut sorted = positions.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2], "{target:?} at {positions:?}");
+        }
+    }
+
+    #[test]
+    fn the_mix_has_the_documented_shares() {
+        let count = |kind| (0..100).filter(|&index| kind_of(3, index) == kind).count();
+        assert_eq!(count(RequestKind::Languages), 40);
+        assert_eq!(count(RequestKind::Queue), 30);
+        assert_eq!(count(RequestKind::Healthz), 20);
+        assert_eq!(count(RequestKind::CreateTask), 10);
+        assert_ne!(kind_of(0, 0), kind_of(1, 0));
+    }
+
+    #[test]
+    fn shares_requests_over_clients() {
+        assert_eq!(share(10, 3), [4, 3, 3]);
+        assert_eq!(share(2, 4), [1, 1, 0, 0]);
+        assert_eq!(share(3000, 16).iter().sum::<usize>(), 3000);
+    }
+
+    #[test]
+    fn writes_ratios() {
+        assert_eq!(times(150.0, 100.0), "1.50x");
+        assert_eq!(times(1.0, 0.0), "-");
+    }
+
+    const CONF: &str = "\
+# BEGIN runtime
+user www-data;
+# END runtime
+http {
+    # BEGIN http-paths
+    access_log /var/log/nginx/access.log;
+    # END http-paths
+    upstream api {
+        least_conn;
+        # BEGIN upstream-servers
+        server api1:8888 max_fails=3 fail_timeout=30s;
+        server api2:8888 max_fails=3 fail_timeout=30s;
+        # END upstream-servers
+        keepalive 32;
+    }
+    upstream api_post {
+        # BEGIN upstream-servers-post
+        server api1:8888 max_fails=3 fail_timeout=30s;
+        # END upstream-servers-post
+    }
+    geo $trusted_client {
+        default 0;
+        # BEGIN trusted-networks
+        10.0.0.0/8 1;
+        # END trusted-networks
+    }
+    server {
+        # BEGIN listen
+        listen 80 default_server;
+        listen [::]:80 default_server;
+        # END listen
+    }
+}
+";
+
+    #[test]
+    fn rewrites_the_marked_sections_of_nginx_conf() {
+        let addresses: Vec<SocketAddr> = ["127.0.0.1:4001", "127.0.0.1:4002", "127.0.0.1:4003"]
+            .iter()
+            .map(|text| text.parse().expect("an address"))
+            .collect();
+        let listen: SocketAddr = "127.0.0.1:5000".parse().expect("an address");
+        let config =
+            nginx_config(CONF, Path::new("/tmp/x"), listen, &addresses).expect("rewritten");
+        let servers = "server 127.0.0.1:4001 max_fails=3 fail_timeout=30s;\n\
+                       server 127.0.0.1:4002 max_fails=3 fail_timeout=30s;\n\
+                       server 127.0.0.1:4003 max_fails=3 fail_timeout=30s;\n";
+        // Both upstream sections list the three replicas, with the committed parameters.
+        assert_eq!(config.matches(servers).count(), 2, "{config}");
+        assert!(!config.contains("api1:8888"));
+        assert!(config.contains("listen 127.0.0.1:5000;\n        # END listen"));
+        assert!(!config.contains("listen 80"));
+        assert!(config.contains("127.0.0.1/32 1;\n        # END trusted-networks"));
+        assert!(!config.contains("10.0.0.0/8"));
+        assert!(!config.contains("user www-data"));
+        assert!(config.contains("error_log /tmp/x/error.log warn;"));
+        assert!(config.contains("access_log /tmp/x/access.log;"));
+        // What is outside the sections stays.
+        assert!(config.contains("keepalive 32;") && config.contains("least_conn;"));
+        assert!(config.contains("# BEGIN upstream-servers-post\n"));
+    }
+
+    #[test]
+    fn a_missing_section_is_an_error() {
+        let listen: SocketAddr = "127.0.0.1:5000".parse().expect("an address");
+        let without_listen = CONF.replace("# BEGIN listen", "# listen");
+        assert!(nginx_config(&without_listen, Path::new("/tmp/x"), listen, &[listen]).is_err());
+        assert!(server_lines("keepalive 32;\n", &[listen]).is_err());
+    }
+
+    #[test]
+    fn reads_cpu_times_from_proc_stat() {
+        let stat = "4242 (nginx: worker (x)) S 4241 4241 4241 0 -1 4194624 100 0 0 0 \
+                    170 30 0 0 20 0 1 0 12345 1000 200";
+        assert_eq!(stat_cpu_ticks(stat), Some(200));
+        assert_eq!(stat_parent(stat), Some(4241));
+        assert_eq!(stat_cpu_ticks("garbage"), None);
+    }
+}

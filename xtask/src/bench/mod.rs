@@ -1,0 +1,650 @@
+//! `cargo xtask bench <name>`: measurements on loopback against real release binaries.
+//!
+//! - `api` ([`api`]): task creation and lookup of one api, against its `/healthz`;
+//! - `gateway` ([`gateway`]): the same workload through the Pingora gateway, through nginx with
+//!   `nginx-compat/nginx.conf`, and straight to one of three api replicas.
+//!
+//! This module holds what both share: building, the scratch database and Redis prefix, starting
+//! an api, the client loop, and the statistics.
+
+mod api;
+mod gateway;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Barrier;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password};
+
+const USAGE: &str = "\
+usage: cargo xtask bench api [--requests N] [--concurrency C] [--json]
+       cargo xtask bench gateway [--requests N] [--concurrency C] [--rounds R] [--json]";
+/// High enough that no limit of the api is reached during a bench.
+const LIMIT_OUT_OF_REACH: u32 = 10_000_000;
+const SESSION_COOKIE: &str = "aiut_session";
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn run(args: &[String]) -> anyhow::Result<bool> {
+    let (name, rest) = args
+        .split_first()
+        .with_context(|| format!("which bench?\n{USAGE}"))?;
+    match name.as_str() {
+        "api" => api::run(rest),
+        "gateway" => gateway::run(rest),
+        other => anyhow::bail!("unknown bench `{other}`\n{USAGE}"),
+    }
+}
+
+/// The value after a numeric option (`--requests 2000`): a whole number of at least 1.
+fn count_argument(name: &str, value: Option<&String>) -> anyhow::Result<usize> {
+    let value = value.with_context(|| format!("{name} needs a number\n{USAGE}"))?;
+    let number: usize = value
+        .parse()
+        .with_context(|| format!("{name} `{value}` is not a number"))?;
+    anyhow::ensure!(number > 0, "{name} must be at least 1");
+    Ok(number)
+}
+
+/// Builds the release binaries of `packages` (each package's binary has its name) and returns
+/// their paths, in order.
+fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut command = Command::new(cargo());
+    command.args(["build", "--release"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let shown = format!("cargo build --release -p {}", packages.join(" -p "));
+    eprintln!("==> {shown}");
+    let status = command
+        .current_dir(root)
+        // Cargo reports on stderr; keep stdout for the bench's report.
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .context("cannot run cargo build")?;
+    anyhow::ensure!(status.success(), "{shown} failed");
+    packages
+        .iter()
+        .map(|package| {
+            let binary = target_dir(root)
+                .join("release")
+                .join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+            anyhow::ensure!(
+                binary.is_file(),
+                "built {package}, but found no binary at {}",
+                binary.display()
+            );
+            Ok(binary)
+        })
+        .collect()
+}
+
+/// Seconds since 1970: names the bench's database, key prefix and log files.
+fn unix_stamp() -> anyhow::Result<u64> {
+    Ok(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("the clock is before 1970")?
+        .as_secs())
+}
+
+/// The Postgres database and Redis key prefix of one bench, both removed on drop.
+struct Stores {
+    database_url: String,
+    redis_url: String,
+    key_prefix: String,
+    _database: ScratchDatabase,
+    _keys: ScratchKeys,
+}
+
+impl Stores {
+    /// Names a fresh database (the first api to start creates it) on the server of
+    /// `DATABASE_URL` and a fresh key prefix in the Redis of `REDIS_URL`.
+    fn new(stamp: u64) -> anyhow::Result<Stores> {
+        let (server_url, _) = env_or("DATABASE_URL", DEFAULT_DATABASE_URL);
+        let (redis_url, _) = env_or("REDIS_URL", DEFAULT_REDIS_URL);
+        let database_name = format!("aiut_bench_{stamp}");
+        let database_url = with_database_name(&server_url, &database_name)?;
+        let key_prefix = format!("bench:{stamp}:");
+        eprintln!(
+            "==> database {} (the api creates it), redis {} under `{key_prefix}`",
+            redact_password(&database_url),
+            redact_password(&redis_url)
+        );
+        Ok(Stores {
+            _database: ScratchDatabase {
+                admin_url: with_database_name(&server_url, "postgres")?,
+                name: database_name,
+            },
+            _keys: ScratchKeys {
+                redis_url: redis_url.clone(),
+                prefix: key_prefix.clone(),
+            },
+            database_url,
+            redis_url,
+            key_prefix,
+        })
+    }
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR` (relative to the root, where cargo runs) or `target/`.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// The same URL naming another database: only the path changes, user, host and query stay.
+fn with_database_name(url: &str, database: &str) -> anyhow::Result<String> {
+    let authority_start = url
+        .find("://")
+        .map(|at| at + 3)
+        .with_context(|| format!("DATABASE_URL `{}` is not a URL", redact_password(url)))?;
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |offset| authority_start + offset);
+    let path_end = url[authority_end..]
+        .find(['?', '#'])
+        .map_or(url.len(), |offset| authority_end + offset);
+    Ok(format!(
+        "{}/{database}{}",
+        &url[..authority_end],
+        &url[path_end..]
+    ))
+}
+
+/// The bench's database, dropped when this goes out of scope (also after an error).
+struct ScratchDatabase {
+    /// The server's maintenance database, to connect to while dropping.
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let dropped = Command::new("psql")
+            .arg(&self.admin_url)
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
+            // WITH (FORCE): a killed api may leave connections Postgres has not noticed yet.
+            .arg(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .stdin(Stdio::null())
+            .output();
+        match dropped {
+            Ok(output) if output.status.success() => {
+                eprintln!("==> dropped database {}", self.name);
+            }
+            Ok(output) => eprintln!(
+                "could not drop database {} ({}); drop it by hand if it exists",
+                self.name,
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("no message")
+            ),
+            Err(_) => eprintln!("psql not found: database {} is left behind", self.name),
+        }
+    }
+}
+
+/// The bench's Redis keys (sessions), deleted when this goes out of scope when `redis-cli` is
+/// present; otherwise they expire with the sessions.
+struct ScratchKeys {
+    redis_url: String,
+    prefix: String,
+}
+
+impl Drop for ScratchKeys {
+    fn drop(&mut self) {
+        let listed = Command::new("redis-cli")
+            .args(["-u", &self.redis_url, "--scan", "--pattern"])
+            .arg(format!("{}*", self.prefix))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output();
+        let Ok(listed) = listed else {
+            eprintln!(
+                "redis-cli not found: keys under `{}` are left to expire",
+                self.prefix
+            );
+            return;
+        };
+        let keys: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+            .lines()
+            .filter(|key| !key.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for batch in keys.chunks(500) {
+            let _ = Command::new("redis-cli")
+                .args(["-u", &self.redis_url, "DEL"])
+                .args(batch)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The api child process, killed when this goes out of scope (also after an error).
+struct RunningApi {
+    child: Child,
+    base_url: String,
+    log_path: PathBuf,
+}
+
+impl RunningApi {
+    /// Starts `binary` on a free loopback port over `stores`, its output in `log_path`, its
+    /// responses marked `X-Backend-Instance: <instance_id>`.
+    fn start(
+        binary: &Path,
+        work_dir: &Path,
+        log_path: &Path,
+        stores: &Stores,
+        instance_id: &str,
+    ) -> anyhow::Result<RunningApi> {
+        let port = free_loopback_port()?;
+        let log = std::fs::File::create(log_path)
+            .with_context(|| format!("cannot create {}", log_path.display()))?;
+        let log_for_stderr = log.try_clone().context("cannot share the log file")?;
+        let mut command = Command::new(binary);
+        // A developer's own `AIUT_*`, `RUST_LOG` or `aiunittest.toml` (read from the working
+        // folder) must not change what is measured.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AIUT_") {
+                command.env_remove(&name);
+            }
+        }
+        command
+            .env_remove("RUST_LOG")
+            .current_dir(work_dir)
+            .env("AIUT_SERVER__HOST", "127.0.0.1")
+            .env("AIUT_SERVER__PORT", port.to_string())
+            .env("AIUT_SERVER__INSTANCE_ID", instance_id)
+            .env("AIUT_DATABASE__URL", &stores.database_url)
+            .env("AIUT_REDIS__URL", &stores.redis_url)
+            .env("AIUT_REDIS__KEY_PREFIX", &stores.key_prefix)
+            .env(
+                "AIUT_LIMITS__MAX_QUEUED_PER_SESSION",
+                LIMIT_OUT_OF_REACH.to_string(),
+            )
+            .env(
+                "AIUT_LIMITS__MAX_QUEUE_DEPTH",
+                LIMIT_OUT_OF_REACH.to_string(),
+            )
+            .env("AIUT_LOG__FILTER", "warn")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_for_stderr);
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        Ok(RunningApi {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log_path: log_path.to_path_buf(),
+        })
+    }
+
+    /// Polls `/healthz`; fails at once if the api exits, and after [`HEALTH_TIMEOUT`] otherwise.
+    fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+        let agent = new_agent(Duration::from_secs(2));
+        let url = format!("{}/healthz", self.base_url);
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        loop {
+            if let Ok(response) = agent.get(&url).call()
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait().context("cannot check on the api")? {
+                anyhow::bail!(
+                    "the api exited ({status}) before answering {url}; the end of its log ({}):\n{}",
+                    self.log_path.display(),
+                    log_tail(&self.log_path, 30)
+                );
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "the api did not answer {url} within {}s; the end of its log ({}):\n{}",
+                    HEALTH_TIMEOUT.as_secs(),
+                    self.log_path.display(),
+                    log_tail(&self.log_path, 30)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RunningApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on now; the api binds it a moment later.
+fn free_loopback_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn log_tail(path: &Path, lines: usize) -> String {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(error) => format!("(cannot read the log: {error})"),
+    }
+}
+
+/// The api runs with `warn`, so every line of its log is a warning or an error.
+fn warnings_in_log(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .map(|text| {
+            text.lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn new_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            // Non-2xx answers are results to count, not errors.
+            .http_status_as_error(false)
+            // Loopback only: an `http_proxy` in the environment must not get in between.
+            .proxy(None)
+            .timeout_global(Some(timeout))
+            .build(),
+    )
+}
+
+enum Outcome {
+    Success,
+    Status(u16, String),
+    Transport(String),
+}
+
+#[derive(Default)]
+struct PhaseResult {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    /// Failure kind (`HTTP 503`, `transport`) → how many and one example.
+    failures: BTreeMap<String, (usize, String)>,
+}
+
+impl PhaseResult {
+    fn failed(&self) -> usize {
+        self.failures.values().map(|(count, _)| count).sum()
+    }
+
+    fn requests_per_second(&self) -> f64 {
+        (self.latencies.len() + self.failed()) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Adds another run's requests; the elapsed times add up, so requests/s stays the mean over
+    /// both runs' measured time.
+    fn absorb(&mut self, other: PhaseResult) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+        for (kind, (count, example)) in other.failures {
+            self.failures.entry(kind).or_insert((0, example)).0 += count;
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let total: Duration = sorted.iter().sum();
+        Stats {
+            ok: sorted.len(),
+            failed: self.failed(),
+            requests_per_second: self.requests_per_second(),
+            mean_ms: if sorted.is_empty() {
+                0.0
+            } else {
+                millis(total) / sorted.len() as f64
+            },
+            p50_ms: percentile_ms(&sorted, 0.50),
+            p90_ms: percentile_ms(&sorted, 0.90),
+            p95_ms: percentile_ms(&sorted, 0.95),
+            p99_ms: percentile_ms(&sorted, 0.99),
+            max_ms: sorted.last().copied().map_or(0.0, millis),
+        }
+    }
+}
+
+/// The nearest-rank percentile of `sorted` (ascending) in milliseconds; 0 when empty.
+fn percentile_ms(sorted: &[Duration], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    millis(sorted[rank - 1])
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+struct Stats {
+    ok: usize,
+    failed: usize,
+    requests_per_second: f64,
+    mean_ms: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+/// Reads the whole body (which returns the connection to the agent's pool) and sorts the answer.
+fn finish(
+    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    on_success: impl FnOnce(&str) -> Result<(), String>,
+) -> Outcome {
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(error) => return Outcome::Transport(error.to_string()),
+    };
+    let status = response.status();
+    let body = match response.body_mut().read_to_string() {
+        Ok(body) => body,
+        Err(error) => return Outcome::Transport(format!("reading the body: {error}")),
+    };
+    if !status.is_success() {
+        return Outcome::Status(status.as_u16(), snippet(&body));
+    }
+    match on_success(&body) {
+        Ok(()) => Outcome::Success,
+        Err(problem) => Outcome::Status(status.as_u16(), problem),
+    }
+}
+
+fn snippet(text: &str) -> String {
+    let mut short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Sends `counts[i]` requests from client `i`, all clients at once, one thread each.
+fn run_phase<C, F>(clients: &mut [C], counts: &[usize], request: &F) -> PhaseResult
+where
+    C: Send,
+    F: Fn(&mut C, usize) -> (Duration, Outcome) + Sync,
+{
+    let start_line = Barrier::new(clients.len() + 1);
+    let (elapsed, per_client) = std::thread::scope(|scope| {
+        let threads: Vec<_> = clients
+            .iter_mut()
+            .zip(counts)
+            .map(|(client, &count)| {
+                let start_line = &start_line;
+                scope.spawn(move || {
+                    let mut result = PhaseResult::default();
+                    result.latencies.reserve(count);
+                    start_line.wait();
+                    for index in 0..count {
+                        let (latency, outcome) = request(client, index);
+                        let (kind, example) = match outcome {
+                            Outcome::Success => {
+                                result.latencies.push(latency);
+                                continue;
+                            }
+                            Outcome::Status(code, body) => (format!("HTTP {code}"), body),
+                            Outcome::Transport(error) => ("transport".to_owned(), error),
+                        };
+                        result.failures.entry(kind).or_insert((0, example)).0 += 1;
+                    }
+                    result
+                })
+            })
+            .collect();
+        start_line.wait();
+        let started = Instant::now();
+        let per_client: Vec<_> = threads.into_iter().map(|thread| thread.join()).collect();
+        (started.elapsed(), per_client)
+    });
+    let mut merged = PhaseResult {
+        elapsed,
+        ..PhaseResult::default()
+    };
+    for result in per_client {
+        match result {
+            Ok(result) => {
+                merged.latencies.extend(result.latencies);
+                for (kind, (count, example)) in result.failures {
+                    merged.failures.entry(kind).or_insert((0, example)).0 += count;
+                }
+            }
+            Err(_) => {
+                merged
+                    .failures
+                    .entry("client panicked".to_owned())
+                    .or_insert((0, String::new()))
+                    .0 += 1;
+            }
+        }
+    }
+    merged
+}
+
+fn describe_failures(phase: &PhaseResult) -> String {
+    if phase.failures.is_empty() {
+        return "none".to_owned();
+    }
+    phase
+        .failures
+        .iter()
+        .map(|(kind, (count, example))| format!("{count} × {kind} (e.g. {example})"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 {
+        numerator / denominator
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_only_the_database_name() {
+        let url = |text: &str| with_database_name(text, "aiut_bench_1").ok();
+        assert_eq!(
+            url("postgres://postgres@127.0.0.1:5432/postgres").as_deref(),
+            Some("postgres://postgres@127.0.0.1:5432/aiut_bench_1")
+        );
+        assert_eq!(
+            url("postgres://u:p@db:5432/app?sslmode=disable").as_deref(),
+            Some("postgres://u:p@db:5432/aiut_bench_1?sslmode=disable")
+        );
+        assert_eq!(
+            url("postgres://db").as_deref(),
+            Some("postgres://db/aiut_bench_1")
+        );
+        assert_eq!(url("nonsense"), None);
+    }
+
+    #[test]
+    fn dispatches_by_name() {
+        let arguments =
+            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_owned).collect() };
+        assert!(run(&[]).is_err());
+        assert!(run(&arguments("worker")).is_err());
+        // Option errors come before anything is built or started.
+        assert!(run(&arguments("api --requests 0")).is_err());
+        assert!(run(&arguments("gateway --rounds x")).is_err());
+    }
+
+    #[test]
+    fn counts_are_whole_and_positive() {
+        let value = |text: &str| count_argument("--requests", Some(&text.to_owned())).ok();
+        assert_eq!(value("12"), Some(12));
+        assert_eq!(value("0"), None);
+        assert_eq!(value("-3"), None);
+        assert_eq!(value("1.5"), None);
+        assert!(count_argument("--requests", None).is_err());
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert!((percentile_ms(&sorted, 0.50) - 50.0).abs() < 1e-9);
+        assert!((percentile_ms(&sorted, 0.99) - 99.0).abs() < 1e-9);
+        assert!((percentile_ms(&sorted, 1.0) - 100.0).abs() < 1e-9);
+        assert!((percentile_ms(&sorted, 0.0) - 1.0).abs() < 1e-9);
+        let one = [Duration::from_millis(7)];
+        assert!((percentile_ms(&one, 0.9) - 7.0).abs() < 1e-9);
+        assert!(percentile_ms(&[], 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ratios_guard_against_zero() {
+        assert!((ratio(3.0, 2.0) - 1.5).abs() < 1e-9);
+        assert!(ratio(3.0, 0.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn absorbing_adds_requests_time_and_failures() {
+        let phase = |millis: &[u64], seconds: u64, failures: usize| {
+            let mut result = PhaseResult {
+                latencies: millis.iter().copied().map(Duration::from_millis).collect(),
+                elapsed: Duration::from_secs(seconds),
+                ..PhaseResult::default()
+            };
+            if failures > 0 {
+                result
+                    .failures
+                    .insert("HTTP 502".to_owned(), (failures, "bad".to_owned()));
+            }
+            result
+        };
+        let mut total = phase(&[1, 2, 3], 1, 1);
+        total.absorb(phase(&[4, 5, 6, 7, 8], 3, 2));
+        let stats = total.stats();
+        assert_eq!((stats.ok, stats.failed), (8, 3));
+        // 11 requests over 4 s.
+        assert!((stats.requests_per_second - 2.75).abs() < 1e-9);
+        assert!((stats.max_ms - 8.0).abs() < 1e-9);
+    }
+}
