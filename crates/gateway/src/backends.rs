@@ -89,6 +89,13 @@ impl PassiveState {
         self.failures.clear();
     }
 
+    /// Ends an ejection early: a health check failed and the next one passes (a restarted
+    /// replica), which is better news than the ejection's timer can know.
+    pub fn lift(&mut self) {
+        self.failures.clear();
+        self.ejected_until = None;
+    }
+
     pub fn is_ejected(&self, now: Instant) -> bool {
         self.ejected_until.is_some_and(|until| until > now)
     }
@@ -297,11 +304,22 @@ impl Registry {
         else {
             return;
         };
-        let changed = backend
-            .health
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .observe(passed);
+        let (changed, recovered) = {
+            let mut health = backend
+                .health
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // A check that passes after failing ones: the backend was down and is back.
+            let recovered = passed && (health.consecutive_failures > 0 || !health.healthy);
+            (health.observe(passed), recovered)
+        };
+        if recovered {
+            backend
+                .passive
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .lift();
+        }
         if changed {
             if passed {
                 tracing::info!(backend = %address, "backend healthy");
@@ -598,5 +616,47 @@ mod tests {
         let status = registry.status(now);
         assert!(status[0].ejected && status[0].failures == 3);
         assert!(!status[1].healthy);
+    }
+
+    #[test]
+    fn a_backend_seen_down_and_back_by_the_health_checks_returns_before_its_ejection_ends() {
+        let metrics = Arc::new(Metrics::new());
+        let registry = Registry::new(&[address(1), address(2)], policy(), metrics);
+        let now = Instant::now();
+        let backend = registry.snapshot()[0].clone();
+        for _ in 0..3 {
+            registry.record_failure(&backend, now);
+        }
+        // Still failing its checks: it stays out.
+        registry.record_health(address(1), false, now);
+        assert!(registry.status(now)[0].ejected);
+        // Passing again after being seen down: back at once, with a clean record.
+        registry.record_health(address(1), true, now);
+        let status = registry.status(now);
+        assert!(status[0].healthy && !status[0].ejected, "{status:?}");
+        let picked: Vec<SocketAddr> = (0..2)
+            .map(|_| {
+                registry
+                    .acquire(&[], now)
+                    .expect("a backend")
+                    .backend()
+                    .address
+            })
+            .collect();
+        assert!(picked.contains(&address(1)), "{picked:?}");
+    }
+
+    #[test]
+    fn passing_checks_alone_do_not_lift_an_ejection() {
+        let metrics = Arc::new(Metrics::new());
+        let registry = Registry::new(&[address(1), address(2)], policy(), metrics);
+        let now = Instant::now();
+        let backend = registry.snapshot()[0].clone();
+        for _ in 0..3 {
+            registry.record_failure(&backend, now);
+        }
+        // A backend that fails requests but answers its health checks stays ejected.
+        registry.record_health(address(1), true, now);
+        assert!(registry.status(now)[0].ejected);
     }
 }

@@ -8,6 +8,7 @@
 //! fail, they are never skipped.
 
 mod frontdoor;
+mod process;
 mod replicas;
 mod scenarios;
 mod slow;
@@ -74,6 +75,7 @@ macro_rules! on_both_front_doors {
 on_both_front_doors!(
     a_slow_backend_receives_fewer_new_requests,
     a_replica_killed_under_load_fails_no_request_and_returns,
+    a_replica_process_killed_hard_costs_no_keyed_request,
     an_event_stream_passes_unbuffered_and_survives_a_quiet_gap,
     limits_and_outages_answer_json_with_retry_after,
     headers_health_and_compression,

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::frontdoor::{FrontDoor, Kind, all_instances};
+use crate::process::ReplicaProcesses;
 use crate::replicas::{Replicas, replica_settings};
 use crate::slow::SlowForwarder;
 use crate::sse::SseReader;
@@ -251,6 +252,109 @@ pub async fn a_replica_killed_under_load_fails_no_request_and_returns(
     eprintln!("[{kind}] killed replica: api-2 back in rotation {back_after:?} after its restart");
     drop(front_door);
     replicas.stop_all().await;
+}
+
+/// b'. The same load with a replica PROCESS killed by SIGKILL in the middle: requests it had read
+/// die with it, so only what may be sent twice is sent again — GETs, and POSTs carrying an
+/// `Idempotency-Key` (which every POST of this load does, as a careful client's would). None of
+/// the 2 000 fails; the replica, started again, is back in rotation.
+pub async fn a_replica_process_killed_hard_costs_no_keyed_request(
+    kind: Kind,
+    _pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const REQUESTS: usize = 2_000;
+    const CLIENTS: usize = 16;
+    const KILL_AFTER: usize = 600;
+    const VICTIM: usize = 1;
+    const RETURN_WITHIN: Duration = Duration::from_secs(45);
+    let mut replicas = ReplicaProcesses::start(&connect, replica_settings()).await;
+    let front_door = Arc::new(FrontDoor::start(kind, &replicas.addresses(), true).await);
+    front_door
+        .wait_until_serving(&all_instances(), WARM_UP)
+        .await;
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(Mutex::new(Vec::with_capacity(REQUESTS)));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (next, done, answered, failures, front_door) = (
+                next.clone(),
+                done.clone(),
+                answered.clone(),
+                failures.clone(),
+                front_door.clone(),
+            );
+            tokio::spawn(async move {
+                let client = client();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= REQUESTS {
+                        break;
+                    }
+                    let request = match n % 3 {
+                        0 => client.get(front_door.url("/api/languages")),
+                        1 => client.get(front_door.url("/api/queue")),
+                        _ => client
+                            .post(front_door.url("/api/tasks"))
+                            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+                            .json(&json!({ "source": python_source(n), "filename": "calc.py" })),
+                    };
+                    match request.send().await {
+                        Ok(response) if matches!(response.status().as_u16(), 200 | 202) => {
+                            let instance = backend_of(&response).unwrap_or_default();
+                            answered.lock().await.push(instance);
+                        }
+                        Ok(response) => {
+                            let status = response.status();
+                            let body = response.text().await.unwrap_or_default();
+                            failures.lock().await.push(format!("#{n}: {status} {body}"));
+                        }
+                        Err(error) => failures.lock().await.push(format!("#{n}: {error:?}")),
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    while done.load(Ordering::Relaxed) < KILL_AFTER {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let killed_at = done.load(Ordering::Relaxed);
+    replicas.kill(VICTIM);
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let elapsed = started.elapsed();
+    let counts = counts_of(&answered.lock().await);
+    let failures = failures.lock().await.clone();
+    eprintln!(
+        "[{kind}] SIGKILLed replica: {REQUESTS} requests from {CLIENTS} clients in {elapsed:?}; \
+         api-2 killed after {killed_at} answers; answered by api-1/2/3: {counts:?}; failed: {}",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "through {kind}, {} of {REQUESTS} requests failed after a replica was killed:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    replicas.spawn(VICTIM).await;
+    let back_after = front_door
+        .wait_until_serving(&[Replicas::instance_id(VICTIM)], RETURN_WITHIN)
+        .await;
+    eprintln!(
+        "[{kind}] SIGKILLed replica: api-2 back in rotation {back_after:?} after its restart"
+    );
 }
 
 /// c. Events published one every 300 ms reach a client through the front door at once, and a
