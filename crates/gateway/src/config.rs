@@ -100,6 +100,9 @@ pub struct GatewaySettings {
     /// gzip level for text responses, 1–9; 0 turns compression off (default 5). Event streams are
     /// never compressed.
     pub compression_level: u32,
+    /// Answers whose length is known and below this many bytes are sent uncompressed, as nginx's
+    /// `gzip_min_length` does (default 1024).
+    pub compression_min_bytes: u64,
     /// Where a running gateway hands its listening sockets to its successor on SIGQUIT
     /// (default `/tmp/aiut-gateway-upgrade.sock`).
     pub upgrade_sock: String,
@@ -188,6 +191,7 @@ impl Default for GatewaySettings {
             threads: 2,
             metrics_listen: "0.0.0.0:9100".into(),
             compression_level: 5,
+            compression_min_bytes: 1024,
             upgrade_sock: "/tmp/aiut-gateway-upgrade.sock".into(),
         }
     }

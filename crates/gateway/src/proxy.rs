@@ -39,6 +39,8 @@ pub struct Gateway {
     pub read_timeout: Duration,
     pub max_body_bytes: u64,
     pub compression_level: u32,
+    /// Answers with a known length below this are sent uncompressed.
+    pub compression_min_bytes: u64,
     /// The HTTPS listener's port, when there is one.
     pub tls_port: Option<u16>,
     pub redirect_http: bool,
@@ -68,6 +70,7 @@ impl Gateway {
             read_timeout: settings.read_timeout(),
             max_body_bytes: settings.max_body_bytes,
             compression_level: settings.compression_level,
+            compression_min_bytes: settings.compression_min_bytes,
             tls_port,
             redirect_http: settings.tls.as_ref().is_some_and(|tls| tls.redirect_http),
             started: Instant::now(),
@@ -125,6 +128,13 @@ impl RequestCtx {
 }
 
 /// Keeps a client's request id when it is short and plain, so it can be logged safely.
+/// Whether an answer is worth compressing: never an event stream (compression would hold events
+/// back until a block fills), and not an answer known to be smaller than `min_bytes` (the gzip
+/// frame and the encoder's set-up would cost more than the bytes saved).
+pub fn should_compress(is_stream: bool, content_length: Option<u64>, min_bytes: u64) -> bool {
+    !is_stream && content_length.is_none_or(|length| length >= min_bytes)
+}
+
 pub fn sane_request_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
         && value
@@ -643,8 +653,12 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         self.add_common_headers(upstream_response, ctx)?;
-        if ctx.is_stream {
-            // Compression would hold events back until a block fills.
+        let length = upstream_response
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if !should_compress(ctx.is_stream, length, self.compression_min_bytes) {
             if let Some(compression) = session
                 .downstream_modules_ctx
                 .get_mut::<ResponseCompression>()
@@ -724,6 +738,20 @@ impl ProxyHttp for Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_large_enough_answers_that_are_not_streams_are_compressed() {
+        assert!(should_compress(false, Some(4096), 1024));
+        assert!(should_compress(false, Some(1024), 1024));
+        assert!(!should_compress(false, Some(1023), 1024));
+        assert!(
+            should_compress(false, None, 1024),
+            "chunked answers of unknown size"
+        );
+        assert!(!should_compress(true, None, 1024));
+        assert!(!should_compress(true, Some(1 << 20), 0));
+        assert!(should_compress(false, Some(0), 0));
+    }
 
     #[test]
     fn request_ids_are_kept_only_when_sane() {
