@@ -658,13 +658,12 @@ impl ProxyHttp for Gateway {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
-        if !should_compress(ctx.is_stream, length, self.compression_min_bytes) {
-            if let Some(compression) = session
+        if !should_compress(ctx.is_stream, length, self.compression_min_bytes)
+            && let Some(compression) = session
                 .downstream_modules_ctx
                 .get_mut::<ResponseCompression>()
-            {
-                compression.adjust_level(0);
-            }
+        {
+            compression.adjust_level(0);
         }
         Ok(())
     }
