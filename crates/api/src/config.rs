@@ -224,29 +224,7 @@ impl Settings {
     }
 
     fn figment(explicit_file: Option<PathBuf>) -> anyhow::Result<Figment> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        match explicit_file {
-            Some(path) => {
-                anyhow::ensure!(
-                    path.is_file(),
-                    "AIUT_CONFIG names {}, which is not a file",
-                    path.display()
-                );
-                figment = figment.merge(Toml::file_exact(path));
-            }
-            None if std::path::Path::new(DEFAULT_FILE).is_file() => {
-                figment = figment.merge(Toml::file_exact(DEFAULT_FILE));
-            }
-            None => {}
-        }
-        Ok(figment
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
-            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
-            .merge(Env::prefixed("AIUT_").ignore(&["CONFIG"]).split("__")))
+        layered(&Settings::default(), explicit_file)
     }
 
     /// Checks what types cannot: the default model is among the available ones, limits are sane.
@@ -284,6 +262,39 @@ impl Settings {
             .map(|spec| spec.id.clone())
             .context("no model of the registry is available")
     }
+}
+
+/// The layers every service's settings are read from, over `defaults`: the TOML file
+/// (`explicit_file`, which must exist, else `aiunittest.toml` when present), then `DATABASE_URL`
+/// and `REDIS_URL`, then `AIUT_<SECTION>__<FIELD>`. The worker reads its settings through this
+/// too, so one file and one environment configure both.
+pub fn layered<T: Serialize>(
+    defaults: &T,
+    explicit_file: Option<PathBuf>,
+) -> anyhow::Result<Figment> {
+    let mut figment = Figment::from(Serialized::defaults(defaults));
+    match explicit_file {
+        Some(path) => {
+            anyhow::ensure!(
+                path.is_file(),
+                "AIUT_CONFIG names {}, which is not a file",
+                path.display()
+            );
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        None if std::path::Path::new(DEFAULT_FILE).is_file() => {
+            figment = figment.merge(Toml::file_exact(DEFAULT_FILE));
+        }
+        None => {}
+    }
+    Ok(figment
+        .merge(
+            Env::raw()
+                .only(&["DATABASE_URL"])
+                .map(|_| "database.url".into()),
+        )
+        .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+        .merge(Env::prefixed("AIUT_").ignore(&["CONFIG"]).split("__")))
 }
 
 /// Reads an environment variable, for model availability: only whether a key is set is asked.

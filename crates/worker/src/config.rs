@@ -12,11 +12,8 @@ use anyhow::Context;
 use api::config::{DatabaseSettings, LimitSettings, LogSettings, RedisSettings};
 use domain::ModelRegistry;
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-
-const DEFAULT_FILE: &str = "aiunittest.toml";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -127,29 +124,7 @@ impl Settings {
     }
 
     fn figment(explicit_file: Option<PathBuf>) -> anyhow::Result<Figment> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        match explicit_file {
-            Some(path) => {
-                anyhow::ensure!(
-                    path.is_file(),
-                    "AIUT_CONFIG names {}, which is not a file",
-                    path.display()
-                );
-                figment = figment.merge(Toml::file_exact(path));
-            }
-            None if std::path::Path::new(DEFAULT_FILE).is_file() => {
-                figment = figment.merge(Toml::file_exact(DEFAULT_FILE));
-            }
-            None => {}
-        }
-        Ok(figment
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
-            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
-            .merge(Env::prefixed("AIUT_").ignore(&["CONFIG"]).split("__")))
+        api::config::layered(&Settings::default(), explicit_file)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -234,10 +209,9 @@ base_url = "http://127.0.0.1:8090/v1"
             assert_eq!(settings.limits.max_running_per_session, 2);
             assert_eq!(settings.models.models.len(), 2);
 
-            let api_settings: api::Settings =
-                Figment::from(Serialized::defaults(api::Settings::default()))
-                    .merge(Toml::file_exact("aiunittest.toml"))
-                    .extract()?;
+            let api_settings: api::Settings = api::config::layered(&api::Settings::default(), None)
+                .map_err(|error| error.to_string())?
+                .extract()?;
             assert_eq!(api_settings.server.port, 9000);
             assert_eq!(api_settings.models, settings.models);
             Ok(())

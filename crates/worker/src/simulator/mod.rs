@@ -141,7 +141,7 @@ impl Simulator {
 
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(api::startup::shutdown_signal()).await
     }
 
     /// Serves until `stop` completes. Then hangs, stalls and paced answers end at once, and
@@ -301,31 +301,4 @@ pub fn init_logging(config: &SimulatorConfig) {
     };
     // A subscriber already installed (by a test, say) stays.
     drop(installed);
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
 }
