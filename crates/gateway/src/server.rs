@@ -26,6 +26,7 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
     let gateway_settings = &settings.gateway;
     let conf = ServerConf {
         threads: gateway_settings.threads,
+        work_stealing: gateway_settings.work_stealing,
         grace_period_seconds: Some(gateway_settings.grace_period_secs),
         graceful_shutdown_timeout_seconds: Some(gateway_settings.graceful_shutdown_timeout_secs),
         upgrade_sock: gateway_settings.upgrade_sock.clone(),
