@@ -1,7 +1,7 @@
 //! The task table: every query the api makes on it.
 
 use chrono::{DateTime, Utc};
-use domain::{CacheKey, TaskId, TaskSpec, TaskStatus};
+use domain::{CacheKey, Progress, TaskId, TaskSpec, TaskStatus};
 use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -71,6 +71,17 @@ pub struct TaskRow {
 impl TaskRow {
     pub fn task_id(&self) -> TaskId {
         TaskId::from_uuid(self.id)
+    }
+
+    /// How far the units have come. No units known yet is nothing done (`of_units` would call an
+    /// empty band full).
+    pub fn progress(&self) -> Progress {
+        let done = u32::try_from(self.progress_done).unwrap_or(0);
+        let total = u32::try_from(self.progress_total).unwrap_or(0);
+        if total == 0 {
+            return Progress::start();
+        }
+        Progress::of_units(done, total, 0, 100).unwrap_or_else(|_| Progress::start())
     }
 
     /// The row's status; the check constraint keeps it one of the five.

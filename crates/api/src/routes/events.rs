@@ -226,7 +226,7 @@ impl Follower {
         let beat = Event {
             task_id: self.id,
             seq: self.last,
-            progress: row_progress(&task),
+            progress: task.progress(),
             kind: EventKind::Heartbeat {},
         };
         self.send_synthesised(beat).await
@@ -255,18 +255,9 @@ impl Follower {
     }
 }
 
-fn row_progress(task: &TaskRow) -> Progress {
-    let done = u32::try_from(task.progress_done).unwrap_or(0);
-    let total = u32::try_from(task.progress_total).unwrap_or(0);
-    if total == 0 {
-        return Progress::start();
-    }
-    Progress::of_units(done, total, 0, 100).unwrap_or_else(|_| Progress::start())
-}
-
 /// The task's state as one event: its ending when it is over, else a heartbeat with its progress.
 fn state_event(task: &TaskRow, seq: u64) -> Event {
-    let progress = row_progress(task);
+    let progress = task.progress();
     let done = |completed: u32| Progress::new(100, completed, completed).unwrap_or(progress);
     let kind = match task.status() {
         Ok(TaskStatus::Succeeded) => {

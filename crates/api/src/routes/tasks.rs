@@ -109,13 +109,9 @@ impl TaskView {
     fn from_row(row: TaskRow, position: Option<i64>) -> anyhow::Result<TaskView> {
         let status = row.status()?;
         let id = row.task_id();
-        let done = u32::try_from(row.progress_done).unwrap_or(0);
-        let total = u32::try_from(row.progress_total).unwrap_or(0);
         let percent = match status {
             TaskStatus::Succeeded => 100,
-            // No units known yet: nothing done (`of_units` would call an empty band full).
-            _ if total == 0 => 0,
-            _ => Progress::of_units(done, total, 0, 100).map_or(0, |progress| progress.percent()),
+            _ => row.progress().percent(),
         };
         let test_file_name = row
             .language
