@@ -127,6 +127,81 @@ fn mixed_request(
     }
 }
 
+/// What a load run got back: the replica of each answered request, and each failure with the
+/// number of its request.
+struct LoadOutcome {
+    answered: Vec<String>,
+    failures: Vec<(usize, String)>,
+    elapsed: Duration,
+}
+
+/// Sends requests `0..total`, each made by `request`, from `clients` concurrent clients (each its
+/// own session) through the front door. `done` counts finished requests as they come, so the
+/// caller can act in the middle of the load. Only 200 and 202 count as answered.
+fn spawn_load(
+    front_door: Arc<FrontDoor>,
+    total: usize,
+    clients: usize,
+    request: fn(&reqwest::Client, &FrontDoor, usize) -> reqwest::RequestBuilder,
+    done: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<LoadOutcome> {
+    tokio::spawn(async move {
+        let next = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(Mutex::new(Vec::with_capacity(total)));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (next, done, answered, failures, front_door) = (
+                    next.clone(),
+                    done.clone(),
+                    answered.clone(),
+                    failures.clone(),
+                    front_door.clone(),
+                );
+                tokio::spawn(async move {
+                    let client = client();
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= total {
+                            break;
+                        }
+                        match request(&client, &front_door, n).send().await {
+                            Ok(response) if matches!(response.status().as_u16(), 200 | 202) => {
+                                let instance = backend_of(&response).unwrap_or_default();
+                                answered.lock().await.push(instance);
+                            }
+                            Ok(response) => {
+                                let status = response.status();
+                                let body = response.text().await.unwrap_or_default();
+                                failures
+                                    .lock()
+                                    .await
+                                    .push((n, format!("#{n}: {status} {body}")));
+                            }
+                            Err(error) => {
+                                failures.lock().await.push((n, format!("#{n}: {error:?}")));
+                            }
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a client");
+        }
+        let elapsed = started.elapsed();
+        let answered = std::mem::take(&mut *answered.lock().await);
+        let failures = std::mem::take(&mut *failures.lock().await);
+        LoadOutcome {
+            answered,
+            failures,
+            elapsed,
+        }
+    })
+}
+
 /// b. A replica stopped in the middle of 2 000 mixed requests costs none of them; started again
 /// on its port, it is back in rotation within a bounded time.
 pub async fn a_replica_killed_under_load_fails_no_request_and_returns(
@@ -145,10 +220,7 @@ pub async fn a_replica_killed_under_load_fails_no_request_and_returns(
         .wait_until_serving(&all_instances(), WARM_UP)
         .await;
 
-    let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let answered = Arc::new(Mutex::new(Vec::with_capacity(REQUESTS)));
-    let failures = Arc::new(Mutex::new(Vec::new()));
     let victim = replicas.take(VICTIM);
     let killer = {
         let done = done.clone();
@@ -161,62 +233,18 @@ pub async fn a_replica_killed_under_load_fails_no_request_and_returns(
             (at, done.load(Ordering::Relaxed))
         })
     };
-    let started = Instant::now();
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (next, done, answered, failures, front_door) = (
-                next.clone(),
-                done.clone(),
-                answered.clone(),
-                failures.clone(),
-                front_door.clone(),
-            );
-            tokio::spawn(async move {
-                let client = client();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= REQUESTS {
-                        break;
-                    }
-                    let request = mixed_request(&client, &front_door, n);
-                    match request.send().await {
-                        Ok(response) if matches!(response.status().as_u16(), 200 | 202) => {
-                            let instance = backend_of(&response).unwrap_or_default();
-                            answered.lock().await.push(instance);
-                        }
-                        Ok(response) => {
-                            let status = response.status();
-                            let body = response.text().await.unwrap_or_default();
-                            failures
-                                .lock()
-                                .await
-                                .push((n, format!("#{n}: {status} {body}")));
-                        }
-                        Err(error) => failures.lock().await.push((n, format!("#{n}: {error:?}"))),
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.await.expect("a client");
-    }
-    let elapsed = started.elapsed();
+    let load = spawn_load(front_door.clone(), REQUESTS, CLIENTS, mixed_request, done)
+        .await
+        .expect("the load");
+    let elapsed = load.elapsed;
     let (stop_began, stop_ended) = killer.await.expect("the replica stops");
-    let counts = counts_of(&answered.lock().await);
+    let counts = counts_of(&load.answered);
     // nginx never sends a POST without an Idempotency-Key again once it has written it: when the
     // stopping replica drops a connection it had already taken (in its listen backlog), that POST
     // is answered 503. The gateway must lose none.
-    let (excused, failures): (Vec<_>, Vec<_>) =
-        failures
-            .lock()
-            .await
-            .iter()
-            .cloned()
-            .partition(|(n, text)| {
-                kind == Kind::Nginx && is_post_without_key(*n) && text.contains(": 503 ")
-            });
+    let (excused, failures): (Vec<_>, Vec<_>) = load.failures.into_iter().partition(|(n, text)| {
+        kind == Kind::Nginx && is_post_without_key(*n) && text.contains(": 503 ")
+    });
     eprintln!(
         "[{kind}] killed replica: {REQUESTS} mixed requests from {CLIENTS} clients in {elapsed:?}; \
          api-2 stopped between answers {stop_began} and {stop_ended}; answered by api-1/2/3: \
@@ -254,6 +282,22 @@ pub async fn a_replica_killed_under_load_fails_no_request_and_returns(
     replicas.stop_all().await;
 }
 
+/// GETs, and POSTs that carry an `Idempotency-Key`: what a careful client sends.
+fn keyed_request(
+    client: &reqwest::Client,
+    front_door: &FrontDoor,
+    n: usize,
+) -> reqwest::RequestBuilder {
+    match n % 3 {
+        0 => client.get(front_door.url("/api/languages")),
+        1 => client.get(front_door.url("/api/queue")),
+        _ => client
+            .post(front_door.url("/api/tasks"))
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({ "source": python_source(n), "filename": "calc.py" })),
+    }
+}
+
 /// b'. The same load with a replica PROCESS killed by SIGKILL in the middle: requests it had read
 /// die with it, so only what may be sent twice is sent again — GETs, and POSTs carrying an
 /// `Idempotency-Key` (which every POST of this load does, as a careful client's would). None of
@@ -274,63 +318,23 @@ pub async fn a_replica_process_killed_hard_costs_no_keyed_request(
         .wait_until_serving(&all_instances(), WARM_UP)
         .await;
 
-    let next = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let answered = Arc::new(Mutex::new(Vec::with_capacity(REQUESTS)));
-    let failures = Arc::new(Mutex::new(Vec::new()));
-    let started = Instant::now();
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (next, done, answered, failures, front_door) = (
-                next.clone(),
-                done.clone(),
-                answered.clone(),
-                failures.clone(),
-                front_door.clone(),
-            );
-            tokio::spawn(async move {
-                let client = client();
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= REQUESTS {
-                        break;
-                    }
-                    let request = match n % 3 {
-                        0 => client.get(front_door.url("/api/languages")),
-                        1 => client.get(front_door.url("/api/queue")),
-                        _ => client
-                            .post(front_door.url("/api/tasks"))
-                            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-                            .json(&json!({ "source": python_source(n), "filename": "calc.py" })),
-                    };
-                    match request.send().await {
-                        Ok(response) if matches!(response.status().as_u16(), 200 | 202) => {
-                            let instance = backend_of(&response).unwrap_or_default();
-                            answered.lock().await.push(instance);
-                        }
-                        Ok(response) => {
-                            let status = response.status();
-                            let body = response.text().await.unwrap_or_default();
-                            failures.lock().await.push(format!("#{n}: {status} {body}"));
-                        }
-                        Err(error) => failures.lock().await.push(format!("#{n}: {error:?}")),
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
+    let load = spawn_load(
+        front_door.clone(),
+        REQUESTS,
+        CLIENTS,
+        keyed_request,
+        done.clone(),
+    );
     while done.load(Ordering::Relaxed) < KILL_AFTER {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let killed_at = done.load(Ordering::Relaxed);
     replicas.kill(VICTIM);
-    for client in clients {
-        client.await.expect("a client");
-    }
-    let elapsed = started.elapsed();
-    let counts = counts_of(&answered.lock().await);
-    let failures = failures.lock().await.clone();
+    let load = load.await.expect("the load");
+    let elapsed = load.elapsed;
+    let counts = counts_of(&load.answered);
+    let failures: Vec<String> = load.failures.into_iter().map(|(_, text)| text).collect();
     eprintln!(
         "[{kind}] SIGKILLed replica: {REQUESTS} requests from {CLIENTS} clients in {elapsed:?}; \
          api-2 killed after {killed_at} answers; answered by api-1/2/3: {counts:?}; failed: {}",
