@@ -317,6 +317,11 @@ async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphore
     shared.wake.notify_one();
 }
 
+/// The progress an ending event carries when no unit count goes with it: the bar full.
+fn ending_progress() -> Progress {
+    Progress::new(100, 0, 0).unwrap_or_else(|_| Progress::start())
+}
+
 /// Records the end of an attempt, then tells the watchers. Returns the outcome's metric label.
 async fn finish(
     shared: &Shared,
@@ -327,7 +332,7 @@ async fn finish(
     report: &CallReport,
 ) -> anyhow::Result<&'static str> {
     let publisher = &shared.publisher;
-    let done = Progress::new(100, 0, 0).unwrap_or_else(|_| Progress::start());
+    let done = ending_progress();
     match outcome {
         Ok(generated) => {
             let stored = queue::succeed(
@@ -455,7 +460,7 @@ async fn fail(
             publisher
                 .publish(
                     task.id,
-                    Progress::new(100, 0, 0).unwrap_or_else(|_| Progress::start()),
+                    ending_progress(),
                     EventKind::Error {
                         code: code.to_owned(),
                         message: message.to_owned(),
