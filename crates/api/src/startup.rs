@@ -28,6 +28,46 @@ pub struct Application {
     stopping: CancellationToken,
 }
 
+/// How long connections accepted just before a stop may bring their first request.
+const ACCEPTED_CONNECTION_LINGER: Duration = Duration::from_millis(300);
+
+/// The listening socket, closed (not merely no longer polled) when `closing` is thrown.
+struct ClosingListener {
+    inner: Option<TcpListener>,
+    address: SocketAddr,
+    closing: CancellationToken,
+}
+
+impl axum::serve::Listener for ClosingListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Some(listener) = &self.inner else {
+                return std::future::pending().await;
+            };
+            let accepted = tokio::select! {
+                () = self.closing.cancelled() => None,
+                accepted = listener.accept() => Some(accepted),
+            };
+            match accepted {
+                None => self.inner = None,
+                Some(Ok(connection)) => return connection,
+                // Out of file descriptors and the like: wait rather than spin, as axum does.
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.address)
+    }
+}
+
 impl Application {
     /// Connects to Postgres (waiting for it, creating the database if asked), migrates, binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
@@ -105,15 +145,23 @@ impl Application {
         let stopping = self.stopping.clone();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         tracing::info!(port = self.port, instance = %self.state.instance_id, "api listening");
-        let serve = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let closing = CancellationToken::new();
+        let listener = ClosingListener {
+            address: self.listener.local_addr()?,
+            inner: Some(self.listener),
+            closing: closing.clone(),
+        };
+        let serve = axum::serve(listener, self.router).with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("stopping: finishing in-flight requests");
+            // First the listening socket closes: the kernel refuses new connections and resets
+            // those not yet accepted, which a proxy knows it may send elsewhere. Connections
+            // accepted just before get their first request served before idle ones are closed;
+            // closing at once would drop a request already on its way, which no proxy can
+            // safely repeat.
+            closing.cancel();
             stopping.cancel();
+            tokio::time::sleep(ACCEPTED_CONNECTION_LINGER).await;
             let _ = stopping_tx.send(());
         });
         let deadline = async move {
