@@ -40,18 +40,24 @@ impl SourceFileName {
         let mut components = Vec::new();
         for component in slashed.split('/') {
             match component {
-                "" | "." => {}
+                // Blank components go the way of empty ones: kept, they would leave the name
+                // starting or ending in blanks that the next parse trims away.
+                blank if blank.trim().is_empty() => {}
+                "." => {}
                 ".." => return Err(FileNameError::EscapesRoot),
                 other => components.push(other),
             }
         }
-        let Some(first) = components.first() else {
+        // The outer blanks of the first and last component: "./ a" is "a", as " a" is.
+        let joined = components.join("/");
+        let name = joined.trim();
+        let Some(first) = name.split('/').next().filter(|first| !first.is_empty()) else {
             return Err(FileNameError::Empty);
         };
         if is_drive_letter(first) {
             return Err(FileNameError::EscapesRoot);
         }
-        Ok(SourceFileName(components.join("/")))
+        Ok(SourceFileName(name.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -112,6 +118,24 @@ mod tests {
             SourceFileName::parse(&"a".repeat(256)),
             Err(FileNameError::TooLong(256))
         ));
+    }
+
+    #[test]
+    fn blanks_at_the_edges_of_components_are_trimmed_once_for_all() {
+        for (input, expected) in [
+            ("ක \\", "ක"),
+            ("./ a", "a"),
+            ("./ /a", "a"),
+            ("a/ /b", "a/b"),
+        ] {
+            let parsed = SourceFileName::parse(input).expect("a name");
+            assert_eq!(parsed.as_str(), expected, "{input:?}");
+            assert_eq!(SourceFileName::parse(parsed.as_str()), Ok(parsed));
+        }
+        assert_eq!(
+            SourceFileName::parse("./ C:/x"),
+            Err(FileNameError::EscapesRoot)
+        );
     }
 
     proptest! {
