@@ -1,0 +1,635 @@
+//! `cargo xtask deploy`: the whole stack natively on this machine — Postgres and Redis (given or
+//! private), migrations, the model simulator when asked, the api replicas, the workers, the
+//! gateway, and Prometheus with its exporters when installed — then waits until all are healthy.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::stack::plan::{self, Options, Ports, Programs};
+use crate::stack::prereq::{self, Missing};
+use crate::stack::{Deployment, Kind, ServiceRecord, data, probe, process, state};
+
+const BINARIES: [&str; 4] = ["aiut-api", "aiut-worker", "aiut-gateway", "aiut-model-sim"];
+
+/// How long one service may take to become healthy.
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployArgs {
+    pub api_replicas: u16,
+    pub workers: u16,
+    pub with_simulator: bool,
+    pub simulator_latency_ms: u64,
+    pub port: Option<u16>,
+    pub trusted_networks: Vec<String>,
+    pub allow_install: bool,
+    pub build: bool,
+    pub profile: String,
+}
+
+impl Default for DeployArgs {
+    fn default() -> Self {
+        DeployArgs {
+            api_replicas: 3,
+            workers: 2,
+            with_simulator: false,
+            simulator_latency_ms: 1000,
+            port: None,
+            trusted_networks: Vec::new(),
+            allow_install: true,
+            build: true,
+            profile: "release".into(),
+        }
+    }
+}
+
+pub fn parse(args: &[String]) -> anyhow::Result<DeployArgs> {
+    let mut parsed = DeployArgs::default();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
+        };
+        match arg.as_str() {
+            "--api" => parsed.api_replicas = count(&value("--api")?, "--api")?,
+            "--workers" => parsed.workers = count(&value("--workers")?, "--workers")?,
+            "--with-simulator" => parsed.with_simulator = true,
+            "--simulator-latency-ms" => {
+                parsed.simulator_latency_ms = value("--simulator-latency-ms")?
+                    .parse()
+                    .context("--simulator-latency-ms takes milliseconds")?;
+            }
+            "--port" => {
+                parsed.port = Some(
+                    value("--port")?
+                        .parse()
+                        .context("--port takes a port number")?,
+                );
+            }
+            "--trust" => {
+                let network = value("--trust")?;
+                anyhow::ensure!(
+                    looks_like_network(&network),
+                    "--trust takes an address or a network such as 127.0.0.1/32, not {network:?}"
+                );
+                parsed.trusted_networks.push(network);
+            }
+            "--no-install" => parsed.allow_install = false,
+            "--no-build" => parsed.build = false,
+            "--debug" => parsed.profile = "debug".into(),
+            other => anyhow::bail!("deploy: unknown option {other:?}"),
+        }
+    }
+    Ok(parsed)
+}
+
+fn count(text: &str, name: &str) -> anyhow::Result<u16> {
+    let value: u16 = text
+        .parse()
+        .with_context(|| format!("{name} takes a number, not {text:?}"))?;
+    anyhow::ensure!(
+        (1..=64).contains(&value),
+        "{name} takes 1 to 64, not {value}"
+    );
+    Ok(value)
+}
+
+fn looks_like_network(text: &str) -> bool {
+    let (address, prefix) = text.split_once('/').unwrap_or((text, "0"));
+    let longest = match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => 32,
+        Ok(std::net::IpAddr::V6(_)) => 128,
+        Err(_) => return false,
+    };
+    prefix.parse::<u8>().is_ok_and(|prefix| prefix <= longest)
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<bool> {
+    let args = parse(args)?;
+    let root = crate::project_root();
+    let state_dir = state::state_dir();
+    if let Some(existing) = state::load(&state_dir)? {
+        let running: Vec<&str> = existing
+            .services
+            .iter()
+            .filter(|service| service.pid.is_some_and(process::is_alive))
+            .map(|service| service.name.as_str())
+            .collect();
+        anyhow::ensure!(
+            running.is_empty(),
+            "a deployment is already running here ({}); use `cargo xtask status`, \
+             `cargo xtask restart` or `cargo xtask stop`",
+            running.join(", ")
+        );
+        state::remove(&state_dir)?;
+    }
+    fs::create_dir_all(state_dir.join("logs"))
+        .with_context(|| format!("cannot create {}", state_dir.display()))?;
+    let started = Instant::now();
+
+    // Prerequisites, before anything is built or started.
+    let (database_url, database_given) = crate::env_or("DATABASE_URL", "");
+    let (redis_url, redis_given) = crate::env_or("REDIS_URL", "");
+    let mut missing = Vec::new();
+    if args.build && prereq::which("cmake").is_none() {
+        missing.push(Missing {
+            what: "cmake (Pingora's build)",
+            package: "cmake",
+        });
+    }
+    if !database_given && data::find_postgres().is_none() {
+        missing.push(Missing {
+            what: "the Postgres server (no DATABASE_URL given)",
+            package: "postgresql",
+        });
+    }
+    if !redis_given && data::find_redis().is_none() {
+        missing.push(Missing {
+            what: "the Redis server (no REDIS_URL given)",
+            package: "redis-server",
+        });
+    }
+    println!("==> prerequisites");
+    prereq::provide(&missing, args.allow_install)?;
+
+    let bin_dir = state_dir.join("bin");
+    if args.build {
+        println!("==> building {} ({})", BINARIES.join(", "), args.profile);
+        build(&root, &args.profile)?;
+        install_binaries(&root, &args.profile, &bin_dir)?;
+    } else {
+        install_binaries(&root, &args.profile, &bin_dir)
+            .context("--no-build needs binaries built before")?;
+    }
+
+    let gateway_port = args.port.unwrap_or(if process::effective_uid() == 0 {
+        80
+    } else {
+        8080
+    });
+    anyhow::ensure!(
+        probe::port_is_free(gateway_port),
+        "port {gateway_port} is in use (is another web server or deployment running?); \
+         free it or choose another with --port"
+    );
+
+    let mut deployment = Deployment {
+        gateway_url: format!("http://127.0.0.1:{gateway_port}"),
+        gateway_metrics_url: String::new(),
+        prometheus_url: None,
+        profile: args.profile.clone(),
+        database: String::new(),
+        redis: String::new(),
+        deployed_at: state::now(),
+        services: Vec::new(),
+    };
+    let outcome = start_all(
+        &args,
+        &root,
+        &state_dir,
+        &bin_dir,
+        gateway_port,
+        &mut deployment,
+        (database_url, database_given, redis_url, redis_given),
+    );
+    if let Err(error) = outcome {
+        eprintln!("error: {error:#}");
+        eprintln!("==> stopping what was started");
+        crate::stop::stop_services(&mut deployment, Duration::from_secs(20));
+        state::remove(&state_dir)?;
+        return Ok(false);
+    }
+    print_summary(&deployment, started.elapsed());
+    Ok(true)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_all(
+    args: &DeployArgs,
+    root: &Path,
+    state_dir: &Path,
+    bin_dir: &Path,
+    gateway_port: u16,
+    deployment: &mut Deployment,
+    (database_url, database_given, redis_url, redis_given): (String, bool, String, bool),
+) -> anyhow::Result<()> {
+    let mut taken = vec![gateway_port];
+    let next_port = |start: u16, taken: &mut Vec<u16>| -> anyhow::Result<u16> {
+        let port = probe::free_port(start, taken)?;
+        taken.push(port);
+        Ok(port)
+    };
+
+    // Data services first.
+    let database_url = if database_given {
+        println!(
+            "==> Postgres: {} (DATABASE_URL)",
+            crate::redact_password(&database_url)
+        );
+        deployment.database = crate::redact_password(&database_url);
+        database_url
+    } else {
+        let bin = data::find_postgres().context("the Postgres server binaries are missing")?;
+        let port = next_port(54_329, &mut taken)?;
+        println!(
+            "==> Postgres: a private instance on port {port} ({})",
+            bin.display()
+        );
+        let service = data::postgres(state_dir, &bin, port)?;
+        launch(deployment, state_dir, service)?;
+        wait_healthy(deployment, "postgres")?;
+        let url = format!("postgres://postgres@127.0.0.1:{port}/aiunittest");
+        deployment.database = format!("{url} (private)");
+        url
+    };
+    let redis_url = if redis_given {
+        println!(
+            "==> Redis: {} (REDIS_URL)",
+            crate::redact_password(&redis_url)
+        );
+        deployment.redis = crate::redact_password(&redis_url);
+        redis_url
+    } else {
+        let program = data::find_redis().context("redis-server is missing")?;
+        let port = next_port(63_790, &mut taken)?;
+        println!("==> Redis: a private instance on port {port}");
+        let service = data::redis(state_dir, &program, port)?;
+        launch(deployment, state_dir, service)?;
+        wait_healthy(deployment, "redis")?;
+        let url = format!("redis://127.0.0.1:{port}");
+        deployment.redis = format!("{url} (private)");
+        url
+    };
+
+    let programs = Programs {
+        api: bin_dir.join("aiut-api"),
+        worker: bin_dir.join("aiut-worker"),
+        gateway: bin_dir.join("aiut-gateway"),
+        simulator: bin_dir.join("aiut-model-sim"),
+        prometheus: prereq::which("prometheus"),
+        node_exporter: prereq::which("prometheus-node-exporter"),
+        postgres_exporter: prereq::which("prometheus-postgres-exporter"),
+        redis_exporter: prereq::which("prometheus-redis-exporter"),
+    };
+    let mut api = Vec::new();
+    for _ in 0..args.api_replicas {
+        api.push(next_port(8881, &mut taken)?);
+    }
+    let mut worker_metrics = Vec::new();
+    for _ in 0..args.workers {
+        worker_metrics.push(next_port(9201, &mut taken)?);
+    }
+    let optional = |program: &Option<PathBuf>, start, taken: &mut Vec<u16>| {
+        program
+            .as_ref()
+            .map(|_| {
+                let port = probe::free_port(start, taken)?;
+                taken.push(port);
+                anyhow::Ok(port)
+            })
+            .transpose()
+    };
+    let ports = Ports {
+        gateway: gateway_port,
+        gateway_metrics: next_port(9100, &mut taken)?,
+        simulator: if args.with_simulator {
+            Some(next_port(8090, &mut taken)?)
+        } else {
+            None
+        },
+        prometheus: optional(&programs.prometheus, 9090, &mut taken)?,
+        node_exporter: optional(&programs.node_exporter, 9101, &mut taken)?,
+        postgres_exporter: optional(&programs.postgres_exporter, 9187, &mut taken)?,
+        redis_exporter: optional(&programs.redis_exporter, 9121, &mut taken)?,
+        api,
+        worker_metrics,
+    };
+    let options = Options {
+        workers: args.workers,
+        simulator_latency_ms: args.simulator_latency_ms,
+        trusted_networks: args.trusted_networks.clone(),
+    };
+    let plan = plan::plan(&plan::Inputs {
+        state_dir,
+        project_root: root,
+        options: &options,
+        ports: &ports,
+        programs: &programs,
+        database_url: &database_url,
+        redis_url: &redis_url,
+    })?;
+    fs::create_dir_all(state_dir.join("config"))?;
+    fs::write(&plan.config_path, &plan.config)
+        .with_context(|| format!("cannot write {}", plan.config_path.display()))?;
+    if let Some((path, text)) = &plan.prometheus_config {
+        fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    deployment.gateway_metrics_url = format!("http://127.0.0.1:{}/metrics", ports.gateway_metrics);
+    deployment.prometheus_url = ports
+        .prometheus
+        .map(|port| format!("http://127.0.0.1:{port}"));
+
+    let first_api = plan
+        .services
+        .iter()
+        .find(|service| service.kind == Kind::Api)
+        .context("no api replica planned")?;
+    println!("==> migrations");
+    migrate(first_api, state_dir)?;
+
+    println!("==> starting {} services", plan.services.len());
+    for service in plan.services.clone() {
+        launch(deployment, state_dir, service)?;
+    }
+    println!("==> waiting until every service is healthy");
+    for service in &plan.services {
+        wait_healthy(deployment, &service.name)?;
+    }
+    wait_backends_healthy(&deployment.gateway_url, usize::from(args.api_replicas))?;
+    if programs.prometheus.is_none() {
+        println!("    (Prometheus is not installed: `apt-get install prometheus` adds it)");
+    }
+    Ok(())
+}
+
+/// Starts one service and records it (the record is saved at once, so `stop` finds it even if
+/// the deploy is interrupted).
+pub fn launch(
+    deployment: &mut Deployment,
+    state_dir: &Path,
+    mut service: ServiceRecord,
+) -> anyhow::Result<()> {
+    let child = process::spawn(&service)?;
+    service.pid = Some(child.id());
+    service.started_at = Some(state::now());
+    deployment
+        .services
+        .retain(|existing| existing.name != service.name);
+    deployment.services.push(service);
+    state::save(state_dir, deployment)
+}
+
+/// Waits for the named service's probe, showing progress; on failure, the end of its log.
+pub fn wait_healthy(deployment: &Deployment, name: &str) -> anyhow::Result<()> {
+    let service = deployment
+        .service(name)
+        .with_context(|| format!("no service {name}"))?;
+    let started = Instant::now();
+    let mut last_error;
+    print!("    {name:<18} ");
+    flush();
+    loop {
+        if let Some(pid) = service.pid
+            && !process::is_alive(pid)
+        {
+            println!("exited");
+            anyhow::bail!("{name} exited at start\n{}", log_tail(&service.log, 25));
+        }
+        match probe::check(&service.health, Duration::from_secs(2)) {
+            Ok(()) => {
+                println!("healthy ({:.1} s)", started.elapsed().as_secs_f64());
+                return Ok(());
+            }
+            Err(error) => last_error = error,
+        }
+        if started.elapsed() > START_TIMEOUT {
+            println!("not healthy");
+            anyhow::bail!(
+                "{name} was not healthy after {} s ({last_error})\n{}",
+                START_TIMEOUT.as_secs(),
+                log_tail(&service.log, 25)
+            );
+        }
+        print!(".");
+        flush();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Waits until the gateway's own status lists `expected` healthy backends.
+pub fn wait_backends_healthy(gateway_url: &str, expected: usize) -> anyhow::Result<()> {
+    let started = Instant::now();
+    print!("    {:<18} ", "gateway backends");
+    flush();
+    loop {
+        let healthy = healthy_backends(gateway_url).unwrap_or(0);
+        if healthy >= expected {
+            println!("{healthy} of {expected} in rotation");
+            return Ok(());
+        }
+        if started.elapsed() > START_TIMEOUT {
+            println!("{healthy} of {expected}");
+            anyhow::bail!("the gateway sees only {healthy} of {expected} api replicas healthy");
+        }
+        print!(".");
+        flush();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Backends the gateway has in rotation (healthy and not ejected), from `/gateway/status`.
+pub fn healthy_backends(gateway_url: &str) -> Option<usize> {
+    let body = probe::http_ok(
+        &format!("{gateway_url}/gateway/status"),
+        Duration::from_secs(2),
+    )
+    .ok()?;
+    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let backends = status.get("backends")?.as_array()?;
+    Some(
+        backends
+            .iter()
+            .filter(|backend| {
+                backend.get("healthy").and_then(serde_json::Value::as_bool) == Some(true)
+                    && backend.get("ejected").and_then(serde_json::Value::as_bool) != Some(true)
+            })
+            .count(),
+    )
+}
+
+fn migrate(api: &ServiceRecord, state_dir: &Path) -> anyhow::Result<()> {
+    let log_path = state_dir.join("logs").join("migrate.log");
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    let mut command = Command::new(&api.program);
+    command
+        .arg("migrate")
+        .envs(&api.env)
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AIUT_") && !api.env.contains_key(&name) {
+            command.env_remove(&name);
+        }
+    }
+    let status = command.status().context("cannot run aiut-api migrate")?;
+    anyhow::ensure!(
+        status.success(),
+        "the migrations failed ({status})\n{}",
+        log_tail(&log_path, 25)
+    );
+    println!("    applied (log: {})", log_path.display());
+    Ok(())
+}
+
+/// `cargo build` of the service binaries.
+pub fn build(root: &Path, profile: &str) -> anyhow::Result<()> {
+    let mut command = Command::new(crate::cargo());
+    command.current_dir(root).args(["build", "--locked"]);
+    if profile == "release" {
+        command.arg("--release");
+    }
+    for package in ["aiut-api", "aiut-worker", "aiut-gateway"] {
+        command.args(["-p", package]);
+    }
+    command.arg("--bins");
+    let status = command.status().context("cannot run cargo build")?;
+    anyhow::ensure!(status.success(), "the build failed ({status})");
+    Ok(())
+}
+
+/// Cargo's target folder: `CARGO_TARGET_DIR` when set, else `target` in the project.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// Copies the built binaries into the state folder, so the deployment keeps running the same
+/// programs whatever is built next; a copy goes in under a temporary name and is renamed over
+/// the old one, which running processes keep.
+pub fn install_binaries(root: &Path, profile: &str, bin_dir: &Path) -> anyhow::Result<()> {
+    let built = target_dir(root).join(profile);
+    fs::create_dir_all(bin_dir)?;
+    for name in BINARIES {
+        let from = built.join(name);
+        anyhow::ensure!(from.is_file(), "{} is missing; build first", from.display());
+        let temporary = bin_dir.join(format!(".{name}.new"));
+        fs::copy(&from, &temporary).with_context(|| format!("cannot copy {}", from.display()))?;
+        fs::rename(&temporary, bin_dir.join(name))?;
+    }
+    Ok(())
+}
+
+/// The last lines of a log, indented, for an error message.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let Ok(text) = fs::read_to_string(path) else {
+        return format!("    (no log at {})", path.display());
+    };
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    let mut tail = format!("--- last lines of {} ---\n", path.display());
+    for line in &all[start..] {
+        tail.push_str("    ");
+        tail.push_str(line);
+        tail.push('\n');
+    }
+    tail
+}
+
+fn flush() {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+fn print_summary(deployment: &Deployment, elapsed: Duration) {
+    println!();
+    println!(
+        "AIunittest is running ({:.0} s to deploy)",
+        elapsed.as_secs_f64()
+    );
+    println!();
+    let mut rows = vec![
+        ("web UI and API", deployment.gateway_url.clone()),
+        (
+            "gateway status",
+            format!("{}/gateway/status", deployment.gateway_url),
+        ),
+        (
+            "API reference",
+            format!("{}/api/openapi.json", deployment.gateway_url),
+        ),
+        ("gateway metrics", deployment.gateway_metrics_url.clone()),
+    ];
+    if let Some(url) = &deployment.prometheus_url {
+        rows.push(("Prometheus", url.clone()));
+    }
+    rows.push(("Postgres", deployment.database.clone()));
+    rows.push(("Redis", deployment.redis.clone()));
+    for (what, url) in rows {
+        println!("  {what:<16} {url}");
+    }
+    println!();
+    println!("  {:<18} {:>7}  {:>6}  LOG", "SERVICE", "PID", "PORT");
+    for service in &deployment.services {
+        println!(
+            "  {:<18} {:>7}  {:>6}  {}",
+            service.name,
+            service.pid.map_or("-".into(), |pid| pid.to_string()),
+            service.port.map_or("-".into(), |port| port.to_string()),
+            service.log.display()
+        );
+    }
+    println!();
+    println!("  cargo xtask status | health | logs [service] [-f] | restart | stop");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|arg| (*arg).to_owned()).collect()
+    }
+
+    #[test]
+    fn options_are_parsed_and_checked() {
+        let parsed = parse(&args(&[
+            "--api",
+            "5",
+            "--workers",
+            "3",
+            "--with-simulator",
+            "--port",
+            "8080",
+            "--trust",
+            "127.0.0.1/32",
+            "--no-install",
+            "--debug",
+        ]))
+        .expect("valid options");
+        assert_eq!(parsed.api_replicas, 5);
+        assert_eq!(parsed.workers, 3);
+        assert!(parsed.with_simulator);
+        assert_eq!(parsed.port, Some(8080));
+        assert_eq!(parsed.trusted_networks, ["127.0.0.1/32"]);
+        assert!(!parsed.allow_install);
+        assert_eq!(parsed.profile, "debug");
+        assert_eq!(parse(&[]).expect("defaults"), DeployArgs::default());
+        assert!(parse(&args(&["--api", "0"])).is_err());
+        assert!(parse(&args(&["--api"])).is_err());
+        assert!(parse(&args(&["--trust", "localhost"])).is_err());
+        assert!(parse(&args(&["--trust", "10.0.0.0/33"])).is_err());
+        assert!(parse(&args(&["--trust", "::1/128"])).is_ok());
+        assert!(parse(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn a_log_tail_shows_the_last_lines_only() {
+        let path = std::env::temp_dir().join(format!("aiut-tail-{}.log", std::process::id()));
+        fs::write(&path, "one\ntwo\nthree\n").expect("write");
+        let tail = log_tail(&path, 2);
+        assert!(tail.contains("two") && tail.contains("three") && !tail.contains("one"));
+        let _ = fs::remove_file(path);
+        assert!(log_tail(Path::new("/nonexistent/x.log"), 2).contains("no log"));
+    }
+}

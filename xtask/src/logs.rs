@@ -1,0 +1,199 @@
+//! `cargo xtask logs [service] [-f] [-n lines]`: the end of one service's log (a name such as
+//! `api-2`, or a kind such as `api` for all replicas), or of every log; `-f` follows them.
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::stack::{ServiceRecord, state};
+
+#[derive(Debug, PartialEq, Eq)]
+struct LogArgs {
+    service: Option<String>,
+    follow: bool,
+    lines: usize,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<LogArgs> {
+    let mut parsed = LogArgs {
+        service: None,
+        follow: false,
+        lines: 50,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-f" | "--follow" => parsed.follow = true,
+            "-n" | "--lines" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("{arg} needs a number"))?;
+                parsed.lines = value
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("{arg} takes a number, not {value:?}"))?;
+            }
+            other if other.starts_with('-') => anyhow::bail!("logs: unknown option {other:?}"),
+            name => {
+                anyhow::ensure!(parsed.service.is_none(), "logs takes one service name");
+                parsed.service = Some(name.to_owned());
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// The services a name selects: an exact name, or every `<name>-N`.
+fn select<'a>(services: &'a [ServiceRecord], name: Option<&str>) -> Vec<&'a ServiceRecord> {
+    match name {
+        None => services.iter().collect(),
+        Some(name) => {
+            let exact: Vec<_> = services.iter().filter(|s| s.name == name).collect();
+            if !exact.is_empty() {
+                return exact;
+            }
+            services
+                .iter()
+                .filter(|s| {
+                    s.name
+                        .strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|number| number.parse::<u32>().is_ok())
+                })
+                .collect()
+        }
+    }
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<bool> {
+    let args = parse(args)?;
+    let state_dir = state::state_dir();
+    let Some(deployment) = state::load(&state_dir)? else {
+        anyhow::bail!(
+            "nothing is deployed here; logs of the last deployment are in {}",
+            state_dir.join("logs").display()
+        );
+    };
+    let chosen = select(&deployment.services, args.service.as_deref());
+    if chosen.is_empty() {
+        let names: Vec<&str> = deployment
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        anyhow::bail!(
+            "no service {:?}; the services are: {}",
+            args.service.unwrap_or_default(),
+            names.join(", ")
+        );
+    }
+    let prefix = chosen.len() > 1;
+    let mut followed: Vec<(String, PathBuf, u64)> = Vec::new();
+    for service in chosen {
+        let text = fs::read_to_string(&service.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        for line in &lines[lines.len().saturating_sub(args.lines)..] {
+            print_line(&service.name, line, prefix);
+        }
+        followed.push((service.name.clone(), service.log.clone(), text.len() as u64));
+    }
+    if !args.follow {
+        return Ok(true);
+    }
+    // Follow by polling: simple, and a log that is rotated or recreated is picked up again.
+    let mut pending: Vec<String> = vec![String::new(); followed.len()];
+    loop {
+        for (index, (name, path, offset)) in followed.iter_mut().enumerate() {
+            let Ok(mut file) = fs::File::open(&*path) else {
+                continue;
+            };
+            let length = file.metadata().map_or(0, |metadata| metadata.len());
+            if length < *offset {
+                *offset = 0;
+            }
+            if length == *offset || file.seek(SeekFrom::Start(*offset)).is_err() {
+                continue;
+            }
+            let mut fresh = Vec::new();
+            if file.read_to_end(&mut fresh).is_err() {
+                continue;
+            }
+            *offset += fresh.len() as u64;
+            pending[index].push_str(&String::from_utf8_lossy(&fresh));
+            while let Some(end) = pending[index].find('\n') {
+                let line: String = pending[index].drain(..=end).collect();
+                print_line(name, line.trim_end_matches('\n'), prefix);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn print_line(name: &str, line: &str, prefix: bool) {
+    if prefix {
+        println!("{name:<14} | {line}");
+    } else {
+        println!("{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{Health, Kind};
+
+    fn service(name: &str) -> ServiceRecord {
+        ServiceRecord {
+            name: name.into(),
+            kind: Kind::Api,
+            program: "/bin/true".into(),
+            args: Vec::new(),
+            env: Default::default(),
+            run_as: None,
+            port: None,
+            health: Health::Redis { port: 1 },
+            log: format!("/logs/{name}.log").into(),
+            pid: None,
+            started_at: None,
+        }
+    }
+
+    #[test]
+    fn a_kind_selects_its_numbered_services() {
+        let services = [
+            service("api-1"),
+            service("api-2"),
+            service("api-gw"),
+            service("worker-1"),
+        ];
+        let names = |name| {
+            select(&services, name)
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(Some("api")), ["api-1", "api-2"]);
+        assert_eq!(names(Some("api-2")), ["api-2"]);
+        assert_eq!(names(None).len(), 4);
+        assert!(names(Some("redis")).is_empty());
+    }
+
+    #[test]
+    fn options_are_parsed() {
+        let args: Vec<String> = ["api-1", "-f", "-n", "10"]
+            .iter()
+            .map(|a| (*a).into())
+            .collect();
+        assert_eq!(
+            parse(&args).expect("valid"),
+            LogArgs {
+                service: Some("api-1".into()),
+                follow: true,
+                lines: 10
+            }
+        );
+        assert!(parse(&["a".into(), "b".into()]).is_err());
+        assert!(parse(&["--bogus".into()]).is_err());
+        assert!(parse(&["-n".into(), "many".into()]).is_err());
+    }
+}

@@ -1,0 +1,251 @@
+//! `cargo xtask restart [service…] [--build]`: a rolling restart, one process at a time, so the
+//! stack keeps answering. An api replica is stopped (it closes its listener first and drains, and
+//! the gateway retries elsewhere), started again, and must be back in the gateway's rotation
+//! before the next one goes; a worker releases what it cannot finish; the gateway hands its
+//! listening sockets to its successor (Pingora's upgrade), so no connection is refused.
+
+use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
+
+use crate::deploy;
+use crate::stack::{Deployment, Kind, process, state};
+
+#[derive(Debug, PartialEq, Eq)]
+struct RestartArgs {
+    services: Vec<String>,
+    build: bool,
+    timeout: Duration,
+}
+
+fn parse(args: &[String]) -> anyhow::Result<RestartArgs> {
+    let mut parsed = RestartArgs {
+        services: Vec::new(),
+        build: false,
+        timeout: Duration::from_secs(45),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--build" => parsed.build = true,
+            "--timeout" => {
+                let value = args
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--timeout needs seconds"))?;
+                parsed.timeout = Duration::from_secs(
+                    value
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--timeout takes seconds, not {value:?}"))?,
+                );
+            }
+            other if other.starts_with('-') => anyhow::bail!("restart: unknown option {other:?}"),
+            name => parsed.services.push(name.to_owned()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// The services to restart, in order: by default the api replicas, the workers, then the
+/// gateway; named ones (a name or a kind such as `api`) in deployment order.
+fn chosen(deployment: &Deployment, names: &[String]) -> anyhow::Result<Vec<String>> {
+    let rolling = |kind: Kind| matches!(kind, Kind::Api | Kind::Worker | Kind::Gateway);
+    if names.is_empty() {
+        let mut order: Vec<&crate::stack::ServiceRecord> = deployment
+            .services
+            .iter()
+            .filter(|s| rolling(s.kind))
+            .collect();
+        order.sort_by_key(|s| match s.kind {
+            Kind::Api => 0,
+            Kind::Worker => 1,
+            _ => 2,
+        });
+        return Ok(order.into_iter().map(|s| s.name.clone()).collect());
+    }
+    let mut picked = Vec::new();
+    for name in names {
+        let matches: Vec<String> = deployment
+            .services
+            .iter()
+            .filter(|s| {
+                s.name == *name
+                    || s.name
+                        .strip_prefix(name.as_str())
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        anyhow::ensure!(
+            !matches.is_empty(),
+            "no service {name:?} in this deployment"
+        );
+        picked.extend(matches);
+    }
+    Ok(picked)
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<bool> {
+    let args = parse(args)?;
+    let state_dir = state::state_dir();
+    let Some(mut deployment) = state::load(&state_dir)? else {
+        anyhow::bail!("nothing is deployed here; start it with `cargo xtask deploy`");
+    };
+    let names = chosen(&deployment, &args.services)?;
+    if args.build {
+        let root = crate::project_root();
+        println!("==> building ({})", deployment.profile);
+        deploy::build(&root, &deployment.profile)?;
+        deploy::install_binaries(&root, &deployment.profile, &state_dir.join("bin"))?;
+    }
+    let started = Instant::now();
+    let replicas = deployment
+        .services
+        .iter()
+        .filter(|s| s.kind == Kind::Api)
+        .count();
+    for name in &names {
+        let Some(service) = deployment.service(name).cloned() else {
+            continue;
+        };
+        println!("==> {name}");
+        match service.kind {
+            Kind::Gateway => upgrade_gateway(&mut deployment, &state_dir, name)?,
+            _ => {
+                if let Some(pid) = service.pid.filter(|&pid| process::is_alive(pid)) {
+                    let signal = if service.kind == Kind::Postgres {
+                        Signal::INT
+                    } else {
+                        Signal::TERM
+                    };
+                    process::signal_group(pid, signal)?;
+                    if !process::wait_group_gone(pid, args.timeout) {
+                        println!(
+                            "    did not stop within {} s: killing it",
+                            args.timeout.as_secs()
+                        );
+                        process::signal_group(pid, Signal::KILL)?;
+                        process::wait_group_gone(pid, Duration::from_secs(5));
+                    }
+                }
+                let mut fresh = service.clone();
+                fresh.pid = None;
+                deploy::launch(&mut deployment, &state_dir, fresh)?;
+                deploy::wait_healthy(&deployment, name)?;
+                if service.kind == Kind::Api {
+                    deploy::wait_backends_healthy(&deployment.gateway_url, replicas)?;
+                }
+            }
+        }
+    }
+    println!(
+        "restarted {} service(s) in {:.1} s",
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(true)
+}
+
+/// Starts a new gateway that takes the listening sockets over, then asks the old one to hand them
+/// across and finish its requests (SIGQUIT).
+fn upgrade_gateway(
+    deployment: &mut Deployment,
+    state_dir: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<()> {
+    let Some(old) = deployment.service(name).cloned() else {
+        return Ok(());
+    };
+    let old_pid = old.pid.filter(|&pid| process::is_alive(pid));
+    let mut successor = old.clone();
+    if old_pid.is_some() {
+        successor.args = vec!["--upgrade".into()];
+    }
+    let child = process::spawn(&successor)?;
+    let new_pid = child.id();
+    if let Some(old_pid) = old_pid {
+        // The successor waits on the upgrade socket for the listeners; give it a moment to
+        // bind it before the old one is told to send them.
+        std::thread::sleep(Duration::from_millis(1_000));
+        anyhow::ensure!(
+            process::is_alive(new_pid),
+            "the new gateway exited at start\n{}",
+            deploy::log_tail(&old.log, 20)
+        );
+        process::signal_process(old_pid, Signal::QUIT)?;
+        if !process::wait_group_gone(old_pid, Duration::from_secs(30)) {
+            println!("    the old gateway did not finish within 30 s: killing it");
+            process::signal_group(old_pid, Signal::KILL)?;
+        }
+    }
+    let Some(record) = deployment.service_mut(name) else {
+        return Ok(());
+    };
+    record.pid = Some(new_pid);
+    record.started_at = Some(state::now());
+    record.args = Vec::new();
+    state::save(state_dir, deployment)?;
+    deploy::wait_healthy(deployment, name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{Health, ServiceRecord};
+
+    fn deployment() -> Deployment {
+        let service = |name: &str, kind| ServiceRecord {
+            name: name.into(),
+            kind,
+            program: "/bin/true".into(),
+            args: Vec::new(),
+            env: Default::default(),
+            run_as: None,
+            port: None,
+            health: Health::Redis { port: 1 },
+            log: "/dev/null".into(),
+            pid: None,
+            started_at: None,
+        };
+        Deployment {
+            gateway_url: "http://127.0.0.1:80".into(),
+            gateway_metrics_url: String::new(),
+            prometheus_url: None,
+            profile: "release".into(),
+            database: String::new(),
+            redis: String::new(),
+            deployed_at: 0,
+            services: vec![
+                service("postgres", Kind::Postgres),
+                service("api-1", Kind::Api),
+                service("api-2", Kind::Api),
+                service("worker-1", Kind::Worker),
+                service("gateway", Kind::Gateway),
+            ],
+        }
+    }
+
+    #[test]
+    fn by_default_the_replicas_then_the_workers_then_the_gateway_restart() {
+        let order = chosen(&deployment(), &[]).expect("an order");
+        assert_eq!(order, ["api-1", "api-2", "worker-1", "gateway"]);
+        let named = chosen(&deployment(), &["api".into(), "postgres".into()]).expect("names");
+        assert_eq!(named, ["api-1", "api-2", "postgres"]);
+        assert!(chosen(&deployment(), &["nginx".into()]).is_err());
+    }
+
+    #[test]
+    fn options_are_parsed() {
+        let parsed = parse(&[
+            "api-1".into(),
+            "--build".into(),
+            "--timeout".into(),
+            "5".into(),
+        ])
+        .expect("valid");
+        assert_eq!(parsed.services, ["api-1"]);
+        assert!(parsed.build);
+        assert_eq!(parsed.timeout, Duration::from_secs(5));
+        assert!(parse(&["--timeout".into(), "soon".into()]).is_err());
+    }
+}

@@ -1,0 +1,570 @@
+//! What a native deployment runs: from the options, the ports and the binaries to the service
+//! records and the configuration files. Pure, so it is tested without starting anything.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+
+use super::{Health, Kind, ServiceRecord};
+
+/// Tasks one worker runs side by side (the worker's default `worker.concurrency`).
+pub const WORKER_CONCURRENCY: u32 = 8;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub workers: u16,
+    /// The simulator's time to the first token.
+    pub simulator_latency_ms: u64,
+    /// Client networks the gateway does not rate-limit.
+    pub trusted_networks: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    pub gateway: u16,
+    pub gateway_metrics: u16,
+    pub api: Vec<u16>,
+    pub worker_metrics: Vec<u16>,
+    pub simulator: Option<u16>,
+    pub prometheus: Option<u16>,
+    pub node_exporter: Option<u16>,
+    pub postgres_exporter: Option<u16>,
+    pub redis_exporter: Option<u16>,
+}
+
+/// Where each program is; the optional ones are started only when installed.
+#[derive(Debug, Clone)]
+pub struct Programs {
+    pub api: PathBuf,
+    pub worker: PathBuf,
+    pub gateway: PathBuf,
+    pub simulator: PathBuf,
+    pub prometheus: Option<PathBuf>,
+    pub node_exporter: Option<PathBuf>,
+    pub postgres_exporter: Option<PathBuf>,
+    pub redis_exporter: Option<PathBuf>,
+}
+
+/// Everything to write and start.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub config_path: PathBuf,
+    pub config: String,
+    pub prometheus_config: Option<(PathBuf, String)>,
+    /// In start order.
+    pub services: Vec<ServiceRecord>,
+}
+
+pub struct Inputs<'a> {
+    pub state_dir: &'a Path,
+    pub project_root: &'a Path,
+    pub options: &'a Options,
+    pub ports: &'a Ports,
+    pub programs: &'a Programs,
+    pub database_url: &'a str,
+    pub redis_url: &'a str,
+}
+
+pub fn plan(inputs: &Inputs<'_>) -> anyhow::Result<Plan> {
+    let Inputs {
+        state_dir,
+        options,
+        ports,
+        programs,
+        database_url,
+        redis_url,
+        ..
+    } = inputs;
+    let config_path = state_dir.join("config").join("aiunittest.toml");
+    let logs = state_dir.join("logs");
+    let common = |extra: &[(&str, String)]| {
+        let mut env = BTreeMap::from([
+            (
+                "AIUT_CONFIG".to_owned(),
+                config_path.to_string_lossy().into_owned(),
+            ),
+            ("DATABASE_URL".to_owned(), (*database_url).to_owned()),
+            ("REDIS_URL".to_owned(), (*redis_url).to_owned()),
+        ]);
+        env.extend(
+            extra
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone())),
+        );
+        env
+    };
+    let http = |port: u16, path: &str| Health::Http {
+        url: format!("http://127.0.0.1:{port}{path}"),
+    };
+    let record = |name: String, kind, program: &Path, env, port: u16, health| ServiceRecord {
+        log: logs.join(format!("{name}.log")),
+        name,
+        kind,
+        program: program.to_path_buf(),
+        args: Vec::new(),
+        env,
+        run_as: None,
+        port: Some(port),
+        health,
+        pid: None,
+        started_at: None,
+    };
+
+    let mut services = Vec::new();
+    if let Some(port) = ports.simulator {
+        let env = BTreeMap::from([
+            ("AIUT_SIM_LISTEN".to_owned(), format!("127.0.0.1:{port}")),
+            (
+                "AIUT_SIM_FIRST_TOKEN_MS".to_owned(),
+                options.simulator_latency_ms.to_string(),
+            ),
+            ("AIUT_SIM_MODELS".to_owned(), "[\"simulator\"]".to_owned()),
+        ]);
+        services.push(record(
+            "simulator".into(),
+            Kind::Simulator,
+            &programs.simulator,
+            env,
+            port,
+            http(port, "/v1/models"),
+        ));
+    }
+    for (index, port) in ports.api.iter().enumerate() {
+        let name = format!("api-{}", index + 1);
+        let env = common(&[
+            ("AIUT_SERVER__HOST", "127.0.0.1".into()),
+            ("AIUT_SERVER__PORT", port.to_string()),
+            ("AIUT_SERVER__INSTANCE_ID", name.clone()),
+        ]);
+        services.push(record(
+            name,
+            Kind::Api,
+            &programs.api,
+            env,
+            *port,
+            http(*port, "/readyz"),
+        ));
+    }
+    for (index, port) in ports.worker_metrics.iter().enumerate() {
+        let name = format!("worker-{}", index + 1);
+        let env = common(&[
+            ("AIUT_WORKER__ID", name.clone()),
+            ("AIUT_WORKER__METRICS_HOST", "127.0.0.1".into()),
+            ("AIUT_WORKER__METRICS_PORT", port.to_string()),
+        ]);
+        services.push(record(
+            name,
+            Kind::Worker,
+            &programs.worker,
+            env,
+            *port,
+            http(*port, "/healthz"),
+        ));
+    }
+    services.push(record(
+        "gateway".into(),
+        Kind::Gateway,
+        &programs.gateway,
+        common(&[]),
+        ports.gateway,
+        http(ports.gateway, "/health"),
+    ));
+
+    let mut scrape: Vec<(&str, Vec<u16>)> = vec![
+        ("gateway", vec![ports.gateway_metrics]),
+        ("api", ports.api.clone()),
+        ("worker", ports.worker_metrics.clone()),
+    ];
+    let exporters = [
+        (
+            "node-exporter",
+            "node",
+            &programs.node_exporter,
+            ports.node_exporter,
+        ),
+        (
+            "postgres-exporter",
+            "postgres",
+            &programs.postgres_exporter,
+            ports.postgres_exporter,
+        ),
+        (
+            "redis-exporter",
+            "redis",
+            &programs.redis_exporter,
+            ports.redis_exporter,
+        ),
+    ];
+    for (name, job, program, port) in exporters {
+        let (Some(program), Some(port)) = (program, port) else {
+            continue;
+        };
+        let listen = format!("--web.listen-address=127.0.0.1:{port}");
+        let mut service = record(
+            name.into(),
+            Kind::Exporter,
+            program,
+            BTreeMap::new(),
+            port,
+            http(port, "/metrics"),
+        );
+        match job {
+            "postgres" => {
+                service
+                    .env
+                    .insert("DATA_SOURCE_NAME".into(), exporter_dsn(database_url));
+                service.args = vec![listen];
+            }
+            "redis" => {
+                service.args = vec![format!("--redis.addr={redis_url}"), listen];
+            }
+            _ => service.args = vec![listen],
+        }
+        services.push(service);
+        scrape.push((job, vec![port]));
+    }
+
+    let prometheus_config = match (&programs.prometheus, ports.prometheus) {
+        (Some(program), Some(port)) => {
+            scrape.push(("prometheus", vec![port]));
+            let path = state_dir.join("config").join("prometheus.yml");
+            let rules = inputs.project_root.join("prometheus").join("alerts.yml");
+            let text = prometheus_config(&scrape, rules.is_file().then_some(rules.as_path()));
+            let mut service = record(
+                "prometheus".into(),
+                Kind::Prometheus,
+                program,
+                BTreeMap::new(),
+                port,
+                http(port, "/-/ready"),
+            );
+            service.args = vec![
+                format!("--config.file={}", path.display()),
+                format!(
+                    "--storage.tsdb.path={}",
+                    state_dir.join("prometheus").display()
+                ),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--web.enable-lifecycle".into(),
+            ];
+            services.push(service);
+            Some((path, text))
+        }
+        _ => None,
+    };
+
+    Ok(Plan {
+        config: config_toml(inputs)?,
+        config_path,
+        prometheus_config,
+        services,
+    })
+}
+
+/// The configuration file every service reads (`AIUT_CONFIG`); what differs per process (ports,
+/// ids) is in its environment, and no secret is in the file.
+fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
+    let Inputs {
+        state_dir,
+        options,
+        ports,
+        ..
+    } = inputs;
+    let mut root = toml::Table::new();
+    let mut log = toml::Table::new();
+    log.insert("filter".into(), "info".into());
+    root.insert("log".into(), log.into());
+    let mut queue = toml::Table::new();
+    let capacity = u32::from(options.workers) * WORKER_CONCURRENCY;
+    queue.insert("worker_capacity".into(), i64::from(capacity).into());
+    root.insert("queue".into(), queue.into());
+
+    let mut gateway = toml::Table::new();
+    gateway.insert("listen".into(), format!("0.0.0.0:{}", ports.gateway).into());
+    let upstreams: Vec<toml::Value> = ports
+        .api
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}").into())
+        .collect();
+    gateway.insert("upstreams".into(), upstreams.into());
+    gateway.insert(
+        "metrics_listen".into(),
+        format!("127.0.0.1:{}", ports.gateway_metrics).into(),
+    );
+    gateway.insert(
+        "upgrade_sock".into(),
+        upgrade_socket(state_dir)
+            .to_string_lossy()
+            .into_owned()
+            .into(),
+    );
+    let mut rate_limit = toml::Table::new();
+    let trusted: Vec<toml::Value> = options
+        .trusted_networks
+        .iter()
+        .map(|network| network.clone().into())
+        .collect();
+    rate_limit.insert("trusted_networks".into(), trusted.into());
+    gateway.insert("rate_limit".into(), rate_limit.into());
+    root.insert("gateway".into(), gateway.into());
+
+    if let Some(port) = ports.simulator {
+        let registry = with_simulator(ModelRegistry::default(), port)?;
+        let value = toml::Value::try_from(&registry).context("cannot write the model registry")?;
+        root.insert("models".into(), value);
+    }
+    Ok(format!(
+        "# Written by `cargo xtask deploy`; rewritten at every deploy.\n{}",
+        toml::to_string(&root).context("cannot write the configuration")?
+    ))
+}
+
+/// The built-in registry plus `simulator` at the given port, made the default.
+pub fn with_simulator(mut registry: ModelRegistry, port: u16) -> anyhow::Result<ModelRegistry> {
+    let id = ModelId::parse("simulator").map_err(|error| anyhow::anyhow!("{error}"))?;
+    registry.models.retain(|model| model.id != id);
+    registry.models.push(ModelSpec {
+        id: id.clone(),
+        kind: ModelKind::Openai,
+        display_name: Some("Model simulator (demo answers)".into()),
+        base_url: Some(format!("http://127.0.0.1:{port}/v1")),
+        api_key_env: None,
+        model: None,
+        temperature: 0.2,
+        max_tokens: 2048,
+        timeout_secs: 60,
+        max_concurrency: 64,
+        fallback: Vec::new(),
+    });
+    registry.default = Some(id);
+    Ok(registry)
+}
+
+/// The gateway's socket for handing its listeners to its successor on `restart`. Unix socket
+/// paths are limited to about 100 bytes, so a deep state folder falls back to `/tmp`.
+pub fn upgrade_socket(state_dir: &Path) -> PathBuf {
+    let inside = state_dir.join("gateway-upgrade.sock");
+    if inside.as_os_str().len() < 100 {
+        inside
+    } else {
+        std::env::temp_dir().join(format!("aiut-gateway-{}.sock", std::process::id()))
+    }
+}
+
+/// The exporter wants `sslmode` spelled out for a local server without TLS.
+fn exporter_dsn(database_url: &str) -> String {
+    if database_url.contains("sslmode=") {
+        database_url.to_owned()
+    } else if database_url.contains('?') {
+        format!("{database_url}&sslmode=disable")
+    } else {
+        format!("{database_url}?sslmode=disable")
+    }
+}
+
+/// A scrape configuration of static loopback targets, one job per service kind.
+pub fn prometheus_config(jobs: &[(&str, Vec<u16>)], rules: Option<&Path>) -> String {
+    let mut text = String::from(
+        "# Written by `cargo xtask deploy` for the native ports of this deployment.\n\
+         global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n",
+    );
+    if let Some(rules) = rules {
+        text.push_str(&format!("rule_files:\n  - {}\n", rules.display()));
+    }
+    text.push_str("scrape_configs:\n");
+    for (job, ports) in jobs {
+        text.push_str(&format!(
+            "  - job_name: {job}\n    static_configs:\n      - targets:\n"
+        ));
+        for port in ports {
+            text.push_str(&format!("          - 127.0.0.1:{port}\n"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn programs() -> Programs {
+        Programs {
+            api: "/bin/aiut-api".into(),
+            worker: "/bin/aiut-worker".into(),
+            gateway: "/bin/aiut-gateway".into(),
+            simulator: "/bin/aiut-model-sim".into(),
+            prometheus: Some("/usr/bin/prometheus".into()),
+            node_exporter: None,
+            postgres_exporter: Some("/usr/bin/prometheus-postgres-exporter".into()),
+            redis_exporter: None,
+        }
+    }
+
+    fn ports() -> Ports {
+        Ports {
+            gateway: 80,
+            gateway_metrics: 9100,
+            api: vec![8881, 8882, 8883],
+            worker_metrics: vec![9201, 9202],
+            simulator: Some(8090),
+            prometheus: Some(9090),
+            node_exporter: None,
+            postgres_exporter: Some(9187),
+            redis_exporter: Some(9121),
+        }
+    }
+
+    fn options() -> Options {
+        Options {
+            workers: 2,
+            simulator_latency_ms: 1000,
+            trusted_networks: vec!["127.0.0.1/32".into()],
+        }
+    }
+
+    fn make(ports: &Ports) -> Plan {
+        let options = options();
+        let programs = programs();
+        plan(&Inputs {
+            state_dir: Path::new("/srv/aiut/.aiut"),
+            project_root: Path::new("/srv/aiut"),
+            options: &options,
+            ports,
+            programs: &programs,
+            database_url: "postgres://postgres@127.0.0.1:5433/aiunittest",
+            redis_url: "redis://127.0.0.1:6380",
+        })
+        .expect("a plan")
+    }
+
+    #[test]
+    fn services_start_in_dependency_order_with_their_own_ports() {
+        let plan = make(&ports());
+        let names: Vec<&str> = plan
+            .services
+            .iter()
+            .map(|service| service.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "simulator",
+                "api-1",
+                "api-2",
+                "api-3",
+                "worker-1",
+                "worker-2",
+                "gateway",
+                "postgres-exporter",
+                "prometheus"
+            ],
+            "exporters without a program are left out"
+        );
+        let api2 = &plan.services[2];
+        assert_eq!(api2.env["AIUT_SERVER__PORT"], "8882");
+        assert_eq!(api2.env["AIUT_SERVER__INSTANCE_ID"], "api-2");
+        assert_eq!(
+            api2.env["DATABASE_URL"],
+            "postgres://postgres@127.0.0.1:5433/aiunittest"
+        );
+        assert_eq!(
+            api2.health,
+            Health::Http {
+                url: "http://127.0.0.1:8882/readyz".into()
+            }
+        );
+        assert_eq!(plan.services[5].env["AIUT_WORKER__METRICS_PORT"], "9202");
+        assert_eq!(
+            plan.services[7].env["DATA_SOURCE_NAME"],
+            "postgres://postgres@127.0.0.1:5433/aiunittest?sslmode=disable"
+        );
+        let mut ports_used: Vec<u16> = plan.services.iter().filter_map(|s| s.port).collect();
+        let count = ports_used.len();
+        ports_used.sort_unstable();
+        ports_used.dedup();
+        assert_eq!(ports_used.len(), count, "no port is used twice");
+    }
+
+    #[test]
+    fn the_configuration_names_every_replica_and_the_simulator_model() {
+        let plan = make(&ports());
+        let config: toml::Table = plan.config.parse().expect("valid TOML");
+        let gateway = config["gateway"].as_table().expect("gateway section");
+        let upstreams: Vec<&str> = gateway["upstreams"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|value| value.as_str())
+            .collect();
+        assert_eq!(
+            upstreams,
+            ["127.0.0.1:8881", "127.0.0.1:8882", "127.0.0.1:8883"]
+        );
+        assert_eq!(gateway["listen"].as_str(), Some("0.0.0.0:80"));
+        assert_eq!(
+            gateway["rate_limit"]["trusted_networks"]
+                .as_array()
+                .map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(config["queue"]["worker_capacity"].as_integer(), Some(16));
+        let registry: ModelRegistry = config["models"].clone().try_into().expect("a registry");
+        registry.validate().expect("a valid registry");
+        assert_eq!(
+            registry.default.as_ref().map(ModelId::as_str),
+            Some("simulator")
+        );
+        assert!(
+            registry
+                .models
+                .iter()
+                .any(|model| model.id.as_str() == "offline")
+        );
+
+        let without = make(&Ports {
+            simulator: None,
+            ..ports()
+        });
+        let config: toml::Table = without.config.parse().expect("valid TOML");
+        assert!(
+            !config.contains_key("models"),
+            "the built-in registry applies"
+        );
+    }
+
+    #[test]
+    fn prometheus_scrapes_every_service_it_is_given() {
+        let plan = make(&ports());
+        let (path, text) = plan.prometheus_config.expect("prometheus is installed");
+        assert!(path.ends_with("config/prometheus.yml"));
+        for target in [
+            "127.0.0.1:9100",
+            "127.0.0.1:8883",
+            "127.0.0.1:9202",
+            "127.0.0.1:9187",
+        ] {
+            assert!(text.contains(target), "{target} in\n{text}");
+        }
+        assert!(
+            !text.contains(":9121"),
+            "no redis exporter program, no target"
+        );
+        let without = make(&Ports {
+            prometheus: None,
+            ..ports()
+        });
+        assert!(without.prometheus_config.is_none());
+    }
+
+    #[test]
+    fn a_deep_state_folder_moves_the_upgrade_socket() {
+        assert_eq!(
+            upgrade_socket(Path::new("/srv/x/.aiut")),
+            Path::new("/srv/x/.aiut/gateway-upgrade.sock")
+        );
+        let deep = PathBuf::from(format!("/{}", "d/".repeat(60)));
+        assert!(upgrade_socket(&deep).as_os_str().len() < 100);
+    }
+}

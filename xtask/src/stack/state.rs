@@ -1,0 +1,144 @@
+//! The deployment record, `state.json`: every service with the command that starts it, so `stop`,
+//! `restart`, `status` and `logs` work from any shell without repeating the deploy's options.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// What a service is; decides its start order, how it is stopped and restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Postgres,
+    Redis,
+    Simulator,
+    Api,
+    Worker,
+    Gateway,
+    Prometheus,
+    Exporter,
+}
+
+/// How to tell that a service is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "probe", rename_all = "kebab-case")]
+pub enum Health {
+    /// Any 2xx answer to a GET.
+    Http { url: String },
+    /// `pg_isready` against the port.
+    Postgres { pg_isready: PathBuf, port: u16 },
+    /// `PING` answered `PONG`.
+    Redis { port: u16 },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// Unique, e.g. `api-2`.
+    pub name: String,
+    pub kind: Kind,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Set on top of the inherited environment, from which every `AIUT_*`, `DATABASE_URL` and
+    /// `REDIS_URL` is removed first so a stray variable in the operator's shell changes nothing.
+    pub env: BTreeMap<String, String>,
+    /// Uid and gid to run as (Postgres refuses to run as root).
+    pub run_as: Option<(u32, u32)>,
+    /// The port it serves, for the status table.
+    pub port: Option<u16>,
+    pub health: Health,
+    pub log: PathBuf,
+    pub pid: Option<u32>,
+    /// Seconds since the Unix epoch.
+    pub started_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deployment {
+    /// Where users and the load test reach the stack.
+    pub gateway_url: String,
+    pub gateway_metrics_url: String,
+    pub prometheus_url: Option<String>,
+    /// The Cargo profile the binaries were built with.
+    pub profile: String,
+    pub database: String,
+    pub redis: String,
+    pub deployed_at: u64,
+    pub services: Vec<ServiceRecord>,
+}
+
+impl Deployment {
+    pub fn service(&self, name: &str) -> Option<&ServiceRecord> {
+        self.services.iter().find(|service| service.name == name)
+    }
+
+    pub fn service_mut(&mut self, name: &str) -> Option<&mut ServiceRecord> {
+        self.services
+            .iter_mut()
+            .find(|service| service.name == name)
+    }
+}
+
+/// The state folder: `AIUT_STATE_DIR` when set, else `.aiut` in the project.
+pub fn state_dir() -> PathBuf {
+    match std::env::var_os("AIUT_STATE_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => crate::project_root().join(".aiut"),
+    }
+}
+
+fn state_file(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+/// The recorded deployment, if any.
+pub fn load(dir: &Path) -> anyhow::Result<Option<Deployment>> {
+    let path = state_file(dir);
+    let text = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let deployment = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a deployment record", path.display()))?;
+    Ok(Some(deployment))
+}
+
+/// Writes the record atomically. Mode 0600: the environment it keeps may hold the database or
+/// Redis password given at deploy time.
+pub fn save(dir: &Path, deployment: &Deployment) -> anyhow::Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = state_file(dir);
+    let temporary = dir.join("state.json.tmp");
+    let text = serde_json::to_string_pretty(deployment)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&temporary, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn remove(dir: &Path) -> anyhow::Result<()> {
+    match fs::remove_file(state_file(dir)) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).context("cannot remove the deployment record"),
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
