@@ -1,10 +1,13 @@
 //! The router. Routes are registered through [`RouteTable`], which keeps the list of (method, path)
-//! pairs, so a test can hold the OpenAPI document to exactly what is served.
+//! pairs, so a test can hold the OpenAPI document to exactly what is served. The web UI's routes
+//! ([`ui::UI_ROUTES`]) are merged in apart from the table: the document describes the JSON API,
+//! not the page that uses it.
 
 mod events;
 mod meta;
 mod ops;
 mod tasks;
+pub mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -12,6 +15,7 @@ use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{MethodRouter, delete, get, post};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tower_http::catch_panic::CatchPanicLayer;
@@ -121,8 +125,10 @@ fn route_table(state: &AppState) -> RouteTable {
 }
 
 pub fn router(state: AppState) -> Router {
+    let ui = Arc::new(ui::Ui::new(state.settings.limits.max_source_bytes));
     route_table(&state)
         .router
+        .merge(ui::router(ui))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), record_metrics))

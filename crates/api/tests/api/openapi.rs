@@ -240,6 +240,26 @@ async fn the_document_lists_exactly_the_routes_served(
         "the document and the router disagree\n  served but not documented: {undocumented:?}\n  \
          documented but not served: {unserved:?}"
     );
+
+    // The web UI (`/` and `/assets/...`) is left out of the document on purpose: the document
+    // describes the JSON API, not the page that uses it. Its routes are served all the same.
+    for path in api::routes::ui::UI_ROUTES {
+        assert!(
+            !documented.iter().any(|(_, documented)| documented == path),
+            "{path} is the UI's and is not documented"
+        );
+    }
+    let page = app.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/html")
+    );
+    // Revalidated, not the API's `no-store`.
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    assert_eq!(app.get("/assets/app.js").await.status(), 200);
     app.stop().await;
 }
 
