@@ -1,0 +1,419 @@
+//! The real stack the browser tests drive: three api replicas in this process, one worker, two
+//! model simulators (a quick one, the default model, and one that takes long to answer, for the
+//! cancel test), and two gateway processes in front of the replicas: one with loopback trusted (no
+//! rate limits), one with no trusted network and a tight API rate, where the page meets a 429.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use worker::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
+
+pub const REPLICAS: usize = 3;
+
+/// The environment variable naming the key of the `hosted` model: never set, so the model is
+/// listed as unavailable, with the reason.
+pub const UNSET_KEY_VARIABLE: &str = "AIUT_BROWSER_TEST_NEVER_SET_KEY";
+
+/// The slow model's time to first token: far longer than the cancel test takes to cancel.
+const SLOW_FIRST_TOKEN_MS: u64 = 30_000;
+
+/// A server stopped by a oneshot, running on a task of its own.
+struct Running {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+pub struct Stack {
+    /// The gateway users reach, loopback trusted.
+    pub gateway: Gateway,
+    /// A gateway over the same replicas with no trusted network and a low API rate.
+    pub limited: Gateway,
+    pub settings: api::Settings,
+    replicas: Vec<Running>,
+    workers: Vec<Running>,
+    simulators: Vec<SimulatorHandle>,
+    prefix: String,
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn model(id: &str, name: &str, base_url: String) -> ModelSpec {
+    ModelSpec {
+        id: ModelId::parse(id).expect("a valid model id"),
+        kind: ModelKind::Openai,
+        display_name: Some(name.to_owned()),
+        base_url: Some(base_url),
+        api_key_env: None,
+        model: Some("aiut-sim".into()),
+        temperature: 0.0,
+        max_tokens: 2048,
+        timeout_secs: 120,
+        max_concurrency: 16,
+        fallback: Vec::new(),
+    }
+}
+
+/// `offline`, `simulator` (the default, quick), `simulator-slow` and `hosted` (unavailable).
+fn registry(quick: &SimulatorHandle, slow: &SimulatorHandle) -> ModelRegistry {
+    let hosted = ModelSpec {
+        api_key_env: Some(UNSET_KEY_VARIABLE.into()),
+        ..model(
+            "hosted",
+            "Hosted model",
+            // Never called: the model is unavailable without its key.
+            "http://127.0.0.1:9/v1".into(),
+        )
+    };
+    ModelRegistry {
+        default: Some(ModelId::parse("simulator").expect("a valid model id")),
+        models: vec![
+            ModelSpec::offline(),
+            model("simulator", "Model simulator", quick.base_url()),
+            model("simulator-slow", "Slow model simulator", slow.base_url()),
+            hosted,
+        ],
+    }
+}
+
+impl Stack {
+    pub async fn start(pool_options: PgPoolOptions, connect: PgConnectOptions) -> Stack {
+        assert!(
+            std::env::var_os(UNSET_KEY_VARIABLE).is_none(),
+            "{UNSET_KEY_VARIABLE} must not be set: the `hosted` model is meant to be unavailable"
+        );
+        let quick = Simulator::bind(
+            SimulatorConfig {
+                first_token_ms: 150,
+                tokens_per_sec: 600.0,
+                ..SimulatorConfig::instant()
+            },
+            "127.0.0.1:0",
+        )
+        .await
+        .expect("the quick simulator binds")
+        .spawn();
+        let slow = Simulator::bind(
+            SimulatorConfig {
+                first_token_ms: SLOW_FIRST_TOKEN_MS,
+                ..SimulatorConfig::instant()
+            },
+            "127.0.0.1:0",
+        )
+        .await
+        .expect("the slow simulator binds")
+        .spawn();
+        let models = registry(&quick, &slow);
+        let prefix = format!("test:browser:{}:", uuid::Uuid::new_v4().simple());
+
+        let mut settings = api::Settings::default();
+        settings.server.host = "127.0.0.1".into();
+        settings.server.port = 0;
+        settings.server.shutdown_grace_secs = 1;
+        settings.redis.url = redis_url();
+        settings.redis.key_prefix = prefix.clone();
+        settings.models = models.clone();
+        settings.stream.heartbeat_secs = 2;
+        settings.queue.worker_capacity = 4;
+
+        let mut replicas = Vec::new();
+        let mut addresses = Vec::new();
+        for index in 0..REPLICAS {
+            let mut replica_settings = settings.clone();
+            replica_settings.server.instance_id = Some(format!("api-{}", index + 1));
+            let pool = pool_options
+                .clone()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(connect.clone())
+                .await
+                .expect("connect to the test database");
+            let application = api::Application::build_with_pool(replica_settings, pool)
+                .await
+                .expect("an api replica builds");
+            addresses.push(SocketAddr::from(([127, 0, 0, 1], application.port())));
+            let hub = application.state().hub.clone();
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(application.run_until(async move {
+                let _ = stopped.await;
+            }));
+            wait_for(&format!("api-{} event subscription", index + 1), || {
+                let connected = hub.is_connected();
+                async move { connected }
+            })
+            .await;
+            replicas.push(Running {
+                stop: Some(stop),
+                task: Some(task),
+            });
+        }
+
+        let mut worker_settings = worker::Settings {
+            redis: settings.redis.clone(),
+            limits: settings.limits.clone(),
+            models,
+            ..worker::Settings::default()
+        };
+        worker_settings.worker.id = Some("worker-1".into());
+        worker_settings.worker.metrics_host = "127.0.0.1".into();
+        worker_settings.worker.metrics_port = 0;
+        worker_settings.worker.concurrency = 4;
+        worker_settings.worker.unit_concurrency = 4;
+        worker_settings.worker.poll_interval_ms = 500;
+        worker_settings.worker.shutdown_grace_secs = 1;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect)
+            .await
+            .expect("a worker pool");
+        let application = worker::Application::build_with_pool(worker_settings, pool)
+            .await
+            .expect("the worker builds");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(application.run_until(async move {
+            let _ = stopped.await;
+        }));
+        let workers = vec![Running {
+            stop: Some(stop),
+            task: Some(task),
+        }];
+
+        let gateway = Gateway::start("gateway", &addresses, Limits::Trusted).await;
+        let limited = Gateway::start("gateway-limited", &addresses, Limits::Tight).await;
+        for front in [&gateway, &limited] {
+            front.wait_until_every_replica_answers().await;
+        }
+        Stack {
+            gateway,
+            limited,
+            settings,
+            replicas,
+            workers,
+            simulators: vec![quick, slow],
+            prefix,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.gateway.stop();
+        self.limited.stop();
+        for worker in &mut self.workers {
+            worker.stop().await;
+        }
+        for replica in &mut self.replicas {
+            replica.stop().await;
+        }
+        for simulator in self.simulators.drain(..) {
+            let _ = simulator.stop().await;
+        }
+        remove_keys(&self.prefix).await;
+    }
+}
+
+async fn remove_keys(prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut connection) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut connection)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<(), _> = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut connection)
+            .await;
+    }
+}
+
+/// Polls `ready` every 20 ms, for at most 15 s.
+async fn wait_for<F, Fut>(what: &str, ready: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !ready().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} was not ready within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+#[derive(Clone, Copy)]
+enum Limits {
+    /// Loopback trusted: no limit applies to the browser.
+    Trusted,
+    /// No trusted network, 1 API request per 10 s after a burst of 12: a page can load, and a
+    /// test can then run out of requests on purpose.
+    Tight,
+}
+
+/// A gateway process over the replicas, on a free loopback port.
+pub struct Gateway {
+    pub address: SocketAddr,
+    child: Option<Child>,
+    folder: PathBuf,
+}
+
+impl Gateway {
+    async fn start(name: &str, upstreams: &[SocketAddr], limits: Limits) -> Gateway {
+        let folder = std::env::temp_dir().join(format!(
+            "aiut-browser-{name}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&folder).expect("create the gateway's folder");
+        let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let upstreams: Vec<String> = upstreams.iter().map(|up| format!("\"{up}\"")).collect();
+        let rate_limit = match limits {
+            Limits::Trusted => "trusted_networks = [\"127.0.0.0/8\"]\n".to_owned(),
+            Limits::Tight => {
+                "trusted_networks = []\napi_per_sec = 0.1\napi_burst = 12\n".to_owned()
+            }
+        };
+        let config = format!(
+            "[gateway]\n\
+             listen = \"{address}\"\n\
+             metrics_listen = \"127.0.0.1:{metrics}\"\n\
+             upstreams = [{upstreams}]\n\
+             upgrade_sock = \"{folder}/upgrade.sock\"\n\
+             health_interval_ms = 500\n\
+             [gateway.rate_limit]\n\
+             {rate_limit}\
+             [log]\n\
+             filter = \"warn\"\n",
+            metrics = free_port(),
+            upstreams = upstreams.join(", "),
+            folder = folder.display(),
+        );
+        let config_path = folder.join("gateway.toml");
+        std::fs::write(&config_path, config).expect("write the gateway's configuration");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aiut-gateway"));
+        // Only the file configures it, whatever the developer's shell exports.
+        for (variable, _) in std::env::vars_os() {
+            if variable.to_string_lossy().starts_with("AIUT_") {
+                command.env_remove(variable);
+            }
+        }
+        let log = std::fs::File::create(folder.join("gateway.log")).expect("a log file");
+        let child = command
+            .env("AIUT_CONFIG", &config_path)
+            .current_dir(&folder)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("a log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start the gateway binary");
+        let gateway = Gateway {
+            address,
+            child: Some(child),
+            folder,
+        };
+        let client = client();
+        let url = gateway.url("/health");
+        wait_for(&format!("{name}'s /health"), || {
+            let request = client.get(&url).send();
+            async move {
+                request
+                    .await
+                    .is_ok_and(|response| response.status().is_success())
+            }
+        })
+        .await;
+        gateway
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Until plain requests through it have reached every replica (`/healthz` is never limited).
+    async fn wait_until_every_replica_answers(&self) {
+        let client = client();
+        let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let url = self.url("/healthz");
+        wait_for("every replica behind the gateway", || {
+            let request = client.get(&url).send();
+            let seen = &seen;
+            async move {
+                let Ok(response) = request.await else {
+                    return false;
+                };
+                let Ok(mut seen) = seen.lock() else {
+                    return false;
+                };
+                if let Some(instance) = response
+                    .headers()
+                    .get("x-backend-instance")
+                    .and_then(|value| value.to_str().ok())
+                {
+                    seen.insert(instance.to_owned());
+                }
+                seen.len() == REPLICAS
+            }
+        })
+        .await;
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.folder.join("gateway.log")).unwrap_or_default()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop();
+        remove_folder(&self.folder);
+    }
+}
+
+fn remove_folder(folder: &Path) {
+    let _ = std::fs::remove_dir_all(folder);
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("a client")
+}

@@ -1,0 +1,113 @@
+// Every kind of refusal is shown plainly: a file over the size limit (refused before sending), a
+// source the API cannot test (422, its message), and too many requests (429, with a countdown).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { PYTHON_SOURCE, env, generate, launch, openPage, paste, screenshot } from '../lib/harness.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('a file over the size limit is refused with its size and the limit, and nothing is sent', { timeout: 30000 }, async () => {
+  const { context, page, assertClean } = await openPage(browser);
+  assert.equal(
+    await page.getAttribute('meta[name="aiut-max-source-bytes"]', 'content'),
+    String(env.maxSourceBytes),
+    'the page knows the api limit',
+  );
+  const posts = [];
+  page.on('request', (request) => {
+    if (request.method() === 'POST') {
+      posts.push(request.url());
+    }
+  });
+  const size = env.maxSourceBytes + 1;
+  await page.setInputFiles('#file-input', {
+    name: 'huge.py',
+    mimeType: 'text/x-python',
+    buffer: Buffer.alloc(size, 'a'),
+  });
+  await page.waitForSelector('#error:not([hidden])');
+  assert.equal(await page.getAttribute('#error', 'data-code'), 'source_too_large');
+  const shown = await page.textContent('#error');
+  assert.match(shown, /too large/);
+  assert.match(shown, new RegExp(new Intl.NumberFormat('en').format(size)));
+  assert.match(shown, new RegExp(new Intl.NumberFormat('en').format(env.maxSourceBytes)));
+  assert.match(shown, /Nothing was sent/);
+  assert.equal(await page.inputValue('#editor'), '', 'the editor keeps what it had');
+  await screenshot(page, 'error-oversize-file');
+
+  // The same limit holds for pasted text, still without a request.
+  await page.evaluate((size) => {
+    const editor = document.getElementById('editor');
+    editor.value = 'x'.repeat(size);
+    editor.dispatchEvent(new Event('input'));
+  }, size);
+  await page.click('#error-dismiss');
+  await page.click('#generate');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.match(await page.textContent('#error'), /too large/);
+  assert.deepEqual(posts, []);
+
+  assertClean();
+  await context.close();
+});
+
+test('a source without testable units shows the API message (422)', { timeout: 30000 }, async () => {
+  const { context, page, assertClean } = await openPage(browser);
+  await page.fill('#file-name', 'constants.py');
+  await paste(page, 'LIMIT = 10\nNAMES = ["a", "b"]\n');
+  const answer = await generate(page);
+  assert.equal(answer.status, 422);
+  await page.waitForSelector('#error:not([hidden])');
+  assert.equal(await page.getAttribute('#error', 'data-status'), '422');
+  assert.equal(await page.textContent('#error-title'), 'Cannot generate tests for this source.');
+  const message = answer.body.error.message;
+  const shown = await page.textContent('#error-message');
+  assert.equal(shown.toLowerCase().replace(/\.$/, ''), message.toLowerCase().replace(/\.$/, ''));
+  assert.match(await page.textContent('#error-code'), new RegExp(answer.body.error.code));
+  assert.equal(await page.getAttribute('#status', 'data-status'), 'idle', 'no task was made');
+  await screenshot(page, 'error-422');
+  assertClean();
+  await context.close();
+});
+
+test('too many requests: the wait is counted down and Generate waits with it (429)', { timeout: 40000 }, async () => {
+  assert.ok(env.limitedUrl, 'AIUT_UI_LIMITED_URL names the rate-limited gateway');
+  const { context, page, assertClean } = await openPage(browser, { baseUrl: env.limitedUrl });
+  await paste(page, PYTHON_SOURCE);
+  // Use up this address's requests.
+  const refusedAfter = await page.evaluate(async () => {
+    for (let sent = 1; sent <= 60; sent += 1) {
+      const response = await fetch('/api/queue', { cache: 'no-store' });
+      if (response.status === 429) {
+        return sent;
+      }
+    }
+    return -1;
+  });
+  assert.ok(refusedAfter > 0, 'the gateway refused at last');
+
+  const answer = await generate(page);
+  assert.equal(answer.status, 429);
+  assert.equal(answer.body.error.code, 'rate_limited');
+  await page.waitForSelector('#error[data-status="429"]:not([hidden])');
+  assert.equal(await page.textContent('#error-title'), 'Too many requests.');
+  assert.equal(await page.isVisible('#error-retry'), true);
+  const first = Number(await page.textContent('#retry-countdown'));
+  assert.ok(first >= 2, `a wait of ${first} s`);
+  assert.equal(await page.isDisabled('#generate'), true);
+  assert.match(await page.textContent('#generate'), new RegExp(`Wait \\d+ s`));
+  await screenshot(page, 'error-429');
+  await page.waitForTimeout(1600);
+  const later = Number(await page.textContent('#retry-countdown'));
+  assert.ok(later < first, `the countdown went from ${first} to ${later}`);
+  assertClean();
+  await context.close();
+});
