@@ -435,22 +435,81 @@ pub fn wait_backends_healthy(gateway_url: &str, expected: usize) -> anyhow::Resu
 
 /// Backends the gateway has in rotation (healthy and not ejected), from `/gateway/status`.
 pub fn healthy_backends(gateway_url: &str) -> Option<usize> {
+    let backends = gateway_backends(gateway_url)?;
+    Some(
+        backends
+            .iter()
+            .filter(|backend| backend.in_rotation())
+            .count(),
+    )
+}
+
+/// One backend as the gateway's `/gateway/status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendView {
+    pub address: String,
+    pub healthy: bool,
+    pub ejected: bool,
+}
+
+impl BackendView {
+    pub fn in_rotation(&self) -> bool {
+        self.healthy && !self.ejected
+    }
+}
+
+pub fn gateway_backends(gateway_url: &str) -> Option<Vec<BackendView>> {
     let body = probe::http_ok(
         &format!("{gateway_url}/gateway/status"),
         Duration::from_secs(2),
     )
     .ok()?;
-    let status: serde_json::Value = serde_json::from_str(&body).ok()?;
+    parse_backends(&body)
+}
+
+fn parse_backends(body: &str) -> Option<Vec<BackendView>> {
+    let status: serde_json::Value = serde_json::from_str(body).ok()?;
     let backends = status.get("backends")?.as_array()?;
     Some(
         backends
             .iter()
-            .filter(|backend| {
-                backend.get("healthy").and_then(serde_json::Value::as_bool) == Some(true)
-                    && backend.get("ejected").and_then(serde_json::Value::as_bool) != Some(true)
+            .filter_map(|backend| {
+                Some(BackendView {
+                    address: backend.get("address")?.as_str()?.to_owned(),
+                    healthy: backend.get("healthy")?.as_bool()?,
+                    ejected: backend.get("ejected").and_then(serde_json::Value::as_bool)
+                        == Some(true),
+                })
             })
-            .count(),
+            .collect(),
     )
+}
+
+/// Waits until the gateway reports the backend at `address` as `wanted` (in rotation or
+/// not); whether it did within `limit`.
+pub fn wait_backend(gateway_url: &str, address: &str, in_rotation: bool, limit: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        let seen = gateway_backends(gateway_url).and_then(|backends| {
+            backends
+                .into_iter()
+                .find(|backend| backend.address == address)
+                .map(|backend| {
+                    if in_rotation {
+                        backend.in_rotation()
+                    } else {
+                        !backend.healthy
+                    }
+                })
+        });
+        if seen == Some(true) {
+            return true;
+        }
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn migrate(api: &ServiceRecord, state_dir: &Path) -> anyhow::Result<()> {
@@ -621,6 +680,20 @@ mod tests {
         assert!(parse(&args(&["--trust", "10.0.0.0/33"])).is_err());
         assert!(parse(&args(&["--trust", "::1/128"])).is_ok());
         assert!(parse(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn the_gateway_status_is_read_per_backend() {
+        let body = r#"{"backends": [
+            {"address": "127.0.0.1:8881", "healthy": true, "ejected": false, "in_flight": 0},
+            {"address": "127.0.0.1:8882", "healthy": true, "ejected": true},
+            {"address": "127.0.0.1:8883", "healthy": false, "ejected": false}
+        ]}"#;
+        let backends = parse_backends(body).expect("backends");
+        let in_rotation: Vec<bool> = backends.iter().map(BackendView::in_rotation).collect();
+        assert_eq!(in_rotation, [true, false, false]);
+        assert_eq!(backends[2].address, "127.0.0.1:8883");
+        assert!(parse_backends("not json").is_none());
     }
 
     #[test]

@@ -6,6 +6,16 @@
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod client;
+mod compose;
+mod deploy;
+mod health;
+mod loadtest;
+mod logs;
+mod restart;
+mod stack;
+mod status;
+mod stop;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -14,7 +24,27 @@ use std::process::ExitCode;
 const HELP: &str = "\
 usage: cargo xtask <task> [options]
 
-tasks:
+operations (native by default; --compose drives docker compose with docker-compose.yml and
+deployment/.env instead):
+  deploy [--api N] [--workers N] [--with-simulator] [--simulator-latency-ms MS] [--port P]
+         [--trust CIDR]... [--no-install] [--no-build] [--debug] [--compose]
+      checks the prerequisites (installs cmake, postgresql, redis-server with apt-get as root on
+      Debian/Ubuntu unless --no-install), builds the release binaries, uses DATABASE_URL and
+      REDIS_URL when set or starts private Postgres and Redis, migrates, starts the gateway
+      (port 80 as root, else 8080), N api replicas (3), N workers (2), the model simulator when
+      asked, and Prometheus and its exporters when installed; waits until all are healthy and
+      prints their URLs. --trust exempts a client network from the gateway's rate limits (the
+      load test needs `--trust 127.0.0.1/32`). State, logs and data: .aiut/ (AIUT_STATE_DIR).
+  stop [--timeout S]          every service, gracefully, then forced; nothing left running
+  restart [service...] [--build]
+      rolling: api replicas one at a time (each back in the gateway's rotation before the
+      next), workers, then the gateway by socket handover; --build deploys fresh binaries
+  status                      service, pid, port, health, uptime, memory; non-zero if unhealthy
+  logs [service|kind] [-f] [-n N]
+  health [--url URL]          every service, Postgres, Redis and one real task through the
+                              gateway; non-zero on any failure
+
+development:
   test [--no-lint] [-- <cargo test args>]
       cargo fmt --check, cargo clippy -D warnings, cargo test; ends with one line
       `test summary: N passed, M failed[, K skipped]`. --no-lint skips fmt and clippy.
@@ -26,6 +56,23 @@ tasks:
       then sends the same request mix through the gateway, through nginx and straight to one
       replica, alternating in R rounds of N requests per target; reports requests/s, p50/p90/p99,
       CPU per request, the ratios and the spread over the replicas. Needs nginx and cmake.
+  loadtest [--url URL] [--users N] [--requests M] [--duration 30s] [--test-lb] [--json]
+           [--scenario read|generate|mixed] [--model ID] [--min-success 99]
+           [--max-mean-ms 2000] [--min-qps 100] [--balance-tolerance 15]
+      N users (default 10), each with its own session, thread and connection, send M requests
+      each (default 100) to a running deployment: --url, else `gateway_url` of
+      .aiut/state.json (written by deploy), else http://127.0.0.1:80. --duration (ms, s, m, h)
+      runs for that long instead (with --requests too: whichever ends first). Scenarios: read
+      cycles /health, /api/languages, /api/models, /api/queue; generate submits one task per
+      request (a new source each time) and follows its events to the end, latency from
+      submission to the terminal event; mixed is 9 reads then 1 task per user. --model picks the
+      tasks' model (default: the service's default_model). Prints a progress line on stderr, a
+      summary (requests, failures by kind, success rate, QPS, latency mean/p50/p95/p99/max) and
+      the answers per backend (X-Backend-Instance); --test-lb also requires them balanced: at
+      least 2 backends (and all the gateway reports available), each within ±tolerance % of an
+      even share. Exits non-zero, naming the threshold, when success < --min-success %, mean >
+      --max-mean-ms, QPS < --min-qps (not checked for generate unless given) or, with
+      --test-lb, the balance fails. --json prints one JSON object on stdout instead.
 ";
 
 fn main() -> ExitCode {
@@ -34,7 +81,20 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     let outcome = match task.as_deref() {
         Some("test") => test::run(&rest),
+        Some(task @ ("deploy" | "stop" | "restart" | "status" | "logs" | "health"))
+            if rest.iter().any(|arg| arg == "--compose") =>
+        {
+            let rest: Vec<String> = rest.into_iter().filter(|arg| arg != "--compose").collect();
+            compose::run(task, &rest)
+        }
+        Some("deploy") => deploy::run(&rest),
+        Some("stop") => stop::run(&rest),
+        Some("restart") => restart::run(&rest),
+        Some("status") => status::run(&rest),
+        Some("logs") => logs::run(&rest),
+        Some("health") => health::run(&rest),
         Some("bench") => bench::run(&rest),
+        Some("loadtest") => loadtest::run(&rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

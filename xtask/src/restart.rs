@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 
 use crate::deploy;
+
+/// How long the gateway may take to notice a stopped replica: a health-check interval (2 s) and
+/// a check's timeout, with room to spare.
+const GATEWAY_NOTICE: Duration = Duration::from_secs(10);
 use crate::stack::{Deployment, Kind, process, state};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -128,11 +132,36 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
                         process::wait_group_gone(pid, Duration::from_secs(5));
                     }
                 }
+                let backend = service.port.map(|port| format!("127.0.0.1:{port}"));
+                if let (Kind::Api, Some(backend)) = (service.kind, &backend) {
+                    // Let the gateway's health check see the replica down: a check that passes
+                    // after a failing one brings it straight back into rotation, where an
+                    // ejection for the requests it refused while away would otherwise last.
+                    if !deploy::wait_backend(
+                        &deployment.gateway_url,
+                        backend,
+                        false,
+                        GATEWAY_NOTICE,
+                    ) {
+                        println!("    (the gateway did not report {backend} down)");
+                    }
+                }
                 let mut fresh = service.clone();
                 fresh.pid = None;
                 deploy::launch(&mut deployment, &state_dir, fresh)?;
                 deploy::wait_healthy(&deployment, name)?;
-                if service.kind == Kind::Api {
+                if let (Kind::Api, Some(backend)) = (service.kind, &backend) {
+                    print!("    {:<18} ", "back in rotation");
+                    anyhow::ensure!(
+                        deploy::wait_backend(
+                            &deployment.gateway_url,
+                            backend,
+                            true,
+                            Duration::from_secs(60)
+                        ),
+                        "the gateway has not taken {name} ({backend}) back after 60 s"
+                    );
+                    println!("yes");
                     deploy::wait_backends_healthy(&deployment.gateway_url, replicas)?;
                 }
             }

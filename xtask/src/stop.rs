@@ -74,12 +74,12 @@ pub fn stop_services(deployment: &mut Deployment, timeout: Duration) -> bool {
             .collect();
         for &index in &in_phase {
             let service = &deployment.services[index];
-            if let Some(pid) = service.pid {
-                if process::is_alive(pid) || !process::group_members(pid).is_empty() {
-                    println!("    stopping {} (pid {pid})", service.name);
-                    if let Err(error) = process::signal_group(pid, stop_signal(service.kind)) {
-                        eprintln!("    {}: {error:#}", service.name);
-                    }
+            if let Some(pid) = service.pid
+                && (process::is_alive(pid) || !process::group_members(pid).is_empty())
+            {
+                println!("    stopping {} (pid {pid})", service.name);
+                if let Err(error) = process::signal_group(pid, stop_signal(service.kind)) {
+                    eprintln!("    {}: {error:#}", service.name);
                 }
             }
         }

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -45,6 +46,10 @@ pub struct Gateway {
     pub tls_port: Option<u16>,
     pub redirect_http: bool,
     pub started: Instant,
+    /// Set once the process is asked to stop or hand its sockets to a successor: from then on
+    /// every answer closes its connection, so clients reconnect (to the successor) instead of
+    /// sending a request on a kept-alive connection just as it is dropped at shutdown.
+    pub closing: Arc<AtomicBool>,
 }
 
 impl Gateway {
@@ -74,6 +79,7 @@ impl Gateway {
             tls_port,
             redirect_http: settings.tls.as_ref().is_some_and(|tls| tls.redirect_http),
             started: Instant::now(),
+            closing: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -404,6 +410,9 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if self.closing.load(Ordering::Relaxed) {
+            session.set_keepalive(None);
+        }
         let path = session.req_header().uri.path().to_owned();
         let method = session.req_header().method.clone();
         let readable = method == http::Method::GET || method == http::Method::HEAD;

@@ -3,12 +3,14 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use pingora::server::Server;
+use pingora::server::ShutdownWatch;
 use pingora::server::configuration::{Opt, ServerConf};
-use pingora::services::background::background_service;
+use pingora::services::background::{BackgroundService, background_service};
 use pingora::services::listening::Service;
 
 use crate::backends::{EjectionPolicy, Registry};
@@ -65,6 +67,7 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
         trusted,
     );
 
+    let closing = Arc::clone(&gateway.closing);
     let mut proxy =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "proxy");
     proxy.add_tcp(&gateway_settings.listen);
@@ -94,6 +97,12 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
             timeout: gateway_settings.health_timeout(),
         },
     );
+    server.add_service(background_service(
+        "shutdown notice",
+        ShutdownNotice {
+            closing: Arc::clone(&closing),
+        },
+    ));
     server.add_service(proxy);
     server.add_service(metrics_service);
     server.add_service(health);
@@ -137,5 +146,36 @@ fn initial_backends(settings: &Settings) -> anyhow::Result<Vec<SocketAddr>> {
             .gateway
             .resolve_static_upstreams()
             .context("gateway.upstreams"),
+    }
+}
+
+/// Watches for the signals that end this process — SIGTERM (stop) and SIGQUIT (hand the
+/// listening sockets to a successor) — alongside Pingora's own handling of them, and raises the
+/// gateway's `closing` flag at once, for the whole grace period before Pingora drops idle
+/// connections.
+struct ShutdownNotice {
+    closing: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundService for ShutdownNotice {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut terminate), Ok(mut quit)) =
+            (signal(SignalKind::terminate()), signal(SignalKind::quit()))
+        else {
+            tracing::warn!("cannot watch SIGTERM and SIGQUIT; connections close only at shutdown");
+            return;
+        };
+        let cause = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = quit.recv() => "SIGQUIT",
+            _ = shutdown.changed() => "shutdown",
+        };
+        self.closing.store(true, Ordering::Relaxed);
+        tracing::info!(
+            cause,
+            "closing each client connection after its current request"
+        );
     }
 }

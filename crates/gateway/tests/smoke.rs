@@ -616,3 +616,40 @@ async fn sigterm_stops_the_gateway_within_seconds() {
     assert!(status.success(), "{status}");
     backend.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigquit_answers_close_their_connections_until_the_handover_ends() {
+    let backend = Backend::start("one").await;
+    let mut gateway = Gateway::start(&[backend.address], &[]).await;
+    let before = client()
+        .get(gateway.url("/api/x"))
+        .send()
+        .await
+        .expect("a response");
+    assert_eq!(
+        header(&before, "connection"),
+        Some("keep-alive"),
+        "kept alive while running"
+    );
+    // SIGQUIT hands the listening sockets to a successor (none here) and keeps serving for a
+    // few seconds; answers then close their connections, so clients reconnect to the successor
+    // rather than reuse a connection that is dropped when the old process shuts down.
+    gateway.signal("QUIT");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during = client()
+        .get(gateway.url("/api/x"))
+        .send()
+        .await
+        .expect("answered during the handover");
+    assert_eq!(during.status(), 200);
+    assert_eq!(header(&during, "connection"), Some("close"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while gateway.child.try_wait().expect("wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "still running 20 s after SIGQUIT"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    backend.stop().await;
+}

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+use crate::client::{Outcome, finish, millis, new_agent, percentile_ms, snippet};
 use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password};
 
 const USAGE: &str = "\
@@ -358,24 +359,6 @@ fn warnings_in_log(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn new_agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            // Non-2xx answers are results to count, not errors.
-            .http_status_as_error(false)
-            // Loopback only: an `http_proxy` in the environment must not get in between.
-            .proxy(None)
-            .timeout_global(Some(timeout))
-            .build(),
-    )
-}
-
-enum Outcome {
-    Success,
-    Status(u16, String),
-    Transport(String),
-}
-
 #[derive(Default)]
 struct PhaseResult {
     latencies: Vec<Duration>,
@@ -425,19 +408,6 @@ impl PhaseResult {
     }
 }
 
-/// The nearest-rank percentile of `sorted` (ascending) in milliseconds; 0 when empty.
-fn percentile_ms(sorted: &[Duration], quantile: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((quantile * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    millis(sorted[rank - 1])
-}
-
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
-}
-
 struct Stats {
     ok: usize,
     failed: usize,
@@ -448,37 +418,6 @@ struct Stats {
     p95_ms: f64,
     p99_ms: f64,
     max_ms: f64,
-}
-
-/// Reads the whole body (which returns the connection to the agent's pool) and sorts the answer.
-fn finish(
-    sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    on_success: impl FnOnce(&str) -> Result<(), String>,
-) -> Outcome {
-    let mut response = match sent {
-        Ok(response) => response,
-        Err(error) => return Outcome::Transport(error.to_string()),
-    };
-    let status = response.status();
-    let body = match response.body_mut().read_to_string() {
-        Ok(body) => body,
-        Err(error) => return Outcome::Transport(format!("reading the body: {error}")),
-    };
-    if !status.is_success() {
-        return Outcome::Status(status.as_u16(), snippet(&body));
-    }
-    match on_success(&body) {
-        Ok(()) => Outcome::Success,
-        Err(problem) => Outcome::Status(status.as_u16(), problem),
-    }
-}
-
-fn snippet(text: &str) -> String {
-    let mut short: String = text.chars().take(200).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
 }
 
 /// Sends `counts[i]` requests from client `i`, all clients at once, one thread each.
@@ -604,18 +543,6 @@ mod tests {
         assert_eq!(value("-3"), None);
         assert_eq!(value("1.5"), None);
         assert!(count_argument("--requests", None).is_err());
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
-        assert!((percentile_ms(&sorted, 0.50) - 50.0).abs() < 1e-9);
-        assert!((percentile_ms(&sorted, 0.99) - 99.0).abs() < 1e-9);
-        assert!((percentile_ms(&sorted, 1.0) - 100.0).abs() < 1e-9);
-        assert!((percentile_ms(&sorted, 0.0) - 1.0).abs() < 1e-9);
-        let one = [Duration::from_millis(7)];
-        assert!((percentile_ms(&one, 0.9) - 7.0).abs() < 1e-9);
-        assert!(percentile_ms(&[], 0.5).abs() < 1e-9);
     }
 
     #[test]
