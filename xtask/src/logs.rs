@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::stack::{ServiceRecord, state};
+use crate::stack::state;
 
 #[derive(Debug, PartialEq, Eq)]
 struct LogArgs {
@@ -43,28 +43,6 @@ fn parse(args: &[String]) -> anyhow::Result<LogArgs> {
     Ok(parsed)
 }
 
-/// The services a name selects: an exact name, or every `<name>-N`.
-fn select<'a>(services: &'a [ServiceRecord], name: Option<&str>) -> Vec<&'a ServiceRecord> {
-    match name {
-        None => services.iter().collect(),
-        Some(name) => {
-            let exact: Vec<_> = services.iter().filter(|s| s.name == name).collect();
-            if !exact.is_empty() {
-                return exact;
-            }
-            services
-                .iter()
-                .filter(|s| {
-                    s.name
-                        .strip_prefix(name)
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|number| number.parse::<u32>().is_ok())
-                })
-                .collect()
-        }
-    }
-}
-
 pub fn run(args: &[String]) -> anyhow::Result<bool> {
     let args = parse(args)?;
     let state_dir = state::state_dir();
@@ -74,7 +52,10 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
             state_dir.join("logs").display()
         );
     };
-    let chosen = select(&deployment.services, args.service.as_deref());
+    let chosen = match args.service.as_deref() {
+        Some(name) => deployment.select(name),
+        None => deployment.services.iter().collect(),
+    };
     if chosen.is_empty() {
         let names: Vec<&str> = deployment
             .services
@@ -140,43 +121,6 @@ fn print_line(name: &str, line: &str, prefix: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::{Health, Kind};
-
-    fn service(name: &str) -> ServiceRecord {
-        ServiceRecord {
-            name: name.into(),
-            kind: Kind::Api,
-            program: "/bin/true".into(),
-            args: Vec::new(),
-            env: Default::default(),
-            run_as: None,
-            port: None,
-            health: Health::Redis { port: 1 },
-            log: format!("/logs/{name}.log").into(),
-            pid: None,
-            started_at: None,
-        }
-    }
-
-    #[test]
-    fn a_kind_selects_its_numbered_services() {
-        let services = [
-            service("api-1"),
-            service("api-2"),
-            service("api-gw"),
-            service("worker-1"),
-        ];
-        let names = |name| {
-            select(&services, name)
-                .iter()
-                .map(|s| s.name.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(Some("api")), ["api-1", "api-2"]);
-        assert_eq!(names(Some("api-2")), ["api-2"]);
-        assert_eq!(names(None).len(), 4);
-        assert!(names(Some("redis")).is_empty());
-    }
 
     #[test]
     fn options_are_parsed() {

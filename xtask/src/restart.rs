@@ -69,15 +69,8 @@ fn chosen(deployment: &Deployment, names: &[String]) -> anyhow::Result<Vec<Strin
     let mut picked = Vec::new();
     for name in names {
         let matches: Vec<String> = deployment
-            .services
-            .iter()
-            .filter(|s| {
-                s.name == *name
-                    || s.name
-                        .strip_prefix(name.as_str())
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|n| n.parse::<u32>().is_ok())
-            })
+            .select(name)
+            .into_iter()
             .map(|s| s.name.clone())
             .collect();
         anyhow::ensure!(

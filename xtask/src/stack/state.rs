@@ -81,6 +81,29 @@ impl Deployment {
             .iter_mut()
             .find(|service| service.name == name)
     }
+
+    /// The services a name selects, as the operator types it: an exact name (`api-2`), else
+    /// every numbered one of a kind (`api` for `api-1`, `api-2` …).
+    pub fn select(&self, name: &str) -> Vec<&ServiceRecord> {
+        let exact: Vec<&ServiceRecord> = self
+            .services
+            .iter()
+            .filter(|service| service.name == name)
+            .collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        self.services
+            .iter()
+            .filter(|service| {
+                service
+                    .name
+                    .strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|number| number.parse::<u32>().is_ok())
+            })
+            .collect()
+    }
 }
 
 /// The state folder: `AIUT_STATE_DIR` when set, else `.aiut` in the project.
@@ -141,4 +164,73 @@ pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(names: &[&str]) -> Deployment {
+        Deployment {
+            gateway_url: String::new(),
+            gateway_metrics_url: String::new(),
+            prometheus_url: None,
+            profile: "release".into(),
+            database: String::new(),
+            redis: String::new(),
+            deployed_at: 0,
+            services: names
+                .iter()
+                .map(|name| ServiceRecord {
+                    name: (*name).into(),
+                    kind: Kind::Api,
+                    program: "/bin/true".into(),
+                    args: Vec::new(),
+                    env: BTreeMap::new(),
+                    run_as: None,
+                    port: None,
+                    health: Health::Redis { port: 1 },
+                    log: format!("/logs/{name}.log").into(),
+                    pid: None,
+                    started_at: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_kind_selects_its_numbered_services_and_a_name_itself() {
+        let deployment = deployment(&["api-1", "api-2", "api-gw", "worker-1", "redis"]);
+        let names = |name| {
+            deployment
+                .select(name)
+                .iter()
+                .map(|service| service.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("api"), ["api-1", "api-2"]);
+        assert_eq!(names("api-2"), ["api-2"]);
+        assert_eq!(names("redis"), ["redis"]);
+        assert!(names("postgres").is_empty());
+    }
+
+    #[test]
+    fn a_record_survives_the_round_trip_through_its_file() {
+        let folder = std::env::temp_dir().join(format!("aiut-state-{}", std::process::id()));
+        let original = deployment(&["api-1", "gateway"]);
+        save(&folder, &original).expect("saved");
+        let mode = fs::metadata(state_file(&folder))
+            .expect("a file")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        let loaded = load(&folder).expect("readable").expect("present");
+        assert_eq!(loaded.services.len(), 2);
+        assert_eq!(loaded.services[1].name, "gateway");
+        remove(&folder).expect("removed");
+        assert!(load(&folder).expect("readable").is_none());
+        let _ = fs::remove_dir_all(folder);
+    }
 }
