@@ -368,7 +368,8 @@ const STATUS_TEXT = {
 };
 
 function setStatus(run, status, text = STATUS_TEXT[status] ?? status) {
-  if (state.run !== run) {
+  // Not another task's, and once over, never back to an unfinished state by a late answer.
+  if (state.run !== run || (run.done && !FINISHED.has(status))) {
     return;
   }
   run.status = status;
@@ -752,7 +753,8 @@ async function cancel(id) {
   const run = state.run?.id === id ? state.run : null;
   try {
     const { status, body } = await api.cancel(id);
-    if (run) {
+    // The stream may have told the ending before this answer came: then it stands.
+    if (run && !run.done) {
       if (status === 200) {
         applyTask(run, body);
         log('cancelled', 'Cancelled before a worker took it.');
