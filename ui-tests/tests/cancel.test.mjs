@@ -26,6 +26,9 @@ test('a running task is cancelled from the page', { timeout: 60000 }, async () =
   await page.waitForSelector('#status[data-status="running"]', { timeout: 20000 });
   await page.waitForSelector('#units li[data-state="generating"]');
   assert.equal(await page.isVisible('#cancel'), true);
+  // The queue indicator follows: the task is this session's one running task.
+  await page.waitForSelector('#queue-text:has-text("you: 1 running")', { timeout: 10000 });
+  assert.match(await page.textContent('#queue-text'), /^Queue: \d+ waiting · [1-9]\d* of \d+ running · you: 1 running$/);
   await screenshot(page, 'cancel-running');
 
   await page.click('#cancel');

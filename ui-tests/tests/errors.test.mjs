@@ -111,3 +111,67 @@ test('too many requests: the wait is counted down and Generate waits with it (42
   assertClean();
   await context.close();
 });
+
+test('refusals the stack does not give on demand are shown too (answers substituted in the browser)', { timeout: 30000 }, async () => {
+  const { context, page, assertClean } = await openPage(browser);
+  await page.fill('#file-name', 'inventory.py');
+  await paste(page, PYTHON_SOURCE);
+  const answers = [
+    {
+      status: 503,
+      headers: { 'content-type': 'application/json', 'retry-after': '3' },
+      body: JSON.stringify({ error: { code: 'queue_full', message: 'the queue is full (10000 tasks waiting); try again later' } }),
+      title: 'The service is unavailable.',
+      message: 'The queue is full (10000 tasks waiting); try again later.',
+      countdown: true,
+    },
+    {
+      status: 413,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'payload_too_large', message: 'the request body is larger than the gateway accepts' } }),
+      title: 'The source is too large.',
+      message: 'The request body is larger than the gateway accepts.',
+      countdown: false,
+    },
+    {
+      status: 502,
+      headers: { 'content-type': 'text/html' },
+      body: '<html>bad gateway</html>',
+      title: 'Generation failed.',
+      message: null,
+      countdown: false,
+    },
+  ];
+  for (const answer of answers) {
+    await page.route('**/api/tasks', (route) =>
+      route.request().method() === 'POST'
+        ? route.fulfill({ status: answer.status, headers: answer.headers, body: answer.body })
+        : route.continue(),
+    );
+    await page.click('#generate');
+    await page.waitForSelector(`#error[data-status="${answer.status}"]:not([hidden])`);
+    assert.equal(await page.textContent('#error-title'), answer.title);
+    if (answer.message) {
+      assert.equal(await page.textContent('#error-message'), answer.message);
+    } else {
+      assert.notEqual((await page.textContent('#error-message')).trim(), '');
+    }
+    assert.equal(await page.isVisible('#error-retry'), answer.countdown, `countdown for ${answer.status}`);
+    if (answer.countdown) {
+      await screenshot(page, 'error-503');
+      // Wait out the countdown before the next answer.
+      await page.waitForFunction(() => !document.getElementById('generate').disabled, null, { timeout: 10000 });
+    }
+    await page.unroute('**/api/tasks');
+  }
+
+  // No server at all.
+  await page.route('**/api/tasks', (route) =>
+    route.request().method() === 'POST' ? route.abort('connectionrefused') : route.continue(),
+  );
+  await page.click('#generate');
+  await page.waitForSelector('#error[data-status="0"]:not([hidden])');
+  assert.equal(await page.textContent('#error-title'), 'Cannot reach the server.');
+  assertClean();
+  await context.close();
+});

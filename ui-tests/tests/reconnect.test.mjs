@@ -81,7 +81,8 @@ test('a dropped event stream is resumed after the last event seen', { timeout: 6
   assert.equal(requests[1], String(cut.seq), 'the second resumes after the last event handled');
   await screenshot(page, 'reconnect-resumed');
 
-  await page.click('#cancel');
+  // Cancelled from the history this time.
+  await page.locator(`#history li[data-task-id="${id}"]`).getByRole('button', { name: 'Cancel resume.py' }).click();
   await page.waitForSelector('#status[data-status="cancelled"]', { timeout: 10000 });
   const events = await page.$$eval('#events li', (items) => items.map((item) => item.dataset.event));
   const count = (name) => events.filter((event) => event === name).length;
