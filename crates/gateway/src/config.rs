@@ -125,6 +125,10 @@ pub struct TlsSettings {
     /// Answer plain HTTP requests (but `/health`) with a 301 to the same URL over HTTPS.
     #[serde(default)]
     pub redirect_http: bool,
+    /// The port clients reach HTTPS on, named in those redirects, when it is not the listener's
+    /// (a container listening on 8443 published as 443).
+    #[serde(default)]
+    pub public_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

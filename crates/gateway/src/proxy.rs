@@ -44,6 +44,8 @@ pub struct Gateway {
     pub compression_min_bytes: u64,
     /// The HTTPS listener's port, when there is one.
     pub tls_port: Option<u16>,
+    /// The port named in HTTP → HTTPS redirects: `tls.public_port`, else the listener's.
+    pub redirect_port: Option<u16>,
     pub redirect_http: bool,
     pub started: Instant,
     /// Set once the process is asked to stop or hand its sockets to a successor: from then on
@@ -77,6 +79,11 @@ impl Gateway {
             compression_level: settings.compression_level,
             compression_min_bytes: settings.compression_min_bytes,
             tls_port,
+            redirect_port: settings
+                .tls
+                .as_ref()
+                .and_then(|tls| tls.public_port)
+                .or(tls_port),
             redirect_http: settings.tls.as_ref().is_some_and(|tls| tls.redirect_http),
             started: Instant::now(),
             closing: Arc::new(AtomicBool::new(false)),
@@ -324,29 +331,32 @@ impl Gateway {
     }
 
     fn redirect_target(&self, session: &Session) -> Option<String> {
-        let tls_port = self.tls_port?;
+        let port = self.redirect_port?;
         let host = header_str(session, "host")
             .or_else(|| session.req_header().uri.host())
             .unwrap_or("localhost");
-        // Drop a port from the Host header (IPv6 literals keep their brackets).
-        let host = match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() => {
-                name
-            }
-            _ => host,
-        };
-        let port = if tls_port == 443 {
-            String::new()
-        } else {
-            format!(":{tls_port}")
-        };
         let path = session
             .req_header()
             .uri
             .path_and_query()
             .map_or("/", |path| path.as_str());
-        Some(format!("https://{host}{port}{path}"))
+        Some(https_location(host, port, path))
     }
+}
+
+/// The HTTPS URL for a plain HTTP request: the Host header's name (its port dropped; IPv6
+/// literals keep their brackets), the port clients reach HTTPS on (left out when 443), the path.
+fn https_location(host: &str, port: u16, path: &str) -> String {
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() => name,
+        _ => host,
+    };
+    let port = if port == 443 {
+        String::new()
+    } else {
+        format!(":{port}")
+    };
+    format!("https://{host}{port}{path}")
 }
 
 #[async_trait]
@@ -746,6 +756,20 @@ impl ProxyHttp for Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_name_the_public_https_port_and_keep_the_path() {
+        assert_eq!(
+            https_location("example.org:80", 443, "/a?b=1"),
+            "https://example.org/a?b=1"
+        );
+        assert_eq!(
+            https_location("example.org", 8443, "/"),
+            "https://example.org:8443/"
+        );
+        assert_eq!(https_location("[::1]:8080", 443, "/x"), "https://[::1]/x");
+        assert_eq!(https_location("[::1]", 443, "/x"), "https://[::1]/x");
+    }
 
     #[test]
     fn only_large_enough_answers_that_are_not_streams_are_compressed() {
