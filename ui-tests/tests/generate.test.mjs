@@ -30,6 +30,17 @@ test('pasted code becomes a test file, live, and downloads as the API serves it'
   assert.equal((await page.textContent('#editor-gutter')).split('\n').length, lines);
   await screenshot(page, 'main-pasted');
 
+  // Every text the result's title shows, as it changes: the tests appear while they are written.
+  await page.evaluate(() => {
+    window.resultTitles = [];
+    new MutationObserver((mutations) => {
+      for (const mutation of mutations) {
+        for (const node of mutation.addedNodes) {
+          window.resultTitles.push(node.textContent);
+        }
+      }
+    }).observe(document.getElementById('result-name'), { childList: true });
+  });
   const created = await generate(page);
   assert.equal(created.status, 202, JSON.stringify(created.body));
   const id = created.body.id;
@@ -48,6 +59,12 @@ test('pasted code becomes a test file, live, and downloads as the API serves it'
   }
   assert.ok(units.every((unit) => unit.state === 'done'), JSON.stringify(units));
   assert.equal(await page.getAttribute('#progress', 'value'), '100');
+  const titles = await page.evaluate(() => window.resultTitles);
+  assert.ok(
+    titles.includes(`Preview: the tests of 1 of ${units.length} units so far.`),
+    `the first unit's tests were shown before the file was ready: ${JSON.stringify(titles)}`,
+  );
+  assert.equal(titles.at(-1), 'test_inventory.py');
 
   // The events came in their order.
   const events = await page.$$eval('#events li', (items) => items.map((item) => item.dataset.event));
