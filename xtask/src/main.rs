@@ -35,7 +35,9 @@ deployment/.env instead):
       asked, and Prometheus and its exporters when installed; waits until all are healthy and
       prints their URLs. --trust exempts a client network from the gateway's rate limits (the
       load test needs `--trust 127.0.0.1/32`). State, logs and data: .aiut/ (AIUT_STATE_DIR).
-  stop [--timeout S]          every service, gracefully, then forced; nothing left running
+  stop [--timeout S] [--purge]
+      every service, gracefully, then forced; nothing left running; --purge also deletes the
+      state folder (logs, configuration, binaries, the private Postgres and Redis data)
   restart [service...] [--build]
       rolling: api replicas one at a time (each back in the gateway's rotation before the
       next), workers, then the gateway by socket handover; --build deploys fresh binaries

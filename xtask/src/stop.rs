@@ -9,9 +9,11 @@ use crate::stack::{Deployment, Kind, process, state};
 
 pub fn run(args: &[String]) -> anyhow::Result<bool> {
     let mut timeout = Duration::from_secs(30);
+    let mut purge = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--purge" => purge = true,
             "--timeout" => {
                 let value = args
                     .next()
@@ -32,16 +34,59 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         return Ok(true);
     };
     let clean = stop_services(&mut deployment, timeout);
-    if clean {
+    if clean && purge {
+        for folder in postgres_data_outside(&deployment, &state_dir) {
+            remove_folder(&folder)?;
+        }
+        remove_folder(&state_dir)?;
+        println!("stopped; nothing left running, and the state, logs and data are deleted");
+    } else if clean {
         state::remove(&state_dir)?;
         println!(
-            "stopped; nothing left running (logs and data stay in {})",
+            "stopped; nothing left running (logs and data stay in {}; `stop --purge` deletes them)",
             state_dir.display()
         );
     } else {
         state::save(&state_dir, &deployment)?;
     }
     Ok(clean)
+}
+
+/// A private Postgres cluster kept outside the state folder (see `stack::data`), with the folder
+/// made for it.
+fn postgres_data_outside(
+    deployment: &Deployment,
+    state_dir: &std::path::Path,
+) -> Vec<std::path::PathBuf> {
+    deployment
+        .services
+        .iter()
+        .filter(|service| service.kind == Kind::Postgres)
+        .filter_map(|service| {
+            let at = service.args.iter().position(|arg| arg == "-D")?;
+            let data = std::path::PathBuf::from(service.args.get(at + 1)?);
+            if data.starts_with(state_dir) {
+                return None;
+            }
+            // `/var/tmp/aiunittest-<tag>/postgres`: the tagged folder goes too.
+            let parent = data.parent()?;
+            let tagged = parent
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("aiunittest-"));
+            Some(if tagged { parent.to_path_buf() } else { data })
+        })
+        .collect()
+}
+
+fn remove_folder(folder: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(folder) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("cannot delete {}", folder.display())))
+        }
+    }
 }
 
 /// The order of stopping: the front door first, so no new work arrives; the data last.
@@ -110,6 +155,43 @@ pub fn stop_services(deployment: &mut Deployment, timeout: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn purge_finds_a_cluster_kept_outside_the_state_folder() {
+        use crate::stack::{Health, ServiceRecord};
+        let postgres = |data: &str| ServiceRecord {
+            name: "postgres".into(),
+            kind: Kind::Postgres,
+            program: "/usr/lib/postgresql/15/bin/postgres".into(),
+            args: vec!["-D".into(), data.into(), "-p".into(), "54329".into()],
+            env: Default::default(),
+            run_as: None,
+            port: Some(54329),
+            health: Health::Redis { port: 1 },
+            log: "/dev/null".into(),
+            pid: None,
+            started_at: None,
+        };
+        let deployment = |data: &str| Deployment {
+            gateway_url: String::new(),
+            gateway_metrics_url: String::new(),
+            prometheus_url: None,
+            profile: "release".into(),
+            database: String::new(),
+            redis: String::new(),
+            deployed_at: 0,
+            services: vec![postgres(data)],
+        };
+        let state = std::path::Path::new("/srv/app/.aiut");
+        assert!(postgres_data_outside(&deployment("/srv/app/.aiut/postgres"), state).is_empty());
+        assert_eq!(
+            postgres_data_outside(
+                &deployment("/var/tmp/aiunittest-0123456789ab/postgres"),
+                state
+            ),
+            [std::path::PathBuf::from("/var/tmp/aiunittest-0123456789ab")]
+        );
+    }
 
     #[test]
     fn the_front_door_stops_first_and_the_data_last() {
