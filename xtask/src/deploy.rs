@@ -514,21 +514,13 @@ pub fn wait_backend(gateway_url: &str, address: &str, in_rotation: bool, limit: 
 
 fn migrate(api: &ServiceRecord, state_dir: &Path) -> anyhow::Result<()> {
     let log_path = state_dir.join("logs").join("migrate.log");
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)?;
-    let mut command = Command::new(&api.program);
-    command
-        .arg("migrate")
-        .envs(&api.env)
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("AIUT_") && !api.env.contains_key(&name) {
-            command.env_remove(&name);
-        }
-    }
+    let log = process::open_log(&log_path)?;
+    // The first replica's program and environment, with `migrate` in place of its arguments.
+    let mut command = process::command(&ServiceRecord {
+        args: vec!["migrate".into()],
+        ..api.clone()
+    });
+    command.stdout(log.try_clone()?).stderr(log);
     let status = command.status().context("cannot run aiut-api migrate")?;
     anyhow::ensure!(
         status.success(),

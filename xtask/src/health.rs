@@ -88,13 +88,7 @@ fn dependencies(readyz: &str) -> (Result<String, String>, Result<String, String>
         .get(readyz)
         .call()
         .map_err(|error| error.to_string())
-        .and_then(|mut response| {
-            let text = response
-                .body_mut()
-                .read_to_string()
-                .map_err(|error| error.to_string())?;
-            serde_json::from_str::<Value>(&text).map_err(|error| error.to_string())
-        });
+        .and_then(|mut response| read_json(&mut response));
     let check = |name: &str| match &body {
         Err(error) => Err(format!("the api did not answer: {error}")),
         Ok(body) => {

@@ -110,20 +110,11 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
             Kind::Gateway => upgrade_gateway(&mut deployment, &state_dir, name)?,
             _ => {
                 if let Some(pid) = service.pid.filter(|&pid| process::is_alive(pid)) {
-                    let signal = if service.kind == Kind::Postgres {
-                        Signal::INT
-                    } else {
-                        Signal::TERM
-                    };
-                    process::signal_group(pid, signal)?;
-                    if !process::wait_group_gone(pid, args.timeout) {
-                        println!(
-                            "    did not stop within {} s: killing it",
-                            args.timeout.as_secs()
-                        );
-                        process::signal_group(pid, Signal::KILL)?;
-                        process::wait_group_gone(pid, Duration::from_secs(5));
-                    }
+                    process::signal_group(pid, crate::stop::stop_signal(service.kind))?;
+                    anyhow::ensure!(
+                        process::wait_gone_or_kill(name, pid, args.timeout),
+                        "{name} (pid {pid}) cannot be stopped, so it cannot be restarted"
+                    );
                 }
                 let backend = service.port.map(|port| format!("127.0.0.1:{port}"));
                 if let (Kind::Api, Some(backend)) = (service.kind, &backend) {
@@ -195,10 +186,9 @@ fn upgrade_gateway(
             deploy::log_tail(&old.log, 20)
         );
         process::signal_process(old_pid, Signal::QUIT)?;
-        if !process::wait_group_gone(old_pid, Duration::from_secs(30)) {
-            println!("    the old gateway did not finish within 30 s: killing it");
-            process::signal_group(old_pid, Signal::KILL)?;
-        }
+        // The old gateway serves its last requests for Pingora's handover time (5 s) and grace
+        // period, then exits.
+        process::wait_gone_or_kill("the old gateway", old_pid, Duration::from_secs(30));
     }
     let Some(record) = deployment.service_mut(name) else {
         return Ok(());

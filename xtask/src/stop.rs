@@ -102,7 +102,7 @@ fn phase(kind: Kind) -> u8 {
 
 /// The signal asking a service to stop: Postgres' fast shutdown (SIGTERM would wait for every
 /// client to leave), SIGTERM for the rest.
-fn stop_signal(kind: Kind) -> Signal {
+pub fn stop_signal(kind: Kind) -> Signal {
     match kind {
         Kind::Postgres => Signal::INT,
         _ => Signal::TERM,
@@ -133,18 +133,9 @@ pub fn stop_services(deployment: &mut Deployment, timeout: Duration) -> bool {
             let Some(pid) = service.pid else {
                 continue;
             };
-            if !process::wait_group_gone(pid, timeout) {
-                println!(
-                    "    {} did not stop within {} s: killing it",
-                    service.name,
-                    timeout.as_secs()
-                );
-                let _ = process::signal_group(pid, Signal::KILL);
-                if !process::wait_group_gone(pid, Duration::from_secs(5)) {
-                    eprintln!("    {} (pid {pid}) is still running", service.name);
-                    clean = false;
-                    continue;
-                }
+            if !process::wait_gone_or_kill(&service.name, pid, timeout) {
+                clean = false;
+                continue;
             }
             service.pid = None;
         }

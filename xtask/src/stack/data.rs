@@ -118,11 +118,7 @@ pub fn postgres(state_dir: &Path, bin: &Path, port: u16) -> anyhow::Result<Servi
             }
             std::os::unix::fs::chown(&data, Some(uid), Some(gid))?;
         }
-        fs::create_dir_all(state_dir.join("logs"))?;
-        let log_file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)?;
+        let log_file = super::process::open_log(&log)?;
         let mut initdb = Command::new(bin.join("initdb"));
         initdb
             .arg("-D")

@@ -17,25 +17,12 @@ fn is_configuration_variable(name: &str) -> bool {
     name.starts_with("AIUT_") || name == "DATABASE_URL" || name == "REDIS_URL"
 }
 
-/// Starts the service in a process group of its own (so `stop` reaches its children too and a
-/// Ctrl-C in the deploying shell does not), output appended to its log.
-pub fn spawn(service: &ServiceRecord) -> anyhow::Result<Child> {
-    if let Some(folder) = service.log.parent() {
-        fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-    }
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&service.log)
-        .with_context(|| format!("cannot open {}", service.log.display()))?;
+/// The service's program with its arguments, its environment (the record's own, over the
+/// inherited one cleared of configuration variables) and its user; output and process group are
+/// the caller's to choose.
+pub fn command(service: &ServiceRecord) -> Command {
     let mut command = Command::new(&service.program);
-    command
-        .args(&service.args)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0);
+    command.args(&service.args).stdin(Stdio::null());
     for (name, _) in std::env::vars_os() {
         if name.to_str().is_some_and(is_configuration_variable) {
             command.env_remove(&name);
@@ -45,13 +32,38 @@ pub fn spawn(service: &ServiceRecord) -> anyhow::Result<Child> {
     if let Some((uid, gid)) = service.run_as {
         command.uid(uid).gid(gid);
     }
-    command.spawn().with_context(|| {
-        format!(
-            "cannot start {} ({})",
-            service.name,
-            service.program.display()
-        )
-    })
+    command
+}
+
+/// Opens (appending) a log file, creating its folder.
+pub fn open_log(path: &std::path::Path) -> anyhow::Result<fs::File> {
+    if let Some(folder) = path.parent() {
+        fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Starts the service in a process group of its own (so `stop` reaches its children too and a
+/// Ctrl-C in the deploying shell does not), output appended to its log.
+pub fn spawn(service: &ServiceRecord) -> anyhow::Result<Child> {
+    let log = open_log(&service.log)?;
+    command(service)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .with_context(|| {
+            format!(
+                "cannot start {} ({})",
+                service.name,
+                service.program.display()
+            )
+        })
 }
 
 /// Whether the process exists and is not a zombie.
@@ -122,6 +134,24 @@ pub fn wait_group_gone(group: u32, limit: Duration) -> bool {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits up to `limit` for the group to leave after it was asked to; then kills it. Whether none
+/// of it is left.
+pub fn wait_gone_or_kill(name: &str, group: u32, limit: Duration) -> bool {
+    if wait_group_gone(group, limit) {
+        return true;
+    }
+    println!(
+        "    {name} did not stop within {} s: killing it",
+        limit.as_secs()
+    );
+    let _ = signal_group(group, Signal::KILL);
+    if wait_group_gone(group, Duration::from_secs(5)) {
+        return true;
+    }
+    eprintln!("    {name} (pid {group}) is still running");
+    false
 }
 
 /// Resident memory in KiB (`VmRSS`).
