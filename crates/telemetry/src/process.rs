@@ -1,0 +1,1 @@
+//! Per-process metrics read from `/proc/self`.
