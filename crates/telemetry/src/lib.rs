@@ -1,4 +1,9 @@
 //! What every AIunittest service shares for observability: per-process metrics read from `/proc`,
 //! logs, and traces.
 
+mod init;
+pub mod json;
 pub mod process;
+pub mod propagation;
+
+pub use init::{Options, Telemetry, init};

@@ -1,0 +1,344 @@
+//! The process's logging and tracing, set up once at start by every service.
+//!
+//! - Logs go to stdout, as text or JSON lines ([`crate::json`]); `RUST_LOG` overrides the
+//!   configured filter.
+//! - Spans always carry W3C trace context (trace and span ids, the sampling flag), so a
+//!   `traceparent` flows between the services and logs name the trace, whether or not traces are
+//!   exported.
+//! - When `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, spans
+//!   are also exported over OTLP/HTTP (protobuf) by a batch processor on a thread of its own. The
+//!   other `OTEL_*` variables of the specification apply: `OTEL_SERVICE_NAME` (over the service's
+//!   own name), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`,
+//!   `OTEL_TRACES_SAMPLER` (and `…_ARG`), `OTEL_BSP_SCHEDULE_DELAY` and the other batch settings;
+//!   `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` turn exporting off.
+//!
+//! The spans exported are those at `INFO` and above whatever the log filter says, with the
+//! `WARN` and `ERROR` events inside them as span events.
+
+use std::io::IsTerminal;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Key, Value};
+use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::{Level, Metadata};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{FmtSpan, JsonFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::json::JsonLines;
+
+/// What a service passes in: its name and its log settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    /// The `service.name` of its spans, unless `OTEL_SERVICE_NAME` (or a `service.name` in
+    /// `OTEL_RESOURCE_ATTRIBUTES`) names another.
+    pub service: &'static str,
+    /// `tracing` filter directives for the logs, e.g. `info,api=debug`; `RUST_LOG` wins when set.
+    pub filter: &'a str,
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+/// Held by `main` for the process's life: [`Telemetry::shutdown`] (or dropping it) exports the
+/// spans still waiting in the batch and stops the exporter.
+#[must_use = "dropping it at once shuts the exporter down"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+    exporting: bool,
+}
+
+impl Telemetry {
+    /// Whether spans are exported over OTLP.
+    pub fn exporting(&self) -> bool {
+        self.exporting
+    }
+
+    /// Exports what is waiting and stops the exporter; blocks until the export is done or has
+    /// timed out (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let Some(provider) = self.provider.take() else {
+            return;
+        };
+        if let Err(error) = provider.shutdown() {
+            tracing::warn!(%error, "cannot export the last spans");
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether the environment asks for spans to be exported.
+fn export_requested() -> bool {
+    let disabled = variable("OTEL_SDK_DISABLED").is_some_and(|value| value == "true")
+        || variable("OTEL_TRACES_EXPORTER").is_some_and(|value| value == "none");
+    let endpoint = variable("OTEL_EXPORTER_OTLP_ENDPOINT").is_some()
+        || variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").is_some();
+    endpoint && !disabled
+}
+
+/// The resource of the process's spans: the SDK's detectors (`OTEL_SERVICE_NAME`,
+/// `OTEL_RESOURCE_ATTRIBUTES`, the SDK's own attributes), with `service` as the name when those
+/// give none.
+fn resource(service: &'static str) -> Resource {
+    let detected = Resource::builder().build();
+    let named = detected
+        .get(&Key::from_static_str("service.name"))
+        .is_some_and(|name| !is_default_service_name(&name));
+    if named {
+        detected
+    } else {
+        Resource::builder().with_service_name(service).build()
+    }
+}
+
+/// The SDK's name for a service that named itself nothing: `unknown_service[:<executable>]`.
+fn is_default_service_name(name: &Value) -> bool {
+    name.as_str().starts_with("unknown_service")
+}
+
+/// Spans at `INFO` and above are traced; of events, only warnings and errors become span events.
+fn traced(metadata: &Metadata<'_>) -> bool {
+    if metadata.is_span() {
+        *metadata.level() <= Level::INFO
+    } else {
+        *metadata.level() <= Level::WARN
+    }
+}
+
+/// The layers every service runs: trace context (and export) for spans at `INFO` and above,
+/// and the logs through `filter` to `writer`.
+fn subscriber<W>(
+    options: &Options<'_>,
+    filter: EnvFilter,
+    provider: &SdkTracerProvider,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(options.service))
+        .with_threads(false)
+        .with_filter(filter_fn(traced));
+    let logs = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(std::io::stdout().is_terminal())
+        .with_span_events(FmtSpan::NONE);
+    let logs = if options.json {
+        logs.with_ansi(false)
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonLines)
+            .with_filter(filter)
+            .boxed()
+    } else {
+        logs.with_filter(filter).boxed()
+    };
+    tracing_subscriber::registry().with(traces).with(logs)
+}
+
+/// Installs the process's subscriber: logs, trace context, and the OTLP exporter when asked for.
+/// A second call (tests start several services in one process) keeps the first subscriber and
+/// returns a guard with nothing to do.
+pub fn init(options: &Options<'_>) -> Telemetry {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(options.filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+
+    let mut builder = SdkTracerProvider::builder().with_resource(resource(options.service));
+    let mut export_error = None;
+    let mut exporting = false;
+    if export_requested() {
+        match SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .build()
+        {
+            Ok(exporter) => {
+                builder = builder.with_batch_exporter(exporter);
+                exporting = true;
+            }
+            Err(error) => export_error = Some(error.to_string()),
+        }
+    }
+    let provider = builder.build();
+    let installed = subscriber(options, filter, &provider, std::io::stdout).try_init();
+    if installed.is_err() {
+        // Another subscriber is in place; this provider would never see a span.
+        let _ = provider.shutdown();
+        return Telemetry {
+            provider: None,
+            exporting: false,
+        };
+    }
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    if let Some(error) = export_error {
+        tracing::warn!(%error, "cannot set up the OTLP exporter; spans are not exported");
+    } else if exporting {
+        tracing::info!(service = options.service, "exporting spans over OTLP/HTTP");
+    }
+    Telemetry {
+        provider: Some(provider),
+        exporting,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::propagation;
+
+    /// Log output collected in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map_err(|_| std::io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn lines(&self) -> Vec<serde_json::Value> {
+            let bytes = self.0.lock().expect("the log").clone();
+            String::from_utf8(bytes)
+                .expect("UTF-8")
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("a JSON line"))
+                .collect()
+        }
+    }
+
+    fn with_json_logs(run: impl FnOnce()) -> Vec<serde_json::Value> {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let provider = SdkTracerProvider::builder().build();
+        let options = Options {
+            service: "aiut-test",
+            filter: "info",
+            json: true,
+        };
+        let subscriber = subscriber(&options, EnvFilter::new("info"), &provider, move || {
+            writer.clone()
+        });
+        tracing::subscriber::with_default(subscriber, run);
+        captured.lines()
+    }
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn json_lines_lift_the_ids_of_every_span_in_scope() {
+        let lines = with_json_logs(|| {
+            let request = tracing::info_span!(
+                "request",
+                request_id = "req-7",
+                trace_id = tracing::field::Empty
+            );
+            assert!(propagation::set_parent_from_traceparent(&request, PARENT));
+            propagation::record_trace_id(&request);
+            request.in_scope(|| {
+                tracing::info!(answer = 42, "in the request");
+                let query = tracing::info_span!("db.insert_task", table = "tasks");
+                query.in_scope(|| tracing::warn!(task_id = "t-1", "deep inside"));
+            });
+            tracing::info!("outside");
+        });
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let [outer, inner, outside] = [&lines[0], &lines[1], &lines[2]];
+        assert_eq!(outer["message"], "in the request");
+        assert_eq!(outer["answer"], 42);
+        assert_eq!(outer["level"], "INFO");
+        assert_eq!(outer["request_id"], "req-7");
+        assert_eq!(outer["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(outer["span"]["name"], "request");
+        assert_eq!(outer["span"]["request_id"], "req-7");
+        assert!(outer["timestamp"].is_string());
+
+        assert_eq!(inner["request_id"], "req-7", "lifted from the outer span");
+        assert_eq!(inner["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(inner["task_id"], "t-1", "the event's own field");
+        assert_eq!(inner["span"]["name"], "db.insert_task");
+        assert_eq!(inner["span"]["table"], "tasks");
+
+        assert!(outside.get("request_id").is_none());
+        assert!(outside.get("span").is_none());
+    }
+
+    #[test]
+    fn spans_join_the_trace_they_are_given_and_name_themselves_to_the_next_hop() {
+        let _ = with_json_logs(|| {
+            let span = tracing::info_span!("request");
+            assert!(propagation::set_parent_from_traceparent(&span, PARENT));
+            let traceparent = propagation::traceparent(&span).expect("a traceparent");
+            let parts: Vec<&str> = traceparent.split('-').collect();
+            assert_eq!(parts.len(), 4, "{traceparent}");
+            assert_eq!(parts[1], "4bf92f3577b34da6a3ce929d0e0e4736", "the same trace");
+            assert_ne!(parts[2], "00f067aa0ba902b7", "its own span id");
+            assert_eq!(parts[3], "01", "sampled, as its parent");
+            assert!(
+                !propagation::set_parent_from_traceparent(&span, PARENT),
+                "a started span keeps its parent"
+            );
+
+            let child = span.in_scope(|| tracing::info_span!("db.get_task"));
+            let child_parent = propagation::traceparent(&child).expect("a traceparent");
+            assert!(child_parent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+
+            let root = tracing::info_span!("request");
+            let fresh = propagation::traceparent(&root).expect("a new trace");
+            assert!(!fresh.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+            assert!(fresh.ends_with("-01"));
+
+            let skipped = tracing::info_span!("healthz");
+            assert!(propagation::skip_export(&skipped));
+            let unsampled = propagation::traceparent(&skipped).expect("still a trace id");
+            assert!(unsampled.ends_with("-00"), "{unsampled}");
+            let below = skipped.in_scope(|| tracing::info_span!("redis.ping"));
+            let below = propagation::traceparent(&below).expect("a traceparent");
+            assert!(below.ends_with("-00"), "children follow: {below}");
+        });
+    }
+
+    #[test]
+    fn the_sdk_default_name_is_recognised() {
+        assert!(is_default_service_name(&Value::from("unknown_service")));
+        assert!(is_default_service_name(&Value::from(
+            "unknown_service:aiut-api"
+        )));
+        assert!(!is_default_service_name(&Value::from("aiut-api")));
+    }
+}
