@@ -107,18 +107,24 @@ fn dependencies(readyz: &str) -> (Result<String, String>, Result<String, String>
 
 /// Submits a small Python file through the gateway and follows it to its test file.
 fn one_task(gateway_url: &str) -> Result<String, String> {
+    // A fresh source each time, so the result cache does not answer and a worker really runs.
+    let source = format!(
+        "# health check {}\ndef add(a, b):\n    return a + b\n",
+        state::now()
+    );
+    run_task(gateway_url, &source, "health_check.py")
+}
+
+/// Submits `source` through the gateway, follows the task until it succeeds and downloads its
+/// test file; the source must define `add`. Returns a line describing the result.
+pub fn run_task(gateway_url: &str, source: &str, filename: &str) -> Result<String, String> {
     let started = Instant::now();
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(15)))
         .http_status_as_error(false)
         .build()
         .into();
-    // A fresh source each time, so the result cache does not answer and a worker really runs.
-    let source = format!(
-        "# health check {}\ndef add(a, b):\n    return a + b\n",
-        state::now()
-    );
-    let body = serde_json::json!({"source": source, "filename": "health_check.py"});
+    let body = serde_json::json!({"source": source, "filename": filename});
     let mut response = agent
         .post(&format!("{gateway_url}/api/tasks"))
         .header("content-type", "application/json")

@@ -12,6 +12,7 @@ mod deploy;
 mod health;
 mod loadtest;
 mod logs;
+mod monitoring;
 mod restart;
 mod stack;
 mod status;
@@ -45,6 +46,11 @@ deployment/.env instead):
   logs [service|kind] [-f] [-n N]
   health [--url URL]          every service, Postgres, Redis and one real task through the
                               gateway; non-zero on any failure
+  monitoring [--prometheus URL] [--url URL] [--no-traffic]
+      against the deployment's Prometheus: drives mixed traffic and tasks through the gateway,
+      then requires every scrape target up, every rule of prometheus/alerts.yml loaded and
+      evaluating, every PromQL query of grafana/dashboards and alerts.yml valid, every dashboard
+      query returning data, and every scraped aiut_ metric documented in prometheus/METRICS.md
 
 development:
   test [--no-lint] [-- <cargo test args>]
@@ -97,6 +103,7 @@ fn main() -> ExitCode {
         Some("health") => health::run(&rest),
         Some("bench") => bench::run(&rest),
         Some("loadtest") => loadtest::run(&rest),
+        Some("monitoring") => monitoring::run(&rest),
         Some("help" | "-h" | "--help") | None => {
             print!("{HELP}");
             return ExitCode::SUCCESS;

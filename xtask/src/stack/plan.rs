@@ -558,6 +558,38 @@ mod tests {
         assert!(without.prometheus_config.is_none());
     }
 
+    /// The configuration deploy writes is one Prometheus itself accepts, with the project's rules.
+    #[test]
+    fn the_native_configuration_passes_promtool() {
+        let rules = crate::project_root().join("prometheus").join("alerts.yml");
+        let text = prometheus_config(
+            &[
+                ("gateway", vec![9100]),
+                ("api", vec![8881, 8882, 8883]),
+                ("worker", vec![9201, 9202]),
+                ("prometheus", vec![9090]),
+            ],
+            Some(&rules),
+        );
+        let dir = std::env::temp_dir().join(format!("aiut-native-prom-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp folder");
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, text).expect("write");
+        let output = std::process::Command::new("promtool")
+            .arg("check")
+            .arg("config")
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run promtool ({e}); install it with `apt-get install prometheus`")
+            });
+        std::fs::remove_dir_all(&dir).ok();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{said}");
+        assert!(said.contains("1 rule files found"), "{said}");
+    }
+
     #[test]
     fn a_deep_state_folder_moves_the_upgrade_socket() {
         assert_eq!(
