@@ -30,6 +30,7 @@ impl ResultCache {
     }
 
     /// The cached result, if Redis has it. A Redis failure is a miss, not an error.
+    #[tracing::instrument(name = "redis.get_result", skip_all)]
     pub async fn get(&self, cache_key: &CacheKey) -> Option<CachedResult> {
         let mut connection = self.redis.connection();
         let stored: Option<String> = match connection.get(self.key(cache_key)).await {
@@ -50,6 +51,7 @@ impl ResultCache {
     }
 
     /// Stores a result. Failure is logged, not returned: the task table still has the result.
+    #[tracing::instrument(name = "redis.put_result", skip_all)]
     pub async fn put(&self, cache_key: &CacheKey, result: &CachedResult) {
         let Ok(json) = serde_json::to_string(result) else {
             return;

@@ -223,6 +223,7 @@ impl EventHub {
 }
 
 /// A task's logged events with a number above `after`, in order. Unreadable entries are skipped.
+#[tracing::instrument(name = "redis.replay_events", skip_all, fields(task_id = %task))]
 pub async fn replay(redis: &Redis, task: TaskId, after: u64) -> redis::RedisResult<Vec<Event>> {
     let mut connection = redis.connection();
     let logged: Vec<String> = redis::cmd("LRANGE")
@@ -241,6 +242,7 @@ pub async fn replay(redis: &Redis, task: TaskId, after: u64) -> redis::RedisResu
 /// Numbers an event with the task's counter, appends it to the task's log (kept `ttl_secs`) and
 /// publishes it on the channel, the log and the channel in one transaction. Workers publish
 /// through this, and the api for tasks that end without a worker (a queued task cancelled).
+#[tracing::instrument(name = "redis.publish_event", skip_all, fields(task_id = %task))]
 pub async fn publish(
     redis: &Redis,
     ttl_secs: u64,

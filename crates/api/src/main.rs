@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
     };
     let settings = Settings::load().context("cannot load the configuration")?;
-    telemetry::init(&settings.log);
+    let traces = telemetry::init(&settings.log);
     if migrate_only {
         // Deployments migrate once, before any replica starts; replicas still migrate at start
         // (under an advisory lock), finding nothing left to do.
@@ -31,5 +31,8 @@ async fn main() -> anyhow::Result<()> {
     let application = Application::build(settings)
         .await
         .context("cannot start the api")?;
-    application.run_until_stopped().await
+    let ran = application.run_until_stopped().await;
+    // The spans of the last requests are still waiting in the batch.
+    traces.shutdown();
+    ran
 }

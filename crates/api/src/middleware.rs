@@ -6,12 +6,16 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use telemetry::propagation;
 use tracing::Instrument;
 
 use crate::state::AppState;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub static X_BACKEND_INSTANCE: HeaderName = HeaderName::from_static("x-backend-instance");
+
+/// Paths polled by health checks and scrapers: traced only when the caller sends a trace.
+const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
 /// The request's id, as given by the caller (or the gateway) or made here.
 #[derive(Clone, Debug)]
@@ -25,8 +29,9 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     fits.then(|| text.to_owned())
 }
 
-/// Gives the request an id, runs it inside a span carrying that id (so every log line it causes
-/// names it), logs its completion, echoes the id and names this replica in the response.
+/// Gives the request an id, runs it inside a span carrying that id and its trace id (so every log
+/// line it causes names them) and parented on the caller's `traceparent`, logs its completion,
+/// echoes the id and names this replica in the response.
 pub async fn request_context(
     State(state): State<AppState>,
     mut request: Request,
@@ -44,16 +49,32 @@ pub async fn request_context(
         request_id = %id,
         method = %method,
         path = %request.uri().path(),
+        trace_id = tracing::field::Empty,
+        status = tracing::field::Empty,
+        "otel.status_code" = tracing::field::Empty,
     );
+    // The caller's trace (the gateway's span) is this request's parent; probes without one are
+    // not worth a trace of their own.
+    if !propagation::set_parent_from_headers(&span, request.headers())
+        && PROBES.contains(&request.uri().path())
+    {
+        propagation::skip_export(&span);
+    }
+    propagation::record_trace_id(&span);
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
     span.in_scope(|| {
         tracing::info!(
-            status = response.status().as_u16(),
+            status,
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             "request completed"
         );
     });
+    span.record("status", status);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID.clone(), value);

@@ -117,6 +117,7 @@ fn session_key(state: &AppState, id: &SessionId) -> String {
 }
 
 /// Extends a known session's life. `Ok(false)`: Redis does not know it (expired or flushed).
+#[tracing::instrument(name = "redis.refresh_session", skip_all)]
 async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
     let mut connection = state.redis.connection();
     let ttl = i64::try_from(state.settings.session.ttl_secs).unwrap_or(i64::MAX);
@@ -133,6 +134,7 @@ async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
     }
 }
 
+#[tracing::instrument(name = "redis.create_session", skip_all)]
 async fn mint(state: &AppState) -> Result<SessionId, Response> {
     let id = SessionId::generate().map_err(|error| ApiError::Internal(error).into_response())?;
     let created = chrono::Utc::now().to_rfc3339();

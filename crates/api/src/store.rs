@@ -97,6 +97,8 @@ pub struct NewTask<'a> {
     pub cache_key: &'a CacheKey,
     pub idempotency_key: Option<&'a str>,
     pub max_attempts: i32,
+    /// The W3C `traceparent` of the request that made the task; the worker's spans join its trace.
+    pub traceparent: Option<&'a str>,
 }
 
 /// The per-session and global caps a new task must fit under.
@@ -128,6 +130,7 @@ pub enum Created {
 
 /// Creates a task, all decisions taken under a per-owner lock so that concurrent requests of one
 /// session cannot overshoot its cap or both pass one idempotency key.
+#[tracing::instrument(name = "db.create_task", skip_all)]
 pub async fn create_task(
     pool: &PgPool,
     new: &NewTask<'_>,
@@ -195,6 +198,7 @@ pub async fn create_task(
     Ok(Created::Queued { task, position })
 }
 
+#[tracing::instrument(name = "db.insert_task", skip_all, fields(cached = cached.is_some()))]
 async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     new: &NewTask<'_>,
@@ -208,9 +212,9 @@ async fn insert(
     sqlx::query_as(concat!(
         "insert into tasks (id, owner_session, status, language, framework, model, file_name, \
              source, source_sha256, cache_key, idempotency_key, max_attempts, cache_hit, \
-             result_file_name, result_code, started_at, finished_at) \
+             result_file_name, result_code, started_at, finished_at, traceparent) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             case when $13 then now() end, case when $13 then now() end) \
+             case when $13 then now() end, case when $13 then now() end, $16) \
          returning ",
         full_columns!()
     ))
@@ -229,11 +233,13 @@ async fn insert(
     .bind(cached.is_some())
     .bind(cached.map(|result| result.file_name.as_str()))
     .bind(cached.map(|result| result.code.as_str()))
+    .bind(new.traceparent)
     .fetch_one(&mut **tx)
     .await
 }
 
 /// 1 for the next task to be claimed. Claims go oldest first, by (created_at, id).
+#[tracing::instrument(name = "db.queue_position", skip_all)]
 async fn queue_position<'e>(
     executor: impl PgExecutor<'e>,
     task: &TaskRow,
@@ -252,6 +258,7 @@ pub async fn position_of(pool: &PgPool, task: &TaskRow) -> Result<i64, sqlx::Err
 }
 
 /// An earlier successful result for the same cache key, if the table has one.
+#[tracing::instrument(name = "db.find_result", skip_all)]
 pub async fn find_result(
     pool: &PgPool,
     cache_key: &CacheKey,
@@ -271,6 +278,7 @@ pub async fn find_result(
 }
 
 /// A task of this owner; another owner's task is as absent as a task that never existed.
+#[tracing::instrument(name = "db.get_task", skip_all, fields(task_id = %id))]
 pub async fn get_task(
     pool: &PgPool,
     owner: &str,
@@ -288,6 +296,7 @@ pub async fn get_task(
 }
 
 /// One page of an owner's tasks, newest first: those older than `before` when given.
+#[tracing::instrument(name = "db.list_tasks", skip_all)]
 pub async fn list_tasks(
     pool: &PgPool,
     owner: &str,
@@ -323,6 +332,7 @@ pub enum Cancelled {
 
 /// Cancels a task: at once when queued, by asking its worker when running (the flag on the row and a
 /// notification on `aiut_task_cancel`, which the worker listens to).
+#[tracing::instrument(name = "db.cancel_task", skip_all, fields(task_id = %id))]
 pub async fn cancel_task(pool: &PgPool, owner: &str, id: TaskId) -> anyhow::Result<Cancelled> {
     let mut tx = pool.begin().await?;
     let current: Option<String> = sqlx::query_scalar(
@@ -376,6 +386,7 @@ pub struct QueueCounts {
     pub owner_running: i64,
 }
 
+#[tracing::instrument(name = "db.queue_counts", skip_all)]
 pub async fn queue_counts(pool: &PgPool, owner: &str) -> Result<QueueCounts, sqlx::Error> {
     sqlx::query_as(
         "select count(*) filter (where status = 'queued') as queued, \
@@ -390,6 +401,7 @@ pub async fn queue_counts(pool: &PgPool, owner: &str) -> Result<QueueCounts, sql
 }
 
 /// Where the owner's oldest queued task stands in the queue, if the owner has one queued.
+#[tracing::instrument(name = "db.owner_position", skip_all)]
 pub async fn owner_position(pool: &PgPool, owner: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "select (select count(*) + 1 from tasks q \
@@ -403,6 +415,7 @@ pub async fn owner_position(pool: &PgPool, owner: &str) -> Result<Option<i64>, s
 }
 
 /// The owner's unfinished tasks, oldest first.
+#[tracing::instrument(name = "db.owner_active", skip_all)]
 pub async fn owner_active(pool: &PgPool, owner: &str) -> Result<Vec<TaskRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "select ",
@@ -423,6 +436,7 @@ pub struct RecentOutcomes {
 }
 
 /// Outcomes of the tasks that finished in the last 24 hours.
+#[tracing::instrument(name = "db.recent_outcomes", skip_all)]
 pub async fn recent_outcomes(pool: &PgPool) -> Result<RecentOutcomes, sqlx::Error> {
     sqlx::query_as(
         "select count(*) filter (where status = 'succeeded') as succeeded, \

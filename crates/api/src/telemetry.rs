@@ -1,30 +1,25 @@
-use std::io::IsTerminal;
+//! Logs and traces, set up by [`telemetry::init`]: stdout as text or JSON lines (`RUST_LOG`
+//! overrides the configured filter), W3C trace context on every span, and OTLP export when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The request span's `request_id` and `trace_id` appear on
+//! every line logged while serving a request.
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+pub use telemetry::Telemetry;
 
 use crate::config::LogSettings;
 
-/// Logs to stdout, as text or as JSON lines; `RUST_LOG` overrides the configured filter. The request
-/// span's fields (its `request_id` first) appear on every line logged while serving it.
-pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_span_events(FmtSpan::NONE);
-    let installed = if settings.json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init()
-    } else {
-        builder.try_init()
-    };
-    // A second init (tests start several applications in one process) keeps the first subscriber.
-    drop(installed);
+/// The api's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
+pub const SERVICE_NAME: &str = "aiut-api";
+
+/// Sets up the api's logs and traces. Keep the guard until the end of `main`, then shut it down.
+pub fn init(settings: &LogSettings) -> Telemetry {
+    init_service(SERVICE_NAME, settings)
+}
+
+/// The same for another service configured by these settings (the worker).
+pub fn init_service(service: &'static str, settings: &LogSettings) -> Telemetry {
+    telemetry::init(&telemetry::Options {
+        service,
+        filter: &settings.filter,
+        json: settings.json,
+    })
 }

@@ -19,6 +19,7 @@ use futures::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::tasks::{TaskIdParam, idempotency_key, submit};
 use crate::error::{ApiError, ApiResult};
@@ -99,16 +100,22 @@ fn follow(
     watch: Option<Watch>,
 ) -> impl Stream<Item = Frame> {
     let (sender, receiver) = mpsc::channel::<Frame>(64);
-    tokio::spawn(async move {
-        let follower = Follower {
-            state,
-            owner: session.id.as_str().to_owned(),
-            id: task.task_id(),
-            sender,
-            last: after,
-        };
-        follower.run(task, watch).await;
-    });
+    // The follower runs in the request's span: its queries are part of the request's trace, and
+    // its log lines name the request.
+    let span = tracing::Span::current();
+    tokio::spawn(
+        async move {
+            let follower = Follower {
+                state,
+                owner: session.id.as_str().to_owned(),
+                id: task.task_id(),
+                sender,
+                last: after,
+            };
+            follower.run(task, watch).await;
+        }
+        .instrument(span),
+    );
     futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|frame| (frame, receiver))
     })

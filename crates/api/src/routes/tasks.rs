@@ -274,12 +274,16 @@ pub(crate) async fn submit(
             found
         }
     };
+    // The request's span context goes on the row: the worker that claims the task continues the
+    // request's trace from there.
+    let traceparent = telemetry::propagation::traceparent(&tracing::Span::current());
     let new = NewTask {
         owner: session.id.as_str(),
         spec: &spec,
         cache_key: &cache_key,
         idempotency_key: key.as_deref(),
         max_attempts: i32::try_from(state.settings.queue.max_attempts).unwrap_or(3),
+        traceparent: traceparent.as_deref(),
     };
     let limits = &state.settings.limits;
     let caps = Caps {
