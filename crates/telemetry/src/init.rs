@@ -306,7 +306,10 @@ mod tests {
             let traceparent = propagation::traceparent(&span).expect("a traceparent");
             let parts: Vec<&str> = traceparent.split('-').collect();
             assert_eq!(parts.len(), 4, "{traceparent}");
-            assert_eq!(parts[1], "4bf92f3577b34da6a3ce929d0e0e4736", "the same trace");
+            assert_eq!(
+                parts[1], "4bf92f3577b34da6a3ce929d0e0e4736",
+                "the same trace"
+            );
             assert_ne!(parts[2], "00f067aa0ba902b7", "its own span id");
             assert_eq!(parts[3], "01", "sampled, as its parent");
             assert!(
@@ -322,6 +325,11 @@ mod tests {
             let fresh = propagation::traceparent(&root).expect("a new trace");
             assert!(!fresh.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
             assert!(fresh.ends_with("-01"));
+
+            let late = tracing::info_span!(parent: None, "worker.claim");
+            assert!(propagation::set_parent_span(&late, &child));
+            let late = propagation::traceparent(&late).expect("a traceparent");
+            assert!(late.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
 
             let skipped = tracing::info_span!("healthz");
             assert!(propagation::skip_export(&skipped));

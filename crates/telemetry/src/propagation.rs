@@ -10,9 +10,7 @@ use std::collections::HashMap;
 
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{
-    SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator};
 use tracing::Span;
@@ -76,6 +74,12 @@ pub fn parse_traceparent(traceparent: &str) -> Option<Context> {
 /// for its context; returns whether it took.
 pub fn set_parent(span: &Span, parent: Context) -> bool {
     span.set_parent(parent).is_ok()
+}
+
+/// Makes `parent` the parent of `span`, for a span made before it was known where it belongs
+/// (same rule as [`set_parent`]). Starts `parent` if it has not started.
+pub fn set_parent_span(span: &Span, parent: &Span) -> bool {
+    set_parent(span, parent.context())
 }
 
 /// Parents `span` on the request's valid `traceparent`, if it has one; returns whether it did.

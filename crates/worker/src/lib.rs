@@ -16,3 +16,6 @@ pub mod startup;
 
 pub use config::Settings;
 pub use startup::Application;
+
+/// The worker's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
+pub const SERVICE_NAME: &str = "aiut-worker";

@@ -1,12 +1,15 @@
 use anyhow::Context;
-use worker::{Application, Settings};
+use worker::{Application, SERVICE_NAME, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("cannot load the configuration")?;
-    api::telemetry::init(&settings.log);
+    let traces = api::telemetry::init_service(SERVICE_NAME, &settings.log);
     let application = Application::build(settings)
         .await
         .context("cannot start the worker")?;
-    application.run_until_stopped().await
+    let ran = application.run_until_stopped().await;
+    // The spans of the last tasks are still waiting in the batch.
+    traces.shutdown();
+    ran
 }

@@ -13,6 +13,7 @@ use codegen::{Syntax, Target, Unit};
 use domain::{EventKind, ModelId, ModelKind, Progress};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::events::Publisher;
 use crate::metrics::Metrics;
@@ -301,9 +302,11 @@ impl Pipeline<'_> {
         let mut previous_issues: Option<String> = None;
         for round in 0..2 {
             let prompt = codegen::prompt::for_unit(target, unit, previous_issues.as_deref());
+            let asking = tracing::info_span!("model.ask", unit = %unit.name, round);
             let (answer, model) = self
                 .models
                 .ask(&self.task.model, &prompt, self.control.token(), report)
+                .instrument(asking)
                 .await
                 .map_err(|error| match error {
                     ProviderError::Cancelled => Halt::Stopped,

@@ -29,6 +29,8 @@ pub struct ClaimedTask {
     pub reclaimed: bool,
     /// A `DELETE` reached the task while its previous holder ran it.
     pub cancel_requested: bool,
+    /// The W3C `traceparent` of the request that made the task, whose trace the work joins.
+    pub traceparent: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -44,6 +46,7 @@ struct ClaimedRow {
     attempts: i32,
     max_attempts: i32,
     cancel_requested: bool,
+    traceparent: Option<String>,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedTask {
@@ -64,6 +67,7 @@ impl TryFrom<ClaimedRow> for ClaimedTask {
             max_attempts: row.max_attempts,
             reclaimed: false,
             cancel_requested: row.cancel_requested,
+            traceparent: row.traceparent,
         })
     }
 }
@@ -112,7 +116,7 @@ from candidate
 where tasks.id = candidate.id
 returning tasks.id, tasks.owner_session, tasks.language, tasks.framework, tasks.model,
           tasks.file_name, tasks.source, tasks.cache_key, tasks.attempts, tasks.max_attempts,
-          tasks.cancel_requested"
+          tasks.cancel_requested, tasks.traceparent"
         )
     };
 }
@@ -233,6 +237,7 @@ pub struct Success<'a> {
 
 /// Stores the result. `false` when the lease was lost meanwhile (the result is then not stored:
 /// the task belongs to someone else).
+#[tracing::instrument(name = "db.succeed_task", skip_all)]
 pub async fn succeed(
     pool: &PgPool,
     lease: Lease<'_>,
@@ -289,6 +294,7 @@ pub enum AfterFailure {
 
 /// Ends the attempt: back to the queue when `retry` and attempts are left, else failed. The error is
 /// kept on the row either way, so the last one is what a failed task reports.
+#[tracing::instrument(name = "db.fail_task", skip_all)]
 pub async fn fail(
     pool: &PgPool,
     lease: Lease<'_>,
@@ -326,6 +332,7 @@ pub async fn fail(
 }
 
 /// Ends the attempt as cancelled (a `DELETE` asked for it).
+#[tracing::instrument(name = "db.cancel_task", skip_all)]
 pub async fn cancel(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
     let done = sqlx::query(
         "update tasks
@@ -344,6 +351,7 @@ pub async fn cancel(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
 
 /// Gives the task back at shutdown: queued again at once, and the attempt does not count, since
 /// nothing went wrong with the task.
+#[tracing::instrument(name = "db.release_task", skip_all)]
 pub async fn release(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
     let done = sqlx::query(
         "update tasks

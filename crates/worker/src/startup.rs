@@ -17,10 +17,12 @@ use axum::routing::get;
 use domain::{CacheKey, EventKind, Progress, TaskId};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use telemetry::propagation;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::{Instrument, Span};
 
 use crate::config::Settings;
 use crate::events::Publisher;
@@ -187,6 +189,7 @@ async fn claim_loop(
             sweep_exhausted(&shared).await;
         }
         let settings = &shared.settings;
+        let spans = ClaimSpans::start(&shared.worker_id);
         match queue::claim(
             &shared.pool,
             &shared.worker_id,
@@ -197,9 +200,11 @@ async fn claim_loop(
         {
             Ok(Some(task)) => {
                 error_delay = Duration::from_millis(100);
-                tracker.spawn(run_task(shared.clone(), task, permit));
+                let span = spans.claimed(&task);
+                tracker.spawn(run_task(shared.clone(), task, permit).instrument(span));
             }
             Ok(None) => {
+                spans.unused();
                 drop(permit);
                 tokio::select! {
                     () = stop.cancelled() => return Ok(()),
@@ -208,6 +213,7 @@ async fn claim_loop(
                 }
             }
             Err(error) => {
+                spans.unused();
                 drop(permit);
                 tracing::warn!(error = format!("{error:#}"), "cannot claim; retrying");
                 tokio::select! {
@@ -217,6 +223,61 @@ async fn claim_loop(
                 error_delay = (error_delay * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// A claim's spans, made before the claim so they time it: the task's (`worker.task`, which
+/// the task runs in) and the claim's own (`worker.claim`, under it). Only once a task is
+/// claimed is it known which trace they belong to: the one of the request that made the task,
+/// whose `traceparent` the row keeps.
+struct ClaimSpans {
+    task: Span,
+    claim: Span,
+}
+
+impl ClaimSpans {
+    fn start(worker_id: &str) -> ClaimSpans {
+        ClaimSpans {
+            task: tracing::info_span!(
+                parent: None,
+                "worker.task",
+                task_id = tracing::field::Empty,
+                attempt = tracing::field::Empty,
+                trace_id = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+                "otel.status_code" = tracing::field::Empty,
+            ),
+            claim: tracing::info_span!(
+                parent: None,
+                "worker.claim",
+                worker_id,
+                task_id = tracing::field::Empty,
+                reclaimed = tracing::field::Empty,
+            ),
+        }
+    }
+
+    /// Joins the spans to the task's trace (or starts a new one when the row names none), ends
+    /// the claim's, and returns the task's.
+    fn claimed(self, task: &ClaimedTask) -> Span {
+        let ClaimSpans { task: span, claim } = self;
+        if let Some(traceparent) = &task.traceparent {
+            propagation::set_parent_from_traceparent(&span, traceparent);
+        }
+        span.record("task_id", tracing::field::display(task.id));
+        span.record("attempt", task.attempt);
+        propagation::record_trace_id(&span);
+        propagation::set_parent_span(&claim, &span);
+        claim.record("task_id", tracing::field::display(task.id));
+        claim.record("reclaimed", task.reclaimed);
+        drop(claim);
+        span
+    }
+
+    /// Nothing was claimed: the spans are not exported.
+    fn unused(self) {
+        propagation::skip_export(&self.task);
+        propagation::skip_export(&self.claim);
     }
 }
 
@@ -306,6 +367,11 @@ async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphore
             "unrecorded"
         }
     };
+    let span = Span::current();
+    span.record("outcome", ended);
+    if matches!(ended, "failed" | "requeued" | "unrecorded") {
+        span.record("otel.status_code", "ERROR");
+    }
     shared
         .metrics
         .attempt_ended(ended, started.elapsed().as_secs_f64());

@@ -11,6 +11,7 @@ use std::time::Duration;
 use codegen::prompt::Prompt;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 pub use openai::OpenAiModel;
 pub use retry::{Backoff, RetryPolicy};
@@ -158,7 +159,33 @@ impl Models {
         let model = client.id().as_str();
         let mut backoff = Backoff::new(self.policy);
         loop {
-            let outcome = client.complete(prompt, cancel).await;
+            let call = tracing::info_span!(
+                "model.call",
+                model,
+                retry = backoff.retries(),
+                outcome = tracing::field::Empty,
+                prompt_tokens = tracing::field::Empty,
+                completion_tokens = tracing::field::Empty,
+                "otel.status_code" = tracing::field::Empty,
+            );
+            let outcome = client
+                .complete(prompt, cancel)
+                .instrument(call.clone())
+                .await;
+            let label = match &outcome {
+                Ok(_) => "ok",
+                Err(ProviderError::Retryable { .. }) => "retryable",
+                Err(ProviderError::Fatal { .. }) => "fatal",
+                Err(ProviderError::Cancelled) => "cancelled",
+            };
+            call.record("outcome", label);
+            if let Ok(answer) = &outcome {
+                call.record("prompt_tokens", answer.prompt_tokens);
+                call.record("completion_tokens", answer.completion_tokens);
+            } else if label != "cancelled" {
+                call.record("otel.status_code", "ERROR");
+            }
+            drop(call);
             match outcome {
                 Ok(answer) => {
                     self.metrics.model_call(model, "ok");
