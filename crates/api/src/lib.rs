@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod dependencies;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -1,5 +1,5 @@
 //! The api's Prometheus metrics, all prefixed `aiut_`, served at `/metrics` in the OpenMetrics
-//! text format.
+//! text format, with the `aiut_process_*` and `aiut_build_info` metrics every service shares.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -31,6 +31,23 @@ pub struct OperationLabels {
     pub operation: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DependencyLabels {
+    pub dependency: &'static str,
+}
+
+/// The outcomes of a create request, each exported from the start so that rates over them exist
+/// before the first one happens.
+pub const TASK_OUTCOMES: [&str; 3] = ["queued", "cache_hit", "replayed"];
+
+/// The Redis operations whose failures are counted, each exported from the start.
+pub const REDIS_OPERATIONS: [&str; 2] = ["session_create", "session_refresh"];
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
@@ -39,6 +56,9 @@ pub struct Metrics {
     tasks_created: Family<OutcomeLabels, Counter>,
     sessions_created: Counter,
     redis_errors: Family<OperationLabels, Counter>,
+    pool_connections: Family<StateLabels, Gauge>,
+    pool_max_connections: Gauge,
+    dependency_up: Family<DependencyLabels, Gauge>,
 }
 
 fn duration_histogram() -> Histogram {
@@ -49,6 +69,7 @@ fn duration_histogram() -> Histogram {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("aiut");
+        telemetry::process::register(&mut registry, "api", env!("CARGO_PKG_VERSION"));
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -70,6 +91,9 @@ impl Metrics {
             in_flight.clone(),
         );
         let tasks_created = Family::<OutcomeLabels, Counter>::default();
+        for outcome in TASK_OUTCOMES {
+            tasks_created.get_or_create_owned(&OutcomeLabels { outcome });
+        }
         registry.register(
             "tasks_created",
             "Create-task requests accepted, by outcome (queued, cache_hit, replayed)",
@@ -82,10 +106,31 @@ impl Metrics {
             sessions_created.clone(),
         );
         let redis_errors = Family::<OperationLabels, Counter>::default();
+        for operation in REDIS_OPERATIONS {
+            redis_errors.get_or_create_owned(&OperationLabels { operation });
+        }
         registry.register(
             "redis_errors",
             "Redis operations that failed, by operation",
             redis_errors.clone(),
+        );
+        let pool_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Connections of the database pool, by state (idle, in_use), as last sampled",
+            pool_connections.clone(),
+        );
+        let pool_max_connections = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "Connections the database pool opens at most",
+            pool_max_connections.clone(),
+        );
+        let dependency_up = Family::<DependencyLabels, Gauge>::default();
+        registry.register(
+            "dependency_up",
+            "1 when the dependency (postgres, redis) answered its last check, else 0",
+            dependency_up.clone(),
         );
         Metrics {
             registry,
@@ -95,6 +140,9 @@ impl Metrics {
             tasks_created,
             sessions_created,
             redis_errors,
+            pool_connections,
+            pool_max_connections,
+            dependency_up,
         }
     }
 
@@ -134,6 +182,24 @@ impl Metrics {
             .inc();
     }
 
+    /// Records the pool's connections: `size` open, `idle` of them idle, `max` at most.
+    pub fn pool_sampled(&self, size: u32, idle: usize, max: u32) {
+        let idle = i64::try_from(idle).unwrap_or(i64::MAX);
+        let in_use = (i64::from(size) - idle).max(0);
+        for (state, value) in [("idle", idle), ("in_use", in_use)] {
+            self.pool_connections
+                .get_or_create(&StateLabels { state })
+                .set(value);
+        }
+        self.pool_max_connections.set(i64::from(max));
+    }
+
+    pub fn dependency_sampled(&self, dependency: &'static str, up: bool) {
+        self.dependency_up
+            .get_or_create(&DependencyLabels { dependency })
+            .set(i64::from(up));
+    }
+
     pub fn encode(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
@@ -144,5 +210,51 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_process_metrics_and_every_task_outcome_from_the_start() {
+        let text = Metrics::new().encode().expect("encodes");
+        for outcome in TASK_OUTCOMES {
+            let line = format!("aiut_tasks_created_total{{outcome=\"{outcome}\"}} 0\n");
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        for operation in REDIS_OPERATIONS {
+            let line = format!("aiut_redis_errors_total{{operation=\"{operation}\"}} 0\n");
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        assert!(text.contains("aiut_build_info{service=\"api\","), "{text}");
+        #[cfg(target_os = "linux")]
+        assert!(
+            text.contains("\naiut_process_resident_memory_bytes "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pool_and_dependency_samples() {
+        let metrics = Metrics::new();
+        metrics.pool_sampled(5, 2, 20);
+        metrics.dependency_sampled("postgres", true);
+        metrics.dependency_sampled("redis", false);
+        let text = metrics.encode().expect("encodes");
+        for line in [
+            "aiut_db_pool_connections{state=\"idle\"} 2\n",
+            "aiut_db_pool_connections{state=\"in_use\"} 3\n",
+            "aiut_db_pool_max_connections 20\n",
+            "aiut_dependency_up{dependency=\"postgres\"} 1\n",
+            "aiut_dependency_up{dependency=\"redis\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        // More idle than open (sampled at different instants) is not a negative in-use count.
+        metrics.pool_sampled(1, 3, 20);
+        let text = metrics.encode().expect("encodes");
+        assert!(text.contains("aiut_db_pool_connections{state=\"in_use\"} 0\n"));
     }
 }

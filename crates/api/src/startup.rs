@@ -16,7 +16,7 @@ use crate::events::EventHub;
 use crate::metrics::Metrics;
 use crate::redis::Redis;
 use crate::state::{AppState, Shared};
-use crate::{db, routes};
+use crate::{db, dependencies, routes};
 
 pub struct Application {
     listener: TcpListener,
@@ -109,6 +109,9 @@ impl Application {
             settings,
         });
         let router = routes::router(state.clone());
+        // One sample before serving, so the first scrape already has every dependency's verdict.
+        dependencies::sample(&state).await;
+        dependencies::spawn_sampler(state.clone(), stopping.clone());
         Ok(Application {
             listener,
             router,

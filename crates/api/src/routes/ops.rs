@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::dependencies;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -30,36 +31,20 @@ struct Check {
 }
 
 impl Check {
-    fn from_result<E: std::fmt::Display>(
-        result: Result<Result<(), E>, tokio::time::error::Elapsed>,
-    ) -> Check {
-        match result {
-            Ok(Ok(())) => Check {
-                ok: true,
-                error: None,
-            },
-            Ok(Err(error)) => Check {
-                ok: false,
-                error: Some(error.to_string()),
-            },
-            Err(_) => Check {
-                ok: false,
-                error: Some(format!("no answer within {PROBE_TIMEOUT:?}")),
-            },
+    fn from_result(result: Result<(), String>) -> Check {
+        Check {
+            ok: result.is_ok(),
+            error: result.err(),
         }
     }
 }
 
 /// `GET /readyz`: Postgres and Redis both answer. 503, naming what is down, when not.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let postgres = tokio::time::timeout(PROBE_TIMEOUT, async {
-        sqlx::query("select 1")
-            .execute(&state.pool)
-            .await
-            .map(|_| ())
-    });
-    let redis = tokio::time::timeout(PROBE_TIMEOUT, state.redis.ping());
-    let (postgres, redis) = tokio::join!(postgres, redis);
+    let (postgres, redis) = tokio::join!(
+        dependencies::check_postgres(&state.pool, PROBE_TIMEOUT),
+        dependencies::check_redis(&state.redis, PROBE_TIMEOUT),
+    );
     let postgres = Check::from_result(postgres);
     let redis = Check::from_result(redis);
     let down: Vec<&str> = [("postgres", &postgres), ("redis", &redis)]
@@ -91,6 +76,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics` in the OpenMetrics text format.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    // The pool's counts cost nothing to read, so they are fresh at each scrape.
+    dependencies::sample_pool(&state);
     let text = state
         .metrics
         .encode()

@@ -5,6 +5,7 @@ mod binary;
 mod errors;
 mod events;
 mod helpers;
+mod metrics;
 mod models;
 mod openapi;
 mod ops;
