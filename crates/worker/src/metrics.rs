@@ -1,4 +1,5 @@
-//! The worker's Prometheus metrics, all prefixed `aiut_worker_`, served at `/metrics`.
+//! The worker's Prometheus metrics, all prefixed `aiut_worker_`, served at `/metrics` with the
+//! `aiut_process_*` and `aiut_build_info` metrics every service shares.
 
 use std::sync::Arc;
 
@@ -64,6 +65,22 @@ struct Inner {
 #[derive(Clone)]
 pub struct Metrics(Arc<Inner>);
 
+/// The kinds of claim, each exported from the start.
+pub const CLAIM_OUTCOMES: [&str; 2] = ["new", "reclaimed"];
+
+/// The ways an attempt ends, each exported from the start: `worker_lost` is a task failed by the
+/// sweep after its last attempt's worker died, `unrecorded` an end the database did not take.
+pub const TASK_OUTCOMES: [&str; 8] = [
+    "succeeded",
+    "failed",
+    "requeued",
+    "cancelled",
+    "released",
+    "lease_lost",
+    "worker_lost",
+    "unrecorded",
+];
+
 fn seconds_histogram() -> Histogram {
     // 5 ms to ~80 s: a whole task or a model call.
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
@@ -71,17 +88,26 @@ fn seconds_histogram() -> Histogram {
 
 impl Metrics {
     pub fn new(capacity: u32) -> Metrics {
-        let mut registry = Registry::with_prefix("aiut_worker");
+        // The shared `aiut_process_*` names sit at the root; the worker's own under `aiut_worker_`.
+        let mut root = Registry::with_prefix("aiut");
+        telemetry::process::register(&mut root, "worker", env!("CARGO_PKG_VERSION"));
+        let registry = root.sub_registry_with_prefix("worker");
         let claims = Family::<OutcomeLabels, Counter>::default();
+        for outcome in CLAIM_OUTCOMES {
+            claims.get_or_create_owned(&OutcomeLabels { outcome });
+        }
         registry.register(
             "claims",
             "Tasks claimed, by kind (new: from the queue, reclaimed: after an expired lease)",
             claims.clone(),
         );
         let outcomes = Family::<OutcomeLabels, Counter>::default();
+        for outcome in TASK_OUTCOMES {
+            outcomes.get_or_create_owned(&OutcomeLabels { outcome });
+        }
         registry.register(
             "task_outcomes",
-            "Attempts ended, by outcome (succeeded, failed, requeued, cancelled, released, lease_lost)",
+            "Attempts ended, by outcome (succeeded, failed, requeued, cancelled, released, lease_lost, worker_lost, unrecorded)",
             outcomes.clone(),
         );
         let task_duration = Family::<OutcomeLabels, Histogram>::new_with_constructor(
@@ -164,7 +190,7 @@ impl Metrics {
             redis_errors.clone(),
         );
         Metrics(Arc::new(Inner {
-            registry,
+            registry: root,
             claims,
             outcomes,
             task_duration,
@@ -277,5 +303,30 @@ impl Metrics {
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.0.registry)?;
         Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_claim_and_outcome_is_exported_from_the_start_under_the_old_names() {
+        let text = Metrics::new(4).encode().expect("encodes");
+        for outcome in CLAIM_OUTCOMES {
+            let line = format!("aiut_worker_claims_total{{outcome=\"{outcome}\"}} 0\n");
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        for outcome in TASK_OUTCOMES {
+            let line = format!("aiut_worker_task_outcomes_total{{outcome=\"{outcome}\"}} 0\n");
+            assert!(text.contains(&line), "{line} missing from\n{text}");
+        }
+        assert!(text.contains("aiut_worker_capacity 4\n"), "{text}");
+        assert!(
+            text.contains("aiut_build_info{service=\"worker\","),
+            "{text}"
+        );
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("\naiut_process_threads "), "{text}");
     }
 }

@@ -4,4 +4,5 @@ mod failures;
 mod fanout;
 mod generation;
 mod helpers;
+mod metrics;
 mod queue;

@@ -1,0 +1,152 @@
+//! `/metrics` holds to `prometheus/METRICS.md`, both ways.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use std::time::Duration;
+
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use worker::simulator::Behaviour;
+
+use crate::helpers::{StackOptions, stack};
+
+/// The metric families of an OpenMetrics text, by the name a query uses (a counter's with `_total`),
+/// with their type.
+fn scraped_families(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(name, kind)| {
+            let name = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_owned()
+            };
+            (name, kind.to_owned())
+        })
+        .collect()
+}
+
+/// The families `prometheus/METRICS.md` documents for `service`, with their type: the rows of its
+/// tables whose Services column names the service.
+fn documented_families(service: &str) -> BTreeMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prometheus/METRICS.md");
+    let doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    doc.lines()
+        .filter(|line| line.starts_with("| `"))
+        .filter_map(|line| {
+            // `\|` separates label values inside a cell.
+            let cells: Vec<String> = line
+                .replace("\\|", "/")
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect();
+            let (name, kind, services) = (cells.get(1)?, cells.get(2)?, cells.get(4)?);
+            services
+                .split(',')
+                .any(|listed| listed.trim() == service)
+                .then(|| (name.trim_matches('`').to_owned(), kind.clone()))
+        })
+        .collect()
+}
+
+/// What differs between a scrape and the documentation of `service`; empty when they agree.
+fn undocumented_or_missing(service: &str, scraped: &str) -> Vec<String> {
+    let documented = documented_families(service);
+    let scraped = scraped_families(scraped);
+    let mut problems = Vec::new();
+    for (name, kind) in &scraped {
+        match documented.get(name) {
+            None => problems.push(format!("`{name}` ({kind}) is exported but not documented")),
+            Some(documented) if documented != kind => problems.push(format!(
+                "`{name}` is exported as a {kind}, documented as a {documented}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in documented.keys() {
+        if !scraped.contains_key(name) {
+            problems.push(format!("`{name}` is documented but not exported"));
+        }
+    }
+    problems
+}
+
+#[sqlx::test(migrations = false)]
+async fn every_exported_metric_is_documented_and_every_documented_one_exported(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // The model-labelled families get their first series from a call: a task whose model fails,
+    // is retried, and hands over to its fallback touches every one of them.
+    let options = StackOptions {
+        max_retries: 1,
+        with_fallback: true,
+        ..StackOptions::default()
+    };
+    let stack = stack(pool_options, connect, options).await;
+    stack
+        .simulator
+        .set_script([Behaviour::status(503), Behaviour::status(503)]);
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": "def double(x: int) -> int:\n    return 2 * x\n", "filename": "d.py", "model": "simulator" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let port = stack.worker_metrics_ports()[0];
+    let text = stack
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("a metrics body");
+    let problems = undocumented_or_missing("worker", &text);
+    assert!(problems.is_empty(), "{problems:#?}\nin:\n{text}");
+    for line in [
+        "aiut_worker_claims_total{outcome=\"reclaimed\"} 0\n",
+        "aiut_worker_task_outcomes_total{outcome=\"lease_lost\"} 0\n",
+        "aiut_worker_model_retries_total{model=\"simulator\",reason=\"server_error\"} 1\n",
+        "aiut_worker_model_fallbacks_total{model=\"simulator\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "aiut_build_info{{service=\"worker\",version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+
+    // The check can fail: a family the documentation lacks, or one it has that is gone.
+    let extra = text.replace(
+        "# EOF",
+        "# TYPE aiut_worker_surprise counter\naiut_worker_surprise_total 1\n# EOF",
+    );
+    assert_eq!(
+        undocumented_or_missing("worker", &extra),
+        ["`aiut_worker_surprise_total` (counter) is exported but not documented"]
+    );
+    let renamed = text.replace(
+        "# TYPE aiut_worker_capacity gauge",
+        "# TYPE aiut_worker_capacity counter",
+    );
+    assert_eq!(
+        undocumented_or_missing("worker", &renamed),
+        [
+            "`aiut_worker_capacity_total` (counter) is exported but not documented",
+            "`aiut_worker_capacity` is documented but not exported",
+        ]
+    );
+    stack.stop().await;
+}
