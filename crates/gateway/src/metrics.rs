@@ -1,4 +1,5 @@
-//! The gateway's Prometheus metrics (`aiut_gateway_*`), served on their own listener.
+//! The gateway's Prometheus metrics (`aiut_gateway_*`), served on their own listener with the
+//! `aiut_process_*` and `aiut_build_info` metrics every service shares.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,13 @@ use prometheus_client::registry::Registry;
 struct RequestLabels {
     backend: String,
     class: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    backend: String,
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,13 +38,16 @@ struct LimitLabels {
     reason: String,
 }
 
+/// The reasons for a 429, each exported from the start.
+pub const LIMIT_REASONS: [&str; 2] = ["rate", "concurrency"];
+
 /// The backend label of requests the gateway answered itself (health, status, limits, errors).
 pub const NO_BACKEND: &str = "none";
 
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
-    duration: Family<BackendLabels, Histogram>,
+    duration: Family<DurationLabels, Histogram>,
     in_flight: Family<BackendLabels, Gauge>,
     up: Family<BackendLabels, Gauge>,
     ejections: Family<BackendLabels, Counter>,
@@ -58,19 +69,22 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("aiut_gateway");
+        // The shared `aiut_process_*` names sit at the root; the gateway's own under `aiut_gateway_`.
+        let mut root = Registry::with_prefix("aiut");
+        telemetry::process::register(&mut root, "gateway", env!("CARGO_PKG_VERSION"));
+        let registry = root.sub_registry_with_prefix("gateway");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "requests",
-            "Requests answered, by backend and status class (1xx–5xx)",
+            "Requests answered, by backend, status class (1xx–5xx, none) and kind (request, stream)",
             requests.clone(),
         );
-        let duration = Family::<BackendLabels, Histogram>::new_with_constructor(
+        let duration = Family::<DurationLabels, Histogram>::new_with_constructor(
             duration_histogram as fn() -> Histogram,
         );
         registry.register(
             "request_duration_seconds",
-            "Time from the request to the end of its response, by backend",
+            "Time from the request to the end of its response, by backend and kind (request, stream)",
             duration.clone(),
         );
         let in_flight = Family::<BackendLabels, Gauge>::default();
@@ -104,6 +118,11 @@ impl Metrics {
             failovers.clone(),
         );
         let rate_limited = Family::<LimitLabels, Counter>::default();
+        for reason in LIMIT_REASONS {
+            rate_limited.get_or_create_owned(&LimitLabels {
+                reason: reason.to_owned(),
+            });
+        }
         registry.register(
             "rate_limited",
             "Requests refused with 429, by reason (rate, concurrency)",
@@ -116,7 +135,7 @@ impl Metrics {
             connections.clone(),
         );
         Metrics {
-            registry,
+            registry: root,
             requests,
             duration,
             in_flight,
@@ -129,20 +148,25 @@ impl Metrics {
         }
     }
 
-    pub fn request_done(&self, backend: &str, status: u16, elapsed: Duration) {
+    /// Counts a finished request; `is_stream` for an event stream, whose duration is the time the
+    /// client stayed connected and so is kept apart from ordinary requests.
+    pub fn request_done(&self, backend: &str, status: u16, elapsed: Duration, is_stream: bool) {
         let class = match status {
             100..=599 => format!("{}xx", status / 100),
             _ => "none".to_owned(),
         };
+        let kind = if is_stream { "stream" } else { "request" };
         self.requests
             .get_or_create(&RequestLabels {
                 backend: backend.to_owned(),
                 class,
+                kind,
             })
             .inc();
         self.duration
-            .get_or_create(&BackendLabels {
+            .get_or_create(&DurationLabels {
                 backend: backend.to_owned(),
+                kind,
             })
             .observe(elapsed.as_secs_f64());
     }
@@ -156,11 +180,12 @@ impl Metrics {
     }
 
     pub fn set_up(&self, backend: &str, up: bool) {
-        self.up
-            .get_or_create(&BackendLabels {
-                backend: backend.to_owned(),
-            })
-            .set(i64::from(up));
+        let labels = BackendLabels {
+            backend: backend.to_owned(),
+        };
+        self.up.get_or_create(&labels).set(i64::from(up));
+        // A known backend's ejection count exists from 0, so its first ejection shows in increase().
+        self.ejections.get_or_create_owned(&labels);
     }
 
     pub fn ejected(&self, backend: &str) {
@@ -263,22 +288,40 @@ mod tests {
     #[test]
     fn encodes_prefixed_names() {
         let metrics = Arc::new(Metrics::new());
-        metrics.request_done("127.0.0.1:1", 200, Duration::from_millis(3));
-        metrics.request_done(NO_BACKEND, 429, Duration::from_millis(1));
+        metrics.request_done("127.0.0.1:1", 200, Duration::from_millis(3), false);
+        metrics.request_done(NO_BACKEND, 429, Duration::from_millis(1), false);
+        metrics.request_done("127.0.0.1:1", 200, Duration::from_secs(40), true);
         metrics.in_flight_changed("127.0.0.1:1", 1);
         metrics.set_up("127.0.0.1:1", true);
         metrics.retried();
         metrics.rate_limited("rate");
         let guard = metrics.connection_opened();
         let text = metrics.encode().expect("encodes");
-        assert!(
-            text.contains("aiut_gateway_requests_total{backend=\"127.0.0.1:1\",class=\"2xx\"} 1")
-        );
+        assert!(text.contains(
+            "aiut_gateway_requests_total{backend=\"127.0.0.1:1\",class=\"2xx\",kind=\"request\"} 1\n"
+        ));
+        assert!(text.contains(
+            "aiut_gateway_requests_total{backend=\"127.0.0.1:1\",class=\"2xx\",kind=\"stream\"} 1\n"
+        ));
+        assert!(text.contains(
+            "aiut_gateway_request_duration_seconds_count{backend=\"127.0.0.1:1\",kind=\"stream\"} 1\n"
+        ));
+        assert!(text.contains(
+            "aiut_gateway_request_duration_seconds_count{backend=\"none\",kind=\"request\"} 1\n"
+        ));
         assert!(text.contains("class=\"4xx\""));
         assert!(text.contains("aiut_gateway_backend_up{backend=\"127.0.0.1:1\"} 1"));
+        assert!(text.contains("aiut_gateway_backend_ejections_total{backend=\"127.0.0.1:1\"} 0\n"));
+        assert!(text.contains("aiut_gateway_rate_limited_total{reason=\"concurrency\"} 0\n"));
         assert!(text.contains("aiut_gateway_retries_total 1"));
         assert!(text.contains("aiut_gateway_downstream_connections 1"));
         assert!(text.contains("aiut_gateway_request_duration_seconds_bucket"));
+        assert!(
+            text.contains("aiut_build_info{service=\"gateway\","),
+            "{text}"
+        );
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("\naiut_process_open_fds "), "{text}");
         drop(guard);
         let text = metrics.encode().expect("encodes");
         assert!(text.contains("aiut_gateway_downstream_connections 0"));

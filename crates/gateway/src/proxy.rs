@@ -735,7 +735,7 @@ impl ProxyHttp for Gateway {
             .map_or(0, |response| response.status.as_u16());
         let backend = ctx.served_by.as_deref().unwrap_or(NO_BACKEND);
         let elapsed = ctx.started.elapsed();
-        self.metrics.request_done(backend, status, elapsed);
+        self.metrics.request_done(backend, status, elapsed, ctx.is_stream);
         tracing::debug!(
             request_id = %ctx.request_id,
             method = %session.req_header().method,

@@ -653,3 +653,142 @@ async fn after_sigquit_answers_close_their_connections_until_the_handover_ends()
     }
     backend.stop().await;
 }
+
+/// The metric families of an OpenMetrics text, by the name a query uses (a counter's with `_total`),
+/// with their type.
+fn scraped_families(text: &str) -> std::collections::BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(name, kind)| {
+            let name = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_owned()
+            };
+            (name, kind.to_owned())
+        })
+        .collect()
+}
+
+/// The families `prometheus/METRICS.md` documents for `service`, with their type: the rows of its
+/// tables whose Services column names the service.
+fn documented_families(service: &str) -> std::collections::BTreeMap<String, String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prometheus/METRICS.md");
+    let doc = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    doc.lines()
+        .filter(|line| line.starts_with("| `"))
+        .filter_map(|line| {
+            // `\|` separates label values inside a cell.
+            let cells: Vec<String> = line
+                .replace("\\|", "/")
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect();
+            let (name, kind, services) = (cells.get(1)?, cells.get(2)?, cells.get(4)?);
+            services
+                .split(',')
+                .any(|listed| listed.trim() == service)
+                .then(|| (name.trim_matches('`').to_owned(), kind.clone()))
+        })
+        .collect()
+}
+
+/// What differs between a scrape and the documentation of `service`; empty when they agree.
+fn undocumented_or_missing(service: &str, scraped: &str) -> Vec<String> {
+    let documented = documented_families(service);
+    let scraped = scraped_families(scraped);
+    let mut problems = Vec::new();
+    for (name, kind) in &scraped {
+        match documented.get(name) {
+            None => problems.push(format!("`{name}` ({kind}) is exported but not documented")),
+            Some(documented) if documented != kind => problems.push(format!(
+                "`{name}` is exported as a {kind}, documented as a {documented}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in documented.keys() {
+        if !scraped.contains_key(name) {
+            problems.push(format!("`{name}` is documented but not exported"));
+        }
+    }
+    problems
+}
+
+/// A request and an event stream through the gateway, then its `/metrics` against
+/// `prometheus/METRICS.md`, both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_exported_metric_is_documented_and_every_documented_one_exported() {
+    let backend = Backend::start("one").await;
+    let gateway = Gateway::start(&[backend.address], &[]).await;
+    let client = client();
+    let echo = client.get(gateway.url("/echo")).send().await.expect("echo");
+    assert_eq!(echo.status(), 200);
+    let stream = client
+        .get(gateway.url("/stream/events"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    stream.text().await.expect("the whole stream");
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", gateway.metrics_port);
+    // The gateway counts a request once its logging phase has run, just after the response ends.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = client
+            .get(&metrics_url)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        if text.contains("kind=\"stream\"") || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let problems = undocumented_or_missing("gateway", &text);
+    assert!(problems.is_empty(), "{problems:#?}\nin:\n{text}");
+    let backend_label = backend.address.to_string();
+    for line in [
+        format!(
+            "aiut_gateway_requests_total{{backend=\"{backend_label}\",class=\"2xx\",kind=\"request\"}} 1\n"
+        ),
+        format!(
+            "aiut_gateway_requests_total{{backend=\"{backend_label}\",class=\"2xx\",kind=\"stream\"}} 1\n"
+        ),
+        format!(
+            "aiut_build_info{{service=\"gateway\",version=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ] {
+        assert!(text.contains(&line), "{line} missing from\n{text}");
+    }
+
+    // The check can fail: a family the documentation lacks, or one it has that is gone.
+    let extra = text.replace(
+        "# EOF",
+        "# TYPE aiut_gateway_surprise gauge\naiut_gateway_surprise 1\n# EOF",
+    );
+    assert_eq!(
+        undocumented_or_missing("gateway", &extra),
+        ["`aiut_gateway_surprise` (gauge) is exported but not documented"]
+    );
+    let without_retries = text.replace(
+        "# TYPE aiut_gateway_retries counter",
+        "# TYPE aiut_gateway_retried counter",
+    );
+    assert_eq!(
+        undocumented_or_missing("gateway", &without_retries),
+        [
+            "`aiut_gateway_retried_total` (counter) is exported but not documented",
+            "`aiut_gateway_retries_total` is documented but not exported",
+        ]
+    );
+    drop(gateway);
+    backend.stop().await;
+}
