@@ -23,13 +23,15 @@ use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::{FmtSpan, JsonFields};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{self, Filter};
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::json::JsonLines;
@@ -127,6 +129,33 @@ fn traced(metadata: &Metadata<'_>) -> bool {
     }
 }
 
+/// The filter of the trace layer: [`traced`], asked at every span and event.
+///
+/// Its interest is never `always`. With per-layer filters, a callsite every filter finds always
+/// interesting skips `enabled`, and its span then takes the filter decisions an unrelated earlier
+/// `enabled` call left behind (a `log` record's `log_enabled!` check, which sqlx makes after every
+/// query, is one) and is silently left out of every layer: the log lines inside it lose their ids
+/// and the trace loses the span and its children (tokio-rs/tracing#2519).
+struct TraceFilter;
+
+impl<S> Filter<S> for TraceFilter {
+    fn enabled(&self, metadata: &Metadata<'_>, _: &layer::Context<'_, S>) -> bool {
+        traced(metadata)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if traced(metadata) {
+            Interest::sometimes()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::INFO)
+    }
+}
+
 /// The layers every service runs: trace context (and export) for spans at `INFO` and above,
 /// and the logs through `filter` to `writer`.
 fn subscriber<W>(
@@ -141,7 +170,7 @@ where
     let traces = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(options.service))
         .with_threads(false)
-        .with_filter(filter_fn(traced));
+        .with_filter(TraceFilter);
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(std::io::stdout().is_terminal())
@@ -339,6 +368,26 @@ mod tests {
             let below = propagation::traceparent(&below).expect("a traceparent");
             assert!(below.ends_with("-00"), "children follow: {below}");
         });
+    }
+
+    #[test]
+    fn a_check_that_is_not_followed_by_its_event_does_not_hide_the_next_span() {
+        let lines = with_json_logs(|| {
+            // Asks the filters about an INFO event (logged, not traced) and drops the answer, as
+            // `log_enabled!` does through the `log` bridge.
+            assert!(tracing::enabled!(tracing::Level::INFO));
+            let span = tracing::info_span!("request", request_id = "req-9");
+            assert!(propagation::set_parent_from_traceparent(&span, PARENT));
+            let traceparent = propagation::traceparent(&span).expect("the span is traced");
+            assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+            assert!(tracing::enabled!(tracing::Level::INFO));
+            let task = tracing::info_span!("worker.task", task_id = "t-2");
+            task.in_scope(|| tracing::info!("inside"));
+        });
+        assert_eq!(
+            lines[0]["task_id"], "t-2",
+            "the log layer sees the span: {lines:?}"
+        );
     }
 
     #[test]
