@@ -1,12 +1,17 @@
 use anyhow::Context;
 use gateway::{Settings, build_server, parse_args, telemetry};
+use pingora::server::RunArgs;
 
 fn main() -> anyhow::Result<()> {
     let upgrade = parse_args(std::env::args().skip(1))?;
     let settings = Settings::load().context("cannot load the configuration")?;
-    telemetry::init(&settings.log);
-    // Pingora owns its runtimes, so there is no `#[tokio::main]`; this blocks until shut down.
+    let traces = telemetry::init(&settings.log);
+    // Pingora owns its runtimes, so there is no `#[tokio::main]`; this blocks until the server
+    // has shut down (after a signal's grace period, or once its sockets went to a successor).
     build_server(settings, upgrade)
         .context("cannot start the gateway")?
-        .run_forever()
+        .run(RunArgs::default());
+    // The spans of the last requests are still waiting in the batch.
+    traces.shutdown();
+    Ok(())
 }

@@ -118,6 +118,9 @@ pub struct RequestCtx {
     connection: Option<Arc<ConnectionGuard>>,
     body_bytes: u64,
     verdict: Verdict,
+    /// The request's span, parented on the client's `traceparent`; the backend's request names
+    /// it as its parent. Ends when the request is logged.
+    span: tracing::Span,
 }
 
 impl RequestCtx {
@@ -136,6 +139,7 @@ impl RequestCtx {
             connection: None,
             body_bytes: 0,
             verdict: Verdict::Proxied,
+            span: tracing::Span::none(),
         }
     }
 }
@@ -235,6 +239,33 @@ fn is_reset(error: &Error) -> bool {
         cause = current.source();
     }
     false
+}
+
+/// The gateway's own answers, traced only when the caller sends a trace.
+const OWN_ENDPOINTS: [&str; 2] = ["/health", "/gateway/status"];
+
+/// A request's span: a child of the client's valid `traceparent`, else the root of a new trace.
+fn request_span(session: &Session, request_id: &str) -> tracing::Span {
+    let request = session.req_header();
+    let span = tracing::info_span!(
+        parent: None,
+        "gateway.request",
+        request_id,
+        method = %request.method,
+        path = %request.uri.path(),
+        status = tracing::field::Empty,
+        backend = tracing::field::Empty,
+        tries = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        "otel.status_code" = tracing::field::Empty,
+    );
+    if !telemetry::propagation::set_parent_from_headers(&span, &request.headers)
+        && OWN_ENDPOINTS.contains(&request.uri.path())
+    {
+        telemetry::propagation::skip_export(&span);
+    }
+    telemetry::propagation::record_trace_id(&span);
+    span
 }
 
 fn header_str<'a>(session: &'a Session, name: &str) -> Option<&'a str> {
@@ -416,6 +447,7 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|address| address.as_inet())
             .map(|address| address.ip());
+        ctx.span = request_span(session, &ctx.request_id);
         Ok(())
     }
 
@@ -558,6 +590,12 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        // The backend continues the gateway's trace, never one a client made up beyond it.
+        upstream_request.remove_header(telemetry::propagation::TRACEPARENT);
+        upstream_request.remove_header(telemetry::propagation::TRACESTATE);
+        for (name, value) in telemetry::propagation::trace_headers(&ctx.span) {
+            upstream_request.insert_header(name, value)?;
+        }
         if ctx.fresh_connection {
             upstream_request.insert_header("connection", "close")?;
         }
@@ -735,18 +773,29 @@ impl ProxyHttp for Gateway {
             .map_or(0, |response| response.status.as_u16());
         let backend = ctx.served_by.as_deref().unwrap_or(NO_BACKEND);
         let elapsed = ctx.started.elapsed();
-        self.metrics.request_done(backend, status, elapsed, ctx.is_stream);
-        tracing::debug!(
-            request_id = %ctx.request_id,
-            method = %session.req_header().method,
-            path = %session.req_header().uri.path(),
-            status,
-            backend,
-            tries = ctx.tried.len(),
-            elapsed_ms = elapsed.as_millis() as u64,
-            error = error.map(|e| e.to_string()),
-            "request"
-        );
+        self.metrics
+            .request_done(backend, status, elapsed, ctx.is_stream);
+        ctx.span.record("status", status);
+        ctx.span.record("backend", backend);
+        ctx.span.record("tries", ctx.tried.len());
+        if status >= 500 {
+            ctx.span.record("otel.status_code", "ERROR");
+        }
+        ctx.span.in_scope(|| {
+            tracing::debug!(
+                request_id = %ctx.request_id,
+                method = %session.req_header().method,
+                path = %session.req_header().uri.path(),
+                status,
+                backend,
+                tries = ctx.tried.len(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                error = error.map(|e| e.to_string()),
+                "request"
+            );
+        });
+        // The span ends here, not whenever the context is dropped.
+        ctx.span = tracing::Span::none();
         // Release the backend and the client's slot now, not whenever the context is dropped.
         ctx.in_flight = None;
         ctx.slot = None;

@@ -1,23 +1,20 @@
-use std::io::IsTerminal;
+//! Logs and traces, set up by [`telemetry::init`]: stdout as text or JSON lines (`RUST_LOG`
+//! overrides the configured filter; Pingora's own `log` records go to the same place), W3C trace
+//! context on every request's span, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
-use tracing_subscriber::EnvFilter;
+pub use telemetry::Telemetry;
 
 use crate::config::LogSettings;
 
-/// Logs to stdout, as text or as JSON lines; `RUST_LOG` overrides the configured filter. Pingora's
-/// own `log` records are routed into the same subscriber.
-pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    let installed = if settings.json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
-    };
-    // Only fails when a subscriber is already installed, which is then kept.
-    drop(installed);
+/// The gateway's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
+pub const SERVICE_NAME: &str = "aiut-gateway";
+
+/// Sets up the gateway's logs and traces. Keep the guard until the server has stopped, then shut
+/// it down: that exports the spans of the last requests.
+pub fn init(settings: &LogSettings) -> Telemetry {
+    telemetry::init(&telemetry::Options {
+        service: SERVICE_NAME,
+        filter: &settings.filter,
+        json: settings.json,
+    })
 }
