@@ -7,8 +7,12 @@
 //! the test fails and names the fix (`bash .ci/run` installs all three).
 //!
 //! Screenshots of the main states are written to `<target>/ui-artifacts/`.
+//!
+//! `traces.rs`, which shares this binary (and its link), follows one task through the gateway,
+//! an api replica and a worker, each a process of its own, as one OTLP trace.
 
 mod stack;
+mod traces;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
