@@ -315,7 +315,7 @@ fn start_all(
         simulator_latency_ms: args.simulator_latency_ms,
         trusted_networks: args.trusted_networks.clone(),
     };
-    let plan = plan::plan(&plan::Inputs {
+    let mut plan = plan::plan(&plan::Inputs {
         state_dir,
         project_root: root,
         options: &options,
@@ -324,6 +324,16 @@ fn start_all(
         database_url: &database_url,
         redis_url: &redis_url,
     })?;
+    // Tracing settings given to deploy (OTEL_EXPORTER_OTLP_ENDPOINT and the rest) are recorded
+    // with our services, so a later `restart` from another shell keeps them.
+    let tracing: Vec<(String, String)> = std::env::vars()
+        .filter(|(name, _)| name.starts_with("OTEL_"))
+        .collect();
+    for service in &mut plan.services {
+        if matches!(service.kind, Kind::Api | Kind::Worker | Kind::Gateway) {
+            service.env.extend(tracing.iter().cloned());
+        }
+    }
     fs::create_dir_all(state_dir.join("config"))?;
     fs::write(&plan.config_path, &plan.config)
         .with_context(|| format!("cannot write {}", plan.config_path.display()))?;

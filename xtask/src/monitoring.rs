@@ -136,7 +136,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     let scraped = client.metric_names()?;
     let undocumented = undocumented_metrics(&scraped, &documented);
     for name in &undocumented {
-        failures.push(format!("{name} is scraped but not in prometheus/METRICS.md"));
+        failures.push(format!(
+            "{name} is scraped but not in prometheus/METRICS.md"
+        ));
     }
     println!(
         "    {} aiut_ metrics scraped, {} undocumented",

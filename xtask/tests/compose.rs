@@ -1329,6 +1329,11 @@ fn reads(loaded: &Loaded, name: &str) -> bool {
     if name == "DATABASE_URL" || name == "REDIS_URL" {
         return loaded.reads_urls;
     }
+    // OpenTelemetry's own variables, read by the telemetry set-up of every service but the
+    // simulator.
+    if name.starts_with("OTEL_") {
+        return true;
+    }
     if let Some(rest) = name.strip_prefix("AIUT_") {
         return rest
             .split_once("__")

@@ -89,7 +89,10 @@ fn the_rule_unit_tests_catch_a_changed_threshold() {
     let dir = temp_dir("mutant");
     let alerts = read("prometheus/alerts.yml");
     let mutated = alerts.replace("> 0.80\n        for: 5m", "> 0.95\n        for: 5m");
-    assert_ne!(alerts, mutated, "the CPU threshold is where the test expects");
+    assert_ne!(
+        alerts, mutated,
+        "the CPU threshold is where the test expects"
+    );
     std::fs::write(dir.join("alerts.yml"), mutated).expect("write");
     std::fs::write(
         dir.join("tests/alerts.test.yml"),
@@ -283,12 +286,18 @@ fn the_three_dashboards_are_well_formed() {
     let uid = provisioned_datasource_uid();
     let all = dashboards();
     let names: Vec<&str> = all.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["infrastructure.json", "overview.json", "tasks.json"]);
+    assert_eq!(
+        names,
+        ["infrastructure.json", "overview.json", "tasks.json"]
+    );
     let mut uids = BTreeSet::new();
     let mut problems = Vec::new();
     for (name, dashboard) in &all {
         problems.extend(dashboard_problems(name, dashboard, &uid));
-        assert!(uids.insert(dashboard["uid"].to_string()), "{name}: uid reused");
+        assert!(
+            uids.insert(dashboard["uid"].to_string()),
+            "{name}: uid reused"
+        );
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }

@@ -131,7 +131,12 @@ where
 
         let mut first = true;
         writer.write_char('{')?;
-        write_entry(&mut writer, &mut first, "timestamp", &Value::from(timestamp))?;
+        write_entry(
+            &mut writer,
+            &mut first,
+            "timestamp",
+            &Value::from(timestamp),
+        )?;
         write_entry(
             &mut writer,
             &mut first,

@@ -14,7 +14,10 @@ use super::ServiceRecord;
 /// Variables removed from the inherited environment of every service: the record's own `env`
 /// says everything the service is meant to see.
 fn is_configuration_variable(name: &str) -> bool {
-    name.starts_with("AIUT_") || name == "DATABASE_URL" || name == "REDIS_URL"
+    name.starts_with("AIUT_")
+        || name.starts_with("OTEL_")
+        || name == "DATABASE_URL"
+        || name == "REDIS_URL"
 }
 
 /// The service's program with its arguments, its environment (the record's own, over the
@@ -209,6 +212,7 @@ mod tests {
         assert!(is_configuration_variable("AIUT_SERVER__PORT"));
         assert!(is_configuration_variable("DATABASE_URL"));
         assert!(is_configuration_variable("REDIS_URL"));
+        assert!(is_configuration_variable("OTEL_EXPORTER_OTLP_ENDPOINT"));
         assert!(!is_configuration_variable("PATH"));
         assert!(!is_configuration_variable("OPENAI_API_KEY"));
     }
