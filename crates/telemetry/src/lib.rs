@@ -1,6 +1,7 @@
 //! What every AIunittest service shares for observability: per-process metrics read from `/proc`,
 //! logs, and traces.
 
+pub mod documented;
 mod init;
 pub mod json;
 pub mod process;

@@ -1,78 +1,13 @@
 //! `/metrics` holds to `prometheus/METRICS.md`, both ways.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use std::time::Duration;
 
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use telemetry::documented::undocumented_or_missing;
 use worker::simulator::Behaviour;
 
 use crate::helpers::{StackOptions, stack};
-
-/// The metric families of an OpenMetrics text, by the name a query uses (a counter's with `_total`),
-/// with their type.
-fn scraped_families(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix("# TYPE "))
-        .filter_map(|rest| rest.split_once(' '))
-        .map(|(name, kind)| {
-            let name = if kind == "counter" {
-                format!("{name}_total")
-            } else {
-                name.to_owned()
-            };
-            (name, kind.to_owned())
-        })
-        .collect()
-}
-
-/// The families `prometheus/METRICS.md` documents for `service`, with their type: the rows of its
-/// tables whose Services column names the service.
-fn documented_families(service: &str) -> BTreeMap<String, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prometheus/METRICS.md");
-    let doc = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
-    doc.lines()
-        .filter(|line| line.starts_with("| `"))
-        .filter_map(|line| {
-            // `\|` separates label values inside a cell.
-            let cells: Vec<String> = line
-                .replace("\\|", "/")
-                .split('|')
-                .map(|cell| cell.trim().to_owned())
-                .collect();
-            let (name, kind, services) = (cells.get(1)?, cells.get(2)?, cells.get(4)?);
-            services
-                .split(',')
-                .any(|listed| listed.trim() == service)
-                .then(|| (name.trim_matches('`').to_owned(), kind.clone()))
-        })
-        .collect()
-}
-
-/// What differs between a scrape and the documentation of `service`; empty when they agree.
-fn undocumented_or_missing(service: &str, scraped: &str) -> Vec<String> {
-    let documented = documented_families(service);
-    let scraped = scraped_families(scraped);
-    let mut problems = Vec::new();
-    for (name, kind) in &scraped {
-        match documented.get(name) {
-            None => problems.push(format!("`{name}` ({kind}) is exported but not documented")),
-            Some(documented) if documented != kind => problems.push(format!(
-                "`{name}` is exported as a {kind}, documented as a {documented}"
-            )),
-            Some(_) => {}
-        }
-    }
-    for name in documented.keys() {
-        if !scraped.contains_key(name) {
-            problems.push(format!("`{name}` is documented but not exported"));
-        }
-    }
-    problems
-}
 
 #[sqlx::test(migrations = false)]
 async fn every_exported_metric_is_documented_and_every_documented_one_exported(
