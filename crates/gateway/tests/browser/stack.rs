@@ -52,7 +52,7 @@ pub struct Stack {
     prefix: String,
 }
 
-fn redis_url() -> String {
+pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
@@ -229,7 +229,7 @@ impl Stack {
     }
 }
 
-async fn remove_keys(prefix: &str) {
+pub async fn remove_keys(prefix: &str) {
     let Ok(client) = redis::Client::open(redis_url()) else {
         return;
     };

@@ -32,7 +32,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
 use worker::simulator::{Simulator, SimulatorConfig};
 
-use crate::stack::free_port;
+use crate::stack::{free_port, redis_url, remove_keys};
 
 /// Which service a child process runs: `api` or `worker`.
 const SERVICE_VARIABLE: &str = "AIUT_TRACES_TEST_SERVICE";
@@ -325,10 +325,6 @@ fn database_url(connect: &PgConnectOptions) -> String {
     )
 }
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 /// `simulator`, the default, answering from the simulator at `base_url`, and `offline`.
 fn registry(base_url: String) -> ModelRegistry {
     let simulator = ModelSpec {
@@ -375,26 +371,6 @@ async fn wait_until_up(client: &reqwest::Client, url: &str, service: &Service) {
             service.log_text()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn remove_keys(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
-        return;
-    };
-    let Ok(mut connection) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut connection)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut connection)
-            .await;
     }
 }
 
