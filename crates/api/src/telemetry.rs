@@ -1,7 +1,7 @@
 //! Logs and traces, set up by [`telemetry::init`]: stdout as text or JSON lines (`RUST_LOG`
-//! overrides the configured filter), and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, W3C trace
-//! context on every span and OTLP export. The request span's `request_id` (and, traced, its
-//! `trace_id`) appear on every line logged while serving a request.
+//! overrides the configured filter), W3C trace context on every span, and OTLP export when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The request span's `request_id` and `trace_id` appear on
+//! every line logged while serving a request.
 
 pub use telemetry::Telemetry;
 

@@ -590,15 +590,11 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
-        // Traced, the backend continues the gateway's span, not the client's; untraced, the
-        // client's trace context passes through as it came.
-        let trace_headers = telemetry::propagation::trace_headers(&ctx.span);
-        if !trace_headers.is_empty() {
-            upstream_request.remove_header(telemetry::propagation::TRACEPARENT);
-            upstream_request.remove_header(telemetry::propagation::TRACESTATE);
-            for (name, value) in trace_headers {
-                upstream_request.insert_header(name, value)?;
-            }
+        // The backend continues the gateway's trace, never one a client made up beyond it.
+        upstream_request.remove_header(telemetry::propagation::TRACEPARENT);
+        upstream_request.remove_header(telemetry::propagation::TRACESTATE);
+        for (name, value) in telemetry::propagation::trace_headers(&ctx.span) {
+            upstream_request.insert_header(name, value)?;
         }
         if ctx.fresh_connection {
             upstream_request.insert_header("connection", "close")?;

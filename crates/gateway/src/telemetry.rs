@@ -1,6 +1,6 @@
 //! Logs and traces, set up by [`telemetry::init`]: stdout as text or JSON lines (`RUST_LOG`
-//! overrides the configured filter; Pingora's own `log` records go to the same place), and, when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, W3C trace context on every request's span and OTLP export.
+//! overrides the configured filter; Pingora's own `log` records go to the same place), W3C trace
+//! context on every request's span, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
 pub use telemetry::Telemetry;
 

@@ -339,12 +339,21 @@ async fn answers_itself_spreads_requests_and_sets_headers() {
             echoed["x_forwarded_host"],
             format!("127.0.0.1:{}", gateway.port)
         );
-        // Not exporting traces, the gateway passes the client's trace context on as it came (the
-        // tracing test in tests/browser covers the gateway's own span taking its place).
+        // The backend continues the client's trace under the gateway's own span.
+        let traceparent = echoed["traceparent"].as_str().expect("a traceparent");
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{traceparent}");
+        assert_eq!(parts[0], "00");
         assert_eq!(
-            echoed["traceparent"],
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            parts[1], "0af7651916cd43dd8448eb211c80319c",
+            "the client's trace"
         );
+        assert_ne!(
+            parts[2], "b7ad6b7169203331",
+            "the gateway's span, not the client's"
+        );
+        assert_eq!(parts[2].len(), 16);
+        assert_eq!(parts[3], "01", "sampled, as the client asked");
         *seen.entry(instance).or_default() += 1;
     }
     assert_eq!(seen.len(), 2, "both backends answered: {seen:?}");

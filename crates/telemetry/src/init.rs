@@ -2,12 +2,11 @@
 //!
 //! - Logs go to stdout, as text or JSON lines ([`crate::json`]); `RUST_LOG` overrides the
 //!   configured filter.
+//! - Spans always carry W3C trace context (trace and span ids, the sampling flag), so a
+//!   `traceparent` flows between the services and logs name the trace, whether or not traces are
+//!   exported.
 //! - When `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, spans
-//!   carry W3C trace context (trace and span ids, the sampling flag), a `traceparent` flows
-//!   between the services, logs name the trace, and spans are exported over OTLP/HTTP (protobuf)
-//!   by a batch processor on a thread of its own. Without it no trace layer is installed at all:
-//!   building trace context for every span costs each request about a fifth of its CPU time, for
-//!   traces nobody receives. The
+//!   are also exported over OTLP/HTTP (protobuf) by a batch processor on a thread of its own. The
 //!   other `OTEL_*` variables of the specification apply: `OTEL_SERVICE_NAME` (over the service's
 //!   own name), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT`,
 //!   `OTEL_TRACES_SAMPLER` (and `…_ARG`), `OTEL_BSP_SCHEDULE_DELAY` and the other batch settings;
@@ -157,30 +156,21 @@ impl<S> Filter<S> for TraceFilter {
     }
 }
 
-/// The layers every service runs: the logs through `filter` to `writer`, and, given a provider,
-/// trace context (and export) for spans at `INFO` and above.
+/// The layers every service runs: trace context (and export) for spans at `INFO` and above,
+/// and the logs through `filter` to `writer`.
 fn subscriber<W>(
     options: &Options<'_>,
     filter: EnvFilter,
-    provider: Option<&SdkTracerProvider>,
+    provider: &SdkTracerProvider,
     writer: W,
 ) -> impl tracing::Subscriber + Send + Sync + 'static
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let traces = provider.map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(options.service))
-            .with_threads(false)
-            .with_filter(TraceFilter)
-    });
-    // Traced, each layer filters for itself (spans are traced whatever the logs keep); without
-    // traces the log filter is the whole subscriber's, so what it drops costs nothing further.
-    let (whole, logs_only) = if traces.is_some() {
-        (None, Some(filter))
-    } else {
-        (Some(filter), None)
-    };
+    let traces = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(options.service))
+        .with_threads(false)
+        .with_filter(TraceFilter);
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(std::io::stdout().is_terminal())
@@ -189,15 +179,12 @@ where
         logs.with_ansi(false)
             .fmt_fields(JsonFields::new())
             .event_format(JsonLines)
-            .with_filter(logs_only)
+            .with_filter(filter)
             .boxed()
     } else {
-        logs.with_filter(logs_only).boxed()
+        logs.with_filter(filter).boxed()
     };
-    tracing_subscriber::registry()
-        .with(whole)
-        .with(traces)
-        .with(logs)
+    tracing_subscriber::registry().with(traces).with(logs)
 }
 
 /// Installs the process's subscriber: logs, trace context, and the OTLP exporter when asked for.
@@ -224,29 +211,25 @@ pub fn init(options: &Options<'_>) -> Telemetry {
             Err(error) => export_error = Some(error.to_string()),
         }
     }
-    let provider = exporting.then(|| builder.build());
-    let installed = subscriber(options, filter, provider.as_ref(), std::io::stdout).try_init();
+    let provider = builder.build();
+    let installed = subscriber(options, filter, &provider, std::io::stdout).try_init();
     if installed.is_err() {
         // Another subscriber is in place; this provider would never see a span.
-        if let Some(provider) = provider {
-            let _ = provider.shutdown();
-        }
+        let _ = provider.shutdown();
         return Telemetry {
             provider: None,
             exporting: false,
         };
     }
-    if let Some(provider) = &provider {
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        opentelemetry::global::set_tracer_provider(provider.clone());
-    }
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(provider.clone());
     if let Some(error) = export_error {
         tracing::warn!(%error, "cannot set up the OTLP exporter; spans are not exported");
     } else if exporting {
         tracing::info!(service = options.service, "exporting spans over OTLP/HTTP");
     }
     Telemetry {
-        provider,
+        provider: Some(provider),
         exporting,
     }
 }
@@ -288,28 +271,20 @@ mod tests {
         }
     }
 
-    /// JSON logs of `run`, traced (as when exporting) or not.
-    fn json_logs(traced: bool, run: impl FnOnce()) -> Vec<serde_json::Value> {
+    fn with_json_logs(run: impl FnOnce()) -> Vec<serde_json::Value> {
         let captured = Captured::default();
         let writer = captured.clone();
-        let provider = traced.then(|| SdkTracerProvider::builder().build());
+        let provider = SdkTracerProvider::builder().build();
         let options = Options {
             service: "aiut-test",
             filter: "info",
             json: true,
         };
-        let subscriber = subscriber(
-            &options,
-            EnvFilter::new("info"),
-            provider.as_ref(),
-            move || writer.clone(),
-        );
+        let subscriber = subscriber(&options, EnvFilter::new("info"), &provider, move || {
+            writer.clone()
+        });
         tracing::subscriber::with_default(subscriber, run);
         captured.lines()
-    }
-
-    fn with_json_logs(run: impl FnOnce()) -> Vec<serde_json::Value> {
-        json_logs(true, run)
     }
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -413,32 +388,6 @@ mod tests {
             lines[0]["task_id"], "t-2",
             "the log layer sees the span: {lines:?}"
         );
-    }
-
-    /// Without export there is no trace context: the ids of the spans in scope are still lifted,
-    /// no trace id is made up, and the propagation helpers do nothing.
-    #[test]
-    fn untraced_logs_keep_their_request_and_task_ids() {
-        let lines = json_logs(false, || {
-            assert!(tracing::enabled!(tracing::Level::INFO));
-            let request = tracing::info_span!(
-                "request",
-                request_id = "req-3",
-                trace_id = tracing::field::Empty
-            );
-            assert!(!propagation::set_parent_from_traceparent(&request, PARENT));
-            propagation::record_trace_id(&request);
-            assert_eq!(propagation::traceparent(&request), None);
-            request.in_scope(|| {
-                let task = tracing::info_span!("worker.task", task_id = "t-3");
-                task.in_scope(|| tracing::info!("inside"));
-                tracing::debug!("below the filter");
-            });
-        });
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        assert_eq!(lines[0]["request_id"], "req-3");
-        assert_eq!(lines[0]["task_id"], "t-3");
-        assert!(lines[0].get("trace_id").is_none(), "{lines:?}");
     }
 
     #[test]
