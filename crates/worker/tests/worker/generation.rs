@@ -321,14 +321,7 @@ async fn the_worker_reports_what_it_did_in_its_metrics(
     // slot, so the metrics are read once the attempt is over (or after a bounded wait).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let metrics = loop {
-        let metrics = client
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .expect("metrics answer")
-            .text()
-            .await
-            .expect("text");
+        let metrics = stack.first_worker_metrics().await;
         let attempt_over = metrics.contains("aiut_worker_tasks_in_flight 0")
             && metrics.contains("aiut_worker_task_outcomes_total{outcome=\"succeeded\"} 1");
         if attempt_over || tokio::time::Instant::now() > deadline {

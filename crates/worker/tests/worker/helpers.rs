@@ -482,6 +482,19 @@ impl Stack {
             .collect()
     }
 
+    /// The first worker's `/metrics` text.
+    pub async fn first_worker_metrics(&self) -> String {
+        let port = self.worker_metrics_ports()[0];
+        self.client
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("a metrics body")
+    }
+
     /// Stops the first worker gracefully and waits for it.
     pub async fn stop_first_worker(&mut self) {
         let Some(worker) = self.workers.first_mut() else {
