@@ -1153,6 +1153,15 @@ fn sections_of<T: serde::Serialize>(settings: &T) -> Result<BTreeSet<String>, St
     }
 }
 
+/// The variables the models of a registry take their API keys from.
+fn key_variables(registry: &domain::ModelRegistry) -> BTreeSet<String> {
+    registry
+        .models
+        .iter()
+        .filter_map(|model| model.api_key_env.clone())
+        .collect()
+}
+
 /// Runs the loader of `binary` on the current (jailed) environment.
 fn run_loader(binary: &str) -> Result<Loaded, String> {
     let error = |error: anyhow::Error| format!("{binary}: {error:#}");
@@ -1165,12 +1174,7 @@ fn run_loader(binary: &str) -> Result<Loaded, String> {
                 ports: BTreeSet::from([settings.server.port]),
                 sections: sections_of(&api::Settings::default())?,
                 reads_urls: true,
-                key_variables: settings
-                    .models
-                    .models
-                    .iter()
-                    .filter_map(|model| model.api_key_env.clone())
-                    .collect(),
+                key_variables: key_variables(&settings.models),
                 default_model: settings.default_model().ok().map(|id| id.to_string()),
                 capacity: Some(settings.queue.worker_capacity),
                 tls: false,
@@ -1183,12 +1187,7 @@ fn run_loader(binary: &str) -> Result<Loaded, String> {
                 ports: BTreeSet::from([settings.worker.metrics_port]),
                 sections: sections_of(&worker::Settings::default())?,
                 reads_urls: true,
-                key_variables: settings
-                    .models
-                    .models
-                    .iter()
-                    .filter_map(|model| model.api_key_env.clone())
-                    .collect(),
+                key_variables: key_variables(&settings.models),
                 default_model: None,
                 capacity: Some(settings.worker.concurrency),
                 tls: false,
