@@ -8,8 +8,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::redis::Redis;
 use crate::state::AppState;
+use store::Redis;
 
 /// How often the sampler checks the dependencies.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(5);

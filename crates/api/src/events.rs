@@ -12,12 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::{Event, TaskId, redis_keys};
+use domain::{Event, TaskId};
 use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-
-use crate::redis::Redis;
 
 /// What a watcher of one task receives.
 #[derive(Debug, Clone)]
@@ -92,10 +90,11 @@ impl EventHub {
                 ..Inner::default()
             }),
         };
-        tokio::spawn(
-            hub.clone()
-                .subscribe_forever(client, redis_keys::channel(prefix), stop),
-        );
+        tokio::spawn(hub.clone().subscribe_forever(
+            client,
+            store::keys::event_channel(prefix),
+            stop,
+        ));
         Ok(hub)
     }
 
@@ -220,70 +219,4 @@ impl EventHub {
             }
         }
     }
-}
-
-/// A task's logged events with a number above `after`, in order. Unreadable entries are skipped.
-#[tracing::instrument(name = "redis.replay_events", skip_all, fields(task_id = %task))]
-pub async fn replay(redis: &Redis, task: TaskId, after: u64) -> redis::RedisResult<Vec<Event>> {
-    let mut connection = redis.connection();
-    let logged: Vec<String> = redis::cmd("LRANGE")
-        .arg(redis_keys::log(redis.prefix(), task))
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut connection)
-        .await?;
-    Ok(logged
-        .iter()
-        .filter_map(|json| serde_json::from_str::<Event>(json).ok())
-        .filter(|event| event.seq > after)
-        .collect())
-}
-
-/// Numbers an event with the task's counter, appends it to the task's log (kept `ttl_secs`) and
-/// publishes it on the channel, the log and the channel in one transaction. Workers publish
-/// through this, and the api for tasks that end without a worker (a queued task cancelled).
-#[tracing::instrument(name = "redis.publish_event", skip_all, fields(task_id = %task))]
-pub async fn publish(
-    redis: &Redis,
-    ttl_secs: u64,
-    task: TaskId,
-    progress: domain::Progress,
-    kind: domain::EventKind,
-) -> anyhow::Result<()> {
-    let prefix = redis.prefix();
-    let mut connection = redis.connection();
-    let seq_key = redis_keys::seq(prefix, task);
-    let log_key = redis_keys::log(prefix, task);
-    let seq: u64 = redis::cmd("INCR")
-        .arg(&seq_key)
-        .query_async(&mut connection)
-        .await?;
-    let event = Event {
-        task_id: task,
-        seq,
-        progress,
-        kind,
-    };
-    let json = serde_json::to_string(&event)?;
-    redis::pipe()
-        .atomic()
-        .cmd("RPUSH")
-        .arg(&log_key)
-        .arg(&json)
-        .ignore()
-        .cmd("EXPIRE")
-        .arg(&log_key)
-        .arg(ttl_secs)
-        .ignore()
-        .cmd("EXPIRE")
-        .arg(&seq_key)
-        .arg(ttl_secs)
-        .ignore()
-        .cmd("PUBLISH")
-        .arg(redis_keys::channel(prefix))
-        .arg(&json)
-        .ignore()
-        .query_async::<()>(&mut connection)
-        .await?;
-    Ok(())
 }

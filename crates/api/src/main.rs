@@ -1,5 +1,6 @@
 use anyhow::Context;
-use api::{Application, Settings, db, telemetry};
+use api::{Application, Settings};
+use store::db;
 
 const USAGE: &str = "usage: aiut-api [migrate]\n  \
     (no argument)  serve the api\n  \
@@ -18,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
     };
     let settings = Settings::load().context("cannot load the configuration")?;
-    let traces = telemetry::init(&settings.log);
+    let traces = api::init_telemetry(&settings.log);
     if migrate_only {
         // Deployments migrate once, before any replica starts; replicas still migrate at start
         // (under an advisory lock), finding nothing left to do.

@@ -17,10 +17,6 @@ pub static X_BACKEND_INSTANCE: HeaderName = HeaderName::from_static("x-backend-i
 /// Paths polled by health checks and scrapers: traced only when the caller sends a trace.
 const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
-/// The request's id, as given by the caller (or the gateway) or made here.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
-
 /// An id is kept when it is short, visible ASCII; anything else is replaced, so logs stay clean.
 fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
@@ -34,7 +30,7 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
 /// echoes the id and names this replica in the response.
 pub async fn request_context(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let id = request
@@ -42,7 +38,6 @@ pub async fn request_context(
         .get(&X_REQUEST_ID)
         .and_then(acceptable_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    request.extensions_mut().insert(RequestId(id.clone()));
     let method = request.method().clone();
     let span = tracing::info_span!(
         "request",
@@ -133,11 +128,10 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
-    use crate::cache::ResultCache;
     use crate::config::Settings;
     use crate::metrics::Metrics;
-    use crate::redis::Redis;
     use crate::state::Shared;
+    use store::{Redis, ResultCache};
 
     /// Log output collected in memory.
     #[derive(Clone, Default)]

@@ -113,7 +113,7 @@ pub async fn session_layer(
 }
 
 fn session_key(state: &AppState, id: &SessionId) -> String {
-    state.redis.key(&format!("session:{}", id.as_str()))
+    store::keys::session(state.redis.prefix(), id.as_str())
 }
 
 /// Extends a known session's life. `Ok(false)`: Redis does not know it (expired or flushed).

@@ -7,16 +7,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use axum::Router;
 use sqlx::PgPool;
+use store::{Redis, ResultCache, db};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::ResultCache;
 use crate::config::Settings;
 use crate::events::EventHub;
 use crate::metrics::Metrics;
-use crate::redis::Redis;
 use crate::state::{AppState, Shared};
-use crate::{db, dependencies, routes};
+use crate::{dependencies, routes};
 
 pub struct Application {
     listener: TcpListener,
@@ -89,7 +88,7 @@ impl Application {
             .server
             .instance_id
             .clone()
-            .unwrap_or_else(|| format!("{}-{port}", hostname()));
+            .unwrap_or_else(|| format!("{}-{port}", service::hostname("api")));
         let redis = Redis::new(&settings.redis)?;
         let stopping = CancellationToken::new();
         let hub = EventHub::start(
@@ -136,7 +135,7 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+        self.run_until(service::shutdown_signal()).await
     }
 
     /// Serves until `stop` completes, then lets in-flight requests finish for up to the grace period.
@@ -187,41 +186,5 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "api".to_owned())
-}
-
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
     }
 }

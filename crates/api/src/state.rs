@@ -4,12 +4,11 @@ use std::time::Instant;
 
 use domain::ModelId;
 use sqlx::PgPool;
+use store::{Redis, ResultCache};
 
-use crate::cache::ResultCache;
 use crate::config::Settings;
 use crate::events::EventHub;
 use crate::metrics::Metrics;
-use crate::redis::Redis;
 
 /// What every handler shares: settings, the pool, Redis, metrics. Cheap to clone.
 #[derive(Clone)]

@@ -5,7 +5,7 @@
 
 pub use telemetry::Telemetry;
 
-use crate::config::LogSettings;
+use service::sections::LogSettings;
 
 /// The api's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
 pub const SERVICE_NAME: &str = "aiut-api";

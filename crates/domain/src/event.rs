@@ -102,26 +102,6 @@ impl Progress {
     }
 }
 
-/// Where events live in Redis. `prefix` is the deployment's key prefix (`aiut:`).
-pub mod redis_keys {
-    use crate::TaskId;
-
-    /// The one channel every event is published on; each api replica subscribes to it once.
-    pub fn channel(prefix: &str) -> String {
-        format!("{prefix}events")
-    }
-
-    /// A task's event log, for replay to late joiners.
-    pub fn log(prefix: &str, task: TaskId) -> String {
-        format!("{prefix}events:{task}")
-    }
-
-    /// A task's event counter, which numbers its events across attempts and publishers.
-    pub fn seq(prefix: &str, task: TaskId) -> String {
-        format!("{prefix}events:{task}:seq")
-    }
-}
-
 /// A testable unit as announced by `parsing_completed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitSummary {

@@ -15,7 +15,7 @@ mod source;
 mod task;
 
 pub use cache_key::{CacheKey, PROMPT_VERSION};
-pub use event::{Event, EventKind, Progress, ProgressError, UnitSummary, redis_keys};
+pub use event::{Event, EventKind, Progress, ProgressError, UnitSummary};
 pub use file_name::{FileNameError, SourceFileName};
 pub use framework::{Framework, FrameworkError};
 pub use language::{Language, UnknownLanguage};

@@ -142,10 +142,9 @@ fn initial_backends(settings: &Settings) -> anyhow::Result<Vec<SocketAddr>> {
                 Ok(Vec::new())
             }
         },
-        None => settings
-            .gateway
-            .resolve_static_upstreams()
-            .context("gateway.upstreams"),
+        None => {
+            crate::config::resolve_static_upstreams(&settings.gateway).context("gateway.upstreams")
+        }
     }
 }
 

@@ -1,130 +1,57 @@
-//! The worker's settings, layered like the api's: compiled-in defaults, then an optional TOML file
-//! (`AIUT_CONFIG`, else `aiunittest.toml` in the working folder), then `DATABASE_URL`/`REDIS_URL`,
-//! then `AIUT_<SECTION>__<FIELD>`. The `database`, `redis`, `limits`, `models` and `log` sections
-//! are the api's own, so one file configures both; the api's other sections (`server`, `session`,
-//! `queue`, `cache`, `stream`) and the gateway's are ignored here, and the api ignores `worker` and
-//! `gateway`.
+//! The worker's settings: the sections of the deployment's configuration it reads (`worker`, and
+//! the shared `database`, `redis`, `limits`, `cache`, `models` and `log`), loaded by the one
+//! loader every binary uses (`service::config`). The other services' sections are ignored.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
-use api::config::{DatabaseSettings, LimitSettings, LogSettings, RedisSettings};
 use domain::ModelRegistry;
-use figment::Figment;
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+pub use service::sections::{
+    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, RedisSettings, WorkerSettings,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Settings {
     pub worker: WorkerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub limits: LimitSettings,
+    /// How long fresh results stay in the result cache: the same section the api reads.
+    pub cache: CacheSettings,
     pub models: ModelRegistry,
     pub log: LogSettings,
-    #[serde(skip_serializing)]
-    pub server: IgnoredAny,
-    #[serde(skip_serializing)]
-    pub session: IgnoredAny,
-    #[serde(skip_serializing)]
-    pub queue: IgnoredAny,
-    #[serde(skip_serializing)]
-    pub cache: IgnoredAny,
-    #[serde(skip_serializing)]
-    pub stream: IgnoredAny,
-    #[serde(skip_serializing)]
-    pub gateway: IgnoredAny,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WorkerSettings {
-    /// Names this worker in leases, logs and metrics; defaults to `<hostname>-<pid>`.
-    pub id: Option<String>,
-    /// Tasks this worker runs at once.
-    pub concurrency: u32,
-    /// Units of one task whose tests are written at once (each model's own limit still applies).
-    pub unit_concurrency: u32,
-    /// How long a claim holds a task without renewal.
-    pub lease_secs: u64,
-    /// How often a running task's lease is renewed (well inside the lease).
-    pub renew_every_secs: u64,
-    /// The slow poll behind `LISTEN/NOTIFY`.
-    pub poll_interval_ms: u64,
-    /// After a stop signal: how long in-flight tasks may run on before their leases are released.
-    pub shutdown_grace_secs: u64,
-    /// Where `/metrics` and `/healthz` listen.
-    pub metrics_host: String,
-    pub metrics_port: u16,
-    /// Provider retries per model before falling back or giving up.
-    pub max_retries: u32,
-    /// The first backoff; each retry doubles it, with jitter, up to `retry_max_delay_ms`.
-    pub retry_base_delay_ms: u64,
-    pub retry_max_delay_ms: u64,
-    /// How long a task's events stay in Redis for replay.
-    pub event_ttl_secs: u64,
-    /// How often the queue depth gauge is refreshed.
-    pub queue_sample_secs: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        let api = api::Settings::default();
         Settings {
-            worker: WorkerSettings {
-                id: None,
-                concurrency: 8,
-                unit_concurrency: 4,
-                lease_secs: 30,
-                renew_every_secs: 10,
-                poll_interval_ms: 5_000,
-                shutdown_grace_secs: 20,
-                metrics_host: "0.0.0.0".into(),
-                metrics_port: 9200,
-                max_retries: 3,
-                retry_base_delay_ms: 500,
-                retry_max_delay_ms: 20_000,
-                event_ttl_secs: 3_600,
-                queue_sample_secs: 5,
-            },
+            worker: WorkerSettings::default(),
+            // A worker holds fewer connections than an api replica.
             database: DatabaseSettings {
                 max_connections: 10,
-                ..api.database
+                ..DatabaseSettings::default()
             },
-            redis: api.redis,
-            limits: api.limits,
-            models: api.models,
-            log: api.log,
-            server: IgnoredAny,
-            session: IgnoredAny,
-            queue: IgnoredAny,
-            cache: IgnoredAny,
-            stream: IgnoredAny,
-            gateway: IgnoredAny,
+            redis: RedisSettings::default(),
+            limits: LimitSettings::default(),
+            cache: CacheSettings::default(),
+            models: ModelRegistry::default(),
+            log: LogSettings::default(),
         }
-    }
-}
-
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        Settings::default().worker
     }
 }
 
 impl Settings {
     pub fn load() -> anyhow::Result<Settings> {
-        let explicit = std::env::var_os("AIUT_CONFIG").map(PathBuf::from);
-        let settings: Settings = Settings::figment(explicit)?
-            .extract()
-            .context("invalid configuration")?;
-        settings.validate()?;
-        Ok(settings)
+        Settings::load_from(std::env::var_os(service::config::FILE_VARIABLE).map(PathBuf::from))
     }
 
-    fn figment(explicit_file: Option<PathBuf>) -> anyhow::Result<Figment> {
-        api::config::layered(&Settings::default(), explicit_file)
+    /// The same with the file given instead of read from `AIUT_CONFIG`.
+    pub fn load_from(file: Option<PathBuf>) -> anyhow::Result<Settings> {
+        let settings = service::load_from(&Settings::default(), file)?;
+        settings.validate()?;
+        Ok(settings)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -150,20 +77,6 @@ impl Settings {
     }
 }
 
-impl WorkerSettings {
-    pub fn lease(&self) -> Duration {
-        Duration::from_secs(self.lease_secs)
-    }
-
-    pub fn renew_every(&self) -> Duration {
-        Duration::from_secs(self.renew_every_secs)
-    }
-
-    pub fn poll_interval(&self) -> Duration {
-        Duration::from_millis(self.poll_interval_ms)
-    }
-}
-
 #[cfg(test)]
 // figment's `Jail` closures must return its own (large) error type.
 #[allow(clippy::result_large_err)]
@@ -172,7 +85,7 @@ mod tests {
     use figment::Jail;
 
     #[test]
-    fn one_file_configures_api_and_worker() {
+    fn reads_its_sections_of_the_shared_file() {
         Jail::expect_with(|jail| {
             jail.create_file(
                 "aiunittest.toml",
@@ -187,6 +100,8 @@ listen = "0.0.0.0:80"
 concurrency = 4
 [limits]
 max_running_per_session = 2
+[cache]
+result_ttl_secs = 120
 [models]
 default = "simulator"
 [[models.registry]]
@@ -200,20 +115,15 @@ base_url = "http://127.0.0.1:8090/v1"
             )?;
             jail.set_env("AIUT_WORKER__LEASE_SECS", "12");
             jail.set_env("AIUT_WORKER__RENEW_EVERY_SECS", "4");
-            let settings: Settings = Settings::figment(None)
-                .map_err(|error| error.to_string())?
-                .extract()?;
-            settings.validate().map_err(|error| error.to_string())?;
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
             assert_eq!(settings.worker.concurrency, 4);
             assert_eq!(settings.worker.lease_secs, 12);
             assert_eq!(settings.limits.max_running_per_session, 2);
             assert_eq!(settings.models.models.len(), 2);
-
-            let api_settings: api::Settings = api::config::layered(&api::Settings::default(), None)
-                .map_err(|error| error.to_string())?
-                .extract()?;
-            assert_eq!(api_settings.server.port, 9000);
-            assert_eq!(api_settings.models, settings.models);
+            assert_eq!(
+                settings.cache.result_ttl_secs, 120,
+                "the api's cache section"
+            );
             Ok(())
         });
     }
@@ -222,9 +132,7 @@ base_url = "http://127.0.0.1:8090/v1"
     fn refuses_typos_and_bad_timing() {
         Jail::expect_with(|jail| {
             jail.create_file("aiunittest.toml", "[worker]\nconcurency = 4\n")?;
-            let result: Result<Settings, _> = Settings::figment(None)
-                .map_err(|error| error.to_string())?
-                .extract();
+            let result = Settings::load_from(None);
             assert!(result.is_err());
             Ok(())
         });

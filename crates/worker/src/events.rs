@@ -2,8 +2,8 @@
 //! log (for replay to late joiners) and published on the one channel the api replicas subscribe
 //! to. Progress is best effort: when Redis is down the task goes on and clients poll the task.
 
-use api::redis::Redis;
 use domain::{EventKind, Progress, TaskId};
+use store::Redis;
 
 use crate::metrics::Metrics;
 
@@ -38,6 +38,6 @@ impl Publisher {
         progress: Progress,
         kind: EventKind,
     ) -> anyhow::Result<()> {
-        api::events::publish(&self.redis, self.ttl_secs, task, progress, kind).await
+        store::events::publish(&self.redis, self.ttl_secs, task, progress, kind).await
     }
 }

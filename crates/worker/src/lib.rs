@@ -10,7 +10,6 @@ pub mod events;
 pub mod metrics;
 pub mod pipeline;
 pub mod provider;
-pub mod queue;
 pub mod simulator;
 pub mod startup;
 
@@ -19,3 +18,12 @@ pub use startup::Application;
 
 /// The worker's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
 pub const SERVICE_NAME: &str = "aiut-worker";
+
+/// Sets up the worker's logs and traces. Keep the guard until the end of `main`, then shut it down.
+pub fn init_telemetry(settings: &service::sections::LogSettings) -> telemetry::Telemetry {
+    telemetry::init(&telemetry::Options {
+        service: SERVICE_NAME,
+        filter: &settings.filter,
+        json: settings.json,
+    })
+}

@@ -1,10 +1,10 @@
 use anyhow::Context;
-use worker::{Application, SERVICE_NAME, Settings};
+use worker::{Application, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load().context("cannot load the configuration")?;
-    let traces = api::telemetry::init_service(SERVICE_NAME, &settings.log);
+    let traces = worker::init_telemetry(&settings.log);
     let application = Application::build(settings)
         .await
         .context("cannot start the worker")?;

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use crate::events::Publisher;
 use crate::metrics::Metrics;
 use crate::provider::{CallReport, Models, ProviderError};
-use crate::queue::ClaimedTask;
+use store::queue::ClaimedTask;
 
 /// Parsing takes the first few percent of the bar; assembly the last few.
 const PARSED_PERCENT: u8 = 5;

@@ -7,8 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use api::cache::{CachedResult, ResultCache};
-use api::redis::Redis;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -17,6 +15,9 @@ use axum::routing::get;
 use domain::{CacheKey, EventKind, Progress, TaskId};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use store::notify::{TASK_CANCEL, TASK_QUEUED};
+use store::queue::{self, AfterFailure, ClaimedTask, Failure, Lease, Renewal, Success};
+use store::{CachedResult, Redis, ResultCache, db};
 use telemetry::propagation;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -29,11 +30,6 @@ use crate::events::Publisher;
 use crate::metrics::Metrics;
 use crate::pipeline::{Halt, Pipeline, StopReason, TaskControl};
 use crate::provider::{CallReport, Models, RetryPolicy};
-use crate::queue::{self, AfterFailure, ClaimedTask, Failure, Lease, Renewal, Success};
-
-/// Channels the api notifies on: a task was queued, a running task should stop.
-const QUEUED_CHANNEL: &str = "aiut_task_queued";
-const CANCEL_CHANNEL: &str = "aiut_task_cancel";
 
 /// Everything a task runner needs, shared by all of them.
 struct Shared {
@@ -59,8 +55,8 @@ pub struct Application {
 impl Application {
     /// Connects to Postgres (migrating the schema, as the api does) and sets up Redis lazily.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = api::db::connect(&settings.database).await?;
-        api::db::migrate(&pool).await?;
+        let pool = db::connect(&settings.database).await?;
+        db::migrate(&pool).await?;
         Application::build_with_pool(settings, pool).await
     }
 
@@ -74,7 +70,7 @@ impl Application {
         let worker_id = worker
             .id
             .clone()
-            .unwrap_or_else(|| format!("{}-{}", api::startup::hostname(), std::process::id()));
+            .unwrap_or_else(|| format!("{}-{}", service::hostname("worker"), std::process::id()));
         let metrics = Metrics::new(worker.concurrency);
         let redis = Redis::new(&settings.redis)?;
         let policy = RetryPolicy {
@@ -84,13 +80,13 @@ impl Application {
         };
         let models = Models::new(
             settings.models.clone(),
-            &api::config::environment_lookup,
+            &service::config::environment_lookup,
             policy,
             metrics.clone(),
         )?;
         let shared = Shared {
             publisher: Publisher::new(redis.clone(), worker.event_ttl_secs, metrics.clone()),
-            results: ResultCache::new(redis, api::Settings::default().cache.result_ttl_secs),
+            results: ResultCache::new(redis, settings.cache.result_ttl_secs),
             worker_id,
             pool,
             models,
@@ -119,7 +115,7 @@ impl Application {
 
     /// Runs until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(api::startup::shutdown_signal()).await
+        self.run_until(service::shutdown_signal()).await
     }
 
     /// Runs until `stop` completes, then stops claiming, lets running tasks finish within the grace
@@ -589,16 +585,14 @@ async fn listen(shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let session = async {
             let mut listener = PgListener::connect_with(&shared.pool).await?;
-            listener
-                .listen_all([QUEUED_CHANNEL, CANCEL_CHANNEL])
-                .await?;
+            listener.listen_all([TASK_QUEUED, TASK_CANCEL]).await?;
             // Anything queued while we were not listening is found by this claim attempt.
             shared.wake.notify_one();
             loop {
                 let notification = listener.recv().await?;
                 match notification.channel() {
-                    QUEUED_CHANNEL => shared.wake.notify_one(),
-                    CANCEL_CHANNEL => {
+                    TASK_QUEUED => shared.wake.notify_one(),
+                    TASK_CANCEL => {
                         if let Ok(id) = notification.payload().parse::<TaskId>()
                             && let Some(control) = shared
                                 .running

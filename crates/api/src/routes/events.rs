@@ -23,11 +23,13 @@ use tracing::Instrument;
 
 use super::tasks::{TaskIdParam, idempotency_key, submit};
 use crate::error::{ApiError, ApiResult};
-use crate::events::{HubMessage, Watch, replay};
+use crate::events::{HubMessage, Watch};
 use crate::extract::read_json_body;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::store::{self, TaskRow};
+use store::TaskRow;
+use store::events::replay;
+use store::tasks;
 
 /// What a follower hands to a stream: an event, and whether it carries a resumable number.
 #[derive(Debug, Clone)]
@@ -47,7 +49,7 @@ pub async fn task_events(
 ) -> ApiResult<Response> {
     let after = last_event_id(&headers)?;
     let watch = state.hub.is_connected().then(|| state.hub.watch(id));
-    let task = store::get_task(&state.pool, session.id.as_str(), id)
+    let task = tasks::get_task(&state.pool, session.id.as_str(), id)
         .await?
         .ok_or_else(ApiError::task_not_found)?;
     let frames = follow(state, session, task, after, watch);
@@ -218,7 +220,7 @@ impl Follower {
     /// A heartbeat, unless the subscription is down or the task ended unseen: then the state from
     /// the table, and the end (the client polls from there).
     async fn beat(&mut self) -> Flow {
-        let task = match store::get_task(&self.state.pool, &self.owner, self.id).await {
+        let task = match tasks::get_task(&self.state.pool, &self.owner, self.id).await {
             Ok(Some(task)) => task,
             _ => return Flow::End,
         };
@@ -240,7 +242,7 @@ impl Follower {
     }
 
     async fn send_current_state(&mut self) {
-        if let Ok(Some(task)) = store::get_task(&self.state.pool, &self.owner, self.id).await {
+        if let Ok(Some(task)) = tasks::get_task(&self.state.pool, &self.owner, self.id).await {
             self.send_state(&task).await;
         }
     }
@@ -371,7 +373,7 @@ pub async fn generate_test(
 async fn wait_for_end(state: &AppState, owner: &str, id: TaskId) -> ApiResult<TaskRow> {
     let mut watch = state.hub.watch(id);
     loop {
-        let task = store::get_task(&state.pool, owner, id)
+        let task = tasks::get_task(&state.pool, owner, id)
             .await?
             .ok_or_else(ApiError::task_not_found)?;
         if task.status()?.is_terminal() {

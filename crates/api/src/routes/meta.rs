@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::ApiResult;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::store;
+use store::tasks;
 
 #[derive(Serialize)]
 pub struct Languages {
@@ -97,9 +97,9 @@ pub async fn queue(
     Extension(session): Extension<Session>,
 ) -> ApiResult<Json<Queue>> {
     let owner = session.id.as_str();
-    let counts = store::queue_counts(&state.pool, owner).await?;
+    let counts = tasks::queue_counts(&state.pool, owner).await?;
     let position = if counts.owner_queued > 0 {
-        store::owner_position(&state.pool, owner).await?
+        tasks::owner_position(&state.pool, owner).await?
     } else {
         None
     };
@@ -175,9 +175,9 @@ pub async fn queue_status_compat(
     Extension(session): Extension<Session>,
 ) -> ApiResult<Json<QueueStatusCompat>> {
     let owner = session.id.as_str();
-    let counts = store::queue_counts(&state.pool, owner).await?;
-    let outcomes = store::recent_outcomes(&state.pool).await?;
-    let active = store::owner_active(&state.pool, owner).await?;
+    let counts = tasks::queue_counts(&state.pool, owner).await?;
+    let outcomes = tasks::recent_outcomes(&state.pool).await?;
+    let active = tasks::owner_active(&state.pool, owner).await?;
     let label = session.id.label();
     let capacity = state.settings.queue.worker_capacity;
     Ok(Json(QueueStatusCompat {
@@ -241,7 +241,7 @@ pub async fn models(State(state): State<AppState>) -> Json<Models> {
         .models
         .iter()
         .map(|spec| {
-            let availability = spec.availability(&crate::config::environment_lookup);
+            let availability = spec.availability(&service::config::environment_lookup);
             ModelDetail {
                 id: spec.id.to_string(),
                 name: spec

@@ -11,12 +11,12 @@ use chrono::{DateTime, Utc};
 use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSpec, TaskStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::config::environment_lookup;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::read_create_request;
 use crate::session::Session;
 use crate::state::AppState;
-use crate::store::{self, Cancelled, Caps, Created, NewTask, TaskRow};
+use store::TaskRow;
+use store::tasks::{self, Cancelled, Caps, Created, NewTask};
 
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -209,7 +209,7 @@ pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
             ),
         });
     };
-    match spec.availability(&environment_lookup) {
+    match spec.availability(&service::config::environment_lookup) {
         Availability::Available => Ok(()),
         Availability::Unavailable(reason) => Err(ApiError::Unprocessable {
             code: "model_unavailable",
@@ -267,7 +267,7 @@ pub(crate) async fn submit(
     let cached = match state.results.get(&cache_key).await {
         Some(hit) => Some(hit),
         None => {
-            let found = store::find_result(&state.pool, &cache_key).await?;
+            let found = tasks::find_result(&state.pool, &cache_key).await?;
             if let Some(found) = &found {
                 state.results.put(&cache_key, found).await;
             }
@@ -290,7 +290,7 @@ pub(crate) async fn submit(
         max_queued_per_owner: i64::from(limits.max_queued_per_session),
         max_queue_depth: i64::from(limits.max_queue_depth),
     };
-    match store::create_task(&state.pool, &new, cached.as_ref(), caps).await? {
+    match tasks::create_task(&state.pool, &new, cached.as_ref(), caps).await? {
         Created::Queued { task, position } => {
             state.metrics.task_created("queued");
             tracing::info!(task_id = %task.id, language = %spec.language, "task queued");
@@ -343,7 +343,7 @@ pub async fn create(
             // the whole task, so a retry after completion gets the result.
             let mut response = match task.status()? {
                 TaskStatus::Queued => {
-                    let position = store::position_of(&state.pool, &task).await?;
+                    let position = tasks::position_of(&state.pool, &task).await?;
                     accepted(task, Some(position), StatusCode::ACCEPTED)?
                 }
                 _ => whole_task(task)?,
@@ -410,11 +410,11 @@ pub async fn get(
     Extension(session): Extension<Session>,
     TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Json<TaskView>> {
-    let task = store::get_task(&state.pool, session.id.as_str(), id)
+    let task = tasks::get_task(&state.pool, session.id.as_str(), id)
         .await?
         .ok_or_else(ApiError::task_not_found)?;
     let position = match task.status()? {
-        TaskStatus::Queued => Some(store::position_of(&state.pool, &task).await?),
+        TaskStatus::Queued => Some(tasks::position_of(&state.pool, &task).await?),
         _ => None,
     };
     Ok(Json(TaskView::from_row(task, position)?))
@@ -466,7 +466,7 @@ pub async fn list(
         .transpose()
         .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))?;
     // One extra row tells whether another page follows.
-    let mut rows = store::list_tasks(
+    let mut rows = tasks::list_tasks(
         &state.pool,
         session.id.as_str(),
         before,
@@ -495,11 +495,11 @@ pub async fn cancel(
     Extension(session): Extension<Session>,
     TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Response> {
-    match store::cancel_task(&state.pool, session.id.as_str(), id).await? {
+    match tasks::cancel_task(&state.pool, session.id.as_str(), id).await? {
         Cancelled::Now(task) => {
             tracing::info!(task_id = %id, "queued task cancelled");
             // No worker has the task, so the api tells its watchers.
-            let ended = crate::events::publish(
+            let ended = store::events::publish(
                 &state.redis,
                 state.settings.stream.event_ttl_secs,
                 id,
@@ -532,7 +532,7 @@ pub async fn download(
     Extension(session): Extension<Session>,
     TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Response> {
-    let task = store::get_task(&state.pool, session.id.as_str(), id)
+    let task = tasks::get_task(&state.pool, session.id.as_str(), id)
         .await?
         .ok_or_else(ApiError::task_not_found)?;
     let status = task.status()?;

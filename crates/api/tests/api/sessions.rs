@@ -232,7 +232,7 @@ async fn three_replicas_migrating_at_once_agree(
         .expect("the migrations table");
     assert_eq!(
         applied as usize,
-        api::db::MIGRATOR.iter().count(),
+        store::db::MIGRATOR.iter().count(),
         "each migration applied once"
     );
     for app in [&a, &b, &c] {

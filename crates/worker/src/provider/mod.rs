@@ -115,7 +115,7 @@ impl Models {
     ) -> Result<(Answer, ModelId), ProviderError> {
         let chain = self
             .registry
-            .attempt_chain(model, &api::config::environment_lookup);
+            .attempt_chain(model, &service::config::environment_lookup);
         let mut last_error = ProviderError::Fatal {
             code: "unknown_model",
             message: format!("model `{model}` is not in this worker's registry"),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::Env;
 use serde::{Deserialize, Serialize};
 
 /// How the simulator answers. Every field has a default ([`SimulatorConfig::default`] suits demos;
@@ -99,15 +99,12 @@ impl SimulatorConfig {
     }
 
     fn figment(file: Option<PathBuf>) -> anyhow::Result<Figment> {
-        let mut figment = Figment::from(Serialized::defaults(SimulatorConfig::default()));
-        if let Some(path) = file {
-            anyhow::ensure!(
-                path.is_file(),
-                "{FILE_VARIABLE} names {}, which is not a file",
-                path.display()
-            );
-            figment = figment.merge(Toml::file_exact(path));
-        }
+        let figment = service::config::defaults_then_file(
+            &SimulatorConfig::default(),
+            file,
+            FILE_VARIABLE,
+            None,
+        )?;
         Ok(figment.merge(Env::prefixed("AIUT_SIM_").ignore(&["CONFIG"]).split("__")))
     }
 

@@ -141,7 +141,7 @@ impl Simulator {
 
     /// Serves until SIGINT or SIGTERM.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(api::startup::shutdown_signal()).await
+        self.run_until(service::shutdown_signal()).await
     }
 
     /// Serves until `stop` completes. Then hangs, stalls and paced answers end at once, and

@@ -54,7 +54,7 @@ fn service_process() {
     match service.as_str() {
         "api" => {
             let settings: api::Settings = serde_json::from_str(&json).expect("api settings");
-            let traces = api::telemetry::init(&settings.log);
+            let traces = api::init_telemetry(&settings.log);
             let ran = runtime.block_on(async move {
                 api::Application::build(settings)
                     .await?
@@ -66,7 +66,7 @@ fn service_process() {
         }
         "worker" => {
             let settings: worker::Settings = serde_json::from_str(&json).expect("worker settings");
-            let traces = api::telemetry::init_service(worker::SERVICE_NAME, &settings.log);
+            let traces = worker::init_telemetry(&settings.log);
             let ran = runtime.block_on(async move {
                 worker::Application::build(settings)
                     .await?
@@ -531,10 +531,7 @@ async fn one_task_is_one_trace_across_gateway_api_and_worker(
     );
     let config_path = folder.join("gateway.toml");
     std::fs::write(&config_path, config).expect("the gateway's configuration");
-    let mut command = Service::command(
-        Path::new(env!("CARGO_BIN_EXE_aiut-gateway")),
-        receiver.address,
-    );
+    let mut command = Service::command(&system_tests::binary("aiut-gateway"), receiver.address);
     command.env("AIUT_CONFIG", &config_path);
     let mut gateway = Service::spawn("gateway", command, &folder);
     let through_gateway = |path: &str| format!("http://{gateway_address}{path}");

@@ -322,7 +322,7 @@ impl Gateway {
         );
         let config_path = folder.join("gateway.toml");
         std::fs::write(&config_path, config).expect("write the gateway's configuration");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_aiut-gateway"));
+        let mut command = Command::new(system_tests::binary("aiut-gateway"));
         // Only the file configures it, whatever the developer's shell exports.
         for (variable, _) in std::env::vars_os() {
             if variable.to_string_lossy().starts_with("AIUT_") {

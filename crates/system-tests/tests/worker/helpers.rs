@@ -108,7 +108,7 @@ pub struct Stack {
     pub simulator: SimulatorHandle,
     pub api_settings: api::Settings,
     pub worker_settings: worker::Settings,
-    pub hub: api::events::EventHub,
+    pub api_state: api::state::AppState,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: Option<JoinHandle<anyhow::Result<()>>>,
     workers: Vec<RunningWorker>,
@@ -185,7 +185,7 @@ pub async fn stack(
         .await
         .expect("the api builds");
     let address = format!("http://127.0.0.1:{}", application.port());
-    let hub = application.state().hub.clone();
+    let api_state = application.state().clone();
     let (api_stop, stopped) = oneshot::channel::<()>();
     let api_task = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -199,7 +199,7 @@ pub async fn stack(
         simulator,
         api_settings,
         worker_settings,
-        hub,
+        api_state,
         api_stop: Some(api_stop),
         api_task: Some(api_task),
         workers: Vec::new(),
@@ -243,7 +243,7 @@ impl Stack {
 
     async fn wait_for_subscription(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.hub.is_connected() {
+        while !self.api_state.hub.is_connected() {
             assert!(
                 Instant::now() < deadline,
                 "the api never subscribed to events"
@@ -410,7 +410,7 @@ pub fn parse_frame(block: &str) -> Option<SseFrame> {
 
 /// The worker binary, for tests that kill a worker process hard.
 pub fn worker_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_aiut-worker"))
+    system_tests::binary("aiut-worker")
 }
 
 /// A Postgres URL for the test database.

@@ -6,6 +6,7 @@ use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::cache::CachedResult;
+use crate::notify;
 
 // Column lists as macros, so queries are assembled with `concat!` at compile time: every SQL string
 // here is a constant, and no value ever enters one except as a bound parameter.
@@ -17,9 +18,10 @@ macro_rules! full_columns {
          cache_hit, cancel_requested, result_file_name, result_code, error_code, error_message, \
          attempts, max_attempts, progress_done, progress_total, prompt_tokens, completion_tokens, \
          created_at, started_at, finished_at, updated_at, result_units, model_used, \
-         provider_retries, warnings"
+         provider_retries, warnings, traceparent"
     };
 }
+pub(crate) use full_columns;
 
 /// The columns a listing shows: `source` and `result_code` (which can be large) are null there.
 macro_rules! summary_columns {
@@ -28,7 +30,7 @@ macro_rules! summary_columns {
          cache_key, cache_hit, cancel_requested, result_file_name, null::text as result_code, \
          error_code, error_message, attempts, max_attempts, progress_done, progress_total, \
          prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at, \
-         null::jsonb as result_units, model_used, provider_retries, warnings"
+         null::jsonb as result_units, model_used, provider_retries, warnings, traceparent"
     };
 }
 
@@ -66,6 +68,8 @@ pub struct TaskRow {
     pub provider_retries: i32,
     /// Units left out of the result, and why.
     pub warnings: serde_json::Value,
+    /// The W3C `traceparent` of the request that made the task, whose trace the work joins.
+    pub traceparent: Option<String>,
 }
 
 impl TaskRow {
@@ -189,7 +193,8 @@ pub async fn create_task(
 
     let task = insert(&mut tx, new, None).await?;
     // Wakes idle workers at once; delivered when the transaction commits.
-    sqlx::query("select pg_notify('aiut_task_queued', $1)")
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(notify::TASK_QUEUED)
         .bind(task.id.to_string())
         .execute(&mut *tx)
         .await?;
@@ -365,7 +370,8 @@ pub async fn cancel_task(pool: &PgPool, owner: &str, id: TaskId) -> anyhow::Resu
     };
     let row: TaskRow = query.bind(id.as_uuid()).fetch_one(&mut *tx).await?;
     if current == TaskStatus::Running {
-        sqlx::query("select pg_notify('aiut_task_cancel', $1)")
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(notify::TASK_CANCEL)
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;

@@ -428,7 +428,7 @@ pub async fn an_event_stream_passes_unbuffered_and_survives_a_quiet_gap(
     let ttl = replicas.settings().stream.event_ttl_secs;
     let publish = |progress: Progress, kind: EventKind| async move {
         let sent = Instant::now();
-        api::events::publish(redis, ttl, task, progress, kind)
+        store::events::publish(redis, ttl, task, progress, kind)
             .await
             .expect("the event is published");
         sent

@@ -5,6 +5,7 @@ use domain::{CacheKey, TaskId};
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 
+use crate::keys;
 use crate::redis::Redis;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ impl ResultCache {
     }
 
     fn key(&self, cache_key: &CacheKey) -> String {
-        self.redis.key(&format!("result:{cache_key}"))
+        keys::result(self.redis.prefix(), cache_key)
     }
 
     /// The cached result, if Redis has it. A Redis failure is a miss, not an error.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use crate::config::RedisSettings;
+use service::sections::RedisSettings;
 
 /// A shared, self-reconnecting connection and the key prefix of this deployment.
 #[derive(Clone)]

@@ -8,7 +8,7 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::config::DatabaseSettings;
+use service::sections::DatabaseSettings;
 
 /// The migrations in `migrations/` at the top of the repository, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");

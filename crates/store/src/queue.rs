@@ -11,6 +11,9 @@ use anyhow::Context;
 use domain::{Framework, Language, ModelId, SourceFileName, TaskId};
 use sqlx::PgPool;
 
+use crate::notify;
+use crate::tasks::{TaskRow, full_columns};
+
 /// A claimed task, with what the pipeline needs to run it.
 #[derive(Debug, Clone)]
 pub struct ClaimedTask {
@@ -33,26 +36,10 @@ pub struct ClaimedTask {
     pub traceparent: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct ClaimedRow {
-    id: uuid::Uuid,
-    owner_session: String,
-    language: String,
-    framework: String,
-    model: String,
-    file_name: String,
-    source: String,
-    cache_key: String,
-    attempts: i32,
-    max_attempts: i32,
-    cancel_requested: bool,
-    traceparent: Option<String>,
-}
-
-impl TryFrom<ClaimedRow> for ClaimedTask {
+impl TryFrom<TaskRow> for ClaimedTask {
     type Error = anyhow::Error;
 
-    fn try_from(row: ClaimedRow) -> anyhow::Result<ClaimedTask> {
+    fn try_from(row: TaskRow) -> anyhow::Result<ClaimedTask> {
         let language: Language = row.language.parse()?;
         Ok(ClaimedTask {
             id: TaskId::from_uuid(row.id),
@@ -61,7 +48,7 @@ impl TryFrom<ClaimedRow> for ClaimedTask {
             language,
             model: ModelId::parse(&row.model)?,
             file_name: SourceFileName::parse(&row.file_name)?,
-            source: row.source,
+            source: row.source.context("a claimed task's row has no source")?,
             cache_key: row.cache_key,
             attempt: row.attempts,
             max_attempts: row.max_attempts,
@@ -91,7 +78,7 @@ macro_rules! claim_statement {
     ($claimable:literal, $order:literal) => {
         concat!(
             "with candidate as (
-    select t.id
+    select t.id as candidate_id
     from tasks t
     where ",
             $claimable,
@@ -113,10 +100,9 @@ set status = 'running',
     started_at = coalesce(tasks.started_at, now()),
     updated_at = now()
 from candidate
-where tasks.id = candidate.id
-returning tasks.id, tasks.owner_session, tasks.language, tasks.framework, tasks.model,
-          tasks.file_name, tasks.source, tasks.cache_key, tasks.attempts, tasks.max_attempts,
-          tasks.cancel_requested, tasks.traceparent"
+where tasks.id = candidate.candidate_id
+returning ",
+            full_columns!()
         )
     };
 }
@@ -135,7 +121,7 @@ pub async fn claim(
     max_running_per_owner: u32,
 ) -> anyhow::Result<Option<ClaimedTask>> {
     for (statement, reclaimed) in [(CLAIM_EXPIRED, true), (CLAIM_QUEUED, false)] {
-        let row: Option<ClaimedRow> = sqlx::query_as(statement)
+        let row: Option<TaskRow> = sqlx::query_as(statement)
             .bind(worker)
             .bind(lease.as_secs_f64())
             .bind(i64::from(max_running_per_owner))
@@ -367,7 +353,8 @@ pub async fn release(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
     .context("cannot release the task")?;
     if done.rows_affected() == 1 {
         // Wake the other workers: the task is theirs to take now.
-        sqlx::query("select pg_notify('aiut_task_queued', $1)")
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(notify::TASK_QUEUED)
             .bind(lease.task.to_string())
             .execute(pool)
             .await

@@ -238,7 +238,7 @@ fn start_gateway(
     );
     let config_path = folder.join("gateway.toml");
     std::fs::write(&config_path, config).expect("write the gateway's configuration");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aiut-gateway"));
+    let mut command = Command::new(system_tests::binary("aiut-gateway"));
     // Only the file configures it; an AIUT_ variable of the developer's shell would not.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("AIUT_") {

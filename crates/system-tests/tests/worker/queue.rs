@@ -319,7 +319,7 @@ async fn a_claim_reads_an_index_not_the_queue(
         .connect_with(connect)
         .await
         .expect("a pool");
-    api::db::migrate(&pool).await.expect("migrated");
+    store::db::migrate(&pool).await.expect("migrated");
     sqlx::query(
         "insert into tasks (id, owner_session, language, framework, model, file_name, source,
                             source_sha256, cache_key, created_at)
@@ -342,7 +342,7 @@ async fn a_claim_reads_an_index_not_the_queue(
         .execute(&pool)
         .await
         .expect("analyzed");
-    for statement in [worker::queue::CLAIM_QUEUED, worker::queue::CLAIM_EXPIRED] {
+    for statement in [store::queue::CLAIM_QUEUED, store::queue::CLAIM_EXPIRED] {
         let mut transaction = pool.begin().await.expect("a transaction");
         let plan: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "explain (format json) {statement}"

@@ -1,0 +1,496 @@
+//! The type of every section of the deployment's configuration file, each defined once with its
+//! compiled-in defaults. A binary's settings are the sections it reads (the api: `server`,
+//! `database`, …; the worker: `worker`, `database`, …; the gateway: `gateway` and `log`); the
+//! operations tooling writes a whole file by serialising [`DeploymentFile`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use domain::{ModelRegistry, SourceLimits};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Names this replica in `X-Backend-Instance`; defaults to `<hostname>-<port>`.
+    pub instance_id: Option<String>,
+    /// How long in-flight requests may take to finish after a stop signal.
+    pub shutdown_grace_secs: u64,
+    /// The longest wait for the next piece of a request body before answering 408.
+    pub body_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// Create the database named in the URL when it does not exist yet.
+    pub create_if_missing: bool,
+    /// How long start-up waits for Postgres before giving up.
+    pub startup_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Put before every key, so several deployments (or tests) can share one Redis.
+    pub key_prefix: String,
+    pub connect_timeout_ms: u64,
+    pub response_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    pub ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    pub max_source_bytes: usize,
+    /// The largest request body; JSON escaping makes a body larger than the source it carries.
+    pub max_body_bytes: usize,
+    pub max_queued_per_session: u32,
+    /// Enforced by the workers' claim; reported by `/api/queue`.
+    pub max_running_per_session: u32,
+    /// Beyond this many queued tasks in all, new tasks are refused with 503.
+    pub max_queue_depth: u32,
+    pub retry_after_secs: u64,
+    pub max_page_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// How many tasks the deployment's workers run at once (workers × concurrency).
+    pub worker_capacity: u32,
+    /// How many times a task is tried before it fails.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    pub result_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamSettings {
+    /// How often a quiet event stream gets a `heartbeat`.
+    pub heartbeat_secs: u64,
+    /// How long `POST /api/generate-test` waits for its result.
+    pub wait_timeout_secs: u64,
+    /// How long a task's events stay in Redis for replay (events the api itself publishes).
+    pub event_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `tracing` filter directives, e.g. `info,api=debug`; `RUST_LOG` wins when set.
+    pub filter: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// Names this worker in leases, logs and metrics; defaults to `<hostname>-<pid>`.
+    pub id: Option<String>,
+    /// Tasks this worker runs at once.
+    pub concurrency: u32,
+    /// Units of one task whose tests are written at once (each model's own limit still applies).
+    pub unit_concurrency: u32,
+    /// How long a claim holds a task without renewal.
+    pub lease_secs: u64,
+    /// How often a running task's lease is renewed (well inside the lease).
+    pub renew_every_secs: u64,
+    /// The slow poll behind `LISTEN/NOTIFY`.
+    pub poll_interval_ms: u64,
+    /// After a stop signal: how long in-flight tasks may run on before their leases are released.
+    pub shutdown_grace_secs: u64,
+    /// Where `/metrics` and `/healthz` listen.
+    pub metrics_host: String,
+    pub metrics_port: u16,
+    /// Provider retries per model before falling back or giving up.
+    pub max_retries: u32,
+    /// The first backoff; each retry doubles it, with jitter, up to `retry_max_delay_ms`.
+    pub retry_base_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+    /// How long a task's events stay in Redis for replay.
+    pub event_ttl_secs: u64,
+    /// How often the queue depth gauge is refreshed.
+    pub queue_sample_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// Address of the plain HTTP listener (default `0.0.0.0:8080`; publish it as port 80).
+    pub listen: String,
+    /// Optional HTTPS listener (rustls); absent = plain HTTP only.
+    pub tls: Option<TlsSettings>,
+    /// The api replicas as a static list of `host:port` (default `["127.0.0.1:8888"]`), resolved
+    /// once at start. Ignored when `upstream_dns` is set.
+    pub upstreams: Vec<String>,
+    /// A DNS name and port (`api:8888`) whose addresses are the api replicas, re-resolved every
+    /// `dns_refresh_secs`, so scaling the replicas needs no configuration edit. A failed lookup or
+    /// an empty answer keeps the current set.
+    pub upstream_dns: Option<String>,
+    /// How often `upstream_dns` is resolved again (default 5 s).
+    pub dns_refresh_secs: u64,
+    /// Path of the active health check: a plain HTTP/1.1 GET, any 2xx is healthy (default `/healthz`).
+    pub health_path: String,
+    /// Time between two health checks of a backend (default 2000 ms).
+    pub health_interval_ms: u64,
+    /// The longest a health check may take before it counts as failed (default 1000 ms).
+    pub health_timeout_ms: u64,
+    /// Passive ejection, like nginx `max_fails`: this many failed requests to one backend within
+    /// `fail_timeout_secs` take it out of rotation for `eject_secs` (default 3; 0 disables).
+    pub max_fails: u32,
+    /// The window in which `max_fails` failures count (default 30 s).
+    pub fail_timeout_secs: u64,
+    /// How long an ejected backend stays out of rotation (default 30 s).
+    pub eject_secs: u64,
+    /// The longest wait for a TCP connection to a backend before trying another (default 1000 ms).
+    pub connect_timeout_ms: u64,
+    /// The longest wait for the next bytes of a backend's answer; event streams have none
+    /// (default 60 s).
+    pub read_timeout_secs: u64,
+    /// The largest request body; larger ones are answered 413 (default 2 200 000 bytes, the api's
+    /// 2 MiB limit plus room for multipart framing).
+    pub max_body_bytes: u64,
+    /// Per-client-IP limits, answered with 429.
+    pub rate_limit: RateLimitSettings,
+    /// After SIGTERM, how long the gateway keeps serving before it stops accepting (default 3 s;
+    /// Pingora's own default is 300 s).
+    pub grace_period_secs: u64,
+    /// After the grace period, how long in-flight requests get to finish (default 2 s).
+    pub graceful_shutdown_timeout_secs: u64,
+    /// Worker threads of the proxy (default 2).
+    pub threads: usize,
+    /// Let idle proxy threads take work from busy ones (Pingora's default is on). Off (the
+    /// default here), each thread keeps the connections it accepted, as nginx's workers do: fewer
+    /// cross-thread wake-ups, which measured 0.83–0.91× nginx's requests/s with it on and
+    /// 1.00–1.01× with it off (`cargo xtask bench gateway`).
+    pub work_stealing: bool,
+    /// Address of the Prometheus metrics listener, serving `/metrics` (default `0.0.0.0:9100`).
+    pub metrics_listen: String,
+    /// gzip level for text responses, 1–9; 0 turns compression off (default 5). Event streams are
+    /// never compressed.
+    pub compression_level: u32,
+    /// Answers whose length is known and below this many bytes are sent uncompressed, as nginx's
+    /// `gzip_min_length` does (default 1024).
+    pub compression_min_bytes: u64,
+    /// Where a running gateway hands its listening sockets to its successor on SIGQUIT
+    /// (default `/tmp/aiut-gateway-upgrade.sock`).
+    pub upgrade_sock: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Address of the HTTPS listener, e.g. `0.0.0.0:8443`.
+    pub listen: String,
+    /// PEM certificate chain.
+    pub cert_path: PathBuf,
+    /// PEM private key.
+    pub key_path: PathBuf,
+    /// Answer plain HTTP requests (but `/health`) with a 301 to the same URL over HTTPS.
+    #[serde(default)]
+    pub redirect_http: bool,
+    /// The port clients reach HTTPS on, named in those redirects, when it is not the listener's
+    /// (a container listening on 8443 published as 443).
+    #[serde(default)]
+    pub public_port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Requests per second per client IP on `/api/` (default 10; 0 disables).
+    pub api_per_sec: f64,
+    /// Burst above that rate (default 20).
+    pub api_burst: u32,
+    /// Uploads (`POST /api/tasks` with `multipart/form-data`) per second per client IP (default 2;
+    /// 0 disables). Uploads count here instead of in the `/api/` limit.
+    pub upload_per_sec: f64,
+    /// Burst of uploads (default 5).
+    pub upload_burst: u32,
+    /// Requests one client IP may have in flight at once (default 20; 0 disables).
+    pub max_concurrent_per_ip: u32,
+    /// Networks exempt from every limit, and whose `X-Forwarded-For` is trusted, in CIDR form
+    /// (`["10.0.0.0/8", "127.0.0.1/32"]`; default none).
+    pub trusted_networks: Vec<String>,
+}
+
+/// Every section of the deployment's file at once: what the operations tooling writes, and the
+/// list of sections any binary accepts in a file it shares with the others.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentFile {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub session: SessionSettings,
+    pub limits: LimitSettings,
+    pub queue: QueueSettings,
+    pub cache: CacheSettings,
+    pub models: ModelRegistry,
+    pub stream: StreamSettings,
+    pub worker: WorkerSettings,
+    pub gateway: GatewaySettings,
+    pub log: LogSettings,
+}
+
+/// The names of [`DeploymentFile`]'s sections: a file or `AIUT_<SECTION>__…` variable naming any
+/// other section is refused, by every binary, so a misspelt section name cannot pass silently.
+pub const SECTIONS: &[&str] = &[
+    "server", "database", "redis", "session", "limits", "queue", "cache", "models", "stream",
+    "worker", "gateway", "log",
+];
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            host: "0.0.0.0".into(),
+            port: 8888,
+            instance_id: None,
+            shutdown_grace_secs: 10,
+            body_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "postgres://postgres@127.0.0.1:5432/aiunittest".into(),
+            max_connections: 20,
+            min_connections: 1,
+            acquire_timeout_ms: 3_000,
+            create_if_missing: true,
+            startup_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "aiut:".into(),
+            connect_timeout_ms: 1_000,
+            response_timeout_ms: 1_000,
+        }
+    }
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            cookie_name: "aiut_session".into(),
+            ttl_secs: 24 * 60 * 60,
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_source_bytes: SourceLimits::default().max_bytes,
+            max_body_bytes: 2 * SourceLimits::default().max_bytes,
+            max_queued_per_session: 20,
+            max_running_per_session: 3,
+            max_queue_depth: 10_000,
+            retry_after_secs: 5,
+            max_page_size: 100,
+        }
+    }
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            worker_capacity: 16,
+            max_attempts: 3,
+        }
+    }
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            result_ttl_secs: 7 * 24 * 60 * 60,
+        }
+    }
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            heartbeat_secs: 15,
+            wait_timeout_secs: 120,
+            event_ttl_secs: 3_600,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            filter: "info".into(),
+            json: false,
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            id: None,
+            concurrency: 8,
+            unit_concurrency: 4,
+            lease_secs: 30,
+            renew_every_secs: 10,
+            poll_interval_ms: 5_000,
+            shutdown_grace_secs: 20,
+            metrics_host: "0.0.0.0".into(),
+            metrics_port: 9200,
+            max_retries: 3,
+            retry_base_delay_ms: 500,
+            retry_max_delay_ms: 20_000,
+            event_ttl_secs: 3_600,
+            queue_sample_secs: 5,
+        }
+    }
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            listen: "0.0.0.0:8080".into(),
+            tls: None,
+            upstreams: vec!["127.0.0.1:8888".into()],
+            upstream_dns: None,
+            dns_refresh_secs: 5,
+            health_path: "/healthz".into(),
+            health_interval_ms: 2_000,
+            health_timeout_ms: 1_000,
+            max_fails: 3,
+            fail_timeout_secs: 30,
+            eject_secs: 30,
+            connect_timeout_ms: 1_000,
+            read_timeout_secs: 60,
+            max_body_bytes: 2_200_000,
+            rate_limit: RateLimitSettings::default(),
+            grace_period_secs: 3,
+            graceful_shutdown_timeout_secs: 2,
+            threads: 2,
+            metrics_listen: "0.0.0.0:9100".into(),
+            work_stealing: false,
+            compression_level: 5,
+            compression_min_bytes: 1024,
+            upgrade_sock: "/tmp/aiut-gateway-upgrade.sock".into(),
+        }
+    }
+}
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            api_per_sec: 10.0,
+            api_burst: 20,
+            upload_per_sec: 2.0,
+            upload_burst: 5,
+            max_concurrent_per_ip: 20,
+            trusted_networks: Vec::new(),
+        }
+    }
+}
+
+impl LimitSettings {
+    pub fn source_limits(&self) -> SourceLimits {
+        SourceLimits {
+            max_bytes: self.max_source_bytes,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.acquire_timeout_ms)
+    }
+}
+
+impl WorkerSettings {
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+
+    pub fn renew_every(&self) -> Duration {
+        Duration::from_secs(self.renew_every_secs)
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+impl GatewaySettings {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn read_timeout(&self) -> Duration {
+        Duration::from_secs(self.read_timeout_secs)
+    }
+
+    pub fn health_interval(&self) -> Duration {
+        Duration::from_millis(self.health_interval_ms)
+    }
+
+    pub fn health_timeout(&self) -> Duration {
+        Duration::from_millis(self.health_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_list_names_every_field_of_the_deployment_file() {
+        let value = toml::Value::try_from(DeploymentFile::default()).expect("serialisable");
+        let mut names: Vec<&str> = value
+            .as_table()
+            .expect("a table")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        let mut listed = SECTIONS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(names, listed);
+    }
+
+    #[test]
+    fn a_written_file_reads_back_the_same() {
+        let mut file = DeploymentFile::default();
+        file.worker.concurrency = 3;
+        file.gateway.rate_limit.trusted_networks = vec!["127.0.0.1/32".into()];
+        let text = toml::to_string(&file).expect("serialisable");
+        let back: DeploymentFile = toml::from_str(&text).expect("readable");
+        assert_eq!(back.worker.concurrency, 3);
+        assert_eq!(back.gateway.rate_limit.trusted_networks, ["127.0.0.1/32"]);
+        assert_eq!(toml::to_string(&back).expect("serialisable"), text);
+    }
+}
