@@ -17,6 +17,8 @@
 
 use domain::{Framework, Language};
 
+use crate::text::collapse_whitespace;
+use crate::tree::{named_child_of_kind, named_children, text};
 use crate::{Syntax, Target, Unit};
 
 /// How a JavaScript test file loads the module under test.
@@ -344,28 +346,19 @@ fn python_module(directory: &str, stem: &str) -> String {
     parts.join(".")
 }
 
-fn node_text<'a>(node: tree_sitter::Node<'_>, source: &'a str) -> &'a str {
-    source.get(node.byte_range()).unwrap_or_default()
-}
-
 fn java_package_and_imports(source: &str) -> (Option<String>, Vec<String>) {
     let Some(tree) = Syntax::Java.tree(source) else {
         return (None, Vec::new());
     };
-    let root = tree.root_node();
     let mut package = None;
     let mut imports = Vec::new();
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
+    for child in named_children(tree.root_node()) {
         match child.kind() {
             "package_declaration" => {
-                let mut inner = child.walk();
-                package = child
-                    .named_children(&mut inner)
-                    .find(|node| matches!(node.kind(), "scoped_identifier" | "identifier"))
-                    .map(|node| node_text(node, source).to_owned());
+                package = named_child_of_kind(child, &["scoped_identifier", "identifier"])
+                    .map(|name| text(name, source).to_owned());
             }
-            "import_declaration" => imports.push(collapse_whitespace(node_text(child, source))),
+            "import_declaration" => imports.push(collapse_whitespace(text(child, source))),
             _ => {}
         }
     }
@@ -376,18 +369,13 @@ fn go_package_and_imports(source: &str) -> (Option<String>, Vec<String>) {
     let Some(tree) = Syntax::Go.tree(source) else {
         return (None, Vec::new());
     };
-    let root = tree.root_node();
     let mut package = None;
     let mut imports = Vec::new();
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
+    for child in named_children(tree.root_node()) {
         match child.kind() {
             "package_clause" => {
-                let mut inner = child.walk();
-                package = child
-                    .named_children(&mut inner)
-                    .find(|node| node.kind() == "package_identifier")
-                    .map(|node| node_text(node, source).to_owned());
+                package = named_child_of_kind(child, &["package_identifier"])
+                    .map(|name| text(name, source).to_owned());
             }
             "import_declaration" => collect_go_import_specs(child, source, &mut imports),
             _ => {}
@@ -402,10 +390,9 @@ pub(crate) fn collect_go_import_specs(
     source: &str,
     specs: &mut Vec<String>,
 ) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
+    for child in named_children(node) {
         match child.kind() {
-            "import_spec" => specs.push(collapse_whitespace(node_text(child, source))),
+            "import_spec" => specs.push(collapse_whitespace(text(child, source))),
             "import_spec_list" => collect_go_import_specs(child, source, specs),
             _ => {}
         }
@@ -428,12 +415,11 @@ fn collect_csharp(
     namespaces: &mut Vec<String>,
     usings: &mut Vec<String>,
 ) {
-    let mut cursor = node.walk();
     let mut prefix = prefix.to_owned();
-    for child in node.named_children(&mut cursor) {
+    for child in named_children(node) {
         match child.kind() {
             "using_directive" => {
-                let line = collapse_whitespace(node_text(child, source));
+                let line = collapse_whitespace(text(child, source));
                 if !usings.contains(&line) {
                     usings.push(line);
                 }
@@ -442,7 +428,7 @@ fn collect_csharp(
                 let Some(name) = child.child_by_field_name("name") else {
                     continue;
                 };
-                let name = node_text(name, source);
+                let name = text(name, source);
                 let full = if prefix.is_empty() {
                     name.to_owned()
                 } else {
@@ -476,15 +462,13 @@ fn js_module_facts(syntax: Syntax, source: &str) -> JsModuleFacts {
     let Some(tree) = syntax.tree(source) else {
         return facts;
     };
-    let root = tree.root_node();
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
+    for child in named_children(tree.root_node()) {
         match child.kind() {
             "import_statement" => facts.uses_esm = true,
             "export_statement" => {
                 facts.uses_esm = true;
-                let text = node_text(child, source);
-                if text
+                let statement = text(child, source);
+                if statement
                     .trim_start_matches("export")
                     .trim_start()
                     .starts_with("default")
@@ -498,18 +482,16 @@ fn js_module_facts(syntax: Syntax, source: &str) -> JsModuleFacts {
                                 .filter(|value| value.kind() == "identifier")
                         });
                     if let Some(name) = named {
-                        facts
-                            .default_exports
-                            .push(node_text(name, source).to_owned());
+                        facts.default_exports.push(text(name, source).to_owned());
                     }
                 }
             }
             "expression_statement" => {
-                let text = node_text(child, source);
-                if text.starts_with("module.exports") || text.starts_with("exports.") {
+                let statement = text(child, source);
+                if statement.starts_with("module.exports") || statement.starts_with("exports.") {
                     facts.uses_commonjs = true;
                     // `module.exports = Name;` makes `Name` the whole module.
-                    if let Some(rest) = text.strip_prefix("module.exports") {
+                    if let Some(rest) = statement.strip_prefix("module.exports") {
                         let value = rest.trim_start().trim_start_matches('=').trim();
                         let value = value.trim_end_matches(';').trim();
                         if !value.is_empty()
@@ -543,10 +525,6 @@ fn js_style(
         _ if facts.uses_commonjs && !facts.uses_esm => JsStyle::CommonJs,
         _ => JsStyle::EsModule,
     }
-}
-
-pub(crate) fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ mod parse;
 pub mod prompt;
 pub mod scaffold;
 mod syntax;
+mod text;
+mod tree;
 mod unit;
 
 pub use check::{SyntaxIssue, syntax_issues};

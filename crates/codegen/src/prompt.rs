@@ -9,6 +9,7 @@
 
 use domain::{Framework, Language, SourceFileName};
 
+use crate::text::collapse_whitespace;
 use crate::{Target, Unit, imports};
 
 /// A chat prompt: the system message and the user message.
@@ -59,16 +60,16 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
     user.push_str(&format!(
         "Unit: {} {} (line {})\n",
         unit.kind.as_str(),
-        one_line(&unit.qualified_name(separator)),
+        collapse_whitespace(&unit.qualified_name(separator)),
         unit.start_line
     ));
-    user.push_str(&format!("Import: {}\n", one_line(&import)));
+    user.push_str(&format!("Import: {}\n", collapse_whitespace(&import)));
     user.push_str(&format!("Test file: {test_file}\n"));
     user.push('\n');
     user.push_str(&format!(
         "Write {framework} tests for the {} `{}` of `{}`.\n\n",
         unit.kind.as_str(),
-        one_line(&unit.qualified_name(separator)),
+        collapse_whitespace(&unit.qualified_name(separator)),
         target.file_name.as_str()
     ));
     push_section(
@@ -247,11 +248,6 @@ fn fence_tag(language: Language) -> &'static str {
         Language::Javascript => "javascript",
         Language::Typescript => "typescript",
     }
-}
-
-/// Header values stay on one line whatever the source names contain.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn conventions(framework: Framework) -> &'static str {

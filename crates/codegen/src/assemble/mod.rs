@@ -23,7 +23,9 @@ use std::ops::Range;
 use domain::Language;
 use tree_sitter::Node;
 
-use crate::imports::{collapse_whitespace, collect_go_import_specs};
+use crate::imports::collect_go_import_specs;
+use crate::text::{collapse_whitespace, lines_without_blank_edges};
+use crate::tree::{self, children, is_comment, named_child_of_kind, named_children};
 use crate::{Target, syntax_issues};
 
 /// The merged test file.
@@ -83,19 +85,6 @@ pub fn assemble(target: &Target<'_>, pieces: &[String]) -> Result<Assembled, Ass
 struct Piece<'a> {
     text: &'a str,
     tree: tree_sitter::Tree,
-}
-
-fn text_of<'a>(node: Node<'_>, text: &'a str) -> &'a str {
-    text.get(node.byte_range()).unwrap_or_default()
-}
-
-fn named_children(node: Node<'_>) -> Vec<Node<'_>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor).collect()
-}
-
-fn is_comment(node: Node<'_>) -> bool {
-    matches!(node.kind(), "comment" | "line_comment" | "block_comment")
 }
 
 /// Names already used in the merged file; a taken name gets the first free `_2`, `_3` … suffix.
@@ -178,18 +167,9 @@ fn apply_edits(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
     out
 }
 
-/// Leading and trailing blank lines removed.
+/// Leading and trailing blank lines removed, and trailing whitespace of every line.
 fn trim_blank_lines(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines
-        .iter()
-        .position(|line| !line.trim().is_empty())
-        .unwrap_or(lines.len());
-    let end = lines
-        .iter()
-        .rposition(|line| !line.trim().is_empty())
-        .map_or(start, |index| index + 1);
-    lines[start..end.max(start)]
+    lines_without_blank_edges(text)
         .iter()
         .map(|line| line.trim_end())
         .collect::<Vec<_>>()
@@ -272,7 +252,7 @@ fn flat_pieces(
                     edits.push((whole_lines(node, text), String::new()));
                 }
                 Fate::Keep { name: None } => {
-                    let whole = collapse_whitespace(text_of(node, text));
+                    let whole = collapse_whitespace(tree::text(node, text));
                     if !seen.insert(whole) {
                         edits.push((whole_lines(node, text), String::new()));
                     }
@@ -303,7 +283,7 @@ fn append_suffix(old: &str, suffix: &str) -> String {
 
 fn name_fate(node: Option<Node<'_>>, text: &str) -> Fate {
     Fate::Keep {
-        name: node.map(|name| (name.byte_range(), text_of(name, text).to_owned())),
+        name: node.map(|name| (name.byte_range(), tree::text(name, text).to_owned())),
     }
 }
 
@@ -327,7 +307,7 @@ fn python(pieces: &[Piece<'_>]) -> String {
             _ => Fate::Keep { name: None },
         },
         |node, text| {
-            let line = collapse_whitespace(text_of(node, text));
+            let line = collapse_whitespace(tree::text(node, text));
             let list = if node.kind() == "future_import_statement" {
                 &mut future
             } else {
@@ -366,7 +346,7 @@ fn go(pieces: &[Piece<'_>]) -> String {
         |node, text| match node.kind() {
             "package_clause" => {
                 if package.is_none() {
-                    package = Some(collapse_whitespace(text_of(node, text)));
+                    package = Some(collapse_whitespace(tree::text(node, text)));
                 }
                 Fate::Import
             }
@@ -422,7 +402,7 @@ fn cpp(pieces: &[Piece<'_>]) -> String {
         },
         |node, text| {
             // The include with the comments above it, deduplicated by the include alone.
-            let include = collapse_whitespace(text_of(node, text));
+            let include = collapse_whitespace(tree::text(node, text));
             if includes
                 .iter()
                 .any(|seen| seen.lines().last() == Some(include.as_str()))
@@ -471,7 +451,7 @@ fn gtest_name(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
     if declarator.kind() != "function_declarator" {
         return None;
     }
-    let macro_name = text_of(declarator.child_by_field_name("declarator")?, text);
+    let macro_name = tree::text(declarator.child_by_field_name("declarator")?, text);
     if !GTEST_MACROS.contains(&macro_name) {
         return None;
     }
@@ -479,11 +459,11 @@ fn gtest_name(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
     let name = parameters.last()?;
     let key: Vec<&str> = parameters
         .iter()
-        .map(|parameter| text_of(*parameter, text).trim())
+        .map(|parameter| tree::text(*parameter, text).trim())
         .collect();
     // The rename applies to the last part of the key, the test's name.
     let suite = key[..key.len().saturating_sub(1)].join(".");
-    let key = format!("{suite}.{}", text_of(*name, text).trim());
+    let key = format!("{suite}.{}", tree::text(*name, text).trim());
     Some((name.byte_range(), key))
 }
 
@@ -529,7 +509,7 @@ fn test_title(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
         return None;
     }
     let function = call.child_by_field_name("function")?;
-    let callee = text_of(function, text);
+    let callee = tree::text(function, text);
     let base = callee.split('.').next().unwrap_or(callee);
     if !matches!(base, "test" | "it" | "describe" | "suite") {
         return None;
@@ -539,7 +519,7 @@ fn test_title(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
     if !matches!(title.kind(), "string" | "template_string") {
         return None;
     }
-    let title_text = text_of(title, text);
+    let title_text = tree::text(title, text);
     let inner = title_text
         .get(1..title_text.len().saturating_sub(1))
         .unwrap_or_default();
@@ -563,7 +543,7 @@ fn require_of<'a>(node: Node<'a>, text: &str) -> Option<(Node<'a>, String)> {
     };
     let value = declarator.child_by_field_name("value")?;
     if value.kind() != "call_expression"
-        || text_of(value.child_by_field_name("function")?, text) != "require"
+        || tree::text(value.child_by_field_name("function")?, text) != "require"
     {
         return None;
     }
@@ -574,7 +554,7 @@ fn require_of<'a>(node: Node<'a>, text: &str) -> Option<(Node<'a>, String)> {
     if module.kind() != "string" {
         return None;
     }
-    let module_text = text_of(*module, text);
+    let module_text = tree::text(*module, text);
     Some((
         declarator.child_by_field_name("name")?,
         module_text
@@ -611,27 +591,27 @@ impl JsImports {
         } else if let Some((name, module)) = require_of(node, text) {
             match name.kind() {
                 "identifier" => {
-                    let default = text_of(name, text).to_owned();
+                    let default = tree::text(name, text).to_owned();
                     self.merge(&module, '\'', true, Some(default), Vec::new());
                 }
                 "object_pattern" => {
                     let named = named_children(name)
                         .into_iter()
-                        .map(|part| collapse_whitespace(text_of(part, text)))
+                        .map(|part| collapse_whitespace(tree::text(part, text)))
                         .collect();
                     self.merge(&module, '\'', true, None, named);
                 }
-                _ => self.keep(text_of(node, text)),
+                _ => self.keep(tree::text(node, text)),
             }
         }
     }
 
     fn add_import(&mut self, node: Node<'_>, text: &str) {
-        let statement = text_of(node, text);
+        let statement = tree::text(node, text);
         let Some(source) = node.child_by_field_name("source") else {
             return self.keep(statement);
         };
-        let source_text = text_of(source, text);
+        let source_text = tree::text(source, text);
         let quote = source_text.chars().next().unwrap_or('\'');
         let module = source_text
             .get(1..source_text.len().saturating_sub(1))
@@ -652,11 +632,11 @@ impl JsImports {
         let mut named = Vec::new();
         for part in named_children(clause) {
             match part.kind() {
-                "identifier" => default = Some(text_of(part, text).to_owned()),
+                "identifier" => default = Some(tree::text(part, text).to_owned()),
                 "named_imports" => {
                     for specifier in named_children(part) {
                         if specifier.kind() == "import_specifier" {
-                            named.push(collapse_whitespace(text_of(specifier, text)));
+                            named.push(collapse_whitespace(tree::text(specifier, text)));
                         }
                     }
                 }
@@ -798,19 +778,20 @@ fn merge_members(all: Vec<Member>, indent: &str) -> Vec<String> {
     out
 }
 
-fn java_member_name(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
+/// A Java or C# method's name and its clash key. Overloads are legal in both: only the same name
+/// with the same parameters clashes.
+fn method_name_with_parameters(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
     if node.kind() != "method_declaration" {
         return None;
     }
     let name = node.child_by_field_name("name")?;
-    // Overloads are legal: only the same name with the same parameters clashes.
     let parameters = node
         .child_by_field_name("parameters")
-        .map(|parameters| collapse_whitespace(text_of(parameters, text)))
+        .map(|parameters| collapse_whitespace(tree::text(parameters, text)))
         .unwrap_or_default();
     Some((
         name.byte_range(),
-        format!("{}{parameters}", text_of(name, text)),
+        format!("{}{parameters}", tree::text(name, text)),
     ))
 }
 
@@ -834,10 +815,10 @@ fn java(pieces: &[Piece<'_>], file_name: &str) -> Result<String, AssembleError> 
         for node in named_children(piece.tree.root_node()) {
             match node.kind() {
                 "package_declaration" => {
-                    package.get_or_insert_with(|| collapse_whitespace(text_of(node, text)));
+                    package.get_or_insert_with(|| collapse_whitespace(tree::text(node, text)));
                 }
                 "import_declaration" => {
-                    let line = collapse_whitespace(text_of(node, text));
+                    let line = collapse_whitespace(tree::text(node, text));
                     if !imports.contains(&line) {
                         imports.push(line);
                     }
@@ -845,13 +826,9 @@ fn java(pieces: &[Piece<'_>], file_name: &str) -> Result<String, AssembleError> 
                 "class_declaration" if Some(node.id()) == chosen => {
                     found_class = true;
                     let mut own_modifiers = Vec::new();
-                    if let Some(list) = named_children(node)
-                        .into_iter()
-                        .find(|child| child.kind() == "modifiers")
-                    {
-                        let mut cursor = list.walk();
-                        for modifier in list.children(&mut cursor) {
-                            let modifier_text = collapse_whitespace(text_of(modifier, text));
+                    if let Some(list) = named_child_of_kind(node, &["modifiers"]) {
+                        for modifier in children(list) {
+                            let modifier_text = collapse_whitespace(tree::text(modifier, text));
                             if modifier.kind().ends_with("annotation") {
                                 if !annotations.contains(&modifier_text) {
                                     annotations.push(modifier_text);
@@ -866,14 +843,14 @@ fn java(pieces: &[Piece<'_>], file_name: &str) -> Result<String, AssembleError> 
                         let parts: Vec<String> = ["superclass", "interfaces"]
                             .iter()
                             .filter_map(|field| node.child_by_field_name(field))
-                            .map(|part| collapse_whitespace(text_of(part, text)))
+                            .map(|part| collapse_whitespace(tree::text(part, text)))
                             .collect();
                         if !parts.is_empty() {
                             heritage = Some(parts.join(" "));
                         }
                     }
                     if let Some(body) = node.child_by_field_name("body") {
-                        all_members.extend(members(body, text, java_member_name));
+                        all_members.extend(members(body, text, method_name_with_parameters));
                     }
                 }
                 kind if is_comment(node) || kind == "ERROR" => {}
@@ -930,7 +907,7 @@ fn choose_test_class<'a>(
 ) -> Option<Node<'a>> {
     let named = |node: &Node<'a>| {
         node.child_by_field_name("name")
-            .is_some_and(|name| text_of(name, text) == class_name)
+            .is_some_and(|name| tree::text(name, text) == class_name)
     };
     classes
         .iter()
@@ -938,7 +915,7 @@ fn choose_test_class<'a>(
         .or_else(|| {
             classes
                 .iter()
-                .find(|node| text_of(**node, text).contains(marker))
+                .find(|node| tree::text(**node, text).contains(marker))
         })
         .or_else(|| classes.first())
         .copied()
@@ -953,21 +930,6 @@ fn csharp_classes<'a>(node: Node<'a>, out: &mut Vec<Node<'a>>) {
             _ => {}
         }
     }
-}
-
-fn csharp_member_name(node: Node<'_>, text: &str) -> Option<(Range<usize>, String)> {
-    if node.kind() != "method_declaration" {
-        return None;
-    }
-    let name = node.child_by_field_name("name")?;
-    let parameters = node
-        .child_by_field_name("parameters")
-        .map(|parameters| collapse_whitespace(text_of(parameters, text)))
-        .unwrap_or_default();
-    Some((
-        name.byte_range(),
-        format!("{}{parameters}", text_of(name, text)),
-    ))
 }
 
 /// What a C# piece holds, gathered through its namespaces.
@@ -1066,7 +1028,7 @@ fn collect_csharp(
     for child in named_children(node) {
         match child.kind() {
             "using_directive" => {
-                let line = collapse_whitespace(text_of(child, text));
+                let line = collapse_whitespace(tree::text(child, text));
                 if !parts.usings.contains(&line) {
                     parts.usings.push(line);
                 }
@@ -1074,7 +1036,7 @@ fn collect_csharp(
             "namespace_declaration" | "file_scoped_namespace_declaration" => {
                 let name = child
                     .child_by_field_name("name")
-                    .map(|name| text_of(name, text))
+                    .map(|name| tree::text(name, text))
                     .unwrap_or_default();
                 let full = if prefix.is_empty() {
                     name.to_owned()
@@ -1097,16 +1059,16 @@ fn collect_csharp(
                 for part in named_children(child) {
                     match part.kind() {
                         "attribute_list" => {
-                            let attribute = collapse_whitespace(text_of(part, text));
+                            let attribute = collapse_whitespace(tree::text(part, text));
                             if !parts.attributes.contains(&attribute) {
                                 parts.attributes.push(attribute);
                             }
                         }
-                        "modifier" => own_modifiers.push(text_of(part, text).to_owned()),
+                        "modifier" => own_modifiers.push(tree::text(part, text).to_owned()),
                         "base_list" => {
                             parts
                                 .bases
-                                .get_or_insert_with(|| collapse_whitespace(text_of(part, text)));
+                                .get_or_insert_with(|| collapse_whitespace(tree::text(part, text)));
                         }
                         _ => {}
                     }
@@ -1115,9 +1077,9 @@ fn collect_csharp(
                 if let Some(body) = child.child_by_field_name("body") {
                     let old_name = child
                         .child_by_field_name("name")
-                        .map(|name| text_of(name, text).to_owned())
+                        .map(|name| tree::text(name, text).to_owned())
                         .unwrap_or_default();
-                    for mut member in members(body, text, csharp_member_name) {
+                    for mut member in members(body, text, method_name_with_parameters) {
                         // A constructor is named after the class, which is renamed.
                         if !old_name.is_empty() && old_name != class_name {
                             member.text = rename_constructor(&member.text, &old_name, class_name);
@@ -1130,7 +1092,7 @@ fn collect_csharp(
             kind if is_comment(child)
                 || matches!(kind, "ERROR" | "identifier" | "qualified_name") => {}
             "global_attribute" | "extern_alias_directive" => {
-                let line = collapse_whitespace(text_of(child, text));
+                let line = collapse_whitespace(tree::text(child, text));
                 if !parts.usings.contains(&line) {
                     parts.usings.push(line);
                 }
@@ -1260,7 +1222,7 @@ fn test_module_body<'a>(node: Node<'a>, text: &str, attributes_start: usize) -> 
     let body = node.child_by_field_name("body")?;
     let name = node
         .child_by_field_name("name")
-        .map(|name| text_of(name, text))
+        .map(|name| tree::text(name, text))
         .unwrap_or_default();
     (attributes.contains("cfg(test)") || name == "tests").then_some(body)
 }
@@ -1274,7 +1236,7 @@ fn collect_rust_item(node: Node<'_>, start: usize, text: &str, into: &mut RustIt
             }
         }
         "inner_attribute_item" => {
-            let line = collapse_whitespace(text_of(node, text));
+            let line = collapse_whitespace(tree::text(node, text));
             if !into.inner_attributes.contains(&line) {
                 into.inner_attributes.push(line);
             }
@@ -1287,7 +1249,7 @@ fn collect_rust_item(node: Node<'_>, start: usize, text: &str, into: &mut RustIt
                 .map(|name| {
                     (
                         name.start_byte() - chunk_start..name.end_byte() - chunk_start,
-                        text_of(name, text).to_owned(),
+                        tree::text(name, text).to_owned(),
                     )
                 });
             into.items.push(Member {

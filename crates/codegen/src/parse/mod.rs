@@ -54,18 +54,6 @@ mod tests {
 
     use super::*;
 
-    const EVERY_SYNTAX: [Syntax; 9] = [
-        Syntax::Python,
-        Syntax::Java,
-        Syntax::Go,
-        Syntax::Cpp,
-        Syntax::CSharp,
-        Syntax::Rust,
-        Syntax::JavaScript,
-        Syntax::TypeScript,
-        Syntax::Tsx,
-    ];
-
     /// Pieces of declarations from every language, shuffled into half-formed code.
     const FRAGMENTS: &[&str] = &[
         "def ",
@@ -147,7 +135,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_text_never_panics(source in "\\PC*") {
-            for syntax in EVERY_SYNTAX {
+            for syntax in Syntax::ALL {
                 let _ = parse_units(syntax, &source);
             }
         }
@@ -157,7 +145,7 @@ mod tests {
             fragments in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..60)
         ) {
             let source = fragments.concat();
-            for syntax in EVERY_SYNTAX {
+            for syntax in Syntax::ALL {
                 let _ = parse_units(syntax, &source);
             }
         }

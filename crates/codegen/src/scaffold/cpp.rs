@@ -63,7 +63,7 @@ fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
             name.to_owned(),
         );
     };
-    let collapsed = crate::imports::collapse_whitespace(type_name);
+    let collapsed = crate::text::collapse_whitespace(type_name);
     if collapsed.ends_with('*') {
         let value = if collapsed.replace(' ', "") == "constchar*" {
             "\"\""
@@ -151,7 +151,7 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
 }
 
 fn result_assertion(return_type: Option<&str>) -> String {
-    let collapsed = crate::imports::collapse_whitespace(return_type.unwrap_or_default());
+    let collapsed = crate::text::collapse_whitespace(return_type.unwrap_or_default());
     let base: Vec<&str> = collapsed
         .trim_end_matches('&')
         .split_whitespace()

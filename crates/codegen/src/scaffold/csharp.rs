@@ -5,7 +5,8 @@
 use domain::Framework;
 
 use super::{Plan, lines_to_file, upper_camel};
-use crate::imports::{Access, collapse_whitespace};
+use crate::imports::Access;
+use crate::text::collapse_whitespace;
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let xunit = plan.target.framework == Framework::Xunit;

@@ -5,7 +5,7 @@
 use domain::Framework;
 
 use super::{Plan, lines_to_file, strip_generics};
-use crate::imports::collapse_whitespace;
+use crate::text::collapse_whitespace;
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let mockito = plan.target.framework == Framework::Junit5Mockito;

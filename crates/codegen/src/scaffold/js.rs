@@ -98,7 +98,11 @@ fn placeholder(plan: &Plan<'_>, index: usize) -> (String, String) {
         name.clone()
     };
     let typescript = plan.language() == Language::Typescript;
-    let Some(type_name) = arg.type_name.as_deref().map(imports::collapse_whitespace) else {
+    let Some(type_name) = arg
+        .type_name
+        .as_deref()
+        .map(crate::text::collapse_whitespace)
+    else {
         if written.starts_with("...") {
             return (format!("const {name} = [];"), passed);
         }

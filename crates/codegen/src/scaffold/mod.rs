@@ -660,7 +660,7 @@ fn comment_safe(text: &str) -> String {
         .chars()
         .map(|c| if c == '\\' || c.is_control() { ' ' } else { c })
         .collect();
-    crate::imports::collapse_whitespace(&cleaned)
+    crate::text::collapse_whitespace(&cleaned)
 }
 
 /// `snake_case` from `CamelCase` and mixed names.

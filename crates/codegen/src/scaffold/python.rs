@@ -207,7 +207,7 @@ fn placeholder(type_name: Option<&str>, name: &str) -> (String, Option<String>) 
             } else {
                 shown
             };
-            let shown = crate::imports::collapse_whitespace(&split_top_level(&shown).join(" "));
+            let shown = crate::text::collapse_whitespace(&split_top_level(&shown).join(" "));
             return ("None".to_owned(), Some(format!("a {shown}")));
         }
     };
