@@ -7,6 +7,7 @@
 
 use domain::Language;
 
+use crate::lang::support;
 use crate::text::lines_without_blank_edges;
 
 /// The code in `answer`: the fenced blocks tagged with `language` (or untagged) joined in order, or
@@ -100,17 +101,7 @@ fn tag_of(info: &str) -> String {
 
 /// Whether a block tag names `language`.
 fn tag_matches(tag: &str, language: Language) -> bool {
-    let aliases: &[&str] = match language {
-        Language::Python => &["py", "python", "python3", "py3"],
-        Language::Java => &["java"],
-        Language::Go => &["go", "golang"],
-        Language::Cpp => &["cpp", "c++", "cc", "cxx", "h", "hpp", "hh", "hxx"],
-        Language::Csharp => &["cs", "csharp", "c#", "c-sharp"],
-        Language::Rust => &["rs", "rust"],
-        Language::Javascript => &["js", "javascript", "jsx", "mjs", "cjs", "node"],
-        Language::Typescript => &["ts", "typescript", "tsx", "mts", "cts"],
-    };
-    aliases.contains(&tag)
+    support(language).fence_aliases().contains(&tag)
 }
 
 /// Leading and trailing blank lines dropped, trailing whitespace of the last line too.

@@ -9,6 +9,7 @@ pub mod assemble;
 pub mod check;
 pub mod extract;
 pub mod imports;
+mod lang;
 mod parse;
 pub mod prompt;
 pub mod scaffold;

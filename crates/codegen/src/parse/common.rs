@@ -9,7 +9,7 @@ use crate::{Param, Unit, UnitKind};
 
 /// The declaration from byte `start` up to byte `body_start`, whitespace collapsed, without the
 /// `:` (Python) or `=>` (arrow functions, expression bodies) that leads into the body.
-pub(super) fn signature(source: &str, start: usize, body_start: usize) -> String {
+pub(crate) fn signature(source: &str, start: usize, body_start: usize) -> String {
     let raw = source.get(start..body_start.max(start)).unwrap_or_default();
     let collapsed = collapse_whitespace(raw);
     let trimmed = collapsed
@@ -23,7 +23,7 @@ pub(super) fn signature(source: &str, start: usize, body_start: usize) -> String
 /// the line before the next, each alone on its line), without comment markers. `skip` names kinds
 /// that may sit between the comments and the declaration (Rust attributes, TypeScript
 /// decorators).
-pub(super) fn doc_above(declaration: Node<'_>, source: &str, skip: &[&str]) -> Option<String> {
+pub(crate) fn doc_above(declaration: Node<'_>, source: &str, skip: &[&str]) -> Option<String> {
     let mut next_row = declaration.start_position().row;
     let mut blocks = Vec::new();
     let mut current = declaration.prev_sibling();
@@ -94,13 +94,13 @@ fn strip_comment_markers(comment: &str) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn non_empty(text: &str) -> Option<String> {
+pub(crate) fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The type of a parameter written as `<type> <name>` (C-like languages): the parameter's text
 /// without its name and default value, whitespace collapsed.
-pub(super) fn type_without_name(
+pub(crate) fn type_without_name(
     parameter: Node<'_>,
     name: Option<Node<'_>>,
     default_value: Option<Node<'_>>,
@@ -125,7 +125,7 @@ pub(super) fn type_without_name(
     non_empty(written)
 }
 
-pub(super) fn param(name: &str, type_name: Option<String>) -> Param {
+pub(crate) fn param(name: &str, type_name: Option<String>) -> Param {
     Param {
         name: name.to_owned(),
         type_name,
@@ -133,7 +133,7 @@ pub(super) fn param(name: &str, type_name: Option<String>) -> Param {
 }
 
 /// Everything a walker knows about one unit; turned into a [`Unit`] by [`UnitDraft::finish`].
-pub(super) struct UnitDraft<'t> {
+pub(crate) struct UnitDraft<'t> {
     pub kind: UnitKind,
     pub name: String,
     pub container: Option<String>,
@@ -154,7 +154,7 @@ pub(super) struct UnitDraft<'t> {
 }
 
 impl UnitDraft<'_> {
-    pub(super) fn finish(self, source: &str) -> Unit {
+    pub(crate) fn finish(self, source: &str) -> Unit {
         Unit {
             kind: self.kind,
             name: self.name,
@@ -173,6 +173,6 @@ impl UnitDraft<'_> {
 }
 
 /// Joins a container path, or `None` when empty.
-pub(super) fn join_path(path: &[String], separator: &str) -> Option<String> {
+pub(crate) fn join_path(path: &[String], separator: &str) -> Option<String> {
     (!path.is_empty()).then(|| path.join(separator))
 }

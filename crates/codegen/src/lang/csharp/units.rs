@@ -5,7 +5,7 @@
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, doc_above, join_path, param};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param};
 use crate::text::collapse_whitespace;
 use crate::tree::{
     children, end_line, field_text, is_comment_kind, named_children, start_line, text,

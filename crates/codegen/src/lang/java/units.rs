@@ -4,7 +4,7 @@
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, doc_above, join_path, param, type_without_name};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param, type_without_name};
 use crate::tree::{children, field_text, is_comment_kind, named_children};
 use crate::{Param, Unit, UnitKind};
 

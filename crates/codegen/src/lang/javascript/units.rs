@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, doc_above, join_path, param};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param};
 use crate::tree::{children, field_text, has_token, named_children, text};
 use crate::{Param, Unit, UnitKind};
 

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, doc_above, join_path, param, type_without_name};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param, type_without_name};
 use crate::text::collapse_whitespace;
 use crate::tree::{field_text, named_children, text};
 use crate::{Param, Unit, UnitKind};

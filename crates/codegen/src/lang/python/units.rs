@@ -3,7 +3,7 @@
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, join_path, non_empty, param};
+use crate::parse::common::{UnitDraft, join_path, non_empty, param};
 use crate::tree::{field_text, has_token, named_children, text};
 use crate::{Param, Unit, UnitKind};
 

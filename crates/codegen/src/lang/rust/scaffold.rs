@@ -2,7 +2,7 @@
 //! (`#[cfg(test)] #[path = "x_test.rs"] mod tests;`), so `use super::*;` reaches private items.
 //! Async units are driven by a few lines of polling with a no-op waker: no runtime needed.
 
-use super::{Plan, lines_to_file, snake};
+use crate::scaffold::{Plan, lines_to_file, snake};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();

@@ -3,7 +3,7 @@
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, doc_above, param};
+use crate::parse::common::{UnitDraft, doc_above, param};
 use crate::tree::{field_text, named_children, text};
 use crate::{Param, Unit, UnitKind};
 

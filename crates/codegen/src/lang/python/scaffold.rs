@@ -4,8 +4,8 @@
 
 use domain::Framework;
 
-use super::{Plan, lines_to_file, snake, split_top_level, strip_generics, upper_camel};
 use crate::imports;
+use crate::scaffold::{Plan, lines_to_file, snake, split_top_level, strip_generics, upper_camel};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let unittest = plan.target.framework == Framework::Unittest;
