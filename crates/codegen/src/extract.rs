@@ -101,7 +101,7 @@ fn tag_of(info: &str) -> String {
 
 /// Whether a block tag names `language`.
 fn tag_matches(tag: &str, language: Language) -> bool {
-    support(language).fence_aliases().contains(&tag)
+    support(language).notation().fence_aliases.contains(&tag)
 }
 
 /// Leading and trailing blank lines dropped, trailing whitespace of the last line too.

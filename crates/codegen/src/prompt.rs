@@ -50,7 +50,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
         );
     }
 
-    let separator = support(target.language).name_separator();
+    let separator = support(target.language).notation().name_separator;
     let mut user = String::new();
     user.push_str(&format!("Language: {}\n", target.language.id()));
     user.push_str(&format!("Framework: {}\n", target.framework.id()));
@@ -73,7 +73,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
     push_section(
         &mut user,
         SIGNATURE_TITLE,
-        support(target.language).fence_tag(),
+        support(target.language).notation().fence_tag,
         &unit.signature,
     );
     if let Some(doc) = unit.doc.as_deref().filter(|doc| !doc.trim().is_empty()) {
@@ -82,7 +82,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
     push_section(
         &mut user,
         SOURCE_TITLE,
-        support(target.language).fence_tag(),
+        support(target.language).notation().fence_tag,
         target.source,
     );
     if let Some(issues) = previous_issues {
@@ -156,7 +156,7 @@ fn read_unit(language: Language, text: &str) -> Option<(String, u32)> {
     let (described, line) = text.rsplit_once(" (line ")?;
     let line: u32 = line.strip_suffix(')')?.parse().ok()?;
     let (_kind, qualified) = described.split_once(' ')?;
-    let separator = support(language).name_separator();
+    let separator = support(language).notation().name_separator;
     let name = qualified.rsplit(separator).next().unwrap_or(qualified);
     Some((name.to_owned(), line))
 }

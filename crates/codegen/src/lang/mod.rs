@@ -72,30 +72,8 @@ pub(crate) trait LanguageSupport: Sync {
 
     // Notation.
 
-    /// What joins a container and a name: `.` or `::`.
-    fn name_separator(&self) -> &'static str {
-        "."
-    }
-
-    /// The tag of the fenced blocks prompts show the language's code in.
-    fn fence_tag(&self) -> &'static str;
-
-    /// The tags (lower-case) of a model's fenced blocks that hold the language's code.
-    fn fence_aliases(&self) -> &'static [&'static str];
-
-    /// Words a local variable cannot be named.
-    fn keywords(&self) -> &'static [&'static str];
-
-    /// Whether units can be overloaded, so test names need more than the unit's name.
-    fn has_overloads(&self) -> bool {
-        false
-    }
-
-    /// Whether a unit without a written return type returns nothing. Not so where return types
-    /// are optional (Python, JavaScript, TypeScript).
-    fn missing_return_type_means_nothing(&self) -> bool {
-        true
-    }
+    /// The language's small facts: how names are written, its keywords, its code blocks' tags.
+    fn notation(&self) -> &'static Notation;
 
     // Scaffolds.
 
@@ -107,6 +85,23 @@ pub(crate) trait LanguageSupport: Sync {
     /// Per-unit test files (parsed, in order) merged into one file named `test_file_name`.
     fn assemble(&self, pieces: &[Piece<'_>], test_file_name: &str)
     -> Result<String, AssembleError>;
+}
+
+/// How a language writes names and code blocks, as data.
+pub(crate) struct Notation {
+    /// What joins a container and a name: `.` or `::`.
+    pub(crate) name_separator: &'static str,
+    /// The tag of the fenced blocks prompts show the language's code in.
+    pub(crate) fence_tag: &'static str,
+    /// The tags (lower-case) of a model's fenced blocks that hold the language's code.
+    pub(crate) fence_aliases: &'static [&'static str],
+    /// Words a local variable cannot be named.
+    pub(crate) keywords: &'static [&'static str],
+    /// Whether units can be overloaded, so test names need more than the unit's name.
+    pub(crate) has_overloads: bool,
+    /// Whether a unit without a written return type returns nothing. Not so where return types
+    /// are optional (Python, JavaScript, TypeScript).
+    pub(crate) missing_return_type_means_nothing: bool,
 }
 
 /// The support for `language`: the one place that lists the languages.

@@ -90,7 +90,10 @@ impl<'a> Plan<'a> {
                 name = format!("arg{}", index + 1);
             }
             if RESERVED_LOCALS.contains(&name.as_str())
-                || support(target.language).keywords().contains(&name.as_str())
+                || support(target.language)
+                    .notation()
+                    .keywords
+                    .contains(&name.as_str())
             {
                 name.push_str("_arg");
             }
@@ -151,7 +154,7 @@ impl<'a> Plan<'a> {
     }
 
     fn separator(&self) -> &'static str {
-        self.support().name_separator()
+        self.support().notation().name_separator
     }
 
     /// Whether the act section calls the unit: the unit is reachable and its name and container
@@ -225,13 +228,14 @@ impl<'a> Plan<'a> {
     /// `_line12`-style suffix for languages with overloading, so overloads get distinct names.
     pub(crate) fn overload_line(&self) -> Option<u32> {
         self.support()
-            .has_overloads()
+            .notation()
+            .has_overloads
             .then_some(self.unit.start_line)
     }
 
     pub(crate) fn returns_nothing(&self) -> bool {
         match self.unit.return_type.as_deref().map(str::trim) {
-            None => self.support().missing_return_type_means_nothing(),
+            None => self.support().notation().missing_return_type_means_nothing,
             Some(return_type) => matches!(
                 return_type,
                 "void" | "None" | "()" | "Task" | "ValueTask" | "Promise<void>" | "" | "!"

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -24,28 +24,12 @@ impl LanguageSupport for Cpp {
         scaffold::render(plan)
     }
 
+    fn notation(&self) -> &'static Notation {
+        &NOTATION
+    }
+
     fn access(&self, target: &Target<'_>, path: &SourcePath<'_>) -> Access {
         imports::access(target, path)
-    }
-
-    fn name_separator(&self) -> &'static str {
-        "::"
-    }
-
-    fn fence_tag(&self) -> &'static str {
-        "cpp"
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        &["cpp", "c++", "cc", "cxx", "h", "hpp", "hh", "hxx"]
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
-    }
-
-    fn has_overloads(&self) -> bool {
-        true
     }
 
     fn assemble(
@@ -56,6 +40,15 @@ impl LanguageSupport for Cpp {
         Ok(assemble::merge(pieces))
     }
 }
+
+const NOTATION: Notation = Notation {
+    name_separator: "::",
+    fence_tag: "cpp",
+    fence_aliases: &["cpp", "c++", "cc", "cxx", "h", "hpp", "hh", "hxx"],
+    keywords: KEYWORDS,
+    has_overloads: true,
+    missing_return_type_means_nothing: true,
+};
 
 const KEYWORDS: &[&str] = &[
     "alignas",

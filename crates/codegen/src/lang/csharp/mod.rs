@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -24,28 +24,16 @@ impl LanguageSupport for Csharp {
         scaffold::render(plan)
     }
 
+    fn notation(&self) -> &'static Notation {
+        &NOTATION
+    }
+
     fn access(&self, target: &Target<'_>, _path: &SourcePath<'_>) -> Access {
         let (namespaces, source_usings) = imports::namespaces_and_usings(target.source);
         Access::Csharp {
             namespaces,
             source_usings,
         }
-    }
-
-    fn fence_tag(&self) -> &'static str {
-        "csharp"
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        &["cs", "csharp", "c#", "c-sharp"]
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
-    }
-
-    fn has_overloads(&self) -> bool {
-        true
     }
 
     fn assemble(
@@ -56,6 +44,15 @@ impl LanguageSupport for Csharp {
         assemble::merge(pieces, test_file_name)
     }
 }
+
+const NOTATION: Notation = Notation {
+    name_separator: ".",
+    fence_tag: "csharp",
+    fence_aliases: &["cs", "csharp", "c#", "c-sharp"],
+    keywords: KEYWORDS,
+    has_overloads: true,
+    missing_return_type_means_nothing: true,
+};
 
 const KEYWORDS: &[&str] = &[
     "abstract",

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -22,6 +22,10 @@ impl LanguageSupport for Go {
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {
         scaffold::render(plan)
+    }
+
+    fn notation(&self) -> &'static Notation {
+        &NOTATION
     }
 
     fn access(&self, target: &Target<'_>, _path: &SourcePath<'_>) -> Access {
@@ -46,18 +50,6 @@ impl LanguageSupport for Go {
         ))
     }
 
-    fn fence_tag(&self) -> &'static str {
-        "go"
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        &["go", "golang"]
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
-    }
-
     fn assemble(
         &self,
         pieces: &[Piece<'_>],
@@ -66,6 +58,15 @@ impl LanguageSupport for Go {
         Ok(assemble::merge(pieces))
     }
 }
+
+const NOTATION: Notation = Notation {
+    name_separator: ".",
+    fence_tag: "go",
+    fence_aliases: &["go", "golang"],
+    keywords: KEYWORDS,
+    has_overloads: false,
+    missing_return_type_means_nothing: true,
+};
 
 const KEYWORDS: &[&str] = &[
     "break",

@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -22,6 +22,10 @@ impl LanguageSupport for Java {
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {
         scaffold::render(plan)
+    }
+
+    fn notation(&self) -> &'static Notation {
+        &NOTATION
     }
 
     fn access(&self, target: &Target<'_>, path: &SourcePath<'_>) -> Access {
@@ -50,22 +54,6 @@ impl LanguageSupport for Java {
         })
     }
 
-    fn fence_tag(&self) -> &'static str {
-        "java"
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        &["java"]
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
-    }
-
-    fn has_overloads(&self) -> bool {
-        true
-    }
-
     fn assemble(
         &self,
         pieces: &[Piece<'_>],
@@ -74,6 +62,15 @@ impl LanguageSupport for Java {
         assemble::merge(pieces, test_file_name)
     }
 }
+
+const NOTATION: Notation = Notation {
+    name_separator: ".",
+    fence_tag: "java",
+    fence_aliases: &["java"],
+    keywords: KEYWORDS,
+    has_overloads: true,
+    missing_return_type_means_nothing: true,
+};
 
 const KEYWORDS: &[&str] = &[
     "abstract",

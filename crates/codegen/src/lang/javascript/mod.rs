@@ -11,7 +11,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -32,6 +32,14 @@ impl LanguageSupport for JavaScript {
         scaffold::render(plan)
     }
 
+    fn notation(&self) -> &'static Notation {
+        if self.typescript {
+            &TYPESCRIPT_NOTATION
+        } else {
+            &JAVASCRIPT_NOTATION
+        }
+    }
+
     fn access(&self, target: &Target<'_>, path: &SourcePath<'_>) -> Access {
         imports::access(target, path)
     }
@@ -49,30 +57,6 @@ impl LanguageSupport for JavaScript {
         "exported from its module"
     }
 
-    fn fence_tag(&self) -> &'static str {
-        if self.typescript {
-            "typescript"
-        } else {
-            "javascript"
-        }
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        if self.typescript {
-            &["ts", "typescript", "tsx", "mts", "cts"]
-        } else {
-            &["js", "javascript", "jsx", "mjs", "cjs", "node"]
-        }
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
-    }
-
-    fn missing_return_type_means_nothing(&self) -> bool {
-        false
-    }
-
     fn assemble(
         &self,
         pieces: &[Piece<'_>],
@@ -82,6 +66,22 @@ impl LanguageSupport for JavaScript {
     }
 }
 
+const JAVASCRIPT_NOTATION: Notation = Notation {
+    name_separator: ".",
+    fence_tag: "javascript",
+    fence_aliases: &["js", "javascript", "jsx", "mjs", "cjs", "node"],
+    keywords: KEYWORDS,
+    has_overloads: false,
+    missing_return_type_means_nothing: false,
+};
+
+const TYPESCRIPT_NOTATION: Notation = Notation {
+    fence_tag: "typescript",
+    fence_aliases: &["ts", "typescript", "tsx", "mts", "cts"],
+    ..JAVASCRIPT_NOTATION
+};
+
+/// The words of both languages: TypeScript adds none a local could be named.
 const KEYWORDS: &[&str] = &[
     "await",
     "break",

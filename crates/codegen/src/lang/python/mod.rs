@@ -9,7 +9,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -22,6 +22,10 @@ impl LanguageSupport for Python {
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {
         scaffold::render(plan)
+    }
+
+    fn notation(&self) -> &'static Notation {
+        &NOTATION
     }
 
     fn access(&self, _target: &Target<'_>, path: &SourcePath<'_>) -> Access {
@@ -39,22 +43,6 @@ impl LanguageSupport for Python {
         true
     }
 
-    fn fence_tag(&self) -> &'static str {
-        "python"
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        &["py", "python", "python3", "py3"]
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
-    }
-
-    fn missing_return_type_means_nothing(&self) -> bool {
-        false
-    }
-
     fn assemble(
         &self,
         pieces: &[Piece<'_>],
@@ -63,6 +51,15 @@ impl LanguageSupport for Python {
         Ok(assemble::merge(pieces))
     }
 }
+
+const NOTATION: Notation = Notation {
+    name_separator: ".",
+    fence_tag: "python",
+    fence_aliases: &["py", "python", "python3", "py3"],
+    keywords: KEYWORDS,
+    has_overloads: false,
+    missing_return_type_means_nothing: false,
+};
 
 const KEYWORDS: &[&str] = &[
     "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",

@@ -10,7 +10,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::lang::LanguageSupport;
+use crate::lang::{LanguageSupport, Notation};
 use crate::scaffold::Plan;
 use crate::{Target, Unit};
 
@@ -25,6 +25,10 @@ impl LanguageSupport for Rust {
         scaffold::render(plan)
     }
 
+    fn notation(&self) -> &'static Notation {
+        &NOTATION
+    }
+
     fn access(&self, _target: &Target<'_>, _path: &SourcePath<'_>) -> Access {
         Access::Rust
     }
@@ -32,22 +36,6 @@ impl LanguageSupport for Rust {
     /// The tests are a child module of the source, so private items are reachable too.
     fn is_reachable(&self, _unit: &Unit) -> bool {
         true
-    }
-
-    fn name_separator(&self) -> &'static str {
-        "::"
-    }
-
-    fn fence_tag(&self) -> &'static str {
-        "rust"
-    }
-
-    fn fence_aliases(&self) -> &'static [&'static str] {
-        &["rs", "rust"]
-    }
-
-    fn keywords(&self) -> &'static [&'static str] {
-        KEYWORDS
     }
 
     fn assemble(
@@ -58,6 +46,15 @@ impl LanguageSupport for Rust {
         Ok(assemble::merge(pieces))
     }
 }
+
+const NOTATION: Notation = Notation {
+    name_separator: "::",
+    fence_tag: "rust",
+    fence_aliases: &["rs", "rust"],
+    keywords: KEYWORDS,
+    has_overloads: false,
+    missing_return_type_means_nothing: true,
+};
 
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern",
