@@ -7,6 +7,9 @@
 
 use domain::Language;
 
+use crate::lang::support;
+use crate::text::lines_without_blank_edges;
+
 /// The code in `answer`: the fenced blocks tagged with `language` (or untagged) joined in order, or
 /// the whole answer when it has no fences. `None` when nothing code-like is left.
 pub fn code_from_answer(answer: &str, language: Language) -> Option<String> {
@@ -98,31 +101,12 @@ fn tag_of(info: &str) -> String {
 
 /// Whether a block tag names `language`.
 fn tag_matches(tag: &str, language: Language) -> bool {
-    let aliases: &[&str] = match language {
-        Language::Python => &["py", "python", "python3", "py3"],
-        Language::Java => &["java"],
-        Language::Go => &["go", "golang"],
-        Language::Cpp => &["cpp", "c++", "cc", "cxx", "h", "hpp", "hh", "hxx"],
-        Language::Csharp => &["cs", "csharp", "c#", "c-sharp"],
-        Language::Rust => &["rs", "rust"],
-        Language::Javascript => &["js", "javascript", "jsx", "mjs", "cjs", "node"],
-        Language::Typescript => &["ts", "typescript", "tsx", "mts", "cts"],
-    };
-    aliases.contains(&tag)
+    support(language).notation().fence_aliases.contains(&tag)
 }
 
 /// Leading and trailing blank lines dropped, trailing whitespace of the last line too.
 fn trim_blank_lines(content: &str) -> String {
-    let lines: Vec<&str> = content.lines().collect();
-    let start = lines
-        .iter()
-        .position(|line| !line.trim().is_empty())
-        .unwrap_or(lines.len());
-    let end = lines
-        .iter()
-        .rposition(|line| !line.trim().is_empty())
-        .map_or(start, |index| index + 1);
-    lines[start..end.max(start)]
+    lines_without_blank_edges(content)
         .join("\n")
         .trim_end()
         .to_owned()

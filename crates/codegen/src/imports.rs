@@ -1,23 +1,19 @@
 //! How a test file reaches the code under test, derived from the source's path and contents.
 //!
-//! The test file is assumed to sit where [`crate::Target::test_file_name`] names it:
-//! - Python: at the project root (where pytest runs), importing the module by its dotted path
-//!   (`app/utils/math_ops.py` → `from app.utils.math_ops import …`; a leading `src/` is a source
-//!   root, not a package, and is dropped).
-//! - Java: in the source's package, so the class under test needs no import; the source's own
-//!   imports are repeated so the types in the signatures resolve.
-//! - Go: in the source's package (an internal test), so unexported names are reachable too.
-//! - C++: beside the source, including the header that declares it (`x.cpp` → `"x.h"`, a header
-//!   includes itself).
-//! - C#: `using` every namespace the source declares, plus the source's own `using`s.
-//! - Rust: a child module of the source (`#[cfg(test)] #[path = "x_test.rs"] mod tests;` in
-//!   `x.rs`), so `use super::*;` reaches private items too.
-//! - JavaScript/TypeScript: beside the source, importing the exported names from `./stem`. See
-//!   [`JsStyle`] for when that is `require` instead of `import`.
+//! The test file is assumed to sit where [`crate::Target::test_file_name`] names it. [`Access`]
+//! says what that takes, one variant per language; each language's rules are in its folder
+//! (`lang/<language>/imports.rs`, and `access` in `lang/<language>/mod.rs`):
+//! - Python: at the project root, importing the module by its dotted path;
+//! - Java and Go: in the source's package, so nothing of it is imported;
+//! - C++: beside the source, including the header that declares it;
+//! - C#: `using` every namespace the source declares;
+//! - Rust: a child module of the source, with `use super::*;`;
+//! - JavaScript/TypeScript: beside the source, importing from `./stem` ([`JsStyle`]).
 
-use domain::{Framework, Language};
+use domain::Language;
 
-use crate::{Syntax, Target, Unit};
+use crate::lang::{self, support};
+use crate::{Target, Unit};
 
 /// How a JavaScript test file loads the module under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,80 +74,8 @@ pub enum Access {
 
 /// How the test file for `target` reaches its source.
 pub fn access(target: &Target<'_>) -> Access {
-    let file_name = target.file_name.as_str();
-    let (directory, stem, extension) = split_path(file_name);
-    match target.language {
-        Language::Python => Access::Python {
-            module: python_module(directory, stem),
-        },
-        Language::Java => {
-            let (package, source_imports) = java_package_and_imports(target.source);
-            Access::Java {
-                package,
-                class_name: stem.to_owned(),
-                source_imports,
-            }
-        }
-        Language::Go => {
-            let (package, source_imports) = go_package_and_imports(target.source);
-            Access::Go {
-                package: package.unwrap_or_else(|| "main".to_owned()),
-                source_imports,
-            }
-        }
-        Language::Cpp => {
-            let is_header = matches!(
-                extension.as_str(),
-                "h" | "hh" | "hpp" | "hxx" | "h++" | "inl"
-            );
-            let base = target.file_name.base_name();
-            // A name that cannot sit in an include's quotes is left to the reader.
-            if base.contains(['"', '\\']) {
-                Access::Cpp {
-                    header: String::new(),
-                    guessed: true,
-                }
-            } else if is_header {
-                Access::Cpp {
-                    header: base.to_owned(),
-                    guessed: false,
-                }
-            } else {
-                Access::Cpp {
-                    header: format!("{stem}.h"),
-                    guessed: true,
-                }
-            }
-        }
-        Language::Csharp => {
-            let (namespaces, source_usings) = csharp_namespaces_and_usings(target.source);
-            Access::Csharp {
-                namespaces,
-                source_usings,
-            }
-        }
-        Language::Rust => Access::Rust,
-        Language::Javascript | Language::Typescript => {
-            let syntax = target.source_syntax();
-            let module_facts = js_module_facts(syntax, target.source);
-            let style = js_style(target.language, target.framework, &extension, &module_facts);
-            // Node's ES module loader never guesses extensions, and `.mjs`/`.cjs` are never
-            // resolved implicitly by any runner; TypeScript imports go without one.
-            let keep_extension = target.language == Language::Javascript
-                && (matches!(extension.as_str(), "mjs" | "cjs")
-                    || (target.framework == Framework::NodeTest && style == JsStyle::EsModule));
-            let specifier = if keep_extension && !extension.is_empty() {
-                format!("./{stem}.{extension}")
-            } else {
-                format!("./{stem}")
-            };
-            Access::Js {
-                specifier,
-                style,
-                default_exports: module_facts.default_exports,
-            }
-        }
-    }
+    let path = SourcePath::of(target.file_name.as_str());
+    support(target.language).access(target, &path)
 }
 
 impl Access {
@@ -170,82 +94,20 @@ impl Access {
     /// The lines that bring `names` (the top-level names the tests refer to) into scope.
     pub fn import_lines(&self, names: &[String]) -> Vec<String> {
         match self {
-            Access::Python { module } => {
-                if names.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![format!("from {module} import {}", names.join(", "))]
-                }
-            }
+            Access::Python { module } => lang::python::imports::import_lines(module, names),
             Access::Java { source_imports, .. } => source_imports.clone(),
             Access::Go { .. } => Vec::new(),
-            Access::Cpp { header, .. } if header.is_empty() => {
-                vec!["// TODO: #include the header declaring the code under test.".to_owned()]
-            }
-            Access::Cpp { header, guessed } => {
-                let mut lines = Vec::new();
-                if *guessed {
-                    lines.push(format!(
-                        "// The header declaring the code under test, assumed beside the source as {header}."
-                    ));
-                }
-                lines.push(format!("#include \"{header}\""));
-                lines
-            }
+            Access::Cpp { header, guessed } => lang::cpp::imports::import_lines(header, *guessed),
             Access::Csharp {
                 namespaces,
                 source_usings,
-            } => {
-                let mut lines: Vec<String> = source_usings.clone();
-                for namespace in namespaces {
-                    let line = format!("using {namespace};");
-                    if !lines.contains(&line) {
-                        lines.push(line);
-                    }
-                }
-                lines
-            }
+            } => lang::csharp::imports::import_lines(namespaces, source_usings),
             Access::Rust => vec!["use super::*;".to_owned()],
             Access::Js {
                 specifier,
                 style,
                 default_exports,
-            } => {
-                if names.is_empty() {
-                    return Vec::new();
-                }
-                let default = names.iter().find(|name| default_exports.contains(name));
-                let named: Vec<&str> = names
-                    .iter()
-                    .filter(|name| Some(*name) != default)
-                    .map(String::as_str)
-                    .collect();
-                let mut lines = Vec::new();
-                match style {
-                    JsStyle::EsModule => {
-                        let mut clause = Vec::new();
-                        if let Some(default) = default {
-                            clause.push(default.clone());
-                        }
-                        if !named.is_empty() {
-                            clause.push(format!("{{ {} }}", named.join(", ")));
-                        }
-                        lines.push(format!("import {} from '{specifier}';", clause.join(", ")));
-                    }
-                    JsStyle::CommonJs => {
-                        if let Some(default) = default {
-                            lines.push(format!("const {default} = require('{specifier}');"));
-                        }
-                        if !named.is_empty() {
-                            lines.push(format!(
-                                "const {{ {} }} = require('{specifier}');",
-                                named.join(", ")
-                            ));
-                        }
-                    }
-                }
-                lines
-            }
+            } => lang::javascript::imports::import_lines(specifier, *style, default_exports, names),
         }
     }
 }
@@ -253,16 +115,17 @@ impl Access {
 /// The top-level name a test of `unit` refers to: the outermost container (a class, a TS
 /// namespace), or the unit itself. `None` where nothing needs importing by name.
 pub fn imported_name(language: Language, unit: &Unit) -> Option<String> {
-    match language {
-        Language::Python | Language::Javascript | Language::Typescript => {
-            let name = match &unit.container {
-                Some(container) => container.split('.').next().unwrap_or(container),
-                None => unit.name.as_str(),
-            };
-            is_identifier(name).then(|| name.to_owned())
-        }
-        _ => None,
-    }
+    support(language).imported_name(unit)
+}
+
+/// The outermost container of `unit` (or the unit itself), where that is an identifier: what
+/// languages that import by name (Python, JavaScript, TypeScript) import.
+pub(crate) fn outermost_name(unit: &Unit) -> Option<String> {
+    let name = match &unit.container {
+        Some(container) => container.split('.').next().unwrap_or(container),
+        None => unit.name.as_str(),
+    };
+    is_identifier(name).then(|| name.to_owned())
 }
 
 /// A plain identifier: a letter, `_` or `$`, then letters, digits, `_` or `$`.
@@ -278,282 +141,60 @@ pub(crate) fn is_identifier(name: &str) -> bool {
 /// names like any other, Go tests share the package and Rust tests are a child module; elsewhere
 /// only exported or public units are reachable.
 pub fn is_reachable(language: Language, unit: &Unit) -> bool {
-    match language {
-        Language::Python | Language::Go | Language::Rust => true,
-        Language::Javascript | Language::Typescript => {
-            unit.is_public && !unit.name.starts_with('#')
-        }
-        Language::Java | Language::Cpp | Language::Csharp => unit.is_public,
-    }
+    support(language).is_reachable(unit)
 }
 
 /// One line saying how the test reaches `unit`, for prompts: `from app.x import Outer`,
 /// `#include "x.h"`, `package calc (the test is in the same package)` …
 pub fn summary(target: &Target<'_>, unit: &Unit) -> String {
     let access = access(target);
+    if let Some(line) = support(target.language).same_package_summary(&access) {
+        return line;
+    }
     let names: Vec<String> = imported_name(target.language, unit).into_iter().collect();
     let lines: Vec<String> = access
         .import_lines(&names)
         .into_iter()
         .filter(|line| !line.starts_with("//"))
         .collect();
-    match &access {
-        Access::Java {
-            package,
-            class_name,
-            ..
-        } => match package {
-            Some(package) => format!(
-                "package {package}; (the test is in the same package as {class_name}, no import needed)"
-            ),
-            None => format!("default package (the test is beside {class_name}, no import needed)"),
-        },
-        Access::Go { package, .. } => {
-            format!("package {package} (the test is in the same package, no import needed)")
-        }
-        _ if lines.is_empty() => "nothing to import".to_owned(),
-        _ => lines.join(" "),
+    if lines.is_empty() {
+        "nothing to import".to_owned()
+    } else {
+        lines.join(" ")
     }
 }
 
-/// `dir/sub/name.ext` → (`dir/sub`, `name`, `ext` lower-cased).
-fn split_path(file_name: &str) -> (&str, &str, String) {
-    let (directory, base) = match file_name.rsplit_once('/') {
-        Some((directory, base)) => (directory, base),
-        None => ("", file_name),
-    };
-    match base.rsplit_once('.') {
-        Some((stem, extension)) if !stem.is_empty() => {
-            (directory, stem, extension.to_ascii_lowercase())
-        }
-        _ => (directory, base, String::new()),
-    }
+/// The source's path in the parts the import rules use: `dir/sub/name.ext` → `dir/sub`, `name`,
+/// `ext` (lower-cased).
+pub(crate) struct SourcePath<'a> {
+    pub(crate) directory: &'a str,
+    pub(crate) stem: &'a str,
+    pub(crate) extension: String,
 }
 
-fn python_module(directory: &str, stem: &str) -> String {
-    let mut parts: Vec<&str> = directory
-        .split('/')
-        .filter(|part| !part.is_empty())
-        .collect();
-    if parts.first() == Some(&"src") {
-        parts.remove(0);
-    }
-    if stem != "__init__" || parts.is_empty() {
-        parts.push(stem);
-    }
-    parts.join(".")
-}
-
-fn node_text<'a>(node: tree_sitter::Node<'_>, source: &'a str) -> &'a str {
-    source.get(node.byte_range()).unwrap_or_default()
-}
-
-fn java_package_and_imports(source: &str) -> (Option<String>, Vec<String>) {
-    let Some(tree) = Syntax::Java.tree(source) else {
-        return (None, Vec::new());
-    };
-    let root = tree.root_node();
-    let mut package = None;
-    let mut imports = Vec::new();
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
-        match child.kind() {
-            "package_declaration" => {
-                let mut inner = child.walk();
-                package = child
-                    .named_children(&mut inner)
-                    .find(|node| matches!(node.kind(), "scoped_identifier" | "identifier"))
-                    .map(|node| node_text(node, source).to_owned());
-            }
-            "import_declaration" => imports.push(collapse_whitespace(node_text(child, source))),
-            _ => {}
+impl<'a> SourcePath<'a> {
+    fn of(file_name: &'a str) -> SourcePath<'a> {
+        let (directory, base) = match file_name.rsplit_once('/') {
+            Some((directory, base)) => (directory, base),
+            None => ("", file_name),
+        };
+        let (stem, extension) = match base.rsplit_once('.') {
+            Some((stem, extension)) if !stem.is_empty() => (stem, extension.to_ascii_lowercase()),
+            _ => (base, String::new()),
+        };
+        SourcePath {
+            directory,
+            stem,
+            extension,
         }
     }
-    (package, imports)
-}
-
-fn go_package_and_imports(source: &str) -> (Option<String>, Vec<String>) {
-    let Some(tree) = Syntax::Go.tree(source) else {
-        return (None, Vec::new());
-    };
-    let root = tree.root_node();
-    let mut package = None;
-    let mut imports = Vec::new();
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
-        match child.kind() {
-            "package_clause" => {
-                let mut inner = child.walk();
-                package = child
-                    .named_children(&mut inner)
-                    .find(|node| node.kind() == "package_identifier")
-                    .map(|node| node_text(node, source).to_owned());
-            }
-            "import_declaration" => collect_go_import_specs(child, source, &mut imports),
-            _ => {}
-        }
-    }
-    (package, imports)
-}
-
-/// The `import_spec`s under a Go import declaration, whitespace collapsed.
-pub(crate) fn collect_go_import_specs(
-    node: tree_sitter::Node<'_>,
-    source: &str,
-    specs: &mut Vec<String>,
-) {
-    let mut cursor = node.walk();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "import_spec" => specs.push(collapse_whitespace(node_text(child, source))),
-            "import_spec_list" => collect_go_import_specs(child, source, specs),
-            _ => {}
-        }
-    }
-}
-
-fn csharp_namespaces_and_usings(source: &str) -> (Vec<String>, Vec<String>) {
-    let mut namespaces = Vec::new();
-    let mut usings = Vec::new();
-    if let Some(tree) = Syntax::CSharp.tree(source) {
-        collect_csharp(tree.root_node(), source, "", &mut namespaces, &mut usings);
-    }
-    (namespaces, usings)
-}
-
-fn collect_csharp(
-    node: tree_sitter::Node<'_>,
-    source: &str,
-    prefix: &str,
-    namespaces: &mut Vec<String>,
-    usings: &mut Vec<String>,
-) {
-    let mut cursor = node.walk();
-    let mut prefix = prefix.to_owned();
-    for child in node.named_children(&mut cursor) {
-        match child.kind() {
-            "using_directive" => {
-                let line = collapse_whitespace(node_text(child, source));
-                if !usings.contains(&line) {
-                    usings.push(line);
-                }
-            }
-            "namespace_declaration" | "file_scoped_namespace_declaration" => {
-                let Some(name) = child.child_by_field_name("name") else {
-                    continue;
-                };
-                let name = node_text(name, source);
-                let full = if prefix.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{prefix}.{name}")
-                };
-                if !namespaces.contains(&full) {
-                    namespaces.push(full.clone());
-                }
-                if child.kind() == "file_scoped_namespace_declaration" {
-                    // Declarations after a file-scoped namespace belong to it.
-                    collect_csharp(child, source, &full, namespaces, usings);
-                    prefix = full;
-                } else if let Some(body) = child.child_by_field_name("body") {
-                    collect_csharp(body, source, &full, namespaces, usings);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct JsModuleFacts {
-    uses_esm: bool,
-    uses_commonjs: bool,
-    default_exports: Vec<String>,
-}
-
-fn js_module_facts(syntax: Syntax, source: &str) -> JsModuleFacts {
-    let mut facts = JsModuleFacts::default();
-    let Some(tree) = syntax.tree(source) else {
-        return facts;
-    };
-    let root = tree.root_node();
-    let mut cursor = root.walk();
-    for child in root.named_children(&mut cursor) {
-        match child.kind() {
-            "import_statement" => facts.uses_esm = true,
-            "export_statement" => {
-                facts.uses_esm = true;
-                let text = node_text(child, source);
-                if text
-                    .trim_start_matches("export")
-                    .trim_start()
-                    .starts_with("default")
-                {
-                    let named = child
-                        .child_by_field_name("declaration")
-                        .and_then(|declaration| declaration.child_by_field_name("name"))
-                        .or_else(|| {
-                            child
-                                .child_by_field_name("value")
-                                .filter(|value| value.kind() == "identifier")
-                        });
-                    if let Some(name) = named {
-                        facts
-                            .default_exports
-                            .push(node_text(name, source).to_owned());
-                    }
-                }
-            }
-            "expression_statement" => {
-                let text = node_text(child, source);
-                if text.starts_with("module.exports") || text.starts_with("exports.") {
-                    facts.uses_commonjs = true;
-                    // `module.exports = Name;` makes `Name` the whole module.
-                    if let Some(rest) = text.strip_prefix("module.exports") {
-                        let value = rest.trim_start().trim_start_matches('=').trim();
-                        let value = value.trim_end_matches(';').trim();
-                        if !value.is_empty()
-                            && value
-                                .chars()
-                                .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-                        {
-                            facts.default_exports.push(value.to_owned());
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    facts
-}
-
-fn js_style(
-    language: Language,
-    framework: Framework,
-    extension: &str,
-    facts: &JsModuleFacts,
-) -> JsStyle {
-    if language == Language::Typescript || framework == Framework::Vitest {
-        return JsStyle::EsModule;
-    }
-    match extension {
-        "mjs" => JsStyle::EsModule,
-        "cjs" => JsStyle::CommonJs,
-        _ if facts.uses_commonjs && !facts.uses_esm => JsStyle::CommonJs,
-        _ => JsStyle::EsModule,
-    }
-}
-
-pub(crate) fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::UnitKind;
-    use domain::SourceFileName;
+    use domain::{Framework, SourceFileName};
 
     fn access_of(language: Language, framework: Framework, name: &str, source: &str) -> Access {
         let file_name = SourceFileName::parse(name).expect("valid name");

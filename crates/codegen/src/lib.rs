@@ -9,10 +9,13 @@ pub mod assemble;
 pub mod check;
 pub mod extract;
 pub mod imports;
+mod lang;
 mod parse;
 pub mod prompt;
 pub mod scaffold;
 mod syntax;
+mod text;
+mod tree;
 mod unit;
 
 pub use check::{SyntaxIssue, syntax_issues};

@@ -9,6 +9,8 @@
 
 use domain::{Framework, Language, SourceFileName};
 
+use crate::lang::support;
+use crate::text::collapse_whitespace;
 use crate::{Target, Unit, imports};
 
 /// A chat prompt: the system message and the user message.
@@ -48,10 +50,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
         );
     }
 
-    let separator = match target.language {
-        Language::Cpp | Language::Rust => "::",
-        _ => ".",
-    };
+    let separator = support(target.language).notation().name_separator;
     let mut user = String::new();
     user.push_str(&format!("Language: {}\n", target.language.id()));
     user.push_str(&format!("Framework: {}\n", target.framework.id()));
@@ -59,22 +58,22 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
     user.push_str(&format!(
         "Unit: {} {} (line {})\n",
         unit.kind.as_str(),
-        one_line(&unit.qualified_name(separator)),
+        collapse_whitespace(&unit.qualified_name(separator)),
         unit.start_line
     ));
-    user.push_str(&format!("Import: {}\n", one_line(&import)));
+    user.push_str(&format!("Import: {}\n", collapse_whitespace(&import)));
     user.push_str(&format!("Test file: {test_file}\n"));
     user.push('\n');
     user.push_str(&format!(
         "Write {framework} tests for the {} `{}` of `{}`.\n\n",
         unit.kind.as_str(),
-        one_line(&unit.qualified_name(separator)),
+        collapse_whitespace(&unit.qualified_name(separator)),
         target.file_name.as_str()
     ));
     push_section(
         &mut user,
         SIGNATURE_TITLE,
-        fence_tag(target.language),
+        support(target.language).notation().fence_tag,
         &unit.signature,
     );
     if let Some(doc) = unit.doc.as_deref().filter(|doc| !doc.trim().is_empty()) {
@@ -83,7 +82,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
     push_section(
         &mut user,
         SOURCE_TITLE,
-        fence_tag(target.language),
+        support(target.language).notation().fence_tag,
         target.source,
     );
     if let Some(issues) = previous_issues {
@@ -157,10 +156,7 @@ fn read_unit(language: Language, text: &str) -> Option<(String, u32)> {
     let (described, line) = text.rsplit_once(" (line ")?;
     let line: u32 = line.strip_suffix(')')?.parse().ok()?;
     let (_kind, qualified) = described.split_once(' ')?;
-    let separator = match language {
-        Language::Cpp | Language::Rust => "::",
-        _ => ".",
-    };
+    let separator = support(language).notation().name_separator;
     let name = qualified.rsplit(separator).next().unwrap_or(qualified);
     Some((name.to_owned(), line))
 }
@@ -234,24 +230,6 @@ fn fence_for(content: &str) -> String {
         }
     }
     "`".repeat((longest + 1).max(3))
-}
-
-fn fence_tag(language: Language) -> &'static str {
-    match language {
-        Language::Python => "python",
-        Language::Java => "java",
-        Language::Go => "go",
-        Language::Cpp => "cpp",
-        Language::Csharp => "csharp",
-        Language::Rust => "rust",
-        Language::Javascript => "javascript",
-        Language::Typescript => "typescript",
-    }
-}
-
-/// Header values stay on one line whatever the source names contain.
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn conventions(framework: Framework) -> &'static str {

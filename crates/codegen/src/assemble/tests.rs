@@ -1,4 +1,4 @@
-use domain::{Framework, SourceFileName};
+use domain::{Framework, Language, SourceFileName};
 
 use super::*;
 

@@ -1,67 +1,17 @@
-//! Helpers every language walker shares: node text, lines, signatures, comment docs, parameter
-//! types.
+//! Helpers every language walker shares to build units: signatures, comment docs, parameter
+//! types. Plain node helpers (text, children, lines) are in [`crate::tree`].
 
 use tree_sitter::Node;
 
+use crate::text::collapse_whitespace;
+use crate::tree::{end_line, is_comment_kind, start_line, text};
 use crate::{Param, Unit, UnitKind};
-
-/// The source text of `node`, or `""` if its range is not on a char boundary (never the case for
-/// trees parsed from `source` itself).
-pub(super) fn text<'s>(node: Node<'_>, source: &'s str) -> &'s str {
-    source.get(node.byte_range()).unwrap_or_default()
-}
-
-/// The text of the field `field` of `node`, if present.
-pub(super) fn field_text<'s>(node: Node<'_>, field: &str, source: &'s str) -> Option<&'s str> {
-    node.child_by_field_name(field)
-        .map(|child| text(child, source))
-}
-
-/// Collapses every run of whitespace to one space and trims the ends.
-pub(super) fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The named children of `node`, in order.
-pub(super) fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = node.walk();
-    node.named_children(&mut cursor).collect()
-}
-
-/// All children of `node`, anonymous tokens included, in order.
-pub(super) fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
-    let mut cursor = node.walk();
-    node.children(&mut cursor).collect()
-}
-
-/// Whether `node` has an anonymous child token `keyword` (`async`, `static` …).
-pub(super) fn has_token(node: Node<'_>, keyword: &str) -> bool {
-    children(node)
-        .iter()
-        .any(|child| !child.is_named() && child.kind() == keyword)
-}
-
-pub(super) fn start_line(node: Node<'_>) -> u32 {
-    u32::try_from(node.start_position().row + 1).unwrap_or(u32::MAX)
-}
-
-/// The last line of `node`. A node whose range ends at the start of a line (a Rust line comment,
-/// a Python block ending in a newline) ends on the line before.
-pub(super) fn end_line(node: Node<'_>) -> u32 {
-    let end = node.end_position();
-    let row = if end.column == 0 && end.row > node.start_position().row {
-        end.row - 1
-    } else {
-        end.row
-    };
-    u32::try_from(row + 1).unwrap_or(u32::MAX)
-}
 
 /// The declaration from byte `start` up to byte `body_start`, whitespace collapsed, without the
 /// `:` (Python) or `=>` (arrow functions, expression bodies) that leads into the body.
-pub(super) fn signature(source: &str, start: usize, body_start: usize) -> String {
+pub(crate) fn signature(source: &str, start: usize, body_start: usize) -> String {
     let raw = source.get(start..body_start.max(start)).unwrap_or_default();
-    let collapsed = collapse(raw);
+    let collapsed = collapse_whitespace(raw);
     let trimmed = collapsed
         .strip_suffix("=>")
         .or_else(|| collapsed.strip_suffix(':'))
@@ -73,12 +23,7 @@ pub(super) fn signature(source: &str, start: usize, body_start: usize) -> String
 /// the line before the next, each alone on its line), without comment markers. `skip` names kinds
 /// that may sit between the comments and the declaration (Rust attributes, TypeScript
 /// decorators).
-pub(super) fn doc_above(
-    declaration: Node<'_>,
-    source: &str,
-    is_comment: fn(&str) -> bool,
-    skip: &[&str],
-) -> Option<String> {
+pub(crate) fn doc_above(declaration: Node<'_>, source: &str, skip: &[&str]) -> Option<String> {
     let mut next_row = declaration.start_position().row;
     let mut blocks = Vec::new();
     let mut current = declaration.prev_sibling();
@@ -88,7 +33,7 @@ pub(super) fn doc_above(
             current = node.prev_sibling();
             continue;
         }
-        if !is_comment(node.kind()) {
+        if !is_comment_kind(node.kind()) {
             break;
         }
         let end_row = (end_line(node) as usize).saturating_sub(1);
@@ -149,13 +94,13 @@ fn strip_comment_markers(comment: &str) -> Vec<String> {
         .collect()
 }
 
-pub(super) fn non_empty(text: &str) -> Option<String> {
+pub(crate) fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The type of a parameter written as `<type> <name>` (C-like languages): the parameter's text
 /// without its name and default value, whitespace collapsed.
-pub(super) fn type_without_name(
+pub(crate) fn type_without_name(
     parameter: Node<'_>,
     name: Option<Node<'_>>,
     default_value: Option<Node<'_>>,
@@ -175,12 +120,12 @@ pub(super) fn type_without_name(
         }
         _ => written.push_str(source.get(start..end).unwrap_or_default()),
     }
-    let written = collapse(&written);
+    let written = collapse_whitespace(&written);
     let written = written.trim_end_matches('=').trim_end();
     non_empty(written)
 }
 
-pub(super) fn param(name: &str, type_name: Option<String>) -> Param {
+pub(crate) fn param(name: &str, type_name: Option<String>) -> Param {
     Param {
         name: name.to_owned(),
         type_name,
@@ -188,7 +133,7 @@ pub(super) fn param(name: &str, type_name: Option<String>) -> Param {
 }
 
 /// Everything a walker knows about one unit; turned into a [`Unit`] by [`UnitDraft::finish`].
-pub(super) struct UnitDraft<'t> {
+pub(crate) struct UnitDraft<'t> {
     pub kind: UnitKind,
     pub name: String,
     pub container: Option<String>,
@@ -209,7 +154,7 @@ pub(super) struct UnitDraft<'t> {
 }
 
 impl UnitDraft<'_> {
-    pub(super) fn finish(self, source: &str) -> Unit {
+    pub(crate) fn finish(self, source: &str) -> Unit {
         Unit {
             kind: self.kind,
             name: self.name,
@@ -228,6 +173,6 @@ impl UnitDraft<'_> {
 }
 
 /// Joins a container path, or `None` when empty.
-pub(super) fn join_path(path: &[String], separator: &str) -> Option<String> {
+pub(crate) fn join_path(path: &[String], separator: &str) -> Option<String> {
     (!path.is_empty()).then(|| path.join(separator))
 }

@@ -1,18 +1,13 @@
-//! Source → units, with one tree-sitter walker per language.
+//! Source → units, with one tree-sitter walker per language (`lang/<language>/units.rs`); the
+//! helpers they share to build a unit are in [`common`].
 //!
 //! Each walker descends through the declarations that can hold units (classes, namespaces, `impl`
 //! blocks, modules) and never into function bodies: nested functions, closures and local classes
 //! are part of the unit that holds them.
 
-mod common;
-mod cpp;
-mod csharp;
-mod go;
-mod java;
-mod javascript;
-mod python;
-mod rust;
+pub(crate) mod common;
 
+use crate::lang::support;
 use crate::{Syntax, Unit};
 
 /// Why a source yields nothing to test.
@@ -31,15 +26,7 @@ pub fn parse_units(syntax: Syntax, source: &str) -> Result<Vec<Unit>, ParseError
         return Err(ParseError::NoUnits);
     };
     let root = tree.root_node();
-    let mut units = match syntax {
-        Syntax::Python => python::units(root, source),
-        Syntax::Java => java::units(root, source),
-        Syntax::Go => go::units(root, source),
-        Syntax::Cpp => cpp::units(root, source),
-        Syntax::CSharp => csharp::units(root, source),
-        Syntax::Rust => rust::units(root, source),
-        Syntax::JavaScript | Syntax::TypeScript | Syntax::Tsx => javascript::units(root, source),
-    };
+    let mut units = support(syntax.language()).units(root, source);
     units.sort_by_key(|unit| (unit.start_line, unit.end_line));
     if units.is_empty() {
         Err(ParseError::NoUnits)
@@ -53,18 +40,6 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-
-    const EVERY_SYNTAX: [Syntax; 9] = [
-        Syntax::Python,
-        Syntax::Java,
-        Syntax::Go,
-        Syntax::Cpp,
-        Syntax::CSharp,
-        Syntax::Rust,
-        Syntax::JavaScript,
-        Syntax::TypeScript,
-        Syntax::Tsx,
-    ];
 
     /// Pieces of declarations from every language, shuffled into half-formed code.
     const FRAGMENTS: &[&str] = &[
@@ -147,7 +122,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_text_never_panics(source in "\\PC*") {
-            for syntax in EVERY_SYNTAX {
+            for syntax in Syntax::ALL {
                 let _ = parse_units(syntax, &source);
             }
         }
@@ -157,7 +132,7 @@ mod tests {
             fragments in proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..60)
         ) {
             let source = fragments.concat();
-            for syntax in EVERY_SYNTAX {
+            for syntax in Syntax::ALL {
                 let _ = parse_units(syntax, &source);
             }
         }

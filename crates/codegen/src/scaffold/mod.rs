@@ -11,17 +11,10 @@
 //! from the signature do not parse in a declaration, the test is rebuilt with untyped placeholders,
 //! and failing that, without the call.
 
-mod cpp;
-mod csharp;
-mod go;
-mod java;
-mod js;
-mod python;
-mod rust;
-
 use domain::Language;
 
 use crate::imports::{self, Access};
+use crate::lang::{LanguageSupport, support};
 use crate::{Target, Unit, UnitKind, syntax_issues};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,20 +39,12 @@ pub fn unit_tests(target: &Target<'_>, unit: &Unit, flavor: Flavor) -> String {
 }
 
 fn render(plan: &Plan<'_>) -> String {
-    match plan.target.language {
-        Language::Python => python::render(plan),
-        Language::Java => java::render(plan),
-        Language::Go => go::render(plan),
-        Language::Cpp => cpp::render(plan),
-        Language::Csharp => csharp::render(plan),
-        Language::Rust => rust::render(plan),
-        Language::Javascript | Language::Typescript => js::render(plan),
-    }
+    plan.support().scaffold(plan)
 }
 
 /// How much of the signature goes into the test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Detail {
+pub(crate) enum Detail {
     /// Placeholders declared with the parameter types.
     Typed,
     /// Placeholders without types, for signatures whose types do not parse in a declaration.
@@ -70,21 +55,21 @@ enum Detail {
 
 /// One argument of the call under test.
 #[derive(Debug, Clone)]
-struct Arg {
+pub(crate) struct Arg {
     /// A valid, unique local name.
-    name: String,
+    pub(crate) name: String,
     /// The parameter's type as written, when the detail level uses it.
-    type_name: Option<String>,
+    pub(crate) type_name: Option<String>,
 }
 
-/// Everything the per-language renderers need.
-struct Plan<'a> {
-    target: &'a Target<'a>,
-    unit: &'a Unit,
-    flavor: Flavor,
-    detail: Detail,
-    access: Access,
-    args: Vec<Arg>,
+/// Everything the per-language renderers (`lang/<language>/scaffold.rs`) need.
+pub(crate) struct Plan<'a> {
+    pub(crate) target: &'a Target<'a>,
+    pub(crate) unit: &'a Unit,
+    pub(crate) flavor: Flavor,
+    pub(crate) detail: Detail,
+    pub(crate) access: Access,
+    pub(crate) args: Vec<Arg>,
 }
 
 /// The local names a test declares itself; parameters named like them are renamed.
@@ -105,7 +90,10 @@ impl<'a> Plan<'a> {
                 name = format!("arg{}", index + 1);
             }
             if RESERVED_LOCALS.contains(&name.as_str())
-                || keywords(target.language).contains(&name.as_str())
+                || support(target.language)
+                    .notation()
+                    .keywords
+                    .contains(&name.as_str())
             {
                 name.push_str("_arg");
             }
@@ -128,23 +116,24 @@ impl<'a> Plan<'a> {
         }
     }
 
-    fn language(&self) -> Language {
+    pub(crate) fn language(&self) -> Language {
         self.target.language
     }
 
+    fn support(&self) -> &'static dyn LanguageSupport {
+        support(self.language())
+    }
+
     fn reachable(&self) -> bool {
-        imports::is_reachable(self.language(), self.unit)
+        self.support().is_reachable(self.unit)
     }
 
     /// Why the test is skipped, if it is. Safe inside any string literal: no quotes, backslashes
     /// or newlines.
-    fn skip_reason(&self) -> Option<String> {
+    pub(crate) fn skip_reason(&self) -> Option<String> {
         let what = self.display_name();
         let reason = if !self.reachable() {
-            let visibility = match self.language() {
-                Language::Javascript | Language::Typescript => "exported from its module",
-                _ => "public",
-            };
+            let visibility = self.support().visibility();
             format!(
                 "{what} is not {visibility}, so a test file cannot call it; test it through the public API"
             )
@@ -160,20 +149,17 @@ impl<'a> Plan<'a> {
     }
 
     /// `Container.name` in the language's notation, safe in a line comment.
-    fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         comment_safe(&self.unit.qualified_name(self.separator()))
     }
 
     fn separator(&self) -> &'static str {
-        match self.language() {
-            Language::Cpp | Language::Rust => "::",
-            _ => ".",
-        }
+        self.support().notation().name_separator
     }
 
     /// Whether the act section calls the unit: the unit is reachable and its name and container
     /// can be written as code.
-    fn calls(&self) -> bool {
+    pub(crate) fn calls(&self) -> bool {
         self.detail != Detail::NoCall
             && self.reachable()
             && is_callable_name(&self.unit.name)
@@ -185,21 +171,21 @@ impl<'a> Plan<'a> {
     }
 
     /// Whether the arrange section builds an instance to call the method on.
-    fn arranges_instance(&self) -> bool {
+    pub(crate) fn arranges_instance(&self) -> bool {
         self.needs_instance() && self.calls()
     }
 
-    fn is_constructor(&self) -> bool {
+    pub(crate) fn is_constructor(&self) -> bool {
         self.unit.kind == UnitKind::Constructor
     }
 
     /// A method called on an instance arranged first.
-    fn needs_instance(&self) -> bool {
+    pub(crate) fn needs_instance(&self) -> bool {
         self.unit.kind == UnitKind::Method && !self.unit.is_static && self.unit.container.is_some()
     }
 
     /// The container's path in code, generics dropped (`Stack<T>` → `Stack`, `*Stack` → `Stack`).
-    fn container_path(&self) -> Option<String> {
+    pub(crate) fn container_path(&self) -> Option<String> {
         let container = self.unit.container.as_deref()?;
         let without_generics = strip_generics(container);
         Some(
@@ -212,7 +198,7 @@ impl<'a> Plan<'a> {
 
     /// Name parts for the test's name: the container's segments and the unit's name, as
     /// identifiers. Constructors are named `init`/`constructor` by their kind, not `__init__`.
-    fn name_parts(&self) -> Vec<String> {
+    pub(crate) fn name_parts(&self) -> Vec<String> {
         let mut parts: Vec<String> = self
             .container_path()
             .map(|path| {
@@ -240,332 +226,21 @@ impl<'a> Plan<'a> {
     }
 
     /// `_line12`-style suffix for languages with overloading, so overloads get distinct names.
-    fn overload_line(&self) -> Option<u32> {
-        matches!(
-            self.language(),
-            Language::Java | Language::Csharp | Language::Cpp
-        )
-        .then_some(self.unit.start_line)
+    pub(crate) fn overload_line(&self) -> Option<u32> {
+        self.support()
+            .notation()
+            .has_overloads
+            .then_some(self.unit.start_line)
     }
 
-    fn returns_nothing(&self) -> bool {
+    pub(crate) fn returns_nothing(&self) -> bool {
         match self.unit.return_type.as_deref().map(str::trim) {
-            None => !matches!(
-                self.language(),
-                Language::Python | Language::Javascript | Language::Typescript
-            ),
+            None => self.support().notation().missing_return_type_means_nothing,
             Some(return_type) => matches!(
                 return_type,
                 "void" | "None" | "()" | "Task" | "ValueTask" | "Promise<void>" | "" | "!"
             ),
         }
-    }
-}
-
-/// Words a local variable cannot be named in `language`.
-fn keywords(language: Language) -> &'static [&'static str] {
-    match language {
-        Language::Python => &[
-            "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-            "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-            "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
-            "return", "try", "while", "with", "yield",
-        ],
-        Language::Java => &[
-            "abstract",
-            "assert",
-            "boolean",
-            "break",
-            "byte",
-            "case",
-            "catch",
-            "char",
-            "class",
-            "const",
-            "continue",
-            "default",
-            "do",
-            "double",
-            "else",
-            "enum",
-            "extends",
-            "final",
-            "finally",
-            "float",
-            "for",
-            "goto",
-            "if",
-            "implements",
-            "import",
-            "instanceof",
-            "int",
-            "interface",
-            "long",
-            "native",
-            "new",
-            "package",
-            "private",
-            "protected",
-            "public",
-            "return",
-            "short",
-            "static",
-            "strictfp",
-            "super",
-            "switch",
-            "synchronized",
-            "this",
-            "throw",
-            "throws",
-            "transient",
-            "try",
-            "void",
-            "volatile",
-            "while",
-            "var",
-            "true",
-            "false",
-            "null",
-            "record",
-            "yield",
-        ],
-        Language::Go => &[
-            "break",
-            "case",
-            "chan",
-            "const",
-            "continue",
-            "default",
-            "defer",
-            "else",
-            "fallthrough",
-            "for",
-            "func",
-            "go",
-            "goto",
-            "if",
-            "import",
-            "interface",
-            "map",
-            "package",
-            "range",
-            "return",
-            "select",
-            "struct",
-            "switch",
-            "type",
-            "var",
-        ],
-        Language::Cpp => &[
-            "alignas",
-            "alignof",
-            "and",
-            "asm",
-            "auto",
-            "bool",
-            "break",
-            "case",
-            "catch",
-            "char",
-            "class",
-            "const",
-            "constexpr",
-            "continue",
-            "decltype",
-            "default",
-            "delete",
-            "do",
-            "double",
-            "else",
-            "enum",
-            "explicit",
-            "export",
-            "extern",
-            "false",
-            "float",
-            "for",
-            "friend",
-            "goto",
-            "if",
-            "inline",
-            "int",
-            "long",
-            "mutable",
-            "namespace",
-            "new",
-            "noexcept",
-            "not",
-            "nullptr",
-            "operator",
-            "or",
-            "private",
-            "protected",
-            "public",
-            "register",
-            "return",
-            "short",
-            "signed",
-            "sizeof",
-            "static",
-            "struct",
-            "switch",
-            "template",
-            "this",
-            "throw",
-            "true",
-            "try",
-            "typedef",
-            "typename",
-            "union",
-            "unsigned",
-            "using",
-            "virtual",
-            "void",
-            "volatile",
-            "while",
-        ],
-        Language::Csharp => &[
-            "abstract",
-            "as",
-            "base",
-            "bool",
-            "break",
-            "byte",
-            "case",
-            "catch",
-            "char",
-            "checked",
-            "class",
-            "const",
-            "continue",
-            "decimal",
-            "default",
-            "delegate",
-            "do",
-            "double",
-            "else",
-            "enum",
-            "event",
-            "explicit",
-            "extern",
-            "false",
-            "finally",
-            "fixed",
-            "float",
-            "for",
-            "foreach",
-            "goto",
-            "if",
-            "implicit",
-            "in",
-            "int",
-            "interface",
-            "internal",
-            "is",
-            "lock",
-            "long",
-            "namespace",
-            "new",
-            "null",
-            "object",
-            "operator",
-            "out",
-            "override",
-            "params",
-            "private",
-            "protected",
-            "public",
-            "readonly",
-            "ref",
-            "return",
-            "sbyte",
-            "sealed",
-            "short",
-            "sizeof",
-            "stackalloc",
-            "static",
-            "string",
-            "struct",
-            "switch",
-            "this",
-            "throw",
-            "true",
-            "try",
-            "typeof",
-            "uint",
-            "ulong",
-            "unchecked",
-            "unsafe",
-            "ushort",
-            "using",
-            "virtual",
-            "void",
-            "volatile",
-            "while",
-            "var",
-            "await",
-        ],
-        Language::Rust => &[
-            "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
-            "extern", "false", "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod",
-            "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super",
-            "trait", "true", "type", "unsafe", "use", "where", "while", "abstract", "become",
-            "box", "do", "final", "macro", "override", "priv", "typeof", "unsized", "virtual",
-            "yield", "try", "gen",
-        ],
-        Language::Javascript | Language::Typescript => &[
-            "await",
-            "break",
-            "case",
-            "catch",
-            "class",
-            "const",
-            "continue",
-            "debugger",
-            "default",
-            "delete",
-            "do",
-            "else",
-            "enum",
-            "export",
-            "extends",
-            "false",
-            "finally",
-            "for",
-            "function",
-            "if",
-            "import",
-            "in",
-            "instanceof",
-            "new",
-            "null",
-            "return",
-            "super",
-            "switch",
-            "this",
-            "throw",
-            "true",
-            "try",
-            "typeof",
-            "var",
-            "void",
-            "while",
-            "with",
-            "yield",
-            "let",
-            "static",
-            "implements",
-            "interface",
-            "package",
-            "private",
-            "protected",
-            "public",
-            "arguments",
-            "eval",
-            "undefined",
-            "as",
-            "type",
-        ],
     }
 }
 
@@ -582,7 +257,7 @@ fn is_callable_name(name: &str) -> bool {
 
 /// `name` as an ASCII identifier: symbols spelled out (`operator==` → `operator_eq_eq`), anything else
 /// replaced by `_`, runs of `_` collapsed, leading and trailing `_` dropped.
-fn identifier(name: &str) -> String {
+pub(crate) fn identifier(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         let word = match c {
@@ -624,7 +299,7 @@ fn identifier(name: &str) -> String {
 }
 
 /// A name part that may start a name: `2d` → `n2d` (`fn 2d_area` would not parse).
-fn leading_letter(part: &str) -> String {
+pub(crate) fn leading_letter(part: &str) -> String {
     if part.starts_with(|c: char| c.is_ascii_digit()) {
         format!("n{part}")
     } else {
@@ -633,7 +308,7 @@ fn leading_letter(part: &str) -> String {
 }
 
 /// `Stack<T>` → `Stack`, `Map[K, V]` → `Map` (Go generics).
-fn strip_generics(text: &str) -> String {
+pub(crate) fn strip_generics(text: &str) -> String {
     let mut out = String::new();
     let mut depth = 0usize;
     for c in text.chars() {
@@ -648,7 +323,7 @@ fn strip_generics(text: &str) -> String {
 }
 
 /// Text safe inside any of the languages' string literals.
-fn string_safe(text: &str) -> String {
+pub(crate) fn string_safe(text: &str) -> String {
     text.chars()
         .filter(|c| !matches!(c, '"' | '\'' | '\\' | '`' | '$' | '{' | '}') && !c.is_control())
         .collect()
@@ -660,11 +335,11 @@ fn comment_safe(text: &str) -> String {
         .chars()
         .map(|c| if c == '\\' || c.is_control() { ' ' } else { c })
         .collect();
-    crate::imports::collapse_whitespace(&cleaned)
+    crate::text::collapse_whitespace(&cleaned)
 }
 
 /// `snake_case` from `CamelCase` and mixed names.
-fn snake(text: &str) -> String {
+pub(crate) fn snake(text: &str) -> String {
     let mut out = String::new();
     let mut previous_lower = false;
     for c in text.chars() {
@@ -683,7 +358,7 @@ fn snake(text: &str) -> String {
 }
 
 /// `UpperCamel` from `snake_case` and mixed names.
-fn upper_camel(text: &str) -> String {
+pub(crate) fn upper_camel(text: &str) -> String {
     text.split('_')
         .filter(|part| !part.is_empty())
         .map(|part| {
@@ -697,7 +372,7 @@ fn upper_camel(text: &str) -> String {
 }
 
 /// The top-level comma-separated parts of `text` (commas inside brackets do not split).
-fn split_top_level(text: &str) -> Vec<String> {
+pub(crate) fn split_top_level(text: &str) -> Vec<String> {
     let mut parts = Vec::new();
     let mut depth = 0usize;
     let mut current = String::new();
@@ -725,7 +400,7 @@ fn split_top_level(text: &str) -> Vec<String> {
 }
 
 /// Lines joined with `\n`, ending with a newline.
-fn lines_to_file(lines: &[String]) -> String {
+pub(crate) fn lines_to_file(lines: &[String]) -> String {
     let mut text = lines.join("\n");
     while text.ends_with("\n\n") {
         text.pop();

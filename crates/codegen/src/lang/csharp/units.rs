@@ -5,9 +5,10 @@
 
 use tree_sitter::Node;
 
-use super::common::{
-    UnitDraft, children, collapse, doc_above, end_line, field_text, join_path, named_children,
-    param, start_line, text,
+use crate::parse::common::{UnitDraft, doc_above, join_path, param};
+use crate::text::collapse_whitespace;
+use crate::tree::{
+    children, end_line, field_text, is_comment_kind, named_children, start_line, text,
 };
 use crate::{Param, Unit, UnitKind};
 
@@ -58,13 +59,13 @@ fn walk(
                 ) else {
                     continue;
                 };
-                path.push(collapse(name));
+                path.push(collapse_whitespace(name));
                 walk(body, source, path, false, units);
                 path.pop();
             }
             "file_scoped_namespace_declaration" => {
                 if let Some(name) = field_text(member, "name", source) {
-                    path.push(collapse(name));
+                    path.push(collapse_whitespace(name));
                 }
                 // Some grammar versions nest the following declarations inside it.
                 walk(member, source, path, false, units);
@@ -95,15 +96,11 @@ fn is_public(modifiers: &[&str], in_interface: bool) -> bool {
         || (in_interface && !modifiers.contains(&"private"))
 }
 
-fn is_comment(kind: &str) -> bool {
-    kind == "comment"
-}
-
 /// The first byte after the declaration's attributes.
 fn signature_start(declaration: Node<'_>) -> usize {
     children(declaration)
         .into_iter()
-        .find(|child| child.kind() != "attribute_list" && !is_comment(child.kind()))
+        .find(|child| child.kind() != "attribute_list" && !is_comment_kind(child.kind()))
         .map_or(declaration.start_byte(), |child| child.start_byte())
 }
 
@@ -120,7 +117,7 @@ fn callable(
     let return_type = field_text(declaration, "returns", source)
         .or_else(|| field_text(declaration, "type", source))
         .filter(|_| !is_constructor)
-        .map(collapse);
+        .map(collapse_whitespace);
     Some(
         UnitDraft {
             kind: if is_constructor {
@@ -133,7 +130,7 @@ fn callable(
             outer: declaration,
             signature_start: signature_start(declaration),
             body,
-            doc: doc_above(declaration, source, is_comment, &[]),
+            doc: doc_above(declaration, source, &[]),
             params: declaration
                 .child_by_field_name("parameters")
                 .map(|list| parameters(list, source))
@@ -163,8 +160,8 @@ fn positional_record(record: Node<'_>, source: &str, path: &[String]) -> Option<
         kind: UnitKind::Constructor,
         name,
         container: join_path(path, "."),
-        signature: collapse(source.get(start..list.end_byte()).unwrap_or_default()),
-        doc: doc_above(record, source, is_comment, &[]),
+        signature: collapse_whitespace(source.get(start..list.end_byte()).unwrap_or_default()),
+        doc: doc_above(record, source, &[]),
         params: parameters(list, source),
         return_type: None,
         is_async: false,
@@ -180,8 +177,7 @@ fn parameters(list: Node<'_>, source: &str) -> Vec<Param> {
     let mut params = Vec::new();
     // `params T[] rest` appears as loose `type`/`name` fields of the list itself.
     let mut loose_type: Option<String> = None;
-    let mut cursor = list.walk();
-    for (index, child) in list.children(&mut cursor).enumerate() {
+    for (index, child) in children(list).into_iter().enumerate() {
         let field = u32::try_from(index)
             .ok()
             .and_then(|index| list.field_name_for_child(index));
@@ -195,12 +191,15 @@ fn parameters(list: Node<'_>, source: &str) -> Vec<Param> {
                     .filter(|part| part.kind() == "modifier")
                     .map(|part| text(part, source).to_owned())
                     .collect();
-                type_words.extend(field_text(child, "type", source).map(collapse));
+                type_words.extend(field_text(child, "type", source).map(collapse_whitespace));
                 let type_name = (!type_words.is_empty()).then(|| type_words.join(" "));
                 params.push(param(name, type_name));
             }
             (_, Some("type")) => {
-                loose_type = Some(format!("params {}", collapse(text(child, source))))
+                loose_type = Some(format!(
+                    "params {}",
+                    collapse_whitespace(text(child, source))
+                ))
             }
             (_, Some("name")) => params.push(param(text(child, source), loose_type.take())),
             _ => {}

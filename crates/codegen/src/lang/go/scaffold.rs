@@ -3,7 +3,7 @@
 
 use domain::Framework;
 
-use super::{Plan, lines_to_file, split_top_level, upper_camel};
+use crate::scaffold::{Plan, lines_to_file, split_top_level, upper_camel};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let testify = plan.target.framework == Framework::Testify;

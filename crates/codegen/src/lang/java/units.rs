@@ -4,9 +4,8 @@
 
 use tree_sitter::Node;
 
-use super::common::{
-    UnitDraft, children, doc_above, field_text, join_path, named_children, param, type_without_name,
-};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param, type_without_name};
+use crate::tree::{children, field_text, is_comment_kind, named_children};
 use crate::{Param, Unit, UnitKind};
 
 pub(super) fn units(root: Node<'_>, source: &str) -> Vec<Unit> {
@@ -89,7 +88,7 @@ fn callable(
             outer: declaration,
             signature_start: signature_start(declaration),
             body,
-            doc: doc_above(declaration, source, is_comment, &[]),
+            doc: doc_above(declaration, source, &[]),
             params: parameters(declaration, source),
             return_type: field_text(declaration, "type", source).map(str::to_owned),
             is_async: false,
@@ -101,12 +100,8 @@ fn callable(
     )
 }
 
-fn is_comment(kind: &str) -> bool {
-    kind == "block_comment" || kind == "line_comment"
-}
-
 fn is_annotation(kind: &str) -> bool {
-    matches!(kind, "annotation" | "marker_annotation") || is_comment(kind)
+    matches!(kind, "annotation" | "marker_annotation") || is_comment_kind(kind)
 }
 
 /// The keywords among the declaration's modifiers (`public`, `static` …).

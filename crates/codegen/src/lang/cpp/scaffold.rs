@@ -1,7 +1,7 @@
 //! GoogleTest. Placeholders are value-initialised (`T x{};`), pointers are `nullptr`; references
 //! become values passed by name, rvalue references are moved.
 
-use super::{Plan, lines_to_file, upper_camel};
+use crate::scaffold::{Plan, lines_to_file, upper_camel};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();
@@ -39,7 +39,7 @@ fn test_names(plan: &Plan<'_>) -> (String, String) {
     } else {
         let base = plan.target.file_name.base_name();
         let stem = base.split('.').next().unwrap_or(base);
-        upper_camel(&super::identifier(stem))
+        upper_camel(&crate::scaffold::identifier(stem))
     };
     let suite_base =
         if suite_base.is_empty() || suite_base.starts_with(|c: char| c.is_ascii_digit()) {
@@ -63,7 +63,7 @@ fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
             name.to_owned(),
         );
     };
-    let collapsed = crate::imports::collapse_whitespace(type_name);
+    let collapsed = crate::text::collapse_whitespace(type_name);
     if collapsed.ends_with('*') {
         let value = if collapsed.replace(' ', "") == "constchar*" {
             "\"\""
@@ -151,7 +151,7 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
 }
 
 fn result_assertion(return_type: Option<&str>) -> String {
-    let collapsed = crate::imports::collapse_whitespace(return_type.unwrap_or_default());
+    let collapsed = crate::text::collapse_whitespace(return_type.unwrap_or_default());
     let base: Vec<&str> = collapsed
         .trim_end_matches('&')
         .split_whitespace()

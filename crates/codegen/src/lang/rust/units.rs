@@ -10,9 +10,8 @@
 
 use tree_sitter::Node;
 
-use super::common::{
-    UnitDraft, doc_above, field_text, has_token, join_path, named_children, param, text,
-};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param};
+use crate::tree::{field_text, has_token, named_children, text};
 use crate::{Param, Unit, UnitKind};
 
 pub(super) fn units(root: Node<'_>, source: &str) -> Vec<Unit> {
@@ -192,7 +191,7 @@ fn function(
             outer: item,
             signature_start: item.start_byte(),
             body,
-            doc: doc_above(item, source, is_comment, &["attribute_item"]),
+            doc: doc_above(item, source, &["attribute_item"]),
             params: parameters
                 .map(|list| params(list, source))
                 .unwrap_or_default(),
@@ -204,10 +203,6 @@ fn function(
         }
         .finish(source),
     )
-}
-
-fn is_comment(kind: &str) -> bool {
-    kind == "line_comment" || kind == "block_comment"
 }
 
 fn params(list: Node<'_>, source: &str) -> Vec<Param> {

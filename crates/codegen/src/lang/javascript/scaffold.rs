@@ -4,8 +4,8 @@
 
 use domain::{Framework, Language};
 
-use super::{Plan, lines_to_file};
 use crate::imports::{self, Access, JsStyle};
+use crate::scaffold::{Plan, lines_to_file};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let framework = plan.target.framework;
@@ -79,7 +79,7 @@ fn title(plan: &Plan<'_>) -> String {
     } else {
         plan.display_name()
     };
-    super::string_safe(&name)
+    crate::scaffold::string_safe(&name)
 }
 
 /// The declaration of a placeholder and the expression passing it (`...rest` for rest params).
@@ -98,7 +98,11 @@ fn placeholder(plan: &Plan<'_>, index: usize) -> (String, String) {
         name.clone()
     };
     let typescript = plan.language() == Language::Typescript;
-    let Some(type_name) = arg.type_name.as_deref().map(imports::collapse_whitespace) else {
+    let Some(type_name) = arg
+        .type_name
+        .as_deref()
+        .map(crate::text::collapse_whitespace)
+    else {
         if written.starts_with("...") {
             return (format!("const {name} = [];"), passed);
         }
@@ -114,7 +118,7 @@ fn placeholder(plan: &Plan<'_>, index: usize) -> (String, String) {
     {
         "undefined"
     } else {
-        match super::strip_generics(&type_name).as_str() {
+        match crate::scaffold::strip_generics(&type_name).as_str() {
             "number" => "0",
             "string" => "''",
             "boolean" => "false",

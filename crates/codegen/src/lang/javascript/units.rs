@@ -11,9 +11,8 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
-use super::common::{
-    UnitDraft, children, doc_above, field_text, has_token, join_path, named_children, param, text,
-};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param};
+use crate::tree::{children, field_text, has_token, named_children, text};
 use crate::{Param, Unit, UnitKind};
 
 pub(super) fn units(root: Node<'_>, source: &str) -> Vec<Unit> {
@@ -149,7 +148,7 @@ impl<'s> Walker<'s> {
             outer: placed.outer,
             signature_start: placed.outer.start_byte(),
             body,
-            doc: doc_above(placed.outer, self.source, is_comment, &[]),
+            doc: doc_above(placed.outer, self.source, &[]),
             params: parameters(function, self.source),
             return_type: return_type(function, self.source),
             is_async: has_token(function, "async"),
@@ -210,12 +209,7 @@ impl<'s> Walker<'s> {
                 outer: method,
                 signature_start,
                 body,
-                doc: doc_above(
-                    first_decorator.unwrap_or(method),
-                    self.source,
-                    is_comment,
-                    &[],
-                ),
+                doc: doc_above(first_decorator.unwrap_or(method), self.source, &[]),
                 params: parameters(method, self.source),
                 return_type: return_type(method, self.source),
                 is_async: has_token(method, "async"),
@@ -226,10 +220,6 @@ impl<'s> Walker<'s> {
             .finish(self.source),
         )
     }
-}
-
-fn is_comment(kind: &str) -> bool {
-    kind == "comment"
 }
 
 fn is_function_value(kind: &str) -> bool {

@@ -11,10 +11,9 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
-use super::common::{
-    UnitDraft, collapse, doc_above, field_text, join_path, named_children, param, text,
-    type_without_name,
-};
+use crate::parse::common::{UnitDraft, doc_above, join_path, param, type_without_name};
+use crate::text::collapse_whitespace;
+use crate::tree::{field_text, named_children, text};
 use crate::{Param, Unit, UnitKind};
 
 pub(super) fn units(root: Node<'_>, source: &str) -> Vec<Unit> {
@@ -74,7 +73,7 @@ impl Walker<'_> {
     fn declaration(&mut self, node: Node<'_>, first: Node<'_>, class: Option<&Class>) {
         match node.kind() {
             "namespace_definition" => {
-                let name = field_text(node, "name", self.source).map(collapse);
+                let name = field_text(node, "name", self.source).map(collapse_whitespace);
                 let Some(body) = node.child_by_field_name("body") else {
                     return;
                 };
@@ -254,7 +253,7 @@ impl Walker<'_> {
             return None;
         }
         let return_type = field_text(definition, "type", self.source)
-            .map(|written| format!("{}{indirection}", collapse(written)));
+            .map(|written| format!("{}{indirection}", collapse_whitespace(written)));
         Some(UnitDraft {
             kind: UnitKind::Function,
             name,
@@ -263,7 +262,7 @@ impl Walker<'_> {
             outer: definition,
             signature_start: first.start_byte(),
             body,
-            doc: doc_above(first, self.source, |kind| kind == "comment", &[]),
+            doc: doc_above(first, self.source, &[]),
             params: function_declarator
                 .child_by_field_name("parameters")
                 .map(|list| parameters(list, self.source))
@@ -304,7 +303,7 @@ fn name_of(name: Node<'_>, source: &str) -> String {
             None => break,
         }
     }
-    let written = collapse(text(current, source));
+    let written = collapse_whitespace(text(current, source));
     match written.strip_prefix("operator ") {
         Some(rest) if !rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') => {
             format!("operator{rest}")

@@ -3,9 +3,8 @@
 
 use tree_sitter::Node;
 
-use super::common::{
-    UnitDraft, field_text, has_token, join_path, named_children, non_empty, param, text,
-};
+use crate::parse::common::{UnitDraft, join_path, non_empty, param};
+use crate::tree::{field_text, has_token, named_children, text};
 use crate::{Param, Unit, UnitKind};
 
 pub(super) fn units(root: Node<'_>, source: &str) -> Vec<Unit> {

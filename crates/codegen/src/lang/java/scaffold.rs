@@ -4,8 +4,8 @@
 
 use domain::Framework;
 
-use super::{Plan, lines_to_file, strip_generics};
-use crate::imports::collapse_whitespace;
+use crate::scaffold::{Plan, lines_to_file, strip_generics};
+use crate::text::collapse_whitespace;
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let mockito = plan.target.framework == Framework::Junit5Mockito;
@@ -63,7 +63,7 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
 pub(super) fn test_class_name(plan: &Plan<'_>) -> String {
     let file = plan.target.test_file_name();
     let stem = file.strip_suffix(".java").unwrap_or(&file);
-    let name = super::identifier(stem);
+    let name = crate::scaffold::identifier(stem);
     if name.is_empty() {
         "SourceTest".to_owned()
     } else {

@@ -2,7 +2,7 @@
 //! (`#[cfg(test)] #[path = "x_test.rs"] mod tests;`), so `use super::*;` reaches private items.
 //! Async units are driven by a few lines of polling with a no-op waker: no runtime needed.
 
-use super::{Plan, lines_to_file, snake};
+use crate::scaffold::{Plan, lines_to_file, snake};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();
@@ -51,7 +51,7 @@ fn clean_type(type_name: &str, container: Option<&str>) -> String {
         out.push(c);
     }
     let out = out.replace("<>", "").replace(", >", ">").replace(",>", ">");
-    let out = crate::imports::collapse_whitespace(&out);
+    let out = crate::text::collapse_whitespace(&out);
     match container {
         Some(container) => replace_word(&out, "Self", container),
         None => out,
@@ -229,7 +229,7 @@ fn block_on() -> Vec<String> {
 }
 
 fn result_assertion(return_type: Option<&str>) -> String {
-    let text = crate::imports::collapse_whitespace(return_type.unwrap_or_default());
+    let text = crate::text::collapse_whitespace(return_type.unwrap_or_default());
     let base = text
         .trim_start_matches('&')
         .trim_start_matches("mut ")

@@ -3,7 +3,8 @@
 
 use tree_sitter::Node;
 
-use super::common::{UnitDraft, doc_above, field_text, named_children, param, text};
+use crate::parse::common::{UnitDraft, doc_above, param};
+use crate::tree::{field_text, named_children, text};
 use crate::{Param, Unit, UnitKind};
 
 pub(super) fn units(root: Node<'_>, source: &str) -> Vec<Unit> {
@@ -40,7 +41,7 @@ fn callable(declaration: Node<'_>, source: &str) -> Option<Unit> {
             outer: declaration,
             signature_start: declaration.start_byte(),
             body,
-            doc: doc_above(declaration, source, |kind| kind == "comment", &[]),
+            doc: doc_above(declaration, source, &[]),
             params,
             return_type,
             is_async: false,

@@ -4,8 +4,8 @@
 
 use domain::Framework;
 
-use super::{Plan, lines_to_file, snake, split_top_level, strip_generics, upper_camel};
 use crate::imports;
+use crate::scaffold::{Plan, lines_to_file, snake, split_top_level, strip_generics, upper_camel};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let unittest = plan.target.framework == Framework::Unittest;
@@ -207,7 +207,7 @@ fn placeholder(type_name: Option<&str>, name: &str) -> (String, Option<String>) 
             } else {
                 shown
             };
-            let shown = crate::imports::collapse_whitespace(&split_top_level(&shown).join(" "));
+            let shown = crate::text::collapse_whitespace(&split_top_level(&shown).join(" "));
             return ("None".to_owned(), Some(format!("a {shown}")));
         }
     };

@@ -4,8 +4,9 @@
 
 use domain::Framework;
 
-use super::{Plan, lines_to_file, upper_camel};
-use crate::imports::{Access, collapse_whitespace};
+use crate::imports::Access;
+use crate::scaffold::{Plan, lines_to_file, upper_camel};
+use crate::text::collapse_whitespace;
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let xunit = plan.target.framework == Framework::Xunit;
@@ -77,7 +78,7 @@ pub(super) fn test_namespace(plan: &Plan<'_>) -> String {
 pub(super) fn test_class_name(plan: &Plan<'_>) -> String {
     let file = plan.target.test_file_name();
     let stem = file.strip_suffix(".cs").unwrap_or(&file);
-    let name = super::identifier(stem);
+    let name = crate::scaffold::identifier(stem);
     if name.is_empty() {
         "SourceTests".to_owned()
     } else {
@@ -104,9 +105,9 @@ fn method_name(plan: &Plan<'_>) -> String {
     }
     let mut parts: Vec<String> = container
         .split('.')
-        .map(super::identifier)
+        .map(crate::scaffold::identifier)
         .filter(|part| !part.is_empty())
-        .map(|part| super::leading_letter(&part))
+        .map(|part| crate::scaffold::leading_letter(&part))
         .collect();
     if let Some(last) = plan.name_parts().last() {
         parts.push(last.clone());
@@ -145,7 +146,7 @@ fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
         }
     }
     let declared = words.join(" ");
-    let base = super::strip_generics(&declared);
+    let base = crate::scaffold::strip_generics(&declared);
     let value = if declared.ends_with("[]") {
         let element = declared.trim_end_matches("[]");
         format!("System.Array.Empty<{element}>()")
