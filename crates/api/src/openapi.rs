@@ -8,6 +8,8 @@
 use domain::{Framework, Language, TaskStatus};
 use serde_json::{Map, Value, json};
 
+use crate::error::ErrorCode;
+
 /// The security scheme of the `aiut_session` cookie.
 const SESSION_SCHEME: &str = "sessionCookie";
 
@@ -120,11 +122,11 @@ fn json_response(description: &str, schema: Value) -> Value {
 }
 
 /// An answer in the one error shape, with the `error.code`s it can carry.
-fn error_response(description: &str, codes: &[&'static str]) -> Value {
+fn error_response(description: &str, codes: &[ErrorCode]) -> Value {
     let schema = json!({
         "allOf": [
             schema_ref("Error"),
-            {"properties": {"error": {"properties": {"code": string_enum(codes.iter().copied())}}}},
+            {"properties": {"error": {"properties": {"code": string_enum(codes.iter().map(|code| code.as_str()))}}}},
         ],
     });
     json_response(description, schema)
@@ -225,33 +227,33 @@ fn create_task() -> Value {
                 "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a missing \
                  `source`, an unknown field, or a broken or incomplete upload.",
                 &[
-                    "invalid_idempotency_key",
-                    "invalid_json",
-                    "unreadable_body",
-                    "invalid_multipart",
-                    "duplicate_source",
-                    "duplicate_field",
-                    "unknown_field",
-                    "missing_file",
-                    "invalid_field",
+                    ErrorCode::InvalidIdempotencyKey,
+                    ErrorCode::InvalidJson,
+                    ErrorCode::UnreadableBody,
+                    ErrorCode::InvalidMultipart,
+                    ErrorCode::DuplicateSource,
+                    ErrorCode::DuplicateField,
+                    ErrorCode::UnknownField,
+                    ErrorCode::MissingFile,
+                    ErrorCode::InvalidField,
                 ],
             ),
             "408": error_response(
                 "The body stopped arriving for longer than the body timeout (30 s by default).",
-                &["request_timeout"],
+                &[ErrorCode::RequestTimeout],
             ),
             "409": error_response(
                 "This `Idempotency-Key` was already used by this session for a different request.",
-                &["idempotency_key_reused"],
+                &[ErrorCode::IdempotencyKeyReused],
             ),
             "413": error_response(
                 "The body (`payload_too_large`) or the source (`source_too_large`) is over its \
                  limit.",
-                &["payload_too_large", "source_too_large"],
+                &[ErrorCode::PayloadTooLarge, ErrorCode::SourceTooLarge],
             ),
             "415": error_response(
                 "The body is neither JSON nor a multipart upload, or it is compressed.",
-                &["unsupported_media_type"],
+                &[ErrorCode::UnsupportedMediaType],
             ),
             "422": unprocessable_submission(),
             "429": response_ref("TooManyQueuedTasks"),
@@ -269,18 +271,18 @@ fn unprocessable_submission() -> Value {
          (see `GET /api/models`); `no_testable_unit`: the source has no function, method or \
          constructor to test.",
         &[
-            "empty_source",
-            "source_not_utf8",
-            "source_binary",
-            "invalid_filename",
-            "unknown_language",
-            "language_required",
-            "unknown_framework",
-            "framework_not_for_language",
-            "invalid_model",
-            "unknown_model",
-            "model_unavailable",
-            "no_testable_unit",
+            ErrorCode::EmptySource,
+            ErrorCode::SourceNotUtf8,
+            ErrorCode::SourceBinary,
+            ErrorCode::InvalidFilename,
+            ErrorCode::UnknownLanguage,
+            ErrorCode::LanguageRequired,
+            ErrorCode::UnknownFramework,
+            ErrorCode::FrameworkNotForLanguage,
+            ErrorCode::InvalidModel,
+            ErrorCode::UnknownModel,
+            ErrorCode::ModelUnavailable,
+            ErrorCode::NoTestableUnit,
         ],
     )
 }
@@ -302,7 +304,7 @@ fn list_tasks() -> Value {
             "200": json_response("One page of tasks.", schema_ref("TaskPage")),
             "400": error_response(
                 "A query parameter is malformed, out of range or unknown.",
-                &["invalid_query", "invalid_task_id"],
+                &[ErrorCode::InvalidQuery, ErrorCode::InvalidTaskId],
             ),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
@@ -348,7 +350,7 @@ fn cancel_task() -> Value {
             ),
             "400": response_ref("InvalidTaskId"),
             "404": response_ref("TaskNotFound"),
-            "409": error_response("The task has already finished.", &["task_finished"]),
+            "409": error_response("The task has already finished.", &[ErrorCode::TaskFinished]),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
         },
@@ -387,7 +389,7 @@ fn download_task() -> Value {
             "409": error_response(
                 "There is no test file: the task has not finished yet (`task_not_finished`), or \
                  it ended without one (`no_result`).",
-                &["task_not_finished", "no_result"],
+                &[ErrorCode::TaskNotFinished, ErrorCode::NoResult],
             ),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
@@ -436,7 +438,7 @@ fn task_events() -> Value {
             "200": stream,
             "400": error_response(
                 "The `id` is not a task id, or `Last-Event-ID` is not an event number.",
-                &["invalid_task_id", "invalid_last_event_id"],
+                &[ErrorCode::InvalidTaskId, ErrorCode::InvalidLastEventId],
             ),
             "404": response_ref("TaskNotFound"),
             "500": response_ref("InternalError"),
@@ -453,28 +455,32 @@ fn compat_submission_errors() -> Map<String, Value> {
         error_response(
             "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a body that is \
              not a JSON object, or no `code`.",
-            &["invalid_idempotency_key", "invalid_json", "unreadable_body"],
+            &[
+                ErrorCode::InvalidIdempotencyKey,
+                ErrorCode::InvalidJson,
+                ErrorCode::UnreadableBody,
+            ],
         ),
     );
     responses.insert(
         "408".to_owned(),
         error_response(
             "The body stopped arriving for longer than the body timeout (30 s by default).",
-            &["request_timeout"],
+            &[ErrorCode::RequestTimeout],
         ),
     );
     responses.insert(
         "413".to_owned(),
         error_response(
             "The body (`payload_too_large`) or the code (`source_too_large`) is over its limit.",
-            &["payload_too_large", "source_too_large"],
+            &[ErrorCode::PayloadTooLarge, ErrorCode::SourceTooLarge],
         ),
     );
     responses.insert(
         "415".to_owned(),
         error_response(
             "The body is not JSON, or it is compressed.",
-            &["unsupported_media_type"],
+            &[ErrorCode::UnsupportedMediaType],
         ),
     );
     responses.insert("422".to_owned(), unprocessable_submission());
@@ -508,7 +514,7 @@ fn generate_test() -> Value {
             "This `Idempotency-Key` was already used for a different request \
              (`idempotency_key_reused`), or the task was cancelled while it was awaited \
              (`task_cancelled`).",
-            &["idempotency_key_reused", "task_cancelled"],
+            &[ErrorCode::IdempotencyKeyReused, ErrorCode::TaskCancelled],
         ),
     );
     responses.insert(
@@ -524,7 +530,7 @@ fn generate_test() -> Value {
         error_response(
             "The task is still running after the wait limit (`stream.wait_timeout_secs`, 120 s \
              unless changed); the message names the task to follow at `/api/tasks/{id}`.",
-            &["generation_timeout"],
+            &[ErrorCode::GenerationTimeout],
         ),
     );
     json!({
@@ -563,7 +569,7 @@ fn generate_test_stream() -> Value {
         "409".to_owned(),
         error_response(
             "This `Idempotency-Key` was already used for a different request.",
-            &["idempotency_key_reused"],
+            &[ErrorCode::IdempotencyKeyReused],
         ),
     );
     json!({
@@ -788,35 +794,35 @@ fn responses() -> Value {
     json!({
         "InvalidTaskId": error_response(
             "The `id` is not a task id (a UUID in canonical hyphenated form).",
-            &["invalid_task_id"],
+            &[ErrorCode::InvalidTaskId],
         ),
         "TaskNotFound": error_response(
             "No task with this id belongs to this session (another session's task is as absent \
              as one that never existed).",
-            &["task_not_found"],
+            &[ErrorCode::TaskNotFound],
         ),
         "InternalError": error_response(
             "An internal error; it was logged, and the answer carries no details.",
-            &["internal_error"],
+            &[ErrorCode::InternalError],
         ),
         "TooManyQueuedTasks": with_headers(
             error_response(
                 "This session already has as many queued tasks as it may.",
-                &["too_many_queued_tasks"],
+                &[ErrorCode::TooManyQueuedTasks],
             ),
             &["Retry-After"],
         ),
         "QueueFull": with_headers(
             error_response(
                 "The queue is full, or the database is unavailable; try again later.",
-                &["queue_full", "database_unavailable"],
+                &[ErrorCode::QueueFull, ErrorCode::DatabaseUnavailable],
             ),
             &["Retry-After"],
         ),
         "DatabaseUnavailable": with_headers(
             error_response(
                 "The database is unavailable; try again shortly.",
-                &["database_unavailable"],
+                &[ErrorCode::DatabaseUnavailable],
             ),
             &["Retry-After"],
         ),
@@ -835,6 +841,11 @@ fn schemas() -> Value {
 fn service_schemas() -> Value {
     json!({
         "Error": error_schema(),
+        "ErrorCode": {
+            "description": "Every `error.code` the api gives (a 502 passes on the failed task's own code instead).",
+            "type": "string",
+            "enum": ErrorCode::ALL.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
+        },
         "TaskStatus": {
             "description": "queued → running → succeeded | failed | cancelled; a queued task may \
                 be cancelled, and a running one whose lease ends goes back to queued.",
@@ -970,7 +981,7 @@ fn service_schemas() -> Value {
                 {
                     "required": ["down", "checks"],
                     "properties": {
-                        "error": {"properties": {"code": {"const": "not_ready"}}},
+                        "error": {"properties": {"code": {"const": ErrorCode::NotReady.as_str()}}},
                         "down": {
                             "type": "array",
                             "minItems": 1,
@@ -1300,7 +1311,10 @@ fn error_schema() -> Value {
                 "type": "object",
                 "required": ["code", "message"],
                 "properties": {
-                    "code": {"description": "Stable and machine-readable.", "type": "string"},
+                    "code": {
+                        "description": "Stable and machine-readable: an `ErrorCode`, or in a 502 the failed task's own code.",
+                        "type": "string",
+                    },
                     "message": {"description": "For people.", "type": "string", "minLength": 1},
                 },
             },

@@ -12,7 +12,7 @@ use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSp
 use serde::{Deserialize, Serialize};
 
 use crate::config::environment_lookup;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
 use crate::session::Session;
 use crate::state::AppState;
@@ -181,7 +181,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     };
     let invalid = || {
         ApiError::bad_request(
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )
     };
@@ -202,7 +202,7 @@ pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
             .map(|spec| spec.id.as_str())
             .collect();
         return Err(ApiError::Unprocessable {
-            code: "unknown_model",
+            code: ErrorCode::UnknownModel,
             message: format!(
                 "model: `{model}` is not offered here; choose one of: {}",
                 offered.join(", ")
@@ -212,7 +212,7 @@ pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
     match spec.availability(&environment_lookup) {
         Availability::Available => Ok(()),
         Availability::Unavailable(reason) => Err(ApiError::Unprocessable {
-            code: "model_unavailable",
+            code: ErrorCode::ModelUnavailable,
             message: format!("model: `{model}` is not available: {reason}"),
         }),
     }
@@ -229,7 +229,7 @@ pub(crate) async fn check_testable(spec: &TaskSpec) -> ApiResult<()> {
     match parsed {
         Ok(_) => Ok(()),
         Err(error) => Err(ApiError::Unprocessable {
-            code: "no_testable_unit",
+            code: ErrorCode::NoTestableUnit,
             message: format!("source: {error}"),
         }),
     }
@@ -306,11 +306,11 @@ pub(crate) async fn submit(
             Ok(Submitted::Replayed(task))
         }
         Created::KeyReused => Err(ApiError::Conflict {
-            code: "idempotency_key_reused",
+            code: ErrorCode::IdempotencyKeyReused,
             message: "this Idempotency-Key was already used for a different request".into(),
         }),
         Created::OwnerQueueFull { queued } => Err(ApiError::TooManyRequests {
-            code: "too_many_queued_tasks",
+            code: ErrorCode::TooManyQueuedTasks,
             message: format!(
                 "you already have {queued} queued tasks (the limit is {}); wait for some to start",
                 limits.max_queued_per_session
@@ -318,7 +318,7 @@ pub(crate) async fn submit(
             retry_after_secs: limits.retry_after_secs,
         }),
         Created::QueueFull { queued } => Err(ApiError::Unavailable {
-            code: "queue_full",
+            code: ErrorCode::QueueFull,
             message: format!("the queue is full ({queued} tasks waiting); try again later"),
             retry_after_secs: limits.retry_after_secs,
         }),
@@ -384,7 +384,7 @@ fn location(path: &str) -> [(HeaderName, HeaderValue); 1] {
 
 fn parse_id(raw: &str) -> ApiResult<TaskId> {
     raw.parse::<TaskId>()
-        .map_err(|error| ApiError::bad_request("invalid_task_id", error.to_string()))
+        .map_err(|error| ApiError::bad_request(ErrorCode::InvalidTaskId, error.to_string()))
 }
 
 /// The `{id}` of a task route. Whatever the path holds — not a UUID, not even UTF-8 — it is a 400
@@ -398,7 +398,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| {
-                ApiError::bad_request("invalid_task_id", "the task id is not valid text")
+                ApiError::bad_request(ErrorCode::InvalidTaskId, "the task id is not valid text")
             })?;
         parse_id(&raw).map(TaskIdParam)
     }
@@ -442,8 +442,9 @@ pub async fn list(
     Extension(session): Extension<Session>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(params) = params
-        .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let Query(params) = params.map_err(|rejection| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
+    })?;
     let max = state.settings.limits.max_page_size;
     let limit = match params.limit.as_deref() {
         None => 20.min(max),
@@ -453,7 +454,7 @@ pub async fn list(
             .filter(|limit| (1..=max).contains(limit))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("limit must be a whole number from 1 to {max}"),
                 )
             })?,
@@ -464,7 +465,7 @@ pub async fn list(
         .as_deref()
         .map(str::parse::<TaskStatus>)
         .transpose()
-        .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))?;
+        .map_err(|error| ApiError::bad_request(ErrorCode::InvalidQuery, error.to_string()))?;
     // One extra row tells whether another page follows.
     let mut rows = store::list_tasks(
         &state.pool,
@@ -519,7 +520,7 @@ pub async fn cancel(
             Ok((StatusCode::ACCEPTED, Json(TaskView::from_row(task, None)?)).into_response())
         }
         Cancelled::AlreadyFinished(task) => Err(ApiError::Conflict {
-            code: "task_finished",
+            code: ErrorCode::TaskFinished,
             message: format!("the task has already finished ({})", task.status),
         }),
         Cancelled::NotFound => Err(ApiError::task_not_found()),
@@ -539,9 +540,9 @@ pub async fn download(
     let (Some(file_name), Some(code)) = (task.result_file_name, task.result_code) else {
         return Err(ApiError::Conflict {
             code: if status.is_terminal() {
-                "no_result"
+                ErrorCode::NoResult
             } else {
-                "task_not_finished"
+                ErrorCode::TaskNotFinished
             },
             message: if status.is_terminal() {
                 format!("the task ended {status} and has no test file")
