@@ -7,6 +7,7 @@
 
 use domain::{Framework, Language, TaskStatus};
 use serde_json::{Map, Value, json};
+use utoipa::openapi::{ArrayBuilder, Ref, RefOr, Schema};
 
 use crate::error::ErrorCode;
 
@@ -88,11 +89,6 @@ fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
 }
 
-/// `schema` or JSON `null`.
-fn nullable(schema: Value) -> Value {
-    json!({"anyOf": [schema, {"type": "null"}]})
-}
-
 fn string_enum(values: impl IntoIterator<Item = &'static str>) -> Value {
     json!({"type": "string", "enum": values.into_iter().collect::<Vec<_>>()})
 }
@@ -103,10 +99,6 @@ fn count() -> Value {
 
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
-}
-
-fn timestamp() -> Value {
-    json!({"type": "string", "format": "date-time"})
 }
 
 /// Sessions are optional: a request without the cookie is given a new session.
@@ -154,6 +146,56 @@ fn framework_ids() -> impl Iterator<Item = &'static str> {
 
 fn status_ids() -> impl Iterator<Item = &'static str> {
     TaskStatus::ALL.into_iter().map(TaskStatus::as_str)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas of domain types and stored JSON, for the fields of derived schemas. The domain stays free
+// of utoipa: its enums are described here, from its own lists.
+
+fn component(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+pub(crate) fn task_status_ref() -> RefOr<Schema> {
+    component("TaskStatus")
+}
+
+pub(crate) fn language_id_ref() -> RefOr<Schema> {
+    component("LanguageId")
+}
+
+pub(crate) fn framework_id_ref() -> RefOr<Schema> {
+    component("FrameworkId")
+}
+
+/// `warnings` is stored as JSON: an array of `TaskWarning`.
+pub(crate) fn task_warnings() -> RefOr<Schema> {
+    array_of("TaskWarning")
+}
+
+/// `units` is stored as JSON: an array of `TaskUnit`.
+pub(crate) fn task_units() -> RefOr<Schema> {
+    array_of("TaskUnit")
+}
+
+fn array_of(item: &str) -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new().items(component(item)).build(),
+    ))
+}
+
+/// The schemas derived from the handlers' types, by name, as JSON.
+fn derived_schemas() -> Map<String, Value> {
+    use utoipa::ToSchema;
+    let mut schemas = vec![(
+        crate::routes::TaskView::name().into_owned(),
+        <crate::routes::TaskView as utoipa::PartialSchema>::schema(),
+    )];
+    crate::routes::TaskView::schemas(&mut schemas);
+    schemas
+        .into_iter()
+        .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -833,6 +875,7 @@ fn schemas() -> Value {
     let mut schemas = service_schemas();
     if let (Value::Object(all), Value::Object(more)) = (&mut schemas, generation_schemas()) {
         all.extend(more);
+        all.extend(derived_schemas());
     }
     schemas
 }
@@ -854,48 +897,6 @@ fn service_schemas() -> Value {
         },
         "LanguageId": string_enum(language_ids()),
         "FrameworkId": string_enum(framework_ids()),
-        "Task": task_schema(),
-        "TaskProgress": {
-            "type": "object",
-            "required": ["completed", "total", "percent"],
-            "properties": {
-                "completed": count(),
-                "total": count(),
-                "percent": {"type": "integer", "minimum": 0, "maximum": 100},
-            },
-        },
-        "TaskTokens": {
-            "type": "object",
-            "required": ["prompt", "completion"],
-            "properties": {"prompt": count(), "completion": count()},
-        },
-        "TaskResult": {
-            "type": "object",
-            "required": ["file_name"],
-            "properties": {
-                "file_name": {"type": "string"},
-                "code": {"type": "string", "description": "The test file; left out of listings."},
-                "units": {
-                    "description": "The tests unit by unit, in source order: only when one task \
-                        is read, and not for results answered from the cache.",
-                    "type": "array",
-                    "items": schema_ref("TaskUnit"),
-                },
-            },
-        },
-        "TaskError": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        },
-        "TaskLinks": {
-            "type": "object",
-            "required": ["self", "download"],
-            "properties": {
-                "self": {"type": "string", "format": "uri-reference"},
-                "download": {"type": "string", "format": "uri-reference"},
-            },
-        },
         "TaskAccepted": {
             "type": "object",
             "required": ["id", "status", "position", "cache_hit", "links"],
@@ -1318,67 +1319,6 @@ fn error_schema() -> Value {
                     "message": {"description": "For people.", "type": "string", "minLength": 1},
                 },
             },
-        },
-    })
-}
-
-fn task_schema() -> Value {
-    json!({
-        "description": "A task as the API shows it.",
-        "type": "object",
-        "required": [
-            "id", "status", "language", "framework", "model", "file_name", "test_file_name",
-            "created_at", "started_at", "finished_at", "updated_at", "attempts", "max_attempts",
-            "progress", "cancel_requested", "cache_hit", "tokens", "provider_retries", "warnings",
-            "result", "error", "links",
-        ],
-        "properties": {
-            "id": uuid(),
-            "status": schema_ref("TaskStatus"),
-            "language": schema_ref("LanguageId"),
-            "framework": schema_ref("FrameworkId"),
-            "model": {"type": "string"},
-            "file_name": {"description": "The source's relative path.", "type": "string"},
-            "test_file_name": {"type": "string"},
-            "created_at": timestamp(),
-            "started_at": nullable(timestamp()),
-            "finished_at": nullable(timestamp()),
-            "updated_at": timestamp(),
-            "attempts": count(),
-            "max_attempts": {"type": "integer", "minimum": 1},
-            "progress": schema_ref("TaskProgress"),
-            "cancel_requested": {"type": "boolean"},
-            "cache_hit": {
-                "description": "Answered from an earlier identical task's result.",
-                "type": "boolean",
-            },
-            "tokens": schema_ref("TaskTokens"),
-            "model_used": {
-                "description": "The model that wrote the result, present only when a fallback \
-                    answered instead of `model`.",
-                "type": "string",
-            },
-            "provider_retries": {
-                "description": "Model calls retried (rate limits, server errors, timeouts) over \
-                    all attempts.",
-                "type": "integer",
-                "minimum": 0,
-            },
-            "warnings": {
-                "description": "Units left out of the result, each with the reason.",
-                "type": "array",
-                "items": schema_ref("TaskWarning"),
-            },
-            "position": {
-                "description": "The place in the queue (1 = next): only when one task is read \
-                    with `GET /api/tasks/{id}`, and only while it is queued.",
-                "type": "integer",
-                "minimum": 1,
-            },
-            "result": nullable(schema_ref("TaskResult")),
-            "error": nullable(schema_ref("TaskError")),
-            "source": {"description": "The source text; left out of listings.", "type": "string"},
-            "links": schema_ref("TaskLinks"),
         },
     })
 }

@@ -10,89 +10,126 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSpec, TaskStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::config::environment_lookup;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
+use crate::openapi;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{self, Cancelled, Caps, Created, NewTask, TaskRow};
 
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
+// The document's `Task` schema is derived from this type and the views it holds.
 /// A task as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Task)]
 pub struct TaskView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: TaskId,
+    #[schema(schema_with = openapi::task_status_ref)]
     pub status: TaskStatus,
+    #[schema(schema_with = openapi::language_id_ref)]
     pub language: String,
+    #[schema(schema_with = openapi::framework_id_ref)]
     pub framework: String,
     pub model: String,
+    /// The source's relative path.
     pub file_name: String,
     pub test_file_name: String,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub started_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    #[schema(minimum = 0)]
     pub attempts: i32,
+    #[schema(minimum = 1)]
     pub max_attempts: i32,
     pub progress: ProgressView,
     pub cancel_requested: bool,
+    /// Answered from an earlier identical task's result.
     pub cache_hit: bool,
     pub tokens: TokensView,
-    /// The model that wrote the result, when a fallback answered instead of `model`.
+    /// The model that wrote the result, present only when a fallback answered instead of
+    /// `model`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub model_used: Option<String>,
     /// Model calls retried (rate limits, server errors, timeouts) over all attempts.
+    #[schema(minimum = 0)]
     pub provider_retries: i32,
     /// Units left out of the result, each with the reason.
+    #[schema(schema_with = openapi::task_warnings)]
     pub warnings: serde_json::Value,
-    /// The place in the queue (1 = next) while queued.
+    /// The place in the queue (1 = next): only when one task is read with
+    /// `GET /api/tasks/{id}`, and only while it is queued.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     pub position: Option<i64>,
+    #[schema(required = true)]
     pub result: Option<ResultView>,
+    #[schema(required = true)]
     pub error: Option<ErrorView>,
-    /// Only when one task is asked for; listings leave it out.
+    /// The source text; left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub source: Option<String>,
     pub links: LinksView,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskProgress)]
 pub struct ProgressView {
+    #[schema(minimum = 0)]
     pub completed: i32,
+    #[schema(minimum = 0)]
     pub total: i32,
+    #[schema(minimum = 0, maximum = 100)]
     pub percent: u8,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskTokens)]
 pub struct TokensView {
+    #[schema(minimum = 0)]
     pub prompt: i64,
+    #[schema(minimum = 0)]
     pub completion: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskResult)]
 pub struct ResultView {
     pub file_name: String,
-    /// Left out of listings.
+    /// The test file; left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub code: Option<String>,
-    /// Per unit: `name`, `kind`, `container`, `start_line`, `end_line` and its tests as `code`.
-    /// Left out of listings and of results answered from the cache.
+    /// The tests unit by unit, in source order: only when one task is read, and not for results
+    /// answered from the cache.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = openapi::task_units)]
     pub units: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskError)]
 pub struct ErrorView {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskLinks)]
 pub struct LinksView {
     #[serde(rename = "self")]
+    #[schema(format = "uri-reference")]
     pub task: String,
+    #[schema(format = "uri-reference")]
     pub download: String,
 }
 
