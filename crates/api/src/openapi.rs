@@ -170,17 +170,28 @@ pub(crate) fn framework_id_ref() -> RefOr<Schema> {
 
 /// `warnings` is stored as JSON: an array of `TaskWarning`.
 pub(crate) fn task_warnings() -> RefOr<Schema> {
-    array_of("TaskWarning")
+    array_of(
+        "TaskWarning",
+        "Units left out of the result, each with the reason.",
+    )
 }
 
 /// `units` is stored as JSON: an array of `TaskUnit`.
 pub(crate) fn task_units() -> RefOr<Schema> {
-    array_of("TaskUnit")
+    array_of(
+        "TaskUnit",
+        "The tests unit by unit, in source order: only when one task is read, and not for \
+         results answered from the cache.",
+    )
 }
 
-fn array_of(item: &str) -> RefOr<Schema> {
+/// A field given by `schema_with` loses its doc comment, so the description comes along here.
+fn array_of(item: &str, description: &str) -> RefOr<Schema> {
     RefOr::T(Schema::Array(
-        ArrayBuilder::new().items(component(item)).build(),
+        ArrayBuilder::new()
+            .items(component(item))
+            .description(Some(description))
+            .build(),
     ))
 }
 
