@@ -1,6 +1,7 @@
 //! One error type for every handler, and its one mapping to an HTTP answer:
 //! `{"error": {"code": "...", "message": "..."}}` with the right status. Bad input never becomes a
-//! 500; an internal failure is logged in full and answered without its details.
+//! 500; an internal failure is logged in full and answered without its details. Every code the
+//! api itself gives is an [`ErrorCode`]; the OpenAPI document lists them from the same enum.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -8,41 +9,150 @@ use axum::response::{IntoResponse, Response};
 use domain::RequestError;
 use serde::Serialize;
 
+/// Declares [`ErrorCode`] with each variant's wire name written once.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $wire:literal,)+) => {
+        /// The stable, machine-readable `error.code` of an answer.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // The request cannot be read.
+    InvalidIdempotencyKey = "invalid_idempotency_key",
+    InvalidJson = "invalid_json",
+    UnreadableBody = "unreadable_body",
+    InvalidMultipart = "invalid_multipart",
+    DuplicateSource = "duplicate_source",
+    DuplicateField = "duplicate_field",
+    UnknownField = "unknown_field",
+    MissingFile = "missing_file",
+    InvalidField = "invalid_field",
+    InvalidQuery = "invalid_query",
+    InvalidTaskId = "invalid_task_id",
+    InvalidLastEventId = "invalid_last_event_id",
+    RequestTimeout = "request_timeout",
+    PayloadTooLarge = "payload_too_large",
+    UnsupportedMediaType = "unsupported_media_type",
+    // The request was read but its task cannot be accepted.
+    SourceTooLarge = "source_too_large",
+    EmptySource = "empty_source",
+    SourceNotUtf8 = "source_not_utf8",
+    SourceBinary = "source_binary",
+    InvalidFilename = "invalid_filename",
+    UnknownLanguage = "unknown_language",
+    LanguageRequired = "language_required",
+    UnknownFramework = "unknown_framework",
+    FrameworkNotForLanguage = "framework_not_for_language",
+    InvalidModel = "invalid_model",
+    UnknownModel = "unknown_model",
+    ModelUnavailable = "model_unavailable",
+    NoTestableUnit = "no_testable_unit",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    TooManyQueuedTasks = "too_many_queued_tasks",
+    QueueFull = "queue_full",
+    // The task asked for.
+    TaskNotFound = "task_not_found",
+    TaskFinished = "task_finished",
+    TaskNotFinished = "task_not_finished",
+    NoResult = "no_result",
+    TaskCancelled = "task_cancelled",
+    GenerationTimeout = "generation_timeout",
+    // The router and the service.
+    NotFound = "not_found",
+    MethodNotAllowed = "method_not_allowed",
+    NotReady = "not_ready",
+    DatabaseUnavailable = "database_unavailable",
+    InternalError = "internal_error",
+}
+
+impl ErrorCode {
+    /// The code of a request the domain refused. The domain names its own codes
+    /// ([`RequestError::code`]); a test holds the two namings together.
+    pub fn of_request_error(error: &RequestError) -> ErrorCode {
+        use domain::{FrameworkError, SourceError};
+        match error {
+            RequestError::Source(SourceError::Empty) => ErrorCode::EmptySource,
+            RequestError::Source(SourceError::TooLarge { .. }) => ErrorCode::SourceTooLarge,
+            RequestError::Source(SourceError::NotUtf8 { .. }) => ErrorCode::SourceNotUtf8,
+            RequestError::Source(SourceError::NulByte { .. }) => ErrorCode::SourceBinary,
+            RequestError::FileName(_) => ErrorCode::InvalidFilename,
+            RequestError::Language(_) => ErrorCode::UnknownLanguage,
+            RequestError::LanguageNotDetected(_) | RequestError::LanguageMissing => {
+                ErrorCode::LanguageRequired
+            }
+            RequestError::Framework(FrameworkError::Unknown(_)) => ErrorCode::UnknownFramework,
+            RequestError::Framework(FrameworkError::NotForLanguage { .. }) => {
+                ErrorCode::FrameworkNotForLanguage
+            }
+            RequestError::Model(_) => ErrorCode::InvalidModel,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{message}")]
-    NotFound { code: &'static str, message: String },
+    NotFound { code: ErrorCode, message: String },
     #[error("{message}")]
     MethodNotAllowed { message: String },
     #[error("{message}")]
     RequestTimeout { message: String },
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     #[error("{message}")]
-    PayloadTooLarge { code: &'static str, message: String },
+    PayloadTooLarge { code: ErrorCode, message: String },
     #[error("{message}")]
     UnsupportedMediaType { message: String },
     #[error("{message}")]
-    Unprocessable { code: &'static str, message: String },
+    Unprocessable { code: ErrorCode, message: String },
     #[error("{message}")]
     TooManyRequests {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         retry_after_secs: u64,
     },
     #[error("{message}")]
     Unavailable {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         retry_after_secs: u64,
     },
     /// The model side failed the task: the provider refused, kept failing, or wrote nothing valid.
     #[error("{message}")]
-    GenerationFailed { code: String, message: String },
+    /// `task_code` is the task's own error code (`provider_error`, `no_valid_tests`, ...), which
+    /// the worker chose: it is passed on as the answer's code.
+    GenerationFailed { task_code: String, message: String },
     #[error("{message}")]
-    GatewayTimeout { code: &'static str, message: String },
+    GatewayTimeout { code: ErrorCode, message: String },
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -59,7 +169,7 @@ struct ErrorDetail<'a> {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -68,7 +178,7 @@ impl ApiError {
 
     pub fn task_not_found() -> ApiError {
         ApiError::NotFound {
-            code: "task_not_found",
+            code: ErrorCode::TaskNotFound,
             message: "no such task".into(),
         }
     }
@@ -91,21 +201,22 @@ impl ApiError {
         }
     }
 
+    /// The answer's `error.code`: an [`ErrorCode`], or a failed task's own code.
     pub fn code(&self) -> &str {
         match self {
-            ApiError::GenerationFailed { code, .. } => code,
-            ApiError::GatewayTimeout { code, .. } => code,
-            ApiError::BadRequest { code, .. }
+            ApiError::GenerationFailed { task_code, .. } => task_code,
+            ApiError::GatewayTimeout { code, .. }
+            | ApiError::BadRequest { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. }
             | ApiError::TooManyRequests { code, .. }
             | ApiError::Unavailable { code, .. }
-            | ApiError::PayloadTooLarge { code, .. } => code,
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::RequestTimeout { .. } => "request_timeout",
-            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::PayloadTooLarge { code, .. } => code.as_str(),
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed.as_str(),
+            ApiError::RequestTimeout { .. } => ErrorCode::RequestTimeout.as_str(),
+            ApiError::UnsupportedMediaType { .. } => ErrorCode::UnsupportedMediaType.as_str(),
+            ApiError::Internal(_) => ErrorCode::InternalError.as_str(),
         }
     }
 
@@ -158,12 +269,12 @@ impl From<RequestError> for ApiError {
         match error {
             RequestError::Source(domain::SourceError::TooLarge { .. }) => {
                 ApiError::PayloadTooLarge {
-                    code: error.code(),
+                    code: ErrorCode::of_request_error(&error),
                     message: error.to_string(),
                 }
             }
             other => ApiError::Unprocessable {
-                code: other.code(),
+                code: ErrorCode::of_request_error(&other),
                 message: other.to_string(),
             },
         }
@@ -205,10 +316,55 @@ fn database_unreachable(error: &sqlx::Error) -> bool {
 
 fn database_unavailable() -> ApiError {
     ApiError::Unavailable {
-        code: "database_unavailable",
+        code: ErrorCode::DatabaseUnavailable,
         message: "the database is unavailable; try again shortly".into(),
         retry_after_secs: 2,
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_snake_case_names() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "`{name}` is used twice");
+            assert!(
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "`{name}` is not snake_case"
+            );
+        }
+    }
+
+    #[test]
+    fn request_errors_keep_the_domain_s_codes() {
+        for error in [
+            RequestError::LanguageMissing,
+            RequestError::Source(domain::SourceError::Empty),
+        ] {
+            assert_eq!(ErrorCode::of_request_error(&error).as_str(), error.code());
+        }
+    }
+
+    #[test]
+    fn the_body_carries_the_code() {
+        let error = ApiError::bad_request(ErrorCode::InvalidQuery, "limit must be a number");
+        assert_eq!(error.code(), "invalid_query");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        let failed = ApiError::GenerationFailed {
+            task_code: "provider_error".into(),
+            message: "the provider refused".into(),
+        };
+        assert_eq!(failed.code(), "provider_error");
+    }
+}

@@ -7,7 +7,7 @@ use axum::http::header;
 use domain::{RawSource, RawTaskRequest};
 use serde::Deserialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The JSON form of a create-task request.
 #[derive(Debug, Deserialize)]
@@ -78,7 +78,7 @@ fn check_framing(request: &Request, max_body_bytes: usize) -> Result<(), ApiErro
         .and_then(|value| value.trim().parse::<u64>().ok());
     if announced.is_some_and(|length| length > max_body_bytes as u64) {
         return Err(ApiError::PayloadTooLarge {
-            code: "payload_too_large",
+            code: ErrorCode::PayloadTooLarge,
             message: format!("the request body is over the limit of {max_body_bytes} bytes"),
         });
     }
@@ -101,7 +101,7 @@ pub async fn read_create_request(
             let multipart = Multipart::from_request(request, &())
                 .await
                 .map_err(|rejection| {
-                    ApiError::bad_request("invalid_multipart", rejection.body_text())
+                    ApiError::bad_request(ErrorCode::InvalidMultipart, rejection.body_text())
                 })?;
             read_multipart(multipart).await
         }
@@ -116,12 +116,12 @@ async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, Api
             }
         } else if caused_by::<http_body_util::LengthLimitError>(&error) {
             ApiError::PayloadTooLarge {
-                code: "payload_too_large",
+                code: ErrorCode::PayloadTooLarge,
                 message: format!("the request body is over the limit of {limit} bytes"),
             }
         } else {
             ApiError::bad_request(
-                "unreadable_body",
+                ErrorCode::UnreadableBody,
                 format!("cannot read the request body: {error}"),
             )
         }
@@ -150,16 +150,17 @@ fn parse_json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, 
     let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
     if first.is_some_and(|&byte| byte != b'{') {
         return Err(ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "invalid request: the body must be a JSON object",
         ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let body: T = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| ApiError::bad_request("invalid_json", describe_json_error(&error)))?;
-    deserializer
-        .end()
-        .map_err(|error| ApiError::bad_request("invalid_json", format!("invalid JSON: {error}")))?;
+    let body: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        ApiError::bad_request(ErrorCode::InvalidJson, describe_json_error(&error))
+    })?;
+    deserializer.end().map_err(|error| {
+        ApiError::bad_request(ErrorCode::InvalidJson, format!("invalid JSON: {error}"))
+    })?;
     Ok(body)
 }
 
@@ -204,7 +205,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             .map(str::to_owned)
         else {
             return Err(ApiError::bad_request(
-                "invalid_multipart",
+                ErrorCode::InvalidMultipart,
                 "every form part needs a name (`file`, `source`, `filename`, `language`, \
                  `framework` or `model`)",
             ));
@@ -212,7 +213,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
         if name != "file" && name != "source" {
             if seen.contains(&name) {
                 return Err(ApiError::bad_request(
-                    "duplicate_field",
+                    ErrorCode::DuplicateField,
                     format!("form field `{name}` is given more than once"),
                 ));
             }
@@ -222,7 +223,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             "file" => {
                 if have_source {
                     return Err(ApiError::bad_request(
-                        "duplicate_source",
+                        ErrorCode::DuplicateSource,
                         "send one `file` (or one `source` field), not several",
                     ));
                 }
@@ -240,7 +241,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             }
             "source" => {
                 return Err(ApiError::bad_request(
-                    "duplicate_source",
+                    ErrorCode::DuplicateSource,
                     "send one `file` (or one `source` field), not several",
                 ));
             }
@@ -252,7 +253,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             other => {
                 let other: String = other.chars().take(40).collect();
                 return Err(ApiError::bad_request(
-                    "unknown_field",
+                    ErrorCode::UnknownField,
                     format!(
                         "unknown form field `{other}`; expected `file` and optionally {}",
                         TEXT_FIELDS.map(|field| format!("`{field}`")).join(", ")
@@ -263,7 +264,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
     }
     if !have_source {
         return Err(ApiError::bad_request(
-            "missing_file",
+            ErrorCode::MissingFile,
             "the upload has no `file` field",
         ));
     }
@@ -277,7 +278,7 @@ async fn text_field(
     let bytes = field.bytes().await.map_err(multipart_error)?;
     String::from_utf8(bytes.to_vec()).map_err(|_| {
         ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("form field `{name}` is not UTF-8 text"),
         )
     })
@@ -286,11 +287,11 @@ async fn text_field(
 fn multipart_error(error: axum::extract::multipart::MultipartError) -> ApiError {
     if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge {
-            code: "payload_too_large",
+            code: ErrorCode::PayloadTooLarge,
             message: format!("the upload is too large: {}", error.body_text()),
         }
     } else {
-        ApiError::bad_request("invalid_multipart", error.body_text())
+        ApiError::bad_request(ErrorCode::InvalidMultipart, error.body_text())
     }
 }
 

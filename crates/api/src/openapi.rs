@@ -7,6 +7,9 @@
 
 use domain::{Framework, Language, TaskStatus};
 use serde_json::{Map, Value, json};
+use utoipa::openapi::{ArrayBuilder, Ref, RefOr, Schema};
+
+use crate::error::ErrorCode;
 
 /// The security scheme of the `aiut_session` cookie.
 const SESSION_SCHEME: &str = "sessionCookie";
@@ -86,11 +89,6 @@ fn header_ref(name: &str) -> Value {
     json!({"$ref": format!("#/components/headers/{name}")})
 }
 
-/// `schema` or JSON `null`.
-fn nullable(schema: Value) -> Value {
-    json!({"anyOf": [schema, {"type": "null"}]})
-}
-
 fn string_enum(values: impl IntoIterator<Item = &'static str>) -> Value {
     json!({"type": "string", "enum": values.into_iter().collect::<Vec<_>>()})
 }
@@ -101,10 +99,6 @@ fn count() -> Value {
 
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
-}
-
-fn timestamp() -> Value {
-    json!({"type": "string", "format": "date-time"})
 }
 
 /// Sessions are optional: a request without the cookie is given a new session.
@@ -120,11 +114,11 @@ fn json_response(description: &str, schema: Value) -> Value {
 }
 
 /// An answer in the one error shape, with the `error.code`s it can carry.
-fn error_response(description: &str, codes: &[&'static str]) -> Value {
+fn error_response(description: &str, codes: &[ErrorCode]) -> Value {
     let schema = json!({
         "allOf": [
             schema_ref("Error"),
-            {"properties": {"error": {"properties": {"code": string_enum(codes.iter().copied())}}}},
+            {"properties": {"error": {"properties": {"code": string_enum(codes.iter().map(|code| code.as_str()))}}}},
         ],
     });
     json_response(description, schema)
@@ -152,6 +146,67 @@ fn framework_ids() -> impl Iterator<Item = &'static str> {
 
 fn status_ids() -> impl Iterator<Item = &'static str> {
     TaskStatus::ALL.into_iter().map(TaskStatus::as_str)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas of domain types and stored JSON, for the fields of derived schemas. The domain stays free
+// of utoipa: its enums are described here, from its own lists.
+
+fn component(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+pub(crate) fn task_status_ref() -> RefOr<Schema> {
+    component("TaskStatus")
+}
+
+pub(crate) fn language_id_ref() -> RefOr<Schema> {
+    component("LanguageId")
+}
+
+pub(crate) fn framework_id_ref() -> RefOr<Schema> {
+    component("FrameworkId")
+}
+
+/// `warnings` is stored as JSON: an array of `TaskWarning`.
+pub(crate) fn task_warnings() -> RefOr<Schema> {
+    array_of(
+        "TaskWarning",
+        "Units left out of the result, each with the reason.",
+    )
+}
+
+/// `units` is stored as JSON: an array of `TaskUnit`.
+pub(crate) fn task_units() -> RefOr<Schema> {
+    array_of(
+        "TaskUnit",
+        "The tests unit by unit, in source order: only when one task is read, and not for \
+         results answered from the cache.",
+    )
+}
+
+/// A field given by `schema_with` loses its doc comment, so the description comes along here.
+fn array_of(item: &str, description: &str) -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .items(component(item))
+            .description(Some(description))
+            .build(),
+    ))
+}
+
+/// The schemas derived from the handlers' types, by name, as JSON.
+fn derived_schemas() -> Map<String, Value> {
+    use utoipa::ToSchema;
+    let mut schemas = vec![(
+        crate::routes::TaskView::name().into_owned(),
+        <crate::routes::TaskView as utoipa::PartialSchema>::schema(),
+    )];
+    crate::routes::TaskView::schemas(&mut schemas);
+    schemas
+        .into_iter()
+        .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,33 +280,33 @@ fn create_task() -> Value {
                 "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a missing \
                  `source`, an unknown field, or a broken or incomplete upload.",
                 &[
-                    "invalid_idempotency_key",
-                    "invalid_json",
-                    "unreadable_body",
-                    "invalid_multipart",
-                    "duplicate_source",
-                    "duplicate_field",
-                    "unknown_field",
-                    "missing_file",
-                    "invalid_field",
+                    ErrorCode::InvalidIdempotencyKey,
+                    ErrorCode::InvalidJson,
+                    ErrorCode::UnreadableBody,
+                    ErrorCode::InvalidMultipart,
+                    ErrorCode::DuplicateSource,
+                    ErrorCode::DuplicateField,
+                    ErrorCode::UnknownField,
+                    ErrorCode::MissingFile,
+                    ErrorCode::InvalidField,
                 ],
             ),
             "408": error_response(
                 "The body stopped arriving for longer than the body timeout (30 s by default).",
-                &["request_timeout"],
+                &[ErrorCode::RequestTimeout],
             ),
             "409": error_response(
                 "This `Idempotency-Key` was already used by this session for a different request.",
-                &["idempotency_key_reused"],
+                &[ErrorCode::IdempotencyKeyReused],
             ),
             "413": error_response(
                 "The body (`payload_too_large`) or the source (`source_too_large`) is over its \
                  limit.",
-                &["payload_too_large", "source_too_large"],
+                &[ErrorCode::PayloadTooLarge, ErrorCode::SourceTooLarge],
             ),
             "415": error_response(
                 "The body is neither JSON nor a multipart upload, or it is compressed.",
-                &["unsupported_media_type"],
+                &[ErrorCode::UnsupportedMediaType],
             ),
             "422": unprocessable_submission(),
             "429": response_ref("TooManyQueuedTasks"),
@@ -269,18 +324,18 @@ fn unprocessable_submission() -> Value {
          (see `GET /api/models`); `no_testable_unit`: the source has no function, method or \
          constructor to test.",
         &[
-            "empty_source",
-            "source_not_utf8",
-            "source_binary",
-            "invalid_filename",
-            "unknown_language",
-            "language_required",
-            "unknown_framework",
-            "framework_not_for_language",
-            "invalid_model",
-            "unknown_model",
-            "model_unavailable",
-            "no_testable_unit",
+            ErrorCode::EmptySource,
+            ErrorCode::SourceNotUtf8,
+            ErrorCode::SourceBinary,
+            ErrorCode::InvalidFilename,
+            ErrorCode::UnknownLanguage,
+            ErrorCode::LanguageRequired,
+            ErrorCode::UnknownFramework,
+            ErrorCode::FrameworkNotForLanguage,
+            ErrorCode::InvalidModel,
+            ErrorCode::UnknownModel,
+            ErrorCode::ModelUnavailable,
+            ErrorCode::NoTestableUnit,
         ],
     )
 }
@@ -302,7 +357,7 @@ fn list_tasks() -> Value {
             "200": json_response("One page of tasks.", schema_ref("TaskPage")),
             "400": error_response(
                 "A query parameter is malformed, out of range or unknown.",
-                &["invalid_query", "invalid_task_id"],
+                &[ErrorCode::InvalidQuery, ErrorCode::InvalidTaskId],
             ),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
@@ -348,7 +403,7 @@ fn cancel_task() -> Value {
             ),
             "400": response_ref("InvalidTaskId"),
             "404": response_ref("TaskNotFound"),
-            "409": error_response("The task has already finished.", &["task_finished"]),
+            "409": error_response("The task has already finished.", &[ErrorCode::TaskFinished]),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
         },
@@ -387,7 +442,7 @@ fn download_task() -> Value {
             "409": error_response(
                 "There is no test file: the task has not finished yet (`task_not_finished`), or \
                  it ended without one (`no_result`).",
-                &["task_not_finished", "no_result"],
+                &[ErrorCode::TaskNotFinished, ErrorCode::NoResult],
             ),
             "500": response_ref("InternalError"),
             "503": response_ref("DatabaseUnavailable"),
@@ -436,7 +491,7 @@ fn task_events() -> Value {
             "200": stream,
             "400": error_response(
                 "The `id` is not a task id, or `Last-Event-ID` is not an event number.",
-                &["invalid_task_id", "invalid_last_event_id"],
+                &[ErrorCode::InvalidTaskId, ErrorCode::InvalidLastEventId],
             ),
             "404": response_ref("TaskNotFound"),
             "500": response_ref("InternalError"),
@@ -453,28 +508,32 @@ fn compat_submission_errors() -> Map<String, Value> {
         error_response(
             "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a body that is \
              not a JSON object, or no `code`.",
-            &["invalid_idempotency_key", "invalid_json", "unreadable_body"],
+            &[
+                ErrorCode::InvalidIdempotencyKey,
+                ErrorCode::InvalidJson,
+                ErrorCode::UnreadableBody,
+            ],
         ),
     );
     responses.insert(
         "408".to_owned(),
         error_response(
             "The body stopped arriving for longer than the body timeout (30 s by default).",
-            &["request_timeout"],
+            &[ErrorCode::RequestTimeout],
         ),
     );
     responses.insert(
         "413".to_owned(),
         error_response(
             "The body (`payload_too_large`) or the code (`source_too_large`) is over its limit.",
-            &["payload_too_large", "source_too_large"],
+            &[ErrorCode::PayloadTooLarge, ErrorCode::SourceTooLarge],
         ),
     );
     responses.insert(
         "415".to_owned(),
         error_response(
             "The body is not JSON, or it is compressed.",
-            &["unsupported_media_type"],
+            &[ErrorCode::UnsupportedMediaType],
         ),
     );
     responses.insert("422".to_owned(), unprocessable_submission());
@@ -508,7 +567,7 @@ fn generate_test() -> Value {
             "This `Idempotency-Key` was already used for a different request \
              (`idempotency_key_reused`), or the task was cancelled while it was awaited \
              (`task_cancelled`).",
-            &["idempotency_key_reused", "task_cancelled"],
+            &[ErrorCode::IdempotencyKeyReused, ErrorCode::TaskCancelled],
         ),
     );
     responses.insert(
@@ -524,7 +583,7 @@ fn generate_test() -> Value {
         error_response(
             "The task is still running after the wait limit (`stream.wait_timeout_secs`, 120 s \
              unless changed); the message names the task to follow at `/api/tasks/{id}`.",
-            &["generation_timeout"],
+            &[ErrorCode::GenerationTimeout],
         ),
     );
     json!({
@@ -563,7 +622,7 @@ fn generate_test_stream() -> Value {
         "409".to_owned(),
         error_response(
             "This `Idempotency-Key` was already used for a different request.",
-            &["idempotency_key_reused"],
+            &[ErrorCode::IdempotencyKeyReused],
         ),
     );
     json!({
@@ -788,35 +847,35 @@ fn responses() -> Value {
     json!({
         "InvalidTaskId": error_response(
             "The `id` is not a task id (a UUID in canonical hyphenated form).",
-            &["invalid_task_id"],
+            &[ErrorCode::InvalidTaskId],
         ),
         "TaskNotFound": error_response(
             "No task with this id belongs to this session (another session's task is as absent \
              as one that never existed).",
-            &["task_not_found"],
+            &[ErrorCode::TaskNotFound],
         ),
         "InternalError": error_response(
             "An internal error; it was logged, and the answer carries no details.",
-            &["internal_error"],
+            &[ErrorCode::InternalError],
         ),
         "TooManyQueuedTasks": with_headers(
             error_response(
                 "This session already has as many queued tasks as it may.",
-                &["too_many_queued_tasks"],
+                &[ErrorCode::TooManyQueuedTasks],
             ),
             &["Retry-After"],
         ),
         "QueueFull": with_headers(
             error_response(
                 "The queue is full, or the database is unavailable; try again later.",
-                &["queue_full", "database_unavailable"],
+                &[ErrorCode::QueueFull, ErrorCode::DatabaseUnavailable],
             ),
             &["Retry-After"],
         ),
         "DatabaseUnavailable": with_headers(
             error_response(
                 "The database is unavailable; try again shortly.",
-                &["database_unavailable"],
+                &[ErrorCode::DatabaseUnavailable],
             ),
             &["Retry-After"],
         ),
@@ -827,6 +886,7 @@ fn schemas() -> Value {
     let mut schemas = service_schemas();
     if let (Value::Object(all), Value::Object(more)) = (&mut schemas, generation_schemas()) {
         all.extend(more);
+        all.extend(derived_schemas());
     }
     schemas
 }
@@ -835,6 +895,11 @@ fn schemas() -> Value {
 fn service_schemas() -> Value {
     json!({
         "Error": error_schema(),
+        "ErrorCode": {
+            "description": "Every `error.code` the api gives (a 502 passes on the failed task's own code instead).",
+            "type": "string",
+            "enum": ErrorCode::ALL.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
+        },
         "TaskStatus": {
             "description": "queued → running → succeeded | failed | cancelled; a queued task may \
                 be cancelled, and a running one whose lease ends goes back to queued.",
@@ -843,48 +908,6 @@ fn service_schemas() -> Value {
         },
         "LanguageId": string_enum(language_ids()),
         "FrameworkId": string_enum(framework_ids()),
-        "Task": task_schema(),
-        "TaskProgress": {
-            "type": "object",
-            "required": ["completed", "total", "percent"],
-            "properties": {
-                "completed": count(),
-                "total": count(),
-                "percent": {"type": "integer", "minimum": 0, "maximum": 100},
-            },
-        },
-        "TaskTokens": {
-            "type": "object",
-            "required": ["prompt", "completion"],
-            "properties": {"prompt": count(), "completion": count()},
-        },
-        "TaskResult": {
-            "type": "object",
-            "required": ["file_name"],
-            "properties": {
-                "file_name": {"type": "string"},
-                "code": {"type": "string", "description": "The test file; left out of listings."},
-                "units": {
-                    "description": "The tests unit by unit, in source order: only when one task \
-                        is read, and not for results answered from the cache.",
-                    "type": "array",
-                    "items": schema_ref("TaskUnit"),
-                },
-            },
-        },
-        "TaskError": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-        },
-        "TaskLinks": {
-            "type": "object",
-            "required": ["self", "download"],
-            "properties": {
-                "self": {"type": "string", "format": "uri-reference"},
-                "download": {"type": "string", "format": "uri-reference"},
-            },
-        },
         "TaskAccepted": {
             "type": "object",
             "required": ["id", "status", "position", "cache_hit", "links"],
@@ -970,7 +993,7 @@ fn service_schemas() -> Value {
                 {
                     "required": ["down", "checks"],
                     "properties": {
-                        "error": {"properties": {"code": {"const": "not_ready"}}},
+                        "error": {"properties": {"code": {"const": ErrorCode::NotReady.as_str()}}},
                         "down": {
                             "type": "array",
                             "minItems": 1,
@@ -1300,71 +1323,13 @@ fn error_schema() -> Value {
                 "type": "object",
                 "required": ["code", "message"],
                 "properties": {
-                    "code": {"description": "Stable and machine-readable.", "type": "string"},
+                    "code": {
+                        "description": "Stable and machine-readable: an `ErrorCode`, or in a 502 the failed task's own code.",
+                        "type": "string",
+                    },
                     "message": {"description": "For people.", "type": "string", "minLength": 1},
                 },
             },
-        },
-    })
-}
-
-fn task_schema() -> Value {
-    json!({
-        "description": "A task as the API shows it.",
-        "type": "object",
-        "required": [
-            "id", "status", "language", "framework", "model", "file_name", "test_file_name",
-            "created_at", "started_at", "finished_at", "updated_at", "attempts", "max_attempts",
-            "progress", "cancel_requested", "cache_hit", "tokens", "provider_retries", "warnings",
-            "result", "error", "links",
-        ],
-        "properties": {
-            "id": uuid(),
-            "status": schema_ref("TaskStatus"),
-            "language": schema_ref("LanguageId"),
-            "framework": schema_ref("FrameworkId"),
-            "model": {"type": "string"},
-            "file_name": {"description": "The source's relative path.", "type": "string"},
-            "test_file_name": {"type": "string"},
-            "created_at": timestamp(),
-            "started_at": nullable(timestamp()),
-            "finished_at": nullable(timestamp()),
-            "updated_at": timestamp(),
-            "attempts": count(),
-            "max_attempts": {"type": "integer", "minimum": 1},
-            "progress": schema_ref("TaskProgress"),
-            "cancel_requested": {"type": "boolean"},
-            "cache_hit": {
-                "description": "Answered from an earlier identical task's result.",
-                "type": "boolean",
-            },
-            "tokens": schema_ref("TaskTokens"),
-            "model_used": {
-                "description": "The model that wrote the result, present only when a fallback \
-                    answered instead of `model`.",
-                "type": "string",
-            },
-            "provider_retries": {
-                "description": "Model calls retried (rate limits, server errors, timeouts) over \
-                    all attempts.",
-                "type": "integer",
-                "minimum": 0,
-            },
-            "warnings": {
-                "description": "Units left out of the result, each with the reason.",
-                "type": "array",
-                "items": schema_ref("TaskWarning"),
-            },
-            "position": {
-                "description": "The place in the queue (1 = next): only when one task is read \
-                    with `GET /api/tasks/{id}`, and only while it is queued.",
-                "type": "integer",
-                "minimum": 1,
-            },
-            "result": nullable(schema_ref("TaskResult")),
-            "error": nullable(schema_ref("TaskError")),
-            "source": {"description": "The source text; left out of listings.", "type": "string"},
-            "links": schema_ref("TaskLinks"),
         },
     })
 }

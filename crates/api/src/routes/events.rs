@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::tasks::{TaskIdParam, idempotency_key, submit};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{HubMessage, Watch};
 use crate::extract::read_json_body;
 use crate::session::Session;
@@ -75,7 +75,7 @@ fn last_event_id(headers: &HeaderMap) -> ApiResult<u64> {
         .ok()
         .and_then(|text| text.trim().parse::<u64>().ok())
         .ok_or_else(|| ApiError::BadRequest {
-            code: "invalid_last_event_id",
+            code: ErrorCode::InvalidLastEventId,
             message: "Last-Event-ID must be the number of an event of this task".into(),
         })
 }
@@ -348,7 +348,7 @@ pub async fn generate_test(
         Ok(result) => result?,
         Err(_) => {
             return Err(ApiError::GatewayTimeout {
-                code: "generation_timeout",
+                code: ErrorCode::GenerationTimeout,
                 message: format!(
                     "task {id} is still running after {} s; follow it at /api/tasks/{id}",
                     deadline.as_secs()
@@ -359,11 +359,11 @@ pub async fn generate_test(
     match task.status()? {
         TaskStatus::Succeeded => Ok(Json(compat_result(&task)).into_response()),
         TaskStatus::Cancelled => Err(ApiError::Conflict {
-            code: "task_cancelled",
+            code: ErrorCode::TaskCancelled,
             message: format!("task {id} was cancelled"),
         }),
         _ => Err(ApiError::GenerationFailed {
-            code: task.error_code.clone().unwrap_or_else(|| "failed".into()),
+            task_code: task.error_code.clone().unwrap_or_else(|| "failed".into()),
             message: task.error_message.clone().unwrap_or_default(),
         }),
     }

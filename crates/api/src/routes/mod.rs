@@ -21,7 +21,7 @@ use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::middleware::{default_no_store, record_metrics, request_context};
 use crate::session::session_layer;
 use crate::state::AppState;
@@ -145,7 +145,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound {
-        code: "not_found",
+        code: ErrorCode::NotFound,
         message: "no such route".into(),
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::dependencies;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// How long a readiness probe waits for each dependency.
@@ -65,7 +65,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
             Json(json!({
-                "error": {"code": "not_ready", "message": message},
+                "error": {"code": ErrorCode::NotReady, "message": message},
                 "down": down,
                 "checks": checks,
             })),

@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSpec, TaskStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
+use crate::openapi;
 use crate::session::Session;
 use crate::state::AppState;
 use store::TaskRow;
@@ -20,79 +22,114 @@ use store::tasks::{self, Cancelled, Caps, Created, NewTask};
 
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
+// The document's `Task` schema is derived from this type and the views it holds.
 /// A task as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = Task)]
 pub struct TaskView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: TaskId,
+    #[schema(schema_with = openapi::task_status_ref)]
     pub status: TaskStatus,
+    #[schema(schema_with = openapi::language_id_ref)]
     pub language: String,
+    #[schema(schema_with = openapi::framework_id_ref)]
     pub framework: String,
     pub model: String,
+    /// The source's relative path.
     pub file_name: String,
     pub test_file_name: String,
     pub created_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub started_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     pub finished_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    #[schema(minimum = 0)]
     pub attempts: i32,
+    #[schema(minimum = 1)]
     pub max_attempts: i32,
     pub progress: ProgressView,
     pub cancel_requested: bool,
+    /// Answered from an earlier identical task's result.
     pub cache_hit: bool,
     pub tokens: TokensView,
-    /// The model that wrote the result, when a fallback answered instead of `model`.
+    /// The model that wrote the result, present only when a fallback answered instead of
+    /// `model`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub model_used: Option<String>,
     /// Model calls retried (rate limits, server errors, timeouts) over all attempts.
+    #[schema(minimum = 0)]
     pub provider_retries: i32,
     /// Units left out of the result, each with the reason.
+    #[schema(schema_with = openapi::task_warnings)]
     pub warnings: serde_json::Value,
-    /// The place in the queue (1 = next) while queued.
+    /// The place in the queue (1 = next): only when one task is read with
+    /// `GET /api/tasks/{id}`, and only while it is queued.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     pub position: Option<i64>,
+    #[schema(required = true)]
     pub result: Option<ResultView>,
+    #[schema(required = true)]
     pub error: Option<ErrorView>,
-    /// Only when one task is asked for; listings leave it out.
+    /// The source text; left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub source: Option<String>,
     pub links: LinksView,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskProgress)]
 pub struct ProgressView {
+    #[schema(minimum = 0)]
     pub completed: i32,
+    #[schema(minimum = 0)]
     pub total: i32,
+    #[schema(minimum = 0, maximum = 100)]
     pub percent: u8,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskTokens)]
 pub struct TokensView {
+    #[schema(minimum = 0)]
     pub prompt: i64,
+    #[schema(minimum = 0)]
     pub completion: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskResult)]
 pub struct ResultView {
     pub file_name: String,
-    /// Left out of listings.
+    /// The test file; left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub code: Option<String>,
-    /// Per unit: `name`, `kind`, `container`, `start_line`, `end_line` and its tests as `code`.
-    /// Left out of listings and of results answered from the cache.
+    /// The tests unit by unit, in source order: only when one task is read, and not for results
+    /// answered from the cache.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = openapi::task_units)]
     pub units: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskError)]
 pub struct ErrorView {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = TaskLinks)]
 pub struct LinksView {
     #[serde(rename = "self")]
+    #[schema(format = "uri-reference")]
     pub task: String,
+    #[schema(format = "uri-reference")]
     pub download: String,
 }
 
@@ -181,7 +218,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     };
     let invalid = || {
         ApiError::bad_request(
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1 to 255 visible ASCII characters",
         )
     };
@@ -202,7 +239,7 @@ pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
             .map(|spec| spec.id.as_str())
             .collect();
         return Err(ApiError::Unprocessable {
-            code: "unknown_model",
+            code: ErrorCode::UnknownModel,
             message: format!(
                 "model: `{model}` is not offered here; choose one of: {}",
                 offered.join(", ")
@@ -212,7 +249,7 @@ pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
     match spec.availability(&service::config::environment_lookup) {
         Availability::Available => Ok(()),
         Availability::Unavailable(reason) => Err(ApiError::Unprocessable {
-            code: "model_unavailable",
+            code: ErrorCode::ModelUnavailable,
             message: format!("model: `{model}` is not available: {reason}"),
         }),
     }
@@ -229,7 +266,7 @@ pub(crate) async fn check_testable(spec: &TaskSpec) -> ApiResult<()> {
     match parsed {
         Ok(_) => Ok(()),
         Err(error) => Err(ApiError::Unprocessable {
-            code: "no_testable_unit",
+            code: ErrorCode::NoTestableUnit,
             message: format!("source: {error}"),
         }),
     }
@@ -306,11 +343,11 @@ pub(crate) async fn submit(
             Ok(Submitted::Replayed(task))
         }
         Created::KeyReused => Err(ApiError::Conflict {
-            code: "idempotency_key_reused",
+            code: ErrorCode::IdempotencyKeyReused,
             message: "this Idempotency-Key was already used for a different request".into(),
         }),
         Created::OwnerQueueFull { queued } => Err(ApiError::TooManyRequests {
-            code: "too_many_queued_tasks",
+            code: ErrorCode::TooManyQueuedTasks,
             message: format!(
                 "you already have {queued} queued tasks (the limit is {}); wait for some to start",
                 limits.max_queued_per_session
@@ -318,7 +355,7 @@ pub(crate) async fn submit(
             retry_after_secs: limits.retry_after_secs,
         }),
         Created::QueueFull { queued } => Err(ApiError::Unavailable {
-            code: "queue_full",
+            code: ErrorCode::QueueFull,
             message: format!("the queue is full ({queued} tasks waiting); try again later"),
             retry_after_secs: limits.retry_after_secs,
         }),
@@ -384,7 +421,7 @@ fn location(path: &str) -> [(HeaderName, HeaderValue); 1] {
 
 fn parse_id(raw: &str) -> ApiResult<TaskId> {
     raw.parse::<TaskId>()
-        .map_err(|error| ApiError::bad_request("invalid_task_id", error.to_string()))
+        .map_err(|error| ApiError::bad_request(ErrorCode::InvalidTaskId, error.to_string()))
 }
 
 /// The `{id}` of a task route. Whatever the path holds — not a UUID, not even UTF-8 — it is a 400
@@ -398,7 +435,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|_| {
-                ApiError::bad_request("invalid_task_id", "the task id is not valid text")
+                ApiError::bad_request(ErrorCode::InvalidTaskId, "the task id is not valid text")
             })?;
         parse_id(&raw).map(TaskIdParam)
     }
@@ -442,8 +479,9 @@ pub async fn list(
     Extension(session): Extension<Session>,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(params) = params
-        .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let Query(params) = params.map_err(|rejection| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, rejection.body_text())
+    })?;
     let max = state.settings.limits.max_page_size;
     let limit = match params.limit.as_deref() {
         None => 20.min(max),
@@ -453,7 +491,7 @@ pub async fn list(
             .filter(|limit| (1..=max).contains(limit))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("limit must be a whole number from 1 to {max}"),
                 )
             })?,
@@ -464,7 +502,7 @@ pub async fn list(
         .as_deref()
         .map(str::parse::<TaskStatus>)
         .transpose()
-        .map_err(|error| ApiError::bad_request("invalid_query", error.to_string()))?;
+        .map_err(|error| ApiError::bad_request(ErrorCode::InvalidQuery, error.to_string()))?;
     // One extra row tells whether another page follows.
     let mut rows = tasks::list_tasks(
         &state.pool,
@@ -519,7 +557,7 @@ pub async fn cancel(
             Ok((StatusCode::ACCEPTED, Json(TaskView::from_row(task, None)?)).into_response())
         }
         Cancelled::AlreadyFinished(task) => Err(ApiError::Conflict {
-            code: "task_finished",
+            code: ErrorCode::TaskFinished,
             message: format!("the task has already finished ({})", task.status),
         }),
         Cancelled::NotFound => Err(ApiError::task_not_found()),
@@ -539,9 +577,9 @@ pub async fn download(
     let (Some(file_name), Some(code)) = (task.result_file_name, task.result_code) else {
         return Err(ApiError::Conflict {
             code: if status.is_terminal() {
-                "no_result"
+                ErrorCode::NoResult
             } else {
-                "task_not_finished"
+                ErrorCode::TaskNotFinished
             },
             message: if status.is_terminal() {
                 format!("the task ended {status} and has no test file")

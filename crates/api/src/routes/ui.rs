@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The paths the UI is served at, in axum's syntax (GET, and HEAD with it). They are left out of
 /// the OpenAPI document on purpose: it describes the JSON API, not the page that uses it.
@@ -201,7 +201,7 @@ async fn asset(
         .get(path.as_str())
         .map(|file| file.answer(&headers))
         .ok_or_else(|| ApiError::NotFound {
-            code: "not_found",
+            code: ErrorCode::NotFound,
             message: "no such asset".into(),
         })
 }

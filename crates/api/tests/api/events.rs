@@ -11,7 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::time::timeout;
 
 use crate::helpers::*;
-use crate::openapi::{assert_documented, check, fetch_document};
+use crate::openapi::{assert_documented, fetch_document, problems};
 
 /// The longest any step of a stream may take before the test fails.
 const WAIT: Duration = Duration::from_secs(10);
@@ -180,9 +180,8 @@ async fn publish(app: &TestApp, task: &str, (progress, kind): (Progress, EventKi
 
 /// Checks an event's data against the documented `Event` schema, and that it is this task's.
 fn assert_documented_event(document: &Value, frame: &SseFrame, task: &str) {
-    let mut problems = Vec::new();
     let schema = json!({"$ref": "#/components/schemas/Event"});
-    check(document, &schema, &frame.data, "$", &mut problems);
+    let problems = problems(document, &schema, &frame.data);
     assert!(problems.is_empty(), "{problems:#?}\n{frame:?}");
     assert_eq!(frame.data["task_id"], task, "{frame:?}");
     assert_eq!(frame.data["event"], frame.event.as_str(), "{frame:?}");
@@ -668,8 +667,7 @@ async fn generate_test_stream_sends_the_original_status_lines(
 
     let schema = json!({"$ref": "#/components/schemas/GenerateStreamLine"});
     for line in &lines {
-        let mut problems = Vec::new();
-        check(&document, &schema, line, "$", &mut problems);
+        let problems = problems(&document, &schema, line);
         assert!(problems.is_empty(), "{problems:#?}\n{line}");
         assert_eq!(line["task_id"], id.as_str());
     }
