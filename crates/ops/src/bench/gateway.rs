@@ -43,11 +43,10 @@ use anyhow::Context;
 use super::{
     LIMIT_OUT_OF_REACH, Outcome, PhaseResult, RunningApi, Stats, Stores, build_release,
     count_argument, describe_failures, free_loopback_port, log_tail, new_agent, ratio, run_phase,
-    snippet, target_dir, unix_stamp, warnings_in_log,
+    snippet, unix_stamp, warnings_in_log,
 };
-use crate::project_root;
+use crate::{project_root, target_dir};
 
-const USAGE: &str = "usage: cargo xtask bench gateway [--requests N] [--concurrency C] [--rounds R] [--no-gzip] [--json]";
 const REPLICAS: usize = 3;
 /// Requests per client before a target is measured: connection, session, warm caches.
 const WARM_UP_PER_CLIENT: usize = 10;
@@ -60,38 +59,24 @@ const NGINX_CONF: &str = "nginx-compat/nginx.conf";
 /// The address the bench's clients connect from, exempt from both front doors' limits.
 const BENCH_NETWORK: &str = "127.0.0.1/32";
 
-#[derive(Debug, PartialEq)]
-struct Options {
-    /// Requests per target per round.
+/// `bench gateway`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct GatewayBenchArgs {
+    /// requests per target per round
+    #[arg(long, value_name = "N", default_value_t = 3000, value_parser = count_argument)]
     requests: usize,
+    /// clients per target
+    #[arg(long, value_name = "C", default_value_t = 16, value_parser = count_argument)]
     concurrency: usize,
+    /// rounds, the order of the targets rotating from one to the next
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = count_argument)]
     rounds: usize,
+    /// send no `Accept-Encoding: gzip`: plain proxying
+    #[arg(long = "no-gzip", action = clap::ArgAction::SetFalse)]
     gzip: bool,
+    /// print one JSON object instead of the table
+    #[arg(long)]
     json: bool,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> anyhow::Result<Options> {
-        let mut options = Options {
-            requests: 3000,
-            concurrency: 16,
-            rounds: 3,
-            gzip: true,
-            json: false,
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--requests" => options.requests = count_argument(arg, args.next())?,
-                "--concurrency" => options.concurrency = count_argument(arg, args.next())?,
-                "--rounds" => options.rounds = count_argument(arg, args.next())?,
-                "--no-gzip" => options.gzip = false,
-                "--json" => options.json = true,
-                other => anyhow::bail!("unknown option `{other}`; {USAGE}"),
-            }
-        }
-        Ok(options)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -705,7 +690,7 @@ struct Report {
 fn measure(
     urls: &BTreeMap<Target, String>,
     pids: &Pids,
-    options: &Options,
+    options: &GatewayBenchArgs,
 ) -> anyhow::Result<BTreeMap<Target, TargetResult>> {
     let source_number = AtomicU64::new(0);
     let workload = Workload {
@@ -795,8 +780,7 @@ fn measure(
     Ok(results)
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let options = Options::parse(args)?;
+pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     let root = project_root();
     // Everything the bench needs, before anything is built or started.
     let nginx = nginx_binary()?;
@@ -879,7 +863,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
             ""
         }
     );
-    let targets = measure(&urls, &pids, &options)?;
+    let targets = measure(&urls, &pids, options)?;
 
     let nginx_log = nginx_problems(&nginx_door.log_path);
     drop(nginx_door);
@@ -904,9 +888,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         nginx_log,
     };
     if options.json {
-        println!("{}", report.to_json(&options));
+        println!("{}", report.to_json(options));
     } else {
-        print!("{}", report.to_table(&options));
+        print!("{}", report.to_table(options));
     }
     let failed: usize = report
         .targets
@@ -980,7 +964,7 @@ impl Report {
         ]
     }
 
-    fn to_table(&self, options: &Options) -> String {
+    fn to_table(&self, options: &GatewayBenchArgs) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -1126,7 +1110,7 @@ impl Report {
         out
     }
 
-    fn to_json(&self, options: &Options) -> String {
+    fn to_json(&self, options: &GatewayBenchArgs) -> String {
         let targets: serde_json::Map<String, serde_json::Value> = Target::ALL
             .iter()
             .filter_map(|&target| {
@@ -1195,19 +1179,16 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn arguments(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_owned).collect()
-    }
-
     #[test]
     fn parses_options() {
-        let options = Options::parse(&arguments(
-            "--requests 500 --concurrency 4 --rounds 2 --no-gzip --json",
-        ))
-        .expect("valid options");
+        let parse = |text: &str| {
+            crate::cli::parse_args::<GatewayBenchArgs>(&text.split_whitespace().collect::<Vec<_>>())
+        };
+        let options = parse("--requests 500 --concurrency 4 --rounds 2 --no-gzip --json")
+            .expect("valid options");
         assert_eq!(
             options,
-            Options {
+            GatewayBenchArgs {
                 requests: 500,
                 concurrency: 4,
                 rounds: 2,
@@ -1215,13 +1196,13 @@ mod tests {
                 json: true,
             }
         );
-        let defaults = Options::parse(&[]).expect("no options");
+        let defaults = parse("").expect("no options");
         assert_eq!((defaults.requests, defaults.rounds), (3000, 3));
         assert!(defaults.gzip && !defaults.json);
-        assert!(Options::parse(&arguments("--rounds 0")).is_err());
-        assert!(Options::parse(&arguments("--rounds")).is_err());
-        assert!(Options::parse(&arguments("--requests many")).is_err());
-        assert!(Options::parse(&arguments("--fast")).is_err());
+        assert!(parse("--rounds 0").is_err());
+        assert!(parse("--rounds").is_err());
+        assert!(parse("--requests many").is_err());
+        assert!(parse("--fast").is_err());
     }
 
     #[test]
