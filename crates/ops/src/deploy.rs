@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::target_dir;
+use crate::{launch, ports, target_dir};
 
 use crate::stack::plan::{self, Options, Ports, Programs};
 use crate::stack::prereq::{self, Missing};
@@ -156,7 +156,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
         8080
     });
     anyhow::ensure!(
-        probe::port_is_free(gateway_port),
+        ports::port_is_free(gateway_port),
         "port {gateway_port} is in use (is another web server or deployment running?); \
          free it or choose another with --port"
     );
@@ -202,11 +202,7 @@ fn start_all(
     (database_url, database_given, redis_url, redis_given): (String, bool, String, bool),
 ) -> anyhow::Result<()> {
     let mut taken = vec![gateway_port];
-    let next_port = |start: u16, taken: &mut Vec<u16>| -> anyhow::Result<u16> {
-        let port = probe::free_port(start, taken)?;
-        taken.push(port);
-        Ok(port)
-    };
+    let next_port = ports::claim_free_port;
 
     // Data services first.
     let database_url = if database_given {
@@ -270,11 +266,7 @@ fn start_all(
     let optional = |program: &Option<PathBuf>, start, taken: &mut Vec<u16>| {
         program
             .as_ref()
-            .map(|_| {
-                let port = probe::free_port(start, taken)?;
-                taken.push(port);
-                anyhow::Ok(port)
-            })
+            .map(|_| ports::claim_free_port(start, taken))
             .transpose()
     };
     let ports = Ports {
@@ -506,13 +498,12 @@ pub fn wait_backend(gateway_url: &str, address: &str, in_rotation: bool, limit: 
 
 fn migrate(api: &ServiceRecord, state_dir: &Path) -> anyhow::Result<()> {
     let log_path = state_dir.join("logs").join("migrate.log");
-    let log = process::open_log(&log_path)?;
     // The first replica's program and environment, with `migrate` in place of its arguments.
     let mut command = process::command(&ServiceRecord {
         args: vec!["migrate".into()],
         ..api.clone()
     });
-    command.stdout(log.try_clone()?).stderr(log);
+    launch::log_to(&mut command, launch::open_log(&log_path)?)?;
     let status = command.status().context("cannot run aiut-api migrate")?;
     anyhow::ensure!(
         status.success(),

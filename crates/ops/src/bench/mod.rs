@@ -11,7 +11,6 @@ mod api;
 mod gateway;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
@@ -20,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::client::{Outcome, finish, millis, new_agent, percentile_ms, snippet};
+use crate::launch;
 use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password, target_dir};
 
 /// High enough that no limit of the api is reached during a bench.
@@ -233,6 +233,12 @@ impl Drop for ScratchKeys {
     }
 }
 
+/// A developer's own `AIUT_*` or `RUST_LOG` must not change what a bench measures (nor must an
+/// `aiunittest.toml`, which is why the services run in a folder of the bench's own).
+fn is_developer_setting(name: &str) -> bool {
+    name.starts_with("AIUT_") || name == "RUST_LOG"
+}
+
 /// The api child process, killed when this goes out of scope (also after an error).
 struct RunningApi {
     child: Child,
@@ -250,20 +256,9 @@ impl RunningApi {
         stores: &Stores,
         instance_id: &str,
     ) -> anyhow::Result<RunningApi> {
-        let port = free_loopback_port()?;
-        let log = std::fs::File::create(log_path)
-            .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let log_for_stderr = log.try_clone().context("cannot share the log file")?;
-        let mut command = Command::new(binary);
-        // A developer's own `AIUT_*`, `RUST_LOG` or `aiunittest.toml` (read from the working
-        // folder) must not change what is measured.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AIUT_") {
-                command.env_remove(&name);
-            }
-        }
+        let port = crate::ports::free_loopback_port()?;
+        let mut command = launch::command(binary, is_developer_setting);
         command
-            .env_remove("RUST_LOG")
             .current_dir(work_dir)
             .env("AIUT_SERVER__HOST", "127.0.0.1")
             .env("AIUT_SERVER__PORT", port.to_string())
@@ -279,13 +274,9 @@ impl RunningApi {
                 "AIUT_LIMITS__MAX_QUEUE_DEPTH",
                 LIMIT_OUT_OF_REACH.to_string(),
             )
-            .env("AIUT_LOG__FILTER", "warn")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_for_stderr);
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .env("AIUT_LOG__FILTER", "warn");
+        launch::log_to(&mut command, launch::create_log(log_path)?)?;
+        let child = launch::start(&mut command, binary.display())?;
         Ok(RunningApi {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
@@ -329,12 +320,6 @@ impl Drop for RunningApi {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port nobody listens on now; the api binds it a moment later.
-fn free_loopback_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn log_tail(path: &Path, lines: usize) -> String {
