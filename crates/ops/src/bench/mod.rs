@@ -30,10 +30,14 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// The benchmarks.
 #[derive(Debug, Clone, PartialEq, clap::Subcommand)]
 pub enum BenchCommand {
-    /// builds and starts aiut-api on loopback against DATABASE_URL and REDIS_URL, then measures
-    /// task creation and lookup against /healthz measured in the same run
+    /// Task creation and lookup of one api, against its /healthz
+    ///
+    /// Builds and starts aiut-api on loopback against DATABASE_URL and REDIS_URL, then measures
+    /// task creation and lookup against /healthz measured in the same run.
     Api(api::ApiBenchArgs),
-    /// starts three aiut-api replicas, aiut-gateway and nginx (nginx-compat/nginx.conf) over
+    /// The gateway against nginx and against no front door, over three api replicas
+    ///
+    /// Starts three aiut-api replicas, aiut-gateway and nginx (nginx-compat/nginx.conf) over
     /// them, then sends the same request mix through the gateway, through nginx and straight to
     /// one replica, alternating in R rounds of N requests per target; reports requests/s,
     /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas. Needs nginx and
