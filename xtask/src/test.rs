@@ -11,37 +11,17 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
-use crate::{
-    DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, project_root, redact_password,
-};
+use ops::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, project_root, redact_password};
 
-struct Options {
-    lint: bool,
-    /// Handed to `cargo test` as they are.
-    cargo_test_args: Vec<String>,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> anyhow::Result<Options> {
-        let mut options = Options {
-            lint: true,
-            cargo_test_args: Vec::new(),
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--no-lint" => options.lint = false,
-                "--" => {
-                    options.cargo_test_args = args.cloned().collect();
-                    break;
-                }
-                other => anyhow::bail!(
-                    "unknown option `{other}` for `test`; usage: cargo xtask test [--no-lint] [-- <cargo test args>]"
-                ),
-            }
-        }
-        Ok(options)
-    }
+/// `test`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct TestArgs {
+    /// skip cargo fmt and cargo clippy
+    #[arg(long = "no-lint", action = clap::ArgAction::SetFalse)]
+    pub lint: bool,
+    /// handed to `cargo test` as they are
+    #[arg(last = true, value_name = "CARGO TEST ARGS")]
+    pub cargo_test_args: Vec<String>,
 }
 
 /// Test counts, summed over every test binary.
@@ -71,8 +51,7 @@ impl Counts {
     }
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let options = Options::parse(args)?;
+pub fn run(options: &TestArgs) -> anyhow::Result<bool> {
     let root = project_root();
     let mut failed_steps: Vec<&str> = Vec::new();
 

@@ -175,9 +175,14 @@ impl Collector for ProcessCollector {
     }
 }
 
-/// The fields of `/proc/<pid>/stat` used here, in clock ticks.
+/// The fields of `/proc/<pid>/stat` read by this crate and by the operations tools (which read other
+/// processes' files with the same parser); times in clock ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stat {
+    /// `R` running, `S` sleeping, `Z` zombie, …
+    pub state: char,
+    pub parent: u32,
+    pub process_group: u32,
     pub utime: u64,
     pub stime: u64,
     /// Ticks after boot when the process started.
@@ -191,7 +196,11 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     // `rest` starts at field 3 (state): field n is at index n - 3.
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    let id = |n: usize| fields.get(n - 3)?.parse::<u32>().ok();
     Some(Stat {
+        state: fields.first()?.chars().next()?,
+        parent: id(4)?,
+        process_group: id(5)?,
         utime: field(14)?,
         stime: field(15)?,
         start_time: field(22)?,
@@ -273,6 +282,9 @@ mod tests {
         assert_eq!(
             parse_stat(STAT),
             Some(Stat {
+                state: 'S',
+                parent: 1,
+                process_group: 4242,
                 utime: 250,
                 stime: 75,
                 start_time: 123456

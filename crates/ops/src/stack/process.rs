@@ -1,15 +1,15 @@
-//! Starting the deployed processes detached from the shell, signalling them, and reading what
-//! `/proc` says about them.
+//! Starting the deployed processes detached from the shell, signalling them, and waiting until
+//! they are gone.
 
-use std::fs;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rustix::process::{Pid, Signal};
 
 use super::ServiceRecord;
+use crate::launch;
 
 /// Variables removed from the inherited environment of every service: the record's own `env`
 /// says everything the service is meant to see.
@@ -24,65 +24,27 @@ fn is_configuration_variable(name: &str) -> bool {
 /// inherited one cleared of configuration variables) and its user; output and process group are
 /// the caller's to choose.
 pub fn command(service: &ServiceRecord) -> Command {
-    let mut command = Command::new(&service.program);
-    command.args(&service.args).stdin(Stdio::null());
-    for (name, _) in std::env::vars_os() {
-        if name.to_str().is_some_and(is_configuration_variable) {
-            command.env_remove(&name);
-        }
-    }
-    command.envs(&service.env);
+    let mut command = launch::command(&service.program, is_configuration_variable);
+    command.args(&service.args).envs(&service.env);
     if let Some((uid, gid)) = service.run_as {
         command.uid(uid).gid(gid);
     }
     command
 }
 
-/// Opens (appending) a log file, creating its folder.
-pub fn open_log(path: &std::path::Path) -> anyhow::Result<fs::File> {
-    if let Some(folder) = path.parent() {
-        fs::create_dir_all(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-    }
-    fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))
-}
-
 /// Starts the service in a process group of its own (so `stop` reaches its children too and a
 /// Ctrl-C in the deploying shell does not), output appended to its log.
 pub fn spawn(service: &ServiceRecord) -> anyhow::Result<Child> {
-    let log = open_log(&service.log)?;
-    command(service)
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .with_context(|| {
-            format!(
-                "cannot start {} ({})",
-                service.name,
-                service.program.display()
-            )
-        })
+    let mut command = command(service);
+    launch::log_to(&mut command, launch::open_log(&service.log)?)?.process_group(0);
+    launch::start(
+        &mut command,
+        format_args!("{} ({})", service.name, service.program.display()),
+    )
 }
 
-/// Whether the process exists and is not a zombie.
-pub fn is_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat_fields(&stat).is_some_and(|fields| fields.first() != Some(&"Z")),
-        Err(_) => false,
-    }
-}
-
-/// The fields after the command name (which may hold spaces and parentheses): field 3 (state)
-/// is the first.
-fn stat_fields(stat: &str) -> Option<Vec<&str>> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    Some(after_name.split_whitespace().collect())
-}
+// What `/proc` says about them, for the commands that used to find it here.
+pub use crate::procfs::{group_members, is_alive, resident_kib};
 
 /// Signals the process group the service leads (it was started as the leader of one).
 pub fn signal_group(pid: u32, signal: Signal) -> anyhow::Result<()> {
@@ -104,25 +66,6 @@ pub fn signal_process(pid: u32, signal: Signal) -> anyhow::Result<()> {
         Ok(()) | Err(rustix::io::Errno::SRCH) => Ok(()),
         Err(error) => Err(error).with_context(|| format!("cannot signal process {pid:?}")),
     }
-}
-
-/// The live processes of a process group, found in `/proc`.
-pub fn group_members(group: u32) -> Vec<u32> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                stat_fields(&stat).is_some_and(|fields| {
-                    // fields[0] is the state, fields[2] the process group.
-                    fields.first() != Some(&"Z")
-                        && fields.get(2) == Some(&group.to_string().as_str())
-                })
-            })
-        })
-        .collect()
 }
 
 /// Waits until no process of the group is left, up to `limit`; whether they are all gone.
@@ -157,13 +100,6 @@ pub fn wait_gone_or_kill(name: &str, group: u32, limit: Duration) -> bool {
     false
 }
 
-/// Resident memory in KiB (`VmRSS`).
-pub fn resident_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The effective uid of this process.
 pub fn effective_uid() -> u32 {
     rustix::process::geteuid().as_raw()
@@ -191,21 +127,6 @@ pub fn format_memory(kib: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_fields_survive_odd_command_names() {
-        let stat = "4242 (a (weird) name) S 1 4242 4242 0 -1";
-        let fields = stat_fields(stat).expect("fields");
-        assert_eq!(fields[0], "S");
-        assert_eq!(fields[2], "4242");
-    }
-
-    #[test]
-    fn this_process_is_alive_and_an_unused_pid_is_not() {
-        assert!(is_alive(std::process::id()));
-        assert!(!is_alive(u32::MAX - 1));
-        assert!(resident_kib(std::process::id()).is_some_and(|kib| kib > 0));
-    }
 
     #[test]
     fn only_the_deployment_variables_are_dropped() {
@@ -252,6 +173,6 @@ mod tests {
         signal_group(pid, Signal::TERM).expect("signal");
         let _ = child.wait();
         assert!(wait_group_gone(pid, Duration::from_secs(5)));
-        let _ = fs::remove_dir_all(folder);
+        let _ = std::fs::remove_dir_all(folder);
     }
 }

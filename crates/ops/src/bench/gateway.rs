@@ -42,12 +42,14 @@ use anyhow::Context;
 
 use super::{
     LIMIT_OUT_OF_REACH, Outcome, PhaseResult, RunningApi, Stats, Stores, build_release,
-    count_argument, describe_failures, free_loopback_port, log_tail, new_agent, ratio, run_phase,
-    snippet, target_dir, unix_stamp, warnings_in_log,
+    count_argument, describe_failures, is_developer_setting, log_tail, new_agent, ratio, run_phase,
+    snippet, unix_stamp, warnings_in_log,
 };
-use crate::project_root;
+use crate::launch;
+use crate::nginx_conf::{self, NGINX_CONF};
+use crate::ports::free_loopback_port;
+use crate::{project_root, target_dir};
 
-const USAGE: &str = "usage: cargo xtask bench gateway [--requests N] [--concurrency C] [--rounds R] [--no-gzip] [--json]";
 const REPLICAS: usize = 3;
 /// Requests per client before a target is measured: connection, session, warm caches.
 const WARM_UP_PER_CLIENT: usize = 10;
@@ -55,43 +57,27 @@ const WARM_UP_PER_CLIENT: usize = 10;
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// The header the api replicas mark their answers with.
 const BACKEND_HEADER: &str = "x-backend-instance";
-/// The committed nginx configuration, relative to the workspace root.
-const NGINX_CONF: &str = "nginx-compat/nginx.conf";
 /// The address the bench's clients connect from, exempt from both front doors' limits.
 const BENCH_NETWORK: &str = "127.0.0.1/32";
 
-#[derive(Debug, PartialEq)]
-struct Options {
-    /// Requests per target per round.
+/// `bench gateway`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct GatewayBenchArgs {
+    /// requests per target per round
+    #[arg(long, value_name = "N", default_value_t = 3000, value_parser = count_argument)]
     requests: usize,
+    /// clients per target
+    #[arg(long, value_name = "C", default_value_t = 16, value_parser = count_argument)]
     concurrency: usize,
+    /// rounds, the order of the targets rotating from one to the next
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = count_argument)]
     rounds: usize,
+    /// send no `Accept-Encoding: gzip`: plain proxying
+    #[arg(long = "no-gzip", action = clap::ArgAction::SetFalse)]
     gzip: bool,
+    /// print one JSON object instead of the table
+    #[arg(long)]
     json: bool,
-}
-
-impl Options {
-    fn parse(args: &[String]) -> anyhow::Result<Options> {
-        let mut options = Options {
-            requests: 3000,
-            concurrency: 16,
-            rounds: 3,
-            gzip: true,
-            json: false,
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--requests" => options.requests = count_argument(arg, args.next())?,
-                "--concurrency" => options.concurrency = count_argument(arg, args.next())?,
-                "--rounds" => options.rounds = count_argument(arg, args.next())?,
-                "--no-gzip" => options.gzip = false,
-                "--json" => options.json = true,
-                other => anyhow::bail!("unknown option `{other}`; {USAGE}"),
-            }
-        }
-        Ok(options)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -165,110 +151,6 @@ fn times(numerator: f64, denominator: f64) -> String {
     }
 }
 
-// ---- nginx.conf ----------------------------------------------------------------------------
-
-/// The byte range of the body of the section `# BEGIN name` … `# END name`: from the line after
-/// the BEGIN marker to the start of the END marker's line.
-fn section_bounds(config: &str, name: &str) -> anyhow::Result<(usize, usize)> {
-    let begin = format!("# BEGIN {name}\n");
-    let end = format!("# END {name}");
-    let start = config
-        .find(&begin)
-        .with_context(|| format!("{NGINX_CONF} has no `# BEGIN {name}` marker"))?
-        + begin.len();
-    let end_at = start
-        + config[start..]
-            .find(&end)
-            .with_context(|| format!("{NGINX_CONF} has no `{end}` marker"))?;
-    let stop = config[..end_at]
-        .rfind('\n')
-        .map_or(start, |newline| newline + 1);
-    Ok((start, stop.max(start)))
-}
-
-fn replace_section(config: &str, name: &str, body: &str) -> anyhow::Result<String> {
-    let (start, stop) = section_bounds(config, name)?;
-    Ok(format!("{}{body}\n{}", &config[..start], &config[stop..]))
-}
-
-/// The names of every marked section, in order.
-fn section_names(config: &str) -> Vec<String> {
-    config
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("# BEGIN "))
-        .map(|name| name.trim().to_owned())
-        .collect()
-}
-
-/// One `server` line per address, with the parameters (`max_fails`, `fail_timeout`, …) of the
-/// section's first committed `server` line.
-fn server_lines(section: &str, addresses: &[SocketAddr]) -> anyhow::Result<String> {
-    let first = section
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("server "))
-        .context("an upstream section of nginx.conf has no `server` line")?;
-    let parameters: Vec<&str> = first
-        .trim_end_matches(';')
-        .split_whitespace()
-        .skip(2)
-        .collect();
-    Ok(addresses
-        .iter()
-        .map(|address| {
-            let mut words = vec!["server".to_owned(), address.to_string()];
-            words.extend(parameters.iter().map(|word| (*word).to_owned()));
-            format!("{};", words.join(" "))
-        })
-        .collect::<Vec<_>>()
-        .join("\n"))
-}
-
-/// The committed configuration with its marked sections replaced for a run in `folder`: every
-/// `upstream-servers*` section lists `upstreams`, the server listens on `listen` alone, the
-/// process writes only in `folder`, and the bench's address is trusted.
-fn nginx_config(
-    committed: &str,
-    folder: &Path,
-    listen: SocketAddr,
-    upstreams: &[SocketAddr],
-) -> anyhow::Result<String> {
-    let folder = folder.display();
-    // No `user`: nginx started by root runs its workers as `nobody`, and as its caller otherwise.
-    let mut config = replace_section(
-        committed,
-        "runtime",
-        &format!("pid {folder}/nginx.pid;\nerror_log {folder}/error.log warn;"),
-    )?;
-    config = replace_section(
-        &config,
-        "http-paths",
-        &format!(
-            "access_log {folder}/access.log;\n\
-             client_body_temp_path {folder}/body;\n\
-             proxy_temp_path {folder}/proxy;\n\
-             fastcgi_temp_path {folder}/fastcgi;\n\
-             uwsgi_temp_path {folder}/uwsgi;\n\
-             scgi_temp_path {folder}/scgi;"
-        ),
-    )?;
-    let upstream_sections: Vec<String> = section_names(&config)
-        .into_iter()
-        .filter(|name| name.starts_with("upstream-servers"))
-        .collect();
-    anyhow::ensure!(
-        !upstream_sections.is_empty(),
-        "{NGINX_CONF} has no `# BEGIN upstream-servers` section"
-    );
-    for name in upstream_sections {
-        let (start, stop) = section_bounds(&config, &name)?;
-        let servers = server_lines(&config[start..stop], upstreams)?;
-        config = replace_section(&config, &name, &servers)?;
-    }
-    config = replace_section(&config, "listen", &format!("listen {listen};"))?;
-    replace_section(&config, "trusted-networks", &format!("{BENCH_NETWORK} 1;"))
-}
-
 // ---- Processes -----------------------------------------------------------------------------
 
 /// Where a program is: an absolute path as is, else the first match on `PATH`.
@@ -336,23 +218,13 @@ impl FrontDoor {
         let port = free_loopback_port()?;
         let metrics_port = free_loopback_port()?;
         let log_path = work_dir.join("aiut-gateway.log");
-        let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let log_for_stderr = log.try_clone().context("cannot share the log file")?;
-        let mut command = Command::new(binary);
-        // Only these variables configure it: not a developer's `AIUT_*` or `RUST_LOG`, and not an
-        // `aiunittest.toml`, which it would read from its working folder.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AIUT_") {
-                command.env_remove(&name);
-            }
-        }
+        // Only these variables configure it, as they do the replicas.
+        let mut command = launch::command(binary, is_developer_setting);
         let upstreams: Vec<String> = upstreams
             .iter()
             .map(|address| format!("\"{address}\""))
             .collect();
-        let child = command
-            .env_remove("RUST_LOG")
+        command
             .current_dir(work_dir)
             .env("AIUT_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
             .env(
@@ -371,12 +243,9 @@ impl FrontDoor {
                 "AIUT_GATEWAY__UPGRADE_SOCK",
                 work_dir.join("gateway-upgrade.sock"),
             )
-            .env("AIUT_LOG__FILTER", "info")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_for_stderr)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .env("AIUT_LOG__FILTER", "info");
+        launch::log_to(&mut command, launch::create_log(&log_path)?)?;
+        let child = launch::start(&mut command, binary.display())?;
         Ok(FrontDoor {
             name: Target::Gateway.name(),
             base_url: format!("http://127.0.0.1:{port}"),
@@ -397,7 +266,7 @@ impl FrontDoor {
         let config_path = folder.join("nginx.conf");
         std::fs::write(
             &config_path,
-            nginx_config(committed, folder, listen, upstreams)?,
+            nginx_conf::for_run(committed, folder, listen, upstreams, BENCH_NETWORK)?,
         )
         .with_context(|| format!("cannot write {}", config_path.display()))?;
         let arguments = vec![
@@ -408,27 +277,26 @@ impl FrontDoor {
             "-c".to_owned(),
             config_path.display().to_string(),
         ];
-        let checked = Command::new(binary)
+        let checked = launch::command(binary, launch::inherits_everything)
             .arg("-t")
             .args(&arguments)
-            .stdin(Stdio::null())
             .output()
             .with_context(|| format!("cannot run {} -t", binary.display()))?;
         anyhow::ensure!(
             checked.status.success(),
-            "nginx -t rejects the rewritten {NGINX_CONF} ({}):\n{}",
+            "nginx -t rejects the rewritten {} ({}):\n{}",
+            NGINX_CONF,
             config_path.display(),
             String::from_utf8_lossy(&checked.stderr)
         );
         let log_path = folder.join("error.log");
-        let child = Command::new(binary)
+        let mut command = launch::command(binary, launch::inherits_everything);
+        command
             .args(&arguments)
             .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .stderr(Stdio::null());
+        let child = launch::start(&mut command, binary.display())?;
         let mut stop_command = Command::new(binary);
         stop_command.args(&arguments).args(["-s", "stop"]);
         Ok(FrontDoor {
@@ -510,61 +378,7 @@ impl Drop for FrontDoor {
     }
 }
 
-// ---- CPU time from /proc -------------------------------------------------------------------
-
-/// User plus system time, in clock ticks, from the text of `/proc/<pid>/stat`; the command name
-/// in parentheses may itself hold spaces and parentheses, so fields count from the last `)`.
-fn stat_cpu_ticks(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // After the name: state (field 3 of the line), …, utime (14), stime (15).
-    let user: u64 = fields.get(11)?.parse().ok()?;
-    let system: u64 = fields.get(12)?.parse().ok()?;
-    Some(user + system)
-}
-
-/// The parent pid from the text of `/proc/<pid>/stat`.
-fn stat_parent(stat: &str) -> Option<u32> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Clock ticks per second, for `/proc`'s CPU times.
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|output| String::from_utf8(output.stdout).ok())
-        .and_then(|text| text.trim().parse::<f64>().ok())
-        .filter(|ticks| *ticks > 0.0)
-        .unwrap_or(100.0)
-}
-
-/// CPU ticks used so far by `pid` and its direct children (nginx's workers).
-fn process_tree_ticks(pid: u32) -> u64 {
-    let mut ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat_cpu_ticks(&stat))
-        .unwrap_or(0);
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(child) = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat"))
-                && stat_parent(&stat) == Some(pid)
-            {
-                ticks += stat_cpu_ticks(&stat).unwrap_or(0);
-            }
-        }
-    }
-    ticks
-}
+// ---- CPU time ------------------------------------------------------------------------------
 
 /// CPU ticks of the gateway, nginx and the replicas at one moment.
 #[derive(Clone, Copy, Default)]
@@ -583,12 +397,12 @@ struct Pids {
 impl Pids {
     fn snapshot(&self) -> CpuSnapshot {
         CpuSnapshot {
-            gateway: process_tree_ticks(self.gateway),
-            nginx: process_tree_ticks(self.nginx),
+            gateway: crate::procfs::cpu_ticks_with_children(self.gateway),
+            nginx: crate::procfs::cpu_ticks_with_children(self.nginx),
             replicas: self
                 .replicas
                 .iter()
-                .map(|&pid| process_tree_ticks(pid))
+                .map(|&pid| crate::procfs::cpu_ticks_with_children(pid))
                 .sum(),
         }
     }
@@ -705,7 +519,7 @@ struct Report {
 fn measure(
     urls: &BTreeMap<Target, String>,
     pids: &Pids,
-    options: &Options,
+    options: &GatewayBenchArgs,
 ) -> anyhow::Result<BTreeMap<Target, TargetResult>> {
     let source_number = AtomicU64::new(0);
     let workload = Workload {
@@ -795,8 +609,7 @@ fn measure(
     Ok(results)
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let options = Options::parse(args)?;
+pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     let root = project_root();
     // Everything the bench needs, before anything is built or started.
     let nginx = nginx_binary()?;
@@ -879,7 +692,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
             ""
         }
     );
-    let targets = measure(&urls, &pids, &options)?;
+    let targets = measure(&urls, &pids, options)?;
 
     let nginx_log = nginx_problems(&nginx_door.log_path);
     drop(nginx_door);
@@ -887,7 +700,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     drop(replicas);
     let report = Report {
         targets,
-        ticks_per_second: clock_ticks_per_second(),
+        ticks_per_second: crate::procfs::clock_ticks_per_second(),
         replica_logs: instances
             .iter()
             .map(|instance| {
@@ -904,9 +717,9 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         nginx_log,
     };
     if options.json {
-        println!("{}", report.to_json(&options));
+        println!("{}", report.to_json(options));
     } else {
-        print!("{}", report.to_table(&options));
+        print!("{}", report.to_table(options));
     }
     let failed: usize = report
         .targets
@@ -980,7 +793,7 @@ impl Report {
         ]
     }
 
-    fn to_table(&self, options: &Options) -> String {
+    fn to_table(&self, options: &GatewayBenchArgs) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -1126,7 +939,7 @@ impl Report {
         out
     }
 
-    fn to_json(&self, options: &Options) -> String {
+    fn to_json(&self, options: &GatewayBenchArgs) -> String {
         let targets: serde_json::Map<String, serde_json::Value> = Target::ALL
             .iter()
             .filter_map(|&target| {
@@ -1195,19 +1008,16 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn arguments(text: &str) -> Vec<String> {
-        text.split_whitespace().map(str::to_owned).collect()
-    }
-
     #[test]
     fn parses_options() {
-        let options = Options::parse(&arguments(
-            "--requests 500 --concurrency 4 --rounds 2 --no-gzip --json",
-        ))
-        .expect("valid options");
+        let parse = |text: &str| {
+            crate::cli::parse_args::<GatewayBenchArgs>(&text.split_whitespace().collect::<Vec<_>>())
+        };
+        let options = parse("--requests 500 --concurrency 4 --rounds 2 --no-gzip --json")
+            .expect("valid options");
         assert_eq!(
             options,
-            Options {
+            GatewayBenchArgs {
                 requests: 500,
                 concurrency: 4,
                 rounds: 2,
@@ -1215,13 +1025,13 @@ mod tests {
                 json: true,
             }
         );
-        let defaults = Options::parse(&[]).expect("no options");
+        let defaults = parse("").expect("no options");
         assert_eq!((defaults.requests, defaults.rounds), (3000, 3));
         assert!(defaults.gzip && !defaults.json);
-        assert!(Options::parse(&arguments("--rounds 0")).is_err());
-        assert!(Options::parse(&arguments("--rounds")).is_err());
-        assert!(Options::parse(&arguments("--requests many")).is_err());
-        assert!(Options::parse(&arguments("--fast")).is_err());
+        assert!(parse("--rounds 0").is_err());
+        assert!(parse("--rounds").is_err());
+        assert!(parse("--requests many").is_err());
+        assert!(parse("--fast").is_err());
     }
 
     #[test]
@@ -1271,85 +1081,5 @@ mod tests {
     fn writes_ratios() {
         assert_eq!(times(150.0, 100.0), "1.50x");
         assert_eq!(times(1.0, 0.0), "-");
-    }
-
-    const CONF: &str = "\
-# BEGIN runtime
-user www-data;
-# END runtime
-http {
-    # BEGIN http-paths
-    access_log /var/log/nginx/access.log;
-    # END http-paths
-    upstream api {
-        least_conn;
-        # BEGIN upstream-servers
-        server api1:8888 max_fails=3 fail_timeout=30s;
-        server api2:8888 max_fails=3 fail_timeout=30s;
-        # END upstream-servers
-        keepalive 32;
-    }
-    upstream api_post {
-        # BEGIN upstream-servers-post
-        server api1:8888 max_fails=3 fail_timeout=30s;
-        # END upstream-servers-post
-    }
-    geo $trusted_client {
-        default 0;
-        # BEGIN trusted-networks
-        10.0.0.0/8 1;
-        # END trusted-networks
-    }
-    server {
-        # BEGIN listen
-        listen 80 default_server;
-        listen [::]:80 default_server;
-        # END listen
-    }
-}
-";
-
-    #[test]
-    fn rewrites_the_marked_sections_of_nginx_conf() {
-        let addresses: Vec<SocketAddr> = ["127.0.0.1:4001", "127.0.0.1:4002", "127.0.0.1:4003"]
-            .iter()
-            .map(|text| text.parse().expect("an address"))
-            .collect();
-        let listen: SocketAddr = "127.0.0.1:5000".parse().expect("an address");
-        let config =
-            nginx_config(CONF, Path::new("/tmp/x"), listen, &addresses).expect("rewritten");
-        let servers = "server 127.0.0.1:4001 max_fails=3 fail_timeout=30s;\n\
-                       server 127.0.0.1:4002 max_fails=3 fail_timeout=30s;\n\
-                       server 127.0.0.1:4003 max_fails=3 fail_timeout=30s;\n";
-        // Both upstream sections list the three replicas, with the committed parameters.
-        assert_eq!(config.matches(servers).count(), 2, "{config}");
-        assert!(!config.contains("api1:8888"));
-        assert!(config.contains("listen 127.0.0.1:5000;\n        # END listen"));
-        assert!(!config.contains("listen 80"));
-        assert!(config.contains("127.0.0.1/32 1;\n        # END trusted-networks"));
-        assert!(!config.contains("10.0.0.0/8"));
-        assert!(!config.contains("user www-data"));
-        assert!(config.contains("error_log /tmp/x/error.log warn;"));
-        assert!(config.contains("access_log /tmp/x/access.log;"));
-        // What is outside the sections stays.
-        assert!(config.contains("keepalive 32;") && config.contains("least_conn;"));
-        assert!(config.contains("# BEGIN upstream-servers-post\n"));
-    }
-
-    #[test]
-    fn a_missing_section_is_an_error() {
-        let listen: SocketAddr = "127.0.0.1:5000".parse().expect("an address");
-        let without_listen = CONF.replace("# BEGIN listen", "# listen");
-        assert!(nginx_config(&without_listen, Path::new("/tmp/x"), listen, &[listen]).is_err());
-        assert!(server_lines("keepalive 32;\n", &[listen]).is_err());
-    }
-
-    #[test]
-    fn reads_cpu_times_from_proc_stat() {
-        let stat = "4242 (nginx: worker (x)) S 4241 4241 4241 0 -1 4194624 100 0 0 0 \
-                    170 30 0 0 20 0 1 0 12345 1000 200";
-        assert_eq!(stat_cpu_ticks(stat), Some(200));
-        assert_eq!(stat_parent(stat), Some(4241));
-        assert_eq!(stat_cpu_ticks("garbage"), None);
     }
 }

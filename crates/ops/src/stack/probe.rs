@@ -1,7 +1,7 @@
-//! Is it up? HTTP, Postgres and Redis probes, and free ports.
+//! Is it up? HTTP, Postgres and Redis probes.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -100,18 +100,6 @@ fn resp_command(parts: &[&str]) -> String {
     command
 }
 
-/// Whether nothing listens on the port, on loopback or on all addresses.
-pub fn port_is_free(port: u16) -> bool {
-    TcpListener::bind(("0.0.0.0", port)).is_ok() && TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// The first free port from `start` on that is not in `taken`.
-pub fn free_port(start: u16, taken: &[u16]) -> anyhow::Result<u16> {
-    (start..=u16::MAX)
-        .find(|port| !taken.contains(port) && port_is_free(*port))
-        .ok_or_else(|| anyhow::anyhow!("no free port from {start} on"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,17 +114,6 @@ mod tests {
     }
 
     #[test]
-    fn a_taken_port_is_not_free_and_is_skipped() {
-        let listener = TcpListener::bind(("0.0.0.0", 0)).expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        assert!(!port_is_free(port));
-        let next = free_port(port, &[]).expect("a free port");
-        assert_ne!(next, port);
-        let beyond = free_port(next, &[next]).expect("a free port");
-        assert!(beyond > next);
-    }
-
-    #[test]
     fn the_local_redis_answers_and_a_closed_port_does_not() {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
         let authority = url.trim_start_matches("redis://").trim_end_matches('/');
@@ -146,10 +123,7 @@ mod tests {
             .and_then(|port| port.parse().ok())
             .unwrap_or(6379);
         redis_ping("127.0.0.1", port, None, Duration::from_secs(2)).expect("Redis answers PING");
-        let closed = TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|listener| listener.local_addr())
-            .expect("a port")
-            .port();
+        let closed = crate::ports::free_loopback_port().expect("a port");
         assert!(redis_ping("127.0.0.1", closed, None, Duration::from_secs(1)).is_err());
     }
 }

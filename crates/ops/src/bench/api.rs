@@ -31,43 +31,29 @@ use anyhow::Context;
 
 use super::{
     LIMIT_OUT_OF_REACH, PhaseResult, RunningApi, SESSION_COOKIE, Stores, build_release,
-    count_argument, describe_failures, finish, new_agent, ratio, run_phase, snippet, target_dir,
-    unix_stamp, warnings_in_log,
+    count_argument, describe_failures, finish, new_agent, ratio, run_phase, snippet, unix_stamp,
+    warnings_in_log,
 };
-use crate::project_root;
+use crate::{project_root, target_dir};
 
-const USAGE: &str = "usage: cargo xtask bench api [--requests N] [--concurrency C] [--json]";
 /// Requests of each kind sent before a phase is measured, spread over the clients.
 const WARM_UP_REQUESTS: usize = 100;
 
-struct Options {
+/// `bench api`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ApiBenchArgs {
+    /// requests per phase
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = count_argument)]
     requests: usize,
+    /// clients sending at once
+    #[arg(long, value_name = "C", default_value_t = 16, value_parser = count_argument)]
     concurrency: usize,
+    /// print one JSON object instead of the table
+    #[arg(long)]
     json: bool,
 }
 
-impl Options {
-    fn parse(args: &[String]) -> anyhow::Result<Options> {
-        let mut args = args.iter();
-        let mut options = Options {
-            requests: 2000,
-            concurrency: 16,
-            json: false,
-        };
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--requests" => options.requests = count_argument(arg, args.next())?,
-                "--concurrency" => options.concurrency = count_argument(arg, args.next())?,
-                "--json" => options.json = true,
-                other => anyhow::bail!("unknown option `{other}`; {USAGE}"),
-            }
-        }
-        Ok(options)
-    }
-}
-
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let options = Options::parse(args)?;
+pub fn run(options: &ApiBenchArgs) -> anyhow::Result<bool> {
     let root = project_root();
     // Progress goes to stderr, so that with `--json` stdout holds the JSON alone.
     let [binary] = build_release(&root, &["aiut-api"])?
@@ -87,14 +73,14 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
     eprintln!("==> waiting for {}/healthz", api.base_url);
     api.wait_until_healthy()?;
 
-    let report = measure(&api.base_url, &options)?;
+    let report = measure(&api.base_url, options)?;
     drop(api);
     let api_log = warnings_in_log(&log_path);
 
     if options.json {
-        println!("{}", report.to_json(&options, &api_log, &log_path));
+        println!("{}", report.to_json(options, &api_log, &log_path));
     } else {
-        print!("{}", report.to_table(&options, &api_log, &log_path));
+        print!("{}", report.to_table(options, &api_log, &log_path));
     }
     let passed = report.create.failures.is_empty()
         && report.lookup.failures.is_empty()
@@ -124,7 +110,7 @@ struct Report {
     sessions: usize,
 }
 
-fn measure(base_url: &str, options: &Options) -> anyhow::Result<Report> {
+fn measure(base_url: &str, options: &ApiBenchArgs) -> anyhow::Result<Report> {
     let mut clients: Vec<Client> = (0..options.concurrency)
         .map(|_| Client {
             agent: new_agent(Duration::from_secs(30)),
@@ -257,7 +243,7 @@ impl Report {
         ]
     }
 
-    fn to_table(&self, options: &Options, api_log: &[String], log_path: &Path) -> String {
+    fn to_table(&self, options: &ApiBenchArgs, api_log: &[String], log_path: &Path) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -336,7 +322,7 @@ impl Report {
         out
     }
 
-    fn to_json(&self, options: &Options, api_log: &[String], log_path: &Path) -> String {
+    fn to_json(&self, options: &ApiBenchArgs, api_log: &[String], log_path: &Path) -> String {
         let phase_json = |phase: &PhaseResult| {
             let stats = phase.stats();
             serde_json::json!({

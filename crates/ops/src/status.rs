@@ -5,10 +5,7 @@ use std::time::Duration;
 
 use crate::stack::{probe, process, state};
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    if let Some(other) = args.first() {
-        anyhow::bail!("status: unknown option {other:?}");
-    }
+pub fn run() -> anyhow::Result<bool> {
     let state_dir = state::state_dir();
     let Some(deployment) = state::load(&state_dir)? else {
         println!("nothing is deployed here; start it with `cargo xtask deploy`");

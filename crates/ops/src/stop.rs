@@ -7,24 +7,20 @@ use rustix::process::Signal;
 
 use crate::stack::{Deployment, Kind, process, state};
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let mut timeout = Duration::from_secs(30);
-    let mut purge = false;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--purge" => purge = true,
-            "--timeout" => {
-                let value = args
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--timeout needs seconds"))?;
-                timeout = Duration::from_secs(value.parse().map_err(|_| {
-                    anyhow::anyhow!("--timeout takes whole seconds, not {value:?}")
-                })?);
-            }
-            other => anyhow::bail!("stop: unknown option {other:?}"),
-        }
-    }
+/// `stop`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct StopArgs {
+    /// how long each service may take to stop before it is killed
+    #[arg(long, value_name = "S", default_value = "30", value_parser = crate::cli::seconds)]
+    pub timeout: Duration,
+    /// also delete the state folder (logs, configuration, binaries, the private Postgres and
+    /// Redis data)
+    #[arg(long)]
+    pub purge: bool,
+}
+
+pub fn run(args: &StopArgs) -> anyhow::Result<bool> {
+    let StopArgs { timeout, purge } = *args;
     let state_dir = state::state_dir();
     let Some(mut deployment) = state::load(&state_dir)? else {
         println!(

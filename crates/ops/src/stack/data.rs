@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
 use super::{Health, Kind, ServiceRecord, prereq};
+use crate::launch;
 
 /// The folder holding `postgres`, `initdb` and `pg_isready`: the newest of Debian's
 /// `/usr/lib/postgresql/<version>/bin`, else where `postgres` is on `PATH`.
@@ -118,22 +118,16 @@ pub fn postgres(state_dir: &Path, bin: &Path, port: u16) -> anyhow::Result<Servi
             }
             std::os::unix::fs::chown(&data, Some(uid), Some(gid))?;
         }
-        let log_file = super::process::open_log(&log)?;
-        let mut initdb = Command::new(bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-instructions",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone()?)
-            .stderr(log_file);
+        let mut initdb = launch::command(bin.join("initdb"), launch::inherits_everything);
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ]);
+        launch::log_to(&mut initdb, launch::open_log(&log)?)?;
         if let Some((_, uid, gid)) = run_as {
             std::os::unix::process::CommandExt::uid(&mut initdb, uid);
             std::os::unix::process::CommandExt::gid(&mut initdb, gid);

@@ -39,19 +39,27 @@ pub struct Query {
     pub expr: String,
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let mut prometheus = None;
-    let mut gateway = None;
-    let mut traffic = true;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--prometheus" => prometheus = args.next().cloned(),
-            "--url" => gateway = args.next().cloned(),
-            "--no-traffic" => traffic = false,
-            other => anyhow::bail!("monitoring: unknown option {other:?}"),
-        }
-    }
+/// `monitoring`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct MonitoringArgs {
+    /// the Prometheus to check [default: the deployment's]
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// the gateway the traffic goes through [default: the deployment's, else
+    /// http://127.0.0.1:80]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// check without driving traffic first
+    #[arg(long = "no-traffic", action = clap::ArgAction::SetFalse)]
+    pub traffic: bool,
+}
+
+pub fn run(args: &MonitoringArgs) -> anyhow::Result<bool> {
+    let MonitoringArgs {
+        prometheus,
+        url: gateway,
+        traffic,
+    } = args.clone();
     let deployment = state::load(&state::state_dir())?;
     let prometheus = prometheus
         .or_else(|| deployment.as_ref().and_then(|d| d.prometheus_url.clone()))
@@ -160,7 +168,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
 /// A mixed load (reads, tasks followed over their event streams), a cache hit and a task
 /// followed to its download: every kind of series the dashboards show gets samples.
 fn drive_traffic(gateway: &str) -> anyhow::Result<()> {
-    let args: Vec<String> = [
+    let args: crate::loadtest::LoadtestArgs = crate::cli::parse_args(&[
         "--url",
         gateway,
         "--scenario",
@@ -173,10 +181,7 @@ fn drive_traffic(gateway: &str) -> anyhow::Result<()> {
         "0",
         "--max-mean-ms",
         "60000",
-    ]
-    .iter()
-    .map(|arg| (*arg).to_owned())
-    .collect();
+    ])?;
     if !crate::loadtest::run(&args)? {
         anyhow::bail!("the load test through {gateway} failed");
     }

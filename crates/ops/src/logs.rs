@@ -8,43 +8,24 @@ use std::time::Duration;
 
 use crate::stack::state;
 
-#[derive(Debug, PartialEq, Eq)]
-struct LogArgs {
-    service: Option<String>,
-    follow: bool,
-    lines: usize,
+/// Lines shown from the end of each log unless `-n` says otherwise.
+const DEFAULT_LINES: usize = 50;
+
+/// `logs`' options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct LogArgs {
+    /// a service (`api-2`) or a kind (`api` for every replica) [default: every service]
+    #[arg(value_name = "SERVICE")]
+    pub service: Option<String>,
+    /// keep printing what is appended
+    #[arg(short, long)]
+    pub follow: bool,
+    /// lines shown from the end of each log [default: 50]
+    #[arg(short = 'n', long, value_name = "N")]
+    pub lines: Option<usize>,
 }
 
-fn parse(args: &[String]) -> anyhow::Result<LogArgs> {
-    let mut parsed = LogArgs {
-        service: None,
-        follow: false,
-        lines: 50,
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-f" | "--follow" => parsed.follow = true,
-            "-n" | "--lines" => {
-                let value = args
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("{arg} needs a number"))?;
-                parsed.lines = value
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("{arg} takes a number, not {value:?}"))?;
-            }
-            other if other.starts_with('-') => anyhow::bail!("logs: unknown option {other:?}"),
-            name => {
-                anyhow::ensure!(parsed.service.is_none(), "logs takes one service name");
-                parsed.service = Some(name.to_owned());
-            }
-        }
-    }
-    Ok(parsed)
-}
-
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let args = parse(args)?;
+pub fn run(args: &LogArgs) -> anyhow::Result<bool> {
     let state_dir = state::state_dir();
     let Some(deployment) = state::load(&state_dir)? else {
         anyhow::bail!(
@@ -64,16 +45,17 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
             .collect();
         anyhow::bail!(
             "no service {:?}; the services are: {}",
-            args.service.unwrap_or_default(),
+            args.service.clone().unwrap_or_default(),
             names.join(", ")
         );
     }
     let prefix = chosen.len() > 1;
     let mut followed: Vec<(String, PathBuf, u64)> = Vec::new();
+    let last_lines = args.lines.unwrap_or(DEFAULT_LINES);
     for service in chosen {
         let text = fs::read_to_string(&service.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        for line in &lines[lines.len().saturating_sub(args.lines)..] {
+        for line in &lines[lines.len().saturating_sub(last_lines)..] {
             print_line(&service.name, line, prefix);
         }
         followed.push((service.name.clone(), service.log.clone(), text.len() as u64));
@@ -124,20 +106,17 @@ mod tests {
 
     #[test]
     fn options_are_parsed() {
-        let args: Vec<String> = ["api-1", "-f", "-n", "10"]
-            .iter()
-            .map(|a| (*a).into())
-            .collect();
+        let parse = crate::cli::parse_args::<LogArgs>;
         assert_eq!(
-            parse(&args).expect("valid"),
+            parse(&["api-1", "-f", "-n", "10"]).expect("valid"),
             LogArgs {
                 service: Some("api-1".into()),
                 follow: true,
-                lines: 10
+                lines: Some(10)
             }
         );
-        assert!(parse(&["a".into(), "b".into()]).is_err());
-        assert!(parse(&["--bogus".into()]).is_err());
-        assert!(parse(&["-n".into(), "many".into()]).is_err());
+        assert!(parse(&["a", "b"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["-n", "many"]).is_err());
     }
 }

@@ -38,10 +38,6 @@ use crate::project_root;
 use report::{Tally, Thresholds};
 use user::{Plan, Scenario};
 
-const USAGE: &str = "\
-usage: cargo xtask loadtest [--url URL] [--users N] [--requests M] [--duration 30s]
-           [--scenario read|generate|mixed] [--model ID] [--test-lb] [--json]
-           [--min-success 99] [--max-mean-ms 2000] [--min-qps 100] [--balance-tolerance 15]";
 const DEFAULT_URL: &str = "http://127.0.0.1:80";
 /// Where `cargo xtask deploy` records the deployment, relative to the workspace root.
 const STATE_FILE: &str = ".aiut/state.json";
@@ -60,98 +56,80 @@ const PREFLIGHT_TIMEOUT: Duration = Duration::from_secs(10);
 const REDRAW_EVERY: Duration = Duration::from_millis(200);
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, PartialEq)]
-struct Options {
+/// `loadtest`'s options.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct LoadtestArgs {
+    /// the gateway to load [default: `gateway_url` of .aiut/state.json, written by deploy, else
+    /// http://127.0.0.1:80]
+    #[arg(long, value_name = "URL")]
     url: Option<String>,
+    /// users, each with its own session, thread and connection
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_USERS, value_parser = users)]
     users: usize,
-    /// Requests per user, when given.
+    /// requests per user [default: 100, none with only --duration]
+    #[arg(long, value_name = "M", value_parser = requests)]
     requests: Option<usize>,
+    /// run for this long instead (ms, s, m, h: 30s, 2m); with --requests too, whichever ends
+    /// first
+    #[arg(long, value_name = "30s", value_parser = duration)]
     duration: Option<Duration>,
+    /// read cycles /health, /api/languages, /api/models, /api/queue; generate submits one task
+    /// per request (a new source each time) and follows its events to the end, latency from
+    /// submission to the terminal event; mixed is 9 reads then 1 task per user
+    #[arg(long, value_name = "read|generate|mixed", default_value = "read", value_parser = Scenario::from_str)]
     scenario: Scenario,
+    /// the tasks' model [default: the service's default_model]
+    #[arg(long, value_name = "ID", value_parser = model)]
     model: Option<String>,
+    /// also require the answers balanced: at least 2 backends (and all the gateway reports
+    /// available), each within ±tolerance % of an even share
+    #[arg(long)]
     test_lb: bool,
+    /// print one JSON object on stdout instead of the table
+    #[arg(long)]
     json: bool,
+    /// fail when fewer requests succeed, in %
+    #[arg(long, value_name = "99", default_value_t = 99.0, value_parser = percentage)]
     min_success: f64,
+    /// fail when the mean latency is higher, in ms
+    #[arg(long, value_name = "2000", default_value_t = 2000.0, value_parser = non_negative)]
     max_mean_ms: f64,
-    /// `None`: the scenario's default (100 for `read` and `mixed`, not checked for `generate`).
+    /// fail below this many requests/s [default: 100; not checked for generate unless given]
+    #[arg(long, value_name = "100", value_parser = non_negative)]
     min_qps: Option<f64>,
+    /// with --test-lb, how far from an even share each backend may be, in %
+    #[arg(long, value_name = "15", default_value_t = 15.0, value_parser = percentage)]
     balance_tolerance: f64,
 }
 
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            url: None,
-            users: DEFAULT_USERS,
-            requests: None,
-            duration: None,
-            scenario: Scenario::Read,
-            model: None,
-            test_lb: false,
-            json: false,
-            min_success: 99.0,
-            max_mean_ms: 2000.0,
-            min_qps: None,
-            balance_tolerance: 15.0,
-        }
-    }
+fn users(value: &str) -> Result<usize, String> {
+    bounded(value, 1..=MAX_USERS)
 }
 
-impl Options {
-    /// Reads `--name value` and `--name=value` options.
-    fn parse(args: &[String]) -> anyhow::Result<Options> {
-        let mut options = Options::default();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-                _ => (arg.as_str(), None),
-            };
-            if let ("--test-lb" | "--json", Some(_)) = (name, &inline) {
-                anyhow::bail!("{name} takes no value\n{USAGE}");
-            }
-            let mut value = || -> anyhow::Result<String> {
-                match &inline {
-                    Some(value) => Ok(value.clone()),
-                    None => args
-                        .next()
-                        .cloned()
-                        .with_context(|| format!("{name} needs a value\n{USAGE}")),
-                }
-            };
-            match name {
-                "--url" => options.url = Some(value()?),
-                "--users" => {
-                    options.users = bounded(name, &value()?, 1..=MAX_USERS)?;
-                }
-                "--requests" => {
-                    options.requests = Some(bounded(name, &value()?, 1..=10_000_000)?);
-                }
-                "--duration" => options.duration = Some(parse_duration(&value()?)?),
-                "--scenario" => options.scenario = value()?.parse()?,
-                "--model" => {
-                    let model = value()?;
-                    anyhow::ensure!(!model.trim().is_empty(), "--model needs a model id");
-                    options.model = Some(model);
-                }
-                "--test-lb" => options.test_lb = true,
-                "--json" => options.json = true,
-                "--min-success" => {
-                    options.min_success = bounded(name, &value()?, 0.0..=100.0)?;
-                }
-                "--max-mean-ms" => {
-                    options.max_mean_ms = bounded(name, &value()?, 0.0..=f64::MAX)?;
-                }
-                "--min-qps" => options.min_qps = Some(bounded(name, &value()?, 0.0..=f64::MAX)?),
-                "--balance-tolerance" => {
-                    options.balance_tolerance = bounded(name, &value()?, 0.0..=100.0)?;
-                }
-                other => anyhow::bail!("unknown option `{other}`\n{USAGE}"),
-            }
-        }
-        Ok(options)
-    }
+fn requests(value: &str) -> Result<usize, String> {
+    bounded(value, 1..=10_000_000)
+}
 
+fn percentage(value: &str) -> Result<f64, String> {
+    bounded(value, 0.0..=100.0)
+}
+
+fn non_negative(value: &str) -> Result<f64, String> {
+    bounded(value, 0.0..=f64::MAX)
+}
+
+fn duration(value: &str) -> Result<Duration, String> {
+    parse_duration(value).map_err(|error| error.to_string())
+}
+
+fn model(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("needs a model id".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
+impl LoadtestArgs {
     /// Requests per user: the given count; none with only a duration; else the default.
     fn requests_per_user(&self) -> Option<usize> {
         match (self.requests, self.duration) {
@@ -176,21 +154,21 @@ impl Options {
 }
 
 /// `value` as a number within `range`.
-fn bounded<T>(name: &str, value: &str, range: std::ops::RangeInclusive<T>) -> anyhow::Result<T>
+fn bounded<T>(value: &str, range: std::ops::RangeInclusive<T>) -> Result<T, String>
 where
     T: FromStr + PartialOrd + std::fmt::Display,
 {
     let number: T = value
         .trim()
         .parse()
-        .ok()
-        .with_context(|| format!("{name} `{value}` is not a number"))?;
-    anyhow::ensure!(
-        range.contains(&number),
-        "{name} must be between {} and {}, not {value}",
-        range.start(),
-        range.end()
-    );
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if !range.contains(&number) {
+        return Err(format!(
+            "must be between {} and {}, not {value}",
+            range.start(),
+            range.end()
+        ));
+    }
     Ok(number)
 }
 
@@ -249,8 +227,7 @@ fn base_url(url: &str) -> anyhow::Result<String> {
     Ok(url.to_owned())
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let options = Options::parse(args)?;
+pub fn run(options: &LoadtestArgs) -> anyhow::Result<bool> {
     let url = match &options.url {
         Some(url) => url.clone(),
         None => {
@@ -260,7 +237,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         }
     };
     let url = base_url(&url)?;
-    let model = preflight_model(&url, &options)?;
+    let model = preflight_model(&url, options)?;
     let expected_backends = if options.test_lb {
         available_backends(&url)
     } else {
@@ -350,7 +327,7 @@ fn read_if_present(path: &Path) -> anyhow::Result<Option<String>> {
 /// Checks that something answers at `url`, and returns the model the tasks will ask for: the
 /// given one, else the service's default (`default_model` of `/api/models`). `None` for the
 /// read scenario without `--model`.
-fn preflight_model(url: &str, options: &Options) -> anyhow::Result<Option<String>> {
+fn preflight_model(url: &str, options: &LoadtestArgs) -> anyhow::Result<Option<String>> {
     let agent = new_agent(PREFLIGHT_TIMEOUT);
     let models_url = format!("{url}/api/models");
     let mut response = agent.get(&models_url).call().map_err(|error| {
@@ -471,9 +448,8 @@ fn drive(plan: &Plan, users: usize, duration: Option<Duration>) -> (Tally, Durat
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> anyhow::Result<Options> {
-        let args: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
-        Options::parse(&args)
+    fn parse(text: &str) -> Result<LoadtestArgs, clap::Error> {
+        crate::cli::parse_args::<LoadtestArgs>(&text.split_whitespace().collect::<Vec<_>>())
     }
 
     #[test]
@@ -486,7 +462,7 @@ mod tests {
         .expect("valid options");
         assert_eq!(
             options,
-            Options {
+            LoadtestArgs {
                 url: Some("http://h:8099".into()),
                 users: 50,
                 requests: Some(20),
@@ -501,7 +477,23 @@ mod tests {
                 balance_tolerance: 10.0,
             }
         );
-        assert_eq!(parse("").ok(), Some(Options::default()));
+        assert_eq!(
+            parse("").ok(),
+            Some(LoadtestArgs {
+                url: None,
+                users: DEFAULT_USERS,
+                requests: None,
+                duration: None,
+                scenario: Scenario::Read,
+                model: None,
+                test_lb: false,
+                json: false,
+                min_success: 99.0,
+                max_mean_ms: 2000.0,
+                min_qps: None,
+                balance_tolerance: 15.0,
+            })
+        );
     }
 
     #[test]

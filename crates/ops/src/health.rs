@@ -12,23 +12,18 @@ use crate::stack::{Kind, probe, process, state};
 /// hosted model may take a while).
 const TASK_TIMEOUT: Duration = Duration::from_secs(120);
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let mut url = None;
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--url" => {
-                url = Some(
-                    args.next()
-                        .cloned()
-                        .ok_or_else(|| anyhow::anyhow!("--url needs a value"))?,
-                )
-            }
-            other => anyhow::bail!("health: unknown option {other:?}"),
-        }
-    }
+/// `health`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct HealthArgs {
+    /// a running stack's gateway [default: the deployment's]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+pub fn run(args: &HealthArgs) -> anyhow::Result<bool> {
+    let url = &args.url;
     let deployment = state::load(&state::state_dir())?;
-    let gateway_url = match (&url, &deployment) {
+    let gateway_url = match (url, &deployment) {
         (Some(url), _) => url.trim_end_matches('/').to_owned(),
         (None, Some(deployment)) => deployment.gateway_url.clone(),
         (None, None) => anyhow::bail!(

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::{launch, ports, target_dir};
+
 use crate::stack::plan::{self, Options, Ports, Programs};
 use crate::stack::prereq::{self, Missing};
 use crate::stack::{Deployment, Kind, ServiceRecord, data, probe, process, state};
@@ -18,86 +20,67 @@ const BINARIES: [&str; 4] = ["aiut-api", "aiut-worker", "aiut-gateway", "aiut-mo
 /// How long one service may take to become healthy.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
-#[derive(Debug, Clone, PartialEq)]
+/// `deploy`'s options.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct DeployArgs {
+    /// api replicas
+    #[arg(long = "api", value_name = "N", default_value_t = 3, value_parser = replica_count)]
     pub api_replicas: u16,
+    /// workers (8 tasks each)
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = replica_count)]
     pub workers: u16,
+    /// also run the model simulator and make it the default model (demos, load tests)
+    #[arg(long)]
     pub with_simulator: bool,
+    /// the simulator's time to first token
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub simulator_latency_ms: u64,
+    /// the gateway's port [default: 80 as root, else 8080]
+    #[arg(long, value_name = "P")]
     pub port: Option<u16>,
+    /// a client network the gateway does not rate-limit (repeatable; the load test needs
+    /// `--trust 127.0.0.1/32`)
+    #[arg(long = "trust", value_name = "CIDR", value_parser = network)]
     pub trusted_networks: Vec<String>,
+    /// refuse to install prerequisites: stop and print the apt-get command instead
+    #[arg(long = "no-install", action = clap::ArgAction::SetFalse)]
     pub allow_install: bool,
+    /// use the binaries already built
+    #[arg(long = "no-build", action = clap::ArgAction::SetFalse)]
     pub build: bool,
-    pub profile: String,
+    /// use the debug build instead of the release build
+    #[arg(long)]
+    pub debug: bool,
 }
 
-impl Default for DeployArgs {
-    fn default() -> Self {
-        DeployArgs {
-            api_replicas: 3,
-            workers: 2,
-            with_simulator: false,
-            simulator_latency_ms: 1000,
-            port: None,
-            trusted_networks: Vec::new(),
-            allow_install: true,
-            build: true,
-            profile: "release".into(),
-        }
+impl DeployArgs {
+    /// The Cargo profile the binaries are built with and taken from.
+    pub fn profile(&self) -> &'static str {
+        if self.debug { "debug" } else { "release" }
     }
 }
 
-pub fn parse(args: &[String]) -> anyhow::Result<DeployArgs> {
-    let mut parsed = DeployArgs::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| {
-            args.next()
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("{name} needs a value"))
-        };
-        match arg.as_str() {
-            "--api" => parsed.api_replicas = count(&value("--api")?, "--api")?,
-            "--workers" => parsed.workers = count(&value("--workers")?, "--workers")?,
-            "--with-simulator" => parsed.with_simulator = true,
-            "--simulator-latency-ms" => {
-                parsed.simulator_latency_ms = value("--simulator-latency-ms")?
-                    .parse()
-                    .context("--simulator-latency-ms takes milliseconds")?;
-            }
-            "--port" => {
-                parsed.port = Some(
-                    value("--port")?
-                        .parse()
-                        .context("--port takes a port number")?,
-                );
-            }
-            "--trust" => {
-                let network = value("--trust")?;
-                anyhow::ensure!(
-                    looks_like_network(&network),
-                    "--trust takes an address or a network such as 127.0.0.1/32, not {network:?}"
-                );
-                parsed.trusted_networks.push(network);
-            }
-            "--no-install" => parsed.allow_install = false,
-            "--no-build" => parsed.build = false,
-            "--debug" => parsed.profile = "debug".into(),
-            other => anyhow::bail!("deploy: unknown option {other:?}"),
-        }
-    }
-    Ok(parsed)
-}
-
-fn count(text: &str, name: &str) -> anyhow::Result<u16> {
+/// `--api` and `--workers`: 1 to 64.
+fn replica_count(text: &str) -> Result<u16, String> {
     let value: u16 = text
         .parse()
-        .with_context(|| format!("{name} takes a number, not {text:?}"))?;
-    anyhow::ensure!(
-        (1..=64).contains(&value),
-        "{name} takes 1 to 64, not {value}"
-    );
-    Ok(value)
+        .map_err(|_| format!("takes a number, not {text:?}"))?;
+    if (1..=64).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("takes 1 to 64, not {value}"))
+    }
+}
+
+/// `--trust`: an address or a network.
+fn network(text: &str) -> Result<String, String> {
+    if looks_like_network(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "takes an address or a network such as 127.0.0.1/32, not {text:?}"
+        ))
+    }
 }
 
 fn looks_like_network(text: &str) -> bool {
@@ -110,8 +93,7 @@ fn looks_like_network(text: &str) -> bool {
     prefix.parse::<u8>().is_ok_and(|prefix| prefix <= longest)
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let args = parse(args)?;
+pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
     let root = crate::project_root();
     let state_dir = state::state_dir();
     if let Some(existing) = state::load(&state_dir)? {
@@ -160,11 +142,11 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
 
     let bin_dir = state_dir.join("bin");
     if args.build {
-        println!("==> building {} ({})", BINARIES.join(", "), args.profile);
-        build(&root, &args.profile)?;
-        install_binaries(&root, &args.profile, &bin_dir)?;
+        println!("==> building {} ({})", BINARIES.join(", "), args.profile());
+        build(&root, args.profile())?;
+        install_binaries(&root, args.profile(), &bin_dir)?;
     } else {
-        install_binaries(&root, &args.profile, &bin_dir)
+        install_binaries(&root, args.profile(), &bin_dir)
             .context("--no-build needs binaries built before")?;
     }
 
@@ -174,7 +156,7 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         8080
     });
     anyhow::ensure!(
-        probe::port_is_free(gateway_port),
+        ports::port_is_free(gateway_port),
         "port {gateway_port} is in use (is another web server or deployment running?); \
          free it or choose another with --port"
     );
@@ -183,14 +165,14 @@ pub fn run(args: &[String]) -> anyhow::Result<bool> {
         gateway_url: format!("http://127.0.0.1:{gateway_port}"),
         gateway_metrics_url: String::new(),
         prometheus_url: None,
-        profile: args.profile.clone(),
+        profile: args.profile().to_owned(),
         database: String::new(),
         redis: String::new(),
         deployed_at: state::now(),
         services: Vec::new(),
     };
     let outcome = start_all(
-        &args,
+        args,
         &root,
         &state_dir,
         &bin_dir,
@@ -220,11 +202,7 @@ fn start_all(
     (database_url, database_given, redis_url, redis_given): (String, bool, String, bool),
 ) -> anyhow::Result<()> {
     let mut taken = vec![gateway_port];
-    let next_port = |start: u16, taken: &mut Vec<u16>| -> anyhow::Result<u16> {
-        let port = probe::free_port(start, taken)?;
-        taken.push(port);
-        Ok(port)
-    };
+    let next_port = ports::claim_free_port;
 
     // Data services first.
     let database_url = if database_given {
@@ -288,11 +266,7 @@ fn start_all(
     let optional = |program: &Option<PathBuf>, start, taken: &mut Vec<u16>| {
         program
             .as_ref()
-            .map(|_| {
-                let port = probe::free_port(start, taken)?;
-                taken.push(port);
-                anyhow::Ok(port)
-            })
+            .map(|_| ports::claim_free_port(start, taken))
             .transpose()
     };
     let ports = Ports {
@@ -524,13 +498,12 @@ pub fn wait_backend(gateway_url: &str, address: &str, in_rotation: bool, limit: 
 
 fn migrate(api: &ServiceRecord, state_dir: &Path) -> anyhow::Result<()> {
     let log_path = state_dir.join("logs").join("migrate.log");
-    let log = process::open_log(&log_path)?;
     // The first replica's program and environment, with `migrate` in place of its arguments.
     let mut command = process::command(&ServiceRecord {
         args: vec!["migrate".into()],
         ..api.clone()
     });
-    command.stdout(log.try_clone()?).stderr(log);
+    launch::log_to(&mut command, launch::open_log(&log_path)?)?;
     let status = command.status().context("cannot run aiut-api migrate")?;
     anyhow::ensure!(
         status.success(),
@@ -555,14 +528,6 @@ pub fn build(root: &Path, profile: &str) -> anyhow::Result<()> {
     let status = command.status().context("cannot run cargo build")?;
     anyhow::ensure!(status.success(), "the build failed ({status})");
     Ok(())
-}
-
-/// Cargo's target folder: `CARGO_TARGET_DIR` when set, else `target` in the project.
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    }
 }
 
 /// Copies the built binaries into the state folder, so the deployment keeps running the same
@@ -648,13 +613,13 @@ fn print_summary(deployment: &Deployment, elapsed: Duration) {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|arg| (*arg).to_owned()).collect()
+    fn parse(list: &[&str]) -> Result<DeployArgs, clap::Error> {
+        crate::cli::parse_args::<DeployArgs>(list)
     }
 
     #[test]
     fn options_are_parsed_and_checked() {
-        let parsed = parse(&args(&[
+        let parsed = parse(&[
             "--api",
             "5",
             "--workers",
@@ -666,7 +631,7 @@ mod tests {
             "127.0.0.1/32",
             "--no-install",
             "--debug",
-        ]))
+        ])
         .expect("valid options");
         assert_eq!(parsed.api_replicas, 5);
         assert_eq!(parsed.workers, 3);
@@ -674,14 +639,25 @@ mod tests {
         assert_eq!(parsed.port, Some(8080));
         assert_eq!(parsed.trusted_networks, ["127.0.0.1/32"]);
         assert!(!parsed.allow_install);
-        assert_eq!(parsed.profile, "debug");
-        assert_eq!(parse(&[]).expect("defaults"), DeployArgs::default());
-        assert!(parse(&args(&["--api", "0"])).is_err());
-        assert!(parse(&args(&["--api"])).is_err());
-        assert!(parse(&args(&["--trust", "localhost"])).is_err());
-        assert!(parse(&args(&["--trust", "10.0.0.0/33"])).is_err());
-        assert!(parse(&args(&["--trust", "::1/128"])).is_ok());
-        assert!(parse(&args(&["--bogus"])).is_err());
+        assert_eq!(parsed.profile(), "debug");
+        let defaults = parse(&[]).expect("defaults");
+        assert_eq!(
+            (
+                defaults.api_replicas,
+                defaults.workers,
+                defaults.simulator_latency_ms
+            ),
+            (3, 2, 1000)
+        );
+        assert!(defaults.allow_install && defaults.build && !defaults.with_simulator);
+        assert_eq!((defaults.port, defaults.profile()), (None, "release"));
+        assert!(defaults.trusted_networks.is_empty());
+        assert!(parse(&["--api", "0"]).is_err());
+        assert!(parse(&["--api"]).is_err());
+        assert!(parse(&["--trust", "localhost"]).is_err());
+        assert!(parse(&["--trust", "10.0.0.0/33"]).is_err());
+        assert!(parse(&["--trust", "::1/128"]).is_ok());
+        assert!(parse(&["--bogus"]).is_err());
     }
 
     #[test]

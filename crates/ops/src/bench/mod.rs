@@ -11,7 +11,6 @@ mod api;
 mod gateway;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
@@ -20,34 +19,47 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::client::{Outcome, finish, millis, new_agent, percentile_ms, snippet};
-use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password};
+use crate::launch;
+use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password, target_dir};
 
-const USAGE: &str = "\
-usage: cargo xtask bench api [--requests N] [--concurrency C] [--json]
-       cargo xtask bench gateway [--requests N] [--concurrency C] [--rounds R] [--json]";
 /// High enough that no limit of the api is reached during a bench.
 const LIMIT_OUT_OF_REACH: u32 = 10_000_000;
 const SESSION_COOKIE: &str = "aiut_session";
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let (name, rest) = args
-        .split_first()
-        .with_context(|| format!("which bench?\n{USAGE}"))?;
-    match name.as_str() {
-        "api" => api::run(rest),
-        "gateway" => gateway::run(rest),
-        other => anyhow::bail!("unknown bench `{other}`\n{USAGE}"),
+/// The benchmarks.
+#[derive(Debug, Clone, PartialEq, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Task creation and lookup of one api, against its /healthz
+    ///
+    /// Builds and starts aiut-api on loopback against DATABASE_URL and REDIS_URL, then measures
+    /// task creation and lookup against /healthz measured in the same run.
+    Api(api::ApiBenchArgs),
+    /// The gateway against nginx and against no front door, over three api replicas
+    ///
+    /// Starts three aiut-api replicas, aiut-gateway and nginx (nginx-compat/nginx.conf) over
+    /// them, then sends the same request mix through the gateway, through nginx and straight to
+    /// one replica, alternating in R rounds of N requests per target; reports requests/s,
+    /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas. Needs nginx and
+    /// cmake.
+    Gateway(gateway::GatewayBenchArgs),
+}
+
+pub fn run(command: &BenchCommand) -> anyhow::Result<bool> {
+    match command {
+        BenchCommand::Api(args) => api::run(args),
+        BenchCommand::Gateway(args) => gateway::run(args),
     }
 }
 
-/// The value after a numeric option (`--requests 2000`): a whole number of at least 1.
-fn count_argument(name: &str, value: Option<&String>) -> anyhow::Result<usize> {
-    let value = value.with_context(|| format!("{name} needs a number\n{USAGE}"))?;
+/// A numeric option (`--requests 2000`): a whole number of at least 1.
+fn count_argument(value: &str) -> Result<usize, String> {
     let number: usize = value
         .parse()
-        .with_context(|| format!("{name} `{value}` is not a number"))?;
-    anyhow::ensure!(number > 0, "{name} must be at least 1");
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if number == 0 {
+        return Err("must be at least 1".to_owned());
+    }
     Ok(number)
 }
 
@@ -128,14 +140,6 @@ impl Stores {
             redis_url,
             key_prefix,
         })
-    }
-}
-
-/// Where cargo builds: `CARGO_TARGET_DIR` (relative to the root, where cargo runs) or `target/`.
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
     }
 }
 
@@ -233,6 +237,12 @@ impl Drop for ScratchKeys {
     }
 }
 
+/// A developer's own `AIUT_*` or `RUST_LOG` must not change what a bench measures (nor must an
+/// `aiunittest.toml`, which is why the services run in a folder of the bench's own).
+fn is_developer_setting(name: &str) -> bool {
+    name.starts_with("AIUT_") || name == "RUST_LOG"
+}
+
 /// The api child process, killed when this goes out of scope (also after an error).
 struct RunningApi {
     child: Child,
@@ -250,20 +260,9 @@ impl RunningApi {
         stores: &Stores,
         instance_id: &str,
     ) -> anyhow::Result<RunningApi> {
-        let port = free_loopback_port()?;
-        let log = std::fs::File::create(log_path)
-            .with_context(|| format!("cannot create {}", log_path.display()))?;
-        let log_for_stderr = log.try_clone().context("cannot share the log file")?;
-        let mut command = Command::new(binary);
-        // A developer's own `AIUT_*`, `RUST_LOG` or `aiunittest.toml` (read from the working
-        // folder) must not change what is measured.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AIUT_") {
-                command.env_remove(&name);
-            }
-        }
+        let port = crate::ports::free_loopback_port()?;
+        let mut command = launch::command(binary, is_developer_setting);
         command
-            .env_remove("RUST_LOG")
             .current_dir(work_dir)
             .env("AIUT_SERVER__HOST", "127.0.0.1")
             .env("AIUT_SERVER__PORT", port.to_string())
@@ -279,13 +278,9 @@ impl RunningApi {
                 "AIUT_LIMITS__MAX_QUEUE_DEPTH",
                 LIMIT_OUT_OF_REACH.to_string(),
             )
-            .env("AIUT_LOG__FILTER", "warn")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_for_stderr);
-        let child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .env("AIUT_LOG__FILTER", "warn");
+        launch::log_to(&mut command, launch::create_log(log_path)?)?;
+        let child = launch::start(&mut command, binary.display())?;
         Ok(RunningApi {
             child,
             base_url: format!("http://127.0.0.1:{port}"),
@@ -329,12 +324,6 @@ impl Drop for RunningApi {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A port nobody listens on now; the api binds it a moment later.
-fn free_loopback_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn log_tail(path: &Path, lines: usize) -> String {
@@ -525,24 +514,12 @@ mod tests {
     }
 
     #[test]
-    fn dispatches_by_name() {
-        let arguments =
-            |text: &str| -> Vec<String> { text.split_whitespace().map(str::to_owned).collect() };
-        assert!(run(&[]).is_err());
-        assert!(run(&arguments("worker")).is_err());
-        // Option errors come before anything is built or started.
-        assert!(run(&arguments("api --requests 0")).is_err());
-        assert!(run(&arguments("gateway --rounds x")).is_err());
-    }
-
-    #[test]
     fn counts_are_whole_and_positive() {
-        let value = |text: &str| count_argument("--requests", Some(&text.to_owned())).ok();
+        let value = |text: &str| count_argument(text).ok();
         assert_eq!(value("12"), Some(12));
         assert_eq!(value("0"), None);
         assert_eq!(value("-3"), None);
         assert_eq!(value("1.5"), None);
-        assert!(count_argument("--requests", None).is_err());
     }
 
     #[test]

@@ -15,38 +15,19 @@ use crate::deploy;
 const GATEWAY_NOTICE: Duration = Duration::from_secs(10);
 use crate::stack::{Deployment, Kind, process, state};
 
-#[derive(Debug, PartialEq, Eq)]
-struct RestartArgs {
-    services: Vec<String>,
-    build: bool,
-    timeout: Duration,
-}
-
-fn parse(args: &[String]) -> anyhow::Result<RestartArgs> {
-    let mut parsed = RestartArgs {
-        services: Vec::new(),
-        build: false,
-        timeout: Duration::from_secs(45),
-    };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--build" => parsed.build = true,
-            "--timeout" => {
-                let value = args
-                    .next()
-                    .ok_or_else(|| anyhow::anyhow!("--timeout needs seconds"))?;
-                parsed.timeout = Duration::from_secs(
-                    value
-                        .parse()
-                        .map_err(|_| anyhow::anyhow!("--timeout takes seconds, not {value:?}"))?,
-                );
-            }
-            other if other.starts_with('-') => anyhow::bail!("restart: unknown option {other:?}"),
-            name => parsed.services.push(name.to_owned()),
-        }
-    }
-    Ok(parsed)
+/// `restart`'s options.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct RestartArgs {
+    /// services to restart: a name such as `api-2` or a kind such as `api` [default: the api
+    /// replicas, the workers, then the gateway]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// build and deploy fresh binaries first: a zero-downtime upgrade
+    #[arg(long)]
+    pub build: bool,
+    /// how long each service may take to stop before it is killed
+    #[arg(long, value_name = "S", default_value = "45", value_parser = crate::cli::seconds)]
+    pub timeout: Duration,
 }
 
 /// The services to restart, in order: by default the api replicas, the workers, then the
@@ -82,8 +63,7 @@ fn chosen(deployment: &Deployment, names: &[String]) -> anyhow::Result<Vec<Strin
     Ok(picked)
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<bool> {
-    let args = parse(args)?;
+pub fn run(args: &RestartArgs) -> anyhow::Result<bool> {
     let state_dir = state::state_dir();
     let Some(mut deployment) = state::load(&state_dir)? else {
         anyhow::bail!("nothing is deployed here; start it with `cargo xtask deploy`");
@@ -248,16 +228,15 @@ mod tests {
 
     #[test]
     fn options_are_parsed() {
-        let parsed = parse(&[
-            "api-1".into(),
-            "--build".into(),
-            "--timeout".into(),
-            "5".into(),
-        ])
-        .expect("valid");
+        let parse = crate::cli::parse_args::<RestartArgs>;
+        let parsed = parse(&["api-1", "--build", "--timeout", "5"]).expect("valid");
         assert_eq!(parsed.services, ["api-1"]);
         assert!(parsed.build);
         assert_eq!(parsed.timeout, Duration::from_secs(5));
-        assert!(parse(&["--timeout".into(), "soon".into()]).is_err());
+        assert!(parse(&["--timeout", "soon"]).is_err());
+        assert_eq!(
+            parse(&[]).expect("defaults").timeout,
+            Duration::from_secs(45)
+        );
     }
 }

@@ -1,0 +1,93 @@
+//! What `/proc` says about the processes this crate started: whether one lives, the members of a
+//! process group, memory and CPU time. The files are parsed by `telemetry::process`, which reads
+//! the same files about the services' own process for their metrics.
+
+use std::fs;
+
+use telemetry::process::{Stat, parse_stat, parse_status};
+
+fn stat(pid: u32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Every process id `/proc` lists now.
+fn all_pids() -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// Whether the process exists and is not a zombie.
+pub fn is_alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|stat| stat.state != 'Z')
+}
+
+/// The live processes of a process group.
+pub fn group_members(group: u32) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|&pid| {
+            stat(pid).is_some_and(|stat| stat.state != 'Z' && stat.process_group == group)
+        })
+        .collect()
+}
+
+/// Resident memory in KiB (`VmRSS`).
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status(&status)
+        .resident_bytes
+        .map(|bytes| bytes / 1024)
+}
+
+fn cpu_ticks(stat: &Stat) -> u64 {
+    stat.utime + stat.stime
+}
+
+/// CPU ticks used so far by `pid` and its direct children (nginx's master and its workers).
+pub fn cpu_ticks_with_children(pid: u32) -> u64 {
+    let own = stat(pid).as_ref().map_or(0, cpu_ticks);
+    let children: u64 = all_pids()
+        .into_iter()
+        .filter_map(stat)
+        .filter(|stat| stat.parent == pid)
+        .map(|stat| cpu_ticks(&stat))
+        .sum();
+    own + children
+}
+
+/// Clock ticks per second, for `/proc`'s CPU times.
+pub fn clock_ticks_per_second() -> f64 {
+    rustix::param::clock_ticks_per_second() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_survive_odd_command_names() {
+        let stat = parse_stat(
+            "4242 (nginx: worker (x)) S 4241 4240 4240 0 -1 4194624 100 0 0 0 \
+             170 30 0 0 20 0 1 0 12345 1000 200",
+        )
+        .expect("fields");
+        assert_eq!(
+            (stat.state, stat.parent, stat.process_group),
+            ('S', 4241, 4240)
+        );
+        assert_eq!(cpu_ticks(&stat), 200);
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_an_unused_pid_is_not() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(u32::MAX - 1));
+        assert!(resident_kib(std::process::id()).is_some_and(|kib| kib > 0));
+        assert!(clock_ticks_per_second() > 0.0);
+    }
+}
