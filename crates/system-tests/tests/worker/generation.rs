@@ -370,3 +370,57 @@ async fn the_worker_reports_what_it_did_in_its_metrics(
     assert_eq!(health["capacity"], 8);
     stack.stop().await;
 }
+
+/// The operator's `cache.result_ttl_secs` is the one section both the api and the worker read, so
+/// a fresh result lands in the cache with the operator's lifetime, not a compiled-in one.
+#[sqlx::test(migrations = false)]
+async fn an_operators_cache_ttl_reaches_the_results_a_worker_stores(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    const OPERATORS_TTL_SECS: u64 = 4_321;
+    let options = StackOptions {
+        workers: 0,
+        ..StackOptions::default()
+    };
+    let mut stack = stack(pool_options, connect, options).await;
+    let default_ttl = service::sections::CacheSettings::default().result_ttl_secs;
+    assert_ne!(OPERATORS_TTL_SECS, default_ttl);
+    stack.worker_settings.cache.result_ttl_secs = OPERATORS_TTL_SECS;
+    stack.start_worker("worker-ttl").await;
+    let client = &stack.client;
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": PYTHON_SOURCE, "filename": "ttl.py", "model": "offline" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(client, &id, Duration::from_secs(30))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+
+    let cache_key: String = sqlx::query_scalar("select cache_key from tasks where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&stack.pool)
+        .await
+        .expect("the task's cache key");
+    let cache_key = domain::CacheKey::from_stored(&cache_key).expect("a stored cache key");
+    let redis = redis::Client::open(crate::helpers::redis_url()).expect("a Redis URL");
+    let mut connection = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(store::keys::result(&stack.prefix, &cache_key))
+        .query_async(&mut connection)
+        .await
+        .expect("TTL");
+    let operators = i64::try_from(OPERATORS_TTL_SECS).expect("small");
+    assert!(
+        (operators - 60..=operators).contains(&ttl),
+        "the cached result lives {ttl} s; the operator asked for {OPERATORS_TTL_SECS} s \
+         (the compiled-in default is {default_ttl} s)"
+    );
+    stack.stop().await;
+}
