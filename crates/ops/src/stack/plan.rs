@@ -6,11 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use service::sections::{GatewaySettings, LogSettings, QueueSettings, WorkerSettings};
 
 use super::{Health, Kind, ServiceRecord};
-
-/// Tasks one worker runs side by side (the worker's default `worker.concurrency`).
-pub const WORKER_CONCURRENCY: u32 = 8;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -265,6 +263,17 @@ pub fn plan(inputs: &Inputs<'_>) -> anyhow::Result<Plan> {
 
 /// The configuration file every service reads (`AIUT_CONFIG`); what differs per process (ports,
 /// ids) is in its environment, and no secret is in the file.
+/// The sections a deployment sets, each written whole from its type (the other sections keep
+/// each binary's own defaults: the worker's smaller database pool, for one).
+#[derive(serde::Serialize)]
+struct WrittenSections {
+    log: LogSettings,
+    queue: QueueSettings,
+    gateway: GatewaySettings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    models: Option<ModelRegistry>,
+}
+
 fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
     let Inputs {
         state_dir,
@@ -272,52 +281,33 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
         ports,
         ..
     } = inputs;
-    let mut root = toml::Table::new();
-    let mut log = toml::Table::new();
-    log.insert("filter".into(), "info".into());
-    root.insert("log".into(), log.into());
-    let mut queue = toml::Table::new();
-    let capacity = u32::from(options.workers) * WORKER_CONCURRENCY;
-    queue.insert("worker_capacity".into(), i64::from(capacity).into());
-    root.insert("queue".into(), queue.into());
-
-    let mut gateway = toml::Table::new();
-    gateway.insert("listen".into(), format!("0.0.0.0:{}", ports.gateway).into());
-    let upstreams: Vec<toml::Value> = ports
-        .api
-        .iter()
-        .map(|port| format!("127.0.0.1:{port}").into())
-        .collect();
-    gateway.insert("upstreams".into(), upstreams.into());
-    gateway.insert(
-        "metrics_listen".into(),
-        format!("127.0.0.1:{}", ports.gateway_metrics).into(),
-    );
-    gateway.insert(
-        "upgrade_sock".into(),
-        upgrade_socket(state_dir)
-            .to_string_lossy()
-            .into_owned()
-            .into(),
-    );
-    let mut rate_limit = toml::Table::new();
-    let trusted: Vec<toml::Value> = options
-        .trusted_networks
-        .iter()
-        .map(|network| network.clone().into())
-        .collect();
-    rate_limit.insert("trusted_networks".into(), trusted.into());
-    gateway.insert("rate_limit".into(), rate_limit.into());
-    root.insert("gateway".into(), gateway.into());
-
-    if let Some(port) = ports.simulator {
-        let registry = with_simulator(ModelRegistry::default(), port)?;
-        let value = toml::Value::try_from(&registry).context("cannot write the model registry")?;
-        root.insert("models".into(), value);
-    }
+    let mut gateway = GatewaySettings {
+        listen: format!("0.0.0.0:{}", ports.gateway),
+        upstreams: ports
+            .api
+            .iter()
+            .map(|port| format!("127.0.0.1:{port}"))
+            .collect(),
+        metrics_listen: format!("127.0.0.1:{}", ports.gateway_metrics),
+        upgrade_sock: upgrade_socket(state_dir).to_string_lossy().into_owned(),
+        ..GatewaySettings::default()
+    };
+    gateway.rate_limit.trusted_networks = options.trusted_networks.clone();
+    let sections = WrittenSections {
+        log: LogSettings::default(),
+        queue: QueueSettings {
+            worker_capacity: u32::from(options.workers) * WorkerSettings::default().concurrency,
+            ..QueueSettings::default()
+        },
+        gateway,
+        models: ports
+            .simulator
+            .map(|port| with_simulator(ModelRegistry::default(), port))
+            .transpose()?,
+    };
     Ok(format!(
         "# Written by `cargo xtask deploy`; rewritten at every deploy.\n{}",
-        toml::to_string(&root).context("cannot write the configuration")?
+        toml::to_string(&sections).context("cannot write the configuration")?
     ))
 }
 
@@ -531,6 +521,19 @@ mod tests {
         assert!(
             !config.contains_key("models"),
             "the built-in registry applies"
+        );
+    }
+
+    #[test]
+    fn the_written_file_is_what_the_services_read() {
+        let plan = make(&ports());
+        let file: service::sections::DeploymentFile =
+            toml::from_str(&plan.config).expect("every section in its type");
+        assert_eq!(file.gateway.upstreams.len(), 3);
+        assert_eq!(file.queue.worker_capacity, 16);
+        assert!(
+            !plan.config.contains("[database]"),
+            "each binary keeps its own database defaults"
         );
     }
 
