@@ -58,10 +58,9 @@ type Vars = BTreeMap<String, String>;
 // The files
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the repository root")
-        .to_path_buf()
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .canonicalize()
+        .expect("the repository root")
 }
 
 fn read(path: &str) -> String {
