@@ -5,9 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use domain::{ModelId, ModelRegistry, SourceLimits};
+use domain::{ModelRegistry, SourceLimits};
 use serde::{Deserialize, Serialize};
-use service::config::environment_lookup;
 pub use service::sections::{
     CacheSettings, DatabaseSettings, LimitSettings, LogSettings, QueueSettings, RedisSettings,
     ServerSettings, SessionSettings, StreamSettings,
@@ -64,14 +63,6 @@ impl Settings {
     pub fn source_limits(&self) -> SourceLimits {
         self.limits.source_limits()
     }
-
-    /// The model a task gets when it names none (see [`ModelRegistry::default_model`]).
-    pub fn default_model(&self) -> anyhow::Result<ModelId> {
-        self.models
-            .default_model(&environment_lookup)
-            .map(|spec| spec.id.clone())
-            .context("no model of the registry is available")
-    }
 }
 
 #[cfg(test)]
@@ -122,7 +113,7 @@ mod tests {
             Ok(())
         });
         let mut settings = Settings::default();
-        settings.models.default = Some(ModelId::parse("gpt-x").expect("valid id"));
+        settings.models.default = Some(domain::ModelId::parse("gpt-x").expect("valid id"));
         assert!(settings.validate().is_err());
         assert!(Settings::default().validate().is_ok());
     }

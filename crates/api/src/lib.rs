@@ -6,6 +6,7 @@ mod dependencies;
 mod error;
 mod events;
 mod extract;
+mod fleet;
 mod metrics;
 mod middleware;
 pub mod openapi;

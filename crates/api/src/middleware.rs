@@ -159,7 +159,7 @@ mod tests {
             .expect("a lazy pool");
         let redis = Redis::new(&settings.redis).expect("a lazy Redis");
         AppState::new(Shared {
-            default_model: settings.default_model().expect("a default model"),
+            fleet: crate::fleet::FleetView::default(),
             hub: crate::events::EventHub::default(),
             results: ResultCache::new(redis.clone(), 60),
             pool,

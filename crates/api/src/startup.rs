@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::events::EventHub;
+use crate::fleet::FleetView;
 use crate::metrics::Metrics;
 use crate::state::{AppState, Shared};
 use crate::{dependencies, routes};
@@ -98,7 +99,7 @@ impl Application {
         )?;
         let state = AppState::new(Shared {
             hub,
-            default_model: settings.default_model()?,
+            fleet: FleetView::default(),
             results: ResultCache::new(redis.clone(), settings.cache.result_ttl_secs),
             pool,
             redis,

@@ -223,10 +223,18 @@ impl ModelRegistry {
     /// The default model: the configured one, else the first available hosted model, else the
     /// first available at all (`offline` in the built-in registry).
     pub fn default_model(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<&ModelSpec> {
+        self.default_model_where(&|spec| spec.availability(lookup).is_available())
+    }
+
+    /// The same, with availability decided by `is_available` (the api asks the live workers).
+    pub fn default_model_where(
+        &self,
+        is_available: &dyn Fn(&ModelSpec) -> bool,
+    ) -> Option<&ModelSpec> {
         if let Some(default) = &self.default {
             return self.get(default);
         }
-        let available = |spec: &&ModelSpec| spec.availability(lookup).is_available();
+        let available = |spec: &&ModelSpec| is_available(spec);
         self.models
             .iter()
             .filter(available)

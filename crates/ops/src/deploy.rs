@@ -285,7 +285,6 @@ fn start_all(
         worker_metrics,
     };
     let options = Options {
-        workers: args.workers,
         simulator_latency_ms: args.simulator_latency_ms,
         trusted_networks: args.trusted_networks.clone(),
     };

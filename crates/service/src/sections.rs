@@ -70,8 +70,6 @@ pub struct LimitSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
-    /// How many tasks the deployment's workers run at once (workers × concurrency).
-    pub worker_capacity: u32,
     /// How many times a task is tried before it fails.
     pub max_attempts: u32,
 }
@@ -130,6 +128,9 @@ pub struct WorkerSettings {
     pub event_ttl_secs: u64,
     /// How often the queue depth gauge is refreshed.
     pub queue_sample_secs: u64,
+    /// How often the worker announces its capacity and models to the api replicas; an
+    /// announcement holds for three of these, so a dead worker drops out within that.
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,10 +321,7 @@ impl Default for LimitSettings {
 
 impl Default for QueueSettings {
     fn default() -> Self {
-        QueueSettings {
-            worker_capacity: 16,
-            max_attempts: 3,
-        }
+        QueueSettings { max_attempts: 3 }
     }
 }
 
@@ -371,6 +369,7 @@ impl Default for WorkerSettings {
             retry_max_delay_ms: 20_000,
             event_ttl_secs: 3_600,
             queue_sample_secs: 5,
+            heartbeat_secs: 5,
         }
     }
 }
@@ -442,6 +441,15 @@ impl WorkerSettings {
 
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs)
+    }
+
+    /// How long one announcement holds: three heartbeats, so one lost write does not matter.
+    pub fn announcement_ttl(&self) -> Duration {
+        self.heartbeat() * 3
     }
 }
 

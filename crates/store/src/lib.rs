@@ -10,6 +10,7 @@ pub mod notify;
 pub mod queue;
 pub mod redis;
 pub mod tasks;
+pub mod workers;
 
 pub use cache::{CachedResult, ResultCache};
 pub use redis::Redis;

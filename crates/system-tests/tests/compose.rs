@@ -1130,8 +1130,6 @@ struct Loaded {
     key_variables: BTreeSet<String>,
     /// The model a task gets when it names none.
     default_model: Option<String>,
-    /// Tasks at once: the api's `queue.worker_capacity`, or one worker's `worker.concurrency`.
-    capacity: Option<u32>,
     /// Whether the HTTPS listener is on.
     tls: bool,
 }
@@ -1173,9 +1171,13 @@ fn run_loader(binary: &str) -> Result<Loaded, String> {
                 ports: BTreeSet::from([settings.server.port]),
                 sections: sections_of(&api::Settings::default())?,
                 reads_urls: true,
-                key_variables: key_variables(&settings.models),
-                default_model: settings.default_model().ok().map(|id| id.to_string()),
-                capacity: Some(settings.queue.worker_capacity),
+                // The api holds no provider keys: a model is on offer when a live worker serves
+                // it, and with none running yet only the models no key guards are.
+                key_variables: BTreeSet::new(),
+                default_model: settings
+                    .models
+                    .default_model_where(&|spec| spec.api_key_env.is_none())
+                    .map(|spec| spec.id.to_string()),
                 tls: false,
             })
         }
@@ -1188,7 +1190,6 @@ fn run_loader(binary: &str) -> Result<Loaded, String> {
                 reads_urls: true,
                 key_variables: key_variables(&settings.models),
                 default_model: None,
-                capacity: Some(settings.worker.concurrency),
                 tls: false,
             })
         }
@@ -1399,34 +1400,14 @@ fn check_our_services(raw: &Value, vars: &Vars) -> Vec<String> {
                 .extend(loaded.ports.iter().copied());
             loaded_all.insert(name, loaded);
         }
-        if variant.is_empty() {
-            if let Some(api) = loaded_all.values().find(|l| l.binary == "aiut-api")
-                && api.default_model.as_deref() != Some("offline")
-            {
-                problems.push(format!(
-                    "with no provider key set the default model is {:?}, not offline",
-                    api.default_model
-                ));
-            }
-            let capacity = |binary: &str| {
-                loaded_all
-                    .iter()
-                    .find(|(_, loaded)| loaded.binary == binary)
-                    .map(|(name, loaded)| (name.clone(), loaded.capacity.unwrap_or_default()))
-            };
-            if let (Some((_, api_capacity)), Some((worker, concurrency))) =
-                (capacity("aiut-api"), capacity("aiut-worker"))
-            {
-                let replicas = doc["services"][worker.as_str()]["deploy"]["replicas"]
-                    .as_u64()
-                    .unwrap_or(1);
-                if u64::from(api_capacity) != replicas * u64::from(concurrency) {
-                    problems.push(format!(
-                        "the api reports a capacity of {api_capacity} tasks; {replicas} workers × {concurrency} run {}",
-                        replicas * u64::from(concurrency)
-                    ));
-                }
-            }
+        if variant.is_empty()
+            && let Some(api) = loaded_all.values().find(|l| l.binary == "aiut-api")
+            && api.default_model.as_deref() != Some("offline")
+        {
+            problems.push(format!(
+                "with no worker running yet the default model is {:?}, not offline",
+                api.default_model
+            ));
         }
     }
     if tls_seen != BTreeSet::from([false, true]) {
@@ -1925,7 +1906,7 @@ fn rejects_settings_the_binaries_do_not_read() {
 }
 
 #[test]
-fn rejects_ports_and_capacities_that_do_not_match_the_binaries() {
+fn rejects_ports_that_do_not_match_the_binaries() {
     let fixture = Fixture::load();
     let mut raw = fixture.raw.clone();
     set_env(&mut raw, "api", "AIUT_SERVER__PORT", "9999");
@@ -1934,13 +1915,6 @@ fn rejects_ports_and_capacities_that_do_not_match_the_binaries() {
     assert_flags(
         &problems,
         "api: the healthcheck probes http://127.0.0.1:8888/healthz",
-    );
-
-    let mut raw = fixture.raw.clone();
-    raw["services"]["worker"]["deploy"]["replicas"] = Value::Number(3.into());
-    assert_flags(
-        &check_our_services(&raw, &fixture.vars),
-        "the api reports a capacity of 16 tasks; 3 workers × 8 run 24",
     );
 
     let mut vars = fixture.vars.clone();

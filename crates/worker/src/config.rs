@@ -73,6 +73,10 @@ impl Settings {
             worker.poll_interval_ms >= 10,
             "worker.poll_interval_ms must be at least 10"
         );
+        anyhow::ensure!(
+            worker.heartbeat_secs >= 1,
+            "worker.heartbeat_secs must be at least 1"
+        );
         Ok(())
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod events;
+pub mod heartbeat;
 pub mod metrics;
 pub mod pipeline;
 pub mod provider;

@@ -27,6 +27,7 @@ use tracing::{Instrument, Span};
 
 use crate::config::Settings;
 use crate::events::Publisher;
+use crate::heartbeat::Heartbeat;
 use crate::metrics::Metrics;
 use crate::pipeline::{Halt, Pipeline, StopReason, TaskControl};
 use crate::provider::{CallReport, Models, RetryPolicy};
@@ -133,6 +134,10 @@ impl Application {
         ));
         tokio::spawn(listen(shared.clone(), background.clone()));
         tokio::spawn(sample_queue(shared.clone(), background.clone()));
+        // Announced before the first claim; retired as soon as this worker stops claiming.
+        let heartbeat = Heartbeat::new(&shared.settings, &shared.worker_id, shared.pool.clone());
+        heartbeat.beat().await;
+        let heartbeat = tokio::spawn(heartbeat.run(stop_claiming.clone()));
 
         tracing::info!(
             worker_id = %shared.worker_id,
@@ -143,10 +148,19 @@ impl Application {
         tokio::pin!(claim_loop);
         tokio::select! {
             () = stop => {}
-            result = &mut claim_loop => result?,
+            result = &mut claim_loop => {
+                if let Err(error) = result {
+                    // No more claims: the announcement goes too.
+                    stop_claiming.cancel();
+                    return Err(error);
+                }
+            }
         }
         stop_claiming.cancel();
         claim_loop.await?;
+        if heartbeat.await.is_err() {
+            tracing::warn!("the heartbeat task ended abnormally");
+        }
         tracker.close();
         let grace = Duration::from_secs(shared.settings.worker.shutdown_grace_secs);
         tracing::info!(

@@ -9,6 +9,7 @@ use domain::Language;
 use serde::Serialize;
 
 use crate::error::ApiResult;
+use crate::fleet;
 use crate::session::Session;
 use crate::state::AppState;
 use store::tasks;
@@ -107,7 +108,7 @@ pub async fn queue(
     Ok(Json(Queue {
         queued: counts.queued,
         running: counts.running,
-        capacity: state.settings.queue.worker_capacity,
+        capacity: state.live_workers().await.capacity,
         max_queue_depth: limits.max_queue_depth,
         yours: YourQueue {
             queued: counts.owner_queued,
@@ -179,7 +180,7 @@ pub async fn queue_status_compat(
     let outcomes = tasks::recent_outcomes(&state.pool).await?;
     let active = tasks::owner_active(&state.pool, owner).await?;
     let label = session.id.label();
-    let capacity = state.settings.queue.worker_capacity;
+    let capacity = state.live_workers().await.capacity;
     Ok(Json(QueueStatusCompat {
         pending_tasks: counts.queued,
         running_tasks: counts.running,
@@ -237,11 +238,13 @@ pub struct ModelDetail {
 /// `GET /api/models`
 pub async fn models(State(state): State<AppState>) -> Json<Models> {
     let registry = &state.settings.models;
+    let fleet = state.live_workers().await;
+    let default_model = fleet::default_model(registry, &fleet);
     let details = registry
         .models
         .iter()
         .map(|spec| {
-            let availability = spec.availability(&service::config::environment_lookup);
+            let availability = fleet::availability(spec, &fleet);
             ModelDetail {
                 id: spec.id.to_string(),
                 name: spec
@@ -254,7 +257,7 @@ pub async fn models(State(state): State<AppState>) -> Json<Models> {
                     domain::Availability::Available => None,
                     domain::Availability::Unavailable(reason) => Some(reason),
                 },
-                default: spec.id == state.default_model,
+                default: default_model.as_ref() == Some(&spec.id),
                 temperature: spec.temperature,
                 max_tokens: spec.max_tokens,
                 fallback: spec.fallback.iter().map(ToString::to_string).collect(),
@@ -267,7 +270,7 @@ pub async fn models(State(state): State<AppState>) -> Json<Models> {
             .iter()
             .map(|spec| spec.id.to_string())
             .collect(),
-        default_model: state.default_model.to_string(),
+        default_model: default_model.map(|id| id.to_string()).unwrap_or_default(),
         details,
     })
 }

@@ -14,11 +14,13 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
+use crate::fleet;
 use crate::openapi;
 use crate::session::Session;
 use crate::state::AppState;
 use store::TaskRow;
 use store::tasks::{self, Cancelled, Caps, Created, NewTask};
+use store::workers::Fleet;
 
 static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
@@ -229,8 +231,8 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     Ok(Some(text.to_owned()))
 }
 
-/// The model must be in the registry and usable now (its key set).
-pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
+/// The model must be in the registry and served by the live workers (see `fleet::availability`).
+pub(crate) fn check_model(state: &AppState, fleet: &Fleet, model: &ModelId) -> ApiResult<()> {
     let registry = &state.settings.models;
     let Some(spec) = registry.get(model) else {
         let offered: Vec<&str> = registry
@@ -246,7 +248,7 @@ pub(crate) fn check_model(state: &AppState, model: &ModelId) -> ApiResult<()> {
             ),
         });
     };
-    match spec.availability(&service::config::environment_lookup) {
+    match fleet::availability(spec, fleet) {
         Availability::Available => Ok(()),
         Availability::Unavailable(reason) => Err(ApiError::Unprocessable {
             code: ErrorCode::ModelUnavailable,
@@ -297,8 +299,17 @@ pub(crate) async fn submit(
     raw: domain::RawTaskRequest,
     key: Option<String>,
 ) -> ApiResult<Submitted> {
-    let spec = TaskSpec::parse(raw, state.settings.source_limits(), &state.default_model)?;
-    check_model(state, &spec.model)?;
+    let fleet = state.live_workers().await;
+    let default_model = fleet::default_model(&state.settings.models, &fleet).ok_or_else(|| {
+        ApiError::Unprocessable {
+            code: ErrorCode::ModelUnavailable,
+            message:
+                "model: no model is available now; name one, or start a worker that serves one"
+                    .into(),
+        }
+    })?;
+    let spec = TaskSpec::parse(raw, state.settings.source_limits(), &default_model)?;
+    check_model(state, &fleet, &spec.model)?;
     check_testable(&spec).await?;
     let cache_key = CacheKey::for_spec(&spec);
     let cached = match state.results.get(&cache_key).await {

@@ -77,6 +77,21 @@ async fn the_queue_shows_totals_and_my_place(
     connect: PgConnectOptions,
 ) {
     let app = spawn_app(pool_options, connect).await;
+    // The capacity is what the live workers announce; an expired announcement counts for nothing.
+    for (id, capacity, ttl_secs) in [("w-1", 8, 60), ("w-2", 4, 60), ("w-dead", 100, 0)] {
+        let models = vec!["offline".to_owned()];
+        store::workers::announce(
+            &app.pool,
+            &store::workers::Announcement {
+                id,
+                capacity,
+                models: &models,
+                ttl: std::time::Duration::from_secs(ttl_secs),
+            },
+        )
+        .await
+        .expect("announced");
+    }
     let other = new_client();
     json_with_status(
         app.post_task_as(
@@ -102,7 +117,7 @@ async fn the_queue_shows_totals_and_my_place(
     let queue = json_with_status(app.get("/api/queue").await, 200).await;
     assert_eq!(queue["queued"], 2);
     assert_eq!(queue["running"], 1);
-    assert_eq!(queue["capacity"], app.settings.queue.worker_capacity);
+    assert_eq!(queue["capacity"], 12);
     assert_eq!(queue["yours"]["queued"], 1);
     assert_eq!(queue["yours"]["running"], 0);
     assert_eq!(
@@ -118,7 +133,7 @@ async fn the_queue_shows_totals_and_my_place(
     assert_eq!(status["running_tasks"], 1);
     assert_eq!(status["ai_tasks_running"], 1);
     assert_eq!(status["active_streams"], 1);
-    assert_eq!(status["max_concurrent"], app.settings.queue.worker_capacity);
+    assert_eq!(status["max_concurrent"], 12);
     for field in ["total_completed", "total_failed", "avg_duration"] {
         assert!(status["stats"][field].is_number(), "{field}: {status}");
     }

@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
-use service::sections::{GatewaySettings, LogSettings, QueueSettings, WorkerSettings};
+use service::sections::{GatewaySettings, LogSettings};
 
 use super::{Health, Kind, ServiceRecord};
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub workers: u16,
     /// The simulator's time to the first token.
     pub simulator_latency_ms: u64,
     /// Client networks the gateway does not rate-limit.
@@ -264,11 +263,11 @@ pub fn plan(inputs: &Inputs<'_>) -> anyhow::Result<Plan> {
 /// The configuration file every service reads (`AIUT_CONFIG`); what differs per process (ports,
 /// ids) is in its environment, and no secret is in the file.
 /// The sections a deployment sets, each written whole from its type (the other sections keep
-/// each binary's own defaults: the worker's smaller database pool, for one).
+/// each binary's own defaults: the worker's smaller database pool, for one). The queue's capacity
+/// is not among them: the api sums what the live workers announce.
 #[derive(serde::Serialize)]
 struct WrittenSections {
     log: LogSettings,
-    queue: QueueSettings,
     gateway: GatewaySettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     models: Option<ModelRegistry>,
@@ -295,10 +294,6 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
     gateway.rate_limit.trusted_networks = options.trusted_networks.clone();
     let sections = WrittenSections {
         log: LogSettings::default(),
-        queue: QueueSettings {
-            worker_capacity: u32::from(options.workers) * WorkerSettings::default().concurrency,
-            ..QueueSettings::default()
-        },
         gateway,
         models: ports
             .simulator
@@ -408,7 +403,6 @@ mod tests {
 
     fn options() -> Options {
         Options {
-            workers: 2,
             simulator_latency_ms: 1000,
             trusted_networks: vec!["127.0.0.1/32".into()],
         }
@@ -499,7 +493,6 @@ mod tests {
                 .map(Vec::len),
             Some(1)
         );
-        assert_eq!(config["queue"]["worker_capacity"].as_integer(), Some(16));
         let registry: ModelRegistry = config["models"].clone().try_into().expect("a registry");
         registry.validate().expect("a valid registry");
         assert_eq!(
@@ -530,7 +523,10 @@ mod tests {
         let file: service::sections::DeploymentFile =
             toml::from_str(&plan.config).expect("every section in its type");
         assert_eq!(file.gateway.upstreams.len(), 3);
-        assert_eq!(file.queue.worker_capacity, 16);
+        assert!(
+            !plan.config.contains("[queue]"),
+            "the workers announce their capacity"
+        );
         assert!(
             !plan.config.contains("[database]"),
             "each binary keeps its own database defaults"

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rustix::process::{Pid, Signal};
 
-use super::ServiceRecord;
+use super::{Kind, ServiceRecord};
 use crate::launch;
 
 /// Variables removed from the inherited environment of every service: the record's own `env`
@@ -20,11 +20,23 @@ fn is_configuration_variable(name: &str) -> bool {
         || name == "REDIS_URL"
 }
 
+/// A provider key variable of the built-in model registry. Only the workers call models: an api
+/// replica offers what the live workers announce, so it is never given a key.
+fn is_provider_key(name: &str) -> bool {
+    domain::ModelRegistry::default()
+        .models
+        .iter()
+        .any(|spec| spec.api_key_env.as_deref() == Some(name))
+}
+
 /// The service's program with its arguments, its environment (the record's own, over the
-/// inherited one cleared of configuration variables) and its user; output and process group are
-/// the caller's to choose.
+/// inherited one cleared of configuration variables, and of provider keys for an api replica)
+/// and its user; output and process group are the caller's to choose.
 pub fn command(service: &ServiceRecord) -> Command {
-    let mut command = launch::command(&service.program, is_configuration_variable);
+    let is_api = service.kind == Kind::Api;
+    let mut command = launch::command(&service.program, |name| {
+        is_configuration_variable(name) || (is_api && is_provider_key(name))
+    });
     command.args(&service.args).envs(&service.env);
     if let Some((uid, gid)) = service.run_as {
         command.uid(uid).gid(gid);
@@ -136,6 +148,11 @@ mod tests {
         assert!(is_configuration_variable("OTEL_EXPORTER_OTLP_ENDPOINT"));
         assert!(!is_configuration_variable("PATH"));
         assert!(!is_configuration_variable("OPENAI_API_KEY"));
+        assert!(
+            is_provider_key("OPENAI_API_KEY"),
+            "kept from the api replicas"
+        );
+        assert!(!is_provider_key("PATH"));
     }
 
     #[test]

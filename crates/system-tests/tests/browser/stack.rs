@@ -132,7 +132,6 @@ impl Stack {
         settings.redis.key_prefix = prefix.clone();
         settings.models = models.clone();
         settings.stream.heartbeat_secs = 2;
-        settings.queue.worker_capacity = 4;
 
         let mut replicas = Vec::new();
         let mut addresses = Vec::new();

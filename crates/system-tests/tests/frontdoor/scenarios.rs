@@ -643,6 +643,7 @@ pub async fn limits_and_outages_answer_json_with_retry_after(
 
     // Uploads have their own, lower limit: 2 r/s with a burst of 5.
     let mut upload_statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let uploads_started = std::time::Instant::now();
     for n in 0..UPLOADS {
         let file =
             reqwest::multipart::Part::bytes(python_source(n).into_bytes()).file_name("calc.py");
@@ -661,10 +662,13 @@ pub async fn limits_and_outages_answer_json_with_retry_after(
     }
     eprintln!("[{kind}] limits: {UPLOADS} quick uploads → {upload_statuses:?}");
     let accepted = upload_statuses.get(&202).copied().unwrap_or(0);
+    // The burst, plus what the 2 r/s rate refilled while the uploads were sent (a loaded machine
+    // sends them slower, and both limiters then rightly let more through).
+    let refilled = (2.0 * uploads_started.elapsed().as_secs_f64()).floor() as usize;
     assert!(
-        (4..=7).contains(&accepted),
-        "through {kind}, {accepted} of {UPLOADS} quick uploads were accepted; the burst is 5: \
-         {upload_statuses:?}"
+        (4..=7 + refilled).contains(&accepted),
+        "through {kind}, {accepted} of {UPLOADS} quick uploads were accepted; the burst is 5 \
+         and {refilled} more were refilled while they were sent: {upload_statuses:?}"
     );
     assert_eq!(
         accepted + upload_statuses.get(&429).copied().unwrap_or(0),

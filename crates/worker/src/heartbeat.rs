@@ -1,0 +1,110 @@
+//! The worker's announcement to the api replicas: its capacity and the models it can serve (those
+//! of the registry whose keys this worker has), renewed every `worker.heartbeat_secs` and retired
+//! when it stops claiming. The api sums the live announcements, so it needs no provider keys and
+//! no capacity setting of its own.
+
+use std::time::Duration;
+
+use domain::ModelRegistry;
+use sqlx::PgPool;
+use store::workers::{self, Announcement};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+
+pub struct Heartbeat {
+    pool: PgPool,
+    id: String,
+    capacity: u32,
+    models: Vec<String>,
+    every: Duration,
+    ttl: Duration,
+}
+
+/// The ids of the registry's models this process can call: `offline`, keyless endpoints, and
+/// those whose key variable is set here.
+pub fn servable_models(
+    registry: &ModelRegistry,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    registry
+        .models
+        .iter()
+        .filter(|spec| spec.availability(lookup).is_available())
+        .map(|spec| spec.id.to_string())
+        .collect()
+}
+
+impl Heartbeat {
+    pub fn new(settings: &Settings, worker_id: &str, pool: PgPool) -> Heartbeat {
+        Heartbeat {
+            pool,
+            id: worker_id.to_owned(),
+            capacity: settings.worker.concurrency,
+            models: servable_models(&settings.models, &service::config::environment_lookup),
+            every: settings.worker.heartbeat(),
+            ttl: settings.worker.announcement_ttl(),
+        }
+    }
+
+    /// Announces this worker (again). A failure is logged: the next beat tries again.
+    pub async fn beat(&self) {
+        let announcement = Announcement {
+            id: &self.id,
+            capacity: self.capacity,
+            models: &self.models,
+            ttl: self.ttl,
+        };
+        if let Err(error) = workers::announce(&self.pool, &announcement).await {
+            tracing::warn!(error = format!("{error:#}"), "cannot announce this worker");
+        }
+    }
+
+    /// Beats until `stop`, then retires the announcement so the api stops counting this worker at
+    /// once. Now and then it also clears long-expired announcements of workers that died.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(self.every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut beats: u64 = 0;
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            self.beat().await;
+            beats += 1;
+            if beats % 120 == 1
+                && let Err(error) = workers::forget_expired(&self.pool).await
+            {
+                tracing::debug!(error = format!("{error:#}"), "cannot clear expired workers");
+            }
+        }
+        if let Err(error) = workers::retire(&self.pool, &self.id).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot retire this worker's announcement"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_serves_the_models_whose_keys_it_has() {
+        let registry = ModelRegistry::default();
+        let none = |_: &str| None;
+        let served = servable_models(&registry, &none);
+        assert!(served.iter().any(|id| id == "offline"), "{served:?}");
+        let keyed = registry
+            .models
+            .iter()
+            .find(|spec| spec.api_key_env.is_some())
+            .expect("the built-in registry has a hosted model");
+        assert!(!served.contains(&keyed.id.to_string()));
+        let every_key = |_: &str| Some("sk-test".to_owned());
+        assert!(servable_models(&registry, &every_key).contains(&keyed.id.to_string()));
+    }
+}
