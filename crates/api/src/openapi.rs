@@ -2,7 +2,9 @@
 //!
 //! Written from the handlers (`routes/*`, `extract.rs`, `error.rs`, `session.rs`); the language,
 //! framework and status enums are built from the domain's lists, so they cannot drift from it.
-//! `tests/api/openapi.rs` holds the paths to exactly what the router serves, and real answers to
+//! The paths and methods are not written here: they are those registered in `routes::api_routes`,
+//! each handler's `#[utoipa::path]` giving its `operationId`, whose operation is written out below.
+//! `tests/api/openapi.rs` probes every documented operation and method, and holds real answers to
 //! the schemas and error codes given here.
 
 use domain::{Framework, Language, TaskStatus};
@@ -212,23 +214,47 @@ fn derived_schemas() -> Map<String, Value> {
 // ---------------------------------------------------------------------------------------------
 // Paths and operations.
 
+/// The paths and methods of the routes as registered (`routes::api_routes`), each operation written
+/// out here by its `operationId`.
 fn paths() -> Value {
-    json!({
-        "/api/tasks": {"post": create_task(), "get": list_tasks()},
-        "/api/tasks/{id}": {"get": get_task(), "delete": cancel_task()},
-        "/api/tasks/{id}/download": {"get": download_task()},
-        "/api/tasks/{id}/events": {"get": task_events()},
-        "/api/generate-test": {"post": generate_test()},
-        "/api/generate-test-stream": {"post": generate_test_stream()},
-        "/api/queue": {"get": get_queue()},
-        "/api/queue/status": {"get": get_queue_status_compat()},
-        "/api/languages": {"get": list_languages()},
-        "/api/models": {"get": list_models()},
-        "/api/health": {"get": get_health_compat()},
-        "/healthz": {"get": healthz()},
-        "/readyz": {"get": readyz()},
-        "/metrics": {"get": metrics()},
-        "/api/openapi.json": {"get": openapi()},
+    let registered = crate::routes::api_routes(None).into_openapi().paths;
+    let mut paths = Map::new();
+    for (path, item) in registered.paths {
+        let mut operations = Map::new();
+        let item = serde_json::to_value(item).unwrap_or_default();
+        for (method, operation) in item.as_object().into_iter().flatten() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            // An operation without a written description stays as registered, and fails the
+            // unit tests below.
+            let written = written_operation(id).unwrap_or_else(|| operation.clone());
+            operations.insert(method.clone(), written);
+        }
+        paths.insert(path, Value::Object(operations));
+    }
+    Value::Object(paths)
+}
+
+/// The written description of the operation `id`.
+fn written_operation(id: &str) -> Option<Value> {
+    Some(match id {
+        "createTask" => create_task(),
+        "listTasks" => list_tasks(),
+        "getTask" => get_task(),
+        "cancelTask" => cancel_task(),
+        "downloadTask" => download_task(),
+        "streamTaskEvents" => task_events(),
+        "generateTestCompat" => generate_test(),
+        "generateTestStreamCompat" => generate_test_stream(),
+        "getQueue" => get_queue(),
+        "getQueueStatusCompat" => get_queue_status_compat(),
+        "listLanguages" => list_languages(),
+        "listModels" => list_models(),
+        "getHealthCompat" => get_health_compat(),
+        "healthz" => healthz(),
+        "readyz" => readyz(),
+        "getMetrics" => metrics(),
+        "getOpenApi" => openapi(),
+        _ => return None,
     })
 }
 
@@ -1630,6 +1656,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_registered_operation_is_written_out() {
+        let registered = crate::routes::api_routes(None).into_openapi().paths;
+        let registered = serde_json::to_value(registered).unwrap_or_default();
+        let mut count = 0;
+        for (method, path, operation) in operations(&json!({"paths": registered})) {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                written_operation(id).is_some_and(|written| written["operationId"] == id),
+                "{method} {path}: `{id}` has no written description"
+            );
+            count += 1;
+        }
+        assert_ne!(count, 0);
     }
 
     #[test]

@@ -41,6 +41,11 @@ struct Frame {
 }
 
 /// `GET /api/tasks/{id}/events`
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}/events",
+    operation_id = "streamTaskEvents"
+)]
 pub async fn task_events(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -334,6 +339,7 @@ async fn submit_compat(
 
 /// `POST /api/generate-test`: the original tool's blocking call. Waits for the result (up to
 /// `stream.wait_timeout_secs`) and answers with the tests unit by unit, as the original did.
+#[utoipa::path(post, path = "/api/generate-test", operation_id = "generateTestCompat")]
 pub async fn generate_test(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -437,6 +443,11 @@ fn compat_result(task: &TaskRow) -> Value {
 
 /// `POST /api/generate-test-stream`: the original tool's streaming call, one JSON object per line
 /// with the original's `status` names; a unit's tests come as a line without `status`.
+#[utoipa::path(
+    post,
+    path = "/api/generate-test-stream",
+    operation_id = "generateTestStreamCompat"
+)]
 pub async fn generate_test_stream(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,

@@ -39,6 +39,7 @@ pub struct FrameworkDetail {
 }
 
 /// `GET /api/languages`
+#[utoipa::path(get, path = "/api/languages", operation_id = "listLanguages")]
 pub async fn languages() -> Response {
     let body = Languages {
         languages: Language::ALL.iter().map(|language| language.id()).collect(),
@@ -93,6 +94,7 @@ pub struct YourQueue {
 }
 
 /// `GET /api/queue`
+#[utoipa::path(get, path = "/api/queue", operation_id = "getQueue")]
 pub async fn queue(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -130,6 +132,7 @@ pub struct HealthCompat {
 
 /// `GET /api/health`: the original's `{"status": "ok", "version": …}`, plus the replica's name and
 /// uptime. Liveness only; `/readyz` checks the dependencies.
+#[utoipa::path(get, path = "/api/health", operation_id = "getHealthCompat")]
 pub async fn health_compat(State(state): State<AppState>) -> Json<HealthCompat> {
     Json(HealthCompat {
         status: "ok",
@@ -171,6 +174,7 @@ pub struct StreamDetail {
 
 /// `GET /api/queue/status` in the original tool's shape. `stream_details` lists only the caller's
 /// own unfinished tasks: other users' tasks are theirs alone.
+#[utoipa::path(get, path = "/api/queue/status", operation_id = "getQueueStatusCompat")]
 pub async fn queue_status_compat(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -236,6 +240,7 @@ pub struct ModelDetail {
 }
 
 /// `GET /api/models`
+#[utoipa::path(get, path = "/api/models", operation_id = "listModels")]
 pub async fn models(State(state): State<AppState>) -> Json<Models> {
     let registry = &state.settings.models;
     let fleet = state.live_workers().await;

@@ -1,7 +1,7 @@
-//! The router. Routes are registered through [`RouteTable`], which keeps the list of (method, path)
-//! pairs, so a test can hold the OpenAPI document to exactly what is served. The web UI's routes
-//! ([`ui::UI_ROUTES`]) are merged in apart from the table: the document describes the JSON API,
-//! not the page that uses it.
+//! The router. The api's routes are registered once through utoipa-axum's [`OpenApiRouter`], each
+//! with its handler's `#[utoipa::path]`, so the OpenAPI document's (method, path) pairs are the ones
+//! served. The web UI's routes ([`ui::UI_ROUTES`]) are merged in afterwards and stay out of the
+//! document: it describes the JSON API, not the page that uses it.
 
 mod events;
 mod meta;
@@ -14,12 +14,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, delete, get, post};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::middleware::{default_no_store, record_metrics, request_context};
@@ -28,107 +29,55 @@ use crate::state::AppState;
 
 pub use tasks::TaskView;
 
-/// A router that remembers what it serves.
-pub struct RouteTable {
-    router: Router<AppState>,
-    served: Vec<(Method, &'static str)>,
-}
-
-impl RouteTable {
-    fn new() -> RouteTable {
-        RouteTable {
-            router: Router::new(),
-            served: Vec::new(),
-        }
+/// The api's routes, each registered with its documented operation (the handler's
+/// `#[utoipa::path]`), so the document's paths and methods are the ones served. `state` is `None`
+/// when only the document is wanted: the session layer and the body limits need the settings, and
+/// neither shows in the document.
+pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
+    let max_body_bytes = state.map_or(0, |state| state.settings.limits.max_body_bytes);
+    let mut with_session = OpenApiRouter::new()
+        .routes(body_limited(routes!(tasks::create), max_body_bytes))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::get, tasks::cancel))
+        .routes(routes!(tasks::download))
+        .routes(routes!(events::task_events))
+        .routes(body_limited(routes!(events::generate_test), max_body_bytes))
+        .routes(body_limited(
+            routes!(events::generate_test_stream),
+            max_body_bytes,
+        ))
+        .routes(routes!(meta::queue))
+        .routes(routes!(meta::queue_status_compat));
+    if let Some(state) = state {
+        with_session = with_session.route_layer(from_fn_with_state(state.clone(), session_layer));
     }
-
-    fn route(
-        mut self,
-        path: &'static str,
-        methods: &[Method],
-        handler: MethodRouter<AppState>,
-    ) -> Self {
-        self.served
-            .extend(methods.iter().map(|method| (method.clone(), path)));
-        self.router = self.router.route(path, handler);
-        self
-    }
-
-    fn merge(mut self, other: RouteTable) -> Self {
-        self.served.extend(other.served);
-        self.router = self.router.merge(other.router);
-        self
-    }
-
-    fn route_layer_session(mut self, state: &AppState) -> Self {
-        self.router = self
-            .router
-            .route_layer(from_fn_with_state(state.clone(), session_layer));
-        self
-    }
-}
-
-/// Every (method, path) the api serves, in axum's path syntax.
-pub fn served_routes(state: &AppState) -> Vec<(Method, &'static str)> {
-    route_table(state).served
-}
-
-fn route_table(state: &AppState) -> RouteTable {
-    use Method as M;
-    let with_session = RouteTable::new()
-        .route(
-            "/api/tasks",
-            &[M::POST, M::GET],
-            post(tasks::create)
-                .layer(DefaultBodyLimit::max(state.settings.limits.max_body_bytes))
-                .get(tasks::list),
-        )
-        .route(
-            "/api/tasks/{id}",
-            &[M::GET, M::DELETE],
-            get(tasks::get).merge(delete(tasks::cancel)),
-        )
-        .route("/api/tasks/{id}/download", &[M::GET], get(tasks::download))
-        .route(
-            "/api/tasks/{id}/events",
-            &[M::GET],
-            get(events::task_events),
-        )
-        .route(
-            "/api/generate-test",
-            &[M::POST],
-            post(events::generate_test)
-                .layer(DefaultBodyLimit::max(state.settings.limits.max_body_bytes)),
-        )
-        .route(
-            "/api/generate-test-stream",
-            &[M::POST],
-            post(events::generate_test_stream)
-                .layer(DefaultBodyLimit::max(state.settings.limits.max_body_bytes)),
-        )
-        .route("/api/queue", &[M::GET], get(meta::queue))
-        .route(
-            "/api/queue/status",
-            &[M::GET],
-            get(meta::queue_status_compat),
-        )
-        .route_layer_session(state);
-    RouteTable::new()
-        .route("/api/languages", &[M::GET], get(meta::languages))
-        .route("/api/health", &[M::GET], get(meta::health_compat))
-        .route("/api/models", &[M::GET], get(meta::models))
-        .route("/healthz", &[M::GET], get(ops::healthz))
-        .route("/readyz", &[M::GET], get(ops::readyz))
-        .route("/metrics", &[M::GET], get(ops::metrics))
-        .route("/api/openapi.json", &[M::GET], get(ops::openapi))
+    OpenApiRouter::new()
+        .routes(routes!(meta::languages))
+        .routes(routes!(meta::health_compat))
+        .routes(routes!(meta::models))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
         .merge(with_session)
+}
+
+/// Limits the body of the routes' requests to `max_body_bytes`.
+fn body_limited(
+    (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+    max_body_bytes: usize,
+) -> UtoipaMethodRouter<AppState> {
+    (
+        schemas,
+        paths,
+        method_router.layer(DefaultBodyLimit::max(max_body_bytes)),
+    )
 }
 
 pub fn router(state: AppState) -> Router {
     let ui = Arc::new(ui::Ui::new(state.settings.limits.max_source_bytes));
-    route_table(&state)
-        .router
-        .merge(ui::router(ui))
+    let (api, _document) = api_routes(Some(&state)).split_for_parts();
+    api.merge(ui::router(ui))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), record_metrics))

@@ -19,6 +19,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is up and serving. Says nothing about its dependencies, so a load
 /// balancer does not eject every replica at once when Postgres blinks.
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz")]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
@@ -40,6 +41,7 @@ impl Check {
 }
 
 /// `GET /readyz`: Postgres and Redis both answer. 503, naming what is down, when not.
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz")]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let (postgres, redis) = tokio::join!(
         dependencies::check_postgres(&state.pool, PROBE_TIMEOUT),
@@ -75,6 +77,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics` in the OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics")]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     // The pool's counts cost nothing to read, so they are fresh at each scrape.
     dependencies::sample_pool(&state);
@@ -93,6 +96,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 /// `GET /api/openapi.json`; the document is fixed per build, so it is made once.
+#[utoipa::path(get, path = "/api/openapi.json", operation_id = "getOpenApi")]
 pub async fn openapi() -> Json<&'static serde_json::Value> {
     static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(crate::openapi::document);
     Json(&DOCUMENT)

@@ -374,6 +374,7 @@ pub(crate) async fn submit(
 }
 
 /// `POST /api/tasks`
+#[utoipa::path(post, path = "/api/tasks", operation_id = "createTask")]
 pub async fn create(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -453,6 +454,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
 }
 
 /// `GET /api/tasks/{id}`
+#[utoipa::path(get, path = "/api/tasks/{id}", operation_id = "getTask")]
 pub async fn get(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -485,6 +487,7 @@ struct TaskPage {
 }
 
 /// `GET /api/tasks?limit=&before=&status=`: the caller's tasks, newest first.
+#[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks")]
 pub async fn list(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -539,6 +542,7 @@ pub async fn list(
 
 /// `DELETE /api/tasks/{id}`: 200 when cancelled at once, 202 when the worker was asked to stop,
 /// 409 when the task had already finished.
+#[utoipa::path(delete, path = "/api/tasks/{id}", operation_id = "cancelTask")]
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -576,6 +580,7 @@ pub async fn cancel(
 }
 
 /// `GET /api/tasks/{id}/download`: the test file as an attachment.
+#[utoipa::path(get, path = "/api/tasks/{id}/download", operation_id = "downloadTask")]
 pub async fn download(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,

@@ -16,8 +16,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub settings: Settings,
-    /// What the router serves: `api::routes::served_routes` of the application's state.
-    pub served_routes: Vec<(axum::http::Method, &'static str)>,
     /// The state the handlers share: its Redis, its event subscription.
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
@@ -79,7 +77,6 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let instance_id = application.instance_id().to_owned();
-    let served_routes = api::routes::served_routes(application.state());
     let state = application.state().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
@@ -91,7 +88,6 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         client: new_client(),
         pool,
         settings,
-        served_routes,
         state,
         stop: Some(stop),
         server: Some(server),
