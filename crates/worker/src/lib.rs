@@ -2,15 +2,15 @@
 //! source, asks a model (or the offline scaffolder) for tests unit by unit, assembles and checks one
 //! test file, stores it, and publishes progress to Redis as it goes.
 
+mod app;
 pub mod config;
 pub mod events;
 pub mod metrics;
 pub mod pipeline;
 pub mod provider;
-pub mod startup;
 
+pub use app::Application;
 pub use config::Settings;
-pub use startup::Application;
 
 /// The worker's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
 pub const SERVICE_NAME: &str = "aiut-worker";
