@@ -520,7 +520,7 @@ pub fn build(root: &Path, profile: &str) -> anyhow::Result<()> {
     if profile == "release" {
         command.arg("--release");
     }
-    for package in ["aiut-api", "aiut-worker", "aiut-gateway"] {
+    for package in ["aiut-api", "aiut-worker", "aiut-simulator", "aiut-gateway"] {
         command.args(["-p", package]);
     }
     command.arg("--bins");

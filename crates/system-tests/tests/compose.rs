@@ -1211,7 +1211,7 @@ fn run_loader(binary: &str) -> Result<Loaded, String> {
             })
         }
         "aiut-model-sim" => {
-            let config = worker::simulator::SimulatorConfig::load().map_err(error)?;
+            let config = simulator::SimulatorConfig::load().map_err(error)?;
             Ok(Loaded {
                 binary: binary.into(),
                 ports: BTreeSet::from([port_of(&config.listen)?]),

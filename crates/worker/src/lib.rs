@@ -1,21 +1,17 @@
 //! AIunittest's generation worker: claims queued tasks from Postgres under a lease, parses the
 //! source, asks a model (or the offline scaffolder) for tests unit by unit, assembles and checks one
 //! test file, stores it, and publishes progress to Redis as it goes.
-//!
-//! [`simulator`] is an OpenAI-compatible model server of the project's own, for tests, load tests
-//! and demos.
 
+mod app;
 pub mod config;
 pub mod events;
 pub mod heartbeat;
 pub mod metrics;
 pub mod pipeline;
 pub mod provider;
-pub mod simulator;
-pub mod startup;
 
+pub use app::Application;
 pub use config::Settings;
-pub use startup::Application;
 
 /// The worker's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
 pub const SERVICE_NAME: &str = "aiut-worker";

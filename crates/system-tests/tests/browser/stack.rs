@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use worker::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 
 pub const REPLICAS: usize = 3;
 

@@ -28,9 +28,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use serde_json::{Value, json};
+use simulator::{Simulator, SimulatorConfig};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
-use worker::simulator::{Simulator, SimulatorConfig};
 
 use crate::stack::{free_port, redis_url, remove_keys};
 

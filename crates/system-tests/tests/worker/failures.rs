@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use serde_json::json;
+use simulator::Behaviour;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use worker::simulator::Behaviour;
 
 use crate::helpers::{StackOptions, read_events, stack};
 

@@ -3,11 +3,11 @@ use std::time::{Duration, Instant};
 
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
 use serde_json::Value;
+use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use worker::simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 
 pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())

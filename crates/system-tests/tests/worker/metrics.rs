@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use serde_json::json;
+use simulator::Behaviour;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use telemetry::documented::undocumented_or_missing;
-use worker::simulator::Behaviour;
 
 use crate::helpers::{StackOptions, stack};
 

@@ -16,7 +16,7 @@ use codegen::{Syntax, Target};
 use domain::{Framework, Language, SourceFileName};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use worker::simulator::{
+use simulator::{
     Behaviour, Simulator, SimulatorConfig, SimulatorControl, SimulatorHandle, SimulatorStats,
 };
 

@@ -50,7 +50,7 @@
 //! # In tests
 //!
 //! ```no_run
-//! use worker::simulator::{Behaviour, Simulator, SimulatorConfig};
+//! use simulator::{Behaviour, Simulator, SimulatorConfig};
 //!
 //! # async fn example() -> anyhow::Result<()> {
 //! let simulator = Simulator::bind(SimulatorConfig::instant(), "127.0.0.1:0")
@@ -75,7 +75,6 @@ mod stats;
 mod wire;
 
 use std::future::Future;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -85,7 +84,6 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 pub use config::{Behaviour, SimulatorConfig};
 pub use stats::SimulatorStats;
@@ -286,19 +284,17 @@ impl Drop for SimulatorHandle {
     }
 }
 
-/// Logs to stdout, as text or JSON lines; `RUST_LOG` overrides the configured filter.
-pub fn init_logging(config: &SimulatorConfig) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log_filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    let installed = if config.log_json {
-        builder.json().flatten_event(true).try_init()
-    } else {
-        builder.try_init()
-    };
-    // A subscriber already installed (by a test, say) stays.
-    drop(installed);
+/// The simulator's `service.name` in traces (`OTEL_SERVICE_NAME` overrides it).
+pub const SERVICE_NAME: &str = "aiut-model-sim";
+
+/// Sets up the binary's logs (and traces, when an OTLP endpoint is set) through the services'
+/// shared set-up: stdout, as text or JSON lines; `RUST_LOG` overrides the configured filter. A
+/// subscriber already installed (by a test, say) stays. Keep the guard until the end of `main`,
+/// then shut it down.
+pub fn init_telemetry(config: &SimulatorConfig) -> telemetry::Telemetry {
+    telemetry::init(&telemetry::Options {
+        service: SERVICE_NAME,
+        filter: &config.log_filter,
+        json: config.log_json,
+    })
 }

@@ -1,0 +1,61 @@
+//! The `LISTEN` connection: queued tasks wake the claim loop, cancels stop running tasks at once;
+//! it reconnects with backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::TaskId;
+use sqlx::postgres::PgListener;
+use store::notify::{TASK_CANCEL, TASK_QUEUED};
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::StopReason;
+
+use super::Shared;
+
+/// One `LISTEN` connection: queued tasks wake the claim loop, cancels stop running tasks at once.
+pub(super) async fn listen(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let session = async {
+            let mut listener = PgListener::connect_with(&shared.pool).await?;
+            listener.listen_all([TASK_QUEUED, TASK_CANCEL]).await?;
+            // Anything queued while we were not listening is found by this claim attempt.
+            shared.wake.notify_one();
+            loop {
+                let notification = listener.recv().await?;
+                match notification.channel() {
+                    TASK_QUEUED => shared.wake.notify_one(),
+                    TASK_CANCEL => {
+                        if let Ok(id) = notification.payload().parse::<TaskId>()
+                            && let Some(control) = shared
+                                .running
+                                .lock()
+                                .ok()
+                                .and_then(|running| running.get(&id).cloned())
+                        {
+                            tracing::info!(task_id = %id, "cancel requested");
+                            control.stop(StopReason::CancelRequested);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            result = session => {
+                if let Err(error) = result {
+                    tracing::warn!(error = %error, "LISTEN connection lost; reconnecting");
+                }
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

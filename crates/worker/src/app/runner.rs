@@ -1,0 +1,94 @@
+//! One task's runner: the pipeline run under the lease, then the end of the attempt recorded and
+//! the slot given back.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use domain::{EventKind, Progress};
+use store::queue::{ClaimedTask, Lease};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+use tracing::Span;
+
+use crate::pipeline::{Halt, Pipeline, StopReason, TaskControl};
+use crate::provider::CallReport;
+
+use super::Shared;
+
+pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: OwnedSemaphorePermit) {
+    let started = Instant::now();
+    let control = Arc::new(TaskControl::default());
+    if let Ok(mut running) = shared.running.lock() {
+        running.insert(task.id, control.clone());
+    }
+    shared.metrics.claimed(task.reclaimed);
+    shared.metrics.in_flight().inc();
+    tracing::info!(task_id = %task.id, attempt = task.attempt, reclaimed = task.reclaimed, "task claimed");
+    if task.cancel_requested {
+        control.stop(StopReason::CancelRequested);
+    }
+    shared
+        .publisher
+        .publish(
+            task.id,
+            Progress::start(),
+            EventKind::Started {
+                attempt: u32::try_from(task.attempt).unwrap_or(0),
+            },
+        )
+        .await;
+
+    let finished = CancellationToken::new();
+    tokio::spawn(super::lease::keep_lease(
+        shared.clone(),
+        task.id,
+        task.attempt,
+        control.clone(),
+        finished.clone(),
+    ));
+
+    let mut report = CallReport::default();
+    let outcome = if control.token().is_cancelled() {
+        Err(Halt::Stopped)
+    } else {
+        Pipeline {
+            task: &task,
+            unit_concurrency: usize::try_from(shared.settings.worker.unit_concurrency).unwrap_or(1),
+            models: &shared.models,
+            publisher: &shared.publisher,
+            metrics: &shared.metrics,
+            control: &control,
+        }
+        .run(&mut report)
+        .await
+    };
+    finished.cancel();
+    let lease = Lease {
+        task: task.id,
+        owner: &shared.worker_id,
+        attempt: task.attempt,
+    };
+    let ended = match super::finish::finish(&shared, &task, lease, outcome, &control, &report).await
+    {
+        Ok(ended) => ended,
+        Err(error) => {
+            // The lease runs out and another worker retries the task.
+            tracing::error!(task_id = %task.id, error = format!("{error:#}"), "cannot record how the task ended");
+            "unrecorded"
+        }
+    };
+    let span = Span::current();
+    span.record("outcome", ended);
+    if matches!(ended, "failed" | "requeued" | "unrecorded") {
+        span.record("otel.status_code", "ERROR");
+    }
+    shared
+        .metrics
+        .attempt_ended(ended, started.elapsed().as_secs_f64());
+    shared.metrics.in_flight().dec();
+    if let Ok(mut running) = shared.running.lock() {
+        running.remove(&task.id);
+    }
+    drop(permit);
+    shared.wake.notify_one();
+}
