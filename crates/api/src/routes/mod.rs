@@ -1,13 +1,13 @@
 //! The router. The api's routes are registered once through utoipa-axum's [`OpenApiRouter`], each
 //! with its handler's `#[utoipa::path]`, so the OpenAPI document's (method, path) pairs are the ones
-//! served. The web UI's routes ([`ui::UI_ROUTES`]) are merged in afterwards and stay out of the
+//! served. The web UI's routes ([`UI_ROUTES`]) are merged in afterwards and stay out of the
 //! document: it describes the JSON API, not the page that uses it.
 
 mod events;
 mod meta;
 mod ops;
 mod tasks;
-pub mod ui;
+mod ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -27,7 +27,8 @@ use crate::middleware::{default_no_store, record_metrics, request_context};
 use crate::session::session_layer;
 use crate::state::AppState;
 
-pub use tasks::TaskView;
+pub(crate) use tasks::TaskView;
+pub use ui::UI_ROUTES;
 
 /// The api's routes, each registered with its documented operation (the handler's
 /// `#[utoipa::path]`), so the document's paths and methods are the ones served. `state` is `None`
