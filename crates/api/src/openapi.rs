@@ -11,7 +11,7 @@
 
 use domain::{Framework, Language, TaskStatus};
 use serde_json::{Map, Value, json};
-use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{
     ArrayBuilder, ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
 };
@@ -241,7 +241,61 @@ macro_rules! shared_responses {
     )*};
 }
 
-shared_responses!(InternalError, DatabaseUnavailable);
+shared_responses!(
+    InternalError,
+    DatabaseUnavailable,
+    InvalidTaskId,
+    TaskNotFound
+);
+
+/// An answer in the one error shape, as a response of the typed document.
+fn typed_error_response(description: &str, codes: &[ErrorCode]) -> RefOr<Response> {
+    let untyped = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    let code = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes.iter().map(|code| code.as_str())));
+    let narrowed = untyped().property("error", untyped().property("code", code));
+    let schema = AllOfBuilder::new()
+        .item(component("Error"))
+        .item(narrowed)
+        .build();
+    let content = ContentBuilder::new()
+        .schema(Some(RefOr::T(Schema::AllOf(schema))))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build(),
+    )
+}
+
+/// Answers of one operation in the one error shape, each with the `error.code`s it can carry, for
+/// `responses(…)` in `#[utoipa::path]`.
+macro_rules! error_answers {
+    ($($(#[$doc:meta])* $name:ident = $status:literal, $description:literal, [$($code:ident),+ $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                [(
+                    $status.to_owned(),
+                    typed_error_response($description, &[$(ErrorCode::$code),+]),
+                )]
+                .into()
+            }
+        }
+    )*};
+}
+
+error_answers! {
+    /// The 400 of `GET /api/tasks`.
+    InvalidListQuery = "400", "A query parameter is malformed, out of range or unknown.",
+        [InvalidQuery, InvalidTaskId];
+    /// The 409 of `DELETE /api/tasks/{id}`.
+    TaskAlreadyFinished = "409", "The task has already finished.", [TaskFinished];
+}
 
 /// A JSON answer whose schema is the component `schema`, with `headers` given as references to
 /// `components.headers` (named without hyphens).
@@ -312,9 +366,6 @@ fn paths() -> Value {
 fn written_operation(id: &str) -> Option<Value> {
     Some(match id {
         "createTask" => create_task(),
-        "listTasks" => list_tasks(),
-        "getTask" => get_task(),
-        "cancelTask" => cancel_task(),
         "downloadTask" => download_task(),
         "streamTaskEvents" => task_events(),
         "generateTestCompat" => generate_test(),
@@ -429,76 +480,6 @@ fn unprocessable_submission() -> Value {
             ErrorCode::NoTestableUnit,
         ],
     )
-}
-
-fn list_tasks() -> Value {
-    json!({
-        "operationId": "listTasks",
-        "tags": ["tasks"],
-        "summary": "List the session's tasks, newest first, a page at a time.",
-        "description": "Listings leave out `source`, `position` and `result.code`. Any query \
-            parameter other than these three is refused.",
-        "security": session_security(),
-        "parameters": [
-            parameter_ref("Limit"),
-            parameter_ref("Before"),
-            parameter_ref("StatusFilter"),
-        ],
-        "responses": {
-            "200": json_response("One page of tasks.", schema_ref("TaskPage")),
-            "400": error_response(
-                "A query parameter is malformed, out of range or unknown.",
-                &[ErrorCode::InvalidQuery, ErrorCode::InvalidTaskId],
-            ),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
-}
-
-fn get_task() -> Value {
-    json!({
-        "operationId": "getTask",
-        "tags": ["tasks"],
-        "summary": "Read one task of the session, with its source and result.",
-        "security": session_security(),
-        "parameters": [parameter_ref("TaskId")],
-        "responses": {
-            "200": json_response(
-                "The task; `position` is present while it is queued.",
-                schema_ref("Task"),
-            ),
-            "400": response_ref("InvalidTaskId"),
-            "404": response_ref("TaskNotFound"),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
-}
-
-fn cancel_task() -> Value {
-    json!({
-        "operationId": "cancelTask",
-        "tags": ["tasks"],
-        "summary": "Cancel a task: at once when queued, by asking its worker when running.",
-        "security": session_security(),
-        "parameters": [parameter_ref("TaskId")],
-        "responses": {
-            "200": json_response(
-                "The task was queued and is now cancelled.",
-                schema_ref("Task"),
-            ),
-            "202": json_response(
-                "The task is running; its worker was asked to stop (`cancel_requested: true`).",
-                schema_ref("Task"),
-            ),
-            "400": response_ref("InvalidTaskId"),
-            "404": response_ref("TaskNotFound"),
-            "409": error_response("The task has already finished.", &[ErrorCode::TaskFinished]),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
 }
 
 fn download_task() -> Value {
