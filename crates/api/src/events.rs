@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 /// What a watcher of one task receives.
 #[derive(Debug, Clone)]
 pub enum HubMessage {
-    /// A live event, parsed once for all watchers, with its JSON as published.
-    Event(Arc<Event>, Arc<str>),
+    /// A live event, parsed once for all watchers.
+    Event(Arc<Event>),
     /// The subscription was re-established: events may have been missed, re-read the log.
     Resync,
 }
@@ -106,15 +106,6 @@ impl EventHub {
     /// Completes when the replica stops.
     pub async fn stopping(&self) {
         self.inner.stopping.cancelled().await;
-    }
-
-    /// Tasks watched by at least one client.
-    pub fn watched_tasks(&self) -> usize {
-        self.inner
-            .watchers
-            .lock()
-            .map(|watchers| watchers.len())
-            .unwrap_or(0)
     }
 
     /// Clients watching `task` on this replica.
@@ -206,7 +197,7 @@ impl EventHub {
                 .and_then(|watchers| watchers.get(&event.task_id).cloned());
             if let Some(sender) = sender {
                 // No receivers left is fine: the last watcher just went away.
-                let _ = sender.send(HubMessage::Event(Arc::new(event), Arc::from(payload)));
+                let _ = sender.send(HubMessage::Event(Arc::new(event)));
             }
         }
         Ok(())

@@ -9,13 +9,21 @@ mod extract;
 mod fleet;
 mod metrics;
 mod middleware;
-pub mod openapi;
-pub mod routes;
+mod openapi;
+mod probe;
+mod routes;
 mod session;
 mod startup;
-pub mod state;
+mod state;
 mod telemetry;
 
 pub use config::Settings;
+pub use probe::Probe;
+pub use routes::UI_ROUTES;
 pub use startup::Application;
 pub use telemetry::{SERVICE_NAME, init as init_telemetry};
+
+/// The OpenAPI 3.1 document of the api, as `GET /api/openapi.json` serves it.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document()
+}

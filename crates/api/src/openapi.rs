@@ -2,14 +2,19 @@
 //!
 //! Written from the handlers (`routes/*`, `extract.rs`, `error.rs`, `session.rs`); the language,
 //! framework and status enums are built from the domain's lists, so they cannot drift from it.
-//! The paths and methods are not written here: they are those registered in `routes::api_routes`,
-//! each handler's `#[utoipa::path]` giving its `operationId`, whose operation is written out below.
+//! The paths and methods are not written here: they are those registered in `routes::api_routes`.
+//! Each handler's `#[utoipa::path]` gives its `operationId`, and for most operations the whole
+//! operation (summary, description, tags, security, responses with `body = …` types deriving
+//! `ToSchema`); the operations still written out below are looked up by `operationId`.
 //! `tests/api/openapi.rs` probes every documented operation and method, and holds real answers to
 //! the schemas and error codes given here.
 
 use domain::{Framework, Language, TaskStatus};
 use serde_json::{Map, Value, json};
-use utoipa::openapi::{ArrayBuilder, Ref, RefOr, Schema};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::{
+    ArrayBuilder, ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
+};
 
 use crate::error::ErrorCode;
 
@@ -212,10 +217,134 @@ fn derived_schemas() -> Map<String, Value> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// What the handlers' `#[utoipa::path]` refer to: the shared answers of `components.responses` (as
+// `response = …`), and answers whose headers are references to `components.headers`, which
+// utoipa's `headers(…)` can only write inline (and without `required`).
+
+/// The shared answer `name` of `components.responses`.
+fn shared_response(name: &str) -> RefOr<Response> {
+    serde_json::from_value(responses()[name].clone())
+        .unwrap_or_else(|_| RefOr::T(ResponseBuilder::new().build()))
+}
+
+/// Names the shared answers of `components.responses`, for `response = …` in `#[utoipa::path]`.
+macro_rules! shared_responses {
+    ($($name:ident),* $(,)?) => {$(
+        #[doc = concat!("The shared answer `", stringify!($name), "` of `components.responses`.")]
+        pub(crate) struct $name;
+
+        impl<'r> utoipa::ToResponse<'r> for $name {
+            fn response() -> (&'r str, RefOr<Response>) {
+                (stringify!($name), shared_response(stringify!($name)))
+            }
+        }
+    )*};
+}
+
+shared_responses!(
+    InternalError,
+    DatabaseUnavailable,
+    InvalidTaskId,
+    TaskNotFound
+);
+
+/// An answer in the one error shape, as a response of the typed document.
+fn typed_error_response(description: &str, codes: &[ErrorCode]) -> RefOr<Response> {
+    let untyped = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+    let code = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes.iter().map(|code| code.as_str())));
+    let narrowed = untyped().property("error", untyped().property("code", code));
+    let schema = AllOfBuilder::new()
+        .item(component("Error"))
+        .item(narrowed)
+        .build();
+    let content = ContentBuilder::new()
+        .schema(Some(RefOr::T(Schema::AllOf(schema))))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build(),
+    )
+}
+
+/// Answers of one operation in the one error shape, each with the `error.code`s it can carry, for
+/// `responses(…)` in `#[utoipa::path]`.
+macro_rules! error_answers {
+    ($($(#[$doc:meta])* $name:ident = $status:literal, $description:literal, [$($code:ident),+ $(,)?];)*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
+                [(
+                    $status.to_owned(),
+                    typed_error_response($description, &[$(ErrorCode::$code),+]),
+                )]
+                .into()
+            }
+        }
+    )*};
+}
+
+error_answers! {
+    /// The 400 of `GET /api/tasks`.
+    InvalidListQuery = "400", "A query parameter is malformed, out of range or unknown.",
+        [InvalidQuery, InvalidTaskId];
+    /// The 409 of `DELETE /api/tasks/{id}`.
+    TaskAlreadyFinished = "409", "The task has already finished.", [TaskFinished];
+}
+
+/// A JSON answer whose schema is the component `schema`, with `headers` given as references to
+/// `components.headers` (named without hyphens).
+pub(crate) fn json_response_with_headers(
+    description: &str,
+    schema: &str,
+    headers: &[&str],
+) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(component(schema)))
+        .build();
+    let response = headers.iter().fold(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content),
+        |response, &name| {
+            response.header_ref(
+                name,
+                Ref::new(format!("#/components/headers/{}", name.replace('-', ""))),
+            )
+        },
+    );
+    RefOr::T(response.build())
+}
+
+/// The body of `GET /api/openapi.json`, described only as an object with the three fields a 3.1
+/// document requires.
+pub(crate) struct OpenApiDocument;
+
+impl utoipa::PartialSchema for OpenApiDocument {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .required("openapi")
+                .required("info")
+                .required("paths")
+                .build(),
+        ))
+    }
+}
+
+impl utoipa::ToSchema for OpenApiDocument {}
+
+// ---------------------------------------------------------------------------------------------
 // Paths and operations.
 
-/// The paths and methods of the routes as registered (`routes::api_routes`), each operation written
-/// out here by its `operationId`.
+/// The paths and methods of the routes as registered (`routes::api_routes`), each operation as its
+/// `#[utoipa::path]` describes it, unless it is written out here under its `operationId`.
 fn paths() -> Value {
     let registered = crate::routes::api_routes(None).into_openapi().paths;
     let mut paths = Map::new();
@@ -224,8 +353,7 @@ fn paths() -> Value {
         let item = serde_json::to_value(item).unwrap_or_default();
         for (method, operation) in item.as_object().into_iter().flatten() {
             let id = operation["operationId"].as_str().unwrap_or_default();
-            // An operation without a written description stays as registered, and fails the
-            // unit tests below.
+            // An operation not written out here is the one its annotation describes.
             let written = written_operation(id).unwrap_or_else(|| operation.clone());
             operations.insert(method.clone(), written);
         }
@@ -238,22 +366,10 @@ fn paths() -> Value {
 fn written_operation(id: &str) -> Option<Value> {
     Some(match id {
         "createTask" => create_task(),
-        "listTasks" => list_tasks(),
-        "getTask" => get_task(),
-        "cancelTask" => cancel_task(),
         "downloadTask" => download_task(),
         "streamTaskEvents" => task_events(),
         "generateTestCompat" => generate_test(),
         "generateTestStreamCompat" => generate_test_stream(),
-        "getQueue" => get_queue(),
-        "getQueueStatusCompat" => get_queue_status_compat(),
-        "listLanguages" => list_languages(),
-        "listModels" => list_models(),
-        "getHealthCompat" => get_health_compat(),
-        "healthz" => healthz(),
-        "readyz" => readyz(),
-        "getMetrics" => metrics(),
-        "getOpenApi" => openapi(),
         _ => return None,
     })
 }
@@ -364,76 +480,6 @@ fn unprocessable_submission() -> Value {
             ErrorCode::NoTestableUnit,
         ],
     )
-}
-
-fn list_tasks() -> Value {
-    json!({
-        "operationId": "listTasks",
-        "tags": ["tasks"],
-        "summary": "List the session's tasks, newest first, a page at a time.",
-        "description": "Listings leave out `source`, `position` and `result.code`. Any query \
-            parameter other than these three is refused.",
-        "security": session_security(),
-        "parameters": [
-            parameter_ref("Limit"),
-            parameter_ref("Before"),
-            parameter_ref("StatusFilter"),
-        ],
-        "responses": {
-            "200": json_response("One page of tasks.", schema_ref("TaskPage")),
-            "400": error_response(
-                "A query parameter is malformed, out of range or unknown.",
-                &[ErrorCode::InvalidQuery, ErrorCode::InvalidTaskId],
-            ),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
-}
-
-fn get_task() -> Value {
-    json!({
-        "operationId": "getTask",
-        "tags": ["tasks"],
-        "summary": "Read one task of the session, with its source and result.",
-        "security": session_security(),
-        "parameters": [parameter_ref("TaskId")],
-        "responses": {
-            "200": json_response(
-                "The task; `position` is present while it is queued.",
-                schema_ref("Task"),
-            ),
-            "400": response_ref("InvalidTaskId"),
-            "404": response_ref("TaskNotFound"),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
-}
-
-fn cancel_task() -> Value {
-    json!({
-        "operationId": "cancelTask",
-        "tags": ["tasks"],
-        "summary": "Cancel a task: at once when queued, by asking its worker when running.",
-        "security": session_security(),
-        "parameters": [parameter_ref("TaskId")],
-        "responses": {
-            "200": json_response(
-                "The task was queued and is now cancelled.",
-                schema_ref("Task"),
-            ),
-            "202": json_response(
-                "The task is running; its worker was asked to stop (`cancel_requested: true`).",
-                schema_ref("Task"),
-            ),
-            "400": response_ref("InvalidTaskId"),
-            "404": response_ref("TaskNotFound"),
-            "409": error_response("The task has already finished.", &[ErrorCode::TaskFinished]),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
 }
 
 fn download_task() -> Value {
@@ -659,135 +705,6 @@ fn generate_test_stream() -> Value {
         "parameters": [parameter_ref("IdempotencyKey")],
         "requestBody": compat_request_body(),
         "responses": responses,
-    })
-}
-
-fn list_models() -> Value {
-    json!({
-        "operationId": "listModels",
-        "tags": ["service"],
-        "summary": "The models on offer, which of them can be used now, and the default.",
-        "description": "A hosted model whose key is not set is listed with `available: false` \
-            and a `reason`; tasks asking for it are refused with 422 `model_unavailable`. Keys \
-            are never shown.",
-        "responses": {
-            "200": json_response("The models.", schema_ref("Models")),
-        },
-    })
-}
-
-fn get_queue() -> Value {
-    json!({
-        "operationId": "getQueue",
-        "tags": ["service"],
-        "summary": "How busy the queue is, overall and for this session.",
-        "security": session_security(),
-        "responses": {
-            "200": json_response("The queue.", schema_ref("Queue")),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
-}
-
-fn get_queue_status_compat() -> Value {
-    json!({
-        "operationId": "getQueueStatusCompat",
-        "tags": ["compat"],
-        "summary": "The queue in the original tool's shape.",
-        "description": "`stream_details` lists only the caller's own unfinished tasks.",
-        "security": session_security(),
-        "responses": {
-            "200": json_response("The queue.", schema_ref("QueueStatusCompat")),
-            "500": response_ref("InternalError"),
-            "503": response_ref("DatabaseUnavailable"),
-        },
-    })
-}
-
-fn list_languages() -> Value {
-    json!({
-        "operationId": "listLanguages",
-        "tags": ["service"],
-        "summary": "The languages and test frameworks on offer.",
-        "responses": {
-            "200": with_headers(
-                json_response(
-                    "The languages, defaults first among each one's frameworks.",
-                    schema_ref("Languages"),
-                ),
-                &["Cache-Control"],
-            ),
-        },
-    })
-}
-
-fn get_health_compat() -> Value {
-    json!({
-        "operationId": "getHealthCompat",
-        "tags": ["compat"],
-        "summary": "Liveness in the original tool's shape, with the replica's name and uptime.",
-        "responses": {
-            "200": json_response("The process is up.", schema_ref("HealthCompat")),
-        },
-    })
-}
-
-fn healthz() -> Value {
-    json!({
-        "operationId": "healthz",
-        "tags": ["operations"],
-        "summary": "Liveness: the process is up and serving (dependencies are not checked).",
-        "responses": {
-            "200": json_response("The process is up.", schema_ref("Liveness")),
-        },
-    })
-}
-
-fn readyz() -> Value {
-    json!({
-        "operationId": "readyz",
-        "tags": ["operations"],
-        "summary": "Readiness: Postgres and Redis both answer.",
-        "responses": {
-            "200": json_response("Ready.", schema_ref("Readiness")),
-            "503": with_headers(
-                json_response(
-                    "Not ready; `down` names what is unreachable.",
-                    schema_ref("NotReady"),
-                ),
-                &["Retry-After"],
-            ),
-        },
-    })
-}
-
-fn metrics() -> Value {
-    json!({
-        "operationId": "getMetrics",
-        "tags": ["operations"],
-        "summary": "Prometheus metrics in the OpenMetrics text format.",
-        "responses": {
-            "200": {
-                "description": "The metrics (`version=1.0.0; charset=utf-8`).",
-                "content": {"application/openmetrics-text": {"schema": {"type": "string"}}},
-            },
-            "500": response_ref("InternalError"),
-        },
-    })
-}
-
-fn openapi() -> Value {
-    json!({
-        "operationId": "getOpenApi",
-        "tags": ["operations"],
-        "summary": "This document.",
-        "responses": {
-            "200": json_response(
-                "The OpenAPI 3.1 document of the api.",
-                json!({"type": "object", "required": ["openapi", "info", "paths"]}),
-            ),
-        },
     })
 }
 
@@ -1659,16 +1576,23 @@ mod tests {
     }
 
     #[test]
-    fn every_registered_operation_is_written_out() {
+    fn every_registered_operation_is_described_once() {
         let registered = crate::routes::api_routes(None).into_openapi().paths;
         let registered = serde_json::to_value(registered).unwrap_or_default();
         let mut count = 0;
         for (method, path, operation) in operations(&json!({"paths": registered})) {
             let id = operation["operationId"].as_str().unwrap_or_default();
-            assert!(
-                written_operation(id).is_some_and(|written| written["operationId"] == id),
-                "{method} {path}: `{id}` has no written description"
-            );
+            match written_operation(id) {
+                // Written out, the annotation gives no tags, nor what goes with them.
+                Some(written) => assert!(
+                    written["operationId"] == id && operation.get("tags").is_none(),
+                    "{method} {path}: `{id}` is both written out and annotated"
+                ),
+                None => assert!(
+                    operation["tags"].is_array() && operation["summary"].is_string(),
+                    "{method} {path}: `{id}` is neither written out nor annotated"
+                ),
+            }
             count += 1;
         }
         assert_ne!(count, 0);

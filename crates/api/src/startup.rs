@@ -15,6 +15,7 @@ use crate::config::Settings;
 use crate::events::EventHub;
 use crate::fleet::FleetView;
 use crate::metrics::Metrics;
+use crate::probe::Probe;
 use crate::state::{AppState, Shared};
 use crate::{dependencies, routes};
 
@@ -129,9 +130,10 @@ impl Application {
         &self.state.instance_id
     }
 
-    /// The state the handlers share, for tests that look behind the API.
-    pub fn state(&self) -> &AppState {
-        &self.state
+    /// A view of this replica for tests that look behind the API; it stays usable while the
+    /// application runs.
+    pub fn probe(&self) -> Probe {
+        Probe::new(self.state.clone())
     }
 
     /// Serves until SIGINT or SIGTERM.

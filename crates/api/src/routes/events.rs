@@ -158,7 +158,7 @@ impl Follower {
                 () = self.sender.closed() => Flow::End,
                 () = self.state.hub.stopping() => Flow::End,
                 message = watch.recv() => match message {
-                    Some(HubMessage::Event(event, _)) => self.send_live(event).await,
+                    Some(HubMessage::Event(event)) => self.send_live(event).await,
                     Some(HubMessage::Resync) => self.resync().await,
                     None => Flow::End,
                 },

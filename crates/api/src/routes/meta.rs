@@ -7,24 +7,28 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domain::Language;
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Response as OpenApiResponse};
 
 use crate::error::ApiResult;
 use crate::fleet;
+use crate::openapi::{DatabaseUnavailable, InternalError, json_response_with_headers};
 use crate::session::Session;
 use crate::state::AppState;
 use store::tasks;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Languages {
     /// The original's field: language ids.
     languages: Vec<&'static str>,
     details: Vec<LanguageDetail>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LanguageDetail {
     id: &'static str,
     name: &'static str,
+    #[schema(value_type = Vec<String>)]
     extensions: &'static [&'static str],
     frameworks: Vec<FrameworkDetail>,
     default_framework: &'static str,
@@ -32,14 +36,36 @@ pub struct LanguageDetail {
     test_file_example: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct FrameworkDetail {
     id: &'static str,
     name: &'static str,
 }
 
+/// The answer of `GET /api/languages`: the same for everyone, so it may be cached.
+impl utoipa::IntoResponses for Languages {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        [(
+            "200".to_owned(),
+            json_response_with_headers(
+                "The languages, defaults first among each one's frameworks.",
+                "Languages",
+                &["Cache-Control"],
+            ),
+        )]
+        .into()
+    }
+}
+
 /// `GET /api/languages`
-#[utoipa::path(get, path = "/api/languages", operation_id = "listLanguages")]
+#[utoipa::path(
+    get,
+    path = "/api/languages",
+    operation_id = "listLanguages",
+    tag = "service",
+    summary = "The languages and test frameworks on offer.",
+    responses(Languages)
+)]
 pub async fn languages() -> Response {
     let body = Languages {
         languages: Language::ALL.iter().map(|language| language.id()).collect(),
@@ -72,7 +98,7 @@ pub async fn languages() -> Response {
     response
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Queue {
     queued: i64,
     running: i64,
@@ -82,7 +108,7 @@ pub struct Queue {
     yours: YourQueue,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct YourQueue {
     queued: i64,
     running: i64,
@@ -94,7 +120,19 @@ pub struct YourQueue {
 }
 
 /// `GET /api/queue`
-#[utoipa::path(get, path = "/api/queue", operation_id = "getQueue")]
+#[utoipa::path(
+    get,
+    path = "/api/queue",
+    operation_id = "getQueue",
+    tag = "service",
+    summary = "How busy the queue is, overall and for this session.",
+    security(("sessionCookie" = []), ()),
+    responses(
+        (status = 200, description = "The queue.", body = Queue),
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
+)]
 pub async fn queue(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -122,7 +160,7 @@ pub async fn queue(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct HealthCompat {
     status: &'static str,
     version: &'static str,
@@ -132,7 +170,14 @@ pub struct HealthCompat {
 
 /// `GET /api/health`: the original's `{"status": "ok", "version": …}`, plus the replica's name and
 /// uptime. Liveness only; `/readyz` checks the dependencies.
-#[utoipa::path(get, path = "/api/health", operation_id = "getHealthCompat")]
+#[utoipa::path(
+    get,
+    path = "/api/health",
+    operation_id = "getHealthCompat",
+    tag = "compat",
+    summary = "Liveness in the original tool's shape, with the replica's name and uptime.",
+    responses((status = 200, description = "The process is up.", body = HealthCompat))
+)]
 pub async fn health_compat(State(state): State<AppState>) -> Json<HealthCompat> {
     Json(HealthCompat {
         status: "ok",
@@ -142,7 +187,7 @@ pub async fn health_compat(State(state): State<AppState>) -> Json<HealthCompat> 
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct QueueStatusCompat {
     pending_tasks: i64,
     running_tasks: i64,
@@ -154,7 +199,7 @@ pub struct QueueStatusCompat {
     stream_details: Vec<StreamDetail>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StatsCompat {
     total_completed: i64,
     total_failed: i64,
@@ -163,7 +208,7 @@ pub struct StatsCompat {
     window_hours: u32,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StreamDetail {
     id: String,
     status: &'static str,
@@ -174,7 +219,20 @@ pub struct StreamDetail {
 
 /// `GET /api/queue/status` in the original tool's shape. `stream_details` lists only the caller's
 /// own unfinished tasks: other users' tasks are theirs alone.
-#[utoipa::path(get, path = "/api/queue/status", operation_id = "getQueueStatusCompat")]
+#[utoipa::path(
+    get,
+    path = "/api/queue/status",
+    operation_id = "getQueueStatusCompat",
+    tag = "compat",
+    summary = "The queue in the original tool's shape.",
+    description = "`stream_details` lists only the caller's own unfinished tasks.",
+    security(("sessionCookie" = []), ()),
+    responses(
+        (status = 200, description = "The queue.", body = QueueStatusCompat),
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
+)]
 pub async fn queue_status_compat(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -216,7 +274,7 @@ pub async fn queue_status_compat(
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Models {
     /// The original's fields: model ids, and the default.
     models: Vec<String>,
@@ -225,10 +283,11 @@ pub struct Models {
 }
 
 /// A model as users may see it: never its key, nor the variable holding it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ModelDetail {
     id: String,
     name: String,
+    #[schema(value_type = String)]
     kind: domain::ModelKind,
     available: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -240,7 +299,17 @@ pub struct ModelDetail {
 }
 
 /// `GET /api/models`
-#[utoipa::path(get, path = "/api/models", operation_id = "listModels")]
+#[utoipa::path(
+    get,
+    path = "/api/models",
+    operation_id = "listModels",
+    tag = "service",
+    summary = "The models on offer, which of them can be used now, and the default.",
+    description = "A hosted model whose key is not set is listed with `available: false` and a \
+        `reason`; tasks asking for it are refused with 422 `model_unavailable`. Keys are never \
+        shown.",
+    responses((status = 200, description = "The models.", body = Models))
+)]
 pub async fn models(State(state): State<AppState>) -> Json<Models> {
     let registry = &state.settings.models;
     let fleet = state.live_workers().await;

@@ -8,10 +8,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Response as OpenApiResponse};
 
 use crate::dependencies;
 use crate::error::{ApiError, ErrorCode};
+use crate::openapi::{InternalError, OpenApiDocument, json_response_with_headers};
 use crate::state::AppState;
 
 /// How long a readiness probe waits for each dependency.
@@ -19,21 +21,75 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is up and serving. Says nothing about its dependencies, so a load
 /// balancer does not eject every replica at once when Postgres blinks.
-#[utoipa::path(get, path = "/healthz", operation_id = "healthz")]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    summary = "Liveness: the process is up and serving (dependencies are not checked).",
+    responses((status = 200, description = "The process is up.", body = Liveness))
+)]
+pub async fn healthz() -> Json<Liveness> {
+    Json(Liveness { status: "ok" })
 }
 
-#[derive(Serialize)]
-struct Check {
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    status: &'static str,
+    checks: ReadinessChecks,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    postgres: DependencyCheck,
+    redis: DependencyCheck,
+}
+
+/// Not ready: the one error shape, with what is down and every check.
+#[derive(Serialize, ToSchema)]
+pub struct NotReady {
+    error: NotReadyError,
+    down: Vec<&'static str>,
+    checks: ReadinessChecks,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotReadyError {
+    #[schema(value_type = String)]
+    code: ErrorCode,
+    message: String,
+}
+
+/// The 503 of `GET /readyz`, which names the `Retry-After` of `components.headers`.
+impl utoipa::IntoResponses for NotReady {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        [(
+            "503".to_owned(),
+            json_response_with_headers(
+                "Not ready; `down` names what is unreachable.",
+                "NotReady",
+                &["Retry-After"],
+            ),
+        )]
+        .into()
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DependencyCheck {
     ok: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
-impl Check {
-    fn from_result(result: Result<(), String>) -> Check {
-        Check {
+impl DependencyCheck {
+    fn from_result(result: Result<(), String>) -> DependencyCheck {
+        DependencyCheck {
             ok: result.is_ok(),
             error: result.err(),
         }
@@ -41,24 +97,35 @@ impl Check {
 }
 
 /// `GET /readyz`: Postgres and Redis both answer. 503, naming what is down, when not.
-#[utoipa::path(get, path = "/readyz", operation_id = "readyz")]
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "operations",
+    summary = "Readiness: Postgres and Redis both answer.",
+    responses((status = 200, description = "Ready.", body = Readiness), NotReady)
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let (postgres, redis) = tokio::join!(
         dependencies::check_postgres(&state.pool, PROBE_TIMEOUT),
         dependencies::check_redis(&state.redis, PROBE_TIMEOUT),
     );
-    let postgres = Check::from_result(postgres);
-    let redis = Check::from_result(redis);
-    let down: Vec<&str> = [("postgres", &postgres), ("redis", &redis)]
+    let checks = ReadinessChecks {
+        postgres: DependencyCheck::from_result(postgres),
+        redis: DependencyCheck::from_result(redis),
+    };
+    let down: Vec<&'static str> = [("postgres", &checks.postgres), ("redis", &checks.redis)]
         .into_iter()
         .filter(|(_, check)| !check.ok)
         .map(|(name, _)| name)
         .collect();
-    let checks = json!({"postgres": postgres, "redis": redis});
     if down.is_empty() {
         (
             StatusCode::OK,
-            Json(json!({"status": "ready", "checks": checks})),
+            Json(Readiness {
+                status: "ready",
+                checks,
+            }),
         )
             .into_response()
     } else {
@@ -66,18 +133,36 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, HeaderValue::from_static("5"))],
-            Json(json!({
-                "error": {"code": ErrorCode::NotReady, "message": message},
-                "down": down,
-                "checks": checks,
-            })),
+            Json(NotReady {
+                error: NotReadyError {
+                    code: ErrorCode::NotReady,
+                    message,
+                },
+                down,
+                checks,
+            }),
         )
             .into_response()
     }
 }
 
 /// `GET /metrics` in the OpenMetrics text format.
-#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics")]
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "getMetrics",
+    tag = "operations",
+    summary = "Prometheus metrics in the OpenMetrics text format.",
+    responses(
+        (
+            status = 200,
+            description = "The metrics (`version=1.0.0; charset=utf-8`).",
+            body = String,
+            content_type = "application/openmetrics-text"
+        ),
+        (status = 500, response = InternalError),
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     // The pool's counts cost nothing to read, so they are fresh at each scrape.
     dependencies::sample_pool(&state);
@@ -96,7 +181,18 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 /// `GET /api/openapi.json`; the document is fixed per build, so it is made once.
-#[utoipa::path(get, path = "/api/openapi.json", operation_id = "getOpenApi")]
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    operation_id = "getOpenApi",
+    tag = "operations",
+    summary = "This document.",
+    responses((
+        status = 200,
+        description = "The OpenAPI 3.1 document of the api.",
+        body = inline(OpenApiDocument)
+    ))
+)]
 pub async fn openapi() -> Json<&'static serde_json::Value> {
     static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(crate::openapi::document);
     Json(&DOCUMENT)

@@ -15,7 +15,10 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
 use crate::fleet;
-use crate::openapi;
+use crate::openapi::{
+    self, DatabaseUnavailable, InternalError, InvalidListQuery, InvalidTaskId, TaskAlreadyFinished,
+    TaskNotFound,
+};
 use crate::session::Session;
 use crate::state::AppState;
 use store::TaskRow;
@@ -454,7 +457,25 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
 }
 
 /// `GET /api/tasks/{id}`
-#[utoipa::path(get, path = "/api/tasks/{id}", operation_id = "getTask")]
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}",
+    operation_id = "getTask",
+    tag = "tasks",
+    summary = "Read one task of the session, with its source and result.",
+    security(("sessionCookie" = []), ()),
+    responses(
+        (
+            status = 200,
+            description = "The task; `position` is present while it is queued.",
+            body = TaskView
+        ),
+        (status = 400, response = InvalidTaskId),
+        (status = 404, response = TaskNotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -478,16 +499,32 @@ pub struct ListParams {
     status: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TaskPage {
     tasks: Vec<TaskView>,
     /// Pass as `before` to get the next (older) page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     next_before: Option<TaskId>,
 }
 
 /// `GET /api/tasks?limit=&before=&status=`: the caller's tasks, newest first.
-#[utoipa::path(get, path = "/api/tasks", operation_id = "listTasks")]
+#[utoipa::path(
+    get,
+    path = "/api/tasks",
+    operation_id = "listTasks",
+    tag = "tasks",
+    summary = "List the session's tasks, newest first, a page at a time.",
+    description = "Listings leave out `source`, `position` and `result.code`. Any query \
+        parameter other than these three is refused.",
+    security(("sessionCookie" = []), ()),
+    responses(
+        (status = 200, description = "One page of tasks.", body = TaskPage),
+        InvalidListQuery,
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -542,7 +579,28 @@ pub async fn list(
 
 /// `DELETE /api/tasks/{id}`: 200 when cancelled at once, 202 when the worker was asked to stop,
 /// 409 when the task had already finished.
-#[utoipa::path(delete, path = "/api/tasks/{id}", operation_id = "cancelTask")]
+#[utoipa::path(
+    delete,
+    path = "/api/tasks/{id}",
+    operation_id = "cancelTask",
+    tag = "tasks",
+    summary = "Cancel a task: at once when queued, by asking its worker when running.",
+    security(("sessionCookie" = []), ()),
+    responses(
+        (status = 200, description = "The task was queued and is now cancelled.", body = TaskView),
+        (
+            status = 202,
+            description = "The task is running; its worker was asked to stop \
+                (`cancel_requested: true`).",
+            body = TaskView
+        ),
+        (status = 400, response = InvalidTaskId),
+        (status = 404, response = TaskNotFound),
+        TaskAlreadyFinished,
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
+)]
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,

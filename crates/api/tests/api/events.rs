@@ -173,7 +173,7 @@ fn one_unit_events() -> Vec<(Progress, EventKind)> {
 
 async fn publish(app: &TestApp, task: &str, (progress, kind): (Progress, EventKind)) {
     let task: TaskId = task.parse().expect("a task id");
-    store::events::publish(&app.state.redis, 60, task, progress, kind)
+    store::events::publish(app.probe.redis(), 60, task, progress, kind)
         .await
         .expect("the event is published");
 }

@@ -1,7 +1,6 @@
 use std::time::Duration;
 
-use api::state::AppState;
-use api::{Application, Settings};
+use api::{Application, Probe, Settings};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -16,8 +15,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub settings: Settings,
-    /// The state the handlers share: its Redis, its event subscription.
-    pub state: AppState,
+    /// A view behind the API: its Redis, its event subscription.
+    pub probe: Probe,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -77,7 +76,7 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let instance_id = application.instance_id().to_owned();
-    let state = application.state().clone();
+    let probe = application.probe();
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -88,7 +87,7 @@ pub async fn spawn_on_pool(pool: PgPool, settings: Settings) -> TestApp {
         client: new_client(),
         pool,
         settings,
-        state,
+        probe,
         stop: Some(stop),
         server: Some(server),
     }
@@ -148,7 +147,7 @@ impl TestApp {
     /// before that, event streams send a task's state and close.
     pub async fn wait_for_event_subscription(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while !self.state.hub.is_connected() {
+        while !self.probe.is_subscribed() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the event subscription did not come up within 10 s"

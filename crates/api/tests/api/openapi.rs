@@ -188,7 +188,7 @@ async fn every_documented_path_serves_exactly_the_documented_methods(
 
     // The web UI (`/` and `/assets/...`) is left out of the document on purpose: the document
     // describes the JSON API, not the page that uses it. Its routes are served all the same.
-    for path in api::routes::ui::UI_ROUTES {
+    for path in api::UI_ROUTES {
         assert!(
             !documented.iter().any(|(_, documented)| documented == path),
             "{path} is the UI's and is not documented"
@@ -467,7 +467,7 @@ async fn refusals_carry_documented_statuses_and_codes(
 /// The checker above must not pass anything: a broken task and a stray error code are caught.
 #[test]
 fn the_schema_check_catches_mismatches() {
-    let document = serde_json::to_value(api::openapi::document()).expect("a JSON document");
+    let document = serde_json::to_value(api::openapi_document()).expect("a JSON document");
     let problems_with = |schema: Value, value: Value| problems(&document, &schema, &value);
     let task = json!({"$ref": "#/components/schemas/Task"});
     let found = problems_with(

@@ -149,13 +149,13 @@ impl Stack {
                 .await
                 .expect("an api replica builds");
             addresses.push(SocketAddr::from(([127, 0, 0, 1], application.port())));
-            let hub = application.state().hub.clone();
+            let probe = application.probe();
             let (stop, stopped) = oneshot::channel::<()>();
             let task = tokio::spawn(application.run_until(async move {
                 let _ = stopped.await;
             }));
             wait_for(&format!("api-{} event subscription", index + 1), || {
-                let connected = hub.is_connected();
+                let connected = probe.is_subscribed();
                 async move { connected }
             })
             .await;

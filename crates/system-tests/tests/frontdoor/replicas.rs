@@ -4,8 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use api::state::AppState;
-use api::{Application, Settings};
+use api::{Application, Probe, Settings};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -16,7 +15,7 @@ pub const REPLICAS: usize = 3;
 pub struct Replica {
     pub instance_id: String,
     pub address: SocketAddr,
-    pub state: AppState,
+    pub probe: Probe,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -109,7 +108,7 @@ impl Replicas {
             .expect("the replica builds");
         let address = SocketAddr::from(([127, 0, 0, 1], application.port()));
         let instance_id = application.instance_id().to_owned();
-        let state = application.state().clone();
+        let probe = application.probe();
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until(async move {
             let _ = stopped.await;
@@ -117,7 +116,7 @@ impl Replicas {
         Replica {
             instance_id,
             address,
-            state,
+            probe,
             stop: Some(stop),
             server: Some(server),
         }
@@ -153,7 +152,7 @@ impl Replicas {
     pub async fn wait_for_event_subscriptions(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         for replica in self.slots.iter().flatten() {
-            while !replica.state.hub.is_connected() {
+            while !replica.probe.is_subscribed() {
                 assert!(
                     tokio::time::Instant::now() < deadline,
                     "{}'s event subscription did not come up within 10 s",

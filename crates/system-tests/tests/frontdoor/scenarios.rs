@@ -424,7 +424,7 @@ pub async fn an_event_stream_passes_unbuffered_and_survives_a_quiet_gap(
     );
     let mut stream = SseReader::new(response);
 
-    let redis = &replicas.get(0).state.redis;
+    let redis = replicas.get(0).probe.redis();
     let ttl = replicas.settings().stream.event_ttl_secs;
     let publish = |progress: Progress, kind: EventKind| async move {
         let sent = Instant::now();

@@ -51,17 +51,17 @@ async fn a_thousand_event_streams_share_one_subscription(
 
     // Every client is watching once the replica's one channel has them all.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while stack.api_state.hub.watchers_of(task) < CLIENTS {
+    while stack.api_probe.watchers_of(task) < CLIENTS {
         assert!(
             std::time::Instant::now() < deadline,
             "only {} of {CLIENTS} clients are watching",
-            stack.api_state.hub.watchers_of(task)
+            stack.api_probe.watchers_of(task)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let subscribers = channel_subscribers(&format!("{}events", stack.prefix)).await;
     assert_eq!(subscribers, 1, "one subscription for the whole replica");
-    let received_before = stack.api_state.hub.received();
+    let received_before = stack.api_probe.events_received();
 
     publish(EventKind::Generating { unit: "f".into() }).await;
     publish(EventKind::Result {
@@ -88,7 +88,7 @@ async fn a_thousand_event_streams_share_one_subscription(
     }
     assert_eq!(complete, CLIENTS);
     assert_eq!(
-        stack.api_state.hub.received() - received_before,
+        stack.api_probe.events_received() - received_before,
         3,
         "each event crossed Redis once for all {CLIENTS} clients"
     );

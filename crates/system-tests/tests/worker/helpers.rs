@@ -108,7 +108,7 @@ pub struct Stack {
     pub simulator: SimulatorHandle,
     pub api_settings: api::Settings,
     pub worker_settings: worker::Settings,
-    pub api_state: api::state::AppState,
+    pub api_probe: api::Probe,
     api_stop: Option<oneshot::Sender<()>>,
     api_task: Option<JoinHandle<anyhow::Result<()>>>,
     workers: Vec<RunningWorker>,
@@ -185,7 +185,7 @@ pub async fn stack(
         .await
         .expect("the api builds");
     let address = format!("http://127.0.0.1:{}", application.port());
-    let api_state = application.state().clone();
+    let api_probe = application.probe();
     let (api_stop, stopped) = oneshot::channel::<()>();
     let api_task = tokio::spawn(application.run_until(async move {
         let _ = stopped.await;
@@ -199,7 +199,7 @@ pub async fn stack(
         simulator,
         api_settings,
         worker_settings,
-        api_state,
+        api_probe,
         api_stop: Some(api_stop),
         api_task: Some(api_task),
         workers: Vec::new(),
@@ -243,7 +243,7 @@ impl Stack {
 
     async fn wait_for_subscription(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.api_state.hub.is_connected() {
+        while !self.api_probe.is_subscribed() {
             assert!(
                 Instant::now() < deadline,
                 "the api never subscribed to events"
