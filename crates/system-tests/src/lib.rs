@@ -4,6 +4,7 @@
 //! - [`ports`] — free loopback ports;
 //! - [`processes`] — services as child processes: temporary folders, clean commands, logs,
 //!   stopping;
+//! - [`gateway`] — the gateway binary's configuration file and command;
 //! - [`nginx`] — real nginx on the committed `nginx-compat/nginx.conf`, rewritten for a run;
 //! - [`redis`] — the machine's Redis, key prefixes per test, removing a test's keys;
 //! - [`postgres`] — the test database as a URL;
@@ -16,6 +17,7 @@
 
 use std::path::PathBuf;
 
+pub mod gateway;
 pub mod in_process;
 pub mod nginx;
 pub mod ports;

@@ -11,11 +11,11 @@ use std::time::Duration;
 use domain::{ModelId, ModelRegistry, ModelSpec};
 use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use system_tests::gateway::{self, GatewayConfig};
 use system_tests::in_process::{
     Running, api_settings, simulator_model, start_worker, worker_settings,
 };
 use system_tests::ports::free_port;
-use system_tests::processes::clean_command;
 use system_tests::redis::{remove_keys, unique_prefix};
 
 pub const REPLICAS: usize = 3;
@@ -207,36 +207,23 @@ impl Gateway {
         ));
         std::fs::create_dir_all(&folder).expect("create the gateway's folder");
         let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let upstreams: Vec<String> = upstreams.iter().map(|up| format!("\"{up}\"")).collect();
         let rate_limit = match limits {
-            Limits::Trusted => "trusted_networks = [\"127.0.0.0/8\"]\n".to_owned(),
-            Limits::Tight => {
-                "trusted_networks = []\napi_per_sec = 0.02\napi_burst = 12\n".to_owned()
-            }
+            Limits::Trusted => "trusted_networks = [\"127.0.0.0/8\"]\n",
+            Limits::Tight => "trusted_networks = []\napi_per_sec = 0.02\napi_burst = 12\n",
         };
-        let config = format!(
-            "[gateway]\n\
-             listen = \"{address}\"\n\
-             metrics_listen = \"127.0.0.1:{metrics}\"\n\
-             upstreams = [{upstreams}]\n\
-             upgrade_sock = \"{folder}/upgrade.sock\"\n\
-             health_interval_ms = 500\n\
-             [gateway.rate_limit]\n\
-             {rate_limit}\
-             [log]\n\
-             filter = \"warn\"\n",
-            metrics = free_port(),
-            upstreams = upstreams.join(", "),
-            folder = folder.display(),
+        let config_path = gateway::write_config(
+            &folder,
+            &GatewayConfig {
+                listen: address,
+                upstreams,
+                gateway: "health_interval_ms = 500\n",
+                rate_limit,
+                log: "filter = \"warn\"\n",
+            },
         );
-        let config_path = folder.join("gateway.toml");
-        std::fs::write(&config_path, config).expect("write the gateway's configuration");
-        // Only the file configures it, whatever the developer's shell exports.
-        let mut command = clean_command(&system_tests::binary("aiut-gateway"), &["AIUT_"]);
+        let mut command = gateway::command(&config_path, &folder);
         let log = std::fs::File::create(folder.join("gateway.log")).expect("a log file");
         let child = command
-            .env("AIUT_CONFIG", &config_path)
-            .current_dir(&folder)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("a log handle"))
             .stderr(log)

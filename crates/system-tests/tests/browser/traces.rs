@@ -30,6 +30,7 @@ use prost::Message;
 use serde_json::{Value, json};
 use simulator::{Simulator, SimulatorConfig};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use system_tests::gateway::{self, GatewayConfig};
 use system_tests::in_process::{api_settings, simulator_model, worker_settings};
 use system_tests::ports::free_port;
 use system_tests::postgres::database_url;
@@ -467,25 +468,18 @@ async fn one_task_is_one_trace_across_gateway_api_and_worker(
     wait_until_up(&client, &worker_health, &worker).await;
 
     let gateway_address = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = format!(
-        "[gateway]\n\
-         listen = \"{gateway_address}\"\n\
-         metrics_listen = \"127.0.0.1:{metrics}\"\n\
-         upstreams = [\"{api_address}\"]\n\
-         upgrade_sock = \"{folder}/upgrade.sock\"\n\
-         health_interval_ms = 500\n\
-         grace_period_secs = 0\n\
-         graceful_shutdown_timeout_secs = 1\n\
-         [gateway.rate_limit]\n\
-         trusted_networks = [\"127.0.0.0/8\"]\n\
-         [log]\n\
-         filter = \"info\"\n\
-         json = true\n",
-        metrics = free_port(),
-        folder = folder.display(),
+    let config_path = gateway::write_config(
+        &folder,
+        &GatewayConfig {
+            listen: gateway_address,
+            upstreams: &[api_address],
+            gateway: "health_interval_ms = 500\n\
+                      grace_period_secs = 0\n\
+                      graceful_shutdown_timeout_secs = 1\n",
+            rate_limit: "trusted_networks = [\"127.0.0.0/8\"]\n",
+            log: "filter = \"info\"\njson = true\n",
+        },
     );
-    let config_path = folder.join("gateway.toml");
-    std::fs::write(&config_path, config).expect("the gateway's configuration");
     let mut command = Service::command(&system_tests::binary("aiut-gateway"), receiver.address);
     command.env("AIUT_CONFIG", &config_path);
     let mut gateway = Service::spawn("gateway", command, &folder);

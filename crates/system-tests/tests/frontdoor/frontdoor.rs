@@ -8,9 +8,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use system_tests::gateway::{self, GatewayConfig};
 use system_tests::nginx;
 use system_tests::ports::free_port;
-use system_tests::processes::{Process, TempFolder, clean_command, log_file, tail};
+use system_tests::processes::{Process, TempFolder, log_file, tail};
 
 use crate::replicas::Replicas;
 
@@ -142,36 +143,22 @@ fn start_gateway(
     upstreams: &[SocketAddr],
     trust_loopback: bool,
 ) -> Process {
-    let upstreams: Vec<String> = upstreams
-        .iter()
-        .map(|upstream| format!("\"{upstream}\""))
-        .collect();
     let trusted = if trust_loopback {
-        "\"127.0.0.1/32\""
+        "trusted_networks = [\"127.0.0.1/32\"]\n"
     } else {
-        ""
+        "trusted_networks = []\n"
     };
-    // Everything else keeps its default, which mirrors nginx-compat/nginx.conf.
-    let config = format!(
-        "[gateway]\n\
-         listen = \"{address}\"\n\
-         metrics_listen = \"127.0.0.1:{metrics}\"\n\
-         upstreams = [{upstreams}]\n\
-         upgrade_sock = \"{folder}/upgrade.sock\"\n\
-         [gateway.rate_limit]\n\
-         trusted_networks = [{trusted}]\n\
-         [log]\n\
-         filter = \"info\"\n",
-        metrics = free_port(),
-        upstreams = upstreams.join(", "),
-        folder = folder.display(),
+    let config_path = gateway::write_config(
+        folder,
+        &GatewayConfig {
+            listen: address,
+            upstreams,
+            gateway: "",
+            rate_limit: trusted,
+            log: "filter = \"info\"\n",
+        },
     );
-    let config_path = folder.join("gateway.toml");
-    std::fs::write(&config_path, config).expect("write the gateway's configuration");
-    // Only the file configures it; an AIUT_ variable of the developer's shell would not.
-    let child = clean_command(&system_tests::binary("aiut-gateway"), &["AIUT_"])
-        .env("AIUT_CONFIG", &config_path)
-        .current_dir(folder)
+    let child = gateway::command(&config_path, folder)
         .stdin(Stdio::null())
         .stdout(log_file(folder, "stdout.log"))
         .stderr(log_file(folder, "stderr.log"))
