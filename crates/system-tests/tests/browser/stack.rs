@@ -5,14 +5,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use domain::{ModelId, ModelRegistry, ModelSpec};
 use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use system_tests::gateway::{self, GatewayConfig};
+use system_tests::in_process::{
+    Running, api_settings, simulator_model, start_worker, worker_settings,
+};
+use system_tests::ports::free_port;
+use system_tests::redis::{remove_keys, unique_prefix};
 
 pub const REPLICAS: usize = 3;
 
@@ -22,23 +26,6 @@ pub const UNSET_KEY_VARIABLE: &str = "AIUT_BROWSER_TEST_NEVER_SET_KEY";
 
 /// The slow model's time to first token: far longer than the cancel test takes to cancel.
 const SLOW_FIRST_TOKEN_MS: u64 = 30_000;
-
-/// A server stopped by a oneshot, running on a task of its own.
-struct Running {
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
-
-impl Running {
-    async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
-    }
-}
 
 pub struct Stack {
     /// The gateway users reach, loopback trusted.
@@ -52,24 +39,8 @@ pub struct Stack {
     prefix: String,
 }
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 fn model(id: &str, name: &str, base_url: String) -> ModelSpec {
-    ModelSpec {
-        id: ModelId::parse(id).expect("a valid model id"),
-        kind: ModelKind::Openai,
-        display_name: Some(name.to_owned()),
-        base_url: Some(base_url),
-        api_key_env: None,
-        model: Some("aiut-sim".into()),
-        temperature: 0.0,
-        max_tokens: 2048,
-        timeout_secs: 120,
-        max_concurrency: 16,
-        fallback: Vec::new(),
-    }
+    simulator_model(id, name, base_url, 120, 16)
 }
 
 /// `offline`, `simulator` (the default, quick), `simulator-slow` and `hosted` (unavailable).
@@ -122,15 +93,10 @@ impl Stack {
         .expect("the slow simulator binds")
         .spawn();
         let models = registry(&quick, &slow);
-        let prefix = format!("test:browser:{}:", uuid::Uuid::new_v4().simple());
+        let prefix = unique_prefix("browser");
 
-        let mut settings = api::Settings::default();
-        settings.server.host = "127.0.0.1".into();
-        settings.server.port = 0;
-        settings.server.shutdown_grace_secs = 1;
-        settings.redis.url = redis_url();
-        settings.redis.key_prefix = prefix.clone();
-        settings.models = models.clone();
+        let mut settings = api_settings(&prefix);
+        settings.models = models;
         settings.stream.heartbeat_secs = 2;
 
         let mut replicas = Vec::new();
@@ -150,51 +116,22 @@ impl Stack {
                 .expect("an api replica builds");
             addresses.push(SocketAddr::from(([127, 0, 0, 1], application.port())));
             let probe = application.probe();
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(application.run_until(async move {
-                let _ = stopped.await;
-            }));
+            let running = Running::spawn(|stop| application.run_until(stop));
             wait_for(&format!("api-{} event subscription", index + 1), || {
                 let connected = probe.is_subscribed();
                 async move { connected }
             })
             .await;
-            replicas.push(Running {
-                stop: Some(stop),
-                task: Some(task),
-            });
+            replicas.push(running);
         }
 
-        let mut worker_settings = worker::Settings {
-            redis: settings.redis.clone(),
-            limits: settings.limits.clone(),
-            models,
-            ..worker::Settings::default()
-        };
+        let mut worker_settings = worker_settings(&settings);
         worker_settings.worker.id = Some("worker-1".into());
-        worker_settings.worker.metrics_host = "127.0.0.1".into();
-        worker_settings.worker.metrics_port = 0;
         worker_settings.worker.concurrency = 4;
         worker_settings.worker.unit_concurrency = 4;
         worker_settings.worker.poll_interval_ms = 500;
         worker_settings.worker.shutdown_grace_secs = 1;
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(connect)
-            .await
-            .expect("a worker pool");
-        let application = worker::Application::build_with_pool(worker_settings, pool)
-            .await
-            .expect("the worker builds");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(application.run_until(async move {
-            let _ = stopped.await;
-        }));
-        let workers = vec![Running {
-            stop: Some(stop),
-            task: Some(task),
-        }];
+        let workers = vec![start_worker(worker_settings, connect, 8).await.running];
 
         let gateway = Gateway::start("gateway", &addresses, Limits::Trusted).await;
         let limited = Gateway::start("gateway-limited", &addresses, Limits::Tight).await;
@@ -228,26 +165,6 @@ impl Stack {
     }
 }
 
-pub async fn remove_keys(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
-        return;
-    };
-    let Ok(mut connection) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut connection)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut connection)
-            .await;
-    }
-}
-
 /// Polls `ready` every 20 ms, for at most 15 s.
 async fn wait_for<F, Fut>(what: &str, ready: F)
 where
@@ -262,13 +179,6 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 #[derive(Clone, Copy)]
@@ -297,41 +207,23 @@ impl Gateway {
         ));
         std::fs::create_dir_all(&folder).expect("create the gateway's folder");
         let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let upstreams: Vec<String> = upstreams.iter().map(|up| format!("\"{up}\"")).collect();
         let rate_limit = match limits {
-            Limits::Trusted => "trusted_networks = [\"127.0.0.0/8\"]\n".to_owned(),
-            Limits::Tight => {
-                "trusted_networks = []\napi_per_sec = 0.02\napi_burst = 12\n".to_owned()
-            }
+            Limits::Trusted => "trusted_networks = [\"127.0.0.0/8\"]\n",
+            Limits::Tight => "trusted_networks = []\napi_per_sec = 0.02\napi_burst = 12\n",
         };
-        let config = format!(
-            "[gateway]\n\
-             listen = \"{address}\"\n\
-             metrics_listen = \"127.0.0.1:{metrics}\"\n\
-             upstreams = [{upstreams}]\n\
-             upgrade_sock = \"{folder}/upgrade.sock\"\n\
-             health_interval_ms = 500\n\
-             [gateway.rate_limit]\n\
-             {rate_limit}\
-             [log]\n\
-             filter = \"warn\"\n",
-            metrics = free_port(),
-            upstreams = upstreams.join(", "),
-            folder = folder.display(),
+        let config_path = gateway::write_config(
+            &folder,
+            &GatewayConfig {
+                listen: address,
+                upstreams,
+                gateway: "health_interval_ms = 500\n",
+                rate_limit,
+                log: "filter = \"warn\"\n",
+            },
         );
-        let config_path = folder.join("gateway.toml");
-        std::fs::write(&config_path, config).expect("write the gateway's configuration");
-        let mut command = Command::new(system_tests::binary("aiut-gateway"));
-        // Only the file configures it, whatever the developer's shell exports.
-        for (variable, _) in std::env::vars_os() {
-            if variable.to_string_lossy().starts_with("AIUT_") {
-                command.env_remove(variable);
-            }
-        }
+        let mut command = gateway::command(&config_path, &folder);
         let log = std::fs::File::create(folder.join("gateway.log")).expect("a log file");
         let child = command
-            .env("AIUT_CONFIG", &config_path)
-            .current_dir(&folder)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("a log handle"))
             .stderr(log)

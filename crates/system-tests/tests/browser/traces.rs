@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::routing::post;
-use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use domain::{ModelRegistry, ModelSpec};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -30,9 +30,13 @@ use prost::Message;
 use serde_json::{Value, json};
 use simulator::{Simulator, SimulatorConfig};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use system_tests::gateway::{self, GatewayConfig};
+use system_tests::in_process::{api_settings, simulator_model, worker_settings};
+use system_tests::ports::free_port;
+use system_tests::postgres::database_url;
+use system_tests::processes::{answers_within, clean_command};
+use system_tests::redis::{remove_keys, unique_prefix};
 use tokio::sync::oneshot;
-
-use crate::stack::{free_port, redis_url, remove_keys};
 
 /// Which service a child process runs: `api` or `worker`.
 const SERVICE_VARIABLE: &str = "AIUT_TRACES_TEST_SERVICE";
@@ -210,13 +214,7 @@ impl Service {
     /// A command for `program` that sees only this test's exporter settings and none of the
     /// `AIUT_*` or `OTEL_*` variables of the developer's shell.
     fn command(program: &Path, otlp: SocketAddr) -> Command {
-        let mut command = Command::new(program);
-        for (variable, _) in std::env::vars_os() {
-            let name = variable.to_string_lossy();
-            if name.starts_with("OTEL_") || name.starts_with("AIUT_") {
-                command.env_remove(&variable);
-            }
-        }
+        let mut command = clean_command(program, &["OTEL_", "AIUT_"]);
         command
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}"))
             .env("OTEL_BSP_SCHEDULE_DELAY", "60000")
@@ -314,32 +312,9 @@ impl Drop for Service {
     }
 }
 
-/// A Postgres URL for the test's database.
-fn database_url(connect: &PgConnectOptions) -> String {
-    format!(
-        "postgres://{}@{}:{}/{}",
-        connect.get_username(),
-        connect.get_host(),
-        connect.get_port(),
-        connect.get_database().unwrap_or("postgres")
-    )
-}
-
 /// `simulator`, the default, answering from the simulator at `base_url`, and `offline`.
 fn registry(base_url: String) -> ModelRegistry {
-    let simulator = ModelSpec {
-        id: ModelId::parse("simulator").expect("a valid model id"),
-        kind: ModelKind::Openai,
-        display_name: Some("Model simulator".into()),
-        base_url: Some(base_url),
-        api_key_env: None,
-        model: Some("aiut-sim".into()),
-        temperature: 0.0,
-        max_tokens: 2048,
-        timeout_secs: 60,
-        max_concurrency: 4,
-        fallback: Vec::new(),
-    };
+    let simulator = simulator_model("simulator", "Model simulator", base_url, 60, 4);
     ModelRegistry {
         default: Some(simulator.id.clone()),
         models: vec![ModelSpec::offline(), simulator],
@@ -357,21 +332,12 @@ fn client() -> reqwest::Client {
 
 /// Polls `url` until it answers 2xx, for at most 30 s.
 async fn wait_until_up(client: &reqwest::Client, url: &str, service: &Service) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = client.get(url).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{url} did not answer within 30 s; the {}'s log:\n{}",
-            service.name,
-            service.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        answers_within(client, url, Duration::from_secs(30)).await,
+        "{url} did not answer within 30 s; the {}'s log:\n{}",
+        service.name,
+        service.log_text()
+    );
 }
 
 /// The spans of one trace, with the lookups the assertions need.
@@ -461,20 +427,16 @@ async fn one_task_is_one_trace_across_gateway_api_and_worker(
         .expect("the simulator binds")
         .spawn();
     let models = registry(simulator.base_url());
-    let prefix = format!("test:traces:{}:", uuid::Uuid::new_v4().simple());
+    let prefix = unique_prefix("traces");
     let client = client();
 
-    let mut api_settings = api::Settings::default();
-    api_settings.server.host = "127.0.0.1".into();
+    let mut api_settings = api_settings(&prefix);
     api_settings.server.port = free_port();
     api_settings.server.instance_id = Some("api-traced".into());
-    api_settings.server.shutdown_grace_secs = 1;
     api_settings.database.url = database_url(&connect);
     api_settings.database.create_if_missing = false;
     api_settings.database.max_connections = 5;
-    api_settings.redis.url = redis_url();
-    api_settings.redis.key_prefix = prefix.clone();
-    api_settings.models = models.clone();
+    api_settings.models = models;
     api_settings.log.filter = "info".into();
     api_settings.log.json = true;
     let api_address = SocketAddr::from(([127, 0, 0, 1], api_settings.server.port));
@@ -486,16 +448,10 @@ async fn one_task_is_one_trace_across_gateway_api_and_worker(
     );
     wait_until_up(&client, &format!("http://{api_address}/healthz"), &api).await;
 
-    let mut worker_settings = worker::Settings {
-        database: api_settings.database.clone(),
-        redis: api_settings.redis.clone(),
-        limits: api_settings.limits.clone(),
-        models,
-        log: api_settings.log.clone(),
-        ..worker::Settings::default()
-    };
+    let mut worker_settings = worker_settings(&api_settings);
+    worker_settings.database = api_settings.database.clone();
+    worker_settings.log = api_settings.log.clone();
     worker_settings.worker.id = Some("worker-traced".into());
-    worker_settings.worker.metrics_host = "127.0.0.1".into();
     worker_settings.worker.metrics_port = free_port();
     worker_settings.worker.poll_interval_ms = 200;
     worker_settings.worker.shutdown_grace_secs = 1;
@@ -512,25 +468,18 @@ async fn one_task_is_one_trace_across_gateway_api_and_worker(
     wait_until_up(&client, &worker_health, &worker).await;
 
     let gateway_address = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = format!(
-        "[gateway]\n\
-         listen = \"{gateway_address}\"\n\
-         metrics_listen = \"127.0.0.1:{metrics}\"\n\
-         upstreams = [\"{api_address}\"]\n\
-         upgrade_sock = \"{folder}/upgrade.sock\"\n\
-         health_interval_ms = 500\n\
-         grace_period_secs = 0\n\
-         graceful_shutdown_timeout_secs = 1\n\
-         [gateway.rate_limit]\n\
-         trusted_networks = [\"127.0.0.0/8\"]\n\
-         [log]\n\
-         filter = \"info\"\n\
-         json = true\n",
-        metrics = free_port(),
-        folder = folder.display(),
+    let config_path = gateway::write_config(
+        &folder,
+        &GatewayConfig {
+            listen: gateway_address,
+            upstreams: &[api_address],
+            gateway: "health_interval_ms = 500\n\
+                      grace_period_secs = 0\n\
+                      graceful_shutdown_timeout_secs = 1\n",
+            rate_limit: "trusted_networks = [\"127.0.0.0/8\"]\n",
+            log: "filter = \"info\"\njson = true\n",
+        },
     );
-    let config_path = folder.join("gateway.toml");
-    std::fs::write(&config_path, config).expect("the gateway's configuration");
     let mut command = Service::command(&system_tests::binary("aiut-gateway"), receiver.address);
     command.env("AIUT_CONFIG", &config_path);
     let mut gateway = Service::spawn("gateway", command, &folder);

@@ -12,7 +12,6 @@ mod process;
 mod replicas;
 mod scenarios;
 mod slow;
-mod sse;
 
 use std::time::Duration;
 
@@ -83,14 +82,15 @@ on_both_front_doors!(
 
 #[test]
 fn the_committed_nginx_conf_passes_nginx_t() {
-    let folder = frontdoor::TempFolder::new("aiut-nginx-t");
-    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], frontdoor::free_port()));
+    use system_tests::ports::free_port;
+    let folder = system_tests::processes::TempFolder::new("aiut-nginx-t");
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let upstreams: Vec<std::net::SocketAddr> = (0..replicas::REPLICAS)
-        .map(|_| std::net::SocketAddr::from(([127, 0, 0, 1], frontdoor::free_port())))
+        .map(|_| std::net::SocketAddr::from(([127, 0, 0, 1], free_port())))
         .collect();
     for trust_loopback in [true, false] {
         let (status, output) =
-            frontdoor::nginx_check(&folder.path, listen, &upstreams, trust_loopback);
+            system_tests::nginx::check(&folder.path, listen, &upstreams, trust_loopback);
         assert!(status.success(), "nginx -t fails:\n{output}");
         assert!(output.contains("test is successful"), "{output}");
     }

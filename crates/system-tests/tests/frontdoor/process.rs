@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use api::Settings;
 use sqlx::postgres::PgConnectOptions;
+use system_tests::ports::free_port;
+use system_tests::postgres::database_url;
+use system_tests::processes::answers_within;
 
-use crate::frontdoor::free_port;
 use crate::replicas::{REPLICAS, Replicas};
 
 /// Holds a replica's settings, as JSON, in the child's environment.
@@ -34,17 +36,6 @@ fn replica_process() {
             .await
             .expect("the replica runs");
     });
-}
-
-/// A Postgres URL for the test's database.
-fn database_url(connect: &PgConnectOptions) -> String {
-    format!(
-        "postgres://{}@{}:{}/{}",
-        connect.get_username(),
-        connect.get_host(),
-        connect.get_port(),
-        connect.get_database().unwrap_or("postgres")
-    )
 }
 
 /// Three replica processes on fixed loopback ports.
@@ -98,20 +89,10 @@ impl ReplicaProcesses {
             .expect("a replica process");
         self.children[index] = Some(child);
         let url = format!("http://127.0.0.1:{}/healthz", self.ports[index]);
-        let client = crate::client();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(response) = client.get(&url).send().await
-                && response.status().is_success()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "replica {index} did not answer within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        assert!(
+            answers_within(&crate::client(), &url, Duration::from_secs(30)).await,
+            "replica {index} did not answer within 30 s"
+        );
     }
 
     /// SIGKILL: no shutdown, no goodbye.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use api::{Application, Probe, Settings};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use system_tests::in_process::{Running, api_settings};
+use system_tests::redis::unique_prefix;
 
 pub const REPLICAS: usize = 3;
 
@@ -16,24 +16,15 @@ pub struct Replica {
     pub instance_id: String,
     pub address: SocketAddr,
     pub probe: Probe,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
+    server: Running,
 }
 
 impl Replica {
     /// Stops the replica as SIGTERM would: no new connections, in-flight requests finish.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let stopped = tokio::time::timeout(Duration::from_secs(10), server)
-                .await
-                .unwrap_or_else(|_| panic!("{} did not stop within 10 s", self.instance_id));
-            stopped
-                .expect("the server task")
-                .expect("the server stops cleanly");
-        }
+        self.server
+            .stop_cleanly(&self.instance_id, Duration::from_secs(10))
+            .await;
     }
 }
 
@@ -46,19 +37,9 @@ pub struct Replicas {
     addresses: Vec<SocketAddr>,
 }
 
-/// The Redis URL of the test machine: `REDIS_URL`, else the local default.
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 /// Settings shared by the replicas of one test.
 pub fn replica_settings() -> Settings {
-    let mut settings = Settings::default();
-    settings.server.host = "127.0.0.1".into();
-    settings.server.port = 0;
-    settings.server.shutdown_grace_secs = 1;
-    settings.redis.url = redis_url();
-    settings.redis.key_prefix = format!("test:frontdoor:{}:", uuid::Uuid::new_v4().simple());
+    let mut settings = api_settings(&unique_prefix("frontdoor"));
     // The load scenarios queue hundreds of tasks per session and no worker drains them.
     settings.limits.max_queued_per_session = 100_000;
     settings
@@ -109,16 +90,12 @@ impl Replicas {
         let address = SocketAddr::from(([127, 0, 0, 1], application.port()));
         let instance_id = application.instance_id().to_owned();
         let probe = application.probe();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(application.run_until(async move {
-            let _ = stopped.await;
-        }));
+        let server = Running::spawn(|stop| application.run_until(stop));
         Replica {
             instance_id,
             address,
             probe,
-            stop: Some(stop),
-            server: Some(server),
+            server,
         }
     }
 

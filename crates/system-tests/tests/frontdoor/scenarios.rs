@@ -15,8 +15,8 @@ use crate::frontdoor::{FrontDoor, Kind, all_instances};
 use crate::process::ReplicaProcesses;
 use crate::replicas::{Replicas, replica_settings};
 use crate::slow::SlowForwarder;
-use crate::sse::SseReader;
 use crate::{backend_of, client};
+use system_tests::sse::SseReader;
 
 /// How long the slow backend holds each answer.
 const SLOW_DELAY: Duration = Duration::from_millis(300);

@@ -1,38 +1,30 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use domain::{ModelId, ModelRegistry, ModelSpec};
 use serde_json::Value;
 use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use system_tests::in_process::{
+    InProcessWorker, Running, api_settings, simulator_model, start_worker, worker_settings,
+};
+use system_tests::redis::{remove_keys, unique_prefix};
 
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-pub fn unique_prefix() -> String {
-    format!("test:{}:", uuid::Uuid::new_v4().simple())
-}
+pub use system_tests::postgres::database_url;
+pub use system_tests::redis::redis_url;
+pub use system_tests::sse::{SseFrame, read_events};
 
 /// The registry the tests use: `offline`, `simulator` (the default) at the simulator's URL, and
 /// `backup`, the same simulator under another name, which `simulator` falls back to when asked.
 pub fn registry(simulator_url: &str, timeout_secs: u64, with_fallback: bool) -> ModelRegistry {
-    let simulator = ModelSpec {
-        id: ModelId::parse("simulator").expect("valid id"),
-        kind: ModelKind::Openai,
-        display_name: Some("Model simulator".into()),
-        base_url: Some(simulator_url.to_owned()),
-        api_key_env: None,
-        model: Some("aiut-sim".into()),
-        temperature: 0.0,
-        max_tokens: 2048,
+    let simulator = simulator_model(
+        "simulator",
+        "Model simulator",
+        simulator_url.to_owned(),
         timeout_secs,
-        max_concurrency: 64,
-        fallback: Vec::new(),
-    };
+        64,
+    );
     let backup = ModelSpec {
         id: ModelId::parse("backup").expect("valid id"),
         display_name: Some("Backup simulator".into()),
@@ -109,15 +101,8 @@ pub struct Stack {
     pub api_settings: api::Settings,
     pub worker_settings: worker::Settings,
     pub api_probe: api::Probe,
-    api_stop: Option<oneshot::Sender<()>>,
-    api_task: Option<JoinHandle<anyhow::Result<()>>>,
-    workers: Vec<RunningWorker>,
-}
-
-pub struct RunningWorker {
-    pub metrics_port: u16,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+    api: Running,
+    workers: Vec<InProcessWorker>,
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -144,33 +129,21 @@ pub async fn stack(
         .await
         .expect("the simulator binds")
         .spawn();
-    let prefix = unique_prefix();
+    let prefix = unique_prefix("");
     let models = registry(
         &simulator.base_url(),
         options.model_timeout_secs,
         options.with_fallback,
     );
 
-    let mut api_settings = api::Settings::default();
-    api_settings.server.host = "127.0.0.1".into();
-    api_settings.server.port = 0;
-    api_settings.server.shutdown_grace_secs = 1;
-    api_settings.redis.url = redis_url();
-    api_settings.redis.key_prefix = prefix.clone();
-    api_settings.models = models.clone();
+    let mut api_settings = api_settings(&prefix);
+    api_settings.models = models;
     api_settings.queue.max_attempts = options.max_attempts;
     api_settings.limits.max_running_per_session = options.max_running_per_session;
     api_settings.limits.max_queued_per_session = options.max_queued_per_session;
     api_settings.stream.heartbeat_secs = 1;
 
-    let mut worker_settings = worker::Settings {
-        redis: api_settings.redis.clone(),
-        limits: api_settings.limits.clone(),
-        models,
-        ..worker::Settings::default()
-    };
-    worker_settings.worker.metrics_host = "127.0.0.1".into();
-    worker_settings.worker.metrics_port = 0;
+    let mut worker_settings = worker_settings(&api_settings);
     worker_settings.worker.concurrency = options.concurrency;
     worker_settings.worker.unit_concurrency = options.unit_concurrency;
     worker_settings.worker.lease_secs = options.lease_secs;
@@ -186,10 +159,7 @@ pub async fn stack(
         .expect("the api builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let api_probe = application.probe();
-    let (api_stop, stopped) = oneshot::channel::<()>();
-    let api_task = tokio::spawn(application.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let api = Running::spawn(|stop| application.run_until(stop));
     let mut stack = Stack {
         address,
         client: new_client(),
@@ -200,8 +170,7 @@ pub async fn stack(
         api_settings,
         worker_settings,
         api_probe,
-        api_stop: Some(api_stop),
-        api_task: Some(api_task),
+        api,
         workers: Vec::new(),
     };
     for index in 0..options.workers {
@@ -220,25 +189,9 @@ impl Stack {
     pub async fn start_worker(&mut self, id: &str) {
         let mut settings = self.worker_settings.clone();
         settings.worker.id = Some(id.to_owned());
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.worker.concurrency + 4)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(self.connect.clone())
-            .await
-            .expect("a worker pool");
-        let application = worker::Application::build_with_pool(settings, pool)
-            .await
-            .expect("the worker builds");
-        let metrics_port = application.metrics_port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(application.run_until(async move {
-            let _ = stopped.await;
-        }));
-        self.workers.push(RunningWorker {
-            metrics_port,
-            stop: Some(stop),
-            task: Some(task),
-        });
+        let max_connections = settings.worker.concurrency + 4;
+        let worker = start_worker(settings, self.connect.clone(), max_connections).await;
+        self.workers.push(worker);
     }
 
     async fn wait_for_subscription(&self) {
@@ -302,126 +255,20 @@ impl Stack {
     /// Stops workers and api, and removes this test's Redis keys.
     pub async fn stop(mut self) {
         for worker in &mut self.workers {
-            if let Some(stop) = worker.stop.take() {
-                let _ = stop.send(());
-            }
+            worker.running.signal();
         }
         for worker in &mut self.workers {
-            if let Some(task) = worker.task.take() {
-                let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-            }
+            worker.running.wait(Duration::from_secs(10)).await;
         }
-        if let Some(stop) = self.api_stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.api_task.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-        }
+        self.api.stop().await;
         remove_keys(&self.prefix).await;
         let _ = self.simulator.stop().await;
     }
 }
 
-pub async fn remove_keys(prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url()) else {
-        return;
-    };
-    let Ok(mut connection) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut connection)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut connection)
-            .await;
-    }
-}
-
-/// One server-sent event.
-#[derive(Debug, Clone)]
-pub struct SseFrame {
-    pub event: String,
-    pub id: Option<u64>,
-    pub data: Value,
-}
-
-/// Reads an event stream until it ends (or `within` passes, which fails the test).
-pub async fn read_events(
-    client: &reqwest::Client,
-    url: &str,
-    last_event_id: Option<u64>,
-    within: Duration,
-) -> Vec<SseFrame> {
-    let mut request = client.get(url);
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id.to_string());
-    }
-    let mut response = request.send().await.expect("the stream opens");
-    assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap_or_default()
-            .starts_with("text/event-stream")
-    );
-    let mut buffer = String::new();
-    let mut frames = Vec::new();
-    let read = async {
-        while let Some(chunk) = response.chunk().await.expect("the stream reads") {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                if let Some(frame) = parse_frame(&block) {
-                    frames.push(frame);
-                }
-            }
-        }
-    };
-    tokio::time::timeout(within, read)
-        .await
-        .expect("the event stream ended in time");
-    frames
-}
-
-pub fn parse_frame(block: &str) -> Option<SseFrame> {
-    let mut event = None;
-    let mut id = None;
-    let mut data = String::new();
-    for line in block.lines() {
-        if let Some(value) = line.strip_prefix("event:") {
-            event = Some(value.trim().to_owned());
-        } else if let Some(value) = line.strip_prefix("id:") {
-            id = value.trim().parse().ok();
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push_str(value.trim_start());
-        }
-    }
-    Some(SseFrame {
-        event: event?,
-        id,
-        data: serde_json::from_str(&data).ok()?,
-    })
-}
-
 /// The worker binary, for tests that kill a worker process hard.
 pub fn worker_binary() -> PathBuf {
     system_tests::binary("aiut-worker")
-}
-
-/// A Postgres URL for the test database.
-pub fn database_url(connect: &PgConnectOptions) -> String {
-    format!(
-        "postgres://{}@{}:{}/{}",
-        connect.get_username(),
-        connect.get_host(),
-        connect.get_port(),
-        connect.get_database().unwrap_or("postgres")
-    )
 }
 
 pub const PYTHON_SOURCE: &str = r#""""Small helpers for an inventory."""
@@ -500,14 +347,9 @@ impl Stack {
         let Some(worker) = self.workers.first_mut() else {
             return;
         };
-        if let Some(stop) = worker.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = worker.task.take() {
-            let stopped = tokio::time::timeout(Duration::from_secs(15), task)
-                .await
-                .expect("the worker stops in time");
-            stopped.expect("the worker task").expect("a clean stop");
-        }
+        worker
+            .running
+            .stop_cleanly("the first worker", Duration::from_secs(15))
+            .await;
     }
 }
