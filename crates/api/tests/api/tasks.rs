@@ -209,7 +209,10 @@ async fn a_running_task_is_flagged_and_its_worker_notified(
     let mut listener = PgListener::connect_with(&worker_pool)
         .await
         .expect("a listener");
-    listener.listen("aiut_task_cancel").await.expect("listen");
+    listener
+        .listen(store::notify::TASK_CANCEL)
+        .await
+        .expect("listen");
 
     let flagged = json_with_status(app.delete(&format!("/api/tasks/{id}")).await, 202).await;
     assert_eq!(flagged["status"], "running", "the worker ends it");
