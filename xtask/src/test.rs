@@ -86,6 +86,12 @@ pub fn run(options: &TestArgs) -> anyhow::Result<bool> {
         println!("tests use {name}={} ({origin})", redact_password(value));
     }
 
+    // The whole-system tests run the services' own binaries, found beside the test binaries;
+    // `cargo test` builds a package's binaries only when that package has integration tests.
+    if !run_step(&root, &["build", "--workspace", "--bins"])? {
+        failed_steps.push("build");
+    }
+
     let test_args = cargo_test_args(&options.cargo_test_args);
     println!("==> cargo {}", test_args.join(" "));
     let mut command = Command::new(cargo());

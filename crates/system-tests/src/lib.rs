@@ -12,8 +12,8 @@
 //! - [`in_process`] — api replicas, workers and the simulator in the test's own process.
 //!
 //! The services' binaries are found beside the test binary (`target/<profile>/`), where
-//! `cargo test --workspace --all-targets` (what `cargo xtask test` runs) builds them; a test run on
-//! this crate alone must build them first.
+//! `cargo build --workspace --bins` puts them (`cargo xtask test` runs it before the tests); a test
+//! run on this crate alone must build them first.
 
 use std::path::PathBuf;
 
