@@ -24,7 +24,7 @@ pub struct Settings {
 impl Settings {
     /// Loads the settings from the process environment.
     pub fn load() -> anyhow::Result<Settings> {
-        Settings::load_from(std::env::var_os(service::config::FILE_VARIABLE).map(PathBuf::from))
+        Settings::load_from(service::config::explicit_file())
     }
 
     /// The same with the file given instead of read from `AIUT_CONFIG`.

@@ -31,8 +31,12 @@ pub const DEFAULT_FILE: &str = "aiunittest.toml";
 
 /// A binary's settings from this process's environment (see the module's documentation).
 pub fn load<T: Serialize + DeserializeOwned>(defaults: &T) -> anyhow::Result<T> {
-    let explicit = std::env::var_os(FILE_VARIABLE).map(PathBuf::from);
-    load_from(defaults, explicit)
+    load_from(defaults, explicit_file())
+}
+
+/// The file `AIUT_CONFIG` names, if it is set.
+pub fn explicit_file() -> Option<PathBuf> {
+    std::env::var_os(FILE_VARIABLE).map(PathBuf::from)
 }
 
 /// The same with the file given instead of read from `AIUT_CONFIG`.

@@ -35,11 +35,6 @@ impl Redis {
         })
     }
 
-    /// The full key for `name` under this deployment's prefix.
-    pub fn key(&self, name: &str) -> String {
-        format!("{}{name}", self.prefix)
-    }
-
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

@@ -44,7 +44,7 @@ impl Default for Settings {
 
 impl Settings {
     pub fn load() -> anyhow::Result<Settings> {
-        Settings::load_from(std::env::var_os(service::config::FILE_VARIABLE).map(PathBuf::from))
+        Settings::load_from(service::config::explicit_file())
     }
 
     /// The same with the file given instead of read from `AIUT_CONFIG`.

@@ -20,22 +20,27 @@ fn is_configuration_variable(name: &str) -> bool {
         || name == "REDIS_URL"
 }
 
-/// A provider key variable of the built-in model registry. Only the workers call models: an api
-/// replica offers what the live workers announce, so it is never given a key.
-fn is_provider_key(name: &str) -> bool {
+/// The provider key variables of the built-in model registry. Only the workers call models: an
+/// api replica offers what the live workers announce, so it is never given a key.
+fn provider_keys() -> Vec<String> {
     domain::ModelRegistry::default()
         .models
-        .iter()
-        .any(|spec| spec.api_key_env.as_deref() == Some(name))
+        .into_iter()
+        .filter_map(|spec| spec.api_key_env)
+        .collect()
 }
 
 /// The service's program with its arguments, its environment (the record's own, over the
 /// inherited one cleared of configuration variables, and of provider keys for an api replica)
 /// and its user; output and process group are the caller's to choose.
 pub fn command(service: &ServiceRecord) -> Command {
-    let is_api = service.kind == Kind::Api;
+    let withheld = if service.kind == Kind::Api {
+        provider_keys()
+    } else {
+        Vec::new()
+    };
     let mut command = launch::command(&service.program, |name| {
-        is_configuration_variable(name) || (is_api && is_provider_key(name))
+        is_configuration_variable(name) || withheld.iter().any(|key| key == name)
     });
     command.args(&service.args).envs(&service.env);
     if let Some((uid, gid)) = service.run_as {
@@ -149,10 +154,10 @@ mod tests {
         assert!(!is_configuration_variable("PATH"));
         assert!(!is_configuration_variable("OPENAI_API_KEY"));
         assert!(
-            is_provider_key("OPENAI_API_KEY"),
+            provider_keys().contains(&"OPENAI_API_KEY".to_owned()),
             "kept from the api replicas"
         );
-        assert!(!is_provider_key("PATH"));
+        assert!(!provider_keys().contains(&"PATH".to_owned()));
     }
 
     #[test]
