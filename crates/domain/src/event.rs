@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::TaskId;
+use crate::{FileCoverage, TaskId, ValidationStatus, Verdict};
 
 /// How far a task has come: `completed` of `total` units, and a percentage.
 ///
@@ -124,7 +124,8 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// The event vocabulary of the original tool, plus `cancelled` and `heartbeat`.
+/// The event vocabulary of the original tool, plus `cancelled`, `heartbeat` and what running the
+/// tests finds (`validating`, `test_result`, `coverage`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
@@ -141,6 +142,28 @@ pub enum EventKind {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         unit: Option<String>,
+    },
+    /// A unit's tests are being built and run: round 1 is the model's first answer, each later
+    /// round an answer to the failure of the one before.
+    Validating { unit: String, round: u32 },
+    /// What running a unit's tests found.
+    TestResult {
+        unit: String,
+        verdict: Verdict,
+        kept: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default)]
+        added_lines: u32,
+    },
+    /// Coverage of the source file by the tests delivered (sent once, before `completed`), or
+    /// why the tests were not run.
+    Coverage {
+        status: ValidationStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        coverage: Option<FileCoverage>,
     },
     /// The task failed.
     Error { code: String, message: String },
@@ -161,6 +184,9 @@ impl EventKind {
             EventKind::Generating { .. } => "generating",
             EventKind::Result { .. } => "result",
             EventKind::Warning { .. } => "warning",
+            EventKind::Validating { .. } => "validating",
+            EventKind::TestResult { .. } => "test_result",
+            EventKind::Coverage { .. } => "coverage",
             EventKind::Error { .. } => "error",
             EventKind::Completed { .. } => "completed",
             EventKind::Cancelled { .. } => "cancelled",
@@ -258,6 +284,35 @@ mod tests {
                 .prop_map(|(file_name, tests)| EventKind::Completed { file_name, tests }),
             text.prop_map(|reason| EventKind::Cancelled { reason }),
             Just(EventKind::Heartbeat {}),
+            (text, 1u32..5).prop_map(|(unit, round)| EventKind::Validating { unit, round }),
+            (
+                text,
+                0usize..8,
+                any::<bool>(),
+                proptest::option::of(text),
+                0u32..50
+            )
+                .prop_map(|(unit, verdict, kept, reason, added_lines)| {
+                    EventKind::TestResult {
+                        unit,
+                        verdict: Verdict::ALL[verdict],
+                        kept,
+                        reason,
+                        added_lines,
+                    }
+                }),
+            (0u32..100, 0u32..100).prop_map(|(covered, extra)| EventKind::Coverage {
+                status: ValidationStatus::Validated,
+                reason: None,
+                coverage: Some(FileCoverage {
+                    lines_total: covered + extra,
+                    lines_covered: covered,
+                    branches_total: None,
+                    branches_covered: None,
+                    covered_lines: (1..=covered).collect(),
+                    uncovered_lines: Vec::new(),
+                }),
+            }),
         ]
     }
 

@@ -13,6 +13,7 @@ mod registry;
 mod request;
 mod source;
 mod task;
+mod validation;
 
 pub use cache_key::{CacheKey, PROMPT_VERSION};
 pub use event::{Event, EventKind, Progress, ProgressError, UnitSummary};
@@ -24,6 +25,10 @@ pub use registry::{Availability, ModelKind, ModelRegistry, ModelSpec, RegistryEr
 pub use request::{RawSource, RawTaskRequest, RequestError, TaskSpec};
 pub use source::{SourceError, SourceFile, SourceLimits};
 pub use task::{IllegalTransition, TaskId, TaskIdError, TaskStatus, UnknownStatus};
+pub use validation::{
+    FileCoverage, TestReport, UnknownValidationMode, Validation, ValidationMode, ValidationStatus,
+    Verdict,
+};
 
 /// User input quoted back in an error message, cut short so a huge field cannot make a huge answer.
 fn echo(input: &str) -> String {

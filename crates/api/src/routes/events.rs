@@ -535,6 +535,35 @@ fn compat_line(event: &Event, kinds: &HashMap<String, String>) -> Value {
             "message": reason,
         }),
         EventKind::Heartbeat {} => json!({ "status": "heartbeat" }),
+        EventKind::Validating { unit, round } => json!({
+            "status": "validating",
+            "current_snippet": unit,
+            "round": round,
+        }),
+        EventKind::TestResult {
+            unit,
+            verdict,
+            kept,
+            reason,
+            added_lines,
+        } => json!({
+            "status": "test_result",
+            "name": unit,
+            "verdict": verdict,
+            "kept": kept,
+            "message": reason,
+            "added_lines": added_lines,
+        }),
+        EventKind::Coverage {
+            status,
+            reason,
+            coverage,
+        } => json!({
+            "status": "coverage",
+            "validation": status,
+            "message": reason,
+            "coverage": coverage,
+        }),
     };
     if let Some(fields) = line.as_object_mut() {
         fields.insert("event".into(), json!(event.kind.name()));

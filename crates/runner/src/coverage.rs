@@ -1,0 +1,176 @@
+//! Coverage of the file under test, as each language's tool reports it, in one shape.
+
+use std::collections::BTreeSet;
+
+use domain::FileCoverage;
+
+/// Coverage of the source file by one run: the figures, and which lines and branches, so that
+/// what a test adds to the tests kept before it can be told.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// Executable lines, and those that ran.
+    pub lines: BTreeSet<u32>,
+    pub covered: BTreeSet<u32>,
+    /// Branches by an id stable between runs of the same source (`line:arm`); `None` where the
+    /// tool does not measure branches.
+    pub branches: Option<BTreeSet<String>>,
+    pub covered_branches: BTreeSet<String>,
+    /// The tool's own branch figures (total, covered), where its way of counting differs from
+    /// counting the ids (coverage.py leaves some arcs of generator expressions out). A merge drops
+    /// them: they describe one run.
+    pub reported_branches: Option<(u32, u32)>,
+}
+
+impl Measured {
+    /// The figures, as the task shows them.
+    pub fn summary(&self) -> FileCoverage {
+        let count = |set: &BTreeSet<u32>| u32::try_from(set.len()).unwrap_or(u32::MAX);
+        let count_ids = |set: &BTreeSet<String>| u32::try_from(set.len()).unwrap_or(u32::MAX);
+        FileCoverage {
+            lines_total: count(&self.lines),
+            lines_covered: count(&self.covered),
+            branches_total: self
+                .reported_branches
+                .map(|(total, _)| total)
+                .or_else(|| self.branches.as_ref().map(count_ids)),
+            branches_covered: self
+                .reported_branches
+                .map(|(_, covered)| covered)
+                .or_else(|| {
+                    self.branches
+                        .as_ref()
+                        .map(|_| count_ids(&self.covered_branches))
+                }),
+            covered_lines: self.covered.iter().copied().collect(),
+            uncovered_lines: self.lines.difference(&self.covered).copied().collect(),
+        }
+    }
+
+    /// Adds what `other` covered.
+    pub fn merge(&mut self, other: &Measured) {
+        self.reported_branches = None;
+        self.lines.extend(other.lines.iter().copied());
+        self.covered.extend(other.covered.iter().copied());
+        match (&mut self.branches, &other.branches) {
+            (Some(mine), Some(theirs)) => mine.extend(theirs.iter().cloned()),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+            _ => {}
+        }
+        self.covered_branches
+            .extend(other.covered_branches.iter().cloned());
+    }
+
+    /// Lines and branches `other` covers that this does not.
+    pub fn gained_by(&self, other: &Measured) -> (Vec<u32>, u32) {
+        let lines = other.covered.difference(&self.covered).copied().collect();
+        let branches = other
+            .covered_branches
+            .difference(&self.covered_branches)
+            .count();
+        (lines, u32::try_from(branches).unwrap_or(u32::MAX))
+    }
+}
+
+/// An lcov tracefile's record for the file whose path ends with `file_name` (`SF:`, `DA:`,
+/// `BRDA:`), as node's test runner, c8 and gcovr write it.
+pub fn from_lcov(report: &str, file_name: &str) -> Option<Measured> {
+    let mut measured: Option<Measured> = None;
+    let mut in_file = false;
+    for line in report.lines() {
+        let line = line.trim();
+        if let Some(path) = line.strip_prefix("SF:") {
+            in_file = path_matches(path, file_name);
+            if in_file && measured.is_none() {
+                measured = Some(Measured::default());
+            }
+            continue;
+        }
+        if line == "end_of_record" {
+            in_file = false;
+            continue;
+        }
+        let Some(current) = measured.as_mut().filter(|_| in_file) else {
+            continue;
+        };
+        if let Some(data) = line.strip_prefix("DA:") {
+            let mut fields = data.split(',');
+            let (Some(number), Some(hits)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let Ok(number) = number.parse::<u32>() else {
+                continue;
+            };
+            current.lines.insert(number);
+            if hits.parse::<u64>().is_ok_and(|hits| hits > 0) {
+                current.covered.insert(number);
+            }
+        } else if let Some(data) = line.strip_prefix("BRDA:") {
+            let fields: Vec<&str> = data.split(',').collect();
+            if fields.len() < 4 {
+                continue;
+            }
+            let id = format!("{}:{}:{}", fields[0], fields[1], fields[2]);
+            current
+                .branches
+                .get_or_insert_with(BTreeSet::new)
+                .insert(id.clone());
+            if fields[3].parse::<u64>().is_ok_and(|taken| taken > 0) {
+                current.covered_branches.insert(id);
+            }
+        }
+    }
+    measured
+}
+
+/// Whether a report's path names the file under test (reports give absolute or relative paths).
+pub(crate) fn path_matches(path: &str, file_name: &str) -> bool {
+    let path = path.trim();
+    path == file_name
+        || path.ends_with(&format!("/{file_name}"))
+        || path
+            .strip_prefix("file://")
+            .is_some_and(|rest| rest.ends_with(&format!("/{file_name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lcov_records_of_other_files_are_ignored() {
+        let report = "TN:\nSF:/work/other.js\nDA:1,1\nend_of_record\nSF:/work/cart.js\nDA:1,1\nDA:2,0\nDA:3,4\nBRDA:2,0,0,1\nBRDA:2,0,1,0\nBRDA:5,1,0,-\nend_of_record\n";
+        let measured = from_lcov(report, "cart.js").expect("cart.js is in the report");
+        assert_eq!(measured.lines, BTreeSet::from([1, 2, 3]));
+        assert_eq!(measured.covered, BTreeSet::from([1, 3]));
+        let summary = measured.summary();
+        assert_eq!((summary.lines_covered, summary.lines_total), (2, 3));
+        assert_eq!(summary.uncovered_lines, vec![2]);
+        assert_eq!(
+            (summary.branches_covered, summary.branches_total),
+            (Some(1), Some(3))
+        );
+        assert!(from_lcov(report, "absent.js").is_none());
+    }
+
+    #[test]
+    fn what_a_test_adds_is_what_the_kept_ones_lacked() {
+        let mut kept = Measured {
+            lines: BTreeSet::from([1, 2, 3, 4]),
+            covered: BTreeSet::from([1, 2]),
+            branches: Some(BTreeSet::from(["2:0".to_owned(), "2:1".to_owned()])),
+            covered_branches: BTreeSet::from(["2:0".to_owned()]),
+            reported_branches: None,
+        };
+        let next = Measured {
+            lines: BTreeSet::from([1, 2, 3, 4]),
+            covered: BTreeSet::from([1, 3]),
+            branches: Some(BTreeSet::from(["2:0".to_owned(), "2:1".to_owned()])),
+            covered_branches: BTreeSet::from(["2:1".to_owned()]),
+            reported_branches: None,
+        };
+        assert_eq!(kept.gained_by(&next), (vec![3], 1));
+        kept.merge(&next);
+        assert_eq!(kept.gained_by(&next), (vec![], 0));
+        assert_eq!(kept.summary().lines_covered, 3);
+    }
+}

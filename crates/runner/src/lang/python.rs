@@ -1,0 +1,196 @@
+//! Python: pytest (which also runs unittest's test cases) under coverage.py, with branch
+//! coverage of the file under test. Debian's `python3-pytest` and `python3-coverage`.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{Plan, Toolchain, plain_name};
+use crate::sandbox::{Command, Execution};
+use crate::{Job, Measured};
+
+pub(crate) struct Python;
+
+const PYTHON: &str = "/usr/bin/python3";
+const REPORT: &str = ".coverage.json";
+
+impl Python {
+    fn env(command: Command) -> Command {
+        command
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONPATH", "/work")
+            .env("COVERAGE_FILE", "/work/.coverage")
+    }
+}
+
+impl Toolchain for Python {
+    fn tool(&self) -> &'static str {
+        "pytest + coverage.py"
+    }
+
+    fn probe(&self) -> Command {
+        Command::new([PYTHON, "-c", "import pytest, coverage"])
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "Python's tests need python3, pytest and coverage.py (Debian: python3-pytest python3-coverage)"
+    }
+
+    fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let source = plain_name(job.source_file_name)?;
+        let test = plain_name(job.test_file_name)?;
+        std::fs::write(dir.join(source), job.source)?;
+        std::fs::write(dir.join(test), job.test_code)?;
+        let pytest =
+            format!("-m pytest -q -p no:cacheprovider -o console_output_style=classic {test}");
+        let with_coverage = format!(
+            "{PYTHON} -m coverage run --branch --include={source} {pytest}; status=$?; \
+             {PYTHON} -m coverage json -q --include={source} -o {REPORT} >/dev/null 2>&1; exit $status"
+        );
+        Ok(Plan {
+            build: None,
+            run_with_coverage: Python::env(Command::shell(with_coverage)),
+            run: Python::env(Command::shell(format!("{PYTHON} {pytest}"))),
+        })
+    }
+
+    fn coverage(&self, job: &Job<'_>, dir: &Path) -> Option<Measured> {
+        let report = std::fs::read_to_string(dir.join(REPORT)).ok()?;
+        from_coverage_json(&report, job.source_file_name)
+    }
+
+    fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
+        let module = missing_module_named(output)?;
+        imports(job.source, &module).then_some(module)
+    }
+
+    fn is_load_error(&self, execution: &Execution) -> bool {
+        // pytest: 2 = interrupted (errors while collecting), 3 = internal error, 4 = usage error.
+        matches!(execution.exit_code, Some(2..=4))
+    }
+}
+
+/// The top-level module of the first `No module named 'x.y'` in `output`.
+fn missing_module_named(output: &str) -> Option<String> {
+    let start = output.find("No module named '")? + "No module named '".len();
+    let rest = &output[start..];
+    let name = &rest[..rest.find('\'')?];
+    let top = name.split('.').next()?.trim();
+    (!top.is_empty()).then(|| top.to_owned())
+}
+
+/// Whether `source` imports `module` (at any indentation: imports inside functions count).
+fn imports(source: &str, module: &str) -> bool {
+    source.lines().map(str::trim_start).any(|line| {
+        let named = |rest: &str| {
+            rest.split([',', ' ', '.'])
+                .next()
+                .is_some_and(|first| first == module)
+        };
+        if let Some(rest) = line.strip_prefix("import ") {
+            rest.split(',').any(|part| named(part.trim()))
+        } else if let Some(rest) = line.strip_prefix("from ") {
+            named(rest.trim())
+        } else {
+            false
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct CoverageJson {
+    files: std::collections::BTreeMap<String, FileEntry>,
+}
+
+#[derive(Deserialize)]
+struct FileEntry {
+    executed_lines: Vec<u32>,
+    missing_lines: Vec<u32>,
+    #[serde(default)]
+    executed_branches: Option<Vec<(i64, i64)>>,
+    #[serde(default)]
+    missing_branches: Option<Vec<(i64, i64)>>,
+    summary: Summary,
+}
+
+#[derive(Deserialize)]
+struct Summary {
+    #[serde(default)]
+    num_branches: Option<u32>,
+    #[serde(default)]
+    covered_branches: Option<u32>,
+}
+
+/// coverage.py's JSON report (`coverage json`), for the file named `file_name`.
+fn from_coverage_json(report: &str, file_name: &str) -> Option<Measured> {
+    let parsed: CoverageJson = serde_json::from_str(report).ok()?;
+    let entry = parsed
+        .files
+        .iter()
+        .find(|(path, _)| crate::coverage::path_matches(path, file_name))
+        .map(|(_, entry)| entry)?;
+    let covered: BTreeSet<u32> = entry.executed_lines.iter().copied().collect();
+    let mut lines = covered.clone();
+    lines.extend(entry.missing_lines.iter().copied());
+    let id = |(from, to): &(i64, i64)| format!("{from}->{to}");
+    let branches = match (&entry.executed_branches, &entry.missing_branches) {
+        (Some(executed), Some(missing)) => {
+            Some(executed.iter().chain(missing.iter()).map(id).collect())
+        }
+        _ => None,
+    };
+    let covered_branches = entry.executed_branches.iter().flatten().map(id).collect();
+    Some(Measured {
+        lines,
+        covered,
+        branches,
+        covered_branches,
+        reported_branches: entry
+            .summary
+            .num_branches
+            .zip(entry.summary.covered_branches),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_missing_module_is_the_sources_only_when_the_source_imports_it() {
+        let output = "E   ModuleNotFoundError: No module named 'requests.adapters'\n";
+        assert_eq!(missing_module_named(output).as_deref(), Some("requests"));
+        assert!(imports("import os\nimport requests\n", "requests"));
+        assert!(imports(
+            "from requests.adapters import HTTPAdapter",
+            "requests"
+        ));
+        assert!(imports(
+            "def f():\n    import json, requests as r\n",
+            "requests"
+        ));
+        assert!(!imports("import requests_mock\n", "requests"));
+        assert!(!imports("# import requests\n", "requests"));
+        assert_eq!(missing_module_named("AssertionError"), None);
+    }
+
+    #[test]
+    fn coverage_json_gives_lines_and_branches() {
+        let report = r#"{"meta": {}, "files": {"text_utils.py": {
+            "executed_lines": [1, 2, 4], "missing_lines": [5],
+            "executed_branches": [[4, 5], [4, -1]], "missing_branches": [[4, 6]],
+            "summary": {"num_branches": 3, "covered_branches": 2}}}}"#;
+        let measured = from_coverage_json(report, "text_utils.py").expect("file in report");
+        let summary = measured.summary();
+        assert_eq!((summary.lines_covered, summary.lines_total), (3, 4));
+        assert_eq!(summary.uncovered_lines, vec![5]);
+        assert_eq!(
+            (summary.branches_covered, summary.branches_total),
+            (Some(2), Some(3))
+        );
+        assert!(from_coverage_json(report, "other.py").is_none());
+        assert!(from_coverage_json("not json", "text_utils.py").is_none());
+    }
+}

@@ -1,0 +1,51 @@
+//! A runner over the real sandbox, with small limits so that hostile tests end quickly.
+
+use std::path::PathBuf;
+
+use domain::{Framework, Language};
+use runner::{Job, Limits, Runner, RunnerSettings};
+
+/// The runner over this machine's bubblewrap; the test fails, naming the package, without it.
+pub async fn runner() -> Runner {
+    runner_with(Limits {
+        cpu_secs: 5,
+        wall_secs: 20,
+        memory_mib: 256,
+        processes: 64,
+        output_bytes: 1024 * 1024,
+    })
+    .await
+}
+
+pub async fn runner_with(limits: Limits) -> Runner {
+    let work_root = std::env::temp_dir().join(format!("aiut-runner-tests-{}", std::process::id()));
+    let runner = Runner::new(RunnerSettings {
+        slots: 2,
+        bwrap: PathBuf::from("/usr/bin/bwrap"),
+        work_root,
+        limits,
+    })
+    .await;
+    if let Err(reason) = runner.sandbox() {
+        panic!("these tests need the sandbox (apt-get install bubblewrap): {reason}");
+    }
+    runner
+}
+
+pub fn corpus(path: &str) -> String {
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../codegen/tests/corpus")
+        .join(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()))
+}
+
+pub fn python<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str) -> Job<'a> {
+    Job {
+        language: Language::Python,
+        framework: Framework::Pytest,
+        source_file_name,
+        source,
+        test_file_name: "test_subject.py",
+        test_code,
+    }
+}

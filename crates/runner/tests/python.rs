@@ -1,0 +1,169 @@
+//! Python tests run for real: verdicts, and coverage figures checked against coverage.py run by
+//! hand on the same files.
+
+mod common;
+
+use std::process::Command;
+
+use common::{corpus, python, runner};
+use runner::Outcome;
+
+const TEXT_UTILS_TESTS: &str = r#"
+from text_utils import slugify, truncate
+
+
+def test_slugify_joins_lower_case_words():
+    assert slugify("Hello, World") == "hello-world"
+
+
+def test_truncate_keeps_short_text():
+    assert truncate("abc", 5) == "abc"
+"#;
+
+#[tokio::test]
+async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() {
+    let runner = runner().await;
+    let source = corpus("python/text_utils.py");
+    let job = python("text_utils.py", &source, TEXT_UTILS_TESTS);
+    let report = runner.run(&job, 2).await;
+    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
+    assert_eq!((report.reruns, report.rerun_passes), (2, 2));
+    let measured = report.coverage.expect("coverage of a passing run");
+    let summary = measured.summary();
+
+    // The same files, measured by hand with the same tool, outside any sandbox.
+    let dir = tempdir("by-hand");
+    std::fs::write(dir.join("text_utils.py"), &source).expect("write source");
+    std::fs::write(dir.join("test_subject.py"), TEXT_UTILS_TESTS).expect("write tests");
+    let status = Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "coverage",
+            "run",
+            "--branch",
+            "--include=text_utils.py",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "test_subject.py",
+        ])
+        .current_dir(&dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .status()
+        .expect("coverage runs");
+    assert!(status.success());
+    let json = Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "coverage",
+            "json",
+            "-q",
+            "-o",
+            "-",
+            "--include=text_utils.py",
+        ])
+        .current_dir(&dir)
+        .output()
+        .expect("coverage json");
+    let by_hand: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json report");
+    let totals = &by_hand["totals"];
+    assert_eq!(
+        u64::from(summary.lines_covered),
+        totals["covered_lines"].as_u64().expect("covered")
+    );
+    assert_eq!(
+        u64::from(summary.lines_total),
+        totals["num_statements"].as_u64().expect("statements")
+    );
+    assert_eq!(
+        summary.branches_total.map(u64::from),
+        totals["num_branches"].as_u64()
+    );
+    assert_eq!(
+        summary.branches_covered.map(u64::from),
+        totals["covered_branches"].as_u64()
+    );
+    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
+    let runner = runner().await;
+    let source = corpus("python/text_utils.py");
+    let tests = "from text_utils import word_count\n\n\ndef test_word_count():\n    assert word_count(\"one two\") == 3\n";
+    let report = runner
+        .run(&python("text_utils.py", &source, tests), 2)
+        .await;
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert!(report.output.contains("assert 2 == 3"), "{}", report.output);
+    assert_eq!(report.reruns, 0, "a failing test is not run again");
+    assert!(report.coverage.is_none());
+}
+
+#[tokio::test]
+async fn tests_that_do_not_load_did_not_build() {
+    let runner = runner().await;
+    let source = corpus("python/text_utils.py");
+    for tests in [
+        "from text_utils import no_such_function\n\ndef test_x():\n    assert no_such_function() == 1\n",
+        "import pytest_nonexistent_plugin\n\ndef test_x():\n    assert True\n",
+        "def test_x(:\n    pass\n",
+    ] {
+        let report = runner
+            .run(&python("text_utils.py", &source, tests), 0)
+            .await;
+        assert_eq!(
+            report.outcome,
+            Outcome::BuildFailed,
+            "{tests}\n{}",
+            report.output
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_source_that_needs_an_absent_module_says_which() {
+    let runner = runner().await;
+    let source = "import requests\n\n\ndef get(url):\n    return requests.get(url).text\n";
+    let tests =
+        "from client import get\n\n\ndef test_get():\n    assert get(\"http://x\") == \"\"\n";
+    let report = runner.run(&python("client.py", source, tests), 0).await;
+    assert_eq!(
+        report.outcome,
+        Outcome::MissingModule("requests".into()),
+        "{}",
+        report.output
+    );
+}
+
+#[tokio::test]
+async fn a_test_that_passes_only_sometimes_is_seen_in_its_reruns() {
+    let runner = runner().await;
+    let source = corpus("python/text_utils.py");
+    // Each run sees a different hash seed; half of the seeds put "b" first.
+    let tests = "from text_utils import word_count\n\n\ndef test_order():\n    assert word_count('a b') == 2\n    assert list({'a', 'b'})[0] == 'a'\n";
+    let mut mixed = false;
+    for _ in 0..4 {
+        let report = runner
+            .run(&python("text_utils.py", &source, tests), 5)
+            .await;
+        if report.outcome == Outcome::Passed && report.rerun_passes < report.reruns {
+            mixed = true;
+            break;
+        }
+    }
+    assert!(
+        mixed,
+        "a test depending on set order should pass some runs and fail others"
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("aiut-runner-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
