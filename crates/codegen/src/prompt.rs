@@ -24,10 +24,29 @@ const SIGNATURE_TITLE: &str = "Signature:";
 const DOC_TITLE: &str = "Documentation:";
 const SOURCE_TITLE: &str = "The whole file, for context:";
 const ISSUES_TITLE: &str = "Your previous answer does not parse. Fix these syntax problems and answer again with the whole test file:";
+const PREVIOUS_TESTS_TITLE: &str = "Your previous test file:";
+const RUN_OUTPUT_TITLE: &str = "When it was run, the tests";
 
-/// The prompt asking for tests of `unit`. `previous_issues`, when set, is the syntax check's report
-/// on the previous answer, which the model is asked to fix.
-pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>) -> Prompt {
+/// What went wrong with the previous answer, for the model to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feedback<'a> {
+    /// The answer did not parse: the syntax check's report.
+    Syntax(&'a str),
+    /// The tests were built and run, and did not pass.
+    Run {
+        /// The test file that was run.
+        tests: &'a str,
+        /// What happened, in a few words: `did not build`, `failed`, `passed on some runs and
+        /// failed on others`, `were stopped by the time limit`.
+        what: &'a str,
+        /// The tools' output (compiler errors, assertion messages), trimmed.
+        output: &'a str,
+    },
+}
+
+/// The prompt asking for tests of `unit`. `feedback`, when set, reports what was wrong with the
+/// previous answer, which the model is asked to fix.
+pub fn for_unit(target: &Target<'_>, unit: &Unit, feedback: Option<&Feedback<'_>>) -> Prompt {
     let language = target.language.display_name();
     let framework = target.framework.display_name();
     let import = imports::summary(target, unit);
@@ -85,8 +104,32 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, previous_issues: Option<&str>)
         support(target.language).notation().fence_tag,
         target.source,
     );
-    if let Some(issues) = previous_issues {
-        push_section(&mut user, ISSUES_TITLE, "text", issues.trim_end());
+    match feedback {
+        Some(Feedback::Syntax(issues)) => {
+            push_section(&mut user, ISSUES_TITLE, "text", issues.trim_end());
+        }
+        Some(Feedback::Run {
+            tests,
+            what,
+            output,
+        }) => {
+            push_section(
+                &mut user,
+                PREVIOUS_TESTS_TITLE,
+                support(target.language).notation().fence_tag,
+                tests.trim_end(),
+            );
+            push_section(
+                &mut user,
+                &format!(
+                    "{RUN_OUTPUT_TITLE} {}. Fix the tests (not the code under test) and answer again with the whole test file. The output:",
+                    collapse_whitespace(what)
+                ),
+                "text",
+                output.trim_end(),
+            );
+        }
+        None => {}
     }
     Prompt { system, user }
 }
@@ -135,7 +178,9 @@ pub fn read_facts(user_message: &str) -> Option<PromptFacts> {
 
     // The rest: titled fenced sections.
     let sections = read_sections(user_message.get(offset..).unwrap_or_default());
-    let is_retry = sections.iter().any(|(title, _)| title == ISSUES_TITLE);
+    let is_retry = sections
+        .iter()
+        .any(|(title, _)| title == ISSUES_TITLE || title.starts_with(RUN_OUTPUT_TITLE));
     let source = sections
         .into_iter()
         .find(|(title, _)| title == SOURCE_TITLE)
@@ -317,7 +362,7 @@ mod tests {
             file_name: &file_name,
             source,
         };
-        for_unit(&target, unit, issues)
+        for_unit(&target, unit, issues.map(Feedback::Syntax).as_ref())
     }
 
     #[test]

@@ -294,7 +294,11 @@ async fn every_language_gets_its_tests_in_a_block_tagged_with_its_id() {
         let unit = &units[0];
         let code = codegen::scaffold::unit_tests(&target, unit, Flavor::Simulated);
         for issues in [None, Some("line 2: expected an expression")] {
-            let prompt = codegen::prompt::for_unit(&target, unit, issues);
+            let prompt = codegen::prompt::for_unit(
+                &target,
+                unit,
+                issues.map(codegen::prompt::Feedback::Syntax).as_ref(),
+            );
             let answer = client
                 .chat()
                 .create(chat(&prompt.system, &prompt.user))

@@ -301,7 +301,14 @@ impl Pipeline<'_> {
         let test_syntax: Syntax = target.test_syntax();
         let mut previous_issues: Option<String> = None;
         for round in 0..2 {
-            let prompt = codegen::prompt::for_unit(target, unit, previous_issues.as_deref());
+            let prompt = codegen::prompt::for_unit(
+                target,
+                unit,
+                previous_issues
+                    .as_deref()
+                    .map(codegen::prompt::Feedback::Syntax)
+                    .as_ref(),
+            );
             let asking = tracing::info_span!("model.ask", unit = %unit.name, round);
             let (answer, model) = self
                 .models
