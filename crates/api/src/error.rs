@@ -59,6 +59,8 @@ error_codes! {
     UnknownFramework = "unknown_framework",
     FrameworkNotForLanguage = "framework_not_for_language",
     InvalidModel = "invalid_model",
+    InvalidValidate = "invalid_validate",
+    InvalidKeep = "invalid_keep",
     UnknownModel = "unknown_model",
     ModelUnavailable = "model_unavailable",
     NoTestableUnit = "no_testable_unit",
@@ -100,6 +102,8 @@ impl ErrorCode {
                 ErrorCode::FrameworkNotForLanguage
             }
             RequestError::Model(_) => ErrorCode::InvalidModel,
+            RequestError::Validate(_) => ErrorCode::InvalidValidate,
+            RequestError::Keep(_) => ErrorCode::InvalidKeep,
         }
     }
 }

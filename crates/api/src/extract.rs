@@ -22,6 +22,12 @@ pub struct CreateTaskBody {
     pub framework: Option<String>,
     #[serde(default)]
     pub model: Option<String>,
+    /// `run` (the default) or `syntax`.
+    #[serde(default)]
+    pub validate: Option<String>,
+    /// `covering` (the default) or `passing`.
+    #[serde(default)]
+    pub keep: Option<String>,
 }
 
 enum BodyKind {
@@ -141,6 +147,8 @@ pub fn parse_json(bytes: &[u8]) -> Result<RawTaskRequest, ApiError> {
         language: body.language,
         framework: body.framework,
         model: body.model,
+        validate: body.validate,
+        keep: body.keep,
     })
 }
 
@@ -192,7 +200,15 @@ fn describe_json_error(error: &serde_path_to_error::Error<serde_json::Error>) ->
     }
 }
 
-const TEXT_FIELDS: [&str; 5] = ["source", "filename", "language", "framework", "model"];
+const TEXT_FIELDS: [&str; 7] = [
+    "source",
+    "filename",
+    "language",
+    "framework",
+    "model",
+    "validate",
+    "keep",
+];
 
 async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiError> {
     let mut raw = RawTaskRequest::default();
@@ -207,7 +223,7 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidMultipart,
                 "every form part needs a name (`file`, `source`, `filename`, `language`, \
-                 `framework` or `model`)",
+                 `framework`, `model`, `validate` or `keep`)",
             ));
         };
         if name != "file" && name != "source" {
@@ -250,6 +266,8 @@ async fn read_multipart(mut multipart: Multipart) -> Result<RawTaskRequest, ApiE
             "language" => raw.language = Some(text_field(field, "language").await?),
             "framework" => raw.framework = Some(text_field(field, "framework").await?),
             "model" => raw.model = Some(text_field(field, "model").await?),
+            "validate" => raw.validate = Some(text_field(field, "validate").await?),
+            "keep" => raw.keep = Some(text_field(field, "keep").await?),
             other => {
                 let other: String = other.chars().take(40).collect();
                 return Err(ApiError::bad_request(

@@ -475,6 +475,8 @@ fn unprocessable_submission() -> Value {
             ErrorCode::UnknownFramework,
             ErrorCode::FrameworkNotForLanguage,
             ErrorCode::InvalidModel,
+            ErrorCode::InvalidValidate,
+            ErrorCode::InvalidKeep,
             ErrorCode::UnknownModel,
             ErrorCode::ModelUnavailable,
             ErrorCode::NoTestableUnit,
@@ -1322,6 +1324,24 @@ fn create_fields(nullable_type: bool) -> Map<String, Value> {
              characters); defaults to the service's default model."
                 .to_owned(),
             vec!["offline"],
+        ),
+    );
+    fields.insert(
+        "validate".to_owned(),
+        text(
+            "`run` (the default): the tests are built, run, run again and measured for coverage \
+             in a sandbox, and only tests that pass are delivered; `syntax`: they are only parsed."
+                .to_owned(),
+            vec!["run", "syntax"],
+        ),
+    );
+    fields.insert(
+        "keep".to_owned(),
+        text(
+            "`covering` (the default): a passing test that covers nothing the tests kept before \
+             it covered is dropped; `passing`: it is kept and marked `no_new_coverage`."
+                .to_owned(),
+            vec!["covering", "passing"],
         ),
     );
     fields

@@ -6,10 +6,11 @@ use crate::TaskSpec;
 
 /// The version of the prompts. Changing the prompts changes this, and so every cache key: results
 /// made with older prompts are never served for newer ones.
-pub const PROMPT_VERSION: &str = "1";
+pub const PROMPT_VERSION: &str = "2";
 
 /// The key of the result cache: SHA-256 over the prompt version and everything that shapes the
-/// result — language, framework, model, file name and source.
+/// result — language, framework, model, file name, source, and how far the tests are checked and
+/// which are kept.
 ///
 /// The file name is in the key because the generated tests import the module under test by the path
 /// derived from it: the same source under another name needs other imports.
@@ -25,6 +26,8 @@ impl CacheKey {
             spec.model.as_str(),
             spec.file_name.as_str(),
             spec.source.text(),
+            spec.validate.as_str(),
+            spec.keep.as_str(),
         ])
     }
 

@@ -26,8 +26,8 @@ pub use request::{RawSource, RawTaskRequest, RequestError, TaskSpec};
 pub use source::{SourceError, SourceFile, SourceLimits};
 pub use task::{IllegalTransition, TaskId, TaskIdError, TaskStatus, UnknownStatus};
 pub use validation::{
-    FileCoverage, TestReport, UnknownValidationMode, Validation, ValidationMode, ValidationStatus,
-    Verdict,
+    FileCoverage, KeepPolicy, TestReport, UnknownKeepPolicy, UnknownValidationMode, Validation,
+    ValidationMode, ValidationStatus, Verdict,
 };
 
 /// User input quoted back in an error message, cut short so a huge field cannot make a huge answer.

@@ -1,6 +1,7 @@
 use crate::{
-    FileNameError, Framework, FrameworkError, Language, ModelId, ModelIdError, SourceError,
-    SourceFile, SourceFileName, SourceLimits, UnknownLanguage,
+    FileNameError, Framework, FrameworkError, KeepPolicy, Language, ModelId, ModelIdError,
+    SourceError, SourceFile, SourceFileName, SourceLimits, UnknownKeepPolicy, UnknownLanguage,
+    UnknownValidationMode, ValidationMode,
 };
 
 /// A create-task request as it arrives, before any check: from JSON or from a multipart upload.
@@ -11,6 +12,11 @@ pub struct RawTaskRequest {
     pub language: Option<String>,
     pub framework: Option<String>,
     pub model: Option<String>,
+    /// `run` (the default) or `syntax`.
+    pub validate: Option<String>,
+    /// `covering` (the default: passing tests that add no coverage are dropped) or `passing`
+    /// (they are kept, marked).
+    pub keep: Option<String>,
 }
 
 /// The source as it came: text from JSON, bytes from an upload.
@@ -34,6 +40,8 @@ pub struct TaskSpec {
     pub language: Language,
     pub framework: Framework,
     pub model: ModelId,
+    pub validate: ValidationMode,
+    pub keep: KeepPolicy,
 }
 
 /// Why a create-task request was refused. Each names the request field at fault.
@@ -55,6 +63,10 @@ pub enum RequestError {
     Framework(#[from] FrameworkError),
     #[error("model: {0}")]
     Model(#[from] ModelIdError),
+    #[error("validate: {0}")]
+    Validate(#[from] UnknownValidationMode),
+    #[error("keep: {0}")]
+    Keep(#[from] UnknownKeepPolicy),
 }
 
 impl RequestError {
@@ -75,6 +87,8 @@ impl RequestError {
                 "framework_not_for_language"
             }
             RequestError::Model(_) => "invalid_model",
+            RequestError::Validate(_) => "invalid_validate",
+            RequestError::Keep(_) => "invalid_keep",
         }
     }
 
@@ -88,6 +102,8 @@ impl RequestError {
             | RequestError::LanguageMissing => "language",
             RequestError::Framework(_) => "framework",
             RequestError::Model(_) => "model",
+            RequestError::Validate(_) => "validate",
+            RequestError::Keep(_) => "keep",
         }
     }
 }
@@ -119,6 +135,14 @@ impl TaskSpec {
             Some(model) => ModelId::parse(&model)?,
             None => default_model.clone(),
         };
+        let validate = non_blank(raw.validate)
+            .map(|mode| mode.parse::<ValidationMode>())
+            .transpose()?
+            .unwrap_or_default();
+        let keep = non_blank(raw.keep)
+            .map(|keep| keep.parse::<KeepPolicy>())
+            .transpose()?
+            .unwrap_or_default();
         let source = match raw.source {
             RawSource::Text(text) => SourceFile::parse_text(text, limits)?,
             RawSource::Bytes(bytes) => SourceFile::parse(&bytes, limits)?,
@@ -133,6 +157,8 @@ impl TaskSpec {
             language,
             framework,
             model,
+            validate,
+            keep,
         })
     }
 

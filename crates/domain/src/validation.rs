@@ -9,6 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// How far a request wants its tests checked before they are delivered.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ValidationMode {
@@ -50,7 +51,45 @@ impl FromStr for ValidationMode {
     }
 }
 
+/// Which passing tests are delivered.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeepPolicy {
+    /// Only tests that cover something the tests kept before them did not (the default).
+    #[default]
+    Covering,
+    /// Every test that passed reliably; those adding no coverage are marked.
+    Passing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown keep policy `{0}`; expected \"covering\" or \"passing\"")]
+pub struct UnknownKeepPolicy(pub String);
+
+impl KeepPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeepPolicy::Covering => "covering",
+            KeepPolicy::Passing => "passing",
+        }
+    }
+}
+
+impl FromStr for KeepPolicy {
+    type Err = UnknownKeepPolicy;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        match input.trim().to_ascii_lowercase().as_str() {
+            "covering" => Ok(KeepPolicy::Covering),
+            "passing" => Ok(KeepPolicy::Passing),
+            _ => Err(UnknownKeepPolicy(crate::echo(input))),
+        }
+    }
+}
+
 /// What became of one unit's tests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -119,6 +158,7 @@ impl fmt::Display for Verdict {
 }
 
 /// One unit's tests after the runner.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestReport {
     /// The unit the tests are for, as in `parsing_completed`.
@@ -145,6 +185,7 @@ pub struct TestReport {
 }
 
 /// Coverage of the file under test.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCoverage {
     pub lines_total: u32,
@@ -178,6 +219,7 @@ fn percent(part: u32, whole: u32) -> f64 {
 }
 
 /// How far the delivered file was checked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValidationStatus {
@@ -200,6 +242,7 @@ impl ValidationStatus {
 }
 
 /// What the runner found for a task.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
     pub status: ValidationStatus,

@@ -17,36 +17,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use domain::{Framework, Language};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 pub use coverage::Measured;
-pub use sandbox::{Bubblewrap, Command, Execution, Limit, Limits, Sandbox, SandboxError};
-
-/// The runner's settings (the `runner` section of the configuration).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunnerSettings {
-    /// Test runs at once; 0 means one per CPU.
-    pub slots: usize,
-    /// The bubblewrap binary. An empty path turns running off ("not run: no sandbox").
-    pub bwrap: PathBuf,
-    /// Where each run's work directory is made.
-    pub work_root: PathBuf,
-    /// The limits of every sandboxed command.
-    pub limits: Limits,
-}
-
-impl Default for RunnerSettings {
-    fn default() -> Self {
-        RunnerSettings {
-            slots: 0,
-            bwrap: PathBuf::from("/usr/bin/bwrap"),
-            work_root: std::env::temp_dir().join("aiunittest-runs"),
-            limits: Limits::default(),
-        }
-    }
-}
+pub use sandbox::{Bubblewrap, Command, Execution, Limit, Sandbox, SandboxError};
+pub use service::sections::{RunnerSettings, SandboxLimits as Limits};
 
 /// One test file and the source file it tests.
 #[derive(Debug, Clone, Copy)]

@@ -133,6 +133,47 @@ pub struct WorkerSettings {
     pub heartbeat_secs: u64,
 }
 
+/// How a worker checks the tests a model writes: the `validation` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationSettings {
+    /// Model answers per unit: the first, and answers to its build errors or failures.
+    pub max_rounds: u32,
+    /// Runs after a first pass, to catch flaky tests (TestGen-LLM used 5; each costs a run).
+    pub reruns: u32,
+}
+
+/// The sandboxed runner of generated tests: the `runner` section (read by workers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerSettings {
+    /// Test runs at once, over all tasks; 0 means one per CPU (runs are CPU-bound, model calls
+    /// are not, so this pool is separate from `worker.concurrency`).
+    pub slots: usize,
+    /// The bubblewrap binary. Empty turns running off: tasks then say "not run".
+    pub bwrap: PathBuf,
+    /// Where each run's work directory is made (and removed).
+    pub work_root: PathBuf,
+    /// The limits of every sandboxed command.
+    pub limits: SandboxLimits,
+}
+
+/// The limits of one sandboxed command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxLimits {
+    /// CPU seconds per process.
+    pub cpu_secs: u64,
+    /// Wall-clock seconds for the whole command.
+    pub wall_secs: u64,
+    /// Memory of the whole process tree, in MiB.
+    pub memory_mib: u64,
+    /// Processes and threads of the whole tree at once.
+    pub processes: u64,
+    /// Bytes of stdout and stderr together.
+    pub output_bytes: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
@@ -249,6 +290,8 @@ pub struct DeploymentFile {
     pub models: ModelRegistry,
     pub stream: StreamSettings,
     pub worker: WorkerSettings,
+    pub validation: ValidationSettings,
+    pub runner: RunnerSettings,
     pub gateway: GatewaySettings,
     pub log: LogSettings,
 }
@@ -256,8 +299,20 @@ pub struct DeploymentFile {
 /// The names of [`DeploymentFile`]'s sections: a file or `AIUT_<SECTION>__…` variable naming any
 /// other section is refused, by every binary, so a misspelt section name cannot pass silently.
 pub const SECTIONS: &[&str] = &[
-    "server", "database", "redis", "session", "limits", "queue", "cache", "models", "stream",
-    "worker", "gateway", "log",
+    "server",
+    "database",
+    "redis",
+    "session",
+    "limits",
+    "queue",
+    "cache",
+    "models",
+    "stream",
+    "worker",
+    "validation",
+    "runner",
+    "gateway",
+    "log",
 ];
 
 impl Default for ServerSettings {
@@ -370,6 +425,38 @@ impl Default for WorkerSettings {
             event_ttl_secs: 3_600,
             queue_sample_secs: 5,
             heartbeat_secs: 5,
+        }
+    }
+}
+
+impl Default for ValidationSettings {
+    fn default() -> Self {
+        ValidationSettings {
+            max_rounds: 3,
+            reruns: 2,
+        }
+    }
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        RunnerSettings {
+            slots: 0,
+            bwrap: PathBuf::from("/usr/bin/bwrap"),
+            work_root: std::env::temp_dir().join("aiunittest-runs"),
+            limits: SandboxLimits::default(),
+        }
+    }
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            cpu_secs: 60,
+            wall_secs: 90,
+            memory_mib: 1024,
+            processes: 256,
+            output_bytes: 4 * 1024 * 1024,
         }
     }
 }

@@ -13,6 +13,9 @@ pub struct CachedResult {
     pub task_id: TaskId,
     pub file_name: String,
     pub code: String,
+    /// What running the tests found when they were made ([`domain::Validation`]).
+    #[serde(default)]
+    pub validation: Option<serde_json::Value>,
 }
 
 #[derive(Clone)]

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use domain::{Framework, Language, ModelId, SourceFileName, TaskId};
+use domain::{Framework, KeepPolicy, Language, ModelId, SourceFileName, TaskId, ValidationMode};
 use sqlx::PgPool;
 
 use crate::notify;
@@ -34,6 +34,8 @@ pub struct ClaimedTask {
     pub cancel_requested: bool,
     /// The W3C `traceparent` of the request that made the task, whose trace the work joins.
     pub traceparent: Option<String>,
+    pub validate: ValidationMode,
+    pub keep: KeepPolicy,
 }
 
 impl TryFrom<TaskRow> for ClaimedTask {
@@ -55,6 +57,8 @@ impl TryFrom<TaskRow> for ClaimedTask {
             reclaimed: false,
             cancel_requested: row.cancel_requested,
             traceparent: row.traceparent,
+            validate: row.validate.parse()?,
+            keep: row.keep.parse()?,
         })
     }
 }
@@ -219,6 +223,8 @@ pub struct Success<'a> {
     pub completion_tokens: u64,
     pub retries: u32,
     pub total_units: u32,
+    /// What running the tests found ([`domain::Validation`]).
+    pub validation: &'a serde_json::Value,
 }
 
 /// Stores the result. `false` when the lease was lost meanwhile (the result is then not stored:
@@ -236,7 +242,7 @@ pub async fn succeed(
              result_file_name = $4, result_code = $5, result_units = $6, warnings = $7,
              model_used = $8, prompt_tokens = prompt_tokens + $9,
              completion_tokens = completion_tokens + $10, provider_retries = provider_retries + $11,
-             progress_done = $12, progress_total = $12,
+             progress_done = $12, progress_total = $12, validation = $13,
              error_code = null, error_message = null, lease_owner = null, lease_expires_at = null
          where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
     )
@@ -252,6 +258,7 @@ pub async fn succeed(
     .bind(i64::try_from(success.completion_tokens).unwrap_or(i64::MAX))
     .bind(i32::try_from(success.retries).unwrap_or(i32::MAX))
     .bind(total)
+    .bind(success.validation)
     .execute(pool)
     .await
     .context("cannot store the result")?;

@@ -18,7 +18,7 @@ macro_rules! full_columns {
          cache_hit, cancel_requested, result_file_name, result_code, error_code, error_message, \
          attempts, max_attempts, progress_done, progress_total, prompt_tokens, completion_tokens, \
          created_at, started_at, finished_at, updated_at, result_units, model_used, \
-         provider_retries, warnings, traceparent"
+         provider_retries, warnings, traceparent, validate, keep, validation"
     };
 }
 pub(crate) use full_columns;
@@ -30,7 +30,8 @@ macro_rules! summary_columns {
          cache_key, cache_hit, cancel_requested, result_file_name, null::text as result_code, \
          error_code, error_message, attempts, max_attempts, progress_done, progress_total, \
          prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at, \
-         null::jsonb as result_units, model_used, provider_retries, warnings, traceparent"
+         null::jsonb as result_units, model_used, provider_retries, warnings, traceparent, \
+         validate, keep, null::jsonb as validation"
     };
 }
 
@@ -70,6 +71,13 @@ pub struct TaskRow {
     pub warnings: serde_json::Value,
     /// The W3C `traceparent` of the request that made the task, whose trace the work joins.
     pub traceparent: Option<String>,
+    /// `run` or `syntax`.
+    pub validate: String,
+    /// `covering` or `passing`.
+    pub keep: String,
+    /// What running the tests found ([`domain::Validation`]); absent in listings and before the
+    /// task ends.
+    pub validation: Option<serde_json::Value>,
 }
 
 impl TaskRow {
@@ -217,9 +225,10 @@ async fn insert(
     sqlx::query_as(concat!(
         "insert into tasks (id, owner_session, status, language, framework, model, file_name, \
              source, source_sha256, cache_key, idempotency_key, max_attempts, cache_hit, \
-             result_file_name, result_code, started_at, finished_at, traceparent) \
+             result_file_name, result_code, started_at, finished_at, traceparent, validate, keep, \
+             validation) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             case when $13 then now() end, case when $13 then now() end, $16) \
+             case when $13 then now() end, case when $13 then now() end, $16, $17, $18, $19) \
          returning ",
         full_columns!()
     ))
@@ -239,6 +248,9 @@ async fn insert(
     .bind(cached.map(|result| result.file_name.as_str()))
     .bind(cached.map(|result| result.code.as_str()))
     .bind(new.traceparent)
+    .bind(new.spec.validate.as_str())
+    .bind(new.spec.keep.as_str())
+    .bind(cached.and_then(|result| result.validation.as_ref()))
     .fetch_one(&mut **tx)
     .await
 }
@@ -268,17 +280,18 @@ pub async fn find_result(
     pool: &PgPool,
     cache_key: &CacheKey,
 ) -> Result<Option<CachedResult>, sqlx::Error> {
-    let row: Option<(Uuid, String, String)> = sqlx::query_as(
-        "select id, result_file_name, result_code from tasks \
+    let row: Option<(Uuid, String, String, Option<serde_json::Value>)> = sqlx::query_as(
+        "select id, result_file_name, result_code, validation from tasks \
          where cache_key = $1 and status = 'succeeded' order by id desc limit 1",
     )
     .bind(cache_key.as_str())
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(id, file_name, code)| CachedResult {
+    Ok(row.map(|(id, file_name, code, validation)| CachedResult {
         task_id: TaskId::from_uuid(id),
         file_name,
         code,
+        validation,
     }))
 }
 

@@ -333,6 +333,7 @@ async fn submit_compat(
         language: body.language,
         framework: body.framework,
         model: body.model,
+        ..RawTaskRequest::default()
     };
     Ok(submit(state, session, raw, key).await?.into_task())
 }

@@ -83,6 +83,17 @@ pub struct TaskView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub source: Option<String>,
+    /// How far the tests are checked: `run` (built, run, run again, measured) or `syntax`.
+    #[schema(value_type = domain::ValidationMode)]
+    pub validate: String,
+    /// Which passing tests are delivered: `covering` (those adding coverage) or `passing`.
+    #[schema(value_type = domain::KeepPolicy)]
+    pub keep: String,
+    /// What running the tests found: per test a verdict, per file the coverage. Present once
+    /// the task has succeeded; left out of listings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<domain::Validation>, nullable = false)]
+    pub validation: Option<serde_json::Value>,
     pub links: LinksView,
 }
 
@@ -198,6 +209,9 @@ impl TaskView {
                 _ => None,
             },
             source: row.source,
+            validate: row.validate,
+            keep: row.keep,
+            validation: row.validation,
             links: LinksView::for_task(id),
             language: row.language,
             framework: row.framework,

@@ -64,16 +64,67 @@ pub(crate) fn toolchain(
     }
 }
 
-/// A file name written into the work directory: a plain name, never a path that could leave it.
-pub(crate) fn plain_name(name: &str) -> io::Result<&str> {
-    let plain = Path::new(name)
-        .file_name()
-        .and_then(|file| file.to_str())
-        .filter(|file| *file == name && !file.starts_with('.'));
-    plain.ok_or_else(|| {
-        io::Error::new(
+/// A file's path inside the work directory: relative, with no `.` or `..` part and no hidden
+/// part, so that writing it can never leave the directory. Sources keep their relative path
+/// (`pkg/calc.py`), because the tests reach them by it.
+pub(crate) fn relative_path(name: &str) -> io::Result<&Path> {
+    let path = Path::new(name);
+    let clean = !name.is_empty()
+        && path.components().all(|part| match part {
+            std::path::Component::Normal(part) => {
+                part.to_str().is_some_and(|part| !part.starts_with('.'))
+            }
+            _ => false,
+        });
+    if clean {
+        Ok(path)
+    } else {
+        Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("`{name}` is not a plain file name"),
-        )
-    })
+            format!("`{name}` is not a relative path inside the work directory"),
+        ))
+    }
+}
+
+/// Writes `contents` at `name` (see [`relative_path`]) under `dir`, making its directories.
+pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> io::Result<()> {
+    let path = dir.join(relative_path(name)?);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, contents)
+}
+
+/// `text` as one word of a `sh -c` script.
+pub(crate) fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_words_stay_one_word() {
+        assert_eq!(shell_quote("a b.py"), "'a b.py'");
+        assert_eq!(shell_quote("it's.py"), "'it'\\''s.py'");
+    }
+
+    #[test]
+    fn only_paths_inside_the_work_directory_are_written() {
+        for good in ["calc.py", "pkg/calc.py", "src/main/java/Account.java"] {
+            assert!(relative_path(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.py",
+            "pkg/../../x.py",
+            "./x.py",
+            ".hidden.py",
+            "a/.git/config",
+        ] {
+            assert!(relative_path(bad).is_err(), "{bad}");
+        }
+    }
 }

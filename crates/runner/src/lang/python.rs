@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{Plan, Toolchain, plain_name};
+use super::{Plan, Toolchain, relative_path, shell_quote, write_file};
 use crate::sandbox::{Command, Execution};
 use crate::{Job, Measured};
 
@@ -39,10 +39,10 @@ impl Toolchain for Python {
     }
 
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
-        let source = plain_name(job.source_file_name)?;
-        let test = plain_name(job.test_file_name)?;
-        std::fs::write(dir.join(source), job.source)?;
-        std::fs::write(dir.join(test), job.test_code)?;
+        write_file(dir, job.source_file_name, job.source)?;
+        write_file(dir, job.test_file_name, job.test_code)?;
+        let source = shell_quote(&relative_path(job.source_file_name)?.display().to_string());
+        let test = shell_quote(&relative_path(job.test_file_name)?.display().to_string());
         let pytest =
             format!("-m pytest -q -p no:cacheprovider -o console_output_style=classic {test}");
         let with_coverage = format!(

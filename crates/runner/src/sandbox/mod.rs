@@ -18,33 +18,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// The limits of one sandboxed command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// CPU seconds per process (`RLIMIT_CPU`).
-    pub cpu_secs: u64,
-    /// Wall-clock seconds for the whole command.
-    pub wall_secs: u64,
-    /// Memory of the whole tree, in MiB (a cgroup; `RLIMIT_AS` where no cgroup can be made).
-    pub memory_mib: u64,
-    /// Processes and threads of the whole tree at once.
-    pub processes: u64,
-    /// Bytes of stdout and stderr together, and of any file written.
-    pub output_bytes: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            cpu_secs: 60,
-            wall_secs: 90,
-            memory_mib: 1024,
-            processes: 256,
-            output_bytes: 4 * 1024 * 1024,
-        }
-    }
-}
+pub use service::sections::SandboxLimits as Limits;
 
 /// The limit that stopped a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
