@@ -116,3 +116,53 @@ mod tests {
         assert!(syntax_issues(Syntax::Python, &code).len() <= MAX_ISSUES);
     }
 }
+
+/// Whether a test file checks anything: it uses an assertion of its language's test tools, or
+/// expects a failure. A file without one calls code and can only fail by crashing.
+pub fn has_assertion(language: domain::Language, code: &str) -> bool {
+    use domain::Language;
+    let markers: &[&str] = match language {
+        Language::Python => &["assert", "pytest.raises", "self.fail("],
+        Language::Java => &["assert", "fail("],
+        Language::Go => &["t.Error", "t.Fatal", "t.Fail", "assert.", "require."],
+        Language::Cpp => &["EXPECT_", "ASSERT_", "FAIL()"],
+        Language::Csharp => &["Assert.", "Throws"],
+        Language::Rust => &["assert", "#[should_panic", "panic!("],
+        Language::Javascript | Language::Typescript => &["assert", "expect(", ".throws("],
+    };
+    code.lines()
+        .map(str::trim_start)
+        // Comments do not check anything.
+        .filter(|line| !line.starts_with('#') && !line.starts_with("//"))
+        .any(|line| markers.iter().any(|marker| line.contains(marker)))
+}
+
+#[cfg(test)]
+mod assertion_tests {
+    use super::has_assertion;
+    use domain::Language;
+
+    #[test]
+    fn a_test_that_only_calls_has_no_assertion() {
+        assert!(has_assertion(
+            Language::Python,
+            "def test_x():\n    assert f() == 1\n"
+        ));
+        assert!(!has_assertion(
+            Language::Python,
+            "def test_x():\n    f()\n    # assert later\n"
+        ));
+        assert!(has_assertion(
+            Language::Go,
+            "func TestX(t *testing.T) {\n\tif f() != 1 {\n\t\tt.Errorf(\"x\")\n\t}\n}\n"
+        ));
+        assert!(!has_assertion(
+            Language::Cpp,
+            "TEST(X, Y) {\n  f();\n  // EXPECT_EQ later\n}\n"
+        ));
+        assert!(has_assertion(
+            Language::Typescript,
+            "test('x', () => { assert.equal(f(), 1); });"
+        ));
+    }
+}

@@ -18,7 +18,7 @@ mod text;
 mod tree;
 mod unit;
 
-pub use check::{SyntaxIssue, syntax_issues};
+pub use check::{SyntaxIssue, has_assertion, syntax_issues};
 pub use parse::{ParseError, parse_units};
 pub use syntax::Syntax;
 pub use unit::{Param, Unit, UnitKind};

@@ -229,6 +229,9 @@ pub enum ValidationStatus {
     SyntaxOnly,
     /// Not run, and `reason` says why (no sandbox, no toolchain, offline scaffolds).
     NotRun,
+    /// Each delivered test passed on its own, but the file did not pass as a whole; `reason`
+    /// says how.
+    Failed,
 }
 
 impl ValidationStatus {
@@ -237,6 +240,7 @@ impl ValidationStatus {
             ValidationStatus::Validated => "validated",
             ValidationStatus::SyntaxOnly => "syntax_only",
             ValidationStatus::NotRun => "not_run",
+            ValidationStatus::Failed => "failed",
         }
     }
 }

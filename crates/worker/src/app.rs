@@ -48,6 +48,8 @@ struct Shared {
     results: ResultCache,
     models: Models,
     metrics: Metrics,
+    /// Runs generated tests in the sandbox, a pool of slots shared by every task.
+    runner: ::runner::Runner,
     running: Mutex<HashMap<TaskId, Arc<TaskControl>>>,
     /// Thrown when the grace period after a stop signal runs out: running tasks are released.
     hard_stop: CancellationToken,
@@ -92,7 +94,10 @@ impl Application {
             policy,
             metrics.clone(),
         )?;
+        let runner = ::runner::Runner::new(settings.runner.clone()).await;
+        metrics.runner_state(&runner);
         let shared = Shared {
+            runner,
             publisher: Publisher::new(redis.clone(), worker.event_ttl_secs, metrics.clone()),
             results: ResultCache::new(redis, settings.cache.result_ttl_secs),
             worker_id,

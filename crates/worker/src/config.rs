@@ -8,7 +8,8 @@ use anyhow::Context;
 use domain::ModelRegistry;
 use serde::{Deserialize, Serialize};
 pub use service::sections::{
-    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, RedisSettings, WorkerSettings,
+    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, RedisSettings, RunnerSettings,
+    ValidationSettings, WorkerSettings,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,6 +23,10 @@ pub struct Settings {
     pub cache: CacheSettings,
     pub models: ModelRegistry,
     pub log: LogSettings,
+    /// How each unit's tests are checked: rounds of feedback, reruns.
+    pub validation: ValidationSettings,
+    /// The sandbox the tests run in, and its limits.
+    pub runner: RunnerSettings,
 }
 
 impl Default for Settings {
@@ -38,6 +43,8 @@ impl Default for Settings {
             cache: CacheSettings::default(),
             models: ModelRegistry::default(),
             log: LogSettings::default(),
+            validation: ValidationSettings::default(),
+            runner: RunnerSettings::default(),
         }
     }
 }
@@ -76,6 +83,22 @@ impl Settings {
         anyhow::ensure!(
             worker.heartbeat_secs >= 1,
             "worker.heartbeat_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            (1..=10).contains(&self.validation.max_rounds),
+            "validation.max_rounds must be between 1 and 10"
+        );
+        anyhow::ensure!(
+            self.validation.reruns <= 20,
+            "validation.reruns must be at most 20"
+        );
+        let limits = &self.runner.limits;
+        anyhow::ensure!(
+            limits.cpu_secs >= 1
+                && limits.wall_secs >= 1
+                && limits.memory_mib >= 16
+                && limits.processes >= 8,
+            "runner.limits must allow at least 1 CPU second, 1 wall-clock second, 16 MiB and 8 processes"
         );
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod heartbeat;
 pub mod metrics;
 pub mod pipeline;
 pub mod provider;
+pub mod validation;
 
 pub use app::Application;
 pub use config::Settings;

@@ -39,6 +39,24 @@ pub struct RetryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabels {
+    pub language: &'static str,
+    pub model: String,
+    pub verdict: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LanguageLabels {
+    pub language: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RunLabels {
+    pub language: &'static str,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: &'static str,
 }
@@ -59,6 +77,14 @@ struct Inner {
     capacity: Gauge,
     queue: Family<StateLabels, Gauge>,
     redis_errors: Counter,
+    tests: Family<VerdictLabels, Counter>,
+    kept_rounds: Family<LanguageLabels, Counter>,
+    coverage: Family<LanguageLabels, Histogram>,
+    runs: Family<RunLabels, Counter>,
+    run_duration: Family<LanguageLabels, Histogram>,
+    run_queue: Histogram,
+    run_overhead: Family<LanguageLabels, Histogram>,
+    runner: Family<StateLabels, Gauge>,
 }
 
 /// Cheap to clone; every clone feeds the same registry.
@@ -189,8 +215,71 @@ impl Metrics {
             "Progress events that could not be published",
             redis_errors.clone(),
         );
+        let tests = Family::<VerdictLabels, Counter>::default();
+        registry.register(
+            "tests",
+            "Units' tests after running them, by language, model and verdict (passed, no_new_coverage, flaky, failed, build_failed, limit_exceeded, missing_module, not_run)",
+            tests.clone(),
+        );
+        let kept_rounds = Family::<LanguageLabels, Counter>::default();
+        registry.register(
+            "kept_test_rounds",
+            "Model answers the delivered tests took, by language (divide by passed tests for rounds per kept test)",
+            kept_rounds.clone(),
+        );
+        let coverage = Family::<LanguageLabels, Histogram>::new_with_constructor(
+            (|| Histogram::new([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0]))
+                as fn() -> Histogram,
+        );
+        registry.register(
+            "delivered_line_coverage_ratio",
+            "Line coverage of the source file by the delivered tests, by language",
+            coverage.clone(),
+        );
+        let runs = Family::<RunLabels, Counter>::default();
+        registry.register(
+            "runner_runs",
+            "Sandboxed test runs, by language and outcome (passed, failed, build_failed, limit_exceeded, missing_module, not_run)",
+            runs.clone(),
+        );
+        let run_duration = Family::<LanguageLabels, Histogram>::new_with_constructor(
+            seconds_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "runner_run_seconds",
+            "Time of one run (build, run with coverage, reruns), from a free slot to its report, by language",
+            run_duration.clone(),
+        );
+        let run_queue = seconds_histogram();
+        registry.register(
+            "runner_queue_seconds",
+            "Time a run waited for a free runner slot",
+            run_queue.clone(),
+        );
+        let run_overhead = Family::<LanguageLabels, Histogram>::new_with_constructor(
+            seconds_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "runner_overhead_seconds",
+            "Time of a run outside its sandboxed commands (work directory, files, reports), by language",
+            run_overhead.clone(),
+        );
+        let runner = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "runner_slots",
+            "Runner slots by state (total, busy, waiting: runs queued for a slot)",
+            runner.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry: root,
+            tests,
+            kept_rounds,
+            coverage,
+            runs,
+            run_duration,
+            run_queue,
+            run_overhead,
+            runner,
             claims,
             outcomes,
             task_duration,
@@ -210,6 +299,93 @@ impl Metrics {
 }
 
 impl Metrics {
+    /// A unit's tests after the selection.
+    pub fn test_verdict(
+        &self,
+        language: domain::Language,
+        model: &domain::ModelId,
+        verdict: domain::Verdict,
+        kept: bool,
+        rounds: u32,
+    ) {
+        self.0
+            .tests
+            .get_or_create(&VerdictLabels {
+                language: language.id(),
+                model: model.as_str().to_owned(),
+                verdict: verdict.as_str(),
+            })
+            .inc();
+        if kept {
+            self.0
+                .kept_rounds
+                .get_or_create(&LanguageLabels {
+                    language: language.id(),
+                })
+                .inc_by(u64::from(rounds));
+        }
+    }
+
+    pub fn delivered_coverage(&self, language: domain::Language, ratio: f64) {
+        self.0
+            .coverage
+            .get_or_create(&LanguageLabels {
+                language: language.id(),
+            })
+            .observe(ratio);
+    }
+
+    /// The runner's slots, as they are now.
+    pub fn runner_state(&self, runner: &runner::Runner) {
+        let set = |state: &'static str, value: usize| {
+            self.0
+                .runner
+                .get_or_create(&StateLabels { state })
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        };
+        set("total", runner.slots());
+        set("busy", runner.running());
+        set("waiting", runner.waiting());
+    }
+
+    pub fn runner_run(
+        &self,
+        language: domain::Language,
+        report: &runner::RunReport,
+        runner: &runner::Runner,
+    ) {
+        let outcome = match &report.outcome {
+            runner::Outcome::Passed => "passed",
+            runner::Outcome::Failed => "failed",
+            runner::Outcome::BuildFailed => "build_failed",
+            runner::Outcome::LimitExceeded(_) => "limit_exceeded",
+            runner::Outcome::MissingModule(_) => "missing_module",
+            runner::Outcome::NotRun(_) => "not_run",
+        };
+        let language_labels = LanguageLabels {
+            language: language.id(),
+        };
+        self.0
+            .runs
+            .get_or_create(&RunLabels {
+                language: language.id(),
+                outcome,
+            })
+            .inc();
+        if report.commands > 0 {
+            self.0
+                .run_duration
+                .get_or_create(&language_labels)
+                .observe(report.total.as_secs_f64());
+            self.0
+                .run_overhead
+                .get_or_create(&language_labels)
+                .observe(report.total.saturating_sub(report.sandboxed).as_secs_f64());
+            self.0.run_queue.observe(report.queued.as_secs_f64());
+        }
+        self.runner_state(runner);
+    }
+
     pub fn claimed(&self, reclaimed: bool) {
         let outcome = if reclaimed { "reclaimed" } else { "new" };
         self.0

@@ -8,16 +8,22 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures::TryStreamExt;
 
+use codegen::prompt::Feedback;
 use codegen::scaffold::Flavor;
 use codegen::{Syntax, Target, Unit};
-use domain::{EventKind, ModelId, ModelKind, Progress};
+use domain::{
+    EventKind, ModelId, ModelKind, Progress, Validation, ValidationMode, ValidationStatus, Verdict,
+};
+use runner::{Job, RunReport, Runner};
 use serde_json::json;
+use service::sections::ValidationSettings;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::events::Publisher;
 use crate::metrics::Metrics;
 use crate::provider::{CallReport, Models, ProviderError};
+use crate::validation::{self, Candidate, Checking, UnitCheck};
 use store::queue::ClaimedTask;
 
 /// Parsing takes the first few percent of the bar; assembly the last few.
@@ -71,6 +77,8 @@ pub struct Generated {
     pub tests: u32,
     pub total_units: u32,
     pub model_used: ModelId,
+    /// What running the tests found, or why they were not run.
+    pub validation: Validation,
 }
 
 /// How an attempt ended without a result.
@@ -88,6 +96,7 @@ pub enum Halt {
 struct UnitContext<'a> {
     target: &'a Target<'a>,
     offline: bool,
+    checking: &'a Checking,
     total: u32,
     /// Units finished so far, for the progress of each event.
     done: AtomicU32,
@@ -101,6 +110,15 @@ struct UnitOutcome<'u> {
     name: String,
     code: Result<String, String>,
     model_used: Option<ModelId>,
+    /// What running the tests found, when they were run.
+    check: Option<UnitCheck>,
+}
+
+/// What the model is told about the tests it wrote last.
+struct RunFeedback {
+    tests: String,
+    what: String,
+    output: String,
 }
 
 pub struct Pipeline<'a> {
@@ -111,6 +129,8 @@ pub struct Pipeline<'a> {
     pub publisher: &'a Publisher,
     pub metrics: &'a Metrics,
     pub control: &'a TaskControl,
+    pub runner: &'a Runner,
+    pub validation: &'a ValidationSettings,
 }
 
 impl Pipeline<'_> {
@@ -137,9 +157,11 @@ impl Pipeline<'_> {
             message: format!("model `{}` is not in this worker's registry", task.model),
         })?;
         let offline = spec.kind == ModelKind::Offline;
+        let checking = self.checking(offline).await;
         let context = UnitContext {
             target: &target,
             offline,
+            checking: &checking,
             total,
             done: AtomicU32::new(0),
             spent: Mutex::new(CallReport::default()),
@@ -163,44 +185,33 @@ impl Pipeline<'_> {
         let outcomes = collected?;
 
         let mut model_used = task.model.clone();
-        let mut pieces = Vec::new();
-        let mut unit_results = Vec::new();
-        let mut warnings = Vec::new();
-        for outcome in outcomes {
-            if let Some(model) = outcome.model_used {
-                model_used = model;
-            }
-            match outcome.code {
-                Ok(code) => {
-                    unit_results.push(json!({
-                        "name": outcome.name,
-                        "kind": outcome.unit.kind.as_str(),
-                        "container": outcome.unit.container,
-                        "start_line": outcome.unit.start_line,
-                        "end_line": outcome.unit.end_line,
-                        "code": code,
-                    }));
-                    pieces.push(code);
-                }
-                Err(message) => {
-                    warnings.push(json!({ "unit": outcome.name, "message": message }));
-                }
+        for outcome in &outcomes {
+            if let Some(model) = &outcome.model_used {
+                model_used = model.clone();
             }
         }
-        if pieces.is_empty() {
+        let delivered = match &checking {
+            Checking::Skip(validation) => Delivery::unchecked(&outcomes, validation.clone()),
+            Checking::Run => self.choose(&target, &outcomes, total).await?,
+        };
+        if delivered.pieces.is_empty() {
             return Err(Halt::Fatal {
-                code: "no_valid_tests",
-                message: format!(
-                    "none of the {total} units got tests that parse as {}",
-                    target.language.display_name()
-                ),
+                code: delivered.empty_code,
+                message: delivered.empty_message.unwrap_or_else(|| {
+                    format!(
+                        "none of the {total} units got tests that parse as {}",
+                        target.language.display_name()
+                    )
+                }),
             });
         }
-        let tests = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
+        let tests = u32::try_from(delivered.pieces.len()).unwrap_or(u32::MAX);
         let assembled =
-            codegen::assemble::assemble(&target, &pieces).map_err(|error| Halt::Fatal {
-                code: "assembly_failed",
-                message: format!("the unit tests could not be merged into one file: {error}"),
+            codegen::assemble::assemble(&target, &delivered.pieces).map_err(|error| {
+                Halt::Fatal {
+                    code: "assembly_failed",
+                    message: format!("the unit tests could not be merged into one file: {error}"),
+                }
             })?;
         let issues = codegen::syntax_issues(target.test_syntax(), &assembled.code);
         if let Some(first) = issues.first() {
@@ -209,15 +220,164 @@ impl Pipeline<'_> {
                 message: format!("the merged test file does not parse ({first})"),
             });
         }
+        let validation = match delivered.reports {
+            Some(reports) => {
+                self.publish(
+                    progress(total, total),
+                    EventKind::Validating {
+                        unit: assembled.file_name.clone(),
+                        round: 1,
+                    },
+                )
+                .await;
+                let whole = self
+                    .run_tests(&target, &assembled.file_name, &assembled.code, 0)
+                    .await?;
+                let validation =
+                    validation::validated(reports, &whole, delivered.runs + whole.commands);
+                if let Some(coverage) = &validation.coverage {
+                    self.metrics
+                        .delivered_coverage(target.language, validation::line_ratio(coverage));
+                }
+                validation
+            }
+            None => delivered.validation,
+        };
+        self.publish(
+            progress(total, total),
+            EventKind::Coverage {
+                status: validation.status,
+                reason: validation.reason.clone(),
+                coverage: validation.coverage.clone(),
+            },
+        )
+        .await;
         Ok(Generated {
             file_name: assembled.file_name,
             code: assembled.code,
-            units: serde_json::Value::Array(unit_results),
-            warnings: serde_json::Value::Array(warnings),
+            units: serde_json::Value::Array(delivered.unit_results),
+            warnings: serde_json::Value::Array(delivered.warnings),
             tests,
             total_units: total,
             model_used,
+            validation,
         })
+    }
+
+    /// Whether this task's tests are run, decided before any unit is written.
+    async fn checking(&self, offline: bool) -> Checking {
+        let task = self.task;
+        if task.validate == ValidationMode::Syntax {
+            return Checking::Skip(Validation::syntax_only());
+        }
+        if offline {
+            return Checking::Skip(Validation::not_run(
+                "not run: offline scaffolds are skipped by design until their placeholders are filled in",
+            ));
+        }
+        match self.runner.unavailable(task.language, task.framework).await {
+            Some(reason) => Checking::Skip(Validation::not_run(reason)),
+            None => Checking::Run,
+        }
+    }
+
+    /// The tests that are delivered, in source order, after every unit's tests were run.
+    async fn choose<'u>(
+        &self,
+        target: &Target<'_>,
+        outcomes: &[UnitOutcome<'u>],
+        total: u32,
+    ) -> Result<Delivery, Halt> {
+        let checked: Vec<(&UnitOutcome<'u>, &UnitCheck)> = outcomes
+            .iter()
+            .filter_map(|outcome| Some((outcome, outcome.check.as_ref()?)))
+            .collect();
+        let candidates: Vec<Candidate<'_>> = checked
+            .iter()
+            .map(|(outcome, check)| Candidate {
+                unit: &outcome.name,
+                check,
+            })
+            .collect();
+        let reports = validation::select(&candidates, self.task.keep);
+        let mut delivery = Delivery::default();
+        delivery.runs = checked.iter().map(|(_, check)| check.runs).sum();
+        for ((outcome, _), report) in checked.iter().zip(&reports) {
+            self.metrics.test_verdict(
+                target.language,
+                &self.task.model,
+                report.verdict,
+                report.kept,
+                report.rounds,
+            );
+            self.publish(
+                progress(total, total),
+                EventKind::TestResult {
+                    unit: report.unit.clone(),
+                    verdict: report.verdict,
+                    kept: report.kept,
+                    reason: report.reason.clone(),
+                    added_lines: u32::try_from(report.added_lines.len()).unwrap_or(u32::MAX),
+                },
+            )
+            .await;
+            let Ok(code) = &outcome.code else {
+                continue;
+            };
+            if report.kept {
+                delivery
+                    .unit_results
+                    .push(unit_result(outcome, code, Some(report.verdict)));
+                delivery.pieces.push(code.clone());
+            } else {
+                delivery.warnings.push(json!({
+                    "unit": outcome.name,
+                    "message": format!(
+                        "left out ({}): {}",
+                        report.verdict,
+                        report.reason.as_deref().unwrap_or("see the test's report")
+                    ),
+                }));
+            }
+        }
+        for outcome in outcomes {
+            if let Err(message) = &outcome.code {
+                delivery
+                    .warnings
+                    .push(json!({ "unit": outcome.name, "message": message }));
+            }
+        }
+        if delivery.pieces.is_empty() && !reports.is_empty() {
+            delivery.empty_code = "no_passing_tests";
+            delivery.empty_message = Some(validation::nothing_passed(&reports));
+        }
+        delivery.reports = Some(reports);
+        Ok(delivery)
+    }
+
+    /// Runs a test file against the task's source, unless the task is stopped meanwhile.
+    async fn run_tests(
+        &self,
+        target: &Target<'_>,
+        test_file_name: &str,
+        code: &str,
+        reruns: u32,
+    ) -> Result<RunReport, Halt> {
+        let job = Job {
+            language: target.language,
+            framework: target.framework,
+            source_file_name: target.file_name.as_str(),
+            source: target.source,
+            test_file_name,
+            test_code: code,
+        };
+        self.metrics.runner_state(self.runner);
+        let run = tokio::select! {
+            report = self.runner.run(&job, reruns) => report,
+            () = self.control.token().cancelled() => return Err(Halt::Stopped),
+        };
+        self.metrics.runner_run(target.language, &run, self.runner);
+        Ok(run)
     }
 
     /// One unit: `generating`, then its tests (`result`) or the reason it is left out (`warning`).
@@ -235,6 +395,7 @@ impl Pipeline<'_> {
         .await;
         let mut report = CallReport::default();
         let mut model_used = None;
+        let mut check = None;
         let code = if context.offline {
             Ok(codegen::scaffold::unit_tests(
                 target,
@@ -242,13 +403,15 @@ impl Pipeline<'_> {
                 Flavor::Scaffold,
             ))
         } else {
-            let asked = self
-                .ask_for_unit(target, unit, &mut report, &mut model_used)
+            let written = self
+                .write_and_run(context, unit, &name, &mut report, &mut model_used)
                 .await;
             if let Ok(mut spent) = context.spent.lock() {
                 spent.add(&report);
             }
-            asked?
+            let (code, checked) = written?;
+            check = checked;
+            code
         };
         let done = context.done.fetch_add(1, Ordering::Relaxed) + 1;
         let event = match &code {
@@ -270,6 +433,87 @@ impl Pipeline<'_> {
             name,
             code,
             model_used,
+            check,
+        })
+    }
+
+    /// A unit's tests from the model, and when the task's tests are run, the rounds of running
+    /// them and telling the model what failed, until they pass or the rounds run out.
+    async fn write_and_run(
+        &self,
+        context: &UnitContext<'_>,
+        unit: &Unit,
+        name: &str,
+        report: &mut CallReport,
+        model_used: &mut Option<ModelId>,
+    ) -> Result<(Result<String, String>, Option<UnitCheck>), Halt> {
+        let target = context.target;
+        let rounds = self.validation.max_rounds.max(1);
+        let mut feedback: Option<RunFeedback> = None;
+        let mut last: Option<(String, UnitCheck)> = None;
+        let mut runs = 0;
+        for round in 1..=rounds {
+            let asked = self
+                .ask_for_unit(target, unit, feedback.as_ref(), report, model_used)
+                .await?;
+            let code = match asked {
+                Ok(code) => code,
+                // An answer that does not parse after a round of feedback: the last answer that
+                // did parse (and its verdict) stands.
+                Err(message) => {
+                    return Ok(match last {
+                        Some((code, check)) => (Ok(code), Some(check)),
+                        None => (Err(message), None),
+                    });
+                }
+            };
+            if !matches!(context.checking, Checking::Run) {
+                return Ok((Ok(code), None));
+            }
+            self.publish(
+                progress(context.done.load(Ordering::Relaxed), context.total),
+                EventKind::Validating {
+                    unit: name.to_owned(),
+                    round,
+                },
+            )
+            .await;
+            let test_file_name = target.test_file_name();
+            let run = self
+                .run_tests(target, &test_file_name, &code, self.validation.reruns)
+                .await?;
+            let verdict = validation::verdict_of(&run);
+            runs += run.commands;
+            let check = UnitCheck {
+                runs,
+                verdict,
+                rounds: round,
+                reruns: run.reruns,
+                rerun_passes: run.rerun_passes,
+                reason: validation::reason_of(&run),
+                coverage: run.coverage.clone(),
+                has_assertion: codegen::has_assertion(target.language, &code),
+            };
+            let what = validation::feedback_for(&run);
+            tracing::info!(task_id = %self.task.id, unit = %unit.name, round, verdict = %verdict, "tests run");
+            match what {
+                Some(what) if round < rounds => {
+                    feedback = Some(RunFeedback {
+                        tests: code.clone(),
+                        what,
+                        output: run.output.clone(),
+                    });
+                    last = Some((code, check));
+                }
+                _ => return Ok((Ok(code), Some(check))),
+            }
+        }
+        Ok(match last {
+            Some((code, check)) => (Ok(code), Some(check)),
+            None => (
+                Err(format!("no tests were written for `{}`", unit.name)),
+                None,
+            ),
         })
     }
 
@@ -295,20 +539,23 @@ impl Pipeline<'_> {
         &self,
         target: &Target<'_>,
         unit: &Unit,
+        run_feedback: Option<&RunFeedback>,
         report: &mut CallReport,
         model_used: &mut Option<ModelId>,
     ) -> Result<Result<String, String>, Halt> {
         let test_syntax: Syntax = target.test_syntax();
         let mut previous_issues: Option<String> = None;
         for round in 0..2 {
-            let prompt = codegen::prompt::for_unit(
-                target,
-                unit,
-                previous_issues
-                    .as_deref()
-                    .map(codegen::prompt::Feedback::Syntax)
-                    .as_ref(),
-            );
+            let feedback = match (&previous_issues, run_feedback) {
+                (Some(issues), _) => Some(Feedback::Syntax(issues)),
+                (None, Some(run)) => Some(Feedback::Run {
+                    tests: &run.tests,
+                    what: &run.what,
+                    output: &run.output,
+                }),
+                (None, None) => None,
+            };
+            let prompt = codegen::prompt::for_unit(target, unit, feedback.as_ref());
             let asking = tracing::info_span!("model.ask", unit = %unit.name, round);
             let (answer, model) = self
                 .models
@@ -350,6 +597,83 @@ impl Pipeline<'_> {
     async fn publish(&self, progress: Progress, kind: EventKind) {
         self.publisher.publish(self.task.id, progress, kind).await;
     }
+}
+
+/// What a task delivers: the tests to assemble, per unit what became of them, and how they
+/// were checked.
+struct Delivery {
+    pieces: Vec<String>,
+    unit_results: Vec<serde_json::Value>,
+    warnings: Vec<serde_json::Value>,
+    /// Per unit, when the tests were run (the whole file is run next).
+    reports: Option<Vec<domain::TestReport>>,
+    /// When they were not run: why.
+    validation: Validation,
+    /// Sandboxed runs so far.
+    runs: u32,
+    /// The error of a task that delivers nothing.
+    empty_code: &'static str,
+    empty_message: Option<String>,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            pieces: Vec::new(),
+            unit_results: Vec::new(),
+            warnings: Vec::new(),
+            reports: None,
+            validation: Validation::not_run("not run"),
+            runs: 0,
+            empty_code: "no_valid_tests",
+            empty_message: None,
+        }
+    }
+}
+
+impl Delivery {
+    /// Every unit whose tests parse, as written: nothing was run.
+    fn unchecked(outcomes: &[UnitOutcome<'_>], validation: Validation) -> Delivery {
+        let mut delivery = Delivery {
+            validation,
+            ..Delivery::default()
+        };
+        for outcome in outcomes {
+            match &outcome.code {
+                Ok(code) => {
+                    let verdict = (delivery.validation.status != ValidationStatus::SyntaxOnly)
+                        .then_some(Verdict::NotRun);
+                    delivery
+                        .unit_results
+                        .push(unit_result(outcome, code, verdict));
+                    delivery.pieces.push(code.clone());
+                }
+                Err(message) => delivery
+                    .warnings
+                    .push(json!({ "unit": outcome.name, "message": message })),
+            }
+        }
+        delivery
+    }
+}
+
+fn unit_result(
+    outcome: &UnitOutcome<'_>,
+    code: &str,
+    verdict: Option<Verdict>,
+) -> serde_json::Value {
+    let mut result = json!({
+        "name": outcome.name,
+        "kind": outcome.unit.kind.as_str(),
+        "container": outcome.unit.container,
+        "start_line": outcome.unit.start_line,
+        "end_line": outcome.unit.end_line,
+        "code": code,
+    });
+    if let (Some(verdict), Some(fields)) = (verdict, result.as_object_mut()) {
+        fields.insert("verdict".to_owned(), json!(verdict));
+    }
+    result
 }
 
 fn separator(language: domain::Language) -> &'static str {

@@ -28,6 +28,7 @@ pub(super) async fn finish(
     let done = ending_progress();
     match outcome {
         Ok(generated) => {
+            let validation = serde_json::to_value(&generated.validation)?;
             let stored = queue::succeed(
                 &shared.pool,
                 lease,
@@ -41,6 +42,7 @@ pub(super) async fn finish(
                     completion_tokens: report.completion_tokens,
                     retries: report.retries,
                     total_units: generated.total_units,
+                    validation: &validation,
                 },
             )
             .await?;
@@ -52,6 +54,7 @@ pub(super) async fn finish(
                     task_id: task.id,
                     file_name: generated.file_name.clone(),
                     code: generated.code.clone(),
+                    validation: Some(validation),
                 };
                 shared.results.put(&key, &cached).await;
             }

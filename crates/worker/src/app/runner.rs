@@ -58,6 +58,8 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
             publisher: &shared.publisher,
             metrics: &shared.metrics,
             control: &control,
+            runner: &shared.runner,
+            validation: &shared.settings.validation,
         }
         .run(&mut report)
         .await
