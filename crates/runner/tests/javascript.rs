@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{corpus, job, runner, tempdir};
+use common::{corpus, job, lcov_totals, runner, tempdir};
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
 
@@ -44,23 +44,6 @@ fn node_test<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str)
     )
 }
 
-/// lcov's own totals (`LF`, `LH`, `BRF`, `BRH`) of `file`'s record.
-fn lcov_totals(report: &str, file: &str) -> [u32; 4] {
-    let mut totals = [0; 4];
-    let mut in_file = false;
-    for line in report.lines() {
-        if let Some(path) = line.strip_prefix("SF:") {
-            in_file = path == file;
-        }
-        for (index, key) in ["LF:", "LH:", "BRF:", "BRH:"].iter().enumerate() {
-            if let Some(value) = line.strip_prefix(key).filter(|_| in_file) {
-                totals[index] = value.parse().expect("a number");
-            }
-        }
-    }
-    totals
-}
-
 #[tokio::test]
 async fn passing_es_module_tests_pass_again_and_report_the_coverage_node_reports() {
     let runner = runner().await;
@@ -70,7 +53,10 @@ async fn passing_es_module_tests_pass_again_and_report_the_coverage_node_reports
         .await;
     assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
     assert_eq!((report.reruns, report.rerun_passes), (2, 2));
-    let summary = report.coverage.expect("coverage of a passing run").summary();
+    let summary = report
+        .coverage
+        .expect("coverage of a passing run")
+        .summary();
 
     // The same files, measured by hand with the same tool, outside any sandbox.
     let dir = tempdir("node-by-hand");
@@ -127,7 +113,11 @@ test("an unlimited limiter has no interval", () => {
 "#;
     let report = runner.run(&node_test("api.js", &source, tests), 0).await;
     assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert!(report.coverage.is_some_and(|measured| !measured.covered.is_empty()));
+    assert!(
+        report
+            .coverage
+            .is_some_and(|measured| !measured.covered.is_empty())
+    );
 }
 
 #[tokio::test]

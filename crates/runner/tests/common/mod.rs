@@ -78,3 +78,20 @@ pub fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// lcov's own totals (`LF`, `LH`, `BRF`, `BRH`) of `file`'s record.
+pub fn lcov_totals(report: &str, file: &str) -> [u32; 4] {
+    let mut totals = [0; 4];
+    let mut in_file = false;
+    for line in report.lines() {
+        if let Some(path) = line.strip_prefix("SF:") {
+            in_file = path == file;
+        }
+        for (index, key) in ["LF:", "LH:", "BRF:", "BRH:"].iter().enumerate() {
+            if let Some(value) = line.strip_prefix(key).filter(|_| in_file) {
+                totals[index] = value.parse().expect("a number");
+            }
+        }
+    }
+    totals
+}
