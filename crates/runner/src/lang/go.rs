@@ -135,10 +135,10 @@ fn missing_packages(output: &str) -> Vec<String> {
         } else {
             None
         };
-        if let Some(package) = named.map(str::trim).filter(|package| !package.is_empty()) {
-            if !found.iter().any(|known| known == package) {
-                found.push(package.to_owned());
-            }
+        if let Some(package) = named.map(str::trim).filter(|package| !package.is_empty())
+            && !found.iter().any(|known| known == package)
+        {
+            found.push(package.to_owned());
         }
     }
     found
@@ -158,19 +158,20 @@ fn go_imports(source: &str) -> BTreeSet<String> {
             line
         } else if let Some(rest) = line.strip_prefix("import") {
             let rest = rest.trim_start();
-            if rest.starts_with('(') {
-                in_block = true;
-                rest[1..].trim()
-            } else {
-                rest
+            match rest.strip_prefix('(') {
+                Some(first) => {
+                    in_block = true;
+                    first.trim()
+                }
+                None => rest,
             }
         } else {
             continue;
         };
-        if let Some((_, quoted)) = spec.split_once('"') {
-            if let Some((path, _)) = quoted.split_once('"') {
-                imports.insert(path.to_owned());
-            }
+        if let Some((_, quoted)) = spec.split_once('"')
+            && let Some((path, _)) = quoted.split_once('"')
+        {
+            imports.insert(path.to_owned());
         }
     }
     imports
@@ -185,8 +186,7 @@ fn from_cover_profile(profile: &str, file_name: &str) -> Option<Measured> {
         if line.starts_with("mode:") {
             continue;
         }
-        let Some((path, block)) = line.rsplit_once(".go:").map(|(path, block)| (path, block))
-        else {
+        let Some((path, block)) = line.rsplit_once(".go:") else {
             continue;
         };
         if !crate::coverage::path_matches(&format!("{path}.go"), file_name) {
