@@ -52,10 +52,16 @@ impl Toolchain for NodeTest {
     }
 
     fn probe(&self) -> Command {
+        // Module syntax detection and require() of ES modules came with node 20.19.
+        let recent = format!(
+            "{NODE} -e 'const [major, minor] = process.versions.node.split(\".\").map(Number); \
+             if (major < 20 || (major === 20 && minor < 19)) {{ \
+             console.error(\"node \" + process.version + \" is older than 20.19\"); process.exit(1) }}'"
+        );
         let script = if self.typescript {
-            format!("{NODE} --version && test -f {NODE_TOOLS}/tsx/dist/loader.mjs")
+            format!("{recent} && test -f {NODE_TOOLS}/tsx/dist/loader.mjs")
         } else {
-            format!("{NODE} --version")
+            recent
         };
         Command::shell(script).no_address_space_limit()
     }
