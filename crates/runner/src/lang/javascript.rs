@@ -112,6 +112,100 @@ impl Toolchain for NodeTest {
     }
 }
 
+/// Vitest (npm, in the runner's Node tools) with its V8 coverage as lcov; it loads TypeScript and
+/// ES modules itself.
+pub(crate) struct Vitest;
+
+const VITEST_REPORTS: &str = ".vitest-coverage";
+
+impl Vitest {
+    fn vitest(test: &str, options: &str) -> Command {
+        Command::shell(format!(
+            "{NODE} {NODE_TOOLS}/vitest/vitest.mjs run --root /work --no-color {options} {test}"
+        ))
+        .env("NODE_ENV", "test")
+        .env("CI", "1")
+        // Vite's server binds `localhost`, which needs /etc/hosts to resolve.
+        .read_only("/etc/hosts")
+        .no_address_space_limit()
+    }
+}
+
+impl Toolchain for Vitest {
+    fn tool(&self) -> &'static str {
+        "vitest"
+    }
+
+    fn probe(&self) -> Command {
+        Command::shell(format!("{NODE} {NODE_TOOLS}/vitest/vitest.mjs --version"))
+            .no_address_space_limit()
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "Vitest tests need node and vitest with @vitest/coverage-v8 (npm, from crates/runner/toolchains/package.json)"
+    }
+
+    fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let source = plain_name(job.source_file_name)?;
+        let test = plain_name(job.test_file_name)?;
+        std::fs::write(dir.join(source), job.source)?;
+        std::fs::write(dir.join(test), job.test_code)?;
+        // The tests import `vitest` from the work directory, and Vite writes its own files under
+        // node_modules: a writable node_modules whose entries point at the read-only tools.
+        let modules = dir.join("node_modules");
+        std::fs::create_dir_all(&modules)?;
+        for entry in std::fs::read_dir(NODE_TOOLS)? {
+            let name = entry?.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            std::os::unix::fs::symlink(Path::new(NODE_TOOLS).join(&name), modules.join(&name))?;
+        }
+        let coverage = format!(
+            "--coverage.enabled --coverage.provider=v8 --coverage.reporter=lcov \
+             --coverage.reportsDirectory=/work/{VITEST_REPORTS} --coverage.include={source}"
+        );
+        Ok(Plan {
+            build: None,
+            run_with_coverage: Vitest::vitest(test, &coverage),
+            run: Vitest::vitest(test, ""),
+        })
+    }
+
+    fn coverage(&self, job: &Job<'_>, dir: &Path) -> Option<Measured> {
+        let report = std::fs::read_to_string(dir.join(VITEST_REPORTS).join("lcov.info")).ok()?;
+        crate::coverage::from_lcov(&report, job.source_file_name)
+    }
+
+    fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
+        missing_modules(output)
+            .into_iter()
+            .chain(vite_unresolved(output))
+            .find(|module| imports(job.source, module))
+    }
+
+    fn is_load_error(&self, execution: &crate::sandbox::Execution) -> bool {
+        // A test file that does not load fails as a suite with no tests run.
+        execution.output.contains("Failed to load")
+            || execution.output.contains("Transform failed")
+            || execution.output.contains("no tests")
+            || execution.output.contains("SyntaxError")
+    }
+}
+
+/// Vite's `Failed to resolve import "x" from "file"`.
+fn vite_unresolved(output: &str) -> Vec<String> {
+    let marker = "Failed to resolve import \"";
+    let mut found = Vec::new();
+    let mut rest = output;
+    while let Some(start) = rest.find(marker) {
+        rest = &rest[start + marker.len()..];
+        let Some(end) = rest.find('"') else { break };
+        found.push(package_of(&rest[..end]).to_owned());
+    }
+    found
+}
+
 /// The modules node could not find, as the code named them (a package, or `./file` for a file of
 /// the work directory), from CommonJS's `Cannot find module 'x'` and the ES loader's
 /// `Cannot find package 'x' imported from …` / `Cannot find module '/work/x' imported from …`.
