@@ -91,6 +91,9 @@ impl RunReport {
     }
 }
 
+/// A language and one of its frameworks: what a toolchain serves.
+type ToolchainKey = (Language, Framework);
+
 /// Numbers the work directories of every runner in this process.
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
@@ -107,7 +110,7 @@ pub struct Runner {
     running: AtomicUsize,
     /// Per language and framework: `None` when its tools work, else what is missing (checked
     /// once, by running the tools in the sandbox).
-    toolchains: Mutex<Vec<((Language, Framework), Option<String>)>>,
+    toolchains: Mutex<Vec<(ToolchainKey, Option<String>)>>,
 }
 
 impl Runner {
@@ -192,7 +195,7 @@ impl Runner {
         missing
     }
 
-    fn known(&self, key: (Language, Framework)) -> Option<Option<String>> {
+    fn known(&self, key: ToolchainKey) -> Option<Option<String>> {
         let known = self.toolchains.lock().ok()?;
         known
             .iter()

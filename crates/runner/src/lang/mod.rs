@@ -3,6 +3,8 @@
 //! One file per language implements [`Toolchain`]; [`toolchain`] is the one place that lists
 //! them, and says which frameworks cannot run on this kind of deployment and why.
 
+mod go;
+mod javascript;
 mod python;
 
 use std::io;
@@ -56,6 +58,25 @@ pub(crate) fn toolchain(
 ) -> Result<&'static dyn Toolchain, String> {
     match (language, framework) {
         (Language::Python, Framework::Pytest | Framework::Unittest) => Ok(&python::Python),
+        (Language::Javascript, Framework::NodeTest) => {
+            Ok(&javascript::NodeTest { typescript: false })
+        }
+        (Language::Typescript, Framework::NodeTest) => {
+            Ok(&javascript::NodeTest { typescript: true })
+        }
+        (Language::Javascript | Language::Typescript, Framework::Vitest) => Ok(&javascript::Vitest),
+        (Language::Javascript | Language::Typescript, Framework::Jest) => Err(
+            "not run on this deployment: Jest is not among the runner's Node tools (ES modules and \
+             TypeScript under Jest need a Babel or ts-jest transform the runner does not set up); \
+             node:test and Vitest tests run here"
+                .to_owned(),
+        ),
+        (Language::Go, Framework::GoTesting) => Ok(&go::GoTest { testify: false }),
+        (Language::Go, Framework::Testify) => Ok(&go::GoTest { testify: true }),
+        (Language::Csharp, framework) => Err(format!(
+            "not run on this deployment: {} tests need the .NET SDK (dotnet), which is not installed here",
+            framework.display_name()
+        )),
         (language, framework) => Err(format!(
             "not run on this deployment: running {} tests in {} is not supported yet",
             language.display_name(),

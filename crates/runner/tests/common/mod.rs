@@ -1,4 +1,6 @@
 //! A runner over the real sandbox, with small limits so that hostile tests end quickly.
+// Each test crate uses some of these helpers.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -48,4 +50,48 @@ pub fn python<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str
         test_file_name: "test_subject.py",
         test_code,
     }
+}
+
+/// A job whose test file has the language's conventional name (`cart.js` → `cart.test.js`).
+pub fn job<'a>(
+    language: Language,
+    framework: Framework,
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    test_code: &'a str,
+) -> Job<'a> {
+    Job {
+        language,
+        framework,
+        source_file_name,
+        source,
+        test_file_name,
+        test_code,
+    }
+}
+
+/// A fresh directory for running a tool by hand, outside the sandbox.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aiut-runner-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// lcov's own totals (`LF`, `LH`, `BRF`, `BRH`) of `file`'s record.
+pub fn lcov_totals(report: &str, file: &str) -> [u32; 4] {
+    let mut totals = [0; 4];
+    let mut in_file = false;
+    for line in report.lines() {
+        if let Some(path) = line.strip_prefix("SF:") {
+            in_file = path == file;
+        }
+        for (index, key) in ["LF:", "LH:", "BRF:", "BRH:"].iter().enumerate() {
+            if let Some(value) = line.strip_prefix(key).filter(|_| in_file) {
+                totals[index] = value.parse().expect("a number");
+            }
+        }
+    }
+    totals
 }

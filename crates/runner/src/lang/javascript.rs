@@ -1,0 +1,323 @@
+//! JavaScript and TypeScript: node's own test runner (`node --test`) with its V8 coverage as
+//! lcov. TypeScript and JSX load through `tsx` (npm, in the runner's Node tools), which strips
+//! types and leaves source maps, so coverage is of the file as written. ES modules and CommonJS
+//! both work as written: node 20.19+ detects module syntax and lets `require` load ES modules.
+
+use std::io;
+use std::path::Path;
+
+use super::{Plan, Toolchain, plain_name};
+use crate::sandbox::Command;
+use crate::{Job, Measured};
+
+/// `node:test` for plain JavaScript, or through `tsx` for TypeScript and JSX.
+pub(crate) struct NodeTest {
+    pub(crate) typescript: bool,
+}
+
+const NODE: &str = "/usr/bin/node";
+/// Where `toolchains/install` puts the Node tools (under /usr, so the sandbox sees them).
+pub(crate) const NODE_TOOLS: &str = "/usr/local/lib/aiunittest/node_modules";
+const REPORT: &str = ".lcov.info";
+/// A name pattern no test matches: node loads the test file and runs none of its tests.
+const MATCHES_NOTHING: &str = "(?!)";
+
+impl NodeTest {
+    /// Whether `file` needs `tsx`: TypeScript, and JSX, which node cannot parse.
+    fn needs_tsx(&self, file: &str) -> bool {
+        let extension = file.rsplit_once('.').map_or("", |(_, extension)| extension);
+        self.typescript || matches!(extension, "jsx" | "tsx" | "ts" | "mts" | "cts")
+    }
+
+    fn node(&self, job: &Job<'_>, test: &str, options: &str) -> Command {
+        let loader = if self.needs_tsx(job.source_file_name) || self.needs_tsx(test) {
+            format!("--import {NODE_TOOLS}/tsx/dist/loader.mjs ")
+        } else {
+            String::new()
+        };
+        // The V8 heap reserves far more address space than it uses.
+        Command::shell(format!("{NODE} {loader}--test {options} {test}"))
+            .env("NODE_ENV", "test")
+            .no_address_space_limit()
+    }
+}
+
+impl Toolchain for NodeTest {
+    fn tool(&self) -> &'static str {
+        if self.typescript {
+            "node:test + tsx"
+        } else {
+            "node:test"
+        }
+    }
+
+    fn probe(&self) -> Command {
+        // Module syntax detection and require() of ES modules came with node 20.19.
+        let recent = format!(
+            "{NODE} -e 'const [major, minor] = process.versions.node.split(\".\").map(Number); \
+             if (major < 20 || (major === 20 && minor < 19)) {{ \
+             console.error(\"node \" + process.version + \" is older than 20.19\"); process.exit(1) }}'"
+        );
+        let script = if self.typescript {
+            format!("{recent} && test -f {NODE_TOOLS}/tsx/dist/loader.mjs")
+        } else {
+            recent
+        };
+        Command::shell(script).no_address_space_limit()
+    }
+
+    fn install_hint(&self) -> &'static str {
+        if self.typescript {
+            "TypeScript's tests need node 20.19 or later and tsx (Debian: nodejs; npm: tsx, from crates/runner/toolchains/package.json)"
+        } else {
+            "JavaScript's tests need node 20.19 or later (Debian: nodejs)"
+        }
+    }
+
+    fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let source = plain_name(job.source_file_name)?;
+        let test = plain_name(job.test_file_name)?;
+        std::fs::write(dir.join(source), job.source)?;
+        std::fs::write(dir.join(test), job.test_code)?;
+        let spec = "--test-reporter=spec --test-reporter-destination=stdout";
+        Ok(Plan {
+            // Loading the tests without running them: a syntax error, or an import of something
+            // that is not there, stops here, apart from the tests' own failures.
+            build: Some(self.node(
+                job,
+                test,
+                &format!("{spec} --test-name-pattern='{MATCHES_NOTHING}'"),
+            )),
+            run_with_coverage: self.node(
+                job,
+                test,
+                &format!(
+                    "--experimental-test-coverage {spec} \
+                     --test-reporter=lcov --test-reporter-destination={REPORT}"
+                ),
+            ),
+            run: self.node(job, test, spec),
+        })
+    }
+
+    fn coverage(&self, job: &Job<'_>, dir: &Path) -> Option<Measured> {
+        let report = std::fs::read_to_string(dir.join(REPORT)).ok()?;
+        crate::coverage::from_lcov(&report, job.source_file_name)
+    }
+
+    fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
+        missing_modules(output)
+            .into_iter()
+            .find(|module| imports(job.source, module))
+    }
+}
+
+/// Vitest (npm, in the runner's Node tools) with its V8 coverage as lcov; it loads TypeScript and
+/// ES modules itself.
+pub(crate) struct Vitest;
+
+const VITEST_REPORTS: &str = ".vitest-coverage";
+
+impl Vitest {
+    fn vitest(test: &str, options: &str) -> Command {
+        Command::shell(format!(
+            "{NODE} {NODE_TOOLS}/vitest/vitest.mjs run --root /work --no-color {options} {test}"
+        ))
+        .env("NODE_ENV", "test")
+        .env("CI", "1")
+        // Vite's server binds `localhost`, which needs /etc/hosts to resolve.
+        .read_only("/etc/hosts")
+        .no_address_space_limit()
+    }
+}
+
+impl Toolchain for Vitest {
+    fn tool(&self) -> &'static str {
+        "vitest"
+    }
+
+    fn probe(&self) -> Command {
+        Command::shell(format!("{NODE} {NODE_TOOLS}/vitest/vitest.mjs --version"))
+            .no_address_space_limit()
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "Vitest tests need node and vitest with @vitest/coverage-v8 (npm, from crates/runner/toolchains/package.json)"
+    }
+
+    fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let source = plain_name(job.source_file_name)?;
+        let test = plain_name(job.test_file_name)?;
+        std::fs::write(dir.join(source), job.source)?;
+        std::fs::write(dir.join(test), job.test_code)?;
+        // The tests import `vitest` from the work directory, and Vite writes its own files under
+        // node_modules: a writable node_modules whose entries point at the read-only tools.
+        let modules = dir.join("node_modules");
+        std::fs::create_dir_all(&modules)?;
+        for entry in std::fs::read_dir(NODE_TOOLS)? {
+            let name = entry?.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            std::os::unix::fs::symlink(Path::new(NODE_TOOLS).join(&name), modules.join(&name))?;
+        }
+        let coverage = format!(
+            "--coverage.enabled --coverage.provider=v8 --coverage.reporter=lcov \
+             --coverage.reportsDirectory=/work/{VITEST_REPORTS} --coverage.include={source}"
+        );
+        Ok(Plan {
+            build: None,
+            run_with_coverage: Vitest::vitest(test, &coverage),
+            run: Vitest::vitest(test, ""),
+        })
+    }
+
+    fn coverage(&self, job: &Job<'_>, dir: &Path) -> Option<Measured> {
+        let report = std::fs::read_to_string(dir.join(VITEST_REPORTS).join("lcov.info")).ok()?;
+        crate::coverage::from_lcov(&report, job.source_file_name)
+    }
+
+    fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
+        missing_modules(output)
+            .into_iter()
+            .chain(vite_unresolved(output))
+            .find(|module| imports(job.source, module))
+    }
+
+    fn is_load_error(&self, execution: &crate::sandbox::Execution) -> bool {
+        // A test file that does not load fails as a suite with no tests run.
+        execution.output.contains("Failed to load")
+            || execution.output.contains("Transform failed")
+            || execution.output.contains("no tests")
+            || execution.output.contains("SyntaxError")
+    }
+}
+
+/// Vite's `Failed to resolve import "x" from "file"`.
+fn vite_unresolved(output: &str) -> Vec<String> {
+    let marker = "Failed to resolve import \"";
+    let mut found = Vec::new();
+    let mut rest = output;
+    while let Some(start) = rest.find(marker) {
+        rest = &rest[start + marker.len()..];
+        let Some(end) = rest.find('"') else { break };
+        found.push(package_of(&rest[..end]).to_owned());
+    }
+    found
+}
+
+/// The modules node could not find, as the code named them (a package, or `./file` for a file of
+/// the work directory), from CommonJS's `Cannot find module 'x'` and the ES loader's
+/// `Cannot find package 'x' imported from …` / `Cannot find module '/work/x' imported from …`.
+fn missing_modules(output: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for marker in ["Cannot find module '", "Cannot find package '"] {
+        let mut rest = output;
+        while let Some(start) = rest.find(marker) {
+            rest = &rest[start + marker.len()..];
+            let Some(end) = rest.find('\'') else { break };
+            let name = &rest[..end];
+            let name = match name.strip_prefix("/work/") {
+                Some(file) => format!("./{file}"),
+                None => package_of(name).to_owned(),
+            };
+            if !name.is_empty() && !found.contains(&name) {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+/// The package of a bare specifier: `lodash/fp` → `lodash`, `@scope/pkg/x` → `@scope/pkg`.
+fn package_of(specifier: &str) -> &str {
+    if specifier.starts_with('.') || specifier.starts_with('/') {
+        return specifier;
+    }
+    let parts = if specifier.starts_with('@') { 2 } else { 1 };
+    match specifier.match_indices('/').nth(parts - 1) {
+        Some((index, _)) => &specifier[..index],
+        None => specifier,
+    }
+}
+
+/// Whether `source` imports `module` (`import … from`, a bare `import`, `import()`, `require()`,
+/// `export … from`), or a file of it (`lodash/fp`, `./db` for `./db.js`).
+fn imports(source: &str, module: &str) -> bool {
+    let without_extension = |specifier: &str| -> String {
+        match specifier.rsplit_once('.') {
+            Some((stem, extension))
+                if !stem.is_empty() && !extension.contains('/') && stem != "." =>
+            {
+                stem.to_owned()
+            }
+            _ => specifier.to_owned(),
+        }
+    };
+    specifiers(source).iter().any(|specifier| {
+        if module.starts_with("./") {
+            without_extension(specifier) == without_extension(module)
+        } else {
+            package_of(specifier) == module
+        }
+    })
+}
+
+/// The quoted module names in the source's imports and requires.
+fn specifiers(source: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for line in source.lines() {
+        let line = line.trim_start();
+        if line.starts_with("//") || line.starts_with('*') {
+            continue;
+        }
+        let loads = line.starts_with("import ")
+            || line.starts_with("import{")
+            || line.starts_with("export ")
+            || line.starts_with("} from")
+            || line.contains("require(")
+            || line.contains("import(");
+        if !loads {
+            continue;
+        }
+        for quote in ['\'', '"', '`'] {
+            let mut rest = line;
+            while let Some(start) = rest.find(quote) {
+                rest = &rest[start + 1..];
+                let Some(end) = rest.find(quote) else { break };
+                found.push(&rest[..end]);
+                rest = &rest[end + 1..];
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_modules_come_from_either_loader() {
+        let commonjs = "Error: Cannot find module 'lodash/fp'\nRequire stack:\n- /work/a.js";
+        assert_eq!(missing_modules(commonjs), vec!["lodash".to_owned()]);
+        let esm = "Error [ERR_MODULE_NOT_FOUND]: Cannot find package '@scope/pkg' imported from /work/a.js";
+        assert_eq!(missing_modules(esm), vec!["@scope/pkg".to_owned()]);
+        let file = "Cannot find module '/work/db.js' imported from /work/a.js";
+        assert_eq!(missing_modules(file), vec!["./db.js".to_owned()]);
+        assert!(missing_modules("AssertionError: 1 !== 2").is_empty());
+    }
+
+    #[test]
+    fn only_the_sources_imports_count() {
+        let source = "import React, { useState } from \"react\";\nconst fp = require('lodash/fp');\nimport { open } from './db.js';\n// import x from 'commented';\n";
+        assert!(imports(source, "react"));
+        assert!(imports(source, "lodash"));
+        assert!(imports(source, "./db.js"));
+        assert!(imports(source, "./db"));
+        assert!(!imports(source, "commented"));
+        assert!(!imports(source, "react-dom"));
+        assert_eq!(package_of("@scope/pkg/sub"), "@scope/pkg");
+        assert_eq!(package_of("lodash"), "lodash");
+    }
+}
