@@ -107,6 +107,20 @@ pub(crate) fn relative_path(name: &str) -> io::Result<&Path> {
     }
 }
 
+/// The last part of a relative path, for languages whose tests sit beside their source and
+/// reach it by its base name (`./cart`, the same Go package).
+pub(crate) fn plain_name(name: &str) -> io::Result<&str> {
+    relative_path(name)?
+        .file_name()
+        .and_then(|file| file.to_str())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("`{name}` has no file name"),
+            )
+        })
+}
+
 /// Writes `contents` at `name` (see [`relative_path`]) under `dir`, making its directories.
 pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> io::Result<()> {
     let path = dir.join(relative_path(name)?);
