@@ -3,7 +3,10 @@
 //! One file per language implements [`Toolchain`]; [`toolchain`] is the one place that lists
 //! them, and says which frameworks cannot run on this kind of deployment and why.
 
+mod cpp;
+mod java;
 mod python;
+mod rust;
 
 use std::io;
 use std::path::Path;
@@ -56,6 +59,10 @@ pub(crate) fn toolchain(
 ) -> Result<&'static dyn Toolchain, String> {
     match (language, framework) {
         (Language::Python, Framework::Pytest | Framework::Unittest) => Ok(&python::Python),
+        (Language::Java, Framework::Junit5) => Ok(&java::Java { mockito: false }),
+        (Language::Java, Framework::Junit5Mockito) => Ok(&java::Java { mockito: true }),
+        (Language::Cpp, Framework::Gtest) => Ok(&cpp::Cpp),
+        (Language::Rust, Framework::RustBuiltin) => Ok(&rust::Rust),
         (language, framework) => Err(format!(
             "not run on this deployment: running {} tests in {} is not supported yet",
             language.display_name(),
