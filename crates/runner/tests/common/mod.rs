@@ -1,4 +1,8 @@
-//! A runner over the real sandbox, with small limits so that hostile tests end quickly.
+//! A runner over the real sandbox, with small limits so that hostile tests end quickly, and one
+//! with the default limits for the compiled languages' toolchains.
+
+// Each test binary uses some of these helpers.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -15,6 +19,11 @@ pub async fn runner() -> Runner {
         output_bytes: 1024 * 1024,
     })
     .await
+}
+
+/// The runner with the deployment's default limits: compilers and the JVM need them.
+pub async fn toolchain_runner() -> Runner {
+    runner_with(Limits::default()).await
 }
 
 pub async fn runner_with(limits: Limits) -> Runner {
@@ -48,4 +57,48 @@ pub fn python<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str
         test_file_name: "test_subject.py",
         test_code,
     }
+}
+
+/// A job in `language` and `framework`, with the test file named as the language names it.
+pub fn job<'a>(
+    framework: Framework,
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    test_code: &'a str,
+) -> Job<'a> {
+    let language = framework.languages()[0];
+    assert_eq!(language.test_file_name(source_file_name), test_file_name);
+    Job {
+        language,
+        framework,
+        source_file_name,
+        source,
+        test_file_name,
+        test_code,
+    }
+}
+
+/// A fresh directory for running the tools by hand.
+pub fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("aiut-runner-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Runs a tool by hand, outside the sandbox, and fails the test with its output when it fails.
+pub fn by_hand(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{program} {args:?}: {text}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
