@@ -139,7 +139,10 @@ pub fn from_jacoco_xml(report: &str, file_name: &str) -> Option<Measured> {
         .filter(|node| node.has_tag_name("sourcefile") && node.attribute("name") == Some(base));
     for source_file in source_files {
         let current = measured.get_or_insert_with(Measured::default);
-        for line in source_file.children().filter(|node| node.has_tag_name("line")) {
+        for line in source_file
+            .children()
+            .filter(|node| node.has_tag_name("line"))
+        {
             let number = |name: &str| {
                 line.attribute(name)
                     .and_then(|value| value.parse::<u32>().ok())
@@ -170,15 +173,11 @@ pub fn from_jacoco_xml(report: &str, file_name: &str) -> Option<Measured> {
 /// not excluded, and each line's branches by their place on the line.
 pub fn from_gcovr_json(report: &str, file_name: &str) -> Option<Measured> {
     let parsed: serde_json::Value = serde_json::from_str(report).ok()?;
-    let file = parsed
-        .get("files")?
-        .as_array()?
-        .iter()
-        .find(|file| {
-            file.get("file")
-                .and_then(|name| name.as_str())
-                .is_some_and(|name| path_matches(name, file_name))
-        })?;
+    let file = parsed.get("files")?.as_array()?.iter().find(|file| {
+        file.get("file")
+            .and_then(|name| name.as_str())
+            .is_some_and(|name| path_matches(name, file_name))
+    })?;
     let mut measured = Measured {
         branches: Some(BTreeSet::new()),
         ..Measured::default()

@@ -132,8 +132,11 @@ pub struct Runner {
     running: AtomicUsize,
     /// Per language and framework: `None` when its tools work, else what is missing (checked
     /// once, by running the tools in the sandbox).
-    toolchains: Mutex<Vec<((Language, Framework), Option<String>)>>,
+    toolchains: Mutex<Vec<(ToolchainKey, Option<String>)>>,
 }
+
+/// A language and one of its frameworks: what a toolchain is found for.
+type ToolchainKey = (Language, Framework);
 
 impl Runner {
     /// The runner with the sandbox found here; without one, every run is "not run: no sandbox".
@@ -217,7 +220,7 @@ impl Runner {
         missing
     }
 
-    fn known(&self, key: (Language, Framework)) -> Option<Option<String>> {
+    fn known(&self, key: ToolchainKey) -> Option<Option<String>> {
         let known = self.toolchains.lock().ok()?;
         known
             .iter()

@@ -35,8 +35,15 @@ async fn passing_tests_pass_again_and_report_the_coverage_gcovr_reports() {
     let report = runner.run(&job, 1).await;
     assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
     assert_eq!((report.reruns, report.rerun_passes), (1, 1));
-    assert!(report.output.contains("[  PASSED  ] 2 tests."), "{}", report.output);
-    let summary = report.coverage.expect("coverage of a passing run").summary();
+    assert!(
+        report.output.contains("[  PASSED  ] 2 tests."),
+        "{}",
+        report.output
+    );
+    let summary = report
+        .coverage
+        .expect("coverage of a passing run")
+        .summary();
 
     // The same files, built, run and summed up by hand with the same tools, outside any sandbox.
     let dir = tempdir("cpp-by-hand");
@@ -118,7 +125,11 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
         )
         .await;
     assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
-    assert!(report.output.contains("matrix_test.cpp:6"), "{}", report.output);
+    assert!(
+        report.output.contains("matrix_test.cpp:6"),
+        "{}",
+        report.output
+    );
 }
 
 #[tokio::test]

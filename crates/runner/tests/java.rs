@@ -54,8 +54,15 @@ async fn passing_tests_pass_again_and_report_the_coverage_jacoco_reports() {
     let report = runner.run(&job, 1).await;
     assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
     assert_eq!((report.reruns, report.rerun_passes), (1, 1));
-    assert!(report.output.contains("3 tests successful"), "{}", report.output);
-    let summary = report.coverage.expect("coverage of a passing run").summary();
+    assert!(
+        report.output.contains("3 tests successful"),
+        "{}",
+        report.output
+    );
+    let summary = report
+        .coverage
+        .expect("coverage of a passing run")
+        .summary();
 
     // The same files, compiled, run and reported by hand with the same tools, outside any sandbox.
     let dir = tempdir("java-by-hand");
@@ -107,7 +114,9 @@ async fn passing_tests_pass_again_and_report_the_coverage_jacoco_reports() {
     let document = roxmltree::Document::parse_with_options(&xml, options).expect("xml");
     let money = document
         .descendants()
-        .find(|node| node.has_tag_name("sourcefile") && node.attribute("name") == Some("Money.java"))
+        .find(|node| {
+            node.has_tag_name("sourcefile") && node.attribute("name") == Some("Money.java")
+        })
         .expect("Money.java in the report");
     // JaCoCo's own totals for the file: (missed, covered).
     let counter = |kind: &str| {
@@ -154,9 +163,7 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
         .await;
     assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
     assert!(
-        report
-            .output
-            .contains("expected: <dollar> but was: <usd>"),
+        report.output.contains("expected: <dollar> but was: <usd>"),
         "{}",
         report.output
     );
@@ -176,7 +183,11 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
         )
         .await;
     assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
-    assert!(report.output.contains("MoneyTest.java:9: error"), "{}", report.output);
+    assert!(
+        report.output.contains("MoneyTest.java:9: error"),
+        "{}",
+        report.output
+    );
 }
 
 #[tokio::test]
@@ -186,7 +197,13 @@ async fn a_package_the_source_imports_and_nobody_has_is_a_missing_module() {
     let tests = "package com.example.bank;\n\nimport org.junit.jupiter.api.Test;\n\nclass WalletTest {\n    @Test\n    void unit() {\n        new Wallet().unit();\n    }\n}\n";
     let report = runner
         .run(
-            &job(Framework::Junit5, "Wallet.java", source, "WalletTest.java", tests),
+            &job(
+                Framework::Junit5,
+                "Wallet.java",
+                source,
+                "WalletTest.java",
+                tests,
+            ),
             0,
         )
         .await;

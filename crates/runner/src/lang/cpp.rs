@@ -52,7 +52,9 @@ impl Toolchain for Cpp {
             let own_headers = includes(job.source);
             let guessed = included.iter().find(|header| {
                 is_header(header)
-                    && header.rsplit_once('.').is_some_and(|(name, _)| name == stem)
+                    && header
+                        .rsplit_once('.')
+                        .is_some_and(|(name, _)| name == stem)
                     && plain_name(header).is_ok()
                     && **header != test
                     && !own_headers.contains(header)
@@ -71,10 +73,7 @@ impl Toolchain for Cpp {
             .to_vec();
         gxx.push(RENAMED_MAIN.to_owned());
         gxx.extend(units.iter().map(|unit| (*unit).to_owned()));
-        gxx.extend(
-            ["-o", BINARY, "-lgmock", "-lgtest_main", "-lgtest"]
-                .map(str::to_owned),
-        );
+        gxx.extend(["-o", BINARY, "-lgmock", "-lgtest_main", "-lgtest"].map(str::to_owned));
         let filter = format!("/work/{}$", regex_escape(source));
         let with_coverage = format!(
             "{BINARY}; status=$?; {GCOVR} --root /work --filter '{filter}' \
@@ -108,7 +107,10 @@ fn includes(code: &str) -> Vec<&str> {
     code.lines()
         .filter_map(|line| {
             let rest = line.trim_start().strip_prefix('#')?.trim_start();
-            let rest = rest.strip_prefix("include")?.trim_start().strip_prefix('"')?;
+            let rest = rest
+                .strip_prefix("include")?
+                .trim_start()
+                .strip_prefix('"')?;
             rest.split_once('"').map(|(name, _)| name)
         })
         .collect()

@@ -249,7 +249,9 @@ mod tests {
         assert!(uses_sealed_types(
             "public sealed interface Shape permits Circle {}"
         ));
-        assert!(uses_sealed_types("non-sealed class Square extends Shape {}"));
+        assert!(uses_sealed_types(
+            "non-sealed class Square extends Shape {}"
+        ));
         assert!(!uses_sealed_types("class Sealer { boolean sealedFlag; }"));
     }
 }
