@@ -244,6 +244,43 @@ mod tests {
     }
 
     #[test]
+    fn jacoco_xml_gives_the_source_files_lines_and_branch_counts() {
+        let report = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd"><report name="tests"><package name="com/example/bank"><sourcefile name="MoneyTest.java"><line nr="3" mi="0" ci="4" mb="0" cb="0"/></sourcefile><sourcefile name="Money.java"><line nr="8" mi="0" ci="8" mb="0" cb="0"/><line nr="18" mi="0" ci="5" mb="1" cb="1"/><line nr="44" mi="4" ci="0" mb="2" cb="0"/><counter type="LINE" missed="1" covered="2"/></sourcefile></package></report>"#;
+        let measured = from_jacoco_xml(report, "Money.java").expect("Money.java is in the report");
+        let summary = measured.summary();
+        assert_eq!((summary.lines_covered, summary.lines_total), (2, 3));
+        assert_eq!(summary.uncovered_lines, vec![44]);
+        assert_eq!(
+            (summary.branches_covered, summary.branches_total),
+            (Some(1), Some(4))
+        );
+        assert!(measured.covered_branches.contains("18:0"));
+        assert!(from_jacoco_xml(report, "Other.java").is_none());
+        assert!(from_jacoco_xml("<report", "Money.java").is_none());
+    }
+
+    #[test]
+    fn gcovr_json_leaves_out_lines_without_code() {
+        let report = r#"{"files": [
+            {"file": "other.cpp", "lines": [{"line_number": 1, "count": 1, "branches": []}]},
+            {"file": "geometry.cpp", "lines": [
+                {"line_number": 3, "count": 0, "gcovr/noncode": true, "branches": []},
+                {"line_number": 8, "count": 2, "gcovr/noncode": false, "branches": [
+                    {"count": 1, "fallthrough": true, "throw": false},
+                    {"count": 0, "fallthrough": false, "throw": false}]},
+                {"line_number": 9, "count": 0, "gcovr/noncode": false, "branches": []},
+                {"line_number": 10, "count": 5, "gcovr/excluded": true, "branches": []}]}]}"#;
+        let measured = from_gcovr_json(report, "geometry.cpp").expect("geometry.cpp is there");
+        let summary = measured.summary();
+        assert_eq!((summary.lines_covered, summary.lines_total), (1, 2));
+        assert_eq!(
+            (summary.branches_covered, summary.branches_total),
+            (Some(1), Some(2))
+        );
+        assert!(from_gcovr_json(report, "absent.cpp").is_none());
+    }
+
+    #[test]
     fn what_a_test_adds_is_what_the_kept_ones_lacked() {
         let mut kept = Measured {
             lines: BTreeSet::from([1, 2, 3, 4]),
