@@ -215,25 +215,65 @@ async fn a_package_the_source_imports_and_nobody_has_is_a_missing_module() {
     );
 }
 
+/// A test in the shape the prompt asks for: `@ExtendWith(MockitoExtension.class)`, `@Mock` fields.
+const GREETER_TESTS: &str = r#"package com.example.clock;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.mockito.Mockito.*;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.mockito.Mock;
+import org.mockito.junit.jupiter.MockitoExtension;
+
+@ExtendWith(MockitoExtension.class)
+class GreeterTest {
+    @Mock
+    Greeter.Clock clock;
+
+    @Test
+    void morning() {
+        when(clock.hour()).thenReturn(9);
+        assertEquals("good morning", new Greeter(clock).greet());
+        verify(clock).hour();
+    }
+}
+"#;
+
 #[tokio::test]
-async fn mockito_mocks_interfaces() {
+async fn mockito_extension_mocks_fields_with_strict_stubs() {
     let runner = toolchain_runner().await;
     let source = "package com.example.clock;\n\npublic class Greeter {\n    public interface Clock {\n        int hour();\n    }\n\n    private final Clock clock;\n\n    public Greeter(Clock clock) {\n        this.clock = clock;\n    }\n\n    public String greet() {\n        return clock.hour() < 12 ? \"good morning\" : \"good afternoon\";\n    }\n}\n";
-    let tests = "package com.example.clock;\n\nimport static org.junit.jupiter.api.Assertions.assertEquals;\nimport static org.mockito.Mockito.mock;\nimport static org.mockito.Mockito.verify;\nimport static org.mockito.Mockito.when;\n\nimport org.junit.jupiter.api.Test;\n\nclass GreeterTest {\n    @Test\n    void morning() {\n        Greeter.Clock clock = mock(Greeter.Clock.class);\n        when(clock.hour()).thenReturn(9);\n        assertEquals(\"good morning\", new Greeter(clock).greet());\n        verify(clock).hour();\n    }\n}\n";
-    let report = runner
-        .run(
-            &job(
-                Framework::Junit5Mockito,
-                "Greeter.java",
-                source,
-                "GreeterTest.java",
-                tests,
-            ),
-            0,
-        )
-        .await;
+    let run = async |tests: &str| {
+        runner
+            .run(
+                &job(
+                    Framework::Junit5Mockito,
+                    "Greeter.java",
+                    source,
+                    "GreeterTest.java",
+                    tests,
+                ),
+                0,
+            )
+            .await
+    };
+    let report = run(GREETER_TESTS).await;
     assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
     let summary = report.coverage.expect("coverage").summary();
     assert_eq!(summary.branches_total, Some(2));
     assert_eq!(summary.branches_covered, Some(1));
+
+    // A stub the test never uses fails it, as with Mockito's own extension.
+    let unused = GREETER_TESTS.replace(
+        "        verify(clock).hour();\n",
+        "        verify(clock).hour();\n        when(mock(Greeter.Clock.class).hour()).thenReturn(15);\n",
+    );
+    let report = run(&unused).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
+    assert!(
+        report.output.contains("UnnecessaryStubbingException"),
+        "{}",
+        report.output
+    );
 }

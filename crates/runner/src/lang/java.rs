@@ -1,7 +1,7 @@
 //! Java: JUnit 5 through its console launcher, under JaCoCo's agent, with line and branch coverage
 //! of the source file. Debian's `openjdk-17-jdk-headless`, `junit5`, `libjacoco-java` and, for
 //! Mockito, `libmockito-java`; `toolchains/install` takes JaCoCo's agent out of its jar and
-//! compiles the XML report tool Debian lacks.
+//! compiles what Debian lacks: JaCoCo's XML report tool and Mockito's JUnit 5 extension.
 //!
 //! Debian's JaCoCo (0.8.6) reads class files up to Java 16's, and javac 17 marks enums with
 //! constant bodies as sealed, which JaCoCo 0.8.6 cannot read: the files compile for Java 16
@@ -23,7 +23,10 @@ const JAVA: &str = "/usr/bin/java";
 const JAVAC: &str = "/usr/bin/javac";
 const LAUNCHER: &str = "/usr/share/java/junit-platform-console-standalone.jar";
 const TOOLS: &str = "/usr/local/lib/aiunittest/java";
+/// Mockito, what it needs, and its JUnit 5 extension (compiled by `toolchains/install`: Debian has
+/// none).
 const MOCKITO: &[&str] = &[
+    "/usr/local/lib/aiunittest/java/mockito-junit-jupiter",
     "/usr/share/java/mockito-core.jar",
     "/usr/share/java/byte-buddy.jar",
     "/usr/share/java/byte-buddy-agent.jar",
@@ -118,6 +121,9 @@ impl Toolchain for Java {
         files.extend(JACOCO.iter().map(|jar| (*jar).to_owned()));
         if self.mockito {
             files.extend(MOCKITO.iter().map(|jar| (*jar).to_owned()));
+            files.push(format!(
+                "{TOOLS}/mockito-junit-jupiter/org/mockito/junit/jupiter/MockitoExtension.class"
+            ));
         }
         let tests: Vec<String> = files.iter().map(|file| format!("test -r {file}")).collect();
         Java::jdk(Command::shell(format!(
