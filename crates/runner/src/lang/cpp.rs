@@ -10,7 +10,7 @@
 use std::io;
 use std::path::Path;
 
-use super::{Plan, Toolchain, plain_name};
+use super::{Plan, Toolchain, plain_name, shell_quote};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
 
@@ -74,9 +74,9 @@ impl Toolchain for Cpp {
         gxx.push(RENAMED_MAIN.to_owned());
         gxx.extend(units.iter().map(|unit| (*unit).to_owned()));
         gxx.extend(["-o", BINARY, "-lgmock", "-lgtest_main", "-lgtest"].map(str::to_owned));
-        let filter = format!("/work/{}$", regex_escape(source));
+        let filter = shell_quote(&format!("/work/{}$", regex_escape(source)));
         let with_coverage = format!(
-            "{BINARY}; status=$?; {GCOVR} --root /work --filter '{filter}' \
+            "{BINARY}; status=$?; {GCOVR} --root /work --filter {filter} \
              --exclude-throw-branches --json --output {REPORT} >/dev/null 2>&1; exit $status"
         );
         Ok(Plan {

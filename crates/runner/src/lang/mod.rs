@@ -84,3 +84,19 @@ pub(crate) fn plain_name(name: &str) -> io::Result<&str> {
         )
     })
 }
+
+/// `word` as one word of a `sh` script, whatever it holds.
+pub(crate) fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_words_stay_one_word() {
+        assert_eq!(shell_quote("a b.rs"), "'a b.rs'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

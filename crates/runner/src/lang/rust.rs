@@ -10,7 +10,7 @@
 use std::io;
 use std::path::Path;
 
-use super::{Plan, Toolchain, plain_name};
+use super::{Plan, Toolchain, plain_name, shell_quote};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
 
@@ -52,7 +52,7 @@ impl Toolchain for Rust {
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
         let source = plain_name(job.source_file_name)?;
         let test = plain_name(job.test_file_name)?;
-        if test.contains('"') {
+        if test.contains(['"', '\\']) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("`{test}` cannot be named in a #[path] attribute"),
@@ -84,10 +84,11 @@ impl Toolchain for Rust {
             source,
         ]);
         let filter = format!("{MODULE}::");
+        let source_path = shell_quote(&format!("/work/{source}"));
         let with_coverage = format!(
             "LLVM_PROFILE_FILE=/work/{PROFILE} {BINARY} {filter}; status=$?; \
              {PROFDATA} merge -sparse {PROFILE} -o tests.profdata >/dev/null 2>&1 && \
-             {LLVM_COV} export -format=lcov -instr-profile=tests.profdata {BINARY} /work/{source} \
+             {LLVM_COV} export -format=lcov -instr-profile=tests.profdata {BINARY} {source_path} \
              > {REPORT} 2>/dev/null; exit $status"
         );
         Ok(Plan {
@@ -108,7 +109,7 @@ impl Toolchain for Rust {
     }
 }
 
-/// How rustc names a crate it cannot find, before the name in backquotes.
+/// How rustc names a crate (or a module's file) it cannot find, before the name in backquotes.
 const MISSING_CRATE: &[&str] = &[
     "use of unresolved module or unlinked crate `",
     "use of undeclared crate or module `",
@@ -116,10 +117,12 @@ const MISSING_CRATE: &[&str] = &[
     "can't find crate for `",
     "you might be missing a crate named `",
     "unresolved import `",
+    "file not found for module `",
 ];
 
-/// The first crate rustc could not find in an error located in the source file, when the source
-/// names it (`use serde::Deserialize;`, `serde::Serialize`, `extern crate serde;`).
+/// The first crate (or module file) rustc could not find in an error located in the source file,
+/// when the source names it (`use serde::Deserialize;`, `serde::Serialize`, `extern crate serde;`,
+/// `mod parser;`).
 fn missing_crate(output: &str, source_file_name: &str, source: &str) -> Option<String> {
     let mut blocks: Vec<Vec<&str>> = Vec::new();
     for line in output.lines() {
@@ -156,16 +159,19 @@ fn missing_crate(output: &str, source_file_name: &str, source: &str) -> Option<S
     })
 }
 
-/// Whether `source` names the crate `name` as a path's first segment or in `extern crate`.
+/// Whether `source` names the crate `name` as a path's first segment or in `extern crate`, or
+/// declares a module `name` in a file of its own (`mod name;`).
 fn names_crate(source: &str, name: &str) -> bool {
     let path = format!("{name}::");
     let extern_crate = format!("extern crate {name}");
+    let module_file = format!("mod {name};");
     source.match_indices(&path).any(|(at, _)| {
         !source[..at]
             .chars()
             .next_back()
             .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
     }) || source.contains(&extern_crate)
+        || source.contains(&module_file)
 }
 
 #[cfg(test)]
@@ -196,5 +202,14 @@ mod tests {
         assert!(names_crate("#[derive(thiserror::Error)]", "thiserror"));
         assert!(!names_crate("use my_serde::x;", "serde"));
         assert!(names_crate("extern crate rand;", "rand"));
+        assert_eq!(
+            missing_crate(
+                "error[E0583]: file not found for module `parser`\n --> client.rs:1:1\n",
+                "client.rs",
+                "pub mod parser;\n"
+            )
+            .as_deref(),
+            Some("parser")
+        );
     }
 }
