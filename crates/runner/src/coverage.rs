@@ -122,6 +122,97 @@ pub fn from_lcov(report: &str, file_name: &str) -> Option<Measured> {
     measured
 }
 
+/// JaCoCo's XML report, for the source file named `file_name` (`<sourcefile name="Money.java">`
+/// with a `<line nr= mi= ci= mb= cb=>` per line with code). JaCoCo counts a line's branches but not
+/// which of them ran, so a line's covered branches are numbered first (`line:0`, `line:1`, …).
+pub fn from_jacoco_xml(report: &str, file_name: &str) -> Option<Measured> {
+    // The report names its DTD, which is not fetched: only the document is read.
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let document = roxmltree::Document::parse_with_options(report, options).ok()?;
+    let base = file_name.rsplit('/').next().unwrap_or(file_name);
+    let mut measured: Option<Measured> = None;
+    let source_files = document
+        .descendants()
+        .filter(|node| node.has_tag_name("sourcefile") && node.attribute("name") == Some(base));
+    for source_file in source_files {
+        let current = measured.get_or_insert_with(Measured::default);
+        for line in source_file
+            .children()
+            .filter(|node| node.has_tag_name("line"))
+        {
+            let number = |name: &str| {
+                line.attribute(name)
+                    .and_then(|value| value.parse::<u32>().ok())
+            };
+            let Some(nr) = number("nr") else {
+                continue;
+            };
+            current.lines.insert(nr);
+            if number("ci").unwrap_or(0) > 0 {
+                current.covered.insert(nr);
+            }
+            let missed_branches = number("mb").unwrap_or(0);
+            let covered_branches = number("cb").unwrap_or(0);
+            let branches = current.branches.get_or_insert_with(BTreeSet::new);
+            for arm in 0..missed_branches + covered_branches {
+                let id = format!("{nr}:{arm}");
+                branches.insert(id.clone());
+                if arm < covered_branches {
+                    current.covered_branches.insert(id);
+                }
+            }
+        }
+    }
+    measured
+}
+
+/// gcovr's JSON report (`gcovr --json`), for the file named `file_name`: lines that are code and
+/// not excluded, and each line's branches by their place on the line.
+pub fn from_gcovr_json(report: &str, file_name: &str) -> Option<Measured> {
+    let parsed: serde_json::Value = serde_json::from_str(report).ok()?;
+    let file = parsed.get("files")?.as_array()?.iter().find(|file| {
+        file.get("file")
+            .and_then(|name| name.as_str())
+            .is_some_and(|name| path_matches(name, file_name))
+    })?;
+    let mut measured = Measured {
+        branches: Some(BTreeSet::new()),
+        ..Measured::default()
+    };
+    for line in file.get("lines")?.as_array()? {
+        let flag = |name: &str| line.get(name).and_then(|value| value.as_bool()) == Some(true);
+        if flag("gcovr/noncode") || flag("gcovr/excluded") {
+            continue;
+        }
+        let Some(number) = line
+            .get("line_number")
+            .and_then(|value| value.as_u64())
+            .and_then(|value| u32::try_from(value).ok())
+        else {
+            continue;
+        };
+        measured.lines.insert(number);
+        if line.get("count").and_then(|value| value.as_u64()) > Some(0) {
+            measured.covered.insert(number);
+        }
+        let branches = line.get("branches").and_then(|value| value.as_array());
+        for (arm, branch) in branches.into_iter().flatten().enumerate() {
+            let id = format!("{number}:{arm}");
+            measured
+                .branches
+                .get_or_insert_with(BTreeSet::new)
+                .insert(id.clone());
+            if branch.get("count").and_then(|value| value.as_u64()) > Some(0) {
+                measured.covered_branches.insert(id);
+            }
+        }
+    }
+    Some(measured)
+}
+
 /// Whether a report's path names the file under test (reports give absolute or relative paths).
 pub(crate) fn path_matches(path: &str, file_name: &str) -> bool {
     let path = path.trim();
@@ -150,6 +241,43 @@ mod tests {
             (Some(1), Some(3))
         );
         assert!(from_lcov(report, "absent.js").is_none());
+    }
+
+    #[test]
+    fn jacoco_xml_gives_the_source_files_lines_and_branch_counts() {
+        let report = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><!DOCTYPE report PUBLIC "-//JACOCO//DTD Report 1.1//EN" "report.dtd"><report name="tests"><package name="com/example/bank"><sourcefile name="MoneyTest.java"><line nr="3" mi="0" ci="4" mb="0" cb="0"/></sourcefile><sourcefile name="Money.java"><line nr="8" mi="0" ci="8" mb="0" cb="0"/><line nr="18" mi="0" ci="5" mb="1" cb="1"/><line nr="44" mi="4" ci="0" mb="2" cb="0"/><counter type="LINE" missed="1" covered="2"/></sourcefile></package></report>"#;
+        let measured = from_jacoco_xml(report, "Money.java").expect("Money.java is in the report");
+        let summary = measured.summary();
+        assert_eq!((summary.lines_covered, summary.lines_total), (2, 3));
+        assert_eq!(summary.uncovered_lines, vec![44]);
+        assert_eq!(
+            (summary.branches_covered, summary.branches_total),
+            (Some(1), Some(4))
+        );
+        assert!(measured.covered_branches.contains("18:0"));
+        assert!(from_jacoco_xml(report, "Other.java").is_none());
+        assert!(from_jacoco_xml("<report", "Money.java").is_none());
+    }
+
+    #[test]
+    fn gcovr_json_leaves_out_lines_without_code() {
+        let report = r#"{"files": [
+            {"file": "other.cpp", "lines": [{"line_number": 1, "count": 1, "branches": []}]},
+            {"file": "geometry.cpp", "lines": [
+                {"line_number": 3, "count": 0, "gcovr/noncode": true, "branches": []},
+                {"line_number": 8, "count": 2, "gcovr/noncode": false, "branches": [
+                    {"count": 1, "fallthrough": true, "throw": false},
+                    {"count": 0, "fallthrough": false, "throw": false}]},
+                {"line_number": 9, "count": 0, "gcovr/noncode": false, "branches": []},
+                {"line_number": 10, "count": 5, "gcovr/excluded": true, "branches": []}]}]}"#;
+        let measured = from_gcovr_json(report, "geometry.cpp").expect("geometry.cpp is there");
+        let summary = measured.summary();
+        assert_eq!((summary.lines_covered, summary.lines_total), (1, 2));
+        assert_eq!(
+            (summary.branches_covered, summary.branches_total),
+            (Some(1), Some(2))
+        );
+        assert!(from_gcovr_json(report, "absent.cpp").is_none());
     }
 
     #[test]

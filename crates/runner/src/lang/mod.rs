@@ -3,9 +3,12 @@
 //! One file per language implements [`Toolchain`]; [`toolchain`] is the one place that lists
 //! them, and says which frameworks cannot run on this kind of deployment and why.
 
+mod cpp;
 mod go;
+mod java;
 mod javascript;
 mod python;
+mod rust;
 
 use std::io;
 use std::path::Path;
@@ -77,6 +80,10 @@ pub(crate) fn toolchain(
             "not run on this deployment: {} tests need the .NET SDK (dotnet), which is not installed here",
             framework.display_name()
         )),
+        (Language::Java, Framework::Junit5) => Ok(&java::Java { mockito: false }),
+        (Language::Java, Framework::Junit5Mockito) => Ok(&java::Java { mockito: true }),
+        (Language::Cpp, Framework::Gtest) => Ok(&cpp::Cpp),
+        (Language::Rust, Framework::RustBuiltin) => Ok(&rust::Rust),
         (language, framework) => Err(format!(
             "not run on this deployment: running {} tests in {} is not supported yet",
             language.display_name(),

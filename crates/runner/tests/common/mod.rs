@@ -1,5 +1,7 @@
-//! A runner over the real sandbox, with small limits so that hostile tests end quickly.
-// Each test crate uses some of these helpers.
+//! A runner over the real sandbox, with small limits so that hostile tests end quickly, and one
+//! with the default limits for the compiled languages' toolchains.
+
+// Each test binary uses some of these helpers.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -17,6 +19,11 @@ pub async fn runner() -> Runner {
         output_bytes: 1024 * 1024,
     })
     .await
+}
+
+/// The runner with the deployment's default limits: compilers and the JVM need them.
+pub async fn toolchain_runner() -> Runner {
+    runner_with(Limits::default()).await
 }
 
 pub async fn runner_with(limits: Limits) -> Runner {
@@ -52,7 +59,7 @@ pub fn python<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str
     }
 }
 
-/// A job whose test file has the language's conventional name (`cart.js` → `cart.test.js`).
+/// A job in `language` and `framework`.
 pub fn job<'a>(
     language: Language,
     framework: Framework,
@@ -71,7 +78,27 @@ pub fn job<'a>(
     }
 }
 
-/// A fresh directory for running a tool by hand, outside the sandbox.
+/// A job in `framework` (and its language), with the test file named as the language names it.
+pub fn framework_job<'a>(
+    framework: Framework,
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    test_code: &'a str,
+) -> Job<'a> {
+    let language = framework.languages()[0];
+    assert_eq!(language.test_file_name(source_file_name), test_file_name);
+    Job {
+        language,
+        framework,
+        source_file_name,
+        source,
+        test_file_name,
+        test_code,
+    }
+}
+
+/// A fresh directory for running the tools by hand.
 pub fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("aiut-runner-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -94,4 +121,20 @@ pub fn lcov_totals(report: &str, file: &str) -> [u32; 4] {
         }
     }
     totals
+}
+
+/// Runs a tool by hand, outside the sandbox, and fails the test with its output when it fails.
+pub fn by_hand(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{program} {args:?}: {text}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
