@@ -189,6 +189,46 @@ mod tests {
     }
 
     #[test]
+    fn validation_and_keep_default_and_refuse_unknown_values() {
+        let spec = TaskSpec::parse(
+            RawTaskRequest {
+                filename: Some("calc.py".into()),
+                ..raw("def add(a, b):\n    return a + b\n")
+            },
+            SourceLimits::default(),
+            &offline(),
+        )
+        .expect("valid");
+        assert_eq!((spec.validate, spec.keep), (ValidationMode::Run, KeepPolicy::Covering));
+        let spec = TaskSpec::parse(
+            RawTaskRequest {
+                filename: Some("calc.py".into()),
+                validate: Some("Syntax".into()),
+                keep: Some("passing".into()),
+                ..raw("def add(a, b):\n    return a + b\n")
+            },
+            SourceLimits::default(),
+            &offline(),
+        )
+        .expect("valid");
+        assert_eq!((spec.validate, spec.keep), (ValidationMode::Syntax, KeepPolicy::Passing));
+        for (validate, keep, field) in [(Some("lint"), None, "validate"), (None, Some("all"), "keep")] {
+            let error = TaskSpec::parse(
+                RawTaskRequest {
+                    filename: Some("calc.py".into()),
+                    validate: validate.map(str::to_owned),
+                    keep: keep.map(str::to_owned),
+                    ..raw("def add(a, b):\n    return a + b\n")
+                },
+                SourceLimits::default(),
+                &offline(),
+            )
+            .expect_err("refused");
+            assert_eq!(error.field(), field);
+        }
+    }
+
+    #[test]
     fn detects_the_language_and_fills_defaults() {
         let spec = TaskSpec::parse(
             RawTaskRequest {
@@ -303,6 +343,8 @@ mod tests {
             language in proptest::option::of("[a-zA-Z+#]{0,12}"),
             framework in proptest::option::of("[a-z:0-9-]{0,12}"),
             model in proptest::option::of("\\PC{0,12}"),
+            validate in proptest::option::of("[a-zA-Z ]{0,8}"),
+            keep in proptest::option::of("[a-zA-Z ]{0,8}"),
         ) {
             let request = RawTaskRequest {
                 source: RawSource::Bytes(source),
@@ -310,6 +352,8 @@ mod tests {
                 language,
                 framework,
                 model,
+                validate,
+                keep,
             };
             if let Ok(spec) = TaskSpec::parse(request, SourceLimits { max_bytes: 48 }, &offline()) {
                 prop_assert!(spec.framework.languages().contains(&spec.language));
