@@ -199,7 +199,10 @@ mod tests {
             &offline(),
         )
         .expect("valid");
-        assert_eq!((spec.validate, spec.keep), (ValidationMode::Run, KeepPolicy::Covering));
+        assert_eq!(
+            (spec.validate, spec.keep),
+            (ValidationMode::Run, KeepPolicy::Covering)
+        );
         let spec = TaskSpec::parse(
             RawTaskRequest {
                 filename: Some("calc.py".into()),
@@ -211,8 +214,14 @@ mod tests {
             &offline(),
         )
         .expect("valid");
-        assert_eq!((spec.validate, spec.keep), (ValidationMode::Syntax, KeepPolicy::Passing));
-        for (validate, keep, field) in [(Some("lint"), None, "validate"), (None, Some("all"), "keep")] {
+        assert_eq!(
+            (spec.validate, spec.keep),
+            (ValidationMode::Syntax, KeepPolicy::Passing)
+        );
+        for (validate, keep, field) in [
+            (Some("lint"), None, "validate"),
+            (None, Some("all"), "keep"),
+        ] {
             let error = TaskSpec::parse(
                 RawTaskRequest {
                     filename: Some("calc.py".into()),

@@ -139,6 +139,8 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
     }
     println!("==> prerequisites");
     prereq::provide(&missing, args.allow_install)?;
+    println!("==> the test runner's sandbox and toolchains");
+    prereq::provide_runner_toolchains(&root, args.allow_install)?;
 
     let bin_dir = state_dir.join("bin");
     if args.build {

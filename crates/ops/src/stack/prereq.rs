@@ -91,6 +91,37 @@ pub fn provide(missing: &[Missing], allow_install: bool) -> anyhow::Result<()> {
     run_apt(&install)
 }
 
+/// The sandbox and the toolchains the workers run generated tests with, as
+/// `crates/runner/toolchains/install` lists and installs them (Debian packages, Node tools).
+/// Without root or `--no-install`, a missing sandbox is named with the command, not an error:
+/// the deployment runs, and its tasks say "not run: no sandbox".
+pub fn provide_runner_toolchains(root: &Path, allow_install: bool) -> anyhow::Result<()> {
+    let script = root.join("crates/runner/toolchains/install");
+    let debian = std::fs::read_to_string("/etc/os-release").is_ok_and(|text| is_debian_like(&text));
+    if allow_install && debian && super::process::effective_uid() == 0 {
+        let status = Command::new("bash")
+            .arg(&script)
+            .status()
+            .with_context(|| format!("cannot run {}", script.display()))?;
+        anyhow::ensure!(status.success(), "{} failed ({status})", script.display());
+        return Ok(());
+    }
+    if which("bwrap").is_none() {
+        println!(
+            "    no sandbox (bubblewrap): generated tests will not be run and tasks will say so; \
+             install the sandbox and toolchains with: sudo bash {}",
+            script.display()
+        );
+    } else {
+        println!(
+            "    bubblewrap found; languages whose toolchains are missing say \"not run\" \
+             (all of them: sudo bash {})",
+            script.display()
+        );
+    }
+    Ok(())
+}
+
 fn run_apt(args: &[&str]) -> anyhow::Result<()> {
     let status = Command::new("apt-get")
         .args(args)
