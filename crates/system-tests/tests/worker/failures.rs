@@ -20,7 +20,7 @@ async fn a_rate_limit_then_an_answer_succeeds_with_the_retry_recorded(
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+            json!({ "source": ONE_UNIT, "filename": "d.py", "validate": "syntax" }),
         )
         .await;
     let task = stack
@@ -42,7 +42,7 @@ async fn a_cut_stream_is_retried(pool_options: PgPoolOptions, connect: PgConnect
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+            json!({ "source": ONE_UNIT, "filename": "d.py", "validate": "syntax" }),
         )
         .await;
     let task = stack
@@ -63,7 +63,7 @@ async fn a_refused_key_fails_at_once_with_a_clear_message(
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+            json!({ "source": ONE_UNIT, "filename": "d.py", "validate": "syntax" }),
         )
         .await;
     let task = stack
@@ -113,7 +113,7 @@ async fn a_hanging_model_times_out_is_retried_and_fails(
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+            json!({ "source": ONE_UNIT, "filename": "d.py", "validate": "syntax" }),
         )
         .await;
     let task = stack
@@ -142,7 +142,7 @@ async fn answers_that_never_parse_are_dropped_and_never_stored_as_tests(
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": ONE_UNIT, "filename": "d.py" }),
+            json!({ "source": ONE_UNIT, "filename": "d.py", "validate": "syntax" }),
         )
         .await;
     let task = stack
@@ -190,7 +190,7 @@ async fn a_unit_that_cannot_be_fixed_is_left_out_with_a_warning(
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": source, "filename": "two.py" }),
+            json!({ "source": source, "filename": "two.py", "validate": "syntax" }),
         )
         .await;
     let task = stack
@@ -226,7 +226,7 @@ async fn a_model_that_keeps_failing_hands_over_to_its_fallback(
     let id = stack
         .submit(
             &stack.client,
-            json!({ "source": ONE_UNIT, "filename": "d.py", "model": "simulator" }),
+            json!({ "source": ONE_UNIT, "filename": "d.py", "model": "simulator", "validate": "syntax" }),
         )
         .await;
     let task = stack

@@ -23,7 +23,7 @@ async fn a_thousand_event_streams_share_one_subscription(
     let id = stack
         .submit(
             &client,
-            json!({ "source": "def f(x):\n    return x\n", "filename": "f.py" }),
+            json!({ "source": "def f(x):\n    return x\n", "filename": "f.py", "validate": "syntax" }),
         )
         .await;
     let task: TaskId = id.parse().expect("a task id");

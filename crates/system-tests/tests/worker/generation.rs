@@ -18,24 +18,50 @@ fn names(frames: &[crate::helpers::SseFrame]) -> Vec<String> {
         .collect()
 }
 
-/// `started`, `parsing_completed`, then for each unit `generating` before its `result` (units are
-/// written side by side, so theirs may interleave), then `completed`.
-fn assert_story(frames: &[crate::helpers::SseFrame], units: usize) {
+/// `started`, `parsing_completed`, then for each unit `generating`, a `validating` per round of
+/// running its tests, and its `result` (units are written side by side, so theirs may
+/// interleave); then a `test_result` per unit, a `validating` of the whole test file, `coverage`
+/// and `completed`.
+fn assert_story(frames: &[crate::helpers::SseFrame], units: usize, test_file: &str) {
     let story: Vec<&crate::helpers::SseFrame> = frames
         .iter()
         .filter(|frame| frame.event != "heartbeat")
         .collect();
     let names: Vec<&str> = story.iter().map(|frame| frame.event.as_str()).collect();
-    assert_eq!(names.len(), 3 + 2 * units, "{names:?}");
     assert_eq!(&names[..2], ["started", "parsing_completed"], "{names:?}");
-    assert_eq!(names.last(), Some(&"completed"), "{names:?}");
-    let middle = &story[2..story.len() - 1];
+    assert_eq!(
+        &names[names.len() - 2..],
+        ["coverage", "completed"],
+        "{names:?}"
+    );
+    let middle = &story[2..story.len() - 2];
     let mut started_units = std::collections::HashSet::new();
     let mut finished_units = std::collections::HashSet::new();
+    let mut judged_units = std::collections::HashSet::new();
+    let mut whole_file_run = false;
     for frame in middle {
         let unit = frame.data["unit"].as_str().expect("a unit").to_owned();
         match frame.event.as_str() {
             "generating" => assert!(started_units.insert(unit), "{names:?}"),
+            "validating" if unit == test_file => {
+                assert_eq!(
+                    judged_units.len(),
+                    units,
+                    "the file runs after every verdict: {names:?}"
+                );
+                whole_file_run = true;
+            }
+            "validating" => {
+                assert!(
+                    started_units.contains(&unit) && !finished_units.contains(&unit),
+                    "{names:?}"
+                );
+                assert!(
+                    frame.data["round"]
+                        .as_u64()
+                        .is_some_and(|round| (1..=3).contains(&round))
+                );
+            }
             "result" => {
                 assert!(
                     started_units.contains(&unit),
@@ -43,10 +69,29 @@ fn assert_story(frames: &[crate::helpers::SseFrame], units: usize) {
                 );
                 assert!(finished_units.insert(unit), "{names:?}");
             }
+            "test_result" => {
+                assert_eq!(
+                    finished_units.len(),
+                    units,
+                    "verdicts come after every result: {names:?}"
+                );
+                assert!(frame.data["verdict"].is_string(), "{}", frame.data);
+                assert!(judged_units.insert(unit), "{names:?}");
+            }
             other => panic!("unexpected event {other} in {names:?}"),
         }
     }
     assert_eq!(finished_units.len(), units);
+    assert_eq!(judged_units.len(), units);
+    assert!(whole_file_run, "{names:?}");
+    let coverage = &story[story.len() - 2].data;
+    assert_eq!(coverage["status"], "validated", "{coverage}");
+    assert!(
+        coverage["coverage"]["lines_covered"]
+            .as_u64()
+            .is_some_and(|covered| covered > 0),
+        "{coverage}"
+    );
 }
 
 async fn generates_and_streams(
@@ -73,7 +118,7 @@ async fn generates_and_streams(
     )
     .await;
 
-    assert_story(&frames, units);
+    assert_story(&frames, units, &test_file_name);
     let numbered: Vec<u64> = frames.iter().filter_map(|frame| frame.id).collect();
     assert!(
         numbered.windows(2).all(|pair| pair[0] < pair[1]),
@@ -95,11 +140,27 @@ async fn generates_and_streams(
     );
     let last = frames.last().expect("a last event");
     assert_eq!(last.data["progress"], 100);
-    assert_eq!(last.data["tests"], units);
 
     let task = stack.task(client, &id).await;
     assert_eq!(task["status"], "succeeded", "{task}");
     assert_eq!(task["attempts"], 1);
+    // Every unit has a verdict; the delivered tests are the kept ones, each of which passed.
+    let reports = task["validation"]["tests"]
+        .as_array()
+        .expect("per-unit verdicts");
+    assert_eq!(reports.len(), units, "{task}");
+    let kept: Vec<&serde_json::Value> = reports
+        .iter()
+        .filter(|report| report["kept"] == true)
+        .collect();
+    assert!(!kept.is_empty(), "{task}");
+    for report in &kept {
+        assert!(
+            ["passed", "no_new_coverage"].contains(&report["verdict"].as_str().unwrap_or_default()),
+            "{report}"
+        );
+    }
+    assert_eq!(last.data["tests"], kept.len());
     let code = task["result"]["code"].as_str().expect("the result code");
     let test_file = task["result"]["file_name"].as_str().expect("a file name");
     assert_eq!(test_file, language.test_file_name(file_name));
@@ -107,7 +168,7 @@ async fn generates_and_streams(
     assert!(issues.is_empty(), "the result parses: {issues:?}\n{code}");
     assert_eq!(
         task["result"]["units"].as_array().map(Vec::len),
-        Some(units),
+        Some(kept.len()),
         "per-unit tests are kept"
     );
     assert!(
@@ -257,7 +318,7 @@ async fn a_running_task_is_cancelled_within_a_second(
     let id = stack
         .submit(
             client,
-            json!({ "source": PYTHON_SOURCE, "filename": "stock.py", "model": "simulator" }),
+            json!({ "source": PYTHON_SOURCE, "filename": "stock.py", "model": "simulator", "validate": "syntax" }),
         )
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -309,7 +370,7 @@ async fn the_worker_reports_what_it_did_in_its_metrics(
     let id = stack
         .submit(
             client,
-            json!({ "source": GO_SOURCE, "filename": "mathx/mathx.go", "model": "simulator" }),
+            json!({ "source": GO_SOURCE, "filename": "mathx/mathx.go", "model": "simulator", "validate": "syntax" }),
         )
         .await;
     let task = stack
