@@ -88,6 +88,17 @@ fn the_crate_graph_keeps_its_rules() {
     for pure in ["aiut-domain", "aiut-codegen"] {
         forbid(pure, &["tokio", "sqlx", "redis", "reqwest", "aiut-service"]);
     }
+    // The runner runs user code in a sandbox: it reaches no storage, no network client and no
+    // service, so nothing it runs can be handed a connection by mistake.
+    forbid(
+        "aiut-runner",
+        &["aiut-store", "sqlx", "redis", "reqwest", "aiut-codegen"],
+    );
+    forbid("aiut-runner", &services);
+    // Of the services, only the worker runs tests.
+    for service in ["aiut-api", "aiut-gateway", "aiut-simulator"] {
+        forbid(service, &["aiut-runner"]);
+    }
     // The operations tooling drives the services as processes; it links none of them.
     forbid("xtask", &services);
     forbid("aiut-ops", &services);
