@@ -118,7 +118,7 @@ async fn generates_and_streams(
     )
     .await;
 
-    assert_story(&frames, units, &test_file_name);
+    assert_story(&frames, units, &language.test_file_name(file_name));
     let numbered: Vec<u64> = frames.iter().filter_map(|frame| frame.id).collect();
     assert!(
         numbered.windows(2).all(|pair| pair[0] < pair[1]),

@@ -69,6 +69,10 @@ pub struct StackOptions {
     pub with_fallback: bool,
     /// Units of one task written at once.
     pub unit_concurrency: u32,
+    /// Whether the workers have the sandbox; without it, tests are not run and tasks say so.
+    pub sandbox: bool,
+    /// Test runs at once, per worker.
+    pub runner_slots: usize,
 }
 
 impl Default for StackOptions {
@@ -85,6 +89,8 @@ impl Default for StackOptions {
             max_queued_per_session: 20,
             with_fallback: false,
             unit_concurrency: 4,
+            sandbox: true,
+            runner_slots: 2,
         }
     }
 }
@@ -153,6 +159,13 @@ pub async fn stack(
     worker_settings.worker.retry_base_delay_ms = 20;
     worker_settings.worker.retry_max_delay_ms = 200;
     worker_settings.worker.shutdown_grace_secs = 2;
+    // Each stack's runs in a folder of their own, so a test can see that none is left behind.
+    worker_settings.runner.work_root =
+        std::env::temp_dir().join(format!("aiut-runs-{}", prefix.replace(':', "-")));
+    worker_settings.runner.slots = options.runner_slots;
+    if !options.sandbox {
+        worker_settings.runner.bwrap = std::path::PathBuf::new();
+    }
 
     let application = api::Application::build_with_pool(api_settings.clone(), pool.clone())
         .await

@@ -6,3 +6,4 @@ mod generation;
 mod helpers;
 mod metrics;
 mod queue;
+mod validation;
