@@ -23,19 +23,79 @@ pub enum Flavor {
     Simulated,
 }
 
+/// How a simulated answer departs from the plain [`Flavor::Simulated`] test: the ways a model's
+/// tests go right or wrong. Every twist but [`Twist::Guess`] passes sample argument values
+/// (`"Hello World"`, `3`) where the language's renderer knows some, so that a value observed in a
+/// run can be asserted by the next answer, which makes the same call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Twist {
+    /// The plain simulated test: placeholder arguments, guessed assertions.
+    #[default]
+    Guess,
+    /// Sample arguments and assertions that hold wherever they can be known without running the
+    /// code: a constructor makes an instance, a method returning nothing leaves its object.
+    Sample,
+    /// Does not build or load while still parsing: an import misspelled, or a call to a helper
+    /// that does not exist.
+    MissingHelper,
+    /// Asserts a guessed value, which the run is likely to contradict.
+    WrongValue,
+    /// A real assertion next to one on something that varies between runs.
+    Flaky,
+    /// Asserts what a run of the same call observed.
+    Expect(Expected),
+}
+
+/// What a run observed, for [`Twist::Expect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// The call returned this value, as the language's test tool printed it; the renderer writes
+    /// it as a literal of the language (quoting it where the tool does not).
+    Value(String),
+    /// The call raised or threw this exception type (`TypeError`, `java.lang.ArithmeticException`);
+    /// empty where the tool does not name it (a C++ exception, a Rust panic).
+    Raises(String),
+}
+
 /// A complete test file for `unit` alone (package line, imports, the test), in `target.framework`.
 /// [`crate::assemble`] merges several of them into one file.
 pub fn unit_tests(target: &Target<'_>, unit: &Unit, flavor: Flavor) -> String {
+    render_checked(target, unit, unit, flavor, &Twist::Guess)
+}
+
+/// The model simulator's test file for `unit`, with `twist`. Always parses, like [`unit_tests`].
+pub fn simulated_tests(target: &Target<'_>, unit: &Unit, twist: &Twist) -> String {
+    render_checked(target, unit, unit, Flavor::Simulated, twist)
+}
+
+/// The model simulator's test of `called` named as a test of `named`: a duplicate that makes the
+/// calls of another unit's test, so adds no coverage of its own.
+pub fn duplicate_tests(target: &Target<'_>, called: &Unit, named: &Unit) -> String {
+    render_checked(target, called, named, Flavor::Simulated, &Twist::Sample)
+}
+
+fn render_checked(
+    target: &Target<'_>,
+    unit: &Unit,
+    named: &Unit,
+    flavor: Flavor,
+    twist: &Twist,
+) -> String {
     let syntax = target.test_syntax();
     let access = imports::access(target);
+    let plan = |detail| {
+        let mut plan = Plan::new(target, unit, flavor, detail, access.clone());
+        plan.twist = twist.clone();
+        plan.named = named;
+        plan
+    };
     for detail in [Detail::Typed, Detail::Untyped, Detail::NoCall] {
-        let plan = Plan::new(target, unit, flavor, detail, access.clone());
-        let code = render(&plan);
+        let code = render(&plan(detail));
         if syntax_issues(syntax, &code).is_empty() {
             return code;
         }
     }
-    render(&Plan::new(target, unit, flavor, Detail::NoCall, access))
+    render(&plan(Detail::NoCall))
 }
 
 fn render(plan: &Plan<'_>) -> String {
@@ -70,6 +130,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) detail: Detail,
     pub(crate) access: Access,
     pub(crate) args: Vec<Arg>,
+    /// How a simulated answer departs from the plain one.
+    pub(crate) twist: Twist,
+    /// The unit the test is named after: `unit`, but for a duplicate.
+    pub(crate) named: &'a Unit,
 }
 
 /// The local names a test declares itself; parameters named like them are renamed.
@@ -113,7 +177,14 @@ impl<'a> Plan<'a> {
             detail,
             access,
             args,
+            twist: Twist::Guess,
+            named: unit,
         }
+    }
+
+    /// Whether the arguments take sample values rather than empty placeholders.
+    pub(crate) fn samples(&self) -> bool {
+        self.twist != Twist::Guess
     }
 
     pub(crate) fn language(&self) -> Language {
@@ -199,6 +270,17 @@ impl<'a> Plan<'a> {
     /// Name parts for the test's name: the container's segments and the unit's name, as
     /// identifiers. Constructors are named `init`/`constructor` by their kind, not `__init__`.
     pub(crate) fn name_parts(&self) -> Vec<String> {
+        let named = Plan {
+            unit: self.named,
+            args: Vec::new(),
+            twist: Twist::Guess,
+            access: self.access.clone(),
+            ..*self
+        };
+        named.own_name_parts()
+    }
+
+    fn own_name_parts(&self) -> Vec<String> {
         let mut parts: Vec<String> = self
             .container_path()
             .map(|path| {
@@ -230,7 +312,7 @@ impl<'a> Plan<'a> {
         self.support()
             .notation()
             .has_overloads
-            .then_some(self.unit.start_line)
+            .then_some(self.named.start_line)
     }
 
     pub(crate) fn returns_nothing(&self) -> bool {
