@@ -85,7 +85,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Behaviour, SimulatorConfig};
+pub use config::{AnswerMix, Behaviour, SimulatorConfig};
 pub use stats::SimulatorStats;
 
 use server::Shared;
