@@ -326,6 +326,46 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// What a sample argument is, for a parameter known by its name alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SampleKind {
+    Text,
+    Number,
+}
+
+/// The kind of value a model would pass for an untyped parameter named `name`.
+pub(crate) fn sample_kind(name: &str) -> Option<SampleKind> {
+    const TEXTS: &[&str] = &[
+        "text", "name", "word", "title", "label", "key", "path", "url", "s", "str", "string",
+        "message",
+    ];
+    const NUMBERS: &[&str] = &[
+        "n", "count", "limit", "size", "index", "i", "x", "y", "width", "height", "amount", "a",
+        "b",
+    ];
+    let lower = snake(name).to_ascii_lowercase();
+    let last = lower.rsplit('_').next().unwrap_or(&lower);
+    if TEXTS.contains(&last) {
+        Some(SampleKind::Text)
+    } else if NUMBERS.contains(&last) {
+        Some(SampleKind::Number)
+    } else {
+        None
+    }
+}
+
+/// The `index`th parameter's sample text, unquoted (it needs no escaping in any language).
+pub(crate) fn sample_text(index: usize) -> &'static str {
+    const TEXTS: &[&str] = &["Hello World", "-", "abc", "x"];
+    TEXTS[index % TEXTS.len()]
+}
+
+/// The `index`th parameter's sample integer.
+pub(crate) fn sample_number(index: usize) -> &'static str {
+    const NUMBERS: &[&str] = &["3", "2", "5", "7"];
+    NUMBERS[index % NUMBERS.len()]
+}
+
 /// Whether `name` can be written as the callee of a call (`operator+` can in C++).
 fn is_callable_name(name: &str) -> bool {
     let operator = name.strip_prefix("operator").is_some_and(|symbol| {

@@ -6,7 +6,8 @@ use domain::Framework;
 
 use crate::imports;
 use crate::scaffold::{
-    Expected, Plan, Twist, lines_to_file, snake, split_top_level, strip_generics, upper_camel,
+    Expected, Plan, SampleKind, Twist, lines_to_file, sample_kind, sample_number, sample_text,
+    snake, split_top_level, strip_generics, upper_camel,
 };
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
@@ -237,37 +238,17 @@ fn equality(value: &str, unittest: bool) -> String {
 /// A value a model would pass for a parameter of `type_name` named `name`, the `index`th of the
 /// call; untyped parameters are guessed from their names.
 fn sample(type_name: Option<&str>, name: &str, index: usize) -> (String, Option<String>) {
-    const TEXTS: &[&str] = &["\"Hello World\"", "\"-\"", "\"abc\"", "\"x\""];
-    const NUMBERS: &[&str] = &["3", "2", "5", "7"];
-    let pick = |values: &[&str]| values[index % values.len()].to_owned();
     let base = match type_name {
         Some(type_name) => base_type(type_name.trim().trim_matches(['"', '\''])),
-        None => {
-            let lower = name.to_ascii_lowercase();
-            let words = [
-                "text", "name", "word", "title", "label", "key", "path", "url", "s", "a", "b",
-            ];
-            let counts = [
-                "n", "count", "limit", "size", "index", "i", "x", "y", "width", "height",
-            ];
-            if words
-                .iter()
-                .any(|word| lower == *word || lower.ends_with(&format!("_{word}")))
-            {
-                "str".to_owned()
-            } else if counts
-                .iter()
-                .any(|word| lower == *word || lower.ends_with(&format!("_{word}")))
-            {
-                "int".to_owned()
-            } else {
-                return placeholder(type_name, name);
-            }
-        }
+        None => match sample_kind(name) {
+            Some(SampleKind::Text) => "str".to_owned(),
+            Some(SampleKind::Number) => "int".to_owned(),
+            None => return placeholder(type_name, name),
+        },
     };
     let value = match base.as_str() {
-        "str" => pick(TEXTS),
-        "int" => pick(NUMBERS),
+        "str" => format!("\"{}\"", sample_text(index)),
+        "int" => sample_number(index).to_owned(),
         "float" => "2.5".to_owned(),
         "bool" => "True".to_owned(),
         "list" | "List" | "Sequence" | "Iterable" | "Collection" => "[1, 2, 3]".to_owned(),
