@@ -25,3 +25,38 @@ pub(crate) fn is_type_name(name: &str) -> bool {
                     .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
         })
 }
+
+/// `text` without ANSI colour sequences (`\u{1b}[31m`), which test launchers print.
+pub(crate) fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_dropped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[31mnum()\u{1b}[0m \u{1b}[31m✘\u{1b}[0m"),
+            "num() ✘"
+        );
+        assert!(is_type_name("java.lang.IllegalArgumentException"));
+        assert!(is_type_name("Outer$Inner"));
+        assert!(!is_type_name("expected: <0>"));
+        assert!(!is_type_name(""));
+    }
+}
