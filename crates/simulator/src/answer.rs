@@ -131,8 +131,7 @@ fn duplicated<'a>(units: &'a [Unit], unit: &Unit) -> Option<&'a Unit> {
         })
     };
     others()
-        .filter(|other| other.start_line < unit.start_line)
-        .next_back()
+        .rfind(|other| other.start_line < unit.start_line)
         .or_else(|| others().next())
 }
 

@@ -16,7 +16,8 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
         lines.push("#[should_panic]".to_owned());
     }
     let name: Vec<String> = plan.name_parts().iter().map(|part| snake(part)).collect();
-    lines.push(format!("fn {}() {{", name.join("_")));
+    // `test_`: a test named like the function it calls would shadow it (`use super::*;`).
+    lines.push(format!("fn test_{}() {{", name.join("_")));
     for line in body(plan) {
         if line.is_empty() {
             lines.push(line);
@@ -229,7 +230,10 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
             Twist::Expect(Expected::Value(value)) if is_literal(value) => {
                 format!("assert_eq!(result, {value});")
             }
-            Twist::WrongValue if textual => "assert_eq!(result, \"\");".to_owned(),
+            // An equality shows the value in the failure, for the next answer to read.
+            Twist::WrongValue | Twist::Sample | Twist::Flaky if textual => {
+                "assert_eq!(result, \"\");".to_owned()
+            }
             _ => result_assertion(return_type),
         }
     };
