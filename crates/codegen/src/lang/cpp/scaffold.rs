@@ -167,7 +167,8 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
             let base = base_type(return_type);
             let assertion = match &plan.twist {
                 Twist::Expect(Expected::Value(value)) => expected_assertion(&base, value),
-                Twist::WrongValue if is_string(&base) => {
+                // An equality shows the value in the failure, for the next answer to read.
+                Twist::WrongValue | Twist::Sample | Twist::Flaky if is_string(&base) => {
                     Some("EXPECT_EQ(result, \"\");".to_owned())
                 }
                 _ => None,
