@@ -2,7 +2,9 @@
 //! - [`Flavor::Scaffold`], the offline provider's answer: arrange/act/assert with typed placeholder
 //!   arguments, each test skipped with a reason so it never pretends to check behaviour;
 //! - [`Flavor::Simulated`], the model simulator's answer: the same shape, not skipped, with plausible
-//!   assertions — what a model would send back, for tests and demos of the pipeline.
+//!   assertions — what a model would send back, for tests and demos of the pipeline. A [`Twist`]
+//!   ([`simulated_tests`], [`duplicate_tests`]) makes it go right or wrong the way a model's tests
+//!   do: sample arguments, a missing helper, a wrong or a varying assertion, a value a run observed.
 //!
 //! A unit the test file cannot reach (not exported from a JavaScript module, not public in Java, C#
 //! or C++) gets a skipped test in both flavours, saying why.
