@@ -196,21 +196,31 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// Which of the simulator's first answers `tests` is, when it is one of them.
+/// Which of the simulator's first answers `tests` is, when it shows one: every line that answer
+/// has and the plain one lacks is in `tests` (which may hold other units' tests too).
 fn previous_kind(target: &Target<'_>, units: &[Unit], unit: &Unit, tests: &str) -> Option<Kind> {
-    let same = |code: String| code.trim_end() == tests.trim_end();
-    if same(scaffold::simulated_tests(
+    let plain = scaffold::simulated_tests(target, unit, &Twist::Sample);
+    let shown: std::collections::HashSet<&str> = tests.lines().map(str::trim).collect();
+    let shows = |code: String| {
+        let own: Vec<&str> = code
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !plain.lines().any(|other| other.trim() == *line))
+            .collect();
+        !own.is_empty() && own.iter().all(|line| shown.contains(line))
+    };
+    if shows(scaffold::simulated_tests(
         target,
         unit,
         &Twist::MissingHelper,
     )) {
         return Some(Kind::NoBuild);
     }
-    if same(scaffold::simulated_tests(target, unit, &Twist::Flaky)) {
+    if shows(scaffold::simulated_tests(target, unit, &Twist::Flaky)) {
         return Some(Kind::Flaky);
     }
     if let Some(other) = duplicated(units, unit)
-        && same(scaffold::duplicate_tests(target, other, unit))
+        && shows(scaffold::duplicate_tests(target, other, unit))
     {
         return Some(Kind::Duplicate);
     }

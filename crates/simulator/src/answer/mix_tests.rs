@@ -250,6 +250,16 @@ fn fixes_drop_what_broke_the_first_answer() {
         let fixed = ask(&answering, &target, &unit, Some(&feedback));
         assert!(!fixed.contains(broken), "{fixed}");
         assert!(fixed.contains("result = slugify("), "{fixed}");
+        // Also when the file that ran holds other tests.
+        let assembled = format!("{first}\n\ndef test_other():\n    assert True\n");
+        let feedback = Feedback::Run {
+            tests: &assembled,
+            what: "did not build",
+            output: "E       assert 0.7 == 0",
+        };
+        let fixed = ask(&answering, &target, &unit, Some(&feedback));
+        assert!(!fixed.contains(broken), "{fixed}");
+        assert!(fixed.contains("assert result is not None"), "{fixed}");
     }
 }
 
