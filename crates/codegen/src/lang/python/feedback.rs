@@ -27,7 +27,14 @@ pub(super) fn observed(output: &str) -> Option<Expected> {
         let text = match trimmed.strip_prefix("E ") {
             Some(rest) => rest.trim(),
             None if trimmed.starts_with("AssertionError: ") => trimmed,
-            None => continue,
+            // The short summary (`-rA`, `-q`): `FAILED t.py::test_x - TypeError: bad`.
+            None => match trimmed
+                .strip_prefix("FAILED ")
+                .and_then(|rest| rest.split_once(" - "))
+            {
+                Some((_test, reason)) => reason.trim(),
+                None => continue,
+            },
         };
         if text.starts_with('+') {
             continue;
@@ -148,5 +155,19 @@ text_utils.py:16: TypeError"#;
             None
         );
         assert_eq!(observed("1 passed in 0.01s"), None);
+    }
+
+    #[test]
+    fn reads_the_short_summary_alone() {
+        assert_eq!(
+            observed("FAILED test_a.py::test_slugify - AssertionError: assert 'hello-world' == 0"),
+            value("'hello-world'")
+        );
+        assert_eq!(
+            observed(
+                "FAILED test_a.py::test_raise - TypeError: expected string or bytes-like objec..."
+            ),
+            Some(Expected::Raises("TypeError".to_owned()))
+        );
     }
 }
