@@ -571,7 +571,7 @@ fn twists() -> Vec<Twist> {
 }
 
 #[test]
-fn every_twist_parses_and_the_typed_rendering_is_kept() {
+fn every_twist_parses_for_every_framework_and_shape() {
     for language in Language::ALL {
         let (name, source, shapes) = cases(language);
         let file_name = SourceFileName::parse(name).expect("valid name");
