@@ -8,6 +8,7 @@
 pub mod assemble;
 pub mod check;
 pub mod extract;
+pub mod feedback;
 pub mod imports;
 mod lang;
 mod parse;

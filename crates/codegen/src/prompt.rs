@@ -26,6 +26,7 @@ const SOURCE_TITLE: &str = "The whole file, for context:";
 const ISSUES_TITLE: &str = "Your previous answer does not parse. Fix these syntax problems and answer again with the whole test file:";
 const PREVIOUS_TESTS_TITLE: &str = "Your previous test file:";
 const RUN_OUTPUT_TITLE: &str = "When it was run, the tests";
+const RUN_OUTPUT_TITLE_END: &str = ". Fix the tests (not the code under test) and answer again with the whole test file. The output:";
 
 /// What went wrong with the previous answer, for the model to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +123,7 @@ pub fn for_unit(target: &Target<'_>, unit: &Unit, feedback: Option<&Feedback<'_>
             push_section(
                 &mut user,
                 &format!(
-                    "{RUN_OUTPUT_TITLE} {}. Fix the tests (not the code under test) and answer again with the whole test file. The output:",
+                    "{RUN_OUTPUT_TITLE} {}{RUN_OUTPUT_TITLE_END}",
                     collapse_whitespace(what)
                 ),
                 "text",
@@ -143,8 +144,20 @@ pub struct PromptFacts {
     pub unit_name: String,
     pub unit_line: u32,
     pub source: String,
-    /// The prompt reports syntax issues of an earlier answer.
+    /// The prompt reports syntax issues of an earlier answer, or how its tests ran.
     pub is_retry: bool,
+    /// How the tests of an earlier answer ran, when the prompt says so.
+    pub run: Option<RunFacts>,
+}
+
+/// The run feedback of a prompt, read back: [`Feedback::Run`] with owned text. `tests` and
+/// `output` come back without trailing whitespace, `what` with its whitespace collapsed, as the
+/// prompt shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFacts {
+    pub tests: String,
+    pub what: String,
+    pub output: String,
 }
 
 /// Reads the facts back from a user message made by [`for_unit`]; `None` for any other text.
@@ -181,6 +194,7 @@ pub fn read_facts(user_message: &str) -> Option<PromptFacts> {
     let is_retry = sections
         .iter()
         .any(|(title, _)| title == ISSUES_TITLE || title.starts_with(RUN_OUTPUT_TITLE));
+    let run = read_run(&sections);
     let source = sections
         .into_iter()
         .find(|(title, _)| title == SOURCE_TITLE)
@@ -193,6 +207,27 @@ pub fn read_facts(user_message: &str) -> Option<PromptFacts> {
         unit_line,
         source,
         is_retry,
+        run,
+    })
+}
+
+/// The previous test file and the run's report, when both sections are there.
+fn read_run(sections: &[(String, String)]) -> Option<RunFacts> {
+    let tests = sections
+        .iter()
+        .find(|(title, _)| title == PREVIOUS_TESTS_TITLE)
+        .map(|(_, content)| content)?;
+    let (what, output) = sections.iter().find_map(|(title, content)| {
+        let what = title
+            .strip_prefix(RUN_OUTPUT_TITLE)?
+            .strip_prefix(' ')?
+            .strip_suffix(RUN_OUTPUT_TITLE_END)?;
+        Some((what, content))
+    })?;
+    Some(RunFacts {
+        tests: tests.clone(),
+        what: what.to_owned(),
+        output: output.clone(),
     })
 }
 
@@ -419,7 +454,76 @@ mod tests {
                 unit_line: 2,
                 source: source.to_owned(),
                 is_retry: false,
+                run: None,
             }
+        );
+    }
+
+    fn run_prompt(tests: &str, what: &str, output: &str) -> Prompt {
+        let file_name = SourceFileName::parse("app/x.py").expect("valid");
+        let target = Target {
+            language: Language::Python,
+            framework: Framework::Pytest,
+            file_name: &file_name,
+            source: "def compute(x):\n    return x\n",
+        };
+        let feedback = Feedback::Run {
+            tests,
+            what,
+            output,
+        };
+        for_unit(&target, &unit("compute", None, 1, None), Some(&feedback))
+    }
+
+    #[test]
+    fn run_feedback_round_trips() {
+        let tests =
+            "from app.x import compute\n\n\ndef test_compute():\n    assert compute(1) == 0\n";
+        let output = "    def test_compute():\n>       assert compute(1) == 0\nE       assert 1 == 0\nE        +  where 1 = compute(1)\n\ntest_x.py:5: AssertionError";
+        let prompt = run_prompt(tests, "failed", output);
+        let facts = read_facts(&prompt.user).expect("facts");
+        assert!(facts.is_retry);
+        assert_eq!(facts.source, "def compute(x):\n    return x\n");
+        assert_eq!(
+            facts.run,
+            Some(RunFacts {
+                tests: tests.trim_end().to_owned(),
+                what: "failed".to_owned(),
+                output: output.to_owned(),
+            })
+        );
+        // The syntax feedback is not run feedback.
+        let syntax = prompt_with_issues();
+        let facts = read_facts(&syntax.user).expect("facts");
+        assert!(facts.is_retry);
+        assert_eq!(facts.run, None);
+    }
+
+    fn prompt_with_issues() -> Prompt {
+        prompt(
+            Language::Python,
+            Framework::Pytest,
+            "app/x.py",
+            "def compute(x):\n    return x\n",
+            &unit("compute", None, 1, None),
+            Some("line 1, column 2: unexpected `x`"),
+        )
+    }
+
+    #[test]
+    fn run_feedback_with_fences_and_long_what_round_trips() {
+        let tests = "```\n// ````x````\nfn t() {}";
+        let output = "error[E0425]: cannot find function `make`\n ```\n  |\n```\nThe output:";
+        let what = "passed on some runs and failed on others. Fix the tests";
+        let prompt = run_prompt(tests, what, output);
+        let run = read_facts(&prompt.user).and_then(|facts| facts.run);
+        assert_eq!(
+            run,
+            Some(RunFacts {
+                tests: tests.to_owned(),
+                what: what.to_owned(),
+                output: output.to_owned(),
+            })
         );
     }
 
@@ -518,6 +622,17 @@ mod tests {
             prop_assert_eq!(facts.source, source);
             prop_assert_eq!(facts.unit_line, line);
             prop_assert!(!facts.is_retry);
+        }
+
+        #[test]
+        fn any_run_feedback_round_trips(
+            tests in "(`{0,6}|[a-z \n]{0,5}|~~~){0,10}[a-z`]",
+            what in "[a-z]{1,8}( [a-z.]{1,8}){0,3}",
+            output in "(`{0,6}|[a-zE>: \n]{0,5}){0,10}[a-z`]",
+        ) {
+            let prompt = run_prompt(&tests, &what, &output);
+            let run = read_facts(&prompt.user).and_then(|facts| facts.run);
+            prop_assert_eq!(run, Some(RunFacts { tests, what, output }));
         }
     }
 }

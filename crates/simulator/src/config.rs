@@ -40,8 +40,11 @@ pub struct SimulatorConfig {
     pub cut_after_chunks: u32,
     /// How long a hang or a stall lasts: far beyond any client timeout, but bounded.
     pub hang_secs: u64,
-    /// Seed of the failure draws; random when unset (the log names the seed used).
+    /// Seed of the failure draws; random when unset (the log names the seed used). It also
+    /// seeds the kinds of answers, which use [`AnswerMix::DEFAULT_SEED`] when it is unset.
     pub seed: Option<u64>,
+    /// How often tests go wrong, and how.
+    pub answers: AnswerMix,
     /// Behaviours for the first requests, in order, before the rates apply.
     pub script: Vec<Behaviour>,
     /// `tracing` filter directives for the binary; `RUST_LOG` wins when set.
@@ -67,6 +70,7 @@ impl Default for SimulatorConfig {
             cut_after_chunks: 3,
             hang_secs: 600,
             seed: None,
+            answers: AnswerMix::default(),
             script: Vec::new(),
             log_filter: "info".into(),
             log_json: false,
@@ -138,10 +142,80 @@ impl SimulatorConfig {
             self.tokens_per_sec
         );
         anyhow::ensure!(!self.models.is_empty(), "models must name at least one id");
+        self.answers.validate()?;
         for behaviour in &self.script {
             behaviour.validate()?;
         }
         Ok(())
+    }
+}
+
+/// The shares (0..1) of first answers whose tests go wrong in each way a model's do; the rest are
+/// as right as the simulator can make them without running the code. Each (seed, file, unit)
+/// always gets the same kind. In TOML, the `[answers]` table; in the environment,
+/// `AIUT_SIM_ANSWERS__NO_BUILD=0.2`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnswerMix {
+    /// Tests that parse but do not build or load: a misspelled import, a helper that does not
+    /// exist.
+    pub no_build: f64,
+    /// Tests asserting a guessed value, which the run contradicts.
+    pub wrong_value: f64,
+    /// Tests with an assertion on something that varies between runs.
+    pub flaky: f64,
+    /// Tests making the same calls as another unit's, so adding no coverage.
+    pub duplicate: f64,
+    /// Share of answers to run feedback that are still wrong.
+    pub still_wrong: f64,
+}
+
+impl AnswerMix {
+    /// The seed of the answers' kinds when [`SimulatorConfig::seed`] is unset.
+    pub const DEFAULT_SEED: u64 = 0x7E57_5EED;
+
+    /// Every answer as right as the simulator can make it.
+    pub fn all_right() -> AnswerMix {
+        AnswerMix {
+            no_build: 0.0,
+            wrong_value: 0.0,
+            flaky: 0.0,
+            duplicate: 0.0,
+            still_wrong: 0.0,
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let shares = [
+            ("no_build", self.no_build),
+            ("wrong_value", self.wrong_value),
+            ("flaky", self.flaky),
+            ("duplicate", self.duplicate),
+        ];
+        for (name, share) in shares.iter().chain([&("still_wrong", self.still_wrong)]) {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(share),
+                "answers.{name} must be between 0 and 1, not {share}"
+            );
+        }
+        let total: f64 = shares.iter().map(|(_, share)| share).sum();
+        anyhow::ensure!(
+            total <= 1.0 + 1e-9,
+            "answers.no_build + wrong_value + flaky + duplicate is {total}, more than 1"
+        );
+        Ok(())
+    }
+}
+
+impl Default for AnswerMix {
+    fn default() -> Self {
+        AnswerMix {
+            no_build: 0.15,
+            wrong_value: 0.45,
+            flaky: 0.10,
+            duplicate: 0.10,
+            still_wrong: 0.10,
+        }
     }
 }
 
@@ -263,6 +337,7 @@ mod tests {
             jail.set_env("AIUT_SIM_ERROR_RATE", "0.25");
             jail.set_env("AIUT_SIM_TOKENS_PER_SEC", "50");
             jail.set_env("AIUT_SIM_API_KEY", "sk-sim");
+            jail.set_env("AIUT_SIM_ANSWERS__FLAKY", "0.3");
             let config: SimulatorConfig = SimulatorConfig::figment(Some("sim.toml".into()))
                 .map_err(|error| error.to_string())?
                 .extract()?;
@@ -271,6 +346,8 @@ mod tests {
             assert_eq!(config.tokens_per_sec, 50.0);
             assert_eq!(config.api_key.as_deref(), Some("sk-sim"));
             assert_eq!(config.first_token_ms, 200, "default kept");
+            assert_eq!(config.answers.flaky, 0.3);
+            assert_eq!(config.answers.no_build, 0.15, "default kept");
             assert_eq!(
                 config.script,
                 vec![Behaviour::Hang, Behaviour::rate_limited(0)]
@@ -307,6 +384,22 @@ mod tests {
             ..SimulatorConfig::default()
         };
         assert!(bad_script.validate().is_err());
+        let over_mix = SimulatorConfig {
+            answers: AnswerMix {
+                wrong_value: 0.9,
+                ..AnswerMix::default()
+            },
+            ..SimulatorConfig::default()
+        };
+        assert!(over_mix.validate().is_err());
+        let negative = SimulatorConfig {
+            answers: AnswerMix {
+                still_wrong: -0.1,
+                ..AnswerMix::default()
+            },
+            ..SimulatorConfig::default()
+        };
+        assert!(negative.validate().is_err());
         assert!(SimulatorConfig::default().validate().is_ok());
         assert!(SimulatorConfig::instant().validate().is_ok());
     }

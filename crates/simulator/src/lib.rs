@@ -5,8 +5,7 @@
 //!
 //! - `POST /v1/chat/completions`: reads the last user message with [`codegen::prompt::read_facts`];
 //!   for an AIunittest prompt it answers a sentence and one fenced code block (tagged with the
-//!   language id) holding [`codegen::scaffold::unit_tests`] in the
-//!   [`Simulated`](codegen::scaffold::Flavor::Simulated) flavour for the unit the prompt names;
+//!   language id) holding [`codegen::scaffold::simulated_tests`] for the unit the prompt names;
 //!   any other prompt gets a short sentence (status 200, as a model would). With `"stream": true`
 //!   the answer comes as server-sent events, `data: {chunk}` … `data: [DONE]`, plus a usage chunk
 //!   with no choices when `stream_options.include_usage` is set. Prompt tokens are the characters
@@ -29,10 +28,22 @@
 //! [`SimulatorConfig::seed`], so a seed and a request order give the same failures every run.
 //! Rejected keys and malformed bodies take no scripted behaviour and draw nothing.
 //!
+//! # Right and wrong answers
+//!
+//! Tests go wrong the way a model's do, in the shares of [`AnswerMix`] (defaults: 15 % do not
+//! build or load — a misspelled import, a helper that does not exist —, 45 % assert a guessed
+//! value, 10 % are flaky, 10 % duplicate another unit's test; the rest are as right as can be
+//! known without running the code). The kind is drawn per (seed, file, unit), so it repeats for a
+//! seed whatever the order of the requests. A prompt carrying run feedback
+//! ([`codegen::prompt::RunFacts`]) is answered with the fix: what broke the first answer dropped,
+//! or the value the run observed ([`codegen::feedback::observed`]) asserted; `still_wrong` of the
+//! fixes miss. [`AnswerMix::all_right`] turns every failure off.
+//!
 //! # Configuration
 //!
-//! [`SimulatorConfig`], flat: compiled-in defaults, then the TOML file named by `AIUT_SIM_CONFIG`,
-//! then `AIUT_SIM_<FIELD>` variables. For example:
+//! [`SimulatorConfig`]: compiled-in defaults, then the TOML file named by `AIUT_SIM_CONFIG`,
+//! then `AIUT_SIM_<FIELD>` variables (`AIUT_SIM_ANSWERS__FLAKY` for a field of `answers`). For
+//! example:
 //!
 //! ```toml
 //! listen = "0.0.0.0:8090"
@@ -44,6 +55,7 @@
 //! error_status = 503
 //! cut_rate = 0.02
 //! seed = 42
+//! answers = { no_build = 0.2, wrong_value = 0.4, flaky = 0.05, duplicate = 0.1, still_wrong = 0.1 }
 //! script = [{ status = 429, retry_after_secs = 0 }, "answer", "cut"]
 //! ```
 //!
@@ -85,7 +97,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Behaviour, SimulatorConfig};
+pub use config::{AnswerMix, Behaviour, SimulatorConfig};
 pub use stats::SimulatorStats;
 
 use server::Shared;

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::answer;
-use super::config::{Behaviour, SimulatorConfig};
+use super::config::{AnswerMix, Behaviour, SimulatorConfig};
 use super::rng::{self, SplitMix64};
 use super::stats::Counters;
 use super::wire::{self, ChatRequest, Completion, Delta, Usage, error_response};
@@ -29,6 +29,8 @@ const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub(crate) struct Shared {
     pub config: SimulatorConfig,
     pub seed: u64,
+    /// The answers' mix and seed.
+    pub answering: answer::Answering,
     script: Mutex<VecDeque<Behaviour>>,
     rng: Mutex<SplitMix64>,
     pub stats: Counters,
@@ -48,6 +50,10 @@ impl Shared {
             script: Mutex::new(config.script.iter().cloned().collect()),
             rng: Mutex::new(SplitMix64::new(seed)),
             seed,
+            answering: answer::Answering {
+                mix: config.answers.clone(),
+                seed: config.seed.unwrap_or(AnswerMix::DEFAULT_SEED),
+            },
             config,
             stats: Counters::default(),
             stopping: CancellationToken::new(),
@@ -206,7 +212,11 @@ async fn respond(shared: &Arc<Shared>, headers: &HeaderMap, body: &[u8]) -> Resp
             let user_message = request.last_user_message();
             // Parsing a large source takes a while; keep it off the async workers, and turn a
             // panic in it into a 500 instead of a dropped connection.
-            match tokio::task::spawn_blocking(move || answer::answer(user_message.as_deref())).await
+            let answering = shared.answering.clone();
+            match tokio::task::spawn_blocking(move || {
+                answer::answer(user_message.as_deref(), &answering)
+            })
+            .await
             {
                 Ok(content) => content,
                 Err(error) => {

@@ -11,13 +11,14 @@ use async_openai::types::chat::{
     ChatCompletionRequestUserMessage, ChatCompletionStreamOptions, CreateChatCompletionRequest,
     CreateChatCompletionRequestArgs, CreateChatCompletionStreamResponse, FinishReason, Role,
 };
-use codegen::scaffold::Flavor;
+use codegen::scaffold::Twist;
 use codegen::{Syntax, Target};
 use domain::{Framework, Language, SourceFileName};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use simulator::{
-    Behaviour, Simulator, SimulatorConfig, SimulatorControl, SimulatorHandle, SimulatorStats,
+    AnswerMix, Behaviour, Simulator, SimulatorConfig, SimulatorControl, SimulatorHandle,
+    SimulatorStats,
 };
 
 const KEY: &str = "sk-sim-test";
@@ -111,7 +112,7 @@ fn python_prompt() -> (codegen::prompt::Prompt, String) {
         .find(|unit| unit.name == "add")
         .expect("`add` is a unit");
     let prompt = codegen::prompt::for_unit(&target, unit, None);
-    let code = codegen::scaffold::unit_tests(&target, unit, Flavor::Simulated);
+    let code = codegen::scaffold::simulated_tests(&target, unit, &Twist::Sample);
     assert!(!code.trim().is_empty(), "the scaffold writes tests");
     (prompt, code)
 }
@@ -202,9 +203,17 @@ fn keyed() -> SimulatorConfig {
     }
 }
 
+/// Every answer right first time where it can be, so the tests know the code to expect.
+fn keyed_all_right() -> SimulatorConfig {
+    SimulatorConfig {
+        answers: AnswerMix::all_right(),
+        ..keyed()
+    }
+}
+
 #[tokio::test]
 async fn answers_an_aiunittest_prompt_with_one_fenced_block_of_the_simulated_tests() {
-    let simulator = start(keyed()).await;
+    let simulator = start(keyed_all_right()).await;
     let (prompt, code) = python_prompt();
     let response = openai(&simulator, KEY)
         .chat()
@@ -280,7 +289,7 @@ async fn every_language_gets_its_tests_in_a_block_tagged_with_its_id() {
             "export function add(a: number, b: number): number {\n  return a + b;\n}\n",
         ),
     ];
-    let simulator = start(keyed()).await;
+    let simulator = start(keyed_all_right()).await;
     let client = openai(&simulator, KEY);
     for (language, name, source) in sources {
         let file_name = SourceFileName::parse(name).expect("a valid name");
@@ -292,7 +301,7 @@ async fn every_language_gets_its_tests_in_a_block_tagged_with_its_id() {
         };
         let units = codegen::parse_units(target.source_syntax(), source).expect("units");
         let unit = &units[0];
-        let code = codegen::scaffold::unit_tests(&target, unit, Flavor::Simulated);
+        let code = codegen::scaffold::simulated_tests(&target, unit, &Twist::Sample);
         for issues in [None, Some("line 2: expected an expression")] {
             let prompt = codegen::prompt::for_unit(
                 &target,

@@ -6,7 +6,8 @@
 //! - `units.rs` — the tree-sitter walker that finds the testable units (with its tests);
 //! - `imports.rs` — how a test file reaches the code under test (package, module path, header …);
 //! - `scaffold.rs` — test code for one unit, in each of the language's frameworks;
-//! - `assemble.rs` — how per-unit test files merge into one (package line, imports, test class).
+//! - `assemble.rs` — how per-unit test files merge into one (package line, imports, test class);
+//! - `feedback.rs` — what a failed run's output says the call returned or raised.
 //!
 //! JavaScript and TypeScript share `javascript/`: one walker, one set of module rules and one
 //! scaffold, which look at the target's language where TypeScript differs.
@@ -29,7 +30,7 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
-use crate::scaffold::Plan;
+use crate::scaffold::{Expected, Plan};
 use crate::{Target, Unit};
 
 /// One language, along every axis codegen works on. [`support`] finds the one for a [`Language`].
@@ -79,6 +80,14 @@ pub(crate) trait LanguageSupport: Sync {
 
     /// A complete test file for the unit of `plan`, in the target's framework.
     fn scaffold(&self, plan: &Plan<'_>) -> String;
+
+    // Run feedback.
+
+    /// What the first failure in the output of the language's test tool observed
+    /// ([`crate::feedback::observed`]).
+    fn observed(&self, _output: &str) -> Option<Expected> {
+        None
+    }
 
     // Assembly.
 

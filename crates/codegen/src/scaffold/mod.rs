@@ -2,7 +2,9 @@
 //! - [`Flavor::Scaffold`], the offline provider's answer: arrange/act/assert with typed placeholder
 //!   arguments, each test skipped with a reason so it never pretends to check behaviour;
 //! - [`Flavor::Simulated`], the model simulator's answer: the same shape, not skipped, with plausible
-//!   assertions — what a model would send back, for tests and demos of the pipeline.
+//!   assertions — what a model would send back, for tests and demos of the pipeline. A [`Twist`]
+//!   ([`simulated_tests`], [`duplicate_tests`]) makes it go right or wrong the way a model's tests
+//!   do: sample arguments, a missing helper, a wrong or a varying assertion, a value a run observed.
 //!
 //! A unit the test file cannot reach (not exported from a JavaScript module, not public in Java, C#
 //! or C++) gets a skipped test in both flavours, saying why.
@@ -23,19 +25,79 @@ pub enum Flavor {
     Simulated,
 }
 
+/// How a simulated answer departs from the plain [`Flavor::Simulated`] test: the ways a model's
+/// tests go right or wrong. Every twist but [`Twist::Guess`] passes sample argument values
+/// (`"Hello World"`, `3`) where the language's renderer knows some, so that a value observed in a
+/// run can be asserted by the next answer, which makes the same call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Twist {
+    /// The plain simulated test: placeholder arguments, guessed assertions.
+    #[default]
+    Guess,
+    /// Sample arguments and assertions that hold wherever they can be known without running the
+    /// code: a constructor makes an instance, a method returning nothing leaves its object.
+    Sample,
+    /// Does not build or load while still parsing: an import misspelled, or a call to a helper
+    /// that does not exist.
+    MissingHelper,
+    /// Asserts a guessed value, which the run is likely to contradict.
+    WrongValue,
+    /// A real assertion next to one on something that varies between runs.
+    Flaky,
+    /// Asserts what a run of the same call observed.
+    Expect(Expected),
+}
+
+/// What a run observed, for [`Twist::Expect`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// The call returned this value, as the language's test tool printed it; the renderer writes
+    /// it as a literal of the language (quoting it where the tool does not).
+    Value(String),
+    /// The call raised or threw this exception type (`TypeError`, `java.lang.ArithmeticException`);
+    /// empty where the tool does not name it (a C++ exception, a Rust panic).
+    Raises(String),
+}
+
 /// A complete test file for `unit` alone (package line, imports, the test), in `target.framework`.
 /// [`crate::assemble`] merges several of them into one file.
 pub fn unit_tests(target: &Target<'_>, unit: &Unit, flavor: Flavor) -> String {
+    render_checked(target, unit, unit, flavor, &Twist::Guess)
+}
+
+/// The model simulator's test file for `unit`, with `twist`. Always parses, like [`unit_tests`].
+pub fn simulated_tests(target: &Target<'_>, unit: &Unit, twist: &Twist) -> String {
+    render_checked(target, unit, unit, Flavor::Simulated, twist)
+}
+
+/// The model simulator's test of `called` named as a test of `named`: a duplicate that makes the
+/// calls of another unit's test, so adds no coverage of its own.
+pub fn duplicate_tests(target: &Target<'_>, called: &Unit, named: &Unit) -> String {
+    render_checked(target, called, named, Flavor::Simulated, &Twist::Sample)
+}
+
+fn render_checked(
+    target: &Target<'_>,
+    unit: &Unit,
+    named: &Unit,
+    flavor: Flavor,
+    twist: &Twist,
+) -> String {
     let syntax = target.test_syntax();
     let access = imports::access(target);
+    let plan = |detail| {
+        let mut plan = Plan::new(target, unit, flavor, detail, access.clone());
+        plan.twist = twist.clone();
+        plan.named = named;
+        plan
+    };
     for detail in [Detail::Typed, Detail::Untyped, Detail::NoCall] {
-        let plan = Plan::new(target, unit, flavor, detail, access.clone());
-        let code = render(&plan);
+        let code = render(&plan(detail));
         if syntax_issues(syntax, &code).is_empty() {
             return code;
         }
     }
-    render(&Plan::new(target, unit, flavor, Detail::NoCall, access))
+    render(&plan(Detail::NoCall))
 }
 
 fn render(plan: &Plan<'_>) -> String {
@@ -70,6 +132,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) detail: Detail,
     pub(crate) access: Access,
     pub(crate) args: Vec<Arg>,
+    /// How a simulated answer departs from the plain one.
+    pub(crate) twist: Twist,
+    /// The unit the test is named after: `unit`, but for a duplicate.
+    pub(crate) named: &'a Unit,
 }
 
 /// The local names a test declares itself; parameters named like them are renamed.
@@ -113,7 +179,14 @@ impl<'a> Plan<'a> {
             detail,
             access,
             args,
+            twist: Twist::Guess,
+            named: unit,
         }
+    }
+
+    /// Whether the arguments take sample values rather than empty placeholders.
+    pub(crate) fn samples(&self) -> bool {
+        self.twist != Twist::Guess
     }
 
     pub(crate) fn language(&self) -> Language {
@@ -199,6 +272,17 @@ impl<'a> Plan<'a> {
     /// Name parts for the test's name: the container's segments and the unit's name, as
     /// identifiers. Constructors are named `init`/`constructor` by their kind, not `__init__`.
     pub(crate) fn name_parts(&self) -> Vec<String> {
+        let named = Plan {
+            unit: self.named,
+            args: Vec::new(),
+            twist: Twist::Guess,
+            access: self.access.clone(),
+            ..*self
+        };
+        named.own_name_parts()
+    }
+
+    fn own_name_parts(&self) -> Vec<String> {
         let mut parts: Vec<String> = self
             .container_path()
             .map(|path| {
@@ -230,7 +314,7 @@ impl<'a> Plan<'a> {
         self.support()
             .notation()
             .has_overloads
-            .then_some(self.unit.start_line)
+            .then_some(self.named.start_line)
     }
 
     pub(crate) fn returns_nothing(&self) -> bool {
@@ -242,6 +326,46 @@ impl<'a> Plan<'a> {
             ),
         }
     }
+}
+
+/// What a sample argument is, for a parameter known by its name alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SampleKind {
+    Text,
+    Number,
+}
+
+/// The kind of value a model would pass for an untyped parameter named `name`.
+pub(crate) fn sample_kind(name: &str) -> Option<SampleKind> {
+    const TEXTS: &[&str] = &[
+        "text", "name", "word", "title", "label", "key", "path", "url", "s", "str", "string",
+        "message",
+    ];
+    const NUMBERS: &[&str] = &[
+        "n", "count", "limit", "size", "index", "i", "x", "y", "width", "height", "amount", "a",
+        "b",
+    ];
+    let lower = snake(name).to_ascii_lowercase();
+    let last = lower.rsplit('_').next().unwrap_or(&lower);
+    if TEXTS.contains(&last) {
+        Some(SampleKind::Text)
+    } else if NUMBERS.contains(&last) {
+        Some(SampleKind::Number)
+    } else {
+        None
+    }
+}
+
+/// The `index`th parameter's sample text, unquoted (it needs no escaping in any language).
+pub(crate) fn sample_text(index: usize) -> &'static str {
+    const TEXTS: &[&str] = &["Hello World", "-", "abc", "x"];
+    TEXTS[index % TEXTS.len()]
+}
+
+/// The `index`th parameter's sample integer.
+pub(crate) fn sample_number(index: usize) -> &'static str {
+    const NUMBERS: &[&str] = &["3", "2", "5", "7"];
+    NUMBERS[index % NUMBERS.len()]
 }
 
 /// Whether `name` can be written as the callee of a call (`operator+` can in C++).

@@ -550,6 +550,130 @@ fn every_framework_and_shape_parses() {
     }
 }
 
+fn twists() -> Vec<Twist> {
+    vec![
+        Twist::Guess,
+        Twist::Sample,
+        Twist::MissingHelper,
+        Twist::WrongValue,
+        Twist::Flaky,
+        Twist::Expect(Expected::Value("5".to_owned())),
+        Twist::Expect(Expected::Value("'hello-world'".to_owned())),
+        Twist::Expect(Expected::Value("\"hello-world\"".to_owned())),
+        Twist::Expect(Expected::Value("hello world".to_owned())),
+        Twist::Expect(Expected::Value("true".to_owned())),
+        Twist::Expect(Expected::Raises("TypeError".to_owned())),
+        Twist::Expect(Expected::Raises(
+            "java.lang.IllegalArgumentException".to_owned(),
+        )),
+        Twist::Expect(Expected::Raises(String::new())),
+    ]
+}
+
+#[test]
+fn every_twist_parses_for_every_framework_and_shape() {
+    for language in Language::ALL {
+        let (name, source, shapes) = cases(language);
+        let file_name = SourceFileName::parse(name).expect("valid name");
+        for framework in language.frameworks() {
+            let target = target(language, *framework, &file_name, source);
+            for (index, shape) in shapes.iter().enumerate() {
+                let unit = unit(shape, 10 + 10 * u32::try_from(index).expect("small"));
+                for twist in twists() {
+                    let code = simulated_tests(&target, &unit, &twist);
+                    let issues = syntax_issues(target.test_syntax(), &code);
+                    assert!(
+                        issues.is_empty(),
+                        "{framework} {twist:?} {}:\n{code}\n{issues:?}",
+                        unit.name
+                    );
+                    assert!(
+                        !code.contains("scaffold"),
+                        "{framework}: not skipped\n{code}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The plain simulated answer is what it was: [`Twist::Guess`] is [`Flavor::Simulated`].
+#[test]
+fn the_guess_is_the_simulated_flavour() {
+    for language in Language::ALL {
+        let (name, source, shapes) = cases(language);
+        let file_name = SourceFileName::parse(name).expect("valid name");
+        let target = target(language, language.default_framework(), &file_name, source);
+        for shape in &shapes {
+            let unit = unit(shape, 4);
+            assert_eq!(
+                simulated_tests(&target, &unit, &Twist::Guess),
+                unit_tests(&target, &unit, Flavor::Simulated)
+            );
+        }
+    }
+}
+
+#[test]
+fn python_twists() {
+    let source = "def slugify(text: str, separator: str = \"-\") -> str:\n    return text\n";
+    let file_name = SourceFileName::parse("app/text.py").expect("valid name");
+    let target = target(Language::Python, Framework::Pytest, &file_name, source);
+    let slugify = unit(
+        &shape(
+            UnitKind::Function,
+            "slugify",
+            None,
+            vec![param("text", Some("str")), param("separator", Some("str"))],
+            Some("str"),
+        ),
+        1,
+    );
+    let render = |twist: Twist| simulated_tests(&target, &slugify, &twist);
+    let sample = render(Twist::Sample);
+    assert!(
+        sample.contains("text = \"Hello World\"\n    separator = \"-\"\n"),
+        "{sample}"
+    );
+    assert!(sample.contains("assert result is not None"), "{sample}");
+    let missing = render(Twist::MissingHelper);
+    assert!(
+        missing.starts_with("from app.text import slugif\n"),
+        "{missing}"
+    );
+    assert!(render(Twist::WrongValue).contains("assert result == 0\n"));
+    let flaky = render(Twist::Flaky);
+    assert!(flaky.starts_with("import random\n"), "{flaky}");
+    assert!(flaky.contains("assert result is not None\n    assert random.random() < 0.5"));
+    let expected = render(Twist::Expect(Expected::Value("'hello-world'".to_owned())));
+    assert!(
+        expected.contains("assert result == 'hello-world'"),
+        "{expected}"
+    );
+    let raises = render(Twist::Expect(Expected::Raises("TypeError".to_owned())));
+    assert!(raises.starts_with("import pytest\n"), "{raises}");
+    assert!(
+        raises.contains(
+            "with pytest.raises(TypeError):\n        slugify(text=text, separator=separator)"
+        ),
+        "{raises}"
+    );
+    // A duplicate makes another unit's calls under this unit's name.
+    let other = unit(
+        &shape(
+            UnitKind::Function,
+            "word_count",
+            None,
+            vec![param("text", None)],
+            Some("int"),
+        ),
+        5,
+    );
+    let duplicate = duplicate_tests(&target, &slugify, &other);
+    assert!(duplicate.contains("def test_word_count():"), "{duplicate}");
+    assert!(duplicate.contains("result = slugify("), "{duplicate}");
+}
+
 /// The skip marker comes before the call, so nothing runs.
 #[test]
 fn skips_come_before_the_call() {
@@ -753,6 +877,19 @@ mod generated_units {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn any_unit_gets_a_simulated_answer_that_parses(unit in any_unit(), framework_index in 0usize..13, twist_index in 0usize..13) {
+            let framework = Framework::ALL[framework_index];
+            let language = framework.languages()[0];
+            let (name, source, _) = cases(language);
+            let file_name = SourceFileName::parse(name).expect("valid name");
+            let target = target(language, framework, &file_name, source);
+            let twist = &twists()[twist_index];
+            let code = simulated_tests(&target, &unit, twist);
+            let issues = syntax_issues(target.test_syntax(), &code);
+            prop_assert!(issues.is_empty(), "{framework} {twist:?}\n{code}\n{issues:?}");
+        }
+
         #[test]
         fn any_unit_gets_a_file_that_parses(unit in any_unit(), framework_index in 0usize..13, scaffold in any::<bool>()) {
             let framework = Framework::ALL[framework_index];

@@ -1,6 +1,7 @@
 //! C++: GoogleTest.
 
 mod assemble;
+mod feedback;
 pub(crate) mod imports;
 mod scaffold;
 mod units;
@@ -10,7 +11,7 @@ use tree_sitter::Node;
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
 use crate::lang::{LanguageSupport, Notation};
-use crate::scaffold::Plan;
+use crate::scaffold::{Expected, Plan};
 use crate::{Target, Unit};
 
 pub(crate) struct Cpp;
@@ -18,6 +19,10 @@ pub(crate) struct Cpp;
 impl LanguageSupport for Cpp {
     fn units(&self, root: Node<'_>, source: &str) -> Vec<Unit> {
         units::units(root, source)
+    }
+
+    fn observed(&self, output: &str) -> Option<Expected> {
+        feedback::observed(output)
     }
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {

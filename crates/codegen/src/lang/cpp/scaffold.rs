@@ -1,7 +1,9 @@
 //! GoogleTest. Placeholders are value-initialised (`T x{};`), pointers are `nullptr`; references
 //! become values passed by name, rvalue references are moved.
 
-use crate::scaffold::{Plan, lines_to_file, upper_camel};
+use crate::scaffold::{
+    Expected, Plan, Twist, lines_to_file, sample_number, sample_text, upper_camel,
+};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();
@@ -10,6 +12,10 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     if body.iter().any(|line| line.contains("std::move(")) {
         lines.push(String::new());
         lines.push("#include <utility>".to_owned());
+    }
+    if body.iter().any(|line| line.contains("std::random_device")) {
+        lines.push(String::new());
+        lines.push("#include <random>".to_owned());
     }
     lines.push(String::new());
     lines.extend(plan.access.import_lines(&[]));
@@ -104,10 +110,19 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
         ));
     }
     let mut call_args = Vec::new();
-    for arg in &plan.args {
-        let (line, passed) = placeholder(&arg.name, arg.type_name.as_deref());
+    for (index, arg) in plan.args.iter().enumerate() {
+        let (mut line, passed) = placeholder(&arg.name, arg.type_name.as_deref());
+        if plan.samples()
+            && let Some((value_type, value)) = sample(arg.type_name.as_deref(), index)
+        {
+            line = format!("{value_type} {} = {value};", arg.name);
+        }
         lines.push(line);
         call_args.push(passed);
+    }
+    if plan.twist == Twist::MissingHelper && plan.calls() {
+        // A helper the model assumed: the test does not compile.
+        lines.push("auto fixture = make_test_fixture();".to_owned());
     }
     lines.push(String::new());
     lines.push("// Act".to_owned());
@@ -136,18 +151,94 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
             None
         };
         let call = operator_call.unwrap_or_else(|| format!("{callee}({args})"));
+        if let Twist::Expect(Expected::Raises(_)) = &plan.twist {
+            // GoogleTest names no type for an exception it caught.
+            lines.push(String::new());
+            lines.push("// Assert".to_owned());
+            lines.push(format!("EXPECT_ANY_THROW({call});"));
+            return lines;
+        }
         if plan.returns_nothing() {
             lines.push(format!("{call};"));
             vec!["SUCCEED(); // The call returned without throwing.".to_owned()]
         } else {
             lines.push(format!("auto result = {call};"));
-            vec![result_assertion(plan.unit.return_type.as_deref())]
+            let return_type = plan.unit.return_type.as_deref();
+            let base = base_type(return_type);
+            let assertion = match &plan.twist {
+                Twist::Expect(Expected::Value(value)) => expected_assertion(&base, value),
+                // An equality shows the value in the failure, for the next answer to read.
+                Twist::WrongValue | Twist::Sample | Twist::Flaky if is_string(&base) => {
+                    Some("EXPECT_EQ(result, \"\");".to_owned())
+                }
+                _ => None,
+            };
+            vec![assertion.unwrap_or_else(|| result_assertion(return_type))]
         }
     };
     lines.push(String::new());
     lines.push("// Assert".to_owned());
     lines.extend(assertion);
+    if plan.twist == Twist::Flaky {
+        // Differs between runs: passes about half of them.
+        lines.push("EXPECT_EQ(std::random_device{}() % 2, 0u);".to_owned());
+    }
     lines
+}
+
+/// A sample (declared type, value) for a parameter of `type_name`, the `index`th of the call.
+fn sample(type_name: Option<&str>, index: usize) -> Option<(String, String)> {
+    let base = base_type(type_name);
+    Some(match base.as_str() {
+        "int" | "long" | "short" | "unsigned" | "unsigned int" | "long long" | "size_t"
+        | "std::size_t" | "int32_t" | "int64_t" | "std::int32_t" | "std::int64_t" => {
+            (base.clone(), sample_number(index).to_owned())
+        }
+        "double" | "float" => (base.clone(), "2.5".to_owned()),
+        "bool" => (base.clone(), "true".to_owned()),
+        _ if is_string(&base) => (
+            "std::string".to_owned(),
+            format!("\"{}\"", sample_text(index)),
+        ),
+        _ => return None,
+    })
+}
+
+fn is_string(base: &str) -> bool {
+    matches!(base, "std::string" | "string" | "std::string_view")
+}
+
+/// `value`, as GoogleTest printed it (`5`, `"hello-world"`, `2.5`), compared with the result of
+/// type `base`; `None` where there is no literal for it.
+fn expected_assertion(base: &str, value: &str) -> Option<String> {
+    let number = value.parse::<f64>().is_ok();
+    match base {
+        "double" | "float" if number => Some(format!("EXPECT_DOUBLE_EQ(result, {value});")),
+        "bool" if matches!(value, "true" | "false") => Some(format!("EXPECT_EQ(result, {value});")),
+        _ if is_string(base) && value.starts_with('"') => {
+            Some(format!("EXPECT_EQ(result, {value});"))
+        }
+        _ if number && !is_string(base) && !base.ends_with('*') => {
+            Some(format!("EXPECT_EQ(result, {value});"))
+        }
+        _ => None,
+    }
+}
+
+/// The type without qualifiers and references: `const std::string&` → `std::string`.
+fn base_type(type_name: Option<&str>) -> String {
+    let collapsed = crate::text::collapse_whitespace(type_name.unwrap_or_default());
+    let words: Vec<&str> = collapsed
+        .trim_end_matches('&')
+        .split_whitespace()
+        .filter(|word| {
+            !matches!(
+                *word,
+                "const" | "static" | "inline" | "virtual" | "constexpr" | "volatile"
+            )
+        })
+        .collect();
+    words.join(" ")
 }
 
 fn result_assertion(return_type: Option<&str>) -> String {

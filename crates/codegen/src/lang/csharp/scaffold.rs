@@ -5,7 +5,7 @@
 use domain::Framework;
 
 use crate::imports::Access;
-use crate::scaffold::{Plan, lines_to_file, upper_camel};
+use crate::scaffold::{Plan, Twist, lines_to_file, upper_camel};
 use crate::text::collapse_whitespace;
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
@@ -210,6 +210,10 @@ fn body(plan: &Plan<'_>, xunit: bool) -> Vec<String> {
         lines.push(line);
         call_args.push(passed);
     }
+    if plan.twist == Twist::MissingHelper && plan.calls() {
+        // A helper class the model assumed: the test project does not build.
+        lines.push("var fixture = TestFixtures.Create();".to_owned());
+    }
     lines.push(String::new());
     lines.push("// Act".to_owned());
     if !plan.calls() {
@@ -259,6 +263,14 @@ fn body(plan: &Plan<'_>, xunit: bool) -> Vec<String> {
     lines.push(String::new());
     lines.push("// Assert".to_owned());
     lines.push(assertion);
+    if plan.twist == Twist::Flaky {
+        // Differs between runs: passes about half of them.
+        if xunit {
+            lines.push("Assert.True(System.Random.Shared.Next(2) == 0);".to_owned());
+        } else {
+            lines.push("Assert.That(System.Random.Shared.Next(2), Is.EqualTo(0));".to_owned());
+        }
+    }
     lines
 }
 

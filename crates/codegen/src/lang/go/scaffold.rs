@@ -3,7 +3,9 @@
 
 use domain::Framework;
 
-use crate::scaffold::{Plan, lines_to_file, split_top_level, upper_camel};
+use crate::scaffold::{
+    Expected, Plan, Twist, lines_to_file, sample_number, sample_text, split_top_level, upper_camel,
+};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let testify = plan.target.framework == Framework::Testify;
@@ -114,14 +116,24 @@ fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
         ));
     }
     let mut call_args = Vec::new();
-    for arg in &plan.args {
-        let (line, spread) = declaration(&arg.name, arg.type_name.as_deref());
+    for (index, arg) in plan.args.iter().enumerate() {
+        let (mut line, spread) = declaration(&arg.name, arg.type_name.as_deref());
+        if plan.samples()
+            && let Some(type_name) = arg.type_name.as_deref().map(str::trim)
+            && let Some(value) = sample(type_name, index)
+        {
+            line = format!("var {} {type_name} = {value}", arg.name);
+        }
         lines.push(line);
         call_args.push(if spread {
             format!("{}...", arg.name)
         } else {
             arg.name.clone()
         });
+    }
+    if plan.twist == Twist::MissingHelper && plan.calls() {
+        // A helper the model assumed: the package does not build.
+        lines.push("_ = newTestFixture()".to_owned());
     }
     lines.push(String::new());
     lines.push("// Act".to_owned());
@@ -146,6 +158,15 @@ fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
         name.clone()
     };
     let call = format!("{callee}({args})");
+    if let Twist::Expect(Expected::Raises(_)) = &plan.twist {
+        lines.push("defer func() {".to_owned());
+        lines.push("\tif recover() == nil {".to_owned());
+        lines.push("\t\tt.Errorf(\"expected a panic\")".to_owned());
+        lines.push("\t}".to_owned());
+        lines.push("}()".to_owned());
+        lines.push(call);
+        return lines;
+    }
     let results = result_types(plan.unit.return_type.as_deref());
     if results.is_empty() {
         if testify {
@@ -178,9 +199,57 @@ fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
     lines.push(String::new());
     lines.push("// Assert".to_owned());
     for (name, type_name) in names.iter().zip(&results) {
-        lines.extend(assertion(name, type_name, testify));
+        let expected = match &plan.twist {
+            Twist::Expect(Expected::Value(value)) if name == "result" => literal(type_name, value),
+            _ => None,
+        };
+        match expected {
+            Some(value) if testify => lines.push(format!("assert.Equal(t, {value}, {name})")),
+            Some(value) => {
+                lines.push(format!("if {name} != {value} {{"));
+                lines.push(format!(
+                    "\tt.Errorf(\"got %#v, want %#v\", {name}, {value})"
+                ));
+                lines.push("}".to_owned());
+            }
+            None => lines.extend(assertion(name, type_name, testify)),
+        }
+    }
+    if plan.twist == Twist::Flaky {
+        // Go randomises map iteration: the first key differs between runs.
+        lines.push("for key := range map[string]int{\"a\": 1, \"b\": 2, \"c\": 3} {".to_owned());
+        lines.push("\tif key != \"a\" {".to_owned());
+        lines.push("\t\tt.Errorf(\"first key %q, want \\\"a\\\"\", key)".to_owned());
+        lines.push("\t}".to_owned());
+        lines.push("\tbreak".to_owned());
+        lines.push("}".to_owned());
     }
     lines
+}
+
+/// A sample value for a parameter of the basic type `type_name`, the `index`th of the call.
+fn sample(type_name: &str, index: usize) -> Option<String> {
+    Some(match type_name {
+        "string" => format!("\"{}\"", sample_text(index)),
+        "int" | "int8" | "int16" | "int32" | "int64" | "uint" | "uint8" | "uint16" | "uint32"
+        | "uint64" => sample_number(index).to_owned(),
+        "float32" | "float64" => "2.5".to_owned(),
+        "bool" => "true".to_owned(),
+        _ => return None,
+    })
+}
+
+/// `value`, as a test printed it (`%#v`, `%q`, `%v`), as a Go literal comparable with a result of
+/// `type_name`; `None` for values with no literal (structs, pointers).
+fn literal(type_name: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    match type_name {
+        "string" if value.starts_with('"') || value.starts_with('`') => Some(value.to_owned()),
+        "string" => Some(format!("{value:?}")),
+        "bool" if matches!(value, "true" | "false") => Some(value.to_owned()),
+        _ if value.parse::<f64>().is_ok() => Some(value.to_owned()),
+        _ => None,
+    }
 }
 
 /// `(int, error)` → [`int`, `error`]; `(n int, err error)` → [`int`, `error`].

@@ -4,7 +4,9 @@
 
 use domain::Framework;
 
-use crate::scaffold::{Plan, lines_to_file, strip_generics};
+use crate::scaffold::{
+    Expected, Plan, Twist, lines_to_file, sample_number, sample_text, strip_generics,
+};
 use crate::text::collapse_whitespace;
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
@@ -103,12 +105,22 @@ fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
     }
     let mut call_args = Vec::new();
     for arg in &plan.args {
-        let (declared, value, todo) = placeholder(arg.type_name.as_deref(), mockito);
+        let (declared, mut value, mut todo) = placeholder(arg.type_name.as_deref(), mockito);
+        if plan.samples()
+            && let Some(sample) = sample(&declared, call_args.len())
+        {
+            value = sample;
+            todo = None;
+        }
         let comment = todo
             .map(|todo| format!(" // TODO: {todo}"))
             .unwrap_or_default();
         lines.push(format!("{declared} {} = {value};{comment}", arg.name));
         call_args.push(arg.name.clone());
+    }
+    if plan.twist == Twist::MissingHelper && plan.calls() {
+        // A helper class the model assumed: the test class does not compile.
+        lines.push("var fixture = TestFixtures.create();".to_owned());
     }
     lines.push(String::new());
     lines.push("// Act".to_owned());
@@ -132,6 +144,17 @@ fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
             None => name.clone(),
         };
         let call = format!("{callee}({args})");
+        if let Twist::Expect(Expected::Raises(exception)) = &plan.twist {
+            let exception = if exception.is_empty() {
+                "Exception".to_owned()
+            } else {
+                exception.replace('$', ".")
+            };
+            lines.push(String::new());
+            lines.push("// Assert".to_owned());
+            lines.push(format!("assertThrows({exception}.class, () -> {call});"));
+            return lines;
+        }
         if plan.returns_nothing() {
             lines.push(format!("{call};"));
             if plan.needs_instance() {
@@ -141,13 +164,84 @@ fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
             }
         } else {
             lines.push(format!("var result = {call};"));
-            result_assertion(plan.unit.return_type.as_deref())
+            let return_type = plan.unit.return_type.as_deref();
+            match &plan.twist {
+                Twist::Guess | Twist::MissingHelper => result_assertion(return_type),
+                Twist::WrongValue => wrong_assertion(return_type),
+                Twist::Expect(Expected::Value(value)) => expected_assertion(return_type, value),
+                _ => match return_type.map(str::trim).unwrap_or_default() {
+                    "int" | "long" | "short" | "byte" | "double" | "float" | "boolean" | "char" => {
+                        result_assertion(return_type)
+                    }
+                    _ => "assertNotNull(result);".to_owned(),
+                },
+            }
         }
     };
     lines.push(String::new());
     lines.push("// Assert".to_owned());
     lines.push(assertion);
+    if plan.twist == Twist::Flaky {
+        // Differs between runs: passes about half of them.
+        lines.push("assertTrue(Math.random() < 0.5);".to_owned());
+    }
     lines
+}
+
+/// A sample value for a parameter declared as `declared`, the `index`th of the call.
+fn sample(declared: &str, index: usize) -> Option<String> {
+    Some(match declared {
+        "int" | "short" | "byte" | "Integer" => sample_number(index).to_owned(),
+        "long" | "Long" => format!("{}L", sample_number(index)),
+        "double" | "Double" => "2.5".to_owned(),
+        "boolean" | "Boolean" => "true".to_owned(),
+        "String" | "CharSequence" => format!("\"{}\"", sample_text(index)),
+        _ => return None,
+    })
+}
+
+/// An assertion of a value the result is unlikely to have.
+fn wrong_assertion(return_type: Option<&str>) -> String {
+    match return_type.map(str::trim).unwrap_or_default() {
+        "String" | "CharSequence" => "assertEquals(\"\", result);".to_owned(),
+        "int" | "long" | "short" | "byte" | "double" | "float" | "boolean" | "char" => {
+            result_assertion(return_type)
+        }
+        _ => "assertNull(result);".to_owned(),
+    }
+}
+
+/// `result` equals `value`, as JUnit printed it (`<5>`, `<hello-world>`, `<null>`): written as a
+/// literal of the return type.
+fn expected_assertion(return_type: Option<&str>, value: &str) -> String {
+    let return_type = return_type.map(str::trim).unwrap_or_default();
+    if value == "null" {
+        return "assertNull(result);".to_owned();
+    }
+    let number = value.parse::<f64>().is_ok();
+    let literal = match return_type {
+        "String" | "CharSequence" if value.starts_with('"') => value.to_owned(),
+        "String" | "CharSequence" => quoted(value),
+        "char" | "Character" if value.chars().count() == 1 => {
+            format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+        }
+        "long" | "Long" if number => format!("{value}L"),
+        "float" | "Float" if number => format!("{value}f"),
+        "double" | "Double" if number => return format!("assertEquals({value}, result, 1e-9);"),
+        "int" | "short" | "byte" | "Integer" | "Short" | "Byte" if number => value.to_owned(),
+        "boolean" | "Boolean" if matches!(value, "true" | "false") => value.to_owned(),
+        // Other types have no literal to compare with.
+        _ => return "assertNotNull(result);".to_owned(),
+    };
+    format!("assertEquals({literal}, result);")
+}
+
+fn quoted(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
 }
 
 fn result_assertion(return_type: Option<&str>) -> String {

@@ -3,6 +3,7 @@
 //! [`JAVASCRIPT`] and [`TYPESCRIPT`] differ only in the tags of their code blocks.
 
 mod assemble;
+mod feedback;
 pub(crate) mod imports;
 mod scaffold;
 mod units;
@@ -12,7 +13,7 @@ use tree_sitter::Node;
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
 use crate::lang::{LanguageSupport, Notation};
-use crate::scaffold::Plan;
+use crate::scaffold::{Expected, Plan};
 use crate::{Target, Unit};
 
 /// JavaScript (`typescript: false`) or TypeScript.
@@ -26,6 +27,10 @@ pub(crate) const TYPESCRIPT: JavaScript = JavaScript { typescript: true };
 impl LanguageSupport for JavaScript {
     fn units(&self, root: Node<'_>, source: &str) -> Vec<Unit> {
         units::units(root, source)
+    }
+
+    fn observed(&self, output: &str) -> Option<Expected> {
+        feedback::observed(output)
     }
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {

@@ -5,7 +5,9 @@
 use domain::{Framework, Language};
 
 use crate::imports::{self, Access, JsStyle};
-use crate::scaffold::{Plan, lines_to_file};
+use crate::scaffold::{
+    Expected, Plan, SampleKind, Twist, lines_to_file, sample_kind, sample_number, sample_text,
+};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let framework = plan.target.framework;
@@ -98,6 +100,11 @@ fn placeholder(plan: &Plan<'_>, index: usize) -> (String, String) {
         name.clone()
     };
     let typescript = plan.language() == Language::Typescript;
+    if plan.samples()
+        && let Some(value) = sample(arg.type_name.as_deref(), name, index)
+    {
+        return (format!("const {name} = {value};"), passed);
+    }
     let Some(type_name) = arg
         .type_name
         .as_deref()
@@ -146,6 +153,20 @@ fn placeholder(plan: &Plan<'_>, index: usize) -> (String, String) {
     (format!("const {name} = {value};"), passed)
 }
 
+/// A value a model would pass for a parameter typed `type_name` (or untyped) named `name`.
+fn sample(type_name: Option<&str>, name: &str, index: usize) -> Option<String> {
+    let kind = match type_name.map(|type_name| type_name.trim_start_matches(':').trim()) {
+        Some("string") => SampleKind::Text,
+        Some("number") => SampleKind::Number,
+        Some(_) => return None,
+        None => sample_kind(name)?,
+    };
+    Some(match kind {
+        SampleKind::Text => format!("'{}'", sample_text(index)),
+        SampleKind::Number => sample_number(index).to_owned(),
+    })
+}
+
 fn body(plan: &Plan<'_>, framework: Framework) -> Vec<String> {
     let node = framework == Framework::NodeTest;
     let mut lines = vec!["// Arrange".to_owned()];
@@ -162,6 +183,10 @@ fn body(plan: &Plan<'_>, framework: Framework) -> Vec<String> {
         let (line, passed) = placeholder(plan, index);
         lines.push(line);
         call_args.push(passed);
+    }
+    if plan.twist == Twist::MissingHelper && plan.calls() {
+        // A helper the model assumed: a ReferenceError, or a TypeScript compile error.
+        lines.push("const fixture = makeFixture();".to_owned());
     }
     lines.push(String::new());
     lines.push("// Act".to_owned());
@@ -188,24 +213,71 @@ fn body(plan: &Plan<'_>, framework: Framework) -> Vec<String> {
             Some(container) => format!("{container}.{name}"),
             None => name.clone(),
         };
-        let mut call = format!("{callee}({args})");
+        let plain_call = format!("{callee}({args})");
+        let mut call = plain_call.clone();
         if plan.unit.is_async {
             call = format!("await {call}");
+        }
+        if let Twist::Expect(Expected::Raises(exception)) = &plan.twist {
+            lines.push(String::new());
+            lines.push("// Assert".to_owned());
+            lines.push(throws(&plain_call, exception, plan.unit.is_async, node));
+            return lines;
         }
         if plan.returns_nothing() {
             lines.push(format!("{call};"));
             "// The call returned without throwing.".to_owned()
         } else {
             lines.push(format!("const result = {call};"));
-            if node {
-                "assert.notStrictEqual(result, undefined);".to_owned()
-            } else {
-                "expect(result).toBeDefined();".to_owned()
+            match (&plan.twist, node) {
+                (Twist::WrongValue, true) => "assert.strictEqual(result, 0);".to_owned(),
+                (Twist::WrongValue, false) => "expect(result).toBe(0);".to_owned(),
+                (Twist::Expect(Expected::Value(value)), true) => {
+                    format!("assert.deepStrictEqual(result, {value});")
+                }
+                (Twist::Expect(Expected::Value(value)), false) => {
+                    format!("expect(result).toEqual({value});")
+                }
+                (_, true) => "assert.notStrictEqual(result, undefined);".to_owned(),
+                (_, false) => "expect(result).toBeDefined();".to_owned(),
             }
         }
     };
     lines.push(String::new());
     lines.push("// Assert".to_owned());
     lines.push(assertion);
+    if plan.twist == Twist::Flaky {
+        // Differs between runs: passes about half of them.
+        if node {
+            lines.push("assert.ok(Math.random() < 0.5);".to_owned());
+        } else {
+            lines.push("expect(Math.random()).toBeLessThan(0.5);".to_owned());
+        }
+    }
     lines
+}
+
+/// The check that `call` throws (or, async, rejects with) `exception`; an error class of the
+/// code under test is matched by `Error`, which needs no import.
+fn throws(call: &str, exception: &str, asynchronous: bool, node: bool) -> String {
+    const BUILTIN: &[&str] = &[
+        "Error",
+        "TypeError",
+        "RangeError",
+        "ReferenceError",
+        "SyntaxError",
+        "URIError",
+        "EvalError",
+    ];
+    let class = if BUILTIN.contains(&exception) {
+        exception
+    } else {
+        "Error"
+    };
+    match (asynchronous, node) {
+        (false, true) => format!("assert.throws(() => {call}, {class});"),
+        (true, true) => format!("await assert.rejects(() => {call}, {class});"),
+        (false, false) => format!("expect(() => {call}).toThrow({class});"),
+        (true, false) => format!("await expect({call}).rejects.toThrow({class});"),
+    }
 }

@@ -5,7 +5,10 @@
 use domain::Framework;
 
 use crate::imports;
-use crate::scaffold::{Plan, lines_to_file, snake, split_top_level, strip_generics, upper_camel};
+use crate::scaffold::{
+    Expected, Plan, SampleKind, Twist, lines_to_file, sample_kind, sample_number, sample_text,
+    snake, split_top_level, strip_generics, upper_camel,
+};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let unittest = plan.target.framework == Framework::Unittest;
@@ -14,16 +17,28 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     if plan.unit.is_async && plan.calls() {
         lines.push("import asyncio".to_owned());
     }
+    if plan.twist == Twist::Flaky && plan.calls() {
+        lines.push("import random".to_owned());
+    }
+    let raises = matches!(plan.twist, Twist::Expect(Expected::Raises(_))) && plan.calls();
     if unittest {
         lines.push("import unittest".to_owned());
-    } else if skip.is_some() {
+    } else if skip.is_some() || raises {
         lines.push("import pytest".to_owned());
     }
     // Only a test that calls the unit imports it.
-    let imported: Vec<String> = imports::imported_name(plan.language(), plan.unit)
+    let mut imported: Vec<String> = imports::imported_name(plan.language(), plan.unit)
         .filter(|_| plan.calls())
         .into_iter()
         .collect();
+    if plan.twist == Twist::MissingHelper {
+        // A typo in the import: the file parses, and the test module fails to load.
+        for name in &mut imported {
+            if name.chars().count() > 1 {
+                name.pop();
+            }
+        }
+    }
     let import_lines = plan.access.import_lines(&imported);
     if !import_lines.is_empty() {
         if !lines.is_empty() {
@@ -86,7 +101,11 @@ fn body(plan: &Plan<'_>, unittest: bool) -> Vec<String> {
         if written.is_some_and(|name| name.starts_with('*')) {
             continue;
         }
-        let (value, todo) = placeholder(arg.type_name.as_deref(), &arg.name);
+        let (value, todo) = if plan.samples() {
+            sample(arg.type_name.as_deref(), &arg.name, index)
+        } else {
+            placeholder(arg.type_name.as_deref(), &arg.name)
+        };
         let comment = todo
             .map(|todo| format!("  # TODO: {todo}"))
             .unwrap_or_default();
@@ -122,8 +141,29 @@ fn body(plan: &Plan<'_>, unittest: bool) -> Vec<String> {
     if plan.unit.is_async {
         call = format!("asyncio.run({call})");
     }
+    if plan.twist == Twist::MissingHelper
+        && imports::imported_name(plan.language(), plan.unit).is_none()
+    {
+        // Nothing imported to misspell: a helper that does not exist.
+        lines.push("fixture = make_fixture()".to_owned());
+    }
     lines.push(String::new());
     lines.push("# Act".to_owned());
+    if let Twist::Expect(Expected::Raises(exception)) = &plan.twist {
+        // Builtins are named bare; a module's own exception is matched by its base.
+        let exception = if exception.contains('.') || exception.is_empty() {
+            "Exception"
+        } else {
+            exception.as_str()
+        };
+        if unittest {
+            lines.push(format!("with self.assertRaises({exception}):"));
+        } else {
+            lines.push(format!("with pytest.raises({exception}):"));
+        }
+        lines.push(format!("    {call}"));
+        return lines;
+    }
     let assertion = if plan.is_constructor() {
         lines.push(format!("subject = {call}"));
         let class = container.unwrap_or_default();
@@ -145,12 +185,77 @@ fn body(plan: &Plan<'_>, unittest: bool) -> Vec<String> {
         }
     } else {
         lines.push(format!("result = {call}"));
-        result_assertion(plan.unit.return_type.as_deref(), unittest)
+        match &plan.twist {
+            Twist::Guess | Twist::MissingHelper => {
+                result_assertion(plan.unit.return_type.as_deref(), unittest)
+            }
+            Twist::Sample | Twist::Flaky => {
+                if unittest {
+                    "self.assertIsNotNone(result)".to_owned()
+                } else {
+                    "assert result is not None".to_owned()
+                }
+            }
+            Twist::WrongValue => {
+                let guess =
+                    if base_type(plan.unit.return_type.as_deref().unwrap_or_default()) == "bool" {
+                        // `False == 0` holds in Python.
+                        "None"
+                    } else {
+                        "0"
+                    };
+                equality(guess, unittest)
+            }
+            Twist::Expect(Expected::Value(value)) => equality(value, unittest),
+            Twist::Expect(Expected::Raises(_)) => String::new(),
+        }
     };
     lines.push(String::new());
     lines.push("# Assert".to_owned());
     lines.push(assertion);
+    if plan.twist == Twist::Flaky {
+        // Differs between runs: passes about half of them.
+        if unittest {
+            lines.push("self.assertLess(random.random(), 0.5)".to_owned());
+        } else {
+            lines.push("assert random.random() < 0.5".to_owned());
+        }
+    }
     lines
+}
+
+/// `result` equals `value`, a Python literal (as pytest prints values); singletons by identity.
+fn equality(value: &str, unittest: bool) -> String {
+    let singleton = matches!(value, "None" | "True" | "False");
+    match (singleton, unittest) {
+        (true, false) => format!("assert result is {value}"),
+        (false, false) => format!("assert result == {value}"),
+        (true, true) => format!("self.assertIs(result, {value})"),
+        (false, true) => format!("self.assertEqual(result, {value})"),
+    }
+}
+
+/// A value a model would pass for a parameter of `type_name` named `name`, the `index`th of the
+/// call; untyped parameters are guessed from their names.
+fn sample(type_name: Option<&str>, name: &str, index: usize) -> (String, Option<String>) {
+    let base = match type_name {
+        Some(type_name) => base_type(type_name.trim().trim_matches(['"', '\''])),
+        None => match sample_kind(name) {
+            Some(SampleKind::Text) => "str".to_owned(),
+            Some(SampleKind::Number) => "int".to_owned(),
+            None => return placeholder(type_name, name),
+        },
+    };
+    let value = match base.as_str() {
+        "str" => format!("\"{}\"", sample_text(index)),
+        "int" => sample_number(index).to_owned(),
+        "float" => "2.5".to_owned(),
+        "bool" => "True".to_owned(),
+        "list" | "List" | "Sequence" | "Iterable" | "Collection" => "[1, 2, 3]".to_owned(),
+        "dict" | "Dict" | "Mapping" => "{\"a\": 1}".to_owned(),
+        _ => return placeholder(type_name, name),
+    };
+    (value, None)
 }
 
 fn result_assertion(return_type: Option<&str>, unittest: bool) -> String {

@@ -3,6 +3,7 @@
 //! items too.
 
 mod assemble;
+mod feedback;
 mod scaffold;
 mod units;
 
@@ -11,7 +12,7 @@ use tree_sitter::Node;
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
 use crate::lang::{LanguageSupport, Notation};
-use crate::scaffold::Plan;
+use crate::scaffold::{Expected, Plan};
 use crate::{Target, Unit};
 
 pub(crate) struct Rust;
@@ -19,6 +20,10 @@ pub(crate) struct Rust;
 impl LanguageSupport for Rust {
     fn units(&self, root: Node<'_>, source: &str) -> Vec<Unit> {
         units::units(root, source)
+    }
+
+    fn observed(&self, output: &str) -> Option<Expected> {
+        feedback::observed(output)
     }
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {

@@ -2,7 +2,7 @@
 //! (`#[cfg(test)] #[path = "x_test.rs"] mod tests;`), so `use super::*;` reaches private items.
 //! Async units are driven by a few lines of polling with a no-op waker: no runtime needed.
 
-use crate::scaffold::{Plan, lines_to_file, snake};
+use crate::scaffold::{Expected, Plan, Twist, lines_to_file, sample_number, sample_text, snake};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();
@@ -12,8 +12,12 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     if let Some(reason) = &skip {
         lines.push(format!("#[ignore = \"{reason}\"]"));
     }
+    if matches!(plan.twist, Twist::Expect(Expected::Raises(_))) && plan.calls() {
+        lines.push("#[should_panic]".to_owned());
+    }
     let name: Vec<String> = plan.name_parts().iter().map(|part| snake(part)).collect();
-    lines.push(format!("fn {}() {{", name.join("_")));
+    // `test_`: a test named like the function it calls would shadow it (`use super::*;`).
+    lines.push(format!("fn test_{}() {{", name.join("_")));
     for line in body(plan) {
         if line.is_empty() {
             lines.push(line);
@@ -165,10 +169,23 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
         ));
     }
     let mut call_args = Vec::new();
-    for arg in &plan.args {
-        let (line, passed) = placeholder(&arg.name, arg.type_name.as_deref(), container.as_deref());
+    for (index, arg) in plan.args.iter().enumerate() {
+        let (mut line, passed) =
+            placeholder(&arg.name, arg.type_name.as_deref(), container.as_deref());
+        if plan.samples()
+            && let Some(value) = sample(arg.type_name.as_deref(), index)
+        {
+            // Only owned and `&str` parameters, which are passed by name.
+            if passed == arg.name {
+                line = format!("let {} = {value};", arg.name);
+            }
+        }
         lines.push(line);
         call_args.push(passed);
+    }
+    if plan.twist == Twist::MissingHelper && plan.calls() {
+        // A helper the model assumed: the test does not compile.
+        lines.push("let _fixture = make_test_fixture();".to_owned());
     }
     if plan.unit.is_async && plan.calls() {
         lines.extend(block_on());
@@ -196,17 +213,79 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
     if plan.unit.signature.contains("unsafe ") {
         call = format!("unsafe {{ {call} }}");
     }
+    if let Twist::Expect(Expected::Raises(_)) = &plan.twist {
+        lines.push(format!("let _result = {call};"));
+        lines.push(String::new());
+        lines.push("// Assert: the call panics (`#[should_panic]`).".to_owned());
+        return lines;
+    }
     let assertion = if plan.returns_nothing() {
         lines.push(format!("{call};"));
         "// The call returned without panicking.".to_owned()
     } else {
         lines.push(format!("let result = {call};"));
-        result_assertion(plan.unit.return_type.as_deref())
+        let return_type = plan.unit.return_type.as_deref();
+        let textual = matches!(head_type(return_type).as_str(), "str" | "String");
+        match &plan.twist {
+            Twist::Expect(Expected::Value(value)) if is_literal(value) => {
+                format!("assert_eq!(result, {value});")
+            }
+            // An equality shows the value in the failure, for the next answer to read.
+            Twist::WrongValue | Twist::Sample | Twist::Flaky if textual => {
+                "assert_eq!(result, \"\");".to_owned()
+            }
+            _ => result_assertion(return_type),
+        }
     };
     lines.push(String::new());
     lines.push("// Assert".to_owned());
     lines.push(assertion);
+    if plan.twist == Twist::Flaky {
+        // A HashMap's order is seeded per process: the first key differs between runs.
+        lines.push(
+            "let keys: Vec<&str> = std::collections::HashMap::from([(\"a\", 1), (\"b\", 2), (\"c\", 3)]).into_keys().collect();"
+                .to_owned(),
+        );
+        lines.push("assert_eq!(keys[0], \"a\");".to_owned());
+    }
     lines
+}
+
+/// A sample value for a parameter of `type_name` (owned basic types and `&str`).
+fn sample(type_name: Option<&str>, index: usize) -> Option<String> {
+    Some(match type_name?.trim() {
+        "&str" | "& str" => format!("\"{}\"", sample_text(index)),
+        "String" => format!("String::from(\"{}\")", sample_text(index)),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => sample_number(index).to_owned(),
+        "f32" | "f64" => "2.5".to_owned(),
+        "bool" => "true".to_owned(),
+        _ => return None,
+    })
+}
+
+/// Whether `value`, as `{:?}` printed it, is also Rust source comparable with the result:
+/// numbers, strings, booleans, and options of them.
+fn is_literal(value: &str) -> bool {
+    let inner = value
+        .strip_prefix("Some(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or(value);
+    inner.parse::<f64>().is_ok()
+        || matches!(inner, "true" | "false" | "None")
+        || (inner.len() >= 2 && inner.starts_with('"') && inner.ends_with('"'))
+}
+
+/// The return type's name without references and generics: `&'a str` → `str`.
+fn head_type(return_type: Option<&str>) -> String {
+    let text = crate::text::collapse_whitespace(return_type.unwrap_or_default());
+    let base = text
+        .trim_start_matches('&')
+        .trim_start_matches("'a ")
+        .trim_start_matches("mut ")
+        .trim();
+    let head = base.split('<').next().unwrap_or(base).trim();
+    head.rsplit("::").next().unwrap_or(head).to_owned()
 }
 
 fn block_on() -> Vec<String> {
