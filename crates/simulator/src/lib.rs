@@ -262,6 +262,11 @@ impl SimulatorControl {
         self.shared.stats.snapshot()
     }
 
+    /// The user messages of the last chat requests (up to 64), oldest first.
+    pub fn recent_prompts(&self) -> Vec<String> {
+        self.shared.prompts.snapshot()
+    }
+
     pub fn reset_stats(&self) {
         self.shared.stats.reset();
     }

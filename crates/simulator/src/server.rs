@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     script: Mutex<VecDeque<Behaviour>>,
     rng: Mutex<SplitMix64>,
     pub stats: Counters,
+    pub prompts: crate::stats::RecentPrompts,
     /// Cancelled when the server stops, so hangs, stalls and paced answers end at once.
     pub stopping: CancellationToken,
 }
@@ -56,6 +57,7 @@ impl Shared {
             },
             config,
             stats: Counters::default(),
+            prompts: crate::stats::RecentPrompts::default(),
             stopping: CancellationToken::new(),
         }
     }
@@ -178,6 +180,7 @@ async fn respond(shared: &Arc<Shared>, headers: &HeaderMap, body: &[u8]) -> Resp
             None,
         );
     }
+    shared.prompts.record(request.last_user_message());
     let behaviour = shared.next_behaviour();
     tracing::debug!(
         ?behaviour,

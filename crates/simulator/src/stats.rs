@@ -33,6 +33,33 @@ pub struct SimulatorStats {
 #[derive(Debug, Default)]
 pub(crate) struct Counters(Mutex<SimulatorStats>);
 
+/// The last user messages of chat requests, newest last: what tests read to see what a model
+/// was told (the error output a retry carries).
+#[derive(Debug, Default)]
+pub(crate) struct RecentPrompts(Mutex<std::collections::VecDeque<String>>);
+
+impl RecentPrompts {
+    /// Enough for a task's rounds; older messages are forgotten.
+    const KEPT: usize = 64;
+
+    pub(crate) fn record(&self, user_message: Option<String>) {
+        let mut recent = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() == Self::KEPT {
+            recent.pop_front();
+        }
+        recent.push_back(user_message.unwrap_or_default());
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
 impl Counters {
     fn lock(&self) -> MutexGuard<'_, SimulatorStats> {
         // A counter update cannot leave the struct half-written, so a poisoned lock is still good.

@@ -347,6 +347,24 @@ impl Pipeline<'_> {
                     .push(json!({ "unit": outcome.name, "message": message }));
             }
         }
+        if delivery.pieces.is_empty()
+            && let Some(missing) = reports
+                .iter()
+                .find(|report| report.verdict == Verdict::MissingModule)
+        {
+            // The source cannot run here: the tests are delivered as written, for the user to
+            // run where the module exists, and the task says they were not run.
+            let reason = missing.reason.clone().unwrap_or_else(|| {
+                "could not run: a module the source needs is missing".to_owned()
+            });
+            return Ok(Delivery::unchecked(
+                outcomes,
+                Validation {
+                    tests: reports,
+                    ..Validation::not_run(reason)
+                },
+            ));
+        }
         if delivery.pieces.is_empty() && !reports.is_empty() {
             delivery.empty_code = "no_passing_tests";
             delivery.empty_message = Some(validation::nothing_passed(&reports));

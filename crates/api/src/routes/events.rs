@@ -118,6 +118,7 @@ fn follow(
                 id: task.task_id(),
                 sender,
                 last: after,
+                last_progress: None,
             };
             follower.run(task, watch).await;
         }
@@ -134,6 +135,9 @@ struct Follower {
     id: TaskId,
     sender: mpsc::Sender<Frame>,
     last: u64,
+    /// The progress of the last event sent: a heartbeat repeats it, so the bar never goes back
+    /// between events (the table's figures lag behind the events).
+    last_progress: Option<Progress>,
 }
 
 /// Whether the stream goes on after a step.
@@ -206,6 +210,7 @@ impl Follower {
             return Flow::Continue;
         }
         self.last = event.seq;
+        self.last_progress = Some(event.progress);
         let terminal = event.kind.is_terminal();
         let delivered = self
             .sender
@@ -237,10 +242,15 @@ impl Follower {
             self.send_state(&task).await;
             return Flow::End;
         }
+        let table = task.progress();
+        let progress = match self.last_progress {
+            Some(sent) if sent.percent() >= table.percent() => sent,
+            _ => table,
+        };
         let beat = Event {
             task_id: self.id,
             seq: self.last,
-            progress: task.progress(),
+            progress,
             kind: EventKind::Heartbeat {},
         };
         self.send_synthesised(beat).await

@@ -231,7 +231,8 @@ async fn hostile_sources_are_contained_and_the_worker_keeps_serving(
     };
     let stack = stack(pool_options, connect, options).await;
     let marker = format!("aiut-escaped-{}", uuid::Uuid::new_v4().simple());
-    let escape = std::env::temp_dir().join(&marker);
+    // Outside both the work directory and /tmp (which is the sandbox's own, in memory).
+    let escape = std::path::Path::new("/var/tmp").join(&marker);
     // Each source does its harm when it is imported, so every test of it meets it.
     let hostile = [
         "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=2)\n".to_owned(),
@@ -299,4 +300,97 @@ async fn hostile_sources_are_contained_and_the_worker_keeps_serving(
         .await;
     assert_eq!(task["status"], "succeeded", "{task}");
     assert_eq!(task["validation"]["status"], "validated", "{task}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_failing_answer_goes_back_with_its_error_and_the_corrected_one_is_kept(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // Every first answer asserts a guessed value; every answer to a failure reads the value the
+    // run printed.
+    let options = StackOptions {
+        simulator: simulator::SimulatorConfig {
+            answers: simulator::AnswerMix {
+                wrong_value: 1.0,
+                ..simulator::AnswerMix::all_right()
+            },
+            ..simulator::SimulatorConfig::instant()
+        },
+        ..StackOptions::default()
+    };
+    let stack = stack(pool_options, connect, options).await;
+    let source = "def double(x: int) -> int:\n    return 2 * x + 1\n";
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": source, "filename": "calc.py", "model": "simulator" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(120))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let test = &task["validation"]["tests"][0];
+    assert_eq!(test["verdict"], "passed", "{task}");
+    assert_eq!(
+        test["rounds"], 2,
+        "one failure, then the corrected answer: {task}"
+    );
+
+    let prompts = stack.simulator.recent_prompts();
+    assert_eq!(prompts.len(), 2, "{prompts:?}");
+    assert!(!prompts[0].contains("When it was run"), "{}", prompts[0]);
+    let retry = &prompts[1];
+    assert!(
+        retry.contains("When it was run, the tests failed"),
+        "{retry}"
+    );
+    assert!(retry.contains("Your previous test file:"), "{retry}");
+    // pytest's own words for the failed assertion are in the second prompt.
+    assert!(
+        retry.contains("AssertionError") || retry.contains("assert "),
+        "{retry}"
+    );
+    assert!(retry.contains("FAILED"), "{retry}");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_source_needing_an_absent_module_gets_its_tests_marked_not_run(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(pool_options, connect, StackOptions::default()).await;
+    let source = "import requests\n\n\ndef status(url: str) -> int:\n    return requests.get(url).status_code\n";
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": source, "filename": "client.py", "model": "simulator" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(120))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let validation = &task["validation"];
+    assert_eq!(validation["status"], "not_run", "{validation}");
+    assert_eq!(
+        validation["reason"], "could not run: missing module requests",
+        "{validation}"
+    );
+    assert_eq!(
+        validation["tests"][0]["verdict"], "missing_module",
+        "{validation}"
+    );
+    assert_eq!(
+        validation["tests"][0]["kept"], false,
+        "never counted as a pass: {validation}"
+    );
+    assert!(
+        task["result"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("def test_"),
+        "{task}"
+    );
 }
