@@ -1,7 +1,7 @@
 // What running the generated tests found, as the page shows it: a unit validating in its second
 // round, a verdict badge per unit as `test_result` comes, the validation status, coverage in
-// percent and the source with its lines marked; and a task whose tests were not run says so and
-// why, never as a pass. The API is answered here (the runner's findings cannot be made to order
+// percent and the source with its lines marked; a task whose tests were not run says so and why,
+// never as a pass; and a finished task reopened from the history shows the same. The API is answered here (the runner's findings cannot be made to order
 // by the real stack); the page itself is the one the stack serves.
 
 import assert from 'node:assert/strict';
@@ -65,11 +65,39 @@ function task(status, extra = {}) {
   };
 }
 
+/** The task once its tests ran: `add`'s kept, the other two left out; 60 % of lines covered. */
+function validatedTask(extra = {}) {
+  return task('succeeded', {
+    progress: { percent: 100, completed: 3, total: 3 },
+    result: {
+      file_name: FILE_NAME,
+      code: 'def test_add():\n    assert add(1, 2) == 3\n',
+      units: [{ name: 'add', kind: 'function', start_line: 4, code: 'def test_add():\n    assert add(1, 2) == 3\n', verdict: 'passed' }],
+    },
+    warnings: [
+      { unit: 'Stock.__init__', message: 'left out (no_new_coverage): covers nothing new' },
+      { unit: 'Stock.restock', message: `left out (flaky): ${FLAKY_REASON}` },
+    ],
+    validation: {
+      status: 'validated',
+      tool: 'pytest + coverage.py',
+      runs: 7,
+      tests: [
+        { unit: 'add', verdict: 'passed', kept: true, rounds: 2, reruns: 2, rerun_passes: 2, added_lines: [4, 6], added_branches: 1, has_assertion: true },
+        { unit: 'Stock.__init__', verdict: 'no_new_coverage', kept: false, rounds: 1, reruns: 2, rerun_passes: 2, reason: 'covers nothing new', added_lines: [], added_branches: 0, has_assertion: true },
+        { unit: 'Stock.restock', verdict: 'flaky', kept: false, rounds: 1, reruns: 2, rerun_passes: 0, reason: FLAKY_REASON, added_lines: [], added_branches: 0, has_assertion: true },
+      ],
+      coverage: COVERAGE,
+    },
+    ...extra,
+  });
+}
+
 /**
  * Answers every `/api/` request of the context: languages, models, queue, history, creating the
  * task, its events (`streams`, one per connection, each awaited) and the task (`current()`).
  */
-async function stubApi(context, { streams, current }) {
+async function stubApi(context, { streams, current, history = [] }) {
   const seen = { created: [], lastEventIds: [] };
   await context.route('**/api/**', async (route) => {
     const request = route.request();
@@ -107,7 +135,7 @@ async function stubApi(context, { streams, current }) {
       return route.fulfill(json({ id: TASK_ID, status: 'queued', position: 1 }, 202));
     }
     if (pathname === '/api/tasks') {
-      return route.fulfill(json({ tasks: [] }));
+      return route.fulfill(json({ tasks: history }));
     }
     if (pathname === `/api/tasks/${TASK_ID}/events`) {
       seen.lastEventIds.push(request.headers()['last-event-id'] ?? null);
@@ -191,29 +219,7 @@ test('verdicts, validation status, coverage and marked source lines', { timeout:
     { source: PYTHON_SOURCE, language: 'python', framework: 'pytest', model: 'simulator', validate: 'run', keep: 'covering', filename: 'inventory.py' },
   ]);
   await screenshot(page, 'validation-round-2');
-  current = task('succeeded', {
-    progress: { percent: 100, completed: 3, total: 3 },
-    result: {
-      file_name: FILE_NAME,
-      code: 'def test_add():\n    assert add(1, 2) == 3\n',
-      units: [{ name: 'add', kind: 'function', start_line: 4, code: 'def test_add():\n    assert add(1, 2) == 3\n', verdict: 'passed' }],
-    },
-    warnings: [
-      { unit: 'Stock.__init__', message: 'left out (no_new_coverage): covers nothing new' },
-      { unit: 'Stock.restock', message: `left out (flaky): ${FLAKY_REASON}` },
-    ],
-    validation: {
-      status: 'validated',
-      tool: 'pytest + coverage.py',
-      runs: 7,
-      tests: [
-        { unit: 'add', verdict: 'passed', kept: true, rounds: 2, reruns: 2, rerun_passes: 2, added_lines: [4, 6], added_branches: 1, has_assertion: true },
-        { unit: 'Stock.__init__', verdict: 'no_new_coverage', kept: false, rounds: 1, reruns: 2, rerun_passes: 2, reason: 'covers nothing new', added_lines: [], added_branches: 0, has_assertion: true },
-        { unit: 'Stock.restock', verdict: 'flaky', kept: false, rounds: 1, reruns: 2, rerun_passes: 0, reason: FLAKY_REASON, added_lines: [], added_branches: 0, has_assertion: true },
-      ],
-      coverage: COVERAGE,
-    },
-  });
+  current = validatedTask();
   releaseRest();
 
   await page.waitForSelector('#status[data-status="succeeded"]');
@@ -368,6 +374,34 @@ test('tests that were not run say why, and never read as passed', { timeout: 600
   await page.click('#generate');
   await page.waitForFunction(() => document.querySelector('#validation')?.hidden === true);
   assert.equal(seen.created[1].validate, 'syntax');
+  assertClean();
+  await context.close();
+});
+
+test('a finished task reopened from the history shows its verdicts, checks and coverage', { timeout: 60000 }, async () => {
+  const reopened = validatedTask({ keep: 'passing' });
+  const { context, page, assertClean } = await openPage(browser, {
+    beforeLoad: (context) =>
+      stubApi(context, {
+        current: () => reopened,
+        streams: [],
+        history: [{ id: TASK_ID, status: 'succeeded', file_name: 'inventory.py', language: 'python', framework: 'pytest', model: 'simulator', created_at: reopened.created_at }],
+      }),
+  });
+  await page.getByRole('button', { name: 'Open inventory.py' }).click();
+  await page.waitForSelector('#status[data-status="succeeded"]');
+  assert.match(await page.textContent('#status'), /Validated\./);
+  assert.equal(await page.isChecked('#validate-run'), true);
+  assert.equal(await page.isChecked('#keep-passing'), true, 'the task kept every passing test');
+  const verdicts = await page.$$eval('#units li', (items) => items.map((item) => [item.dataset.unit, item.dataset.verdict, item.dataset.kept]));
+  assert.deepEqual(verdicts, [
+    ['add', 'passed', 'true'],
+    ['Stock.__init__', 'no_new_coverage', 'false'],
+    ['Stock.restock', 'flaky', 'false'],
+  ]);
+  assert.equal(await page.textContent('#coverage-summary dd[data-coverage="lines"]'), '60 % (6 of 10 lines)');
+  assert.equal(await page.locator('#coverage-view .cov-line[data-coverage="uncovered"]').count(), COVERAGE.uncovered_lines.length);
+  assert.equal(await page.locator('#coverage-view .cov-line[data-coverage="covered"]').count(), COVERAGE.covered_lines.length);
   assertClean();
   await context.close();
 });
