@@ -1,8 +1,9 @@
 // What running the generated tests found, as the page shows it: a unit validating in its second
 // round, a verdict badge per unit as `test_result` comes, the validation status, coverage in
 // percent and the source with its lines marked; a task whose tests were not run says so and why,
-// never as a pass; and a finished task reopened from the history shows the same. The API is answered here (the runner's findings cannot be made to order
-// by the real stack); the page itself is the one the stack serves.
+// never as a pass; and a finished task reopened from the history shows the same. The API is
+// answered here (the runner's findings cannot be made to order by the real stack); the page itself
+// is the one the stack serves.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
