@@ -71,14 +71,16 @@ export async function launch() {
 /**
  * A page in a context of its own (its own cookies, so its own session), collecting console
  * errors and uncaught exceptions. Error answers the page expects (4xx shown to the user) log
- * "Failed to load resource"; those are not the page's errors.
+ * "Failed to load resource"; those are not the page's errors. `beforeLoad(context)` runs before
+ * the page is opened: where a test answers the API itself (`context.route`).
  */
-export async function openPage(browser, { colorScheme = 'light', baseUrl = env.url, viewport } = {}) {
+export async function openPage(browser, { colorScheme = 'light', baseUrl = env.url, viewport, beforeLoad } = {}) {
   const context = await browser.newContext({
     acceptDownloads: true,
     colorScheme,
     viewport: viewport ?? { width: 1366, height: 900 },
   });
+  await beforeLoad?.(context);
   const page = await context.newPage();
   const errors = [];
   page.on('console', (message) => {

@@ -71,7 +71,7 @@ test('the theme button switches the scheme and remembers it', { timeout: 30000 }
   await context.close();
 });
 
-test('keyboard: Tab reaches the editor, the pickers and Generate, in that order, visibly', { timeout: 30000 }, async () => {
+test('keyboard: Tab reaches the editor, the pickers, the checks and Generate, in that order, visibly', { timeout: 30000 }, async () => {
   const { context, page, assertClean } = await openPage(browser);
   const order = [];
   for (let press = 0; press < 40 && !order.includes('generate'); press += 1) {
@@ -79,7 +79,7 @@ test('keyboard: Tab reaches the editor, the pickers and Generate, in that order,
     const focused = await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName);
     order.push(focused);
   }
-  const wanted = ['file-input', 'file-name', 'editor', 'language', 'framework', 'model', 'generate'];
+  const wanted = ['file-input', 'file-name', 'editor', 'language', 'framework', 'model', 'validate-run', 'keep-passing', 'generate'];
   const positions = wanted.map((id) => order.indexOf(id));
   assert.ok(positions.every((position) => position >= 0), `focus went through ${order.join(' → ')}`);
   assert.deepEqual([...positions].sort((a, b) => a - b), positions, `focus order ${order.join(' → ')}`);

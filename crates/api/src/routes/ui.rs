@@ -81,6 +81,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../ui/assets/util.js"),
     ),
     (
+        "validation.js",
+        JAVASCRIPT,
+        include_bytes!("../../ui/assets/validation.js"),
+    ),
+    (
         "favicon.svg",
         SVG,
         include_bytes!("../../ui/assets/favicon.svg"),

@@ -6,6 +6,7 @@ import { api, ApiError } from './api.js';
 import { CodeEditor, CodeView } from './editor.js';
 import { followTask } from './stream.js';
 import { byId, formatBytes, formatCount, formatTime, h, utf8Length } from './util.js';
+import { coverageFigures, coverageLines, describeStatus, lineRanges, verdictBadge, verdictLabel } from './validation.js';
 
 const MAX_SOURCE_BYTES =
   Number(document.querySelector('meta[name="aiut-max-source-bytes"]')?.getAttribute('content')) ||
@@ -26,6 +27,8 @@ const el = {
   model: byId('model'),
   modelHint: byId('model-hint'),
   unavailable: byId('unavailable-models'),
+  validateRun: byId('validate-run'),
+  keepPassing: byId('keep-passing'),
   generate: byId('generate'),
   cancel: byId('cancel'),
   status: byId('status'),
@@ -37,6 +40,13 @@ const el = {
   eventsLog: byId('events-log'),
   resultName: byId('result-name'),
   resultNote: byId('result-note'),
+  validation: byId('validation'),
+  validationStatus: byId('validation-status'),
+  validationSummary: byId('validation-summary'),
+  coverageSummary: byId('coverage-summary'),
+  coverageSource: byId('coverage-source'),
+  coverageView: byId('coverage-view'),
+  uncoveredList: byId('uncovered-list'),
   copy: byId('copy'),
   download: byId('download'),
   history: byId('history'),
@@ -342,9 +352,9 @@ function separator(language) {
   return language === 'cpp' || language === 'rust' ? '::' : '.';
 }
 
-function newRun(id, language) {
+function newRun(id, language, source = null) {
   state.run?.stream?.close();
-  const run = { id, language, units: [], status: 'queued', stream: null, done: false, result: null };
+  const run = { id, language, source, units: [], status: 'queued', stream: null, done: false, result: null, validation: null };
   state.run = run;
   el.status.dataset.taskId = id;
   el.units.replaceChildren();
@@ -355,6 +365,7 @@ function newRun(id, language) {
   el.resultName.textContent = 'The tests appear here as they are written.';
   el.resultNote.textContent = '';
   setResultReady(null);
+  clearValidation();
   return run;
 }
 
@@ -411,10 +422,65 @@ function log(name, text) {
 const UNIT_STATE_TEXT = {
   pending: 'waiting',
   generating: 'writing tests…',
+  validating: 'validating',
   done: 'tests written',
   dropped: 'left out',
   stopped: 'stopped',
 };
+
+function unitStateText(unit) {
+  if (unit.verdict) {
+    return unit.kept ? 'kept' : 'left out';
+  }
+  if (unit.state === 'validating') {
+    return `validating (round ${unit.round ?? 1})`;
+  }
+  return UNIT_STATE_TEXT[unit.state] + (unit.note ? `: ${unit.note}` : '');
+}
+
+/** What the runner found for a unit: its badge, a few facts, and the reason behind a disclosure. */
+function unitVerdict(unit) {
+  if (!unit.verdict) {
+    return null;
+  }
+  const facts = [];
+  if (unit.addedLines > 0) {
+    facts.push(`+${unit.addedLines} ${unit.addedLines === 1 ? 'line' : 'lines'}`);
+  }
+  if (unit.addedBranches > 0) {
+    facts.push(`+${unit.addedBranches} ${unit.addedBranches === 1 ? 'branch' : 'branches'}`);
+  }
+  if (unit.rounds > 1) {
+    facts.push(`${unit.rounds} rounds`);
+  }
+  if (unit.verdict === 'flaky' && typeof unit.reruns === 'number' && unit.reruns > 0) {
+    facts.push(`passed ${(unit.rerunPasses ?? 0) + 1} of ${unit.reruns + 1} runs`);
+  }
+  if (unit.hasAssertion === false) {
+    facts.push('asserts nothing');
+  }
+  return h(
+    'div',
+    { class: 'unit-verdict' },
+    verdictBadge(unit.verdict, unit.reason),
+    facts.length > 0 ? h('span', { class: 'unit-facts' }, facts.join(' · ')) : null,
+    unit.reason
+      ? h(
+          'details',
+          {
+            class: 'unit-reason',
+            open: unit.reasonOpen === true,
+            // Re-rendering the list must not close a reason the user opened.
+            ontoggle: (event) => {
+              unit.reasonOpen = event.currentTarget.open;
+            },
+          },
+          h('summary', {}, 'Why', h('span', { class: 'visually-hidden' }, ` ${unit.key}: ${verdictLabel(unit.verdict)}`)),
+          h('pre', { class: 'reason-text' }, unit.reason),
+        )
+      : null,
+  );
+}
 
 function renderUnits(run) {
   if (state.run !== run) {
@@ -425,14 +491,39 @@ function renderUnits(run) {
     ...run.units.map((unit) =>
       h(
         'li',
-        { dataset: { state: unit.state, unit: unit.key }, title: unit.note ?? undefined },
+        {
+          dataset: unit.verdict
+            ? { state: unit.state, unit: unit.key, verdict: unit.verdict, kept: String(unit.kept) }
+            : { state: unit.state, unit: unit.key },
+          title: unit.verdict ? undefined : unit.note ?? undefined,
+        },
         h('span', { class: 'unit-marker', 'aria-hidden': 'true' }),
         h('span', { class: 'unit-name' }, unit.key),
         h('span', { class: 'unit-kind' }, `${unit.kind}${unit.line ? `, line ${unit.line}` : ''}`),
-        h('span', { class: 'unit-state' }, UNIT_STATE_TEXT[unit.state] + (unit.note ? `: ${unit.note}` : '')),
+        h('span', { class: 'unit-state' }, unitStateText(unit)),
+        unitVerdict(unit),
       ),
     ),
   );
+}
+
+/** A unit's test report (`validation.tests[]`, or a `test_result` event) onto the unit. */
+function applyReport(unit, report) {
+  unit.verdict = report.verdict;
+  unit.kept = report.kept === true;
+  unit.reason = report.reason ?? null;
+  unit.addedLines = Array.isArray(report.added_lines) ? report.added_lines.length : Number(report.added_lines) || 0;
+  if (typeof report.added_branches === 'number') {
+    unit.addedBranches = report.added_branches;
+  }
+  for (const [from, to] of [['rounds', 'rounds'], ['reruns', 'reruns'], ['rerun_passes', 'rerunPasses']]) {
+    if (typeof report[from] === 'number') {
+      unit[to] = report[from];
+    }
+  }
+  if (typeof report.has_assertion === 'boolean') {
+    unit.hasAssertion = report.has_assertion;
+  }
 }
 
 function unitKey(run, unit) {
@@ -490,8 +581,41 @@ function onEvent(run, name, data) {
       log(name, `Writing tests for ${data.unit}.`);
       break;
     }
+    case 'validating': {
+      // The last run is the assembled file's, named by its file name rather than a unit's.
+      const unit = run.units.find((candidate) => candidate.key === data.unit);
+      if (unit) {
+        unit.state = 'validating';
+        unit.round = data.round;
+        renderUnits(run);
+        log(name, `Running the tests of ${data.unit}${data.round > 1 ? ` (round ${data.round}, after feedback)` : ''}.`);
+      } else {
+        log(name, `Running ${data.unit} as a whole.`);
+      }
+      break;
+    }
+    case 'test_result': {
+      const unit = findUnit(run, data.unit, ['done', 'validating', 'dropped']);
+      applyReport(unit, data);
+      if (!data.kept && unit.state === 'done') {
+        unit.state = 'dropped';
+      }
+      renderUnits(run);
+      const added = data.added_lines > 0 ? `, ${data.added_lines} new ${data.added_lines === 1 ? 'line' : 'lines'}` : '';
+      const reason = data.reason ? `: ${String(data.reason).split('\n')[0]}` : '';
+      log(name, `${data.unit}: ${verdictLabel(data.verdict)}, ${data.kept ? 'kept' : 'left out'}${added}${reason}`);
+      break;
+    }
+    case 'coverage': {
+      run.validation = { status: data.status, reason: data.reason, coverage: data.coverage };
+      showValidation(run, run.validation, run.source);
+      const { label, text } = describeStatus(run.validation);
+      const figures = data.coverage ? ` Lines: ${coverageFigures(data.coverage).lines}.` : '';
+      log(name, `${label}. ${text}${figures}`);
+      break;
+    }
     case 'result': {
-      const unit = findUnit(run, data.unit, ['generating', 'pending']);
+      const unit = findUnit(run, data.unit, ['validating', 'generating', 'pending']);
       unit.state = 'done';
       unit.code = data.code;
       renderUnits(run);
@@ -501,7 +625,7 @@ function onEvent(run, name, data) {
     }
     case 'warning':
       if (data.unit) {
-        const unit = findUnit(run, data.unit, ['generating', 'pending']);
+        const unit = findUnit(run, data.unit, ['validating', 'generating', 'pending']);
         unit.state = 'dropped';
         unit.note = data.message;
         renderUnits(run);
@@ -536,7 +660,7 @@ function onEvent(run, name, data) {
 
 function stopUnits(run) {
   for (const unit of run.units) {
-    if (unit.state === 'pending' || unit.state === 'generating') {
+    if (unit.state === 'pending' || unit.state === 'generating' || unit.state === 'validating') {
       unit.state = 'stopped';
     }
   }
@@ -581,6 +705,21 @@ function applyTask(run, task) {
     }
     renderUnits(run);
   }
+  if (typeof task.source === 'string') {
+    run.source = task.source;
+  }
+  if (task.validation && typeof task.validation === 'object') {
+    run.validation = task.validation;
+    for (const report of Array.isArray(task.validation.tests) ? task.validation.tests : []) {
+      const unit = findUnit(run, report.unit, ['done', 'validating', 'dropped']);
+      applyReport(unit, report);
+      if (!unit.kept && unit.state === 'done') {
+        unit.state = 'dropped';
+      }
+    }
+    renderUnits(run);
+    showValidation(run, task.validation, run.source);
+  }
   switch (task.status) {
     case 'queued':
       setStatus(run, 'queued', task.position ? `Queued: position ${task.position}.` : 'Queued.');
@@ -593,11 +732,11 @@ function applyTask(run, task) {
       setStatus(
         run,
         'succeeded',
-        tested > 0
+        (tested > 0
           ? `Succeeded: ${tested} ${tested === 1 ? 'unit' : 'units'} tested.`
           : task.cache_hit
             ? 'Succeeded (answered from the cache).'
-            : 'Succeeded.',
+            : 'Succeeded.') + validationSuffix(task.validation),
       );
       showResult(run, task);
       break;
@@ -615,6 +754,81 @@ function applyTask(run, task) {
   }
   if (FINISHED.has(task.status)) {
     run.done = true;
+  }
+}
+
+/** A few words after "Succeeded" so that tests that were not run never read as checked. */
+function validationSuffix(validation) {
+  switch (validation?.status) {
+    case 'validated':
+      return ' Validated.';
+    case 'syntax_only':
+      return ' Not run: syntax checked only.';
+    case 'not_run':
+      return ' Tests not run.';
+    case 'failed':
+      return ' The test file failed as a whole.';
+    default:
+      return '';
+  }
+}
+
+function clearValidation() {
+  el.validation.hidden = true;
+  el.validationStatus.replaceChildren();
+  delete el.validationStatus.dataset.status;
+  el.validationSummary.textContent = '';
+  el.coverageSummary.replaceChildren();
+  el.coverageSummary.hidden = true;
+  el.coverageSource.hidden = true;
+  el.coverageView.replaceChildren();
+  el.uncoveredList.textContent = '';
+}
+
+/** The validation section: status and reason, what became of the tests, coverage, the source. */
+function showValidation(run, validation, source) {
+  if (state.run !== run || !validation?.status) {
+    return;
+  }
+  clearValidation();
+  el.validation.hidden = false;
+  const { label, text } = describeStatus(validation);
+  el.validationStatus.dataset.status = validation.status;
+  el.validationStatus.append(
+    h('span', { class: 'badge validation-badge', dataset: { status: validation.status } }, label),
+    ' ',
+    h('span', { class: 'validation-text' }, text),
+  );
+
+  const judged = run.units.filter((unit) => unit.verdict);
+  if (judged.length > 0) {
+    const kept = judged.filter((unit) => unit.kept).length;
+    const counts = new Map();
+    for (const unit of judged) {
+      counts.set(unit.verdict, (counts.get(unit.verdict) ?? 0) + 1);
+    }
+    const verdicts = [...counts].map(([verdict, count]) => `${count} ${verdictLabel(verdict)}`).join(', ');
+    el.validationSummary.textContent = `Tests of ${kept} of ${judged.length} ${judged.length === 1 ? 'unit' : 'units'} kept (${verdicts}); see the units list for each.`;
+  }
+
+  const { coverage } = validation;
+  if (!coverage) {
+    return;
+  }
+  const figures = coverageFigures(coverage);
+  const rows = [['Lines', figures.lines]];
+  if (figures.branches) {
+    rows.push(['Branches', figures.branches]);
+  }
+  el.coverageSummary.replaceChildren(
+    ...rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', { dataset: { coverage: term.toLowerCase() } }, value)]),
+  );
+  el.coverageSummary.hidden = false;
+  if (typeof source === 'string' && source !== '') {
+    const uncovered = lineRanges(coverage.uncovered_lines ?? []);
+    el.uncoveredList.textContent = uncovered ? `Lines not covered: ${uncovered}.` : 'Every executable line is covered.';
+    el.coverageView.replaceChildren(...coverageLines(source, coverage));
+    el.coverageSource.hidden = false;
   }
 }
 
@@ -717,6 +931,8 @@ async function generate() {
     language: el.language.value,
     framework: el.framework.value,
     model: el.model.value,
+    validate: el.validateRun.checked ? 'run' : 'syntax',
+    keep: el.keepPassing.checked ? 'passing' : 'covering',
   };
   const fileName = el.fileName.value.trim();
   if (fileName) {
@@ -727,7 +943,7 @@ async function generate() {
   updateGenerate();
   try {
     const { status, body } = await api.create(task);
-    const run = newRun(body.id, task.language);
+    const run = newRun(body.id, task.language, source);
     if (status === 200) {
       log('cached', 'Answered at once: the same source, language, framework and model were done before.');
       applyTask(run, body);
@@ -839,7 +1055,14 @@ async function reopen(id) {
     el.model.value = task.model;
     renderModelHint();
   }
-  const run = newRun(task.id, task.language);
+  if (task.validate === 'run' || task.validate === 'syntax') {
+    el.validateRun.checked = task.validate === 'run';
+  }
+  if (task.keep === 'passing' || task.keep === 'covering') {
+    el.keepPassing.checked = task.keep === 'passing';
+  }
+  showChecks();
+  const run = newRun(task.id, task.language, typeof task.source === 'string' ? task.source : null);
   log('opened', `Task of ${formatTime(task.created_at)} opened.`);
   applyTask(run, task);
   if (!FINISHED.has(task.status)) {
@@ -933,8 +1156,14 @@ async function copyResult() {
   el.resultNote.textContent = copied ? 'Copied to the clipboard.' : 'Copying failed: select the text and copy it.';
 }
 
+/** Keeping tests by coverage means nothing when the tests are not run. */
+function showChecks() {
+  el.keepPassing.disabled = !el.validateRun.checked;
+}
+
 function wire() {
   el.fileName.addEventListener('input', onFileNameChanged);
+  el.validateRun.addEventListener('change', showChecks);
   el.language.addEventListener('change', () => {
     state.languageChosen = true;
     renderFrameworks();
@@ -968,6 +1197,7 @@ function wire() {
 
 async function start() {
   wire();
+  showChecks();
   showTheme();
   byId('max-size').textContent = formatBytes(MAX_SOURCE_BYTES);
   updateGenerate();
