@@ -276,7 +276,12 @@ impl Pipeline<'_> {
             ));
         }
         match self.runner.unavailable(task.language, task.framework).await {
-            Some(reason) => Checking::Skip(Validation::not_run(reason)),
+            Some(reason) => {
+                // Counted as a run that did not happen, so "nothing runs here" shows on the
+                // dashboards and alerts.
+                self.metrics.runner_not_run(task.language);
+                Checking::Skip(Validation::not_run(reason))
+            }
             None => Checking::Run,
         }
     }
