@@ -348,6 +348,17 @@ impl Metrics {
         set("waiting", runner.waiting());
     }
 
+    /// A task whose tests cannot run here (no sandbox, no toolchain).
+    pub fn runner_not_run(&self, language: domain::Language) {
+        self.0
+            .runs
+            .get_or_create(&RunLabels {
+                language: language.id(),
+                outcome: "not_run",
+            })
+            .inc();
+    }
+
     pub fn runner_run(
         &self,
         language: domain::Language,

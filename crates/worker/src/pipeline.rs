@@ -305,8 +305,10 @@ impl Pipeline<'_> {
             })
             .collect();
         let reports = validation::select(&candidates, self.task.keep);
-        let mut delivery = Delivery::default();
-        delivery.runs = checked.iter().map(|(_, check)| check.runs).sum();
+        let mut delivery = Delivery {
+            runs: checked.iter().map(|(_, check)| check.runs).sum(),
+            ..Delivery::default()
+        };
         for ((outcome, _), report) in checked.iter().zip(&reports) {
             self.metrics.test_verdict(
                 target.language,
