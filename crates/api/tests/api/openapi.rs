@@ -310,6 +310,11 @@ async fn tasks_in_every_state_match_the_documented_schemas(
     )
     .await;
     assert_eq!(done["result"]["code"], code, "{done}");
+    assert_eq!(done["validation"]["status"], "validated", "{done}");
+    assert_eq!(
+        done["validation"]["tests"][1]["verdict"], "failed",
+        "{done}"
+    );
     let (status, _) = assert_documented(
         &document,
         "get",
