@@ -985,12 +985,15 @@ fn generation_schemas() -> Value {
 }
 
 /// Every event name, as in SSE's `event:` field and the events' `event`.
-const EVENT_NAMES: [&str; 9] = [
+const EVENT_NAMES: [&str; 12] = [
     "started",
     "parsing_completed",
     "generating",
     "result",
     "warning",
+    "validating",
+    "test_result",
+    "coverage",
     "error",
     "completed",
     "cancelled",
@@ -1102,6 +1105,34 @@ fn event_schema() -> Value {
                 "warning",
                 &["message"],
                 json!({"message": text(), "unit": text()}),
+            ),
+            event_kind(
+                "validating",
+                &["unit", "round"],
+                json!({
+                    "unit": {"description": "The unit whose tests run, or the test file's name when the delivered file runs as a whole.", "type": "string"},
+                    "round": {"description": "1 for the model's first answer; each later round answers the failure of the one before.", "type": "integer", "minimum": 1},
+                }),
+            ),
+            event_kind(
+                "test_result",
+                &["unit", "verdict", "kept"],
+                json!({
+                    "unit": text(),
+                    "verdict": schema_ref("Verdict"),
+                    "kept": {"description": "Whether the tests are in the delivered file.", "type": "boolean"},
+                    "reason": text(),
+                    "added_lines": {"description": "Lines of the source only these tests covered.", "type": "integer", "minimum": 0},
+                }),
+            ),
+            event_kind(
+                "coverage",
+                &["status"],
+                json!({
+                    "status": schema_ref("ValidationStatus"),
+                    "reason": text(),
+                    "coverage": schema_ref("FileCoverage"),
+                }),
             ),
             event_kind("error", &["code", "message"], json!({"code": text(), "message": text()})),
             event_kind(
@@ -1688,6 +1719,22 @@ mod tests {
             EventKind::Warning {
                 message: text(),
                 unit: None,
+            },
+            EventKind::Validating {
+                unit: text(),
+                round: 1,
+            },
+            EventKind::TestResult {
+                unit: text(),
+                verdict: domain::Verdict::Passed,
+                kept: true,
+                reason: None,
+                added_lines: 0,
+            },
+            EventKind::Coverage {
+                status: domain::ValidationStatus::Validated,
+                reason: None,
+                coverage: None,
             },
             EventKind::Error {
                 code: text(),
