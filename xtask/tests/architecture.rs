@@ -88,9 +88,12 @@ fn the_crate_graph_keeps_its_rules() {
     for pure in ["aiut-domain", "aiut-codegen"] {
         forbid(pure, &["tokio", "sqlx", "redis", "reqwest", "aiut-service"]);
     }
-    // The operations tooling drives the services as processes; it links none of them.
+    // The operations tooling drives the services as processes; it links none of them. It may
+    // link the runner (a library, for `bench generation`'s in-process sandbox measurement), so
+    // the runner must link no service either.
     forbid("xtask", &services);
     forbid("aiut-ops", &services);
+    forbid("aiut-runner", &services);
     // Only the system tests link the services, and nothing links the system tests.
     for (package, dependencies) in &graph {
         if dependencies.contains("aiut-system-tests") {
