@@ -78,7 +78,10 @@ fn count_argument(value: &str) -> Result<usize, String> {
 /// Builds the release binaries of `packages` (each package's binary has its name) and returns
 /// their paths, in order.
 fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
-    let pairs: Vec<(&str, &str)> = packages.iter().map(|package| (*package, *package)).collect();
+    let pairs: Vec<(&str, &str)> = packages
+        .iter()
+        .map(|package| (*package, *package))
+        .collect();
     build_release_binaries(root, &pairs)
 }
 
