@@ -1178,7 +1178,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "{:<11} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>6}",
+            "{:<11} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>7} {:>5} {:>7} {:>7} {:>8} {:>7} {:>8}",
             "language",
             "files",
             "units",
@@ -1192,13 +1192,13 @@ impl Report {
             "branch%",
             "rnd/kept",
             "not run",
-            "failed"
+            "taskfail"
         );
         for row in &self.rows {
             let failed: u64 = row.failures.values().sum();
             let _ = writeln!(
                 out,
-                "{:<11} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>7} {:>5} {:>7} {:>7} {:>7} {:>7} {:>6}",
+                "{:<11} {:>5} {:>5} {:>6} {:>7} {:>8} {:>6} {:>7} {:>5} {:>7} {:>7} {:>8} {:>7} {:>8}",
                 row.language,
                 row.files,
                 row.units,
@@ -1236,7 +1236,7 @@ impl Report {
             out,
             "built%, passed% (every run), flaky%, raised% (passed and added coverage) are over the judged tests \
              (run and given a verdict); line% and branch% are of the source by the delivered file, pooled over \
-             the files measured; rnd/kept is model answers over judged tests per kept test."
+             the files measured; rnd/kept is model answers over judged tests per kept test; taskfail counts tasks that did not succeed."
         );
         for row in &self.rows {
             if row.language == "overall" {
@@ -1333,7 +1333,8 @@ impl Report {
             None => {
                 let _ = writeln!(
                     out,
-                    "  the worker's metrics: aiut_worker_runner_overhead_seconds {}; aiut_worker_runner_queue_seconds {}",
+                    "  the worker's metrics, all languages: aiut_worker_runner_overhead_seconds (outside the sandboxed commands) {}; \
+                     aiut_worker_runner_queue_seconds (waiting for a slot) {}",
                     mean(metrics.runner_overhead),
                     mean(metrics.runner_queue),
                 );
