@@ -105,6 +105,7 @@ mod tests {
             "loadtest --users 8 --duration 75s --requests 1000000 --min-success 100 --min-qps 0 --json",
             "bench api",
             "bench gateway",
+            "bench generation --language python --reruns 5",
         ] {
             assert!(
                 matches!(

@@ -99,7 +99,9 @@ fn the_crate_graph_keeps_its_rules() {
     for service in ["aiut-api", "aiut-gateway", "aiut-simulator"] {
         forbid(service, &["aiut-runner"]);
     }
-    // The operations tooling drives the services as processes; it links none of them.
+    // The operations tooling drives the services as processes; it links none of them. It may
+    // link the runner (a library, for `bench generation`'s in-process sandbox measurement), so
+    // the runner must link no service either.
     forbid("xtask", &services);
     forbid("aiut-ops", &services);
     // Only the system tests link the services, and nothing links the system tests.

@@ -299,6 +299,8 @@ mod tests {
             "bench api",
             "bench api --requests 10 --concurrency 2 --json",
             "bench gateway --requests 10 --concurrency 2 --rounds 1 --no-gzip --json",
+            "bench generation",
+            "bench generation --language python --reruns 5 --max-rounds 2 --json out.json",
         ] {
             assert!(matches!(parse(line), Command::Bench(_)), "{line}");
         }
@@ -311,6 +313,8 @@ mod tests {
             "bench worker",
             "bench api --requests 0",
             "bench gateway --rounds x",
+            "bench generation --language cobol",
+            "bench generation --reruns x",
             "status --verbose",
             "monitoring --compose",
             "frobnicate",

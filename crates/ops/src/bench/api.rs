@@ -69,7 +69,7 @@ pub fn run(options: &ApiBenchArgs) -> anyhow::Result<bool> {
     std::fs::create_dir_all(&log_dir)
         .with_context(|| format!("cannot create {}", log_dir.display()))?;
     let log_path = log_dir.join(format!("aiut-api-{stamp}.log"));
-    let mut api = RunningApi::start(&binary, &log_dir, &log_path, &stores, "bench")?;
+    let mut api = RunningApi::start(&binary, &log_dir, &log_path, &stores, "bench", &[])?;
     eprintln!("==> waiting for {}/healthz", api.base_url);
     api.wait_until_healthy()?;
 

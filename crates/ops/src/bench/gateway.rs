@@ -645,7 +645,8 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     for instance in &instances {
         let log_path = log_dir.join(format!("{instance}.log"));
         // One after the other: the first creates the database and runs the migrations.
-        let mut replica = RunningApi::start(&api_binary, &log_dir, &log_path, &stores, instance)?;
+        let mut replica =
+            RunningApi::start(&api_binary, &log_dir, &log_path, &stores, instance, &[])?;
         eprintln!("==> {instance}: waiting for {}/healthz", replica.base_url);
         replica.wait_until_healthy()?;
         replicas.push(replica);

@@ -2,13 +2,16 @@
 //!
 //! - `api` ([`api`]): task creation and lookup of one api, against its `/healthz`;
 //! - `gateway` ([`gateway`]): the same workload through the Pingora gateway, through nginx with
-//!   `nginx-compat/nginx.conf`, and straight to one of three api replicas.
+//!   `nginx-compat/nginx.conf`, and straight to one of three api replicas;
+//! - `generation` ([`generation`]): the corpus through api, worker and the model simulator with
+//!   the tests run, and the sandbox's own cost per run against a bare spawn.
 //!
 //! This module holds what both share: building, the scratch database and Redis prefix, starting
 //! an api, the client loop, and the statistics.
 
 mod api;
 mod gateway;
+mod generation;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,12 +46,21 @@ pub enum BenchCommand {
     /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas. Needs nginx and
     /// cmake.
     Gateway(gateway::GatewayBenchArgs),
+    /// Generated tests run for real: the corpus through api, worker and the model simulator
+    ///
+    /// Starts the seeded model simulator, one aiut-api and one aiut-worker (validation on) on
+    /// loopback, submits every corpus file, and reports per language what became of the tests
+    /// (built, passed reliably, flaky, kept, coverage, model rounds), beside TestGen-LLM's
+    /// published figures; then the runner's own cost per run, measured in-process against a bare
+    /// spawn. Needs bubblewrap and the toolchains (crates/runner/toolchains/install).
+    Generation(generation::GenerationBenchArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<bool> {
     match command {
         BenchCommand::Api(args) => api::run(args),
         BenchCommand::Gateway(args) => gateway::run(args),
+        BenchCommand::Generation(args) => generation::run(args),
     }
 }
 
@@ -66,9 +78,20 @@ fn count_argument(value: &str) -> Result<usize, String> {
 /// Builds the release binaries of `packages` (each package's binary has its name) and returns
 /// their paths, in order.
 fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    let pairs: Vec<(&str, &str)> = packages
+        .iter()
+        .map(|package| (*package, *package))
+        .collect();
+    build_release_binaries(root, &pairs)
+}
+
+/// Builds the release binaries of `(package, binary)` pairs, for packages whose binary has
+/// another name, and returns their paths, in order.
+fn build_release_binaries(root: &Path, binaries: &[(&str, &str)]) -> anyhow::Result<Vec<PathBuf>> {
+    let packages: Vec<&str> = binaries.iter().map(|(package, _)| *package).collect();
     let mut command = Command::new(cargo());
     command.args(["build", "--release"]);
-    for package in packages {
+    for package in &packages {
         command.args(["-p", package]);
     }
     let shown = format!("cargo build --release -p {}", packages.join(" -p "));
@@ -80,12 +103,12 @@ fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<Vec<PathBuf>>
         .status()
         .context("cannot run cargo build")?;
     anyhow::ensure!(status.success(), "{shown} failed");
-    packages
+    binaries
         .iter()
-        .map(|package| {
+        .map(|(package, name)| {
             let binary = target_dir(root)
                 .join("release")
-                .join(format!("{package}{}", std::env::consts::EXE_SUFFIX));
+                .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
             anyhow::ensure!(
                 binary.is_file(),
                 "built {package}, but found no binary at {}",
@@ -252,13 +275,14 @@ struct RunningApi {
 
 impl RunningApi {
     /// Starts `binary` on a free loopback port over `stores`, its output in `log_path`, its
-    /// responses marked `X-Backend-Instance: <instance_id>`.
+    /// responses marked `X-Backend-Instance: <instance_id>`; `extra` adds settings.
     fn start(
         binary: &Path,
         work_dir: &Path,
         log_path: &Path,
         stores: &Stores,
         instance_id: &str,
+        extra: &[(&str, String)],
     ) -> anyhow::Result<RunningApi> {
         let port = crate::ports::free_loopback_port()?;
         let mut command = launch::command(binary, is_developer_setting);
@@ -279,6 +303,9 @@ impl RunningApi {
                 LIMIT_OUT_OF_REACH.to_string(),
             )
             .env("AIUT_LOG__FILTER", "warn");
+        for (name, value) in extra {
+            command.env(name, value);
+        }
         launch::log_to(&mut command, launch::create_log(log_path)?)?;
         let child = launch::start(&mut command, binary.display())?;
         Ok(RunningApi {
