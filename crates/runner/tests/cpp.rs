@@ -4,12 +4,12 @@
 mod common;
 
 use common::{
-    assert_fails_then_does_not_build, assert_outcome, assert_partly_covered,
+    assert_fails_then_does_not_build, assert_missing_module, assert_partly_covered,
     assert_passes_and_measures, by_hand, corpus, framework_job, tempdir, toolchain_runner,
     write_job_files,
 };
 use domain::Framework;
-use runner::Outcome;
+use runner::Job;
 
 /// Includes the header generated tests guess for `geometry.cpp`, which has none.
 const GEOMETRY_TESTS: &str = r#"#include "geometry.h"
@@ -25,17 +25,26 @@ TEST(Circle, AreaOfTheUnitCircleIsPi) {
 }
 "#;
 
+fn gtest<'a>(
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    tests: &'a str,
+) -> Job<'a> {
+    framework_job(
+        Framework::Gtest,
+        source_file_name,
+        source,
+        test_file_name,
+        tests,
+    )
+}
+
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_gcovr_reports() {
     let runner = toolchain_runner().await;
     let source = corpus("cpp/geometry.cpp");
-    let job = framework_job(
-        Framework::Gtest,
-        "geometry.cpp",
-        &source,
-        "geometry_test.cpp",
-        GEOMETRY_TESTS,
-    );
+    let job = gtest("geometry.cpp", &source, "geometry_test.cpp", GEOMETRY_TESTS);
     let (output, measured) = assert_passes_and_measures(&runner, &job, 1).await;
     assert!(output.contains("[  PASSED  ] 2 tests."), "{output}");
     let summary = measured.summary();
@@ -95,13 +104,7 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
     let runner = toolchain_runner().await;
     let source = corpus("cpp/matrix.hpp");
     let failing = "#include \"matrix.hpp\"\n\n#include <gtest/gtest.h>\n\nTEST(Matrix, TraceOfIdentity) {\n    EXPECT_EQ(linalg::trace(linalg::Matrix<int>::identity(3)), 4);\n}\n";
-    let job = framework_job(
-        Framework::Gtest,
-        "matrix.hpp",
-        &source,
-        "matrix_test.cpp",
-        failing,
-    );
+    let job = gtest("matrix.hpp", &source, "matrix_test.cpp", failing);
     assert_fails_then_does_not_build(
         &runner,
         job,
@@ -117,13 +120,6 @@ async fn a_header_the_source_includes_and_nobody_has_is_a_missing_module() {
     let runner = toolchain_runner().await;
     let source = corpus("cpp/inventory.cpp");
     let tests = "#include <gtest/gtest.h>\n\n#include \"inventory.cpp\"\n\nTEST(Inventory, CountsWhatWasAdded) {\n    shop::Inventory inventory;\n    inventory.add(\"apple\", 2);\n    EXPECT_EQ(inventory.count(\"apple\"), 2);\n}\n";
-    let job = framework_job(
-        Framework::Gtest,
-        "inventory.cpp",
-        &source,
-        "inventory_test.cpp",
-        tests,
-    );
-    let missing = Outcome::MissingModule("inventory.h".to_owned());
-    assert_outcome(&runner, &job, 0, missing).await;
+    let job = gtest("inventory.cpp", &source, "inventory_test.cpp", tests);
+    assert_missing_module(&runner, &job, "inventory.h").await;
 }

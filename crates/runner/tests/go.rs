@@ -6,8 +6,9 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{
-    assert_fails_saying, assert_outcome, assert_output_says, assert_partly_covered,
-    assert_passes_and_measures, by_hand_with, corpus, job, runner, tempdir, write_job_files,
+    assert_fails_saying, assert_missing_module, assert_outcome, assert_output_says,
+    assert_partly_covered, assert_passes_and_measures, by_hand_with, corpus, job, runner, tempdir,
+    write_job_files,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -158,8 +159,7 @@ async fn a_source_that_needs_an_absent_package_says_which() {
         "ids_test.go",
         tests,
     );
-    let missing = Outcome::MissingModule("github.com/google/uuid".into());
-    assert_outcome(&runner, &job, 0, missing).await;
+    assert_missing_module(&runner, &job, "github.com/google/uuid").await;
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 mod common;
 
 use common::{
-    assert_fails_saying, assert_fails_then_does_not_build, assert_outcome, assert_partly_covered,
-    assert_passes_and_measures, by_hand, corpus, framework_job, tempdir, toolchain_runner,
-    write_job_files,
+    assert_fails_saying, assert_fails_then_does_not_build, assert_missing_module,
+    assert_partly_covered, assert_passes_and_measures, by_hand, corpus, framework_job, tempdir,
+    toolchain_runner, write_job_files,
 };
 use domain::Framework;
-use runner::{Job, Outcome};
+use runner::Job;
 
 const MONEY_TESTS: &str = r#"package com.example.bank;
 
@@ -171,8 +171,7 @@ async fn a_package_the_source_imports_and_nobody_has_is_a_missing_module() {
     let source = "package com.example.bank;\n\nimport org.joda.money.CurrencyUnit;\n\npublic class Wallet {\n    public CurrencyUnit unit() {\n        return CurrencyUnit.EUR;\n    }\n}\n";
     let tests = "package com.example.bank;\n\nimport org.junit.jupiter.api.Test;\n\nclass WalletTest {\n    @Test\n    void unit() {\n        new Wallet().unit();\n    }\n}\n";
     let job = junit5("Wallet.java", source, tests);
-    let missing = Outcome::MissingModule("org.joda.money".to_owned());
-    assert_outcome(&runner, &job, 0, missing).await;
+    assert_missing_module(&runner, &job, "org.joda.money").await;
 }
 
 /// A test in the shape the prompt asks for: `@ExtendWith(MockitoExtension.class)`, `@Mock` fields.

@@ -4,9 +4,8 @@
 mod common;
 
 use common::{
-    assert_fails_saying, assert_matches_lcov, assert_outcome, assert_partly_covered,
-    assert_passes_and_measures, corpus, job, node_test_lcov_by_hand, runner, tempdir,
-    write_job_files,
+    assert_fails_saying, assert_missing_module, assert_node_test_measures_as_by_hand,
+    assert_outcome, corpus, job, runner,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -51,16 +50,7 @@ async fn passing_es_module_tests_pass_again_and_report_the_coverage_node_reports
     let runner = runner().await;
     let source = corpus("javascript/cart.js");
     let job = node_test("cart.js", &source, CART_TESTS);
-    let (_, measured) = assert_passes_and_measures(&runner, &job, 2).await;
-    let summary = measured.summary();
-
-    // The same files, measured by hand with the same tool, outside any sandbox.
-    let dir = tempdir("node-by-hand");
-    write_job_files(&dir, &[("cart.js", &source), ("cart.test.js", CART_TESTS)]);
-    let lcov = node_test_lcov_by_hand(&dir, None, "cart.test.js");
-    assert_matches_lcov(&summary, &lcov, "cart.js");
-    assert_partly_covered(&summary);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_node_test_measures_as_by_hand(&runner, &job, 2, None).await;
 }
 
 #[tokio::test]
@@ -148,6 +138,6 @@ async fn a_source_that_needs_an_absent_module_says_which() {
         ),
     ] {
         let job = node_test(source_file_name, source, tests);
-        assert_outcome(&runner, &job, 0, Outcome::MissingModule(module.into())).await;
+        assert_missing_module(&runner, &job, module).await;
     }
 }

@@ -6,8 +6,9 @@ mod common;
 use std::ffi::OsStr;
 
 use common::{
-    assert_fails_saying, assert_outcome, assert_partly_covered, assert_passes_and_measures,
-    by_hand, by_hand_with, corpus, python, runner, tempdir, write_job_files,
+    assert_fails_saying, assert_missing_module, assert_outcome, assert_partly_covered,
+    assert_passes_and_measures, by_hand, by_hand_with, corpus, python, runner, tempdir,
+    write_job_files,
 };
 use runner::Outcome;
 
@@ -124,7 +125,7 @@ async fn a_source_that_needs_an_absent_module_says_which() {
     let tests =
         "from client import get\n\n\ndef test_get():\n    assert get(\"http://x\") == \"\"\n";
     let job = python("client.py", source, tests);
-    assert_outcome(&runner, &job, 0, Outcome::MissingModule("requests".into())).await;
+    assert_missing_module(&runner, &job, "requests").await;
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 mod common;
 
 use common::{
-    assert_fails_then_does_not_build, assert_outcome, assert_partly_covered,
+    assert_fails_then_does_not_build, assert_missing_module, assert_partly_covered,
     assert_passes_and_measures, by_hand, by_hand_with, corpus, framework_job, tempdir,
     toolchain_runner, write_job_files,
 };
 use domain::Framework;
-use runner::Outcome;
+use runner::Job;
 
 const STACK_TESTS: &str = r#"use super::*;
 
@@ -23,17 +23,26 @@ fn pushes_until_full() {
 }
 "#;
 
+fn rust_test<'a>(
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    tests: &'a str,
+) -> Job<'a> {
+    framework_job(
+        Framework::RustBuiltin,
+        source_file_name,
+        source,
+        test_file_name,
+        tests,
+    )
+}
+
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_llvm_cov_reports() {
     let runner = toolchain_runner().await;
     let source = corpus("rust/stack.rs");
-    let job = framework_job(
-        Framework::RustBuiltin,
-        "stack.rs",
-        &source,
-        "stack_test.rs",
-        STACK_TESTS,
-    );
+    let job = rust_test("stack.rs", &source, "stack_test.rs", STACK_TESTS);
     let (output, measured) = assert_passes_and_measures(&runner, &job, 1).await;
     // The generated tests run; the source's own do not.
     assert!(
@@ -118,13 +127,7 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
     let runner = toolchain_runner().await;
     let source = corpus("rust/stack.rs");
     let failing = "use super::*;\n\n#[test]\nfn pops_the_last() {\n    let mut stack = Stack::with_capacity(2);\n    let _ = stack.push(1);\n    let _ = stack.push(2);\n    assert_eq!(stack.pop(), Some(1));\n}\n";
-    let job = framework_job(
-        Framework::RustBuiltin,
-        "stack.rs",
-        &source,
-        "stack_test.rs",
-        failing,
-    );
+    let job = rust_test("stack.rs", &source, "stack_test.rs", failing);
     assert_fails_then_does_not_build(
         &runner,
         job,
@@ -140,13 +143,6 @@ async fn a_crate_the_source_uses_and_nobody_has_is_a_missing_module() {
     let runner = toolchain_runner().await;
     let source = corpus("rust/client.rs");
     let tests = "use super::*;\n\n#[test]\nfn not_found_names_the_user() {\n    assert_eq!(ClientError::NotFound(7).to_string(), \"user 7 not found\");\n}\n";
-    let job = framework_job(
-        Framework::RustBuiltin,
-        "client.rs",
-        &source,
-        "client_test.rs",
-        tests,
-    );
-    let missing = Outcome::MissingModule("serde".to_owned());
-    assert_outcome(&runner, &job, 0, missing).await;
+    let job = rust_test("client.rs", &source, "client_test.rs", tests);
+    assert_missing_module(&runner, &job, "serde").await;
 }

@@ -4,9 +4,8 @@
 mod common;
 
 use common::{
-    assert_fails_saying, assert_matches_lcov, assert_outcome, assert_partly_covered,
-    assert_passes_and_measures, corpus, job, node_test_lcov_by_hand, runner, tempdir,
-    write_job_files,
+    assert_fails_saying, assert_missing_module, assert_node_test_measures_as_by_hand,
+    assert_outcome, corpus, job, runner,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -52,27 +51,12 @@ async fn passing_tests_pass_again_and_report_the_coverage_node_reports() {
     let runner = runner().await;
     let source = corpus("typescript/geometry.ts");
     let job = node_test("geometry.ts", &source, "geometry.test.ts", GEOMETRY_TESTS);
-    let (_, measured) = assert_passes_and_measures(&runner, &job, 2).await;
-    let summary = measured.summary();
-
-    // The same files, measured by hand with the same tools, outside any sandbox.
-    let dir = tempdir("tsx-by-hand");
-    write_job_files(
-        &dir,
-        &[
-            ("geometry.ts", &source),
-            ("geometry.test.ts", GEOMETRY_TESTS),
-        ],
-    );
-    let lcov = node_test_lcov_by_hand(&dir, Some(TSX_LOADER), "geometry.test.ts");
-    assert_matches_lcov(&summary, &lcov, "geometry.ts");
+    let summary = assert_node_test_measures_as_by_hand(&runner, &job, 2, Some(TSX_LOADER)).await;
     // Lines of the file as written (source maps), not of the JavaScript tsx made of it.
     assert_eq!(
         summary.lines_total,
         u32::try_from(source.lines().count()).expect("lines")
     );
-    assert_partly_covered(&summary);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
@@ -115,6 +99,6 @@ async fn sources_that_need_absent_packages_say_which() {
         ),
     ] {
         let job = node_test(source_file_name, source, test_file_name, tests);
-        assert_outcome(&runner, &job, 0, Outcome::MissingModule(module.into())).await;
+        assert_missing_module(&runner, &job, module).await;
     }
 }

@@ -4,8 +4,9 @@
 mod common;
 
 use common::{
-    assert_fails_saying, assert_matches_lcov, assert_outcome, assert_partly_covered,
-    assert_passes_and_measures, by_hand, corpus, job, runner, tempdir, write_job_files,
+    assert_fails_saying, assert_matches_lcov, assert_missing_module, assert_outcome,
+    assert_partly_covered, assert_passes_and_measures, by_hand, corpus, job, runner, tempdir,
+    write_job_files,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -89,6 +90,5 @@ async fn failures_load_errors_and_absent_modules() {
 
     let needs = "import _ from \"lodash\";\nexport const first = (xs) => _.head(xs);\n";
     let tests = "import { it, expect } from \"vitest\";\nimport { first } from \"./cart.js\";\nit(\"first\", () => expect(first([1])).toBe(1));\n";
-    let missing = Outcome::MissingModule("lodash".into());
-    assert_outcome(&runner, &vitest(needs, tests), 0, missing).await;
+    assert_missing_module(&runner, &vitest(needs, tests), "lodash").await;
 }

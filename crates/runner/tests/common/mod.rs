@@ -89,14 +89,14 @@ pub fn framework_job<'a>(
 ) -> Job<'a> {
     let language = framework.languages()[0];
     assert_eq!(language.test_file_name(source_file_name), test_file_name);
-    Job {
+    job(
         language,
         framework,
         source_file_name,
         source,
         test_file_name,
         test_code,
-    }
+    )
 }
 
 /// A fresh directory for running the tools by hand.
@@ -203,6 +203,11 @@ pub async fn assert_outcome(
     report
 }
 
+/// Runs `job` and asserts that it could not run for want of `module`, which the outcome names.
+pub async fn assert_missing_module(runner: &Runner, job: &Job<'_>, module: &str) -> RunReport {
+    assert_outcome(runner, job, 0, Outcome::MissingModule(module.to_owned())).await
+}
+
 /// Asserts that the tools' output says each of `needles`.
 pub fn assert_output_says(report: &RunReport, needles: &[&str]) {
     for needle in needles {
@@ -289,4 +294,31 @@ pub fn node_test_lcov_by_hand(dir: &Path, loader: Option<&str>, test_file: &str)
     ]);
     by_hand(dir, "/usr/bin/node", &args);
     std::fs::read_to_string(dir.join("lcov.info")).expect("lcov report")
+}
+
+/// Runs `job` under node:test, with `reruns` runs again, asserts that every run passed, and that
+/// its coverage figures are those node reports for the same files run by hand (with `loader`
+/// imported first when given) outside any sandbox; returns the figures.
+pub async fn assert_node_test_measures_as_by_hand(
+    runner: &Runner,
+    job: &Job<'_>,
+    reruns: u32,
+    loader: Option<&str>,
+) -> FileCoverage {
+    let (_, measured) = assert_passes_and_measures(runner, job, reruns).await;
+    let summary = measured.summary();
+
+    let dir = tempdir(&format!("node-by-hand-{}", job.source_file_name));
+    write_job_files(
+        &dir,
+        &[
+            (job.source_file_name, job.source),
+            (job.test_file_name, job.test_code),
+        ],
+    );
+    let lcov = node_test_lcov_by_hand(&dir, loader, job.test_file_name);
+    assert_matches_lcov(&summary, &lcov, job.source_file_name);
+    assert_partly_covered(&summary);
+    let _ = std::fs::remove_dir_all(&dir);
+    summary
 }
