@@ -3,9 +3,13 @@
 
 mod common;
 
-use common::{by_hand, corpus, framework_job, tempdir, toolchain_runner};
+use common::{
+    assert_fails_then_does_not_build, assert_missing_module, assert_partly_covered,
+    assert_passes_and_measures, by_hand, corpus, framework_job, tempdir, toolchain_runner,
+    write_job_files,
+};
 use domain::Framework;
-use runner::Outcome;
+use runner::Job;
 
 /// Includes the header generated tests guess for `geometry.cpp`, which has none.
 const GEOMETRY_TESTS: &str = r#"#include "geometry.h"
@@ -21,35 +25,40 @@ TEST(Circle, AreaOfTheUnitCircleIsPi) {
 }
 "#;
 
+fn gtest<'a>(
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    tests: &'a str,
+) -> Job<'a> {
+    framework_job(
+        Framework::Gtest,
+        source_file_name,
+        source,
+        test_file_name,
+        tests,
+    )
+}
+
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_gcovr_reports() {
     let runner = toolchain_runner().await;
     let source = corpus("cpp/geometry.cpp");
-    let job = framework_job(
-        Framework::Gtest,
-        "geometry.cpp",
-        &source,
-        "geometry_test.cpp",
-        GEOMETRY_TESTS,
-    );
-    let report = runner.run(&job, 1).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (1, 1));
-    assert!(
-        report.output.contains("[  PASSED  ] 2 tests."),
-        "{}",
-        report.output
-    );
-    let summary = report
-        .coverage
-        .expect("coverage of a passing run")
-        .summary();
+    let job = gtest("geometry.cpp", &source, "geometry_test.cpp", GEOMETRY_TESTS);
+    let (output, measured) = assert_passes_and_measures(&runner, &job, 1).await;
+    assert!(output.contains("[  PASSED  ] 2 tests."), "{output}");
+    let summary = measured.summary();
 
     // The same files, built, run and summed up by hand with the same tools, outside any sandbox.
     let dir = tempdir("cpp-by-hand");
-    std::fs::write(dir.join("geometry.cpp"), &source).expect("write source");
-    std::fs::write(dir.join("geometry.h"), "#include \"geometry.cpp\"\n").expect("write header");
-    std::fs::write(dir.join("geometry_test.cpp"), GEOMETRY_TESTS).expect("write tests");
+    write_job_files(
+        &dir,
+        &[
+            ("geometry.cpp", &source),
+            ("geometry.h", "#include \"geometry.cpp\"\n"),
+            ("geometry_test.cpp", GEOMETRY_TESTS),
+        ],
+    );
     by_hand(
         &dir,
         "/usr/bin/g++",
@@ -86,7 +95,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_gcovr_reports() {
     assert_eq!(Some(summary.lines_covered), number("line_covered"));
     assert_eq!(summary.branches_total, number("branch_total"));
     assert_eq!(summary.branches_covered, number("branch_covered"));
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    assert_partly_covered(&summary);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -95,41 +104,15 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
     let runner = toolchain_runner().await;
     let source = corpus("cpp/matrix.hpp");
     let failing = "#include \"matrix.hpp\"\n\n#include <gtest/gtest.h>\n\nTEST(Matrix, TraceOfIdentity) {\n    EXPECT_EQ(linalg::trace(linalg::Matrix<int>::identity(3)), 4);\n}\n";
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::Gtest,
-                "matrix.hpp",
-                &source,
-                "matrix_test.cpp",
-                failing,
-            ),
-            2,
-        )
-        .await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(report.output.contains("Which is: 3"), "{}", report.output);
-    assert_eq!(report.reruns, 0);
-
-    let broken = failing.replace("identity(3)", "identity(3, 4, 5)");
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::Gtest,
-                "matrix.hpp",
-                &source,
-                "matrix_test.cpp",
-                &broken,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
-    assert!(
-        report.output.contains("matrix_test.cpp:6"),
-        "{}",
-        report.output
-    );
+    let job = gtest("matrix.hpp", &source, "matrix_test.cpp", failing);
+    assert_fails_then_does_not_build(
+        &runner,
+        job,
+        &["Which is: 3"],
+        ("identity(3)", "identity(3, 4, 5)"),
+        "matrix_test.cpp:6",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -137,22 +120,6 @@ async fn a_header_the_source_includes_and_nobody_has_is_a_missing_module() {
     let runner = toolchain_runner().await;
     let source = corpus("cpp/inventory.cpp");
     let tests = "#include <gtest/gtest.h>\n\n#include \"inventory.cpp\"\n\nTEST(Inventory, CountsWhatWasAdded) {\n    shop::Inventory inventory;\n    inventory.add(\"apple\", 2);\n    EXPECT_EQ(inventory.count(\"apple\"), 2);\n}\n";
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::Gtest,
-                "inventory.cpp",
-                &source,
-                "inventory_test.cpp",
-                tests,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("inventory.h".to_owned()),
-        "{}",
-        report.output
-    );
+    let job = gtest("inventory.cpp", &source, "inventory_test.cpp", tests);
+    assert_missing_module(&runner, &job, "inventory.h").await;
 }

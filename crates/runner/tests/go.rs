@@ -4,9 +4,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 
-use common::{corpus, job, runner, tempdir};
+use common::{
+    assert_fails_saying, assert_missing_module, assert_outcome, assert_output_says,
+    assert_partly_covered, assert_passes_and_measures, by_hand_with, corpus, job, runner, tempdir,
+    write_job_files,
+};
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
 
@@ -77,34 +80,33 @@ fn profile_lines(profile: &str, file: &str) -> (BTreeSet<u32>, BTreeSet<u32>) {
 async fn passing_tests_pass_again_and_report_the_coverage_go_reports() {
     let runner = runner().await;
     let source = corpus("go/stack.go");
-    let report = runner
-        .run(&go(Framework::GoTesting, &source, STACK_TESTS), 2)
-        .await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (2, 2));
-    let measured = report.coverage.clone().expect("coverage of a passing run");
+    let job = go(Framework::GoTesting, &source, STACK_TESTS);
+    let (output, measured) = assert_passes_and_measures(&runner, &job, 2).await;
 
     // The same files, measured by hand with `go test`, outside any sandbox.
     let dir = tempdir("go-by-hand");
     let package = dir.join("src/collections");
     std::fs::create_dir_all(&package).expect("package dir");
-    std::fs::write(package.join("stack.go"), &source).expect("write source");
-    std::fs::write(package.join("stack_test.go"), STACK_TESTS).expect("write tests");
-    let output = Command::new("/usr/bin/go")
-        .args([
+    write_job_files(
+        &package,
+        &[("stack.go", &source), ("stack_test.go", STACK_TESTS)],
+    );
+    let cache = dir.join("cache");
+    let printed = by_hand_with(
+        &package,
+        "/usr/bin/go",
+        &[
             "test",
             "-covermode=set",
             "-coverprofile=../../cover.out",
             ".",
-        ])
-        .current_dir(&package)
-        .env("GO111MODULE", "off")
-        .env("GOPATH", &dir)
-        .env("GOCACHE", dir.join("cache"))
-        .output()
-        .expect("go test runs");
-    let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{printed}");
+        ],
+        &[
+            ("GO111MODULE", "off".as_ref()),
+            ("GOPATH", dir.as_os_str()),
+            ("GOCACHE", cache.as_os_str()),
+        ],
+    );
     // go test's own figure, `coverage: 28.0% of statements`, is what the test binary printed.
     let figure = printed
         .split("coverage: ")
@@ -112,18 +114,15 @@ async fn passing_tests_pass_again_and_report_the_coverage_go_reports() {
         .and_then(|rest| rest.split(" of statements").next())
         .expect("a coverage figure");
     assert!(
-        report
-            .output
-            .contains(&format!("coverage: {figure} of statements")),
-        "{figure}\n{}",
-        report.output
+        output.contains(&format!("coverage: {figure} of statements")),
+        "{figure}\n{output}"
     );
     let profile = std::fs::read_to_string(dir.join("cover.out")).expect("cover profile");
     let (lines, covered) = profile_lines(&profile, "stack.go");
     assert_eq!(measured.lines, lines, "{profile}");
     assert_eq!(measured.covered, covered, "{profile}");
     let summary = measured.summary();
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    assert_partly_covered(&summary);
     assert_eq!(summary.branches_total, None, "go measures no branches");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -133,16 +132,8 @@ async fn a_wrong_expectation_fails_with_the_message_in_the_output() {
     let runner = runner().await;
     let source = corpus("go/stack.go");
     let tests = "package collections\n\nimport \"testing\"\n\nfunc TestLen(t *testing.T) {\n\ts := NewStack[string](2)\n\ts.Push(\"a\")\n\tif s.Len() != 2 {\n\t\tt.Errorf(\"Len() = %d, want 2\", s.Len())\n\t}\n}\n";
-    let report = runner
-        .run(&go(Framework::GoTesting, &source, tests), 2)
-        .await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(
-        report.output.contains("Len() = 1, want 2"),
-        "{}",
-        report.output
-    );
-    assert_eq!(report.reruns, 0);
+    let job = go(Framework::GoTesting, &source, tests);
+    assert_fails_saying(&runner, &job, 2, &["Len() = 1, want 2"]).await;
 }
 
 #[tokio::test]
@@ -150,11 +141,9 @@ async fn a_compile_error_did_not_build() {
     let runner = runner().await;
     let source = corpus("go/stack.go");
     let tests = "package collections\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {\n\tvar n int = \"text\"\n\t_ = n\n}\n";
-    let report = runner
-        .run(&go(Framework::GoTesting, &source, tests), 0)
-        .await;
-    assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
-    assert!(report.output.contains("cannot use"), "{}", report.output);
+    let job = go(Framework::GoTesting, &source, tests);
+    let report = assert_outcome(&runner, &job, 0, Outcome::BuildFailed).await;
+    assert_output_says(&report, &["cannot use"]);
 }
 
 #[tokio::test]
@@ -162,25 +151,15 @@ async fn a_source_that_needs_an_absent_package_says_which() {
     let runner = runner().await;
     let source = "package ids\n\nimport \"github.com/google/uuid\"\n\nfunc New() string { return uuid.NewString() }\n";
     let tests = "package ids\n\nimport \"testing\"\n\nfunc TestNew(t *testing.T) {\n\tif New() == \"\" {\n\t\tt.Fatal(\"empty\")\n\t}\n}\n";
-    let report = runner
-        .run(
-            &job(
-                Language::Go,
-                Framework::GoTesting,
-                "ids.go",
-                source,
-                "ids_test.go",
-                tests,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("github.com/google/uuid".into()),
-        "{}",
-        report.output
+    let job = job(
+        Language::Go,
+        Framework::GoTesting,
+        "ids.go",
+        source,
+        "ids_test.go",
+        tests,
     );
+    assert_missing_module(&runner, &job, "github.com/google/uuid").await;
 }
 
 #[tokio::test]
@@ -194,10 +173,8 @@ async fn testify_runs_from_debians_packages() {
         go(Framework::Testify, &source, passing),
         go(Framework::Testify, &source, &failing),
     );
-    let (passed, failed) = tokio::join!(runner.run(&passing, 1), runner.run(&failing, 0));
-    assert_eq!(passed.outcome, Outcome::Passed, "{}", passed.output);
-    assert_eq!((passed.reruns, passed.rerun_passes), (1, 1));
-    assert!(passed.coverage.is_some());
-    assert_eq!(failed.outcome, Outcome::Failed, "{}", failed.output);
-    assert!(failed.output.contains("expected: 8"), "{}", failed.output);
+    tokio::join!(
+        assert_passes_and_measures(&runner, &passing, 1),
+        assert_fails_saying(&runner, &failing, 0, &["expected: 8"]),
+    );
 }

@@ -5,30 +5,46 @@ mod common;
 
 use std::time::Duration;
 
-use common::{python, runner};
+use common::{assert_outcome, python, runner};
 use runner::{Limit, Outcome};
 
 const SOURCE: &str = "def identity(value):\n    return value\n";
 
+/// The pytest tests whose one test has `body` as its body.
+fn test_with_body(body: &str) -> String {
+    let indented: String = body.lines().map(|line| format!("    {line}\n")).collect();
+    format!(
+        "import os, socket, subprocess, sys, time\nfrom subject import identity\n\n\ndef test_hostile():\n{indented}"
+    )
+}
+
 /// Runs `body` as the body of a pytest test and returns the report.
 async fn run_test_body(runner: &runner::Runner, body: &str) -> runner::RunReport {
-    let indented: String = body.lines().map(|line| format!("    {line}\n")).collect();
-    let tests = format!(
-        "import os, socket, subprocess, sys, time\nfrom subject import identity\n\n\ndef test_hostile():\n{indented}"
-    );
+    let tests = test_with_body(body);
     runner.run(&python("subject.py", SOURCE, &tests), 0).await
+}
+
+/// Runs `body` as the body of a pytest test, asserts that its outcome is `expected` (naming the
+/// tests and the output otherwise), and returns the report.
+async fn assert_body_outcome(
+    runner: &runner::Runner,
+    body: &str,
+    expected: Outcome,
+) -> runner::RunReport {
+    let tests = test_with_body(body);
+    assert_outcome(runner, &python("subject.py", SOURCE, &tests), 0, expected).await
 }
 
 #[tokio::test]
 async fn the_network_is_not_there_not_even_the_stacks_own_ports() {
     let runner = runner().await;
     for port in [5432, 6379, 80, 8080] {
-        let report = run_test_body(
+        let report = assert_body_outcome(
             &runner,
             &format!("s = socket.create_connection(('127.0.0.1', {port}), timeout=2)\nassert False, 'connected'"),
+            Outcome::Failed,
         )
         .await;
-        assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
         assert!(
             report.output.contains("ConnectionRefusedError")
                 || report.output.contains("Network is unreachable"),
@@ -36,34 +52,42 @@ async fn the_network_is_not_there_not_even_the_stacks_own_ports() {
             report.output
         );
     }
-    let report = run_test_body(&runner, "socket.getaddrinfo('example.com', 443)").await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
+    assert_body_outcome(
+        &runner,
+        "socket.getaddrinfo('example.com', 443)",
+        Outcome::Failed,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_workers_environment_and_files_are_invisible() {
     // SAFETY of the test itself: the variable is set before any runner thread reads it.
     let runner = runner().await;
-    let report = run_test_body(
+    assert_body_outcome(
         &runner,
         "assert sorted(k for k in os.environ if k not in ('PATH','HOME','TMPDIR','LANG','PWD','PYTHONPATH','PYTHONDONTWRITEBYTECODE','COVERAGE_FILE','LC_CTYPE','PYTEST_CURRENT_TEST','COV_CORE_SOURCE','COV_CORE_CONFIG','COV_CORE_DATAFILE','COVERAGE_RUN')) == []\nfor path in ['/etc/passwd', '/root', '/home', '/var/lib/postgresql', '/proc/1/environ']:\n    assert not os.path.exists(path) or path == '/proc/1/environ', path\nassert os.getuid() != 0",
+        Outcome::Passed,
     )
     .await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
     // The sandbox's pid 1 is its own, not the worker: its environment is the sandbox's.
-    let report = run_test_body(
+    assert_body_outcome(
         &runner,
         "assert b'DATABASE_URL' not in open('/proc/1/environ','rb').read()",
+        Outcome::Passed,
     )
     .await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
 }
 
 #[tokio::test]
 async fn writing_outside_the_work_directory_fails_and_tmp_is_private() {
     let runner = runner().await;
-    let report = run_test_body(&runner, "open('/usr/aiut-escape', 'w').write('x')").await;
-    assert_eq!(report.outcome, Outcome::Failed);
+    let report = assert_body_outcome(
+        &runner,
+        "open('/usr/aiut-escape', 'w').write('x')",
+        Outcome::Failed,
+    )
+    .await;
     assert!(
         report.output.contains("Read-only file system")
             || report.output.contains("Permission denied"),
@@ -72,8 +96,12 @@ async fn writing_outside_the_work_directory_fails_and_tmp_is_private() {
     );
     assert!(!std::path::Path::new("/usr/aiut-escape").exists());
     let marker = format!("aiut-private-tmp-{}", std::process::id());
-    let report = run_test_body(&runner, &format!("open('/tmp/{marker}', 'w').write('x')")).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
+    assert_body_outcome(
+        &runner,
+        &format!("open('/tmp/{marker}', 'w').write('x')"),
+        Outcome::Passed,
+    )
+    .await;
     assert!(
         !std::path::Path::new("/tmp").join(&marker).exists(),
         "/tmp inside is not the host's"
@@ -152,14 +180,14 @@ async fn a_fork_bomb_a_memory_hog_and_a_flood_of_output_are_each_named() {
 async fn killing_its_parent_or_leaving_a_process_behind_leaves_nothing_running() {
     let runner = runner().await;
     let marker = format!("aiut-left-behind-{}", std::process::id());
-    let report = run_test_body(
+    assert_body_outcome(
         &runner,
         &format!(
             "subprocess.Popen(['/bin/sh', '-c', 'exec -a {marker} sleep 1000'])\ntime.sleep(0.2)"
         ),
+        Outcome::Passed,
     )
     .await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !processes_named(&marker),
@@ -169,8 +197,7 @@ async fn killing_its_parent_or_leaving_a_process_behind_leaves_nothing_running()
     let report = run_test_body(&runner, "os.kill(os.getppid(), 9)\ntime.sleep(1)").await;
     assert_ne!(report.outcome, Outcome::Passed, "{}", report.output);
     // The runner still serves.
-    let report = run_test_body(&runner, "assert identity(3) == 3").await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
+    assert_body_outcome(&runner, "assert identity(3) == 3", Outcome::Passed).await;
 }
 
 #[tokio::test]
@@ -178,8 +205,8 @@ async fn hostile_source_is_contained_like_hostile_tests() {
     let runner = runner().await;
     let source = "import socket\nsocket.create_connection(('127.0.0.1', 5432), timeout=2)\n\ndef identity(v):\n    return v\n";
     let tests = "from subject import identity\n\ndef test_x():\n    assert identity(1) == 1\n";
-    let report = runner.run(&python("subject.py", source, tests), 0).await;
-    assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
+    let job = python("subject.py", source, tests);
+    let report = assert_outcome(&runner, &job, 0, Outcome::BuildFailed).await;
     assert!(
         report.output.contains("ConnectionRefusedError"),
         "{}",

@@ -3,9 +3,13 @@
 
 mod common;
 
-use common::{by_hand, corpus, framework_job, tempdir, toolchain_runner};
+use common::{
+    assert_fails_saying, assert_fails_then_does_not_build, assert_missing_module,
+    assert_partly_covered, assert_passes_and_measures, by_hand, corpus, framework_job, tempdir,
+    toolchain_runner, write_job_files,
+};
 use domain::Framework;
-use runner::Outcome;
+use runner::Job;
 
 const MONEY_TESTS: &str = r#"package com.example.bank;
 
@@ -35,6 +39,21 @@ class MoneyTest {
 }
 "#;
 
+fn junit5<'a>(source_file_name: &'a str, source: &'a str, tests: &'a str) -> Job<'a> {
+    let test_file_name = match source_file_name {
+        "Money.java" => "MoneyTest.java",
+        "Wallet.java" => "WalletTest.java",
+        _ => "SubjectTest.java",
+    };
+    framework_job(
+        Framework::Junit5,
+        source_file_name,
+        source,
+        test_file_name,
+        tests,
+    )
+}
+
 const TOOLS: &str = "/usr/local/lib/aiunittest/java";
 const LAUNCHER: &str = "/usr/share/java/junit-platform-console-standalone.jar";
 const JACOCO: &str = "/usr/share/java/org.jacoco.core.jar:/usr/share/java/org.jacoco.report.jar:\
@@ -44,30 +63,17 @@ const JACOCO: &str = "/usr/share/java/org.jacoco.core.jar:/usr/share/java/org.ja
 async fn passing_tests_pass_again_and_report_the_coverage_jacoco_reports() {
     let runner = toolchain_runner().await;
     let source = corpus("java/Money.java");
-    let job = framework_job(
-        Framework::Junit5,
-        "Money.java",
-        &source,
-        "MoneyTest.java",
-        MONEY_TESTS,
-    );
-    let report = runner.run(&job, 1).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (1, 1));
-    assert!(
-        report.output.contains("3 tests successful"),
-        "{}",
-        report.output
-    );
-    let summary = report
-        .coverage
-        .expect("coverage of a passing run")
-        .summary();
+    let job = junit5("Money.java", &source, MONEY_TESTS);
+    let (output, measured) = assert_passes_and_measures(&runner, &job, 1).await;
+    assert!(output.contains("3 tests successful"), "{output}");
+    let summary = measured.summary();
 
     // The same files, compiled, run and reported by hand with the same tools, outside any sandbox.
     let dir = tempdir("java-by-hand");
-    std::fs::write(dir.join("Money.java"), &source).expect("write source");
-    std::fs::write(dir.join("MoneyTest.java"), MONEY_TESTS).expect("write tests");
+    write_job_files(
+        &dir,
+        &[("Money.java", &source), ("MoneyTest.java", MONEY_TESTS)],
+    );
     by_hand(
         &dir,
         "/usr/bin/javac",
@@ -140,7 +146,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_jacoco_reports() {
         summary.branches_total,
         Some(branches_missed + branches_covered)
     );
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    assert_partly_covered(&summary);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -149,45 +155,14 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
     let runner = toolchain_runner().await;
     let source = corpus("java/Money.java");
     let failing = "package com.example.bank;\n\nimport static org.junit.jupiter.api.Assertions.assertEquals;\nimport org.junit.jupiter.api.Test;\n\nclass MoneyTest {\n    @Test\n    void usdDescribesItself() {\n        assertEquals(\"dollar\", Money.Currency.USD.describe());\n    }\n}\n";
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::Junit5,
-                "Money.java",
-                &source,
-                "MoneyTest.java",
-                failing,
-            ),
-            2,
-        )
-        .await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(
-        report.output.contains("expected: <dollar> but was: <usd>"),
-        "{}",
-        report.output
-    );
-    assert_eq!(report.reruns, 0);
-
-    let broken = failing.replace("Money.Currency.USD.describe()", "Money.Currency.USD.name(");
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::Junit5,
-                "Money.java",
-                &source,
-                "MoneyTest.java",
-                &broken,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
-    assert!(
-        report.output.contains("MoneyTest.java:9: error"),
-        "{}",
-        report.output
-    );
+    assert_fails_then_does_not_build(
+        &runner,
+        junit5("Money.java", &source, failing),
+        &["expected: <dollar> but was: <usd>"],
+        ("Money.Currency.USD.describe()", "Money.Currency.USD.name("),
+        "MoneyTest.java:9: error",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -195,24 +170,8 @@ async fn a_package_the_source_imports_and_nobody_has_is_a_missing_module() {
     let runner = toolchain_runner().await;
     let source = "package com.example.bank;\n\nimport org.joda.money.CurrencyUnit;\n\npublic class Wallet {\n    public CurrencyUnit unit() {\n        return CurrencyUnit.EUR;\n    }\n}\n";
     let tests = "package com.example.bank;\n\nimport org.junit.jupiter.api.Test;\n\nclass WalletTest {\n    @Test\n    void unit() {\n        new Wallet().unit();\n    }\n}\n";
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::Junit5,
-                "Wallet.java",
-                source,
-                "WalletTest.java",
-                tests,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("org.joda.money".to_owned()),
-        "{}",
-        report.output
-    );
+    let job = junit5("Wallet.java", source, tests);
+    assert_missing_module(&runner, &job, "org.joda.money").await;
 }
 
 /// A test in the shape the prompt asks for: `@ExtendWith(MockitoExtension.class)`, `@Mock` fields.
@@ -244,23 +203,17 @@ class GreeterTest {
 async fn mockito_extension_mocks_fields_with_strict_stubs() {
     let runner = toolchain_runner().await;
     let source = "package com.example.clock;\n\npublic class Greeter {\n    public interface Clock {\n        int hour();\n    }\n\n    private final Clock clock;\n\n    public Greeter(Clock clock) {\n        this.clock = clock;\n    }\n\n    public String greet() {\n        return clock.hour() < 12 ? \"good morning\" : \"good afternoon\";\n    }\n}\n";
-    let run = async |tests: &str| {
-        runner
-            .run(
-                &framework_job(
-                    Framework::Junit5Mockito,
-                    "Greeter.java",
-                    source,
-                    "GreeterTest.java",
-                    tests,
-                ),
-                0,
-            )
-            .await
+    let mockito = |tests| {
+        framework_job(
+            Framework::Junit5Mockito,
+            "Greeter.java",
+            source,
+            "GreeterTest.java",
+            tests,
+        )
     };
-    let report = run(GREETER_TESTS).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    let summary = report.coverage.expect("coverage").summary();
+    let (_, measured) = assert_passes_and_measures(&runner, &mockito(GREETER_TESTS), 0).await;
+    let summary = measured.summary();
     assert_eq!(summary.branches_total, Some(2));
     assert_eq!(summary.branches_covered, Some(1));
 
@@ -269,11 +222,6 @@ async fn mockito_extension_mocks_fields_with_strict_stubs() {
         "        verify(clock).hour();\n",
         "        verify(clock).hour();\n        when(mock(Greeter.Clock.class).hour()).thenReturn(15);\n",
     );
-    let report = run(&unused).await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(
-        report.output.contains("UnnecessaryStubbingException"),
-        "{}",
-        report.output
-    );
+    let stub_unused = mockito(&unused);
+    assert_fails_saying(&runner, &stub_unused, 0, &["UnnecessaryStubbingException"]).await;
 }

@@ -3,9 +3,10 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{corpus, job, lcov_totals, runner, tempdir};
+use common::{
+    assert_fails_saying, assert_missing_module, assert_node_test_measures_as_by_hand,
+    assert_outcome, corpus, job, runner,
+};
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
 
@@ -48,45 +49,8 @@ fn node_test<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str)
 async fn passing_es_module_tests_pass_again_and_report_the_coverage_node_reports() {
     let runner = runner().await;
     let source = corpus("javascript/cart.js");
-    let report = runner
-        .run(&node_test("cart.js", &source, CART_TESTS), 2)
-        .await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (2, 2));
-    let summary = report
-        .coverage
-        .expect("coverage of a passing run")
-        .summary();
-
-    // The same files, measured by hand with the same tool, outside any sandbox.
-    let dir = tempdir("node-by-hand");
-    std::fs::write(dir.join("cart.js"), &source).expect("write source");
-    std::fs::write(dir.join("cart.test.js"), CART_TESTS).expect("write tests");
-    let status = Command::new("/usr/bin/node")
-        .args([
-            "--test",
-            "--experimental-test-coverage",
-            "--test-reporter=lcov",
-            "--test-reporter-destination=lcov.info",
-            "cart.test.js",
-        ])
-        .current_dir(&dir)
-        .status()
-        .expect("node runs");
-    assert!(status.success());
-    let lcov = std::fs::read_to_string(dir.join("lcov.info")).expect("lcov report");
-    let [lines, hit, branches, branches_hit] = lcov_totals(&lcov, "cart.js");
-    assert_eq!(
-        (summary.lines_total, summary.lines_covered),
-        (lines, hit),
-        "{lcov}"
-    );
-    assert_eq!(
-        (summary.branches_total, summary.branches_covered),
-        (Some(branches), Some(branches_hit))
-    );
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
-    let _ = std::fs::remove_dir_all(&dir);
+    let job = node_test("cart.js", &source, CART_TESTS);
+    assert_node_test_measures_as_by_hand(&runner, &job, 2, None).await;
 }
 
 #[tokio::test]
@@ -111,12 +75,14 @@ test("an unlimited limiter has no interval", () => {
   assert.strictEqual(RateLimiter.unlimited().interval, 0);
 });
 "#;
-    let report = runner.run(&node_test("api.js", &source, tests), 0).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
+    let job = node_test("api.js", &source, tests);
+    let report = assert_outcome(&runner, &job, 0, Outcome::Passed).await;
     assert!(
         report
             .coverage
-            .is_some_and(|measured| !measured.covered.is_empty())
+            .is_some_and(|measured| !measured.covered.is_empty()),
+        "no lines covered:\n{}",
+        report.output
     );
 }
 
@@ -133,10 +99,8 @@ test("total", () => {
   assert.strictEqual(new Cart("ada").add({ price: 10 }).total(), 13);
 });
 "#;
-    let report = runner.run(&node_test("cart.js", &source, tests), 2).await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(report.output.contains("12 !== 13"), "{}", report.output);
-    assert_eq!(report.reruns, 0);
+    let job = node_test("cart.js", &source, tests);
+    let report = assert_fails_saying(&runner, &job, 2, &["12 !== 13"]).await;
     assert!(report.coverage.is_none());
 }
 
@@ -148,37 +112,32 @@ async fn tests_that_do_not_load_did_not_build() {
         "import { test } from \"node:test\";\ntest(\"x\", () => { (; });\n",
         "import { test } from \"node:test\";\nimport { noSuchExport } from \"./cart.js\";\ntest(\"x\", () => noSuchExport());\n",
     ] {
-        let report = runner.run(&node_test("cart.js", &source, tests), 0).await;
-        assert_eq!(
-            report.outcome,
-            Outcome::BuildFailed,
-            "{tests}\n{}",
-            report.output
-        );
+        let job = node_test("cart.js", &source, tests);
+        assert_outcome(&runner, &job, 0, Outcome::BuildFailed).await;
     }
 }
 
 #[tokio::test]
 async fn a_source_that_needs_an_absent_module_says_which() {
     let runner = runner().await;
-    let source = "import _ from \"lodash\";\n\nexport const first = (xs) => _.head(xs);\n";
-    let tests = "import { test } from \"node:test\";\nimport assert from \"node:assert\";\nimport { first } from \"./list.js\";\ntest(\"first\", () => assert.equal(first([1]), 1));\n";
-    let report = runner.run(&node_test("list.js", source, tests), 0).await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("lodash".into()),
-        "{}",
-        report.output
-    );
-
-    // JSX loads through tsx; React is not installed, and the report says so.
-    let source = corpus("javascript/dom.jsx");
-    let tests = "import { test } from \"node:test\";\nimport { SearchBox } from \"./dom.jsx\";\ntest(\"x\", () => SearchBox);\n";
-    let report = runner.run(&node_test("dom.jsx", &source, tests), 0).await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("react".into()),
-        "{}",
-        report.output
-    );
+    let list = "import _ from \"lodash\";\n\nexport const first = (xs) => _.head(xs);\n";
+    let dom = corpus("javascript/dom.jsx");
+    for (source_file_name, source, tests, module) in [
+        (
+            "list.js",
+            list,
+            "import { test } from \"node:test\";\nimport assert from \"node:assert\";\nimport { first } from \"./list.js\";\ntest(\"first\", () => assert.equal(first([1]), 1));\n",
+            "lodash",
+        ),
+        // JSX loads through tsx; React is not installed, and the report says so.
+        (
+            "dom.jsx",
+            &dom,
+            "import { test } from \"node:test\";\nimport { SearchBox } from \"./dom.jsx\";\ntest(\"x\", () => SearchBox);\n",
+            "react",
+        ),
+    ] {
+        let job = node_test(source_file_name, source, tests);
+        assert_missing_module(&runner, &job, module).await;
+    }
 }

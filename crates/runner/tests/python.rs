@@ -3,9 +3,13 @@
 
 mod common;
 
-use std::process::Command;
+use std::ffi::OsStr;
 
-use common::{corpus, python, runner};
+use common::{
+    assert_fails_saying, assert_missing_module, assert_outcome, assert_partly_covered,
+    assert_passes_and_measures, by_hand, by_hand_with, corpus, python, runner, tempdir,
+    write_job_files,
+};
 use runner::Outcome;
 
 const TEXT_UTILS_TESTS: &str = r#"
@@ -25,18 +29,22 @@ async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() 
     let runner = runner().await;
     let source = corpus("python/text_utils.py");
     let job = python("text_utils.py", &source, TEXT_UTILS_TESTS);
-    let report = runner.run(&job, 2).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (2, 2));
-    let measured = report.coverage.expect("coverage of a passing run");
+    let (_, measured) = assert_passes_and_measures(&runner, &job, 2).await;
     let summary = measured.summary();
 
     // The same files, measured by hand with the same tool, outside any sandbox.
     let dir = tempdir("by-hand");
-    std::fs::write(dir.join("text_utils.py"), &source).expect("write source");
-    std::fs::write(dir.join("test_subject.py"), TEXT_UTILS_TESTS).expect("write tests");
-    let status = Command::new("/usr/bin/python3")
-        .args([
+    write_job_files(
+        &dir,
+        &[
+            ("text_utils.py", &source),
+            ("test_subject.py", TEXT_UTILS_TESTS),
+        ],
+    );
+    by_hand_with(
+        &dir,
+        "/usr/bin/python3",
+        &[
             "-m",
             "coverage",
             "run",
@@ -48,14 +56,13 @@ async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() 
             "-p",
             "no:cacheprovider",
             "test_subject.py",
-        ])
-        .current_dir(&dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .status()
-        .expect("coverage runs");
-    assert!(status.success());
-    let json = Command::new("/usr/bin/python3")
-        .args([
+        ],
+        &[("PYTHONDONTWRITEBYTECODE", OsStr::new("1"))],
+    );
+    let json = by_hand(
+        &dir,
+        "/usr/bin/python3",
+        &[
             "-m",
             "coverage",
             "json",
@@ -63,11 +70,9 @@ async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() 
             "-o",
             "-",
             "--include=text_utils.py",
-        ])
-        .current_dir(&dir)
-        .output()
-        .expect("coverage json");
-    let by_hand: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json report");
+        ],
+    );
+    let by_hand: serde_json::Value = serde_json::from_str(&json).expect("json report");
     let totals = &by_hand["totals"];
     assert_eq!(
         u64::from(summary.lines_covered),
@@ -85,7 +90,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() 
         summary.branches_covered.map(u64::from),
         totals["covered_branches"].as_u64()
     );
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    assert_partly_covered(&summary);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -94,12 +99,8 @@ async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
     let runner = runner().await;
     let source = corpus("python/text_utils.py");
     let tests = "from text_utils import word_count\n\n\ndef test_word_count():\n    assert word_count(\"one two\") == 3\n";
-    let report = runner
-        .run(&python("text_utils.py", &source, tests), 2)
-        .await;
-    assert_eq!(report.outcome, Outcome::Failed);
-    assert!(report.output.contains("assert 2 == 3"), "{}", report.output);
-    assert_eq!(report.reruns, 0, "a failing test is not run again");
+    let job = python("text_utils.py", &source, tests);
+    let report = assert_fails_saying(&runner, &job, 2, &["assert 2 == 3"]).await;
     assert!(report.coverage.is_none());
 }
 
@@ -112,15 +113,8 @@ async fn tests_that_do_not_load_did_not_build() {
         "import pytest_nonexistent_plugin\n\ndef test_x():\n    assert True\n",
         "def test_x(:\n    pass\n",
     ] {
-        let report = runner
-            .run(&python("text_utils.py", &source, tests), 0)
-            .await;
-        assert_eq!(
-            report.outcome,
-            Outcome::BuildFailed,
-            "{tests}\n{}",
-            report.output
-        );
+        let job = python("text_utils.py", &source, tests);
+        assert_outcome(&runner, &job, 0, Outcome::BuildFailed).await;
     }
 }
 
@@ -130,13 +124,8 @@ async fn a_source_that_needs_an_absent_module_says_which() {
     let source = "import requests\n\n\ndef get(url):\n    return requests.get(url).text\n";
     let tests =
         "from client import get\n\n\ndef test_get():\n    assert get(\"http://x\") == \"\"\n";
-    let report = runner.run(&python("client.py", source, tests), 0).await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("requests".into()),
-        "{}",
-        report.output
-    );
+    let job = python("client.py", source, tests);
+    assert_missing_module(&runner, &job, "requests").await;
 }
 
 #[tokio::test]
@@ -159,11 +148,4 @@ async fn a_test_that_passes_only_sometimes_is_seen_in_its_reruns() {
         mixed,
         "a test depending on a random byte should pass some runs and fail others"
     );
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("aiut-runner-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }

@@ -3,9 +3,13 @@
 
 mod common;
 
-use common::{by_hand, corpus, framework_job, tempdir, toolchain_runner};
+use common::{
+    assert_fails_then_does_not_build, assert_missing_module, assert_partly_covered,
+    assert_passes_and_measures, by_hand, by_hand_with, corpus, framework_job, tempdir,
+    toolchain_runner, write_job_files,
+};
 use domain::Framework;
-use runner::Outcome;
+use runner::Job;
 
 const STACK_TESTS: &str = r#"use super::*;
 
@@ -19,40 +23,40 @@ fn pushes_until_full() {
 }
 "#;
 
+fn rust_test<'a>(
+    source_file_name: &'a str,
+    source: &'a str,
+    test_file_name: &'a str,
+    tests: &'a str,
+) -> Job<'a> {
+    framework_job(
+        Framework::RustBuiltin,
+        source_file_name,
+        source,
+        test_file_name,
+        tests,
+    )
+}
+
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_llvm_cov_reports() {
     let runner = toolchain_runner().await;
     let source = corpus("rust/stack.rs");
-    let job = framework_job(
-        Framework::RustBuiltin,
-        "stack.rs",
-        &source,
-        "stack_test.rs",
-        STACK_TESTS,
-    );
-    let report = runner.run(&job, 1).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (1, 1));
+    let job = rust_test("stack.rs", &source, "stack_test.rs", STACK_TESTS);
+    let (output, measured) = assert_passes_and_measures(&runner, &job, 1).await;
     // The generated tests run; the source's own do not.
     assert!(
-        report
-            .output
-            .contains("generated_tests::pushes_until_full ... ok")
-            && !report.output.contains("a_full_stack_refuses"),
-        "{}",
-        report.output
+        output.contains("generated_tests::pushes_until_full ... ok")
+            && !output.contains("a_full_stack_refuses"),
+        "{output}"
     );
-    let summary = report
-        .coverage
-        .expect("coverage of a passing run")
-        .summary();
+    let summary = measured.summary();
 
     // The same files, built, run and summed up by hand with the same tools, outside any sandbox.
     let dir = tempdir("rust-by-hand");
     let root =
         format!("{source}\n#[cfg(test)]\n#[path = \"stack_test.rs\"]\nmod generated_tests;\n");
-    std::fs::write(dir.join("stack.rs"), root).expect("write source");
-    std::fs::write(dir.join("stack_test.rs"), STACK_TESTS).expect("write tests");
+    write_job_files(&dir, &[("stack.rs", &root), ("stack_test.rs", STACK_TESTS)]);
     by_hand(
         &dir,
         "/usr/bin/rustc",
@@ -68,13 +72,13 @@ async fn passing_tests_pass_again_and_report_the_coverage_llvm_cov_reports() {
         ],
     );
     let binary = dir.join("tests").display().to_string();
-    let run = std::process::Command::new(&binary)
-        .arg("generated_tests::")
-        .current_dir(&dir)
-        .env("LLVM_PROFILE_FILE", dir.join("tests.profraw"))
-        .output()
-        .expect("tests run");
-    assert!(run.status.success());
+    let profile = dir.join("tests.profraw");
+    by_hand_with(
+        &dir,
+        &binary,
+        &["generated_tests::"],
+        &[("LLVM_PROFILE_FILE", profile.as_os_str())],
+    );
     by_hand(
         &dir,
         "/usr/bin/llvm-profdata-22",
@@ -114,7 +118,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_llvm_cov_reports() {
     assert!(summary.lines_total <= reported("LF:"));
     // Stable rustc measures no branches.
     assert_eq!(summary.branches_total, None);
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    assert_partly_covered(&summary);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -123,41 +127,15 @@ async fn a_wrong_expectation_fails_and_broken_code_does_not_build() {
     let runner = toolchain_runner().await;
     let source = corpus("rust/stack.rs");
     let failing = "use super::*;\n\n#[test]\nfn pops_the_last() {\n    let mut stack = Stack::with_capacity(2);\n    let _ = stack.push(1);\n    let _ = stack.push(2);\n    assert_eq!(stack.pop(), Some(1));\n}\n";
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::RustBuiltin,
-                "stack.rs",
-                &source,
-                "stack_test.rs",
-                failing,
-            ),
-            2,
-        )
-        .await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(
-        report.output.contains("left: Some(2)") && report.output.contains("right: Some(1)"),
-        "{}",
-        report.output
-    );
-    assert_eq!(report.reruns, 0);
-
-    let broken = failing.replace("stack.pop()", "stack.peek()");
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::RustBuiltin,
-                "stack.rs",
-                &source,
-                "stack_test.rs",
-                &broken,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
-    assert!(report.output.contains("peek"), "{}", report.output);
+    let job = rust_test("stack.rs", &source, "stack_test.rs", failing);
+    assert_fails_then_does_not_build(
+        &runner,
+        job,
+        &["left: Some(2)", "right: Some(1)"],
+        ("stack.pop()", "stack.peek()"),
+        "peek",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -165,22 +143,6 @@ async fn a_crate_the_source_uses_and_nobody_has_is_a_missing_module() {
     let runner = toolchain_runner().await;
     let source = corpus("rust/client.rs");
     let tests = "use super::*;\n\n#[test]\nfn not_found_names_the_user() {\n    assert_eq!(ClientError::NotFound(7).to_string(), \"user 7 not found\");\n}\n";
-    let report = runner
-        .run(
-            &framework_job(
-                Framework::RustBuiltin,
-                "client.rs",
-                &source,
-                "client_test.rs",
-                tests,
-            ),
-            0,
-        )
-        .await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("serde".to_owned()),
-        "{}",
-        report.output
-    );
+    let job = rust_test("client.rs", &source, "client_test.rs", tests);
+    assert_missing_module(&runner, &job, "serde").await;
 }

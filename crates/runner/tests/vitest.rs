@@ -3,9 +3,11 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{corpus, job, lcov_totals, runner, tempdir};
+use common::{
+    assert_fails_saying, assert_matches_lcov, assert_missing_module, assert_outcome,
+    assert_partly_covered, assert_passes_and_measures, by_hand, corpus, job, runner, tempdir,
+    write_job_files,
+};
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
 
@@ -39,25 +41,21 @@ fn vitest<'a>(source: &'a str, test_code: &'a str) -> Job<'a> {
 async fn passing_tests_pass_again_and_report_the_coverage_vitest_reports() {
     let runner = runner().await;
     let source = corpus("javascript/cart.js");
-    let report = runner.run(&vitest(&source, CART_TESTS), 1).await;
-    assert_eq!(report.outcome, Outcome::Passed, "{}", report.output);
-    assert_eq!((report.reruns, report.rerun_passes), (1, 1));
-    let summary = report
-        .coverage
-        .expect("coverage of a passing run")
-        .summary();
+    let (_, measured) = assert_passes_and_measures(&runner, &vitest(&source, CART_TESTS), 1).await;
+    let summary = measured.summary();
 
     let dir = tempdir("vitest-by-hand");
-    std::fs::write(dir.join("cart.js"), &source).expect("write source");
-    std::fs::write(dir.join("cart.test.js"), CART_TESTS).expect("write tests");
+    write_job_files(&dir, &[("cart.js", &source), ("cart.test.js", CART_TESTS)]);
     // The tests import `vitest` from where they are.
     std::os::unix::fs::symlink(
         "/usr/local/lib/aiunittest/node_modules",
         dir.join("node_modules"),
     )
     .expect("node_modules");
-    let status = Command::new("/usr/bin/node")
-        .args([
+    by_hand(
+        &dir,
+        "/usr/bin/node",
+        &[
             VITEST,
             "run",
             "--coverage.enabled",
@@ -66,23 +64,11 @@ async fn passing_tests_pass_again_and_report_the_coverage_vitest_reports() {
             "--coverage.reportsDirectory=cov",
             "--coverage.include=cart.js",
             "cart.test.js",
-        ])
-        .current_dir(&dir)
-        .status()
-        .expect("vitest runs");
-    assert!(status.success());
+        ],
+    );
     let lcov = std::fs::read_to_string(dir.join("cov/lcov.info")).expect("lcov report");
-    let [lines, hit, branches, branches_hit] = lcov_totals(&lcov, "cart.js");
-    assert_eq!(
-        (summary.lines_total, summary.lines_covered),
-        (lines, hit),
-        "{lcov}"
-    );
-    assert_eq!(
-        (summary.branches_total, summary.branches_covered),
-        (Some(branches), Some(branches_hit))
-    );
-    assert!(summary.lines_covered > 0 && summary.lines_covered < summary.lines_total);
+    assert_matches_lcov(&summary, &lcov, "cart.js");
+    assert_partly_covered(&summary);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -91,25 +77,18 @@ async fn failures_load_errors_and_absent_modules() {
     let runner = runner().await;
     let source = corpus("javascript/cart.js");
     let failing = CART_TESTS.replace("toBe(24)", "toBe(25)");
-    let report = runner.run(&vitest(&source, &failing), 0).await;
-    assert_eq!(report.outcome, Outcome::Failed, "{}", report.output);
-    assert!(
-        report.output.contains("expected 24 to be 25"),
-        "{}",
-        report.output
-    );
+    assert_fails_saying(
+        &runner,
+        &vitest(&source, &failing),
+        0,
+        &["expected 24 to be 25"],
+    )
+    .await;
 
     let broken = "import { it } from \"vitest\";\nit(\"x\", () => { (; });\n";
-    let report = runner.run(&vitest(&source, broken), 0).await;
-    assert_eq!(report.outcome, Outcome::BuildFailed, "{}", report.output);
+    assert_outcome(&runner, &vitest(&source, broken), 0, Outcome::BuildFailed).await;
 
     let needs = "import _ from \"lodash\";\nexport const first = (xs) => _.head(xs);\n";
     let tests = "import { it, expect } from \"vitest\";\nimport { first } from \"./cart.js\";\nit(\"first\", () => expect(first([1])).toBe(1));\n";
-    let report = runner.run(&vitest(needs, tests), 0).await;
-    assert_eq!(
-        report.outcome,
-        Outcome::MissingModule("lodash".into()),
-        "{}",
-        report.output
-    );
+    assert_missing_module(&runner, &vitest(needs, tests), "lodash").await;
 }
