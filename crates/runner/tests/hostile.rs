@@ -110,16 +110,20 @@ async fn writing_outside_the_work_directory_fails_and_tmp_is_private() {
 
 #[tokio::test]
 async fn an_infinite_loop_hits_the_cpu_limit_and_a_sleep_the_wall_clock() {
-    let runner = runner::Runner::new(runner::RunnerSettings {
-        limits: runner::Limits {
-            cpu_secs: 2,
-            wall_secs: 6,
-            ..runner::Limits::default()
-        },
-        work_root: std::env::temp_dir().join(format!("aiut-runner-limits-{}", std::process::id())),
-        ..runner::RunnerSettings::default()
-    })
-    .await;
+    let with_limits = |cpu_secs, wall_secs| {
+        runner::Runner::new(runner::RunnerSettings {
+            limits: runner::Limits {
+                cpu_secs,
+                wall_secs,
+                ..runner::Limits::default()
+            },
+            work_root: std::env::temp_dir()
+                .join(format!("aiut-runner-limits-{}", std::process::id())),
+            ..runner::RunnerSettings::default()
+        })
+    };
+    // Wall-clock room enough for 2 CPU seconds on a busy machine: the CPU limit must come first.
+    let runner = with_limits(2, 60).await;
     let report = run_test_body(&runner, "while True:\n    pass").await;
     assert_eq!(
         report.outcome,
@@ -127,6 +131,7 @@ async fn an_infinite_loop_hits_the_cpu_limit_and_a_sleep_the_wall_clock() {
         "{}",
         report.output
     );
+    let runner = with_limits(2, 6).await;
     let started = std::time::Instant::now();
     let report = run_test_body(&runner, "time.sleep(10_000)").await;
     assert_eq!(

@@ -59,8 +59,12 @@ impl Bubblewrap {
             cgroups: if root { Cgroups::detect() } else { None },
         };
         // A command that must run, and a network that must not be there.
-        let probe_dir =
-            std::env::temp_dir().join(format!("aiut-sandbox-probe-{}", std::process::id()));
+        // One directory per probe: several sandboxes may be probed at once in one process.
+        let probe_dir = std::env::temp_dir().join(format!(
+            "aiut-sandbox-probe-{}-{}",
+            std::process::id(),
+            RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&probe_dir)
             .map_err(|error| SandboxError::Unavailable(format!("no work directory: {error}")))?;
         sandbox
