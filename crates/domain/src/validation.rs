@@ -229,8 +229,8 @@ pub enum ValidationStatus {
     SyntaxOnly,
     /// Not run, and `reason` says why (no sandbox, no toolchain, offline scaffolds).
     NotRun,
-    /// Each delivered test passed on its own, but the file did not pass as a whole; `reason`
-    /// says how.
+    /// The tests did not pass: none of them (the task failed, and `tests` says why each was
+    /// left out), or each on its own but not the delivered file as a whole; `reason` says which.
     Failed,
 }
 
@@ -247,7 +247,7 @@ impl ValidationStatus {
 
 /// What the runner found for a task.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Validation {
     pub status: ValidationStatus,
     /// Why the tests were not run, in words a user reads (`not run: no sandbox`).

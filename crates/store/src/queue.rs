@@ -273,6 +273,8 @@ pub struct Failure<'a> {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub retries: u32,
+    /// What running the tests found, when the task failed because none passed.
+    pub validation: Option<&'a serde_json::Value>,
 }
 
 /// What became of a failed attempt.
@@ -301,6 +303,7 @@ pub async fn fail(
              updated_at = now(), error_code = $5, error_message = $6,
              prompt_tokens = prompt_tokens + $7, completion_tokens = completion_tokens + $8,
              provider_retries = provider_retries + $9,
+             validation = coalesce($10, validation),
              lease_owner = null, lease_expires_at = null
          where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
          returning status",
@@ -314,6 +317,7 @@ pub async fn fail(
     .bind(i64::try_from(failure.prompt_tokens).unwrap_or(i64::MAX))
     .bind(i64::try_from(failure.completion_tokens).unwrap_or(i64::MAX))
     .bind(i32::try_from(failure.retries).unwrap_or(i32::MAX))
+    .bind(failure.validation)
     .fetch_optional(pool)
     .await
     .context("cannot record the failure")?;

@@ -88,6 +88,11 @@ pub enum Halt {
     Fatal { code: &'static str, message: String },
     /// Another attempt may succeed (the model kept failing).
     Retryable { code: &'static str, message: String },
+    /// Every unit's tests were run and none passed: the task fails, with the verdicts kept.
+    NothingPassed {
+        message: String,
+        validation: Box<Validation>,
+    },
     /// The control was thrown; its reason says why.
     Stopped,
 }
@@ -195,14 +200,25 @@ impl Pipeline<'_> {
             Checking::Run => self.choose(&target, &outcomes, total).await?,
         };
         if delivered.pieces.is_empty() {
+            if let Some(reports) = delivered.reports {
+                return Err(Halt::NothingPassed {
+                    message: validation::nothing_passed(&reports),
+                    validation: Box::new(Validation {
+                        status: ValidationStatus::Failed,
+                        reason: Some("no test passed when run".to_owned()),
+                        tool: None,
+                        tests: reports,
+                        coverage: None,
+                        runs: delivered.runs,
+                    }),
+                });
+            }
             return Err(Halt::Fatal {
-                code: delivered.empty_code,
-                message: delivered.empty_message.unwrap_or_else(|| {
-                    format!(
-                        "none of the {total} units got tests that parse as {}",
-                        target.language.display_name()
-                    )
-                }),
+                code: "no_valid_tests",
+                message: format!(
+                    "none of the {total} units got tests that parse as {}",
+                    target.language.display_name()
+                ),
             });
         }
         let tests = u32::try_from(delivered.pieces.len()).unwrap_or(u32::MAX);
@@ -371,10 +387,6 @@ impl Pipeline<'_> {
                     ..Validation::not_run(reason)
                 },
             ));
-        }
-        if delivery.pieces.is_empty() && !reports.is_empty() {
-            delivery.empty_code = "no_passing_tests";
-            delivery.empty_message = Some(validation::nothing_passed(&reports));
         }
         delivery.reports = Some(reports);
         Ok(delivery)
@@ -636,9 +648,6 @@ struct Delivery {
     validation: Validation,
     /// Sandboxed runs so far.
     runs: u32,
-    /// The error of a task that delivers nothing.
-    empty_code: &'static str,
-    empty_message: Option<String>,
 }
 
 impl Default for Delivery {
@@ -650,8 +659,6 @@ impl Default for Delivery {
             reports: None,
             validation: Validation::not_run("not run"),
             runs: 0,
-            empty_code: "no_valid_tests",
-            empty_message: None,
         }
     }
 }

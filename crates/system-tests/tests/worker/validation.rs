@@ -263,6 +263,16 @@ async fn hostile_sources_are_contained_and_the_worker_keeps_serving(
             // no test of it passes, and the task says so.
             assert_eq!(status, "failed", "{task}");
             assert_eq!(task["error"]["code"], "no_passing_tests", "{task}");
+            // The verdicts stay on the failed task, each with the tool's words.
+            let tests = task["validation"]["tests"]
+                .as_array()
+                .expect("verdicts kept");
+            assert!(!tests.is_empty(), "{task}");
+            for test in tests {
+                assert_eq!(test["verdict"], "build_failed", "{task}");
+                assert_eq!(test["kept"], false);
+                assert!(test["reason"].is_string(), "{task}");
+            }
         } else {
             // Killing its parent or leaving a process behind ends its own run, nothing else.
             assert!(["failed", "succeeded"].contains(&status), "{task}");

@@ -74,10 +74,18 @@ pub(super) async fn finish(
             Ok("succeeded")
         }
         Err(Halt::Fatal { code, message }) => {
-            fail(shared, task, lease, report, code, &message, false).await
+            fail(shared, task, lease, report, (code, &message, None), false).await
+        }
+        Err(Halt::NothingPassed {
+            message,
+            validation,
+        }) => {
+            let validation = serde_json::to_value(&*validation)?;
+            let ending = ("no_passing_tests", message.as_str(), Some(&validation));
+            fail(shared, task, lease, report, ending, false).await
         }
         Err(Halt::Retryable { code, message }) => {
-            fail(shared, task, lease, report, code, &message, true).await
+            fail(shared, task, lease, report, (code, &message, None), true).await
         }
         Err(Halt::Stopped) => match control.reason() {
             Some(StopReason::CancelRequested) => {
@@ -121,8 +129,7 @@ async fn fail(
     task: &ClaimedTask,
     lease: Lease<'_>,
     report: &CallReport,
-    code: &str,
-    message: &str,
+    (code, message, validation): (&str, &str, Option<&serde_json::Value>),
     retry: bool,
 ) -> anyhow::Result<&'static str> {
     let failure = Failure {
@@ -131,6 +138,7 @@ async fn fail(
         prompt_tokens: report.prompt_tokens,
         completion_tokens: report.completion_tokens,
         retries: report.retries,
+        validation,
     };
     let after = queue::fail(&shared.pool, lease, &failure, retry).await?;
     let publisher = &shared.publisher;
