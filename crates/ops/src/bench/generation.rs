@@ -544,6 +544,9 @@ fn submit_and_wait(
                         if record.units == 0 {
                             record.units = u32::try_from(validation.tests.len()).unwrap_or(0);
                         }
+                        // A failed task that kept its verdicts: they, not the message, count.
+                        record.verdicts_from_error.clear();
+                        record.assumed_rounds = None;
                         record.validation = Some(validation);
                     }
                     Err(error) => problems.push(format!(
