@@ -18,6 +18,24 @@ const LOADERS = {
   ".tsx": "tsx",
 };
 
+// esbuild's CommonJS export block (`var x_exports = {}; __export(x_exports, {...});
+// module.exports = __toCommonJS(x_exports);`) maps to the file's first character, which would
+// count line 1 as code: those lines lose their mappings. The mappings' deltas stay right, since the
+// dropped segments are all zero ("AAAA") and come before any other.
+const EXPORT_BLOCK = /^(var \w+_exports = \{\};|__export\(\w+_exports, \{|\s+[\w$]+: \(\) => [\w$]+,?|\}\);|module\.exports = __toCommonJS\(\w+_exports\);)$/;
+
+function unmapExportBlock(code, map) {
+  const lines = code.split("\n");
+  const mappings = map.mappings.split(";");
+  for (let i = 0; i < mappings.length && i < lines.length; i++) {
+    if (mappings[i] === "") continue;
+    if (mappings[i] !== "AAAA" || !EXPORT_BLOCK.test(lines[i])) break;
+    mappings[i] = "";
+  }
+  map.mappings = mappings.join(";");
+  return map;
+}
+
 function hoistMocks(code, map, filename) {
   const babel = require("@babel/core");
   const result = babel.transformSync(code, {
@@ -46,7 +64,7 @@ module.exports = {
       jsx: "automatic",
       supported: { "dynamic-import": false },
     });
-    const map = JSON.parse(result.map);
+    const map = unmapExportBlock(result.code, JSON.parse(result.map));
     if (/\bjest\s*\.\s*(mock|unmock|enableAutomock|disableAutomock|deepUnmock)\s*\(/.test(sourceText)) {
       return hoistMocks(result.code, map, sourcePath);
     }
