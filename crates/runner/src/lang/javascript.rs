@@ -199,7 +199,8 @@ impl Toolchain for Vitest {
 /// lcov; ES modules, TypeScript and JSX go through `jest-esbuild.cjs`, installed beside the tools.
 pub(crate) struct Jest;
 
-const JEST_CONFIG: &str = ".jest.config.cjs";
+/// Jest reads its project again from the work directory, finding the configuration by name.
+const JEST_CONFIG: &str = "jest.config.cjs";
 const JEST_REPORTS: &str = ".jest-coverage";
 /// Where `toolchains/install` puts Jest's transform.
 const JEST_TRANSFORM: &str = "/usr/local/lib/aiunittest/jest-esbuild.cjs";
