@@ -2,6 +2,8 @@
 //! lcov. TypeScript and JSX load through `tsx` (npm, in the runner's Node tools), which strips
 //! types and leaves source maps, so coverage is of the file as written. ES modules and CommonJS
 //! both work as written: node 20.19+ detects module syntax and lets `require` load ES modules.
+//! Vitest runs as it is; Jest through a transform of ours (`toolchains/jest-esbuild.cjs`) that
+//! turns ES modules, TypeScript and JSX into CommonJS with esbuild, with Jest's own coverage.
 
 use std::io;
 use std::path::Path;
@@ -190,6 +192,125 @@ impl Toolchain for Vitest {
             || execution.output.contains("Transform failed")
             || execution.output.contains("no tests")
             || execution.output.contains("SyntaxError")
+    }
+}
+
+/// Jest (npm, in the runner's Node tools) in one process, with its own (Istanbul) coverage as
+/// lcov; ES modules, TypeScript and JSX go through `jest-esbuild.cjs`, installed beside the tools.
+pub(crate) struct Jest;
+
+/// Jest reads its project again from the work directory, finding the configuration by name.
+const JEST_CONFIG: &str = "jest.config.cjs";
+const JEST_REPORTS: &str = ".jest-coverage";
+/// Where `toolchains/install` puts Jest's transform.
+const JEST_TRANSFORM: &str = "/usr/local/lib/aiunittest/jest-esbuild.cjs";
+
+impl Jest {
+    fn jest(options: &str) -> Command {
+        Command::shell(format!(
+            "{NODE} {NODE_TOOLS}/jest/bin/jest.js --config /work/{JEST_CONFIG} \
+             --ci --runInBand --watchman=false --colors=false {options}"
+        ))
+        .env("NODE_ENV", "test")
+        .env("CI", "1")
+        .no_address_space_limit()
+    }
+
+    /// The configuration: this test file only, everything through the esbuild transform, Jest's
+    /// cache and reports inside the work directory.
+    fn config(source: &str, test: &str) -> String {
+        let json = |text: &str| serde_json::Value::from(text).to_string();
+        let test_regex = format!("^/work/{}$", regex_escape(test));
+        format!(
+            "module.exports = {{\n\
+             \x20 rootDir: \"/work\",\n\
+             \x20 roots: [\"/work\"],\n\
+             \x20 testEnvironment: \"node\",\n\
+             \x20 testRegex: [{test_regex}],\n\
+             \x20 transform: {{ \"\\\\.[cm]?[jt]sx?$\": {transform} }},\n\
+             \x20 moduleFileExtensions: [\"js\", \"mjs\", \"cjs\", \"jsx\", \"ts\", \"mts\", \"cts\", \"tsx\", \"json\", \"node\"],\n\
+             \x20 // `./geometry.js` in TypeScript names `./geometry.ts`; `./cart` still finds `./cart.js`.\n\
+             \x20 moduleNameMapper: {{ \"^(\\\\.{{1,2}}/.*)\\\\.js$\": \"$1\" }},\n\
+             \x20 cacheDirectory: \"/work/.jest-cache\",\n\
+             \x20 watchman: false,\n\
+             \x20 coverageDirectory: \"/work/{JEST_REPORTS}\",\n\
+             \x20 collectCoverageFrom: [{source}],\n\
+             }};\n",
+            test_regex = json(&test_regex),
+            transform = json(JEST_TRANSFORM),
+            source = json(&glob_escape(source)),
+        )
+    }
+}
+
+/// `text` matched literally in a regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if "\\^$.|?*+()[]{}/".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// `text` matched literally by a glob (micromatch's).
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        if "\\*?[](){}!+@".contains(character) {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+impl Toolchain for Jest {
+    fn tool(&self) -> &'static str {
+        "jest"
+    }
+
+    fn probe(&self) -> Command {
+        Command::shell(format!(
+            "test -f {JEST_TRANSFORM} && {NODE} {NODE_TOOLS}/jest/bin/jest.js --version"
+        ))
+        .no_address_space_limit()
+    }
+
+    fn install_hint(&self) -> &'static str {
+        "Jest tests need node and jest with esbuild (npm, from crates/runner/toolchains/package.json) and the runner's transform (crates/runner/toolchains/install puts it beside them)"
+    }
+
+    fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let source = plain_name(job.source_file_name)?;
+        let test = plain_name(job.test_file_name)?;
+        std::fs::write(dir.join(source), job.source)?;
+        std::fs::write(dir.join(test), job.test_code)?;
+        std::fs::write(dir.join(JEST_CONFIG), Jest::config(source, test))?;
+        Ok(Plan {
+            // A test file that does not load fails as a suite ("Test suite failed to run").
+            build: None,
+            run_with_coverage: Jest::jest("--coverage --coverageReporters=lcov"),
+            run: Jest::jest(""),
+        })
+    }
+
+    fn coverage(&self, job: &Job<'_>, dir: &Path) -> Option<Measured> {
+        let report = std::fs::read_to_string(dir.join(JEST_REPORTS).join("lcov.info")).ok()?;
+        crate::coverage::from_lcov(&report, job.source_file_name)
+    }
+
+    fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
+        // Jest's resolver: `Cannot find module 'lodash' from 'cart.js'`.
+        missing_modules(output)
+            .into_iter()
+            .find(|module| imports(job.source, module))
+    }
+
+    fn is_load_error(&self, execution: &crate::sandbox::Execution) -> bool {
+        execution.output.contains("Test suite failed to run")
     }
 }
 

@@ -68,12 +68,7 @@ pub(crate) fn toolchain(
             Ok(&javascript::NodeTest { typescript: true })
         }
         (Language::Javascript | Language::Typescript, Framework::Vitest) => Ok(&javascript::Vitest),
-        (Language::Javascript | Language::Typescript, Framework::Jest) => Err(
-            "not run on this deployment: Jest is not among the runner's Node tools (ES modules and \
-             TypeScript under Jest need a Babel or ts-jest transform the runner does not set up); \
-             node:test and Vitest tests run here"
-                .to_owned(),
-        ),
+        (Language::Javascript | Language::Typescript, Framework::Jest) => Ok(&javascript::Jest),
         (Language::Go, Framework::GoTesting) => Ok(&go::GoTest { testify: false }),
         (Language::Go, Framework::Testify) => Ok(&go::GoTest { testify: true }),
         (Language::Csharp, framework) => Err(format!(
