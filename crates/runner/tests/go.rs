@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use common::{
     assert_fails_saying, assert_missing_module, assert_outcome, assert_output_says,
-    assert_partly_covered, assert_passes_and_measures, by_hand_with, corpus, job, runner, tempdir,
-    write_job_files,
+    assert_partly_covered, assert_passes_and_measures, by_hand_with, corpus, job, tempdir,
+    toolchain_runner, write_job_files,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -78,7 +78,7 @@ fn profile_lines(profile: &str, file: &str) -> (BTreeSet<u32>, BTreeSet<u32>) {
 
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_go_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("go/stack.go");
     let job = go(Framework::GoTesting, &source, STACK_TESTS);
     let (output, measured) = assert_passes_and_measures(&runner, &job, 2).await;
@@ -129,7 +129,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_go_reports() {
 
 #[tokio::test]
 async fn a_wrong_expectation_fails_with_the_message_in_the_output() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("go/stack.go");
     let tests = "package collections\n\nimport \"testing\"\n\nfunc TestLen(t *testing.T) {\n\ts := NewStack[string](2)\n\ts.Push(\"a\")\n\tif s.Len() != 2 {\n\t\tt.Errorf(\"Len() = %d, want 2\", s.Len())\n\t}\n}\n";
     let job = go(Framework::GoTesting, &source, tests);
@@ -138,7 +138,7 @@ async fn a_wrong_expectation_fails_with_the_message_in_the_output() {
 
 #[tokio::test]
 async fn a_compile_error_did_not_build() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("go/stack.go");
     let tests = "package collections\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {\n\tvar n int = \"text\"\n\t_ = n\n}\n";
     let job = go(Framework::GoTesting, &source, tests);
@@ -148,7 +148,7 @@ async fn a_compile_error_did_not_build() {
 
 #[tokio::test]
 async fn a_source_that_needs_an_absent_package_says_which() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = "package ids\n\nimport \"github.com/google/uuid\"\n\nfunc New() string { return uuid.NewString() }\n";
     let tests = "package ids\n\nimport \"testing\"\n\nfunc TestNew(t *testing.T) {\n\tif New() == \"\" {\n\t\tt.Fatal(\"empty\")\n\t}\n}\n";
     let job = job(
@@ -164,7 +164,7 @@ async fn a_source_that_needs_an_absent_package_says_which() {
 
 #[tokio::test]
 async fn testify_runs_from_debians_packages() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("go/stack.go");
     let passing = "package collections\n\nimport (\n\t\"testing\"\n\n\t\"github.com/stretchr/testify/assert\"\n\t\"github.com/stretchr/testify/require\"\n)\n\nfunc TestPop(t *testing.T) {\n\ts := NewStack[int](0)\n\ts.Push(7)\n\tv, err := s.Pop()\n\trequire.NoError(t, err)\n\tassert.Equal(t, 7, v)\n}\n";
     let failing = passing.replace("assert.Equal(t, 7, v)", "assert.Equal(t, 8, v)");

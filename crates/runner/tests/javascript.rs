@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     assert_fails_saying, assert_missing_module, assert_node_test_measures_as_by_hand,
-    assert_outcome, corpus, job, runner,
+    assert_outcome, corpus, job, toolchain_runner,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -47,7 +47,7 @@ fn node_test<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str)
 
 #[tokio::test]
 async fn passing_es_module_tests_pass_again_and_report_the_coverage_node_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     let job = node_test("cart.js", &source, CART_TESTS);
     assert_node_test_measures_as_by_hand(&runner, &job, 2, None).await;
@@ -55,7 +55,7 @@ async fn passing_es_module_tests_pass_again_and_report_the_coverage_node_reports
 
 #[tokio::test]
 async fn common_js_sources_and_tests_run_as_written() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/api.js");
     let tests = r#"const { test } = require("node:test");
 const assert = require("node:assert");
@@ -88,7 +88,7 @@ test("an unlimited limiter has no interval", () => {
 
 #[tokio::test]
 async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     // A CommonJS test of an ES module: `require` loads it.
     let tests = r#"const { test } = require("node:test");
@@ -106,7 +106,7 @@ test("total", () => {
 
 #[tokio::test]
 async fn tests_that_do_not_load_did_not_build() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     for tests in [
         "import { test } from \"node:test\";\ntest(\"x\", () => { (; });\n",
@@ -119,7 +119,7 @@ async fn tests_that_do_not_load_did_not_build() {
 
 #[tokio::test]
 async fn a_source_that_needs_an_absent_module_says_which() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let list = "import _ from \"lodash\";\n\nexport const first = (xs) => _.head(xs);\n";
     let dom = corpus("javascript/dom.jsx");
     for (source_file_name, source, tests, module) in [

@@ -9,7 +9,7 @@ use std::path::Path;
 use common::{
     assert_fails_saying, assert_matches_lcov, assert_missing_module, assert_outcome,
     assert_output_says, assert_partly_covered, assert_passes_and_measures, by_hand, corpus, job,
-    runner, tempdir, write_job_files,
+    tempdir, toolchain_runner, write_job_files,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -109,7 +109,7 @@ fn jest_lcov_by_hand(name: &str, job: &Job<'_>) -> String {
 
 #[tokio::test]
 async fn javascript_tests_pass_again_and_report_the_coverage_jest_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     let job = jest(
         Language::Javascript,
@@ -127,7 +127,7 @@ async fn javascript_tests_pass_again_and_report_the_coverage_jest_reports() {
 
 #[tokio::test]
 async fn typescript_tests_pass_again_and_report_the_coverage_jest_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("typescript/geometry.ts");
     let job = jest(
         Language::Typescript,
@@ -148,7 +148,7 @@ async fn typescript_tests_pass_again_and_report_the_coverage_jest_reports() {
 
 #[tokio::test]
 async fn failures_load_errors_and_absent_modules() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     let failing = CART_TESTS.replace("toBe(24)", "toBe(25)");
     assert_fails_saying(
@@ -233,7 +233,7 @@ async fn failures_load_errors_and_absent_modules() {
 
 #[tokio::test]
 async fn jest_mock_calls_are_hoisted_above_the_imports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = "import { readFileSync } from \"node:fs\";\nexport const size = (path) => readFileSync(path, \"utf8\").length;\n";
     let tests = r#"import { size } from "./size.js";
 import { readFileSync } from "node:fs";

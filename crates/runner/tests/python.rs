@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 
 use common::{
     assert_fails_saying, assert_missing_module, assert_outcome, assert_partly_covered,
-    assert_passes_and_measures, by_hand, by_hand_with, corpus, python, runner, tempdir,
+    assert_passes_and_measures, by_hand, by_hand_with, corpus, python, tempdir, toolchain_runner,
     write_job_files,
 };
 use runner::Outcome;
@@ -26,7 +26,7 @@ def test_truncate_keeps_short_text():
 
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("python/text_utils.py");
     let job = python("text_utils.py", &source, TEXT_UTILS_TESTS);
     let (_, measured) = assert_passes_and_measures(&runner, &job, 2).await;
@@ -96,7 +96,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_coverage_py_reports() 
 
 #[tokio::test]
 async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("python/text_utils.py");
     let tests = "from text_utils import word_count\n\n\ndef test_word_count():\n    assert word_count(\"one two\") == 3\n";
     let job = python("text_utils.py", &source, tests);
@@ -106,7 +106,7 @@ async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
 
 #[tokio::test]
 async fn tests_that_do_not_load_did_not_build() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("python/text_utils.py");
     for tests in [
         "from text_utils import no_such_function\n\ndef test_x():\n    assert no_such_function() == 1\n",
@@ -120,7 +120,7 @@ async fn tests_that_do_not_load_did_not_build() {
 
 #[tokio::test]
 async fn a_source_that_needs_an_absent_module_says_which() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = "import requests\n\n\ndef get(url):\n    return requests.get(url).text\n";
     let tests =
         "from client import get\n\n\ndef test_get():\n    assert get(\"http://x\") == \"\"\n";
@@ -130,7 +130,7 @@ async fn a_source_that_needs_an_absent_module_says_which() {
 
 #[tokio::test]
 async fn a_test_that_passes_only_sometimes_is_seen_in_its_reruns() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("python/text_utils.py");
     // Each run draws a fresh random byte: about half of the runs fail.
     let tests = "import os\nfrom text_utils import word_count\n\n\ndef test_coin():\n    assert word_count('a b') == 2\n    assert os.urandom(1)[0] < 128\n";

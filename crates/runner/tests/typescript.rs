@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     assert_fails_saying, assert_missing_module, assert_node_test_measures_as_by_hand,
-    assert_outcome, corpus, job, runner,
+    assert_outcome, corpus, job, toolchain_runner,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -48,7 +48,7 @@ fn node_test<'a>(
 
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_node_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("typescript/geometry.ts");
     let job = node_test("geometry.ts", &source, "geometry.test.ts", GEOMETRY_TESTS);
     let summary = assert_node_test_measures_as_by_hand(&runner, &job, 2, Some(TSX_LOADER)).await;
@@ -61,7 +61,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_node_reports() {
 
 #[tokio::test]
 async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("typescript/geometry.ts");
     let tests = "import { test } from \"node:test\";\nimport assert from \"node:assert/strict\";\nimport { Geometry } from \"./geometry\";\n\ntest(\"area\", () => {\n  const circle = new Geometry.Shapes.Circle({ x: 0, y: 0 }, 1);\n  assert.equal(circle.area(), 3, \"the unit circle's area\");\n});\n";
     let job = node_test("geometry.ts", &source, "geometry.test.ts", tests);
@@ -70,7 +70,7 @@ async fn a_wrong_expectation_fails_with_the_assertion_in_the_output() {
 
 #[tokio::test]
 async fn tests_that_do_not_parse_did_not_build() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("typescript/geometry.ts");
     let tests = "import { test } from \"node:test\";\nimport { midpoint } from \"./geometry\";\ntest(\"x\", () => { const p: = midpoint; });\n";
     let job = node_test("geometry.ts", &source, "geometry.test.ts", tests);
@@ -79,7 +79,7 @@ async fn tests_that_do_not_parse_did_not_build() {
 
 #[tokio::test]
 async fn sources_that_need_absent_packages_say_which() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let repository = corpus("typescript/repository.ts");
     let todo_list = corpus("typescript/TodoList.tsx");
     for (source_file_name, source, test_file_name, tests, module) in [

@@ -5,8 +5,8 @@ mod common;
 
 use common::{
     assert_fails_saying, assert_matches_lcov, assert_missing_module, assert_outcome,
-    assert_partly_covered, assert_passes_and_measures, by_hand, corpus, job, runner, tempdir,
-    write_job_files,
+    assert_partly_covered, assert_passes_and_measures, by_hand, corpus, job, tempdir,
+    toolchain_runner, write_job_files,
 };
 use domain::{Framework, Language};
 use runner::{Job, Outcome};
@@ -39,7 +39,7 @@ fn vitest<'a>(source: &'a str, test_code: &'a str) -> Job<'a> {
 
 #[tokio::test]
 async fn passing_tests_pass_again_and_report_the_coverage_vitest_reports() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     let (_, measured) = assert_passes_and_measures(&runner, &vitest(&source, CART_TESTS), 1).await;
     let summary = measured.summary();
@@ -74,7 +74,7 @@ async fn passing_tests_pass_again_and_report_the_coverage_vitest_reports() {
 
 #[tokio::test]
 async fn failures_load_errors_and_absent_modules() {
-    let runner = runner().await;
+    let runner = toolchain_runner().await;
     let source = corpus("javascript/cart.js");
     let failing = CART_TESTS.replace("toBe(24)", "toBe(25)");
     assert_fails_saying(
