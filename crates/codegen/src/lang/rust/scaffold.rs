@@ -10,6 +10,9 @@ use crate::scaffold::{
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();
     let mut lines: Vec<String> = plan.access.import_lines(&[]);
+    if plan.samples() {
+        lines.extend(module_imports(plan));
+    }
     lines.push(String::new());
     lines.push("#[test]".to_owned());
     if let Some(reason) = &skip {
@@ -30,6 +33,27 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     }
     lines.push("}".to_owned());
     lines_to_file(&lines)
+}
+
+/// Glob imports of the modules around the unit (`use super::geometry::*;`), which bring their
+/// traits into scope: a trait's method is called on a type only where the trait is in scope.
+fn module_imports(plan: &Plan<'_>) -> Vec<String> {
+    let Some(container) = plan.unit.container.as_deref() else {
+        return Vec::new();
+    };
+    let modules: Vec<&str> = container
+        .split("::")
+        .take_while(|segment| segment.starts_with(|c: char| c.is_ascii_lowercase()))
+        .collect();
+    let mut lines = Vec::new();
+    for depth in 1..=modules.len() {
+        let path = modules[..depth].join("::");
+        if path.split("::").all(crate::imports::is_identifier) {
+            lines.push("#[allow(unused_imports)]".to_owned());
+            lines.push(format!("use super::{path}::*;"));
+        }
+    }
+    lines
 }
 
 /// `'a`-lifetimes and `Self` out of a type, so it can be written in a test.
@@ -388,6 +412,15 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
             Twist::WrongValue | Twist::Sample | Twist::Flaky if textual => {
                 "assert_eq!(result, \"\");".to_owned()
             }
+            // An equality shows the value in the failure, for the next answer to read.
+            Twist::WrongValue | Twist::Sample | Twist::Flaky
+                if option_guess(return_type, generics).is_some() =>
+            {
+                format!(
+                    "assert_eq!(result, {});",
+                    option_guess(return_type, generics).unwrap_or_default()
+                )
+            }
             _ if plan.samples() && !shows_debug(plan, return_type) => {
                 // No `Debug` to show it by: the call returning is what is checked.
                 "let _ = &result; // The call returned without panicking.".to_owned()
@@ -407,6 +440,21 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
         lines.push("assert_eq!(keys[0], \"a\");".to_owned());
     }
     lines
+}
+
+/// A guess at an `Option` of a number (`Some(0)`), which an equality can compare and print.
+fn option_guess(return_type: Option<&str>, generics: &[String]) -> Option<String> {
+    let text = instantiate(
+        &crate::text::collapse_whitespace(return_type.unwrap_or_default()),
+        generics,
+    );
+    let inner = text.strip_prefix("Option<")?.strip_suffix('>')?.trim();
+    match inner {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => Some("Some(0)".to_owned()),
+        "f32" | "f64" => Some("Some(0.0)".to_owned()),
+        _ => None,
+    }
 }
 
 /// Whether a result of `return_type` can be printed with `{:?}`: the types `result_assertion`
