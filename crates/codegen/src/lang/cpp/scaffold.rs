@@ -105,9 +105,14 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
     if plan.arranges_instance()
         && let Some(container) = &container
     {
-        lines.push(format!(
-            "{container} subject{{}}; // TODO: construct with real arguments"
-        ));
+        match plan.constructor_args(|type_name, index| {
+            sample(Some(type_name), index).map(|(_, value)| value)
+        }) {
+            Some(args) => lines.push(format!("{container} subject{{{}}};", args.join(", "))),
+            None => lines.push(format!(
+                "{container} subject{{}}; // TODO: construct with real arguments"
+            )),
+        }
     }
     let mut call_args = Vec::new();
     for (index, arg) in plan.args.iter().enumerate() {
@@ -116,6 +121,14 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
             && let Some((value_type, value)) = sample(arg.type_name.as_deref(), index)
         {
             line = format!("{value_type} {} = {value};", arg.name);
+        } else if let Some(type_name) = arg.type_name.as_deref()
+            && let class = base_type(Some(type_name))
+            && let Some(args) = plan.constructor_args_of(&class, |type_name, index| {
+                sample(Some(type_name), index).map(|(_, value)| value)
+            })
+        {
+            // A class of the source's own: built with its constructor.
+            line = format!("{class} {}{{{}}};", arg.name, args.join(", "));
         }
         lines.push(line);
         call_args.push(passed);

@@ -99,9 +99,18 @@ fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
     if plan.arranges_instance()
         && let Some(container) = &container
     {
-        lines.push(format!(
-            "{container} subject = new {container}(); // TODO: pass the constructor's arguments"
-        ));
+        match plan.constructor_args(|type_name, index| {
+            let (declared, _, _) = placeholder(Some(type_name), mockito);
+            sample(&declared, index)
+        }) {
+            Some(args) => lines.push(format!(
+                "{container} subject = new {container}({});",
+                args.join(", ")
+            )),
+            None => lines.push(format!(
+                "{container} subject = new {container}(); // TODO: pass the constructor's arguments"
+            )),
+        }
     }
     let mut call_args = Vec::new();
     for arg in &plan.args {
