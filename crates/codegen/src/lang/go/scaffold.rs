@@ -438,6 +438,14 @@ fn assertion(name: &str, type_name: &str, testify: bool) -> Vec<String> {
         "bool" => (name.to_owned(), "got %v, want false"),
         "string" => (format!("{name} != \"\""), "got %q, want empty"),
         _ if numeric => (format!("{name} != 0"), "got %v, want 0"),
+        // vet refuses a func value printed with %v.
+        _ if type_name.starts_with("func") => {
+            return vec![
+                format!("if {name} == nil {{"),
+                "\tt.Errorf(\"got nil, want a function\")".to_owned(),
+                "}".to_owned(),
+            ];
+        }
         _ if nilable => (format!("{name} == nil"), "got %v, want non-nil"),
         _ => {
             return vec![format!(
