@@ -269,6 +269,50 @@ impl<'a> Plan<'a> {
         )
     }
 
+    /// The arguments of the container's constructor a simulated answer builds its subject with:
+    /// the constructor (of the source's own, not private) with the fewest parameters whose
+    /// parameters all have a sample value by `sample(type, index)`. `None` when the container has
+    /// no such constructor, or one without parameters (the plain construction then works).
+    pub(crate) fn constructor_args(
+        &self,
+        sample: impl Fn(&str, usize) -> Option<String>,
+    ) -> Option<Vec<String>> {
+        self.constructor_args_of(self.unit.container.as_deref()?, sample)
+    }
+
+    /// [`Plan::constructor_args`] for the class `container` (its path as the parse names it).
+    pub(crate) fn constructor_args_of(
+        &self,
+        container: &str,
+        sample: impl Fn(&str, usize) -> Option<String>,
+    ) -> Option<Vec<String>> {
+        if !self.samples() {
+            return None;
+        }
+        let units = crate::parse_units(self.target.source_syntax(), self.target.source).ok()?;
+        let constructors: Vec<&Unit> = units
+            .iter()
+            .filter(|unit| {
+                unit.kind == UnitKind::Constructor
+                    && unit.container.as_deref() == Some(container)
+                    && !unit.signature.trim_start().starts_with("private")
+            })
+            .collect();
+        if constructors.iter().any(|unit| unit.params.is_empty()) {
+            return None;
+        }
+        constructors
+            .iter()
+            .filter_map(|unit| {
+                unit.params
+                    .iter()
+                    .enumerate()
+                    .map(|(index, param)| sample(param.type_name.as_deref()?, index))
+                    .collect::<Option<Vec<String>>>()
+            })
+            .min_by_key(Vec::len)
+    }
+
     /// Name parts for the test's name: the container's segments and the unit's name, as
     /// identifiers. Constructors are named `init`/`constructor` by their kind, not `__init__`.
     pub(crate) fn name_parts(&self) -> Vec<String> {

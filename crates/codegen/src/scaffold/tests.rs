@@ -904,3 +904,163 @@ mod generated_units {
         }
     }
 }
+
+/// The simulated answer with `twist` for the unit named `name` (the first of that name) of the
+/// corpus-like `source`, parsed as `file` in `language`'s default framework.
+fn simulated_for(language: Language, file: &str, source: &str, name: &str, twist: Twist) -> String {
+    let file_name = SourceFileName::parse(file).expect("valid name");
+    let target = target(language, language.default_framework(), &file_name, source);
+    let units = crate::parse_units(target.source_syntax(), source).expect("units");
+    let unit = units
+        .iter()
+        .find(|unit| unit.name == name)
+        .unwrap_or_else(|| panic!("no unit {name} in {units:?}"));
+    simulated_tests(&target, unit, &twist)
+}
+
+const RUST_STACK: &str = "pub struct Stack<T> {\n    items: Vec<T>,\n    capacity: usize,\n}\n\n\
+impl<T> Stack<T> {\n    pub fn with_capacity(capacity: usize) -> Self {\n        Self { items: Vec::new(), capacity }\n    }\n\n\
+    pub fn push(&mut self, item: T) -> bool {\n        self.items.push(item);\n        self.items.len() <= self.capacity\n    }\n\n\
+    pub fn pop(&mut self) -> Option<T> {\n        self.items.pop()\n    }\n}\n";
+
+/// Rust answers give a generic container a concrete type, build the subject with the type's own
+/// constructor and type the arguments: `let x = Default::default();` needs annotations (E0282)
+/// and `Stack` without its parameter does not name a type (E0107).
+#[test]
+fn rust_simulated_answers_are_typed_and_constructed() {
+    for twist in [Twist::Sample, Twist::WrongValue, Twist::Flaky] {
+        let push = simulated_for(
+            Language::Rust,
+            "stack.rs",
+            RUST_STACK,
+            "push",
+            twist.clone(),
+        );
+        assert!(
+            push.contains("let mut subject = Stack::<i32>::with_capacity(3);"),
+            "{push}"
+        );
+        assert!(push.contains("let item = 3;"), "{push}");
+        assert!(!push.contains("Default::default()"), "{push}");
+        assert!(!push.contains(": T "), "{push}");
+    }
+    let built = simulated_for(
+        Language::Rust,
+        "stack.rs",
+        RUST_STACK,
+        "with_capacity",
+        Twist::Sample,
+    );
+    assert!(
+        built.contains("let result = Stack::<i32>::with_capacity(capacity);"),
+        "{built}"
+    );
+    // The Option of a number is compared, so that a failing run shows the value.
+    let pop = simulated_for(
+        Language::Rust,
+        "stack.rs",
+        RUST_STACK,
+        "pop",
+        Twist::WrongValue,
+    );
+    assert!(pop.contains("assert_eq!(result, Some(0));"), "{pop}");
+    // The first answer still goes wrong where the twist says so.
+    let missing = simulated_for(
+        Language::Rust,
+        "stack.rs",
+        RUST_STACK,
+        "push",
+        Twist::MissingHelper,
+    );
+    assert!(missing.contains("make_test_fixture()"), "{missing}");
+    let flaky = simulated_for(Language::Rust, "stack.rs", RUST_STACK, "push", Twist::Flaky);
+    assert!(flaky.contains("HashMap"), "{flaky}");
+    // The offline scaffold is as it was.
+    let file_name = SourceFileName::parse("stack.rs").expect("valid name");
+    let target = target(
+        Language::Rust,
+        Framework::RustBuiltin,
+        &file_name,
+        RUST_STACK,
+    );
+    let units = crate::parse_units(target.source_syntax(), RUST_STACK).expect("units");
+    let scaffold = unit_tests(&target, &units[1], Flavor::Scaffold);
+    assert!(
+        scaffold.contains("let mut subject: Stack = Default::default();"),
+        "{scaffold}"
+    );
+}
+
+/// A type without `Debug` is not printed with `{:?}` (E0277), and a trait's method is called with
+/// the trait's module imported.
+#[test]
+fn rust_simulated_answers_import_traits_and_print_only_debug_types() {
+    let source = "pub mod geometry {\n    pub trait Shape {\n        fn area(&self) -> f64;\n    }\n\n\
+    pub struct Circle {\n        pub radius: f64,\n    }\n\n\
+    impl Circle {\n        pub fn new(radius: f64) -> Self {\n            Circle { radius }\n        }\n    }\n\n\
+    impl Shape for Circle {\n        fn area(&self) -> f64 {\n            self.radius\n        }\n    }\n}\n";
+    let new = simulated_for(Language::Rust, "shapes.rs", source, "new", Twist::Sample);
+    assert!(!new.contains("{result:?}"), "{new}");
+    assert!(new.contains("let _ = &result;"), "{new}");
+    let area = simulated_for(Language::Rust, "shapes.rs", source, "area", Twist::Sample);
+    assert!(area.contains("use super::geometry::*;"), "{area}");
+    assert!(
+        area.contains("let mut subject = geometry::Circle::new(2.5);"),
+        "{area}"
+    );
+}
+
+/// Java: a class without a constructor taking nothing is built with sample arguments, a nested
+/// enum is imported and given its first constant.
+#[test]
+fn java_simulated_answers_construct_and_import_nested_types() {
+    let source = "package com.example;\n\npublic class Money {\n    private final long cents;\n\n\
+    public Money(long cents) {\n        this.cents = cents;\n    }\n\n\
+    public long cents() {\n        return cents;\n    }\n\n\
+    public static Money zero(Currency currency) {\n        return new Money(0);\n    }\n\n\
+    public enum Currency {\n        EUR, USD;\n\n        public String code() {\n            return name();\n        }\n    }\n}\n";
+    let cents = simulated_for(Language::Java, "Money.java", source, "cents", Twist::Sample);
+    assert!(cents.contains("Money subject = new Money(3L);"), "{cents}");
+    let zero = simulated_for(Language::Java, "Money.java", source, "zero", Twist::Sample);
+    assert!(
+        zero.contains("import com.example.Money.Currency;"),
+        "{zero}"
+    );
+    assert!(
+        zero.contains("Currency currency = Currency.values()[0];"),
+        "{zero}"
+    );
+    let code = simulated_for(Language::Java, "Money.java", source, "code", Twist::Sample);
+    assert!(
+        code.contains("Money.Currency subject = Money.Currency.values()[0];"),
+        "{code}"
+    );
+}
+
+/// C++: a class template is instantiated, and built with its constructor.
+#[test]
+fn cpp_simulated_answers_instantiate_templates() {
+    let source = "#include <cstddef>\n#include <vector>\n\nnamespace linalg {\n\ntemplate <typename T>\nclass Matrix {\npublic:\n    Matrix(std::size_t rows, std::size_t cols) : rows_(rows), data_(rows * cols) {}\n\n    std::size_t rows() const { return rows_; }\n\nprivate:\n    std::size_t rows_;\n    std::vector<T> data_;\n};\n\n}\n";
+    let rows = simulated_for(Language::Cpp, "matrix.hpp", source, "rows", Twist::Sample);
+    assert!(
+        rows.contains("linalg::Matrix<int> subject{3, 2};"),
+        "{rows}"
+    );
+}
+
+/// Go: generic types and functions get `int` for their type parameters.
+#[test]
+fn go_simulated_answers_instantiate_generics() {
+    let source = "package collections\n\ntype Stack[T any] struct {\n\titems []T\n}\n\n\
+func (s *Stack[T]) Push(v T) {\n\ts.items = append(s.items, v)\n}\n\n\
+func Sum[N int | float64](values ...N) N {\n\tvar total N\n\tfor _, v := range values {\n\t\ttotal += v\n\t}\n\treturn total\n}\n\n\
+func Counter() func() int {\n\treturn func() int { return 1 }\n}\n";
+    let push = simulated_for(Language::Go, "stack.go", source, "Push", Twist::Sample);
+    assert!(push.contains("var subject Stack[int]"), "{push}");
+    assert!(push.contains("var v int = 3"), "{push}");
+    let sum = simulated_for(Language::Go, "stack.go", source, "Sum", Twist::Sample);
+    assert!(sum.contains("var values []int"), "{sum}");
+    assert!(sum.contains("result := Sum[int](values...)"), "{sum}");
+    let counter = simulated_for(Language::Go, "stack.go", source, "Counter", Twist::Sample);
+    assert!(!counter.contains("%v\", result"), "{counter}");
+}

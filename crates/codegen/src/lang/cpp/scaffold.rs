@@ -99,23 +99,137 @@ fn placeholder(name: &str, type_name: Option<&str>) -> (String, String) {
     (format!("{value_type} {name}{{}};"), passed)
 }
 
+/// The concrete type a simulated test gives a template's type parameter.
+const TYPE_ARGUMENT: &str = "int";
+
+/// The type parameters of the class template `name` in `source` (`template <typename T> class
+/// Matrix` → [`T`]); empty for a plain class, or a template with non-type parameters.
+fn template_params(source: &str, name: &str) -> Vec<String> {
+    for keyword in ["class", "struct"] {
+        let needle = format!("{keyword} {name}");
+        for (position, _) in source.match_indices(&needle) {
+            let after = source[position + needle.len()..].chars().next();
+            if after.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let before = source[..position].trim_end();
+            let Some(list) = before.strip_suffix('>') else {
+                continue;
+            };
+            let Some(open) = list.rfind("template") else {
+                continue;
+            };
+            let inner = list[open + "template".len()..]
+                .trim()
+                .trim_start_matches('<');
+            let parts = crate::scaffold::split_top_level(inner);
+            let names: Option<Vec<String>> = parts
+                .iter()
+                .map(|part| {
+                    let words: Vec<&str> = part.split('=').next()?.split_whitespace().collect();
+                    match words.as_slice() {
+                        ["typename" | "class", name] => Some((*name).to_owned()),
+                        _ => None,
+                    }
+                })
+                .collect();
+            return names.unwrap_or_default();
+        }
+    }
+    Vec::new()
+}
+
+/// `type_name` with the template's parameters given the concrete type, and the class named
+/// alone (`Matrix`, as the class's own code may write it) given its arguments.
+fn instantiate(type_name: &str, params: &[String], class: &str, arguments: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let mut chars = type_name.chars().peekable();
+    loop {
+        let next = chars.next();
+        if let Some(c) = next
+            && (c.is_alphanumeric() || c == '_')
+        {
+            word.push(c);
+            continue;
+        }
+        if params.contains(&word) {
+            out.push_str(TYPE_ARGUMENT);
+        } else if word == class
+            && !class.is_empty()
+            && chars.peek() != Some(&'<')
+            && next != Some('<')
+        {
+            out.push_str(&word);
+            out.push_str(arguments);
+        } else {
+            out.push_str(&word);
+        }
+        word.clear();
+        match next {
+            Some(c) => out.push(c),
+            None => break,
+        }
+    }
+    out
+}
+
 fn body(plan: &Plan<'_>) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
-    let container = plan.container_path();
+    let class = plan
+        .container_path()
+        .map(|path| path.rsplit("::").next().unwrap_or(&path).to_owned())
+        .unwrap_or_default();
+    let template = if plan.samples() && !class.is_empty() {
+        template_params(plan.target.source, &class)
+    } else {
+        Vec::new()
+    };
+    let arguments = if template.is_empty() {
+        String::new()
+    } else {
+        format!("<{}>", vec![TYPE_ARGUMENT; template.len()].join(", "))
+    };
+    let container = plan
+        .container_path()
+        .map(|path| format!("{path}{arguments}"));
+    let instantiated: Vec<Option<String>> = plan
+        .args
+        .iter()
+        .map(|arg| {
+            arg.type_name
+                .as_deref()
+                .map(|type_name| instantiate(type_name, &template, &class, &arguments))
+        })
+        .collect();
     if plan.arranges_instance()
         && let Some(container) = &container
     {
-        lines.push(format!(
-            "{container} subject{{}}; // TODO: construct with real arguments"
-        ));
+        match plan.constructor_args(|type_name, index| {
+            sample(Some(type_name), index).map(|(_, value)| value)
+        }) {
+            Some(args) => lines.push(format!("{container} subject{{{}}};", args.join(", "))),
+            None => lines.push(format!(
+                "{container} subject{{}}; // TODO: construct with real arguments"
+            )),
+        }
     }
     let mut call_args = Vec::new();
     for (index, arg) in plan.args.iter().enumerate() {
-        let (mut line, passed) = placeholder(&arg.name, arg.type_name.as_deref());
+        let type_name = instantiated[index].as_deref();
+        let (mut line, passed) = placeholder(&arg.name, type_name);
         if plan.samples()
-            && let Some((value_type, value)) = sample(arg.type_name.as_deref(), index)
+            && let Some((value_type, value)) = sample(type_name, index)
         {
             line = format!("{value_type} {} = {value};", arg.name);
+        } else if let Some(type_name) = type_name
+            && let class = base_type(Some(type_name))
+            && let Some(args) = plan.constructor_args_of(&class, |type_name, index| {
+                sample(Some(type_name), index).map(|(_, value)| value)
+            })
+        {
+            // A class of the source's own: built with its constructor.
+            line = format!("{class} {}{{{}}};", arg.name, args.join(", "));
         }
         lines.push(line);
         call_args.push(passed);

@@ -106,20 +106,133 @@ fn declaration(name: &str, type_name: Option<&str>) -> (String, bool) {
     }
 }
 
+/// The concrete type a simulated test gives a type parameter.
+const TYPE_ARGUMENT: &str = "int";
+
+/// The names of the type parameters in `list` (`T any`, `K comparable, V any`, `T, U any`).
+fn type_param_names(list: &str) -> Vec<String> {
+    split_top_level(list)
+        .iter()
+        .filter_map(|part| part.split_whitespace().next())
+        .filter(|name| crate::imports::is_identifier(name))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The text between `open` (which ends with `[`) and its matching `]` in `text`.
+fn bracketed<'t>(text: &'t str, open: &str) -> Option<&'t str> {
+    let start = text.find(open)? + open.len();
+    let rest = &text[start..];
+    let mut depth = 1usize;
+    for (index, c) in rest.char_indices() {
+        match c {
+            '[' => depth += 1,
+            ']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&rest[..index]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The type parameters of the container's type declaration (`type Stack[T any] struct`).
+fn container_type_params(plan: &Plan<'_>, container: &str) -> Vec<String> {
+    bracketed(plan.target.source, &format!("type {container}["))
+        .map(type_param_names)
+        .unwrap_or_default()
+}
+
+/// The unit's own type parameters (`func Sum[N Number](…)`).
+fn own_type_params(plan: &Plan<'_>) -> Vec<String> {
+    let signature = &plan.unit.signature;
+    let Some(after) = signature.find(&format!("{}[", plan.unit.name)) else {
+        return Vec::new();
+    };
+    // Only when the brackets come before the parameter list.
+    let rest = &signature[after..];
+    if rest
+        .find('(')
+        .is_some_and(|paren| paren < plan.unit.name.len() + 1)
+    {
+        return Vec::new();
+    }
+    bracketed(rest, &format!("{}[", plan.unit.name))
+        .map(type_param_names)
+        .unwrap_or_default()
+}
+
+/// `type_name` with each of `params` replaced by the concrete type argument.
+fn instantiate(type_name: &str, params: &[String]) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if params.contains(word) {
+            out.push_str(TYPE_ARGUMENT);
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in type_name.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// `[int, int]` for `count` type parameters.
+fn type_arguments(count: usize) -> String {
+    format!("[{}]", vec![TYPE_ARGUMENT; count].join(", "))
+}
+
 fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
+    let (container_params, own_params) = if plan.samples() {
+        (
+            container
+                .as_deref()
+                .map(|container| container_type_params(plan, container))
+                .unwrap_or_default(),
+            own_type_params(plan),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let generics: Vec<String> = container_params
+        .iter()
+        .chain(&own_params)
+        .cloned()
+        .collect();
     let declares_subject = (plan.needs_instance() || plan.is_constructor()) && plan.calls();
     if declares_subject && let Some(container) = &container {
+        let arguments = if container_params.is_empty() {
+            String::new()
+        } else {
+            type_arguments(container_params.len())
+        };
         lines.push(format!(
-            "var subject {container} // TODO: construct with real field values"
+            "var subject {container}{arguments} // TODO: construct with real field values"
         ));
     }
     let mut call_args = Vec::new();
     for (index, arg) in plan.args.iter().enumerate() {
-        let (mut line, spread) = declaration(&arg.name, arg.type_name.as_deref());
+        let type_name = arg
+            .type_name
+            .as_deref()
+            .map(|type_name| instantiate(type_name, &generics));
+        let (mut line, spread) = declaration(&arg.name, type_name.as_deref());
         if plan.samples()
-            && let Some(type_name) = arg.type_name.as_deref().map(str::trim)
+            && let Some(type_name) = type_name.as_deref().map(str::trim)
             && let Some(value) = sample(type_name, index)
         {
             line = format!("var {} {type_name} = {value}", arg.name);
@@ -154,8 +267,10 @@ fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
     let name = &plan.unit.name;
     let callee = if plan.needs_instance() {
         format!("subject.{name}")
-    } else {
+    } else if own_params.is_empty() {
         name.clone()
+    } else {
+        format!("{name}{}", type_arguments(own_params.len()))
     };
     let call = format!("{callee}({args})");
     if let Twist::Expect(Expected::Raises(_)) = &plan.twist {
@@ -167,7 +282,12 @@ fn body(plan: &Plan<'_>, testify: bool) -> Vec<String> {
         lines.push(call);
         return lines;
     }
-    let results = result_types(plan.unit.return_type.as_deref());
+    let return_type = plan
+        .unit
+        .return_type
+        .as_deref()
+        .map(|type_name| instantiate(type_name, &generics));
+    let results = result_types(return_type.as_deref());
     if results.is_empty() {
         if testify {
             lines.push(format!("assert.NotPanics(t, func() {{ {call} }})"));
@@ -318,6 +438,14 @@ fn assertion(name: &str, type_name: &str, testify: bool) -> Vec<String> {
         "bool" => (name.to_owned(), "got %v, want false"),
         "string" => (format!("{name} != \"\""), "got %q, want empty"),
         _ if numeric => (format!("{name} != 0"), "got %v, want 0"),
+        // vet refuses a func value printed with %v.
+        _ if type_name.starts_with("func") => {
+            return vec![
+                format!("if {name} == nil {{"),
+                "\tt.Errorf(\"got nil, want a function\")".to_owned(),
+                "}".to_owned(),
+            ];
+        }
         _ if nilable => (format!("{name} == nil"), "got %v, want non-nil"),
         _ => {
             return vec![format!(

@@ -30,7 +30,11 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     if mockito {
         lines.push("import static org.mockito.Mockito.*;".to_owned());
     }
-    let source_imports = plan.access.import_lines(&[]);
+    let body = body(plan, mockito);
+    let mut source_imports = plan.access.import_lines(&[]);
+    if plan.samples() {
+        source_imports.extend(nested_type_imports(plan, &body));
+    }
     if !source_imports.is_empty() {
         lines.push(String::new());
         lines.extend(source_imports);
@@ -49,7 +53,7 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
         "    void {}() throws Exception {{",
         method_name(plan)
     ));
-    for line in body(plan, mockito) {
+    for line in body {
         if line.is_empty() {
             lines.push(line);
         } else {
@@ -59,6 +63,59 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     lines.push("    }".to_owned());
     lines.push("}".to_owned());
     lines_to_file(&lines)
+}
+
+/// Imports of the source's nested types the test names by their simple name
+/// (`import com.example.bank.Money.Currency;`): the test class is in the package, not inside
+/// the outer type.
+fn nested_type_imports(plan: &Plan<'_>, body: &[String]) -> Vec<String> {
+    let Some(package) = plan.access.package_line() else {
+        return Vec::new();
+    };
+    let package = package
+        .trim()
+        .trim_start_matches("package")
+        .trim()
+        .trim_end_matches(';')
+        .trim()
+        .to_owned();
+    let Ok(units) = crate::parse_units(plan.target.source_syntax(), plan.target.source) else {
+        return Vec::new();
+    };
+    let mut nested: Vec<String> = units
+        .iter()
+        .filter_map(|unit| unit.container.clone())
+        .filter(|container| container.contains('.'))
+        .collect();
+    nested.sort();
+    nested.dedup();
+    let text = body.join("\n");
+    nested
+        .into_iter()
+        .filter(|path| {
+            let simple = path.rsplit('.').next().unwrap_or(path);
+            has_word(&text, simple) && !text.contains(&format!(".{simple}"))
+        })
+        .map(|path| format!("import {package}.{path};"))
+        .collect()
+}
+
+/// Whether `word` is in `text` as a whole word.
+fn has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(position, _)| {
+        let before = text[..position].chars().last();
+        let after = text[position + word.len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            && !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// Whether `type_name` (its simple name) is an enum declared in the source.
+fn is_source_enum(plan: &Plan<'_>, type_name: &str) -> bool {
+    let simple = type_name.rsplit('.').next().unwrap_or(type_name);
+    crate::scaffold::identifier(simple) == simple
+        && !simple.is_empty()
+        && has_word(plan.target.source, &format!("enum {simple}"))
 }
 
 /// `CalculatorTest`, from the test file's name.
@@ -99,9 +156,22 @@ fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
     if plan.arranges_instance()
         && let Some(container) = &container
     {
-        lines.push(format!(
-            "{container} subject = new {container}(); // TODO: pass the constructor's arguments"
-        ));
+        if plan.samples() && is_source_enum(plan, container) {
+            lines.push(format!("{container} subject = {container}.values()[0];"));
+        } else {
+            match plan.constructor_args(|type_name, index| {
+            let (declared, _, _) = placeholder(Some(type_name), mockito);
+            sample(&declared, index)
+        }) {
+            Some(args) => lines.push(format!(
+                "{container} subject = new {container}({});",
+                args.join(", ")
+            )),
+            None => lines.push(format!(
+                "{container} subject = new {container}(); // TODO: pass the constructor's arguments"
+            )),
+            }
+        }
     }
     let mut call_args = Vec::new();
     for arg in &plan.args {
@@ -110,6 +180,9 @@ fn body(plan: &Plan<'_>, mockito: bool) -> Vec<String> {
             && let Some(sample) = sample(&declared, call_args.len())
         {
             value = sample;
+            todo = None;
+        } else if plan.samples() && is_source_enum(plan, &declared) {
+            value = format!("{declared}.values()[0]");
             todo = None;
         }
         let comment = todo

@@ -2,11 +2,17 @@
 //! (`#[cfg(test)] #[path = "x_test.rs"] mod tests;`), so `use super::*;` reaches private items.
 //! Async units are driven by a few lines of polling with a no-op waker: no runtime needed.
 
-use crate::scaffold::{Expected, Plan, Twist, lines_to_file, sample_number, sample_text, snake};
+use crate::scaffold::{
+    Expected, Plan, Twist, lines_to_file, sample_number, sample_text, snake, split_top_level,
+    strip_generics,
+};
 
 pub(super) fn render(plan: &Plan<'_>) -> String {
     let skip = plan.skip_reason();
     let mut lines: Vec<String> = plan.access.import_lines(&[]);
+    if plan.samples() {
+        lines.extend(module_imports(plan));
+    }
     lines.push(String::new());
     lines.push("#[test]".to_owned());
     if let Some(reason) = &skip {
@@ -27,6 +33,27 @@ pub(super) fn render(plan: &Plan<'_>) -> String {
     }
     lines.push("}".to_owned());
     lines_to_file(&lines)
+}
+
+/// Glob imports of the modules around the unit (`use super::geometry::*;`), which bring their
+/// traits into scope: a trait's method is called on a type only where the trait is in scope.
+fn module_imports(plan: &Plan<'_>) -> Vec<String> {
+    let Some(container) = plan.unit.container.as_deref() else {
+        return Vec::new();
+    };
+    let modules: Vec<&str> = container
+        .split("::")
+        .take_while(|segment| segment.starts_with(|c: char| c.is_ascii_lowercase()))
+        .collect();
+    let mut lines = Vec::new();
+    for depth in 1..=modules.len() {
+        let path = modules[..depth].join("::");
+        if path.split("::").all(crate::imports::is_identifier) {
+            lines.push("#[allow(unused_imports)]".to_owned());
+            lines.push(format!("use super::{path}::*;"));
+        }
+    }
+    lines
 }
 
 /// `'a`-lifetimes and `Self` out of a type, so it can be written in a test.
@@ -158,22 +185,173 @@ fn owned_placeholder(name: &str, type_name: &str, mutable: bool) -> (String, Str
     )
 }
 
+/// The type parameters of the struct, enum or trait `name` declared in `source` (lifetimes and
+/// const parameters left out): `struct Stack<T>` → [`T`].
+fn type_params(source: &str, name: &str) -> Vec<String> {
+    for keyword in ["struct", "enum", "trait", "union"] {
+        let needle = format!("{keyword} {name}<");
+        let Some(start) = source.find(&needle) else {
+            continue;
+        };
+        let rest = &source[start + needle.len()..];
+        let mut depth = 1usize;
+        let mut end = rest.len();
+        for (index, c) in rest.char_indices() {
+            match c {
+                '<' => depth += 1,
+                '>' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = index;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        return split_top_level(&rest[..end])
+            .iter()
+            .map(|part| part.split([':', '=']).next().unwrap_or_default().trim())
+            .filter(|part| {
+                !part.is_empty() && !part.starts_with('\'') && !part.starts_with("const ")
+            })
+            .map(str::to_owned)
+            .collect();
+    }
+    Vec::new()
+}
+
+/// Whether the struct or enum `name` in `source` derives `Debug`.
+fn derives_debug(source: &str, name: &str) -> bool {
+    ["struct", "enum"].iter().any(|keyword| {
+        [" ", "<", "(", ";"].iter().any(|after| {
+            source
+                .find(&format!("{keyword} {name}{after}"))
+                .is_some_and(|position| {
+                    let before = &source[..position];
+                    let item_start = before.rfind(['}', ';']).map_or(0, |end| end + 1);
+                    let attributes = &before[item_start..];
+                    attributes.contains("derive(") && attributes.contains("Debug")
+                })
+        })
+    })
+}
+
+/// The concrete type a test gives a generic parameter.
+const GENERIC_ARGUMENT: &str = "i32";
+
+/// The simulated answer's view of the unit's container: its path with the generic parameters
+/// given a concrete type (`Stack<i32>`), and those parameters.
+struct Instance {
+    /// `Stack<i32>`, for a declaration.
+    type_name: String,
+    /// `Stack::<i32>`, for a path to an associated function.
+    path: String,
+    params: Vec<String>,
+}
+
+fn instance(plan: &Plan<'_>, container: &str) -> Instance {
+    let name = container.rsplit("::").next().unwrap_or(container);
+    let params = if plan.samples() {
+        type_params(plan.target.source, name)
+    } else {
+        Vec::new()
+    };
+    if params.is_empty() {
+        return Instance {
+            type_name: container.to_owned(),
+            path: container.to_owned(),
+            params,
+        };
+    }
+    let arguments = vec![GENERIC_ARGUMENT; params.len()].join(", ");
+    Instance {
+        type_name: format!("{container}<{arguments}>"),
+        path: format!("{container}::<{arguments}>"),
+        params,
+    }
+}
+
+/// `type_name` with the container's generic parameters replaced by the concrete type.
+fn instantiate(type_name: &str, params: &[String]) -> String {
+    params.iter().fold(type_name.to_owned(), |text, param| {
+        replace_word(&text, param, GENERIC_ARGUMENT)
+    })
+}
+
+/// An instance built the way its type's own code builds one: a public associated function of
+/// the container returning `Self` whose arguments all have sample values (`Circle::new(2.5)`).
+fn constructed_subject(plan: &Plan<'_>, instance: &Instance) -> Option<String> {
+    let units = crate::parse_units(plan.target.source_syntax(), plan.target.source).ok()?;
+    let container = plan.unit.container.as_deref()?;
+    let name = container.rsplit("::").next().unwrap_or(container);
+    let mut candidates: Vec<(String, Vec<String>)> = units
+        .iter()
+        .filter(|unit| {
+            unit.container.as_deref() == Some(container)
+                && unit.is_static
+                && unit.is_public
+                && !unit.is_async
+                && unit
+                    .return_type
+                    .as_deref()
+                    .map(str::trim)
+                    .is_some_and(|returned| returned == "Self" || strip_generics(returned) == name)
+        })
+        .filter_map(|unit| {
+            let args: Option<Vec<String>> = unit
+                .params
+                .iter()
+                .enumerate()
+                .map(|(index, param)| {
+                    let type_name = param.type_name.as_deref()?;
+                    sample(Some(&instantiate(type_name, &instance.params)), index)
+                })
+                .collect();
+            Some((unit.name.clone(), args?))
+        })
+        .collect();
+    // `new` first, then the fewest arguments.
+    candidates.sort_by_key(|(name, args)| (name != "new", args.len()));
+    let (function, args) = candidates.into_iter().next()?;
+    Some(format!(
+        "let mut subject = {}::{function}({});",
+        instance.path,
+        args.join(", ")
+    ))
+}
+
 fn body(plan: &Plan<'_>) -> Vec<String> {
     let mut lines = vec!["// Arrange".to_owned()];
     let container = plan.container_path();
+    let instance = container
+        .as_deref()
+        .map(|container| instance(plan, container));
+    let generics: &[String] = instance.as_ref().map_or(&[], |instance| &instance.params);
     if plan.arranges_instance()
-        && let Some(container) = &container
+        && let Some(instance) = &instance
     {
-        lines.push(format!(
-            "let mut subject: {container} = Default::default(); // TODO: construct with real values"
-        ));
+        let constructed = if plan.samples() {
+            constructed_subject(plan, instance)
+        } else {
+            None
+        };
+        lines.push(constructed.unwrap_or_else(|| {
+            format!(
+                "let mut subject: {} = Default::default(); // TODO: construct with real values",
+                instance.type_name
+            )
+        }));
     }
     let mut call_args = Vec::new();
     for (index, arg) in plan.args.iter().enumerate() {
-        let (mut line, passed) =
-            placeholder(&arg.name, arg.type_name.as_deref(), container.as_deref());
+        let type_name = arg
+            .type_name
+            .as_deref()
+            .map(|type_name| instantiate(type_name, generics));
+        let (mut line, passed) = placeholder(&arg.name, type_name.as_deref(), container.as_deref());
         if plan.samples()
-            && let Some(value) = sample(arg.type_name.as_deref(), index)
+            && let Some(value) = sample(type_name.as_deref(), index)
         {
             // Only owned and `&str` parameters, which are passed by name.
             if passed == arg.name {
@@ -201,9 +379,9 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
     }
     let args = call_args.join(", ");
     let name = &plan.unit.name;
-    let callee = match &container {
+    let callee = match &instance {
         _ if plan.needs_instance() => format!("subject.{name}"),
-        Some(container) => format!("{container}::{name}"),
+        Some(instance) => format!("{}::{name}", instance.path),
         None => name.clone(),
     };
     let mut call = format!("{callee}({args})");
@@ -234,6 +412,19 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
             Twist::WrongValue | Twist::Sample | Twist::Flaky if textual => {
                 "assert_eq!(result, \"\");".to_owned()
             }
+            // An equality shows the value in the failure, for the next answer to read.
+            Twist::WrongValue | Twist::Sample | Twist::Flaky
+                if option_guess(return_type, generics).is_some() =>
+            {
+                format!(
+                    "assert_eq!(result, {});",
+                    option_guess(return_type, generics).unwrap_or_default()
+                )
+            }
+            _ if plan.samples() && !shows_debug(plan, return_type) => {
+                // No `Debug` to show it by: the call returning is what is checked.
+                "let _ = &result; // The call returned without panicking.".to_owned()
+            }
             _ => result_assertion(return_type),
         }
     };
@@ -249,6 +440,39 @@ fn body(plan: &Plan<'_>) -> Vec<String> {
         lines.push("assert_eq!(keys[0], \"a\");".to_owned());
     }
     lines
+}
+
+/// A guess at an `Option` of a number (`Some(0)`), which an equality can compare and print.
+fn option_guess(return_type: Option<&str>, generics: &[String]) -> Option<String> {
+    let text = instantiate(
+        &crate::text::collapse_whitespace(return_type.unwrap_or_default()),
+        generics,
+    );
+    let inner = text.strip_prefix("Option<")?.strip_suffix('>')?.trim();
+    match inner {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => Some("Some(0)".to_owned()),
+        "f32" | "f64" => Some("Some(0.0)".to_owned()),
+        _ => None,
+    }
+}
+
+/// Whether a result of `return_type` can be printed with `{:?}`: the types `result_assertion`
+/// checks otherwise, and the source's own types that derive `Debug`.
+fn shows_debug(plan: &Plan<'_>, return_type: Option<&str>) -> bool {
+    let head = head_type(return_type);
+    let head = if head == "Self" {
+        plan.container_path()
+            .map(|path| path.rsplit("::").next().unwrap_or(&path).to_owned())
+            .unwrap_or(head)
+    } else {
+        head
+    };
+    let known = [
+        "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+        "f32", "f64", "bool", "str", "String", "Vec", "Option", "Result",
+    ];
+    known.contains(&head.as_str()) || derives_debug(plan.target.source, &head)
 }
 
 /// A sample value for a parameter of `type_name` (owned basic types and `&str`).
