@@ -527,7 +527,12 @@ function applyReport(unit, report) {
 }
 
 function unitKey(run, unit) {
-  return unit.container ? `${unit.container}${separator(run.language)}${unit.name}` : unit.name;
+  if (!unit.container) {
+    return unit.name;
+  }
+  // A result's units are named already qualified (`Stock.__init__`); a parse's are not.
+  const prefix = `${unit.container}${separator(run.language)}`;
+  return unit.name.startsWith(prefix) ? unit.name : `${prefix}${unit.name}`;
 }
 
 /** The unit an event names: the first in `states` with that name, else any with it, else new. */
