@@ -350,11 +350,15 @@ impl Metrics {
 
     /// A task whose tests cannot run here (no sandbox, no toolchain).
     pub fn runner_not_run(&self, language: domain::Language) {
+        self.count_run(language, "not_run");
+    }
+
+    fn count_run(&self, language: domain::Language, outcome: &'static str) {
         self.0
             .runs
             .get_or_create(&RunLabels {
                 language: language.id(),
-                outcome: "not_run",
+                outcome,
             })
             .inc();
     }
@@ -373,16 +377,10 @@ impl Metrics {
             runner::Outcome::MissingModule(_) => "missing_module",
             runner::Outcome::NotRun(_) => "not_run",
         };
+        self.count_run(language, outcome);
         let language_labels = LanguageLabels {
             language: language.id(),
         };
-        self.0
-            .runs
-            .get_or_create(&RunLabels {
-                language: language.id(),
-                outcome,
-            })
-            .inc();
         if report.commands > 0 {
             self.0
                 .run_duration
