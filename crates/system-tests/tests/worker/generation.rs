@@ -378,18 +378,7 @@ async fn the_worker_reports_what_it_did_in_its_metrics(
         .await;
     assert_eq!(task["status"], "succeeded");
     let port = stack.worker_metrics_ports()[0];
-    // The row says `succeeded` a moment before the worker counts the attempt's end and leaves its
-    // slot, so the metrics are read once the attempt is over (or after a bounded wait).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let metrics = loop {
-        let metrics = stack.first_worker_metrics().await;
-        let attempt_over = metrics.contains("aiut_worker_tasks_in_flight 0")
-            && metrics.contains("aiut_worker_task_outcomes_total{outcome=\"succeeded\"} 1");
-        if attempt_over || tokio::time::Instant::now() > deadline {
-            break metrics;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let metrics = stack.first_worker_metrics_when_idle(1).await;
     for expected in [
         "aiut_worker_claims_total{outcome=\"new\"} 1",
         "aiut_worker_task_outcomes_total{outcome=\"succeeded\"} 1",

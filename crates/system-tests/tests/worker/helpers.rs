@@ -355,6 +355,26 @@ impl Stack {
             .expect("a metrics body")
     }
 
+    /// The first worker's metrics once it has finished its attempts: the row says `succeeded` a
+    /// moment before the worker counts the attempt's end and leaves its slot, so the text is read
+    /// again until no task is in flight and `finished` attempts are counted (or 5 s have passed).
+    pub async fn first_worker_metrics_when_idle(&self, finished: u32) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let metrics = self.first_worker_metrics().await;
+            let counted: u32 = metrics
+                .lines()
+                .filter(|line| line.starts_with("aiut_worker_task_duration_seconds_count"))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<u32>().ok())
+                .sum();
+            let idle = metrics.contains("aiut_worker_tasks_in_flight 0") && counted >= finished;
+            if idle || tokio::time::Instant::now() > deadline {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops the first worker gracefully and waits for it.
     pub async fn stop_first_worker(&mut self) {
         let Some(worker) = self.workers.first_mut() else {

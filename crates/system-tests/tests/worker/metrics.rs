@@ -35,7 +35,7 @@ async fn every_exported_metric_is_documented_and_every_documented_one_exported(
         .wait_until_finished(&stack.client, &id, Duration::from_secs(30))
         .await;
     assert_eq!(task["status"], "succeeded", "{task}");
-    let text = stack.first_worker_metrics().await;
+    let text = stack.first_worker_metrics_when_idle(1).await;
     let problems = undocumented_or_missing("worker", &text);
     assert!(problems.is_empty(), "{problems:#?}\nin:\n{text}");
     for line in [
