@@ -12,6 +12,7 @@ pub mod feedback;
 pub mod imports;
 mod lang;
 mod parse;
+pub mod pinned;
 pub mod prompt;
 pub mod scaffold;
 mod syntax;

@@ -9,6 +9,7 @@ mod file_name;
 mod framework;
 mod language;
 mod model;
+pub mod observed;
 mod registry;
 mod request;
 mod source;

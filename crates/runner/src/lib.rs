@@ -8,6 +8,7 @@
 //! never a bare run.
 
 pub mod coverage;
+pub mod explore;
 mod lang;
 pub mod sandbox;
 
@@ -20,6 +21,7 @@ use domain::{Framework, Language};
 use tokio::sync::Semaphore;
 
 pub use coverage::Measured;
+pub use explore::{ExploreJob, ExploreReport, explorable};
 pub use sandbox::{Bubblewrap, Command, Execution, Limit, Sandbox, SandboxError};
 pub use service::sections::{RunnerSettings, SandboxLimits as Limits};
 
@@ -242,15 +244,10 @@ impl Runner {
             return RunReport::not_run("not run: no sandbox".to_owned());
         };
         let queued_at = Instant::now();
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = self.slots.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        let Ok(_permit) = permit else {
+        let Some(_slot) = self.slot().await else {
             return RunReport::not_run("not run: the runner is shutting down".to_owned());
         };
         let queued = queued_at.elapsed();
-        self.running.fetch_add(1, Ordering::Relaxed);
-        let _running = Decrement(&self.running);
         let started = Instant::now();
         let mut report = match self.work_dir() {
             Ok(dir) => {
@@ -352,6 +349,19 @@ impl Runner {
         report
     }
 
+    /// A run slot, held until the guard is dropped; `None` once the pool is closed.
+    async fn slot(&self) -> Option<Slot<'_>> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = self.slots.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = permit.ok()?;
+        self.running.fetch_add(1, Ordering::Relaxed);
+        Some(Slot {
+            _permit: permit,
+            _running: Decrement(&self.running),
+        })
+    }
+
     /// A fresh, empty work directory, removed when dropped.
     fn work_dir(&self) -> std::io::Result<WorkDir> {
         let number = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
@@ -363,6 +373,12 @@ impl Runner {
         std::fs::create_dir_all(&path)?;
         Ok(WorkDir(path))
     }
+}
+
+/// A held run slot: the permit, and the count of running slots it adds to.
+struct Slot<'a> {
+    _permit: tokio::sync::SemaphorePermit<'a>,
+    _running: Decrement<'a>,
 }
 
 struct Decrement<'a>(&'a AtomicUsize);

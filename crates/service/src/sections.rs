@@ -141,6 +141,13 @@ pub struct ValidationSettings {
     pub max_rounds: u32,
     /// Runs after a first pass, to catch flaky tests (TestGen-LLM used 5; each costs a run).
     pub reruns: u32,
+    /// Seconds the offline generator may spend running a file's units to find the calls its
+    /// tests make (one sandboxed run per task).
+    pub explore_secs: u64,
+    /// Milliseconds one explored call may take before it is abandoned.
+    pub explore_call_timeout_ms: u64,
+    /// Calls kept per unit, at most.
+    pub explore_cases_per_unit: u32,
 }
 
 /// The sandboxed runner of generated tests: the `runner` section (read by workers).
@@ -434,6 +441,9 @@ impl Default for ValidationSettings {
         ValidationSettings {
             max_rounds: 3,
             reruns: 2,
+            explore_secs: 10,
+            explore_call_timeout_ms: 1000,
+            explore_cases_per_unit: 8,
         }
     }
 }

@@ -92,6 +92,12 @@ impl Settings {
             self.validation.reruns <= 20,
             "validation.reruns must be at most 20"
         );
+        anyhow::ensure!(
+            (1..=300).contains(&self.validation.explore_secs)
+                && (10..=60_000).contains(&self.validation.explore_call_timeout_ms)
+                && (1..=50).contains(&self.validation.explore_cases_per_unit),
+            "validation.explore_secs must be 1 to 300, explore_call_timeout_ms 10 to 60000 and explore_cases_per_unit 1 to 50"
+        );
         let limits = &self.runner.limits;
         anyhow::ensure!(
             limits.cpu_secs >= 1

@@ -239,7 +239,7 @@ impl Metrics {
         let runs = Family::<RunLabels, Counter>::default();
         registry.register(
             "runner_runs",
-            "Sandboxed test runs, by language and outcome (passed, failed, build_failed, limit_exceeded, missing_module, not_run)",
+            "Sandboxed test runs, by language and outcome (passed, failed, build_failed, limit_exceeded, missing_module, not_run; explored and explore_failed for the offline generator's runs of the code itself)",
             runs.clone(),
         );
         let run_duration = Family::<LanguageLabels, Histogram>::new_with_constructor(
@@ -361,6 +361,15 @@ impl Metrics {
                 outcome,
             })
             .inc();
+    }
+
+    /// One run of the offline generator's explorer: whether it reported calls to pin.
+    pub fn explored(&self, language: domain::Language, report: &runner::ExploreReport) {
+        let found = report
+            .exploration
+            .as_ref()
+            .is_ok_and(|exploration| exploration.imported && exploration.cases() > 0);
+        self.count_run(language, if found { "explored" } else { "explore_failed" });
     }
 
     pub fn runner_run(

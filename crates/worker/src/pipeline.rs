@@ -11,10 +11,11 @@ use futures::TryStreamExt;
 use codegen::prompt::Feedback;
 use codegen::scaffold::Flavor;
 use codegen::{Syntax, Target, Unit};
+use domain::observed::Exploration;
 use domain::{
     EventKind, ModelId, ModelKind, Progress, Validation, ValidationMode, ValidationStatus, Verdict,
 };
-use runner::{Job, RunReport, Runner};
+use runner::{ExploreJob, Job, RunReport, Runner};
 use serde_json::json;
 use service::sections::ValidationSettings;
 use tokio_util::sync::CancellationToken;
@@ -101,6 +102,8 @@ pub enum Halt {
 struct UnitContext<'a> {
     target: &'a Target<'a>,
     offline: bool,
+    /// What running the units showed, for the offline generator's pinned tests.
+    explored: Option<&'a Exploration>,
     checking: &'a Checking,
     total: u32,
     /// Units finished so far, for the progress of each event.
@@ -162,10 +165,16 @@ impl Pipeline<'_> {
             message: format!("model `{}` is not in this worker's registry", task.model),
         })?;
         let offline = spec.kind == ModelKind::Offline;
-        let checking = self.checking(offline).await;
+        let explored = if offline {
+            self.explore(&target, &units).await?
+        } else {
+            Err(String::new())
+        };
+        let checking = self.checking(offline, explored.as_ref().err()).await;
         let context = UnitContext {
             target: &target,
             offline,
+            explored: explored.as_ref().ok(),
             checking: &checking,
             total,
             done: AtomicU32::new(0),
@@ -222,13 +231,17 @@ impl Pipeline<'_> {
             });
         }
         let tests = u32::try_from(delivered.pieces.len()).unwrap_or(u32::MAX);
-        let assembled =
+        let mut assembled =
             codegen::assemble::assemble(&target, &delivered.pieces).map_err(|error| {
                 Halt::Fatal {
                     code: "assembly_failed",
                     message: format!("the unit tests could not be merged into one file: {error}"),
                 }
             })?;
+        if context.explored.is_some() {
+            // Pinned tests say what they are before anything else.
+            assembled.code = codegen::pinned::header(target.language) + &assembled.code;
+        }
         let issues = codegen::syntax_issues(target.test_syntax(), &assembled.code);
         if let Some(first) = issues.first() {
             return Err(Halt::Fatal {
@@ -280,16 +293,17 @@ impl Pipeline<'_> {
         })
     }
 
-    /// Whether this task's tests are run, decided before any unit is written.
-    async fn checking(&self, offline: bool) -> Checking {
+    /// Whether this task's tests are run, decided before any unit is written. `unexplored` is
+    /// why an offline task's code could not be explored (so it gets skipped scaffolds).
+    async fn checking(&self, offline: bool, unexplored: Option<&String>) -> Checking {
         let task = self.task;
         if task.validate == ValidationMode::Syntax {
             return Checking::Skip(Validation::syntax_only());
         }
-        if offline {
-            return Checking::Skip(Validation::not_run(
-                "not run: offline scaffolds are skipped by design until their placeholders are filled in",
-            ));
+        if offline && let Some(reason) = unexplored {
+            return Checking::Skip(Validation::not_run(format!(
+                "not run: offline scaffolds are skipped by design until their placeholders are filled in ({reason})"
+            )));
         }
         match self.runner.unavailable(task.language, task.framework).await {
             Some(reason) => {
@@ -300,6 +314,73 @@ impl Pipeline<'_> {
             }
             None => Checking::Run,
         }
+    }
+
+    /// The offline generator's first step: the units run in the sandbox with candidate inputs.
+    /// `Err` says why there is nothing to write pinned tests from (the task then gets skipped
+    /// scaffolds); a stop halts.
+    async fn explore(
+        &self,
+        target: &Target<'_>,
+        units: &[Unit],
+    ) -> Result<Result<Exploration, String>, Halt> {
+        if !codegen::pinned::supported(target.language) || !runner::explorable(target.language) {
+            return Ok(Err(format!(
+                "the offline generator does not run {} code yet",
+                target.language.display_name()
+            )));
+        }
+        if let Err(reason) = self.runner.sandbox() {
+            return Ok(Err(format!("no sandbox to run the code in: {reason}")));
+        }
+        let settings = self.validation;
+        let request = codegen::pinned::explore_request(
+            target,
+            units,
+            settings.explore_secs.saturating_mul(1000),
+            settings.explore_call_timeout_ms,
+            settings.explore_cases_per_unit,
+        );
+        let job = ExploreJob {
+            language: target.language,
+            source_file_name: target.file_name.as_str(),
+            source: target.source,
+            request: &request,
+        };
+        self.publish(
+            progress(0, u32::try_from(units.len()).unwrap_or(u32::MAX)),
+            EventKind::Validating {
+                unit: target.file_name.as_str().to_owned(),
+                round: 0,
+            },
+        )
+        .await;
+        let report = tokio::select! {
+            report = self.runner.explore(&job) => report,
+            () = self.control.token().cancelled() => return Err(Halt::Stopped),
+        };
+        self.metrics.explored(target.language, &report);
+        let exploration = report.exploration.and_then(|exploration| {
+            if !exploration.imported {
+                return Err(format!(
+                    "the source could not be imported: {}",
+                    exploration.error.as_deref().unwrap_or("no reason given")
+                ));
+            }
+            if exploration.cases() == 0 {
+                return Err(
+                    "no call of any unit returned or raised within the time allowed".to_owned(),
+                );
+            }
+            Ok(exploration)
+        });
+        match &exploration {
+            Ok(found) => {
+                tracing::info!(task_id = %self.task.id, cases = found.cases(), seconds = report.total.as_secs_f64(), "code explored")
+            }
+            Err(reason) => tracing::info!(task_id = %self.task.id, %reason, "code not explored"),
+        }
+        Ok(exploration)
     }
 
     /// The tests that are delivered, in source order, after every unit's tests were run.
@@ -433,7 +514,11 @@ impl Pipeline<'_> {
         let mut report = CallReport::default();
         let mut model_used = None;
         let mut check = None;
-        let code = if context.offline {
+        let code = if let Some(explored) = context.explored {
+            let (code, checked) = self.pin_and_run(context, unit, &name, explored).await?;
+            check = checked;
+            code
+        } else if context.offline {
             Ok(codegen::scaffold::unit_tests(
                 target,
                 unit,
@@ -507,32 +592,10 @@ impl Pipeline<'_> {
             if !matches!(context.checking, Checking::Run) {
                 return Ok((Ok(code), None));
             }
-            self.publish(
-                progress(context.done.load(Ordering::Relaxed), context.total),
-                EventKind::Validating {
-                    unit: name.to_owned(),
-                    round,
-                },
-            )
-            .await;
-            let test_file_name = target.test_file_name();
-            let run = self
-                .run_tests(target, &test_file_name, &code, self.validation.reruns)
-                .await?;
-            let verdict = validation::verdict_of(&run);
-            runs += run.commands;
-            let check = UnitCheck {
-                runs,
-                verdict,
-                rounds: round,
-                reruns: run.reruns,
-                rerun_passes: run.rerun_passes,
-                reason: validation::reason_of(&run),
-                coverage: run.coverage.clone(),
-                has_assertion: codegen::has_assertion(target.language, &code),
-            };
+            let (check, run) = self.check_unit(context, name, &code, round, runs).await?;
+            runs = check.runs;
             let what = validation::feedback_for(&run);
-            tracing::info!(task_id = %self.task.id, unit = %unit.name, round, verdict = %verdict, "tests run");
+            tracing::info!(task_id = %self.task.id, unit = %unit.name, round, verdict = %check.verdict, "tests run");
             match what {
                 Some(what) if round < rounds => {
                     feedback = Some(RunFeedback {
@@ -552,6 +615,71 @@ impl Pipeline<'_> {
                 None,
             ),
         })
+    }
+
+    /// Runs one unit's tests (`validating`), with `runs_before` sandboxed runs already spent on
+    /// the unit.
+    async fn check_unit(
+        &self,
+        context: &UnitContext<'_>,
+        name: &str,
+        code: &str,
+        round: u32,
+        runs_before: u32,
+    ) -> Result<(UnitCheck, RunReport), Halt> {
+        let target = context.target;
+        self.publish(
+            progress(context.done.load(Ordering::Relaxed), context.total),
+            EventKind::Validating {
+                unit: name.to_owned(),
+                round,
+            },
+        )
+        .await;
+        let test_file_name = target.test_file_name();
+        let run = self
+            .run_tests(target, &test_file_name, code, self.validation.reruns)
+            .await?;
+        let check = UnitCheck {
+            runs: runs_before + run.commands,
+            verdict: validation::verdict_of(&run),
+            rounds: round,
+            reruns: run.reruns,
+            rerun_passes: run.rerun_passes,
+            reason: validation::reason_of(&run),
+            coverage: run.coverage.clone(),
+            has_assertion: codegen::has_assertion(target.language, code),
+        };
+        Ok((check, run))
+    }
+
+    /// The offline generator's tests of one unit: its observed calls pinned, then run once like
+    /// any unit's tests (there is no model to tell what failed). A unit no call reached is left
+    /// out, with the explorer's reason.
+    async fn pin_and_run(
+        &self,
+        context: &UnitContext<'_>,
+        unit: &Unit,
+        name: &str,
+        explored: &Exploration,
+    ) -> Result<(Result<String, String>, Option<UnitCheck>), Halt> {
+        let found = explored.unit(&unit.name, unit.container.as_deref());
+        let cases = found
+            .map(|found| found.cases.as_slice())
+            .unwrap_or_default();
+        let Some(code) = codegen::pinned::unit_tests(context.target, unit, cases) else {
+            let why = found
+                .and_then(|found| found.note.clone())
+                .unwrap_or_else(|| {
+                    "no call of it returned or raised in the time allowed".to_owned()
+                });
+            return Ok((Err(format!("no test for `{name}`: {why}")), None));
+        };
+        if !matches!(context.checking, Checking::Run) {
+            return Ok((Ok(code), None));
+        }
+        let (check, _) = self.check_unit(context, name, &code, 1, 0).await?;
+        Ok((Ok(code), Some(check)))
     }
 
     async fn parse(&self, target: &Target<'_>) -> Result<Vec<Unit>, Halt> {

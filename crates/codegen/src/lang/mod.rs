@@ -7,7 +7,8 @@
 //! - `imports.rs` — how a test file reaches the code under test (package, module path, header …);
 //! - `scaffold.rs` — test code for one unit, in each of the language's frameworks;
 //! - `assemble.rs` — how per-unit test files merge into one (package line, imports, test class);
-//! - `feedback.rs` — what a failed run's output says the call returned or raised.
+//! - `feedback.rs` — what a failed run's output says the call returned or raised;
+//! - `pinned.rs` — tests asserting what the calls an explorer made returned or raised.
 //!
 //! JavaScript and TypeScript share `javascript/`: one walker, one set of module rules and one
 //! scaffold, which look at the target's language where TypeScript differs.
@@ -30,14 +31,15 @@ use tree_sitter::Node;
 
 use crate::assemble::{AssembleError, Piece};
 use crate::imports::{Access, SourcePath};
+use crate::pinned::PinPlan;
 use crate::scaffold::{Expected, Plan};
 use crate::{Target, Unit};
 
 /// One language, along every axis codegen works on. [`support`] finds the one for a [`Language`].
 ///
-/// Running the generated tests (how a language's tests are built, run and measured) is the next
-/// axis: it belongs here, as methods of this trait implemented in each language's folder, once
-/// there is code that does it.
+/// Running the tests (how a language's tests are built, run and measured, and how its code is
+/// explored) is IO, so it lives in the runner crate, one file per language
+/// (`crates/runner/src/lang/<language>.rs`, `crates/runner/explore/`); codegen stays pure.
 pub(crate) trait LanguageSupport: Sync {
     // Units.
 
@@ -86,6 +88,14 @@ pub(crate) trait LanguageSupport: Sync {
     /// What the first failure in the output of the language's test tool observed
     /// ([`crate::feedback::observed`]).
     fn observed(&self, _output: &str) -> Option<Expected> {
+        None
+    }
+
+    // Pinned tests: the offline generator's, from calls observed in the sandbox.
+
+    /// A test file for the unit of `plan` asserting what its observed calls did; `None` where
+    /// the language has none.
+    fn pinned(&self, _plan: &PinPlan<'_>) -> Option<String> {
         None
     }
 

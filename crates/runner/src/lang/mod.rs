@@ -6,7 +6,7 @@
 mod cpp;
 mod go;
 mod java;
-mod javascript;
+pub(crate) mod javascript;
 mod python;
 mod rust;
 

@@ -276,7 +276,7 @@ async fn a_go_task_streams_every_event_and_its_result_parses(
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_offline_model_writes_skipped_scaffolds_without_calling_a_model(
+async fn the_offline_model_writes_tests_by_running_the_code_without_calling_a_model(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
@@ -294,10 +294,9 @@ async fn the_offline_model_writes_skipped_scaffolds_without_calling_a_model(
     assert_eq!(task["status"], "succeeded", "{task}");
     let code = task["result"]["code"].as_str().expect("code");
     assert!(code.contains("from inventory.stock import"), "{code}");
-    assert!(
-        code.contains("skip"),
-        "scaffolds are marked skipped: {code}"
-    );
+    assert!(!code.contains("skip"), "real tests, not scaffolds: {code}");
+    assert!(code.contains("assert "), "{code}");
+    assert_eq!(task["validation"]["status"], "validated", "{task}");
     assert_eq!(stack.simulator.stats().requests, 0, "no model was asked");
     assert_eq!(task["tokens"]["completion"], 0);
     stack.stop().await;

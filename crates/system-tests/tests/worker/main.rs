@@ -5,5 +5,6 @@ mod fanout;
 mod generation;
 mod helpers;
 mod metrics;
+mod offline;
 mod queue;
 mod validation;

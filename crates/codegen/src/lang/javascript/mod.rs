@@ -5,6 +5,7 @@
 mod assemble;
 mod feedback;
 pub(crate) mod imports;
+mod pinned;
 mod scaffold;
 mod units;
 
@@ -35,6 +36,10 @@ impl LanguageSupport for JavaScript {
 
     fn scaffold(&self, plan: &Plan<'_>) -> String {
         scaffold::render(plan)
+    }
+
+    fn pinned(&self, plan: &crate::pinned::PinPlan<'_>) -> Option<String> {
+        Some(pinned::render(plan))
     }
 
     fn notation(&self) -> &'static Notation {

@@ -3,6 +3,7 @@
 mod assemble;
 mod feedback;
 pub(crate) mod imports;
+mod pinned;
 mod scaffold;
 mod units;
 
@@ -31,6 +32,10 @@ impl LanguageSupport for Python {
 
     fn notation(&self) -> &'static Notation {
         &NOTATION
+    }
+
+    fn pinned(&self, plan: &crate::pinned::PinPlan<'_>) -> Option<String> {
+        Some(pinned::render(plan))
     }
 
     fn access(&self, _target: &Target<'_>, path: &SourcePath<'_>) -> Access {

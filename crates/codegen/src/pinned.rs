@@ -1,0 +1,275 @@
+//! Tests that pin what running the code showed: the offline generator's answer, written from the
+//! calls an explorer made in the sandbox ([`domain::observed`]). Each kept call becomes one test
+//! that makes the same call and asserts what it returned or raised, and the state it left.
+//!
+//! They are regression tests: they say what the code does today, not what it should do. The
+//! assembled file says so at the top ([`header`]).
+
+use domain::Language;
+use domain::observed::{Case, ExploreRequest, Outcome, UnitRef};
+
+use crate::imports::{self, Access};
+use crate::lang::support;
+use crate::scaffold::snake;
+use crate::{Target, Unit, UnitKind, syntax_issues};
+
+/// What a per-language renderer (`lang/<language>/pinned.rs`) needs.
+pub(crate) struct PinPlan<'a> {
+    pub(crate) target: &'a Target<'a>,
+    pub(crate) unit: &'a Unit,
+    pub(crate) access: Access,
+    pub(crate) cases: &'a [Case],
+}
+
+impl PinPlan<'_> {
+    pub(crate) fn is_constructor(&self) -> bool {
+        self.unit.kind == UnitKind::Constructor
+    }
+
+    /// The class the unit belongs to, as code: its innermost container.
+    pub(crate) fn class(&self) -> Option<&str> {
+        self.unit
+            .container
+            .as_deref()
+            .map(|container| container.rsplit(['.', ':']).next().unwrap_or(container))
+    }
+
+    /// The top-level names the test file imports: the unit (or its class), and the file's own
+    /// exception classes the cases raise.
+    pub(crate) fn imported_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = imports::imported_name(self.target.language, self.unit)
+            .into_iter()
+            .collect();
+        for case in self.cases {
+            let mut add = |name: &str| {
+                if imports::is_identifier(name) && !names.iter().any(|known| known == name) {
+                    names.push(name.to_owned());
+                }
+            };
+            if let Outcome::Raised {
+                type_name,
+                builtin: false,
+                ..
+            } = &case.outcome
+            {
+                add(type_name);
+            }
+            // Arguments built from the file's classes (`Point(1, 2)`) name them.
+            for argument in case.arguments.iter().chain(
+                case.receiver
+                    .iter()
+                    .flat_map(|receiver| &receiver.arguments),
+            ) {
+                if let Some(class) = constructed_class(&argument.value) {
+                    add(class);
+                }
+            }
+        }
+        names
+    }
+
+    /// `wrap`, `stack_push`, `stack_init`: the start of every test name of the unit.
+    pub(crate) fn base_name(&self) -> String {
+        let mut parts: Vec<String> = self
+            .unit
+            .container
+            .iter()
+            .flat_map(|container| container.split(['.', ':']))
+            .filter(|part| !part.is_empty())
+            .map(snake)
+            .collect();
+        parts.push(if self.is_constructor() {
+            "init".to_owned()
+        } else {
+            snake(self.unit.name.trim_matches('_'))
+        });
+        parts.retain(|part| !part.is_empty());
+        parts.join("_")
+    }
+}
+
+/// The class a construction expression builds: `Point` of `Point(1, 2)` or `new Point(1, 2)`.
+fn constructed_class(value: &str) -> Option<&str> {
+    let value = value.trim().strip_prefix("new ").unwrap_or(value.trim());
+    let name = &value[..value.find('(')?];
+    (name.chars().next()?.is_uppercase() && imports::is_identifier(name)).then_some(name)
+}
+
+/// What a case shows, as words for a test's name: `returns_list`, `raises_value_error`.
+pub(crate) fn describe(case: &Case) -> String {
+    let what = match &case.outcome {
+        Outcome::Returned { value, .. } => format!("returns_{}", value_word(value.trim())),
+        Outcome::ReturnedUnstable { type_name } => format!("returns_a_{}", snake(type_name)),
+        Outcome::ReturnedObject { type_name, .. } => format!("returns_{}", snake(type_name)),
+        Outcome::Raised { type_name, .. } => format!("raises_{}", snake(type_name)),
+    };
+    what.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// A word for a literal: the value itself when it is a short number or a keyword, else its kind.
+fn value_word(value: &str) -> String {
+    match value {
+        "None" | "null" | "undefined" => return "nothing".to_owned(),
+        "True" | "true" => return "true".to_owned(),
+        "False" | "false" => return "false".to_owned(),
+        "" => return "value".to_owned(),
+        _ => {}
+    }
+    if value.len() <= 8 && value.parse::<f64>().is_ok() {
+        return value.replace('-', "minus_").replace('.', "_");
+    }
+    match value.chars().next() {
+        Some('[') => "list".to_owned(),
+        Some('(') => "tuple".to_owned(),
+        Some('{') => "mapping".to_owned(),
+        Some('\'' | '"' | '`') if value.len() <= 2 => "empty_text".to_owned(),
+        Some('\'' | '"' | '`') => "text".to_owned(),
+        Some(c) if c.is_ascii_digit() || c == '-' => "number".to_owned(),
+        _ => "value".to_owned(),
+    }
+}
+
+/// Names made unique in order: `x`, `x_2`, `x_3`.
+pub(crate) fn unique_names(names: Vec<String>) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    names
+        .into_iter()
+        .map(|name| {
+            let mut candidate = name.clone();
+            let mut number = 1;
+            while seen.contains(&candidate) {
+                number += 1;
+                candidate = format!("{name}_{number}");
+            }
+            seen.push(candidate.clone());
+            candidate
+        })
+        .collect()
+}
+
+/// A test file for `unit` from the explorer's `cases`, in `target.framework`; `None` when the
+/// language has no pinned tests, or no case gives a test that parses. A case whose code does
+/// not parse (a literal the explorer wrote wrongly) is left out rather than failing the rest.
+pub fn unit_tests(target: &Target<'_>, unit: &Unit, cases: &[Case]) -> Option<String> {
+    if cases.is_empty() {
+        return None;
+    }
+    let access = imports::access(target);
+    let syntax = target.test_syntax();
+    let render = |cases: &[Case]| {
+        support(target.language).pinned(&PinPlan {
+            target,
+            unit,
+            access: access.clone(),
+            cases,
+        })
+    };
+    let whole = render(cases)?;
+    if syntax_issues(syntax, &whole).is_empty() {
+        return Some(whole);
+    }
+    let parsing: Vec<Case> = cases
+        .iter()
+        .filter(|case| {
+            render(std::slice::from_ref(case))
+                .is_some_and(|code| syntax_issues(syntax, &code).is_empty())
+        })
+        .cloned()
+        .collect();
+    if parsing.is_empty() {
+        return None;
+    }
+    render(&parsing).filter(|code| syntax_issues(syntax, code).is_empty())
+}
+
+/// Whether pinned tests can be written for `language` (an explorer runs it, and a renderer writes
+/// its tests).
+pub fn supported(language: Language) -> bool {
+    matches!(
+        language,
+        Language::Python | Language::Javascript | Language::Typescript
+    )
+}
+
+/// What an explorer is asked for the `units` of `target`.
+pub fn explore_request(
+    target: &Target<'_>,
+    units: &[Unit],
+    budget_ms: u64,
+    call_timeout_ms: u64,
+    max_cases_per_unit: u32,
+) -> ExploreRequest {
+    let module = match imports::access(target) {
+        Access::Python { module } => module,
+        // The explorer imports the file itself; the specifier is what the tests write.
+        Access::Js { specifier, .. } => specifier,
+        _ => String::new(),
+    };
+    ExploreRequest {
+        source: target.file_name.as_str().to_owned(),
+        module,
+        units: units
+            .iter()
+            .map(|unit| UnitRef {
+                name: unit.name.clone(),
+                container: unit.container.clone(),
+            })
+            .collect(),
+        budget_ms,
+        call_timeout_ms,
+        max_cases_per_unit,
+        seed: 7,
+    }
+}
+
+/// The comment that opens an assembled file of pinned tests.
+pub fn header(language: Language) -> String {
+    let lines = [
+        "Regression tests written by AIunittest's offline generator, which ran the code:",
+        "each test makes a call that was observed and asserts what it returned or raised.",
+        "They pin what the code does today, not what it should do: read them before trusting them.",
+    ];
+    let marker = match language {
+        Language::Python => "#",
+        _ => "//",
+    };
+    let mut text: String = lines
+        .iter()
+        .map(|line| format!("{marker} {line}\n"))
+        .collect();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_name_tests_readably() {
+        assert_eq!(value_word("42"), "42");
+        assert_eq!(value_word("-1.5"), "minus_1_5");
+        assert_eq!(value_word("['a', 'b']"), "list");
+        assert_eq!(value_word("'hello'"), "text");
+        assert_eq!(value_word("''"), "empty_text");
+        assert_eq!(value_word("None"), "nothing");
+        assert_eq!(value_word("123456789012"), "number");
+    }
+
+    #[test]
+    fn names_are_made_unique_in_order() {
+        let names = unique_names(vec!["a".into(), "b".into(), "a".into(), "a".into()]);
+        assert_eq!(names, ["a", "b", "a_2", "a_3"]);
+    }
+
+    #[test]
+    fn constructions_name_their_class() {
+        assert_eq!(constructed_class("Point(1, 2)"), Some("Point"));
+        assert_eq!(constructed_class("new Stack()"), Some("Stack"));
+        assert_eq!(constructed_class("[1, 2]"), None);
+        assert_eq!(constructed_class("max(1, 2)"), None);
+    }
+}
