@@ -9,9 +9,9 @@
 //! `tests/api/openapi.rs` probes every documented operation and method, and holds real answers to
 //! the schemas and error codes given here.
 
-use domain::{Framework, Language, TaskStatus};
+use domain::{Framework, Language};
 use serde_json::{Map, Value, json};
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{AllOfBuilder, Object, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{
     ArrayBuilder, ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
 };
@@ -151,28 +151,12 @@ fn framework_ids() -> impl Iterator<Item = &'static str> {
     Framework::ALL.into_iter().map(Framework::id)
 }
 
-fn status_ids() -> impl Iterator<Item = &'static str> {
-    TaskStatus::ALL.into_iter().map(TaskStatus::as_str)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Schemas of domain types and stored JSON, for the fields of derived schemas. The domain stays free
 // of utoipa: its enums are described here, from its own lists.
 
 fn component(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
-}
-
-pub(crate) fn task_status_ref() -> RefOr<Schema> {
-    component("TaskStatus")
-}
-
-pub(crate) fn language_id_ref() -> RefOr<Schema> {
-    component("LanguageId")
-}
-
-pub(crate) fn framework_id_ref() -> RefOr<Schema> {
-    component("FrameworkId")
 }
 
 /// `warnings` is stored as JSON: an array of `TaskWarning`.
@@ -202,14 +186,25 @@ fn array_of(item: &str, description: &str) -> RefOr<Schema> {
     ))
 }
 
-/// The schemas derived from the handlers' types, by name, as JSON.
+/// `T`'s schema and those it refers to, by name.
+fn schema_and_parts<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+    schemas.push((T::name().into_owned(), T::schema()));
+    T::schemas(schemas);
+}
+
+/// The schemas derived from the handlers' types, by name, as JSON: those the routes' operations
+/// name, and those named only by answers built here.
 fn derived_schemas() -> Map<String, Value> {
-    use utoipa::ToSchema;
-    let mut schemas = vec![(
-        crate::routes::TaskView::name().into_owned(),
-        <crate::routes::TaskView as utoipa::PartialSchema>::schema(),
-    )];
-    crate::routes::TaskView::schemas(&mut schemas);
+    let routes = crate::routes::api_routes(None).into_openapi();
+    let mut schemas: Vec<(String, RefOr<Schema>)> = routes
+        .components
+        .map(|components| components.schemas.into_iter().collect())
+        .unwrap_or_default();
+    schema_and_parts::<ErrorCode>(&mut schemas);
+    schema_and_parts::<crate::error::ErrorBody<'_>>(&mut schemas);
+    schema_and_parts::<crate::routes::Accepted>(&mut schemas);
+    schema_and_parts::<crate::routes::Languages>(&mut schemas);
+    schema_and_parts::<crate::routes::NotReady>(&mut schemas);
     schemas
         .into_iter()
         .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
@@ -248,13 +243,18 @@ shared_responses!(
     TaskNotFound
 );
 
+/// A string that is one of `codes`.
+pub(crate) fn code_schema(codes: &[ErrorCode]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes.iter().map(|code| code.as_str())))
+        .build()
+}
+
 /// An answer in the one error shape, as a response of the typed document.
 fn typed_error_response(description: &str, codes: &[ErrorCode]) -> RefOr<Response> {
     let untyped = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
-    let code = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(codes.iter().map(|code| code.as_str())));
-    let narrowed = untyped().property("error", untyped().property("code", code));
+    let narrowed = untyped().property("error", untyped().property("code", code_schema(codes)));
     let schema = AllOfBuilder::new()
         .item(component("Error"))
         .item(narrowed)
@@ -836,135 +836,11 @@ fn schemas() -> Value {
     schemas
 }
 
-/// The schemas of tasks, the queue and the service.
+/// The schemas of the create request's two forms.
 fn service_schemas() -> Value {
     json!({
-        "Error": error_schema(),
-        "ErrorCode": {
-            "description": "Every `error.code` the api gives (a 502 passes on the failed task's own code instead).",
-            "type": "string",
-            "enum": ErrorCode::ALL.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
-        },
-        "TaskStatus": {
-            "description": "queued → running → succeeded | failed | cancelled; a queued task may \
-                be cancelled, and a running one whose lease ends goes back to queued.",
-            "type": "string",
-            "enum": status_ids().collect::<Vec<_>>(),
-        },
-        "LanguageId": string_enum(language_ids()),
-        "FrameworkId": string_enum(framework_ids()),
-        "TaskAccepted": {
-            "type": "object",
-            "required": ["id", "status", "position", "cache_hit", "links"],
-            "properties": {
-                "id": uuid(),
-                "status": schema_ref("TaskStatus"),
-                "position": {
-                    "description": "The place in the queue (1 = next).",
-                    "type": "integer",
-                    "minimum": 1,
-                },
-                "cache_hit": {"type": "boolean"},
-                "links": schema_ref("TaskLinks"),
-            },
-        },
-        "TaskPage": {
-            "type": "object",
-            "required": ["tasks"],
-            "properties": {
-                "tasks": {"type": "array", "items": schema_ref("Task")},
-                "next_before": {
-                    "description": "Pass as `before` for the next (older) page; absent on the \
-                        last page.",
-                    "type": "string",
-                    "format": "uuid",
-                },
-            },
-        },
         "CreateTaskJson": create_json_schema(),
         "CreateTaskUpload": create_upload_schema(),
-        "Languages": languages_schema(),
-        "LanguageDetail": {
-            "type": "object",
-            "required": [
-                "id", "name", "extensions", "frameworks", "default_framework", "test_file_example",
-            ],
-            "properties": {
-                "id": schema_ref("LanguageId"),
-                "name": {"type": "string"},
-                "extensions": {
-                    "description": "Lower case, without the dot.",
-                    "type": "array",
-                    "items": {"type": "string"},
-                },
-                "frameworks": {"type": "array", "items": schema_ref("FrameworkDetail")},
-                "default_framework": schema_ref("FrameworkId"),
-                "test_file_example": {
-                    "description": "What the test file of `example.<ext>` is called.",
-                    "type": "string",
-                },
-            },
-        },
-        "FrameworkDetail": {
-            "type": "object",
-            "required": ["id", "name"],
-            "properties": {"id": schema_ref("FrameworkId"), "name": {"type": "string"}},
-        },
-        "Queue": queue_schema(),
-        "QueueStatusCompat": queue_status_compat_schema(),
-        "HealthCompat": {
-            "type": "object",
-            "required": ["status", "version", "instance", "uptime_secs"],
-            "properties": {
-                "status": {"const": "ok"},
-                "version": {"type": "string"},
-                "instance": {"description": "The replica that answered.", "type": "string"},
-                "uptime_secs": count(),
-            },
-        },
-        "Liveness": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {"status": {"const": "ok"}},
-        },
-        "Readiness": {
-            "type": "object",
-            "required": ["status", "checks"],
-            "properties": {"status": {"const": "ready"}, "checks": schema_ref("ReadinessChecks")},
-        },
-        "NotReady": {
-            "allOf": [
-                schema_ref("Error"),
-                {
-                    "required": ["down", "checks"],
-                    "properties": {
-                        "error": {"properties": {"code": {"const": ErrorCode::NotReady.as_str()}}},
-                        "down": {
-                            "type": "array",
-                            "minItems": 1,
-                            "items": string_enum(["postgres", "redis"]),
-                        },
-                        "checks": schema_ref("ReadinessChecks"),
-                    },
-                },
-            ],
-        },
-        "ReadinessChecks": {
-            "type": "object",
-            "required": ["postgres", "redis"],
-            "properties": {
-                "postgres": schema_ref("DependencyCheck"),
-                "redis": schema_ref("DependencyCheck"),
-            },
-        },
-        "DependencyCheck": {
-            "type": "object",
-            "required": ["ok"],
-            "properties": {
-                "ok": {"type": "boolean"},
-                "error": {"description": "Why not, when not ok.", "type": "string"},
-            },
-        },
     })
 }
 
@@ -973,8 +849,6 @@ fn generation_schemas() -> Value {
     json!({
         "TaskUnit": task_unit_schema(),
         "TaskWarning": task_warning_schema(),
-        "Models": models_schema(),
-        "ModelDetail": model_detail_schema(),
         "Event": event_schema(),
         "EventName": string_enum(EVENT_NAMES),
         "UnitSummary": unit_summary_schema(),
@@ -999,62 +873,6 @@ const EVENT_NAMES: [&str; 12] = [
     "cancelled",
     "heartbeat",
 ];
-
-fn models_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["models", "default_model", "details"],
-        "properties": {
-            "models": {
-                "description": "The model ids (the original tool's field), available or not.",
-                "type": "array",
-                "uniqueItems": true,
-                "items": {"type": "string"},
-            },
-            "default_model": {
-                "description": "The model a task gets when it names none (the original tool's \
-                    field).",
-                "type": "string",
-            },
-            "details": {"type": "array", "items": schema_ref("ModelDetail")},
-        },
-    })
-}
-
-fn model_detail_schema() -> Value {
-    json!({
-        "description": "A model as users may see it: never its key, nor the variable holding it \
-            (except in `reason`, which says what to set).",
-        "type": "object",
-        "additionalProperties": false,
-        "required": [
-            "id", "name", "kind", "available", "default", "temperature", "max_tokens", "fallback",
-        ],
-        "properties": {
-            "id": {"type": "string"},
-            "name": {"type": "string"},
-            "kind": {
-                "description": "`openai`: an OpenAI-compatible endpoint; `offline`: the built-in \
-                    scaffolder, with no model.",
-                "type": "string",
-                "enum": ["openai", "offline"],
-            },
-            "available": {"type": "boolean"},
-            "reason": {
-                "description": "Why the model is not available; absent when it is.",
-                "type": "string",
-            },
-            "default": {"type": "boolean"},
-            "temperature": {"type": "number", "minimum": 0},
-            "max_tokens": {"type": "integer", "minimum": 1},
-            "fallback": {
-                "description": "Models tried in order when this one keeps failing.",
-                "type": "array",
-                "items": {"type": "string"},
-            },
-        },
-    })
-}
 
 /// One event kind: its name and the fields it adds.
 fn event_kind(name: &'static str, required: &[&str], fields: Value) -> Value {
@@ -1289,27 +1107,6 @@ fn unit_summary_schema() -> Value {
     })
 }
 
-fn error_schema() -> Value {
-    json!({
-        "description": "The one error shape. Some answers add fields beside `error`.",
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {
-                        "description": "Stable and machine-readable: an `ErrorCode`, or in a 502 the failed task's own code.",
-                        "type": "string",
-                    },
-                    "message": {"description": "For people.", "type": "string", "minLength": 1},
-                },
-            },
-        },
-    })
-}
-
 /// The optional text fields a create request shares between its JSON and upload forms.
 fn create_fields(nullable_type: bool) -> Map<String, Value> {
     let text = |description: String, examples: Vec<&'static str>| {
@@ -1418,117 +1215,6 @@ fn create_upload_schema() -> Value {
         "additionalProperties": false,
         "properties": properties,
         "oneOf": [{"required": ["file"]}, {"required": ["source"]}],
-    })
-}
-
-fn languages_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["languages", "details"],
-        "properties": {
-            "languages": {
-                "description": "The language ids (the original tool's field).",
-                "type": "array",
-                "uniqueItems": true,
-                "items": schema_ref("LanguageId"),
-            },
-            "details": {"type": "array", "items": schema_ref("LanguageDetail")},
-        },
-    })
-}
-
-fn queue_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["queued", "running", "capacity", "max_queue_depth", "yours"],
-        "properties": {
-            "queued": count(),
-            "running": count(),
-            "capacity": {
-                "description": "How many tasks the workers run at once.",
-                "type": "integer",
-                "minimum": 0,
-            },
-            "max_queue_depth": {
-                "description": "Beyond this many queued tasks in all, new tasks are refused.",
-                "type": "integer",
-                "minimum": 0,
-            },
-            "yours": {
-                "type": "object",
-                "required": ["queued", "running", "max_queued", "max_running"],
-                "properties": {
-                    "queued": count(),
-                    "running": count(),
-                    "position": {
-                        "description": "Where this session's oldest queued task stands (1 = \
-                            next); absent when it has none queued.",
-                        "type": "integer",
-                        "minimum": 1,
-                    },
-                    "max_queued": count(),
-                    "max_running": count(),
-                },
-            },
-        },
-    })
-}
-
-fn queue_status_compat_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": [
-            "pending_tasks", "running_tasks", "ai_tasks_running", "max_concurrent",
-            "max_ai_tasks", "active_streams", "stats", "stream_details",
-        ],
-        "properties": {
-            "pending_tasks": count(),
-            "running_tasks": count(),
-            "ai_tasks_running": count(),
-            "max_concurrent": count(),
-            "max_ai_tasks": count(),
-            "active_streams": count(),
-            "stats": {
-                "type": "object",
-                "required": ["total_completed", "total_failed", "avg_duration", "window_hours"],
-                "properties": {
-                    "total_completed": count(),
-                    "total_failed": count(),
-                    "avg_duration": {
-                        "description": "Mean seconds of the succeeded tasks that were not cache \
-                            hits.",
-                        "type": "number",
-                        "minimum": 0,
-                    },
-                    "window_hours": {
-                        "description": "The stats cover the tasks that finished in this many \
-                            past hours.",
-                        "type": "integer",
-                        "minimum": 1,
-                    },
-                },
-            },
-            "stream_details": {
-                "description": "The caller's own unfinished tasks, oldest first (at most 50).",
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "status", "start_time", "user_id"],
-                    "properties": {
-                        "id": uuid(),
-                        "status": string_enum(["queued", "running"]),
-                        "start_time": {
-                            "description": "Unix time in seconds, when started.",
-                            "type": ["number", "null"],
-                        },
-                        "user_id": {
-                            "description": "A non-secret label of the session, never its id.",
-                            "type": "string",
-                        },
-                    },
-                },
-            },
-        },
     })
 }
 
@@ -1764,7 +1450,11 @@ mod tests {
         };
         assert_eq!(ids("LanguageId"), language_ids().collect::<Vec<_>>());
         assert_eq!(ids("FrameworkId"), framework_ids().collect::<Vec<_>>());
-        assert_eq!(ids("TaskStatus"), status_ids().collect::<Vec<_>>());
+        let statuses: Vec<&str> = domain::TaskStatus::ALL
+            .into_iter()
+            .map(domain::TaskStatus::as_str)
+            .collect();
+        assert_eq!(ids("TaskStatus"), statuses);
         let media_types =
             document()["paths"]["/api/tasks/{id}/download"]["get"]["responses"]["200"]["content"]
                 .as_object()

@@ -28,7 +28,9 @@ use crate::middleware::{default_no_store, record_metrics, request_context};
 use crate::session::session_layer;
 use crate::state::AppState;
 
-pub(crate) use tasks::TaskView;
+pub(crate) use meta::Languages;
+pub(crate) use ops::NotReady;
+pub(crate) use tasks::Accepted;
 pub use ui::UI_ROUTES;
 
 /// The api's routes, each registered with its documented operation (the handler's

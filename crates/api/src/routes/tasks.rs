@@ -34,11 +34,10 @@ static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-rep
 pub struct TaskView {
     #[schema(value_type = uuid::Uuid)]
     pub id: TaskId,
-    #[schema(schema_with = openapi::task_status_ref)]
     pub status: TaskStatus,
-    #[schema(schema_with = openapi::language_id_ref)]
+    #[schema(value_type = Language)]
     pub language: String,
-    #[schema(schema_with = openapi::framework_id_ref)]
+    #[schema(value_type = domain::Framework)]
     pub framework: String,
     pub model: String,
     /// The source's relative path.
@@ -222,11 +221,15 @@ impl TaskView {
 }
 
 /// The answer to a create that queued a task.
-#[derive(Debug, Serialize)]
-struct Accepted {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaskAccepted)]
+pub(crate) struct Accepted {
+    #[schema(value_type = uuid::Uuid)]
     id: TaskId,
     status: TaskStatus,
-    position: Option<i64>,
+    /// The place in the queue (1 = next).
+    #[schema(minimum = 1)]
+    position: i64,
     cache_hit: bool,
     links: LinksView,
 }
@@ -401,7 +404,7 @@ pub async fn create(
     let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
     match submit(&state, &session, raw, key).await? {
         Submitted::Queued { task, position } => {
-            accepted(task, Some(position), StatusCode::ACCEPTED)
+            accepted(task, position, StatusCode::ACCEPTED)
         }
         Submitted::FromCache(task) => whole_task(task),
         Submitted::Replayed(task) => {
@@ -410,7 +413,7 @@ pub async fn create(
             let mut response = match task.status()? {
                 TaskStatus::Queued => {
                     let position = tasks::position_of(&state.pool, &task).await?;
-                    accepted(task, Some(position), StatusCode::ACCEPTED)?
+                    accepted(task, position, StatusCode::ACCEPTED)?
                 }
                 _ => whole_task(task)?,
             };
@@ -423,7 +426,7 @@ pub async fn create(
     }
 }
 
-fn accepted(task: TaskRow, position: Option<i64>, status: StatusCode) -> ApiResult<Response> {
+fn accepted(task: TaskRow, position: i64, status: StatusCode) -> ApiResult<Response> {
     let id = task.task_id();
     let body = Accepted {
         id,
@@ -518,7 +521,7 @@ struct TaskPage {
     tasks: Vec<TaskView>,
     /// Pass as `before` to get the next (older) page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(value_type = Option<uuid::Uuid>, nullable = false)]
     next_before: Option<TaskId>,
 }
 
