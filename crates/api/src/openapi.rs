@@ -13,7 +13,7 @@ use domain::{Framework, Language};
 use serde_json::{Map, Value, json};
 use utoipa::openapi::schema::{AllOfBuilder, Object, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::{
-    ArrayBuilder, ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
+    ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
 };
 
 use crate::error::ErrorCode;
@@ -100,10 +100,6 @@ fn string_enum(values: impl IntoIterator<Item = &'static str>) -> Value {
     json!({"type": "string", "enum": values.into_iter().collect::<Vec<_>>()})
 }
 
-fn count() -> Value {
-    json!({"type": "integer", "minimum": 0})
-}
-
 fn uuid() -> Value {
     json!({"type": "string", "format": "uuid"})
 }
@@ -159,33 +155,6 @@ fn component(name: &str) -> RefOr<Schema> {
     RefOr::Ref(Ref::from_schema_name(name))
 }
 
-/// `warnings` is stored as JSON: an array of `TaskWarning`.
-pub(crate) fn task_warnings() -> RefOr<Schema> {
-    array_of(
-        "TaskWarning",
-        "Units left out of the result, each with the reason.",
-    )
-}
-
-/// `units` is stored as JSON: an array of `TaskUnit`.
-pub(crate) fn task_units() -> RefOr<Schema> {
-    array_of(
-        "TaskUnit",
-        "The tests unit by unit, in source order: only when one task is read, and not for \
-         results answered from the cache.",
-    )
-}
-
-/// A field given by `schema_with` loses its doc comment, so the description comes along here.
-fn array_of(item: &str, description: &str) -> RefOr<Schema> {
-    RefOr::T(Schema::Array(
-        ArrayBuilder::new()
-            .items(component(item))
-            .description(Some(description))
-            .build(),
-    ))
-}
-
 /// `T`'s schema and those it refers to, by name.
 fn schema_and_parts<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) {
     schemas.push((T::name().into_owned(), T::schema()));
@@ -205,6 +174,11 @@ fn derived_schemas() -> Map<String, Value> {
     schema_and_parts::<crate::routes::Accepted>(&mut schemas);
     schema_and_parts::<crate::routes::Languages>(&mut schemas);
     schema_and_parts::<crate::routes::NotReady>(&mut schemas);
+    schema_and_parts::<domain::Event>(&mut schemas);
+    schema_and_parts::<EventName>(&mut schemas);
+    schema_and_parts::<crate::routes::GenerateRequest>(&mut schemas);
+    schema_and_parts::<crate::routes::CompatResult>(&mut schemas);
+    schema_and_parts::<crate::routes::StreamLine>(&mut schemas);
     schemas
         .into_iter()
         .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
@@ -525,7 +499,7 @@ fn download_task() -> Value {
 }
 
 fn task_events() -> Value {
-    let names: Vec<&str> = EVENT_NAMES.to_vec();
+    let names = event_names();
     let stream = json!({
         "description": "Server-sent events, one per step of the task: `event:` is the event's \
             name, `data:` its JSON (an `Event`), and `id:` its number `seq`, which a client \
@@ -829,8 +803,7 @@ fn responses() -> Value {
 
 fn schemas() -> Value {
     let mut schemas = service_schemas();
-    if let (Value::Object(all), Value::Object(more)) = (&mut schemas, generation_schemas()) {
-        all.extend(more);
+    if let Value::Object(all) = &mut schemas {
         all.extend(derived_schemas());
     }
     schemas
@@ -844,268 +817,33 @@ fn service_schemas() -> Value {
     })
 }
 
-/// The schemas of models, live events and the original tool's generation routes.
-fn generation_schemas() -> Value {
-    json!({
-        "TaskUnit": task_unit_schema(),
-        "TaskWarning": task_warning_schema(),
-        "Event": event_schema(),
-        "EventName": string_enum(EVENT_NAMES),
-        "UnitSummary": unit_summary_schema(),
-        "GenerateTestRequest": generate_request_schema(),
-        "GenerateTestResult": generate_result_schema(),
-        "GenerateStreamLine": generate_stream_line_schema(),
-    })
+/// Every event name, as in SSE's `event:` field and the events' `event`: one per variant of the
+/// domain's `EventKind`, read from its derived schema.
+fn event_names() -> Vec<String> {
+    let kinds = serde_json::to_value(<domain::EventKind as utoipa::PartialSchema>::schema())
+        .unwrap_or_default();
+    kinds["oneOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|kind| kind["properties"]["event"]["enum"][0].as_str())
+        .map(str::to_owned)
+        .collect()
 }
 
-/// Every event name, as in SSE's `event:` field and the events' `event`.
-const EVENT_NAMES: [&str; 12] = [
-    "started",
-    "parsing_completed",
-    "generating",
-    "result",
-    "warning",
-    "validating",
-    "test_result",
-    "coverage",
-    "error",
-    "completed",
-    "cancelled",
-    "heartbeat",
-];
+/// The name of an event, as in SSE's `event:` field and the events' `event`.
+pub(crate) struct EventName;
 
-/// One event kind: its name and the fields it adds.
-fn event_kind(name: &'static str, required: &[&str], fields: Value) -> Value {
-    let mut properties = Map::new();
-    properties.insert("event".to_owned(), json!({"const": name}));
-    if let Value::Object(fields) = fields {
-        properties.extend(fields);
+impl utoipa::PartialSchema for EventName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(event_names()))
+            .into()
     }
-    let mut names = vec!["event"];
-    names.extend_from_slice(required);
-    json!({"required": names, "properties": properties})
 }
 
-fn event_schema() -> Value {
-    let text = || json!({"type": "string"});
-    json!({
-        "description": "One step of a task. `seq` numbers the task's events from 1 (a synthesised \
-            event, sent without an SSE `id:`, repeats the last number seen); `progress` is a \
-            percentage and `completed` of `total` units are done.",
-        "type": "object",
-        "required": ["task_id", "seq", "progress", "completed", "total", "event"],
-        "properties": {
-            "task_id": uuid(),
-            "seq": count(),
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "completed": count(),
-            "total": count(),
-            "event": schema_ref("EventName"),
-        },
-        "oneOf": [
-            event_kind(
-                "started",
-                &["attempt"],
-                json!({"attempt": {"description": "From 1.", "type": "integer", "minimum": 1}}),
-            ),
-            event_kind(
-                "parsing_completed",
-                &["units"],
-                json!({"units": {"type": "array", "items": schema_ref("UnitSummary")}}),
-            ),
-            event_kind("generating", &["unit"], json!({"unit": text()})),
-            event_kind(
-                "result",
-                &["unit", "code"],
-                json!({"unit": text(), "code": {"description": "The unit's tests.", "type": "string"}}),
-            ),
-            event_kind(
-                "warning",
-                &["message"],
-                json!({"message": text(), "unit": text()}),
-            ),
-            event_kind(
-                "validating",
-                &["unit", "round"],
-                json!({
-                    "unit": {"description": "The unit whose tests run, or the test file's name when the delivered file runs as a whole.", "type": "string"},
-                    "round": {"description": "1 for the model's first answer; each later round answers the failure of the one before.", "type": "integer", "minimum": 1},
-                }),
-            ),
-            event_kind(
-                "test_result",
-                &["unit", "verdict", "kept"],
-                json!({
-                    "unit": text(),
-                    "verdict": schema_ref("Verdict"),
-                    "kept": {"description": "Whether the tests are in the delivered file.", "type": "boolean"},
-                    "reason": text(),
-                    "added_lines": {"description": "Lines of the source only these tests covered.", "type": "integer", "minimum": 0},
-                }),
-            ),
-            event_kind(
-                "coverage",
-                &["status"],
-                json!({
-                    "status": schema_ref("ValidationStatus"),
-                    "reason": text(),
-                    "coverage": schema_ref("FileCoverage"),
-                }),
-            ),
-            event_kind("error", &["code", "message"], json!({"code": text(), "message": text()})),
-            event_kind(
-                "completed",
-                &["file_name", "tests"],
-                json!({"file_name": text(), "tests": count()}),
-            ),
-            event_kind("cancelled", &["reason"], json!({"reason": text()})),
-            event_kind("heartbeat", &[], json!({})),
-        ],
-    })
-}
-
-fn generate_request_schema() -> Value {
-    let text = |description: &str| json!({"type": ["string", "null"], "description": description});
-    json!({
-        "description": "The original tool's generation request.",
-        "type": "object",
-        "required": ["code"],
-        "properties": {
-            "code": {
-                "description": "The source text, with the limits of `source` in \
-                    `POST /api/tasks`.",
-                "type": "string",
-            },
-            "language": text("As `language` in `POST /api/tasks`."),
-            "model": text("As `model` in `POST /api/tasks`."),
-            "framework": text("As `framework` in `POST /api/tasks`."),
-            "file_name": text("As `filename` in `POST /api/tasks`."),
-            "filename": text("The same as `file_name`; give only one of the two."),
-        },
-    })
-}
-
-fn generate_result_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["tests", "git_urls", "task_id", "file_name", "code"],
-        "properties": {
-            "tests": {
-                "description": "One entry per unit; a result answered from the cache is one \
-                    entry of `type` `file` with the whole test file.",
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["name", "type", "test_code", "original_snippet", "file_name"],
-                    "properties": {
-                        "name": {"type": ["string", "null"]},
-                        "type": {
-                            "description": "The unit's kind, or `file`.",
-                            "type": ["string", "null"],
-                        },
-                        "test_code": {"type": ["string", "null"]},
-                        "original_snippet": {
-                            "description": "The unit's lines of the source.",
-                            "type": "string",
-                        },
-                        "file_name": {"description": "The test file's name.", "type": "string"},
-                    },
-                },
-            },
-            "git_urls": {"description": "Always null: kept for the original's clients.", "type": "null"},
-            "task_id": uuid(),
-            "file_name": {"description": "The test file's name.", "type": "string"},
-            "code": {"description": "The whole test file.", "type": ["string", "null"]},
-        },
-    })
-}
-
-fn generate_stream_line_schema() -> Value {
-    json!({
-        "description": "One line of `POST /api/generate-test-stream`: the original's fields for \
-            the step, plus `event`, `task_id`, `progress`, `completed` and `total` as in `Event`. \
-            `started`: `message`; `parsing_completed`: `total_snippets`, `units`; `generating`: \
-            `current_snippet`; a unit's tests (no `status`): `name`, `type`, `test_code`, \
-            `success`, `message`; `warning`: `message`, `current_snippet`; `error`: `code`, \
-            `message`; `completed`: `test_count`, `file_name`; `cancelled`: `message`.",
-        "type": "object",
-        "required": ["event", "task_id", "progress", "completed", "total"],
-        "properties": {
-            "status": string_enum([
-                "started",
-                "parsing_completed",
-                "generating",
-                "warning",
-                "error",
-                "completed",
-                "cancelled",
-                "heartbeat",
-            ]),
-            "event": schema_ref("EventName"),
-            "task_id": uuid(),
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "completed": count(),
-            "total": count(),
-            "message": {"type": "string"},
-            "code": {"type": "string"},
-            "total_snippets": count(),
-            "units": {"type": "array", "items": schema_ref("UnitSummary")},
-            "current_snippet": {"type": ["string", "null"]},
-            "name": {"type": "string"},
-            "type": {"type": "string"},
-            "test_code": {"type": "string"},
-            "success": {"type": "boolean"},
-            "test_count": count(),
-            "file_name": {"type": "string"},
-        },
-    })
-}
-
-fn task_unit_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["name", "kind", "start_line", "end_line", "code"],
-        "properties": {
-            "name": {
-                "description": "Qualified with its container (`Account.deposit`, \
-                    `Stack::push`).",
-                "type": "string",
-            },
-            "kind": string_enum(["function", "method", "constructor"]),
-            "container": {
-                "description": "The enclosing type or namespace, if any.",
-                "type": ["string", "null"],
-            },
-            "start_line": {"type": "integer", "minimum": 1},
-            "end_line": {"type": "integer", "minimum": 1},
-            "code": {"description": "The unit's tests.", "type": "string"},
-        },
-    })
-}
-
-fn task_warning_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["unit", "message"],
-        "properties": {
-            "unit": {"type": "string"},
-            "message": {"description": "Why the unit has no tests.", "type": "string"},
-        },
-    })
-}
-
-fn unit_summary_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["name", "kind", "line"],
-        "properties": {
-            "name": {"type": "string"},
-            "kind": string_enum(["function", "method", "constructor"]),
-            "container": {"type": "string"},
-            "line": {"description": "The unit's first line, 1-based.", "type": "integer"},
-        },
-    })
-}
+impl utoipa::ToSchema for EventName {}
 
 /// The optional text fields a create request shares between its JSON and upload forms.
 fn create_fields(nullable_type: bool) -> Map<String, Value> {
@@ -1434,7 +1172,7 @@ mod tests {
             EventKind::Heartbeat {},
         ];
         let names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
-        assert_eq!(names, EVENT_NAMES);
+        assert_eq!(names, event_names());
     }
 
     #[test]

@@ -113,7 +113,7 @@ impl Progress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitSummary {
     pub name: String,
-    /// A [`UnitKind`]'s name.
+    /// A `UnitKind`'s name.
     #[cfg_attr(feature = "openapi", schema(value_type = UnitKind))]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,7 +16,8 @@ use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use domain::{Event, EventKind, Progress, RawSource, RawTaskRequest, TaskId, TaskStatus};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -319,14 +320,65 @@ fn state_event(task: &TaskRow, seq: u64) -> Event {
 }
 
 /// The original tool's generation request.
-#[derive(Debug, Deserialize)]
-struct GenerateRequest {
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = GenerateTestRequest)]
+pub(crate) struct GenerateRequest {
+    /// The source text, with the limits of `source` in `POST /api/tasks`.
     code: String,
+    /// As `language` in `POST /api/tasks`.
     language: Option<String>,
+    /// As `model` in `POST /api/tasks`.
     model: Option<String>,
+    /// As `framework` in `POST /api/tasks`.
     framework: Option<String>,
-    #[serde(alias = "filename")]
+    /// As `filename` in `POST /api/tasks`.
     file_name: Option<String>,
+    /// The same as `file_name`; give only one of the two.
+    filename: Option<String>,
+}
+
+/// The original's answer: one test per unit, and the whole test file.
+#[derive(Serialize, ToSchema)]
+#[schema(as = GenerateTestResult)]
+pub(crate) struct CompatResult {
+    /// One entry per unit; a result answered from the cache is one entry of `type` `file` with
+    /// the whole test file.
+    tests: Vec<CompatTest>,
+    #[schema(schema_with = always_null)]
+    git_urls: (),
+    #[schema(value_type = uuid::Uuid)]
+    task_id: TaskId,
+    /// The test file's name.
+    file_name: String,
+    /// The whole test file.
+    #[schema(required = true)]
+    code: Option<String>,
+}
+
+/// `git_urls`: always null, kept for the original's clients.
+fn always_null() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Null)
+        .description(Some("Always null: kept for the original's clients."))
+        .build()
+}
+
+/// One unit's tests in the original's shape; the unit's fields are passed on from the stored
+/// result as they are.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CompatTest {
+    #[schema(value_type = Option<String>, required = true)]
+    name: Value,
+    /// The unit's kind, or `file`.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, required = true)]
+    kind: Value,
+    #[schema(value_type = Option<String>, required = true)]
+    test_code: Value,
+    /// The unit's lines of the source.
+    original_snippet: String,
+    /// The test file's name.
+    file_name: String,
 }
 
 async fn submit_compat(
@@ -337,9 +389,18 @@ async fn submit_compat(
     let key = idempotency_key(request.headers())?;
     let body: GenerateRequest =
         read_json_body(request, state.settings.limits.max_body_bytes).await?;
+    let filename = match (body.file_name, body.filename) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidJson,
+                "field `filename`: duplicate field `file_name` (give only one of the two)",
+            ));
+        }
+        (file_name, filename) => file_name.or(filename),
+    };
     let raw = RawTaskRequest {
         source: RawSource::Text(body.code),
-        filename: body.file_name,
+        filename,
         language: body.language,
         framework: body.framework,
         model: body.model,
@@ -405,7 +466,7 @@ async fn wait_for_end(state: &AppState, owner: &str, id: TaskId) -> ApiResult<Ta
 
 /// The original's answer: `tests` (one per unit: `name`, `type`, `test_code`, `original_snippet`,
 /// `file_name`) and `git_urls`, plus the task id and the whole assembled file.
-fn compat_result(task: &TaskRow) -> Value {
+fn compat_result(task: &TaskRow) -> CompatResult {
     let file_name = task.result_file_name.clone().unwrap_or_default();
     let source = task.source.as_deref().unwrap_or_default();
     let lines: Vec<&str> = source.lines().collect();
@@ -421,35 +482,33 @@ fn compat_result(task: &TaskRow) -> Value {
             .map(|slice| slice.join("\n"))
             .unwrap_or_default()
     };
-    let tests: Vec<Value> = match task.result_units.as_ref().and_then(Value::as_array) {
+    let tests: Vec<CompatTest> = match task.result_units.as_ref().and_then(Value::as_array) {
         Some(units) => units
             .iter()
-            .map(|unit| {
-                json!({
-                    "name": unit["name"],
-                    "type": unit["kind"],
-                    "test_code": unit["code"],
-                    "original_snippet": snippet(unit),
-                    "file_name": file_name,
-                })
+            .map(|unit| CompatTest {
+                name: unit["name"].clone(),
+                kind: unit["kind"].clone(),
+                test_code: unit["code"].clone(),
+                original_snippet: snippet(unit),
+                file_name: file_name.clone(),
             })
             .collect(),
         // A result answered from the cache has no units: the whole file is one entry.
-        None => vec![json!({
-            "name": task.file_name,
-            "type": "file",
-            "test_code": task.result_code,
-            "original_snippet": source,
-            "file_name": file_name,
-        })],
+        None => vec![CompatTest {
+            name: json!(task.file_name),
+            kind: json!("file"),
+            test_code: json!(task.result_code),
+            original_snippet: source.to_owned(),
+            file_name: file_name.clone(),
+        }],
     };
-    json!({
-        "tests": tests,
-        "git_urls": null,
-        "task_id": task.task_id(),
-        "file_name": file_name,
-        "code": task.result_code,
-    })
+    CompatResult {
+        tests,
+        git_urls: (),
+        task_id: task.task_id(),
+        file_name,
+        code: task.result_code.clone(),
+    }
 }
 
 /// `POST /api/generate-test-stream`: the original tool's streaming call, one JSON object per line
@@ -501,6 +560,65 @@ pub async fn generate_test_stream(
         Body::from_stream(lines),
     )
         .into_response())
+}
+
+// Documentation only: `compat_line` builds each line from its event, with the fields of the step.
+/// One line of `POST /api/generate-test-stream`: the original's fields for the step, plus `event`,
+/// `task_id`, `progress`, `completed` and `total` as in `Event`. `started`: `message`;
+/// `parsing_completed`: `total_snippets`, `units`; `generating`: `current_snippet`; a unit's tests
+/// (no `status`): `name`, `type`, `test_code`, `success`, `message`; `warning`: `message`,
+/// `current_snippet`; `error`: `code`, `message`; `completed`: `test_count`, `file_name`;
+/// `cancelled`: `message`.
+#[derive(ToSchema)]
+#[schema(as = GenerateStreamLine)]
+#[expect(dead_code, reason = "describes the lines `compat_line` writes")]
+pub(crate) struct StreamLine {
+    #[schema(inline, nullable = false)]
+    status: Option<StreamStatus>,
+    #[schema(value_type = crate::openapi::EventName)]
+    event: String,
+    #[schema(value_type = uuid::Uuid)]
+    task_id: TaskId,
+    #[schema(maximum = 100)]
+    progress: u8,
+    completed: u32,
+    total: u32,
+    #[schema(nullable = false)]
+    message: Option<String>,
+    #[schema(nullable = false)]
+    code: Option<String>,
+    #[schema(nullable = false)]
+    total_snippets: Option<u32>,
+    #[schema(nullable = false)]
+    units: Option<Vec<domain::UnitSummary>>,
+    current_snippet: Option<String>,
+    #[schema(nullable = false)]
+    name: Option<String>,
+    #[schema(nullable = false, rename = "type")]
+    kind: Option<String>,
+    #[schema(nullable = false)]
+    test_code: Option<String>,
+    #[schema(nullable = false)]
+    success: Option<bool>,
+    #[schema(nullable = false)]
+    test_count: Option<u32>,
+    #[schema(nullable = false)]
+    file_name: Option<String>,
+}
+
+/// The original tool's `status` names of the stream's lines.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the lines `compat_line` writes")]
+enum StreamStatus {
+    Started,
+    ParsingCompleted,
+    Generating,
+    Warning,
+    Error,
+    Completed,
+    Cancelled,
+    Heartbeat,
 }
 
 fn compat_line(event: &Event, kinds: &HashMap<String, String>) -> Value {

@@ -28,6 +28,7 @@ use crate::middleware::{default_no_store, record_metrics, request_context};
 use crate::session::session_layer;
 use crate::state::AppState;
 
+pub(crate) use events::{CompatResult, GenerateRequest, StreamLine};
 pub(crate) use meta::Languages;
 pub(crate) use ops::NotReady;
 pub(crate) use tasks::Accepted;

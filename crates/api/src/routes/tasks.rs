@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
 use crate::fleet;
 use crate::openapi::{
-    self, DatabaseUnavailable, InternalError, InvalidListQuery, InvalidTaskId, TaskAlreadyFinished,
+    DatabaseUnavailable, InternalError, InvalidListQuery, InvalidTaskId, TaskAlreadyFinished,
     TaskNotFound,
 };
 use crate::session::Session;
@@ -67,7 +67,7 @@ pub struct TaskView {
     #[schema(minimum = 0)]
     pub provider_retries: i32,
     /// Units left out of the result, each with the reason.
-    #[schema(schema_with = openapi::task_warnings)]
+    #[schema(value_type = Vec<TaskWarning>)]
     pub warnings: serde_json::Value,
     /// The place in the queue (1 = next): only when one task is read with
     /// `GET /api/tasks/{id}`, and only while it is queued.
@@ -127,8 +127,35 @@ pub struct ResultView {
     /// The tests unit by unit, in source order: only when one task is read, and not for results
     /// answered from the cache.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = openapi::task_units)]
+    #[schema(value_type = Option<Vec<TaskUnit>>, nullable = false)]
     pub units: Option<serde_json::Value>,
+}
+
+// Documentation only: the worker stores a task's units and warnings as JSON, passed on as they are.
+/// One unit's tests.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the worker stores")]
+pub(crate) struct TaskUnit {
+    /// Qualified with its container (`Account.deposit`, `Stack::push`).
+    name: String,
+    kind: domain::UnitKind,
+    /// The enclosing type or namespace, if any.
+    container: Option<String>,
+    #[schema(minimum = 1)]
+    start_line: u32,
+    #[schema(minimum = 1)]
+    end_line: u32,
+    /// The unit's tests.
+    code: String,
+}
+
+/// A unit left out of the result.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the worker stores")]
+pub(crate) struct TaskWarning {
+    unit: String,
+    /// Why the unit has no tests.
+    message: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
