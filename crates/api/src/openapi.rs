@@ -59,7 +59,12 @@ pub fn document() -> Value {
         "paths": paths(),
         "components": {
             "schemas": schemas(),
-            "responses": responses(),
+            "responses": shared_responses()
+                .into_iter()
+                .filter_map(|(name, response)| {
+                    Some((name.to_owned(), serde_json::to_value(response).ok()?))
+                })
+                .collect::<Map<String, Value>>(),
             "parameters": parameters(),
             "headers": headers(),
             "securitySchemes": {
@@ -117,7 +122,7 @@ fn json_response(description: &str, schema: Value) -> Value {
 }
 
 /// An answer in the one error shape, with the `error.code`s it can carry.
-fn error_response(description: &str, codes: &[ErrorCode]) -> Value {
+fn json_error_response(description: &str, codes: &[ErrorCode]) -> Value {
     let schema = json!({
         "allOf": [
             schema_ref("Error"),
@@ -190,32 +195,46 @@ fn derived_schemas() -> Map<String, Value> {
 // `response = …`), and answers whose headers are references to `components.headers`, which
 // utoipa's `headers(…)` can only write inline (and without `required`).
 
-/// The shared answer `name` of `components.responses`.
-fn shared_response(name: &str) -> RefOr<Response> {
-    serde_json::from_value(responses()[name].clone())
-        .unwrap_or_else(|_| RefOr::T(ResponseBuilder::new().build()))
-}
-
-/// Names the shared answers of `components.responses`, for `response = …` in `#[utoipa::path]`.
+/// The shared answers of `components.responses`, each in the one error shape with the
+/// `error.code`s it can carry (and `Retry-After` where it is sent), for `response = …` in
+/// `#[utoipa::path]`.
 macro_rules! shared_responses {
-    ($($name:ident),* $(,)?) => {$(
-        #[doc = concat!("The shared answer `", stringify!($name), "` of `components.responses`.")]
-        pub(crate) struct $name;
+    ($($name:ident = $description:literal, [$($code:ident),+] $(, $header:literal)?;)*) => {
+        $(
+            #[doc = concat!("The shared answer `", stringify!($name), "` of `components.responses`.")]
+            pub(crate) struct $name;
 
-        impl<'r> utoipa::ToResponse<'r> for $name {
-            fn response() -> (&'r str, RefOr<Response>) {
-                (stringify!($name), shared_response(stringify!($name)))
+            impl<'r> utoipa::ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (
+                        stringify!($name),
+                        error_response($description, &[$(ErrorCode::$code),+], &[$($header)?]),
+                    )
+                }
             }
+        )*
+
+        /// Every shared answer, by name, for `components.responses`.
+        fn shared_responses() -> Vec<(&'static str, RefOr<Response>)> {
+            vec![$(<$name as utoipa::ToResponse<'static>>::response()),*]
         }
-    )*};
+    };
 }
 
-shared_responses!(
-    InternalError,
-    DatabaseUnavailable,
-    InvalidTaskId,
-    TaskNotFound
-);
+shared_responses! {
+    InvalidTaskId = "The `id` is not a task id (a UUID in canonical hyphenated form).",
+        [InvalidTaskId];
+    TaskNotFound = "No task with this id belongs to this session (another session's task is as \
+        absent as one that never existed).", [TaskNotFound];
+    InternalError = "An internal error; it was logged, and the answer carries no details.",
+        [InternalError];
+    TooManyQueuedTasks = "This session already has as many queued tasks as it may.",
+        [TooManyQueuedTasks], "Retry-After";
+    QueueFull = "The queue is full, or the database is unavailable; try again later.",
+        [QueueFull, DatabaseUnavailable], "Retry-After";
+    DatabaseUnavailable = "The database is unavailable; try again shortly.",
+        [DatabaseUnavailable], "Retry-After";
+}
 
 /// A string that is one of `codes`.
 pub(crate) fn code_schema(codes: &[ErrorCode]) -> Object {
@@ -225,8 +244,9 @@ pub(crate) fn code_schema(codes: &[ErrorCode]) -> Object {
         .build()
 }
 
-/// An answer in the one error shape, as a response of the typed document.
-fn typed_error_response(description: &str, codes: &[ErrorCode]) -> RefOr<Response> {
+/// An answer in the one error shape, with the `error.code`s it can carry and `headers` given as
+/// references to `components.headers`.
+fn error_response(description: &str, codes: &[ErrorCode], headers: &[&str]) -> RefOr<Response> {
     let untyped = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
     let narrowed = untyped().property("error", untyped().property("code", code_schema(codes)));
     let schema = AllOfBuilder::new()
@@ -236,12 +256,20 @@ fn typed_error_response(description: &str, codes: &[ErrorCode]) -> RefOr<Respons
     let content = ContentBuilder::new()
         .schema(Some(RefOr::T(Schema::AllOf(schema))))
         .build();
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content("application/json", content)
-            .build(),
-    )
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content);
+    RefOr::T(with_header_refs(response, headers).build())
+}
+
+/// Adds `headers`, each a reference to `components.headers` (named without hyphens).
+fn with_header_refs(response: ResponseBuilder, headers: &[&str]) -> ResponseBuilder {
+    headers.iter().fold(response, |response, &name| {
+        response.header_ref(
+            name,
+            Ref::new(format!("#/components/headers/{}", name.replace('-', ""))),
+        )
+    })
 }
 
 /// Answers of one operation in the one error shape, each with the `error.code`s it can carry, for
@@ -255,7 +283,7 @@ macro_rules! error_answers {
             fn responses() -> std::collections::BTreeMap<String, RefOr<Response>> {
                 [(
                     $status.to_owned(),
-                    typed_error_response($description, &[$(ErrorCode::$code),+]),
+                    error_response($description, &[$(ErrorCode::$code),+], &[]),
                 )]
                 .into()
             }
@@ -281,18 +309,10 @@ pub(crate) fn json_response_with_headers(
     let content = ContentBuilder::new()
         .schema(Some(component(schema)))
         .build();
-    let response = headers.iter().fold(
-        ResponseBuilder::new()
-            .description(description)
-            .content("application/json", content),
-        |response, &name| {
-            response.header_ref(
-                name,
-                Ref::new(format!("#/components/headers/{}", name.replace('-', ""))),
-            )
-        },
-    );
-    RefOr::T(response.build())
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content);
+    RefOr::T(with_header_refs(response, headers).build())
 }
 
 /// The body of `GET /api/openapi.json`, described only as an object with the three fields a 3.1
@@ -392,7 +412,7 @@ fn create_task() -> Value {
                 ),
                 &["Location", "Idempotent-Replayed"],
             ),
-            "400": error_response(
+            "400": json_error_response(
                 "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a missing \
                  `source`, an unknown field, or a broken or incomplete upload.",
                 &[
@@ -407,20 +427,20 @@ fn create_task() -> Value {
                     ErrorCode::InvalidField,
                 ],
             ),
-            "408": error_response(
+            "408": json_error_response(
                 "The body stopped arriving for longer than the body timeout (30 s by default).",
                 &[ErrorCode::RequestTimeout],
             ),
-            "409": error_response(
+            "409": json_error_response(
                 "This `Idempotency-Key` was already used by this session for a different request.",
                 &[ErrorCode::IdempotencyKeyReused],
             ),
-            "413": error_response(
+            "413": json_error_response(
                 "The body (`payload_too_large`) or the source (`source_too_large`) is over its \
                  limit.",
                 &[ErrorCode::PayloadTooLarge, ErrorCode::SourceTooLarge],
             ),
-            "415": error_response(
+            "415": json_error_response(
                 "The body is neither JSON nor a multipart upload, or it is compressed.",
                 &[ErrorCode::UnsupportedMediaType],
             ),
@@ -434,7 +454,7 @@ fn create_task() -> Value {
 
 /// The 422 of every route that queues a task.
 fn unprocessable_submission() -> Value {
-    error_response(
+    json_error_response(
         "The request was read but cannot be served; the message names the field at fault. \
          `model_unavailable`: the model is offered but its key is not set \
          (see `GET /api/models`); `no_testable_unit`: the source has no function, method or \
@@ -487,7 +507,7 @@ fn download_task() -> Value {
             "200": with_headers(ok, &["Content-Disposition"]),
             "400": response_ref("InvalidTaskId"),
             "404": response_ref("TaskNotFound"),
-            "409": error_response(
+            "409": json_error_response(
                 "There is no test file: the task has not finished yet (`task_not_finished`), or \
                  it ended without one (`no_result`).",
                 &[ErrorCode::TaskNotFinished, ErrorCode::NoResult],
@@ -537,7 +557,7 @@ fn task_events() -> Value {
         "parameters": [parameter_ref("TaskId"), parameter_ref("LastEventId")],
         "responses": {
             "200": stream,
-            "400": error_response(
+            "400": json_error_response(
                 "The `id` is not a task id, or `Last-Event-ID` is not an event number.",
                 &[ErrorCode::InvalidTaskId, ErrorCode::InvalidLastEventId],
             ),
@@ -553,7 +573,7 @@ fn compat_submission_errors() -> Map<String, Value> {
     let mut responses = Map::new();
     responses.insert(
         "400".to_owned(),
-        error_response(
+        json_error_response(
             "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a body that is \
              not a JSON object, or no `code`.",
             &[
@@ -565,21 +585,21 @@ fn compat_submission_errors() -> Map<String, Value> {
     );
     responses.insert(
         "408".to_owned(),
-        error_response(
+        json_error_response(
             "The body stopped arriving for longer than the body timeout (30 s by default).",
             &[ErrorCode::RequestTimeout],
         ),
     );
     responses.insert(
         "413".to_owned(),
-        error_response(
+        json_error_response(
             "The body (`payload_too_large`) or the code (`source_too_large`) is over its limit.",
             &[ErrorCode::PayloadTooLarge, ErrorCode::SourceTooLarge],
         ),
     );
     responses.insert(
         "415".to_owned(),
-        error_response(
+        json_error_response(
             "The body is not JSON, or it is compressed.",
             &[ErrorCode::UnsupportedMediaType],
         ),
@@ -611,7 +631,7 @@ fn generate_test() -> Value {
     );
     responses.insert(
         "409".to_owned(),
-        error_response(
+        json_error_response(
             "This `Idempotency-Key` was already used for a different request \
              (`idempotency_key_reused`), or the task was cancelled while it was awaited \
              (`task_cancelled`).",
@@ -628,7 +648,7 @@ fn generate_test() -> Value {
     );
     responses.insert(
         "504".to_owned(),
-        error_response(
+        json_error_response(
             "The task is still running after the wait limit (`stream.wait_timeout_secs`, 120 s \
              unless changed); the message names the task to follow at `/api/tasks/{id}`.",
             &[ErrorCode::GenerationTimeout],
@@ -668,7 +688,7 @@ fn generate_test_stream() -> Value {
     );
     responses.insert(
         "409".to_owned(),
-        error_response(
+        json_error_response(
             "This `Idempotency-Key` was already used for a different request.",
             &[ErrorCode::IdempotencyKeyReused],
         ),
@@ -759,45 +779,6 @@ fn headers() -> Value {
             "required": true,
             "schema": {"type": "string"},
         },
-    })
-}
-
-fn responses() -> Value {
-    json!({
-        "InvalidTaskId": error_response(
-            "The `id` is not a task id (a UUID in canonical hyphenated form).",
-            &[ErrorCode::InvalidTaskId],
-        ),
-        "TaskNotFound": error_response(
-            "No task with this id belongs to this session (another session's task is as absent \
-             as one that never existed).",
-            &[ErrorCode::TaskNotFound],
-        ),
-        "InternalError": error_response(
-            "An internal error; it was logged, and the answer carries no details.",
-            &[ErrorCode::InternalError],
-        ),
-        "TooManyQueuedTasks": with_headers(
-            error_response(
-                "This session already has as many queued tasks as it may.",
-                &[ErrorCode::TooManyQueuedTasks],
-            ),
-            &["Retry-After"],
-        ),
-        "QueueFull": with_headers(
-            error_response(
-                "The queue is full, or the database is unavailable; try again later.",
-                &[ErrorCode::QueueFull, ErrorCode::DatabaseUnavailable],
-            ),
-            &["Retry-After"],
-        ),
-        "DatabaseUnavailable": with_headers(
-            error_response(
-                "The database is unavailable; try again shortly.",
-                &[ErrorCode::DatabaseUnavailable],
-            ),
-            &["Retry-After"],
-        ),
     })
 }
 
