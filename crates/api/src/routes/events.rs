@@ -17,12 +17,19 @@ use axum::response::{IntoResponse, Response};
 use domain::{Event, EventKind, Progress, RawSource, RawTaskRequest, TaskId, TaskStatus};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Response as OpenApiResponse};
+use utoipa::{IntoParams, ToSchema};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use super::tasks::{TaskIdParam, idempotency_key, submit};
+use super::tasks::{
+    BodyTimeout, IdempotencyKey, TaskIdParam, UnprocessableSubmission, idempotency_key, submit,
+};
+use crate::openapi::{
+    DatabaseUnavailable, InternalError, QueueFull, TaskNotFound,
+    TooManyQueuedTasks, error_answers, stream_response,
+};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{HubMessage, Watch};
 use crate::extract::read_json_body;
@@ -41,11 +48,125 @@ struct Frame {
     numbered: bool,
 }
 
+// Documentation only: the header is read by `last_event_id`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "describes the header `last_event_id` reads")]
+pub(crate) struct LastEventId {
+    /// Resume after this event: only events with a larger `seq` are sent. Browsers'
+    /// `EventSource` sends it by itself when it reconnects.
+    #[serde(rename = "Last-Event-ID")]
+    #[param(nullable = false)]
+    id: Option<u64>,
+}
+
+/// The event stream of `GET /api/tasks/{id}/events`.
+pub(crate) struct EventStream;
+
+impl utoipa::IntoResponses for EventStream {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        let names = crate::openapi::event_names().join(", ");
+        [(
+            "200".to_owned(),
+            stream_response(
+                "Server-sent events, one per step of the task: `event:` is the event's name, \
+                 `data:` its JSON (an `Event`), and `id:` its number `seq`, which a client sends \
+                 back as `Last-Event-ID` to resume after it. The task's events so far are \
+                 replayed first, then live ones follow; a `heartbeat` (without `id:`) comes while \
+                 the task is quiet. The stream ends after `completed`, `error` or `cancelled`. A \
+                 task that ended with no events left to replay gets one such ending read from \
+                 the table (without `id:`); when the replica cannot follow live events, the \
+                 stream sends the task's state as one event and ends, and the client polls \
+                 `GET /api/tasks/{id}`.",
+                "text/event-stream",
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .description(Some(format!("Events named {names}.")))
+                    .examples([
+                        "event: generating\nid: 3\ndata: {\"task_id\":\"6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f\",\"seq\":3,\"progress\":10,\"completed\":0,\"total\":2,\"event\":\"generating\",\"unit\":\"add\"}\n\n",
+                    ])
+                    .build(),
+                "Event",
+                &[("Cache-Control", "NoCache")],
+            ),
+        )]
+        .into()
+    }
+}
+
+/// The NDJSON stream of `POST /api/generate-test-stream`.
+pub(crate) struct LineStream;
+
+impl utoipa::IntoResponses for LineStream {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        [(
+            "200".to_owned(),
+            stream_response(
+                "One JSON object per line (`GenerateStreamLine`), in the original tool's `status` \
+                 names: `started`, `parsing_completed`, `generating`, `warning`, then \
+                 `completed`, `error` or `cancelled`, after which the stream ends; a unit's tests \
+                 come as a line without `status`. `heartbeat` lines come while the task is quiet. \
+                 When the replica cannot follow live events, one line with the task's state ends \
+                 the stream.",
+                "application/x-ndjson",
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .build(),
+                "GenerateStreamLine",
+                &[],
+            ),
+        )]
+        .into()
+    }
+}
+
+error_answers! {
+    /// The 400 of `GET /api/tasks/{id}/events`.
+    InvalidEventsRequest {
+        "400" => "The `id` is not a task id, or `Last-Event-ID` is not an event number.",
+            [InvalidTaskId, InvalidLastEventId];
+    }
+    /// The refusals the original tool's generation routes share before their task is checked.
+    CompatRefusals {
+        "400" => "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a body \
+            that is not a JSON object, or no `code`.",
+            [InvalidIdempotencyKey, InvalidJson, UnreadableBody];
+        "413" => "The body (`payload_too_large`) or the code (`source_too_large`) is over its \
+            limit.", [PayloadTooLarge, SourceTooLarge];
+        "415" => "The body is not JSON, or it is compressed.", [UnsupportedMediaType];
+    }
+    /// The refusals only `POST /api/generate-test` gives.
+    GenerateTestRefusals {
+        "409" => "This `Idempotency-Key` was already used for a different request \
+            (`idempotency_key_reused`), or the task was cancelled while it was awaited \
+            (`task_cancelled`).", [IdempotencyKeyReused, TaskCancelled];
+        "504" => "The task is still running after the wait limit (`stream.wait_timeout_secs`, \
+            120 s unless changed); the message names the task to follow at `/api/tasks/{id}`.",
+            [GenerationTimeout];
+    }
+    /// The 409 of `POST /api/generate-test-stream`.
+    KeyReused {
+        "409" => "This `Idempotency-Key` was already used for a different request.",
+            [IdempotencyKeyReused];
+    }
+}
+
 /// `GET /api/tasks/{id}/events`
 #[utoipa::path(
     get,
     path = "/api/tasks/{id}/events",
-    operation_id = "streamTaskEvents"
+    operation_id = "streamTaskEvents",
+    tag = "tasks",
+    summary = "Follow a task live, as server-sent events.",
+    security(("sessionCookie" = []), ()),
+    params(TaskIdParam, LastEventId),
+    responses(
+        EventStream,
+        InvalidEventsRequest,
+        (status = 404, response = TaskNotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
 )]
 pub async fn task_events(
     State(state): State<AppState>,
@@ -411,7 +532,43 @@ async fn submit_compat(
 
 /// `POST /api/generate-test`: the original tool's blocking call. Waits for the result (up to
 /// `stream.wait_timeout_secs`) and answers with the tests unit by unit, as the original did.
-#[utoipa::path(post, path = "/api/generate-test", operation_id = "generateTestCompat")]
+#[utoipa::path(
+    post,
+    path = "/api/generate-test",
+    operation_id = "generateTestCompat",
+    tag = "compat",
+    summary = "Queue a task and wait for its tests, in the original tool's shape.",
+    description = "Queues a task as `POST /api/tasks` does (the same checks, limits, \
+        `Idempotency-Key` and result cache) and answers when it has ended.",
+    security(("sessionCookie" = []), ()),
+    params(IdempotencyKey),
+    request_body(
+        content = GenerateRequest,
+        content_type = "application/json",
+        description = "`application/json`; a multipart upload or any other `Content-Type` is \
+            refused with 415."
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The task succeeded: its tests unit by unit, and the whole test file.",
+            body = CompatResult
+        ),
+        CompatRefusals,
+        BodyTimeout,
+        GenerateTestRefusals,
+        UnprocessableSubmission,
+        (status = 429, response = TooManyQueuedTasks),
+        (status = 500, response = InternalError),
+        (
+            status = 502,
+            description = "The task failed on the model side: `error.code` is the task's error \
+                code (for example `provider_error`, `no_valid_tests`, `assembly_failed`).",
+            body = crate::error::ErrorBody<'static>
+        ),
+        (status = 503, response = QueueFull),
+    )
+)]
 pub async fn generate_test(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -516,7 +673,27 @@ fn compat_result(task: &TaskRow) -> CompatResult {
 #[utoipa::path(
     post,
     path = "/api/generate-test-stream",
-    operation_id = "generateTestStreamCompat"
+    operation_id = "generateTestStreamCompat",
+    tag = "compat",
+    summary = "Queue a task and stream its progress as JSON lines, in the original tool's shape.",
+    security(("sessionCookie" = []), ()),
+    params(IdempotencyKey),
+    request_body(
+        content = GenerateRequest,
+        content_type = "application/json",
+        description = "`application/json`; a multipart upload or any other `Content-Type` is \
+            refused with 415."
+    ),
+    responses(
+        LineStream,
+        CompatRefusals,
+        BodyTimeout,
+        KeyReused,
+        UnprocessableSubmission,
+        (status = 429, response = TooManyQueuedTasks),
+        (status = 500, response = InternalError),
+        (status = 503, response = QueueFull),
+    )
 )]
 pub async fn generate_test_stream(
     State(state): State<AppState>,
