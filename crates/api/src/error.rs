@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use domain::RequestError;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 /// Declares [`ErrorCode`] with each variant's wire name written once.
 macro_rules! error_codes {

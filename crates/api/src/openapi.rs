@@ -12,9 +12,7 @@
 
 use serde_json::{Map, Value, json};
 use utoipa::openapi::schema::{AllOfBuilder, Object, ObjectBuilder, SchemaType, Type};
-use utoipa::openapi::{
-    ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema,
-};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 
 use crate::error::ErrorCode;
 
@@ -207,9 +205,11 @@ fn headers() -> Value {
 
 /// Adds `headers`, each (name, component) a reference to `components.headers`.
 fn with_header_refs(response: ResponseBuilder, headers: &[(&str, &str)]) -> ResponseBuilder {
-    headers.iter().fold(response, |response, &(name, component)| {
-        response.header_ref(name, Ref::new(format!("#/components/headers/{component}")))
-    })
+    headers
+        .iter()
+        .fold(response, |response, &(name, component)| {
+            response.header_ref(name, Ref::new(format!("#/components/headers/{component}")))
+        })
 }
 
 /// `headers` by name, each referring to the component named alike without hyphens.
@@ -364,7 +364,10 @@ pub(crate) fn text_response(
             let schema = ObjectBuilder::new()
                 .schema_type(Type::String)
                 .description(Some(text));
-            response.content(media_type, ContentBuilder::new().schema(Some(schema)).build())
+            response.content(
+                media_type,
+                ContentBuilder::new().schema(Some(schema)).build(),
+            )
         },
     );
     RefOr::T(with_named_headers(response, headers).build())
@@ -383,7 +386,11 @@ pub(crate) fn stream_response(
     let item = serde_json::to_value(component(item)).unwrap_or_default();
     let content = ContentBuilder::new()
         .schema(Some(schema))
-        .extensions(Some(utoipa::openapi::extensions::ExtensionsBuilder::new().add("x-itemSchema", item).build()))
+        .extensions(Some(
+            utoipa::openapi::extensions::ExtensionsBuilder::new()
+                .add("x-itemSchema", item)
+                .build(),
+        ))
         .build();
     let response = ResponseBuilder::new()
         .description(description)

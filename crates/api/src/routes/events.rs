@@ -17,22 +17,22 @@ use axum::response::{IntoResponse, Response};
 use domain::{Event, EventKind, Progress, RawSource, RawTaskRequest, TaskId, TaskStatus};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::{RefOr, Response as OpenApiResponse};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::Instrument;
+use utoipa::openapi::{RefOr, Response as OpenApiResponse};
+use utoipa::{IntoParams, ToSchema};
 
 use super::tasks::{
     BodyTimeout, IdempotencyKey, TaskIdParam, UnprocessableSubmission, idempotency_key, submit,
 };
-use crate::openapi::{
-    DatabaseUnavailable, InternalError, QueueFull, TaskNotFound,
-    TooManyQueuedTasks, error_answers, stream_response,
-};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{HubMessage, Watch};
 use crate::extract::read_json_body;
+use crate::openapi::{
+    DatabaseUnavailable, InternalError, QueueFull, TaskNotFound, TooManyQueuedTasks, error_answers,
+    stream_response,
+};
 use crate::session::Session;
 use crate::state::AppState;
 use store::TaskRow;

@@ -10,10 +10,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, Response as OpenApiResponse};
 
+use super::ops::Up;
 use crate::error::ApiResult;
 use crate::fleet;
 use crate::openapi::{DatabaseUnavailable, InternalError, json_response_with_headers};
-use super::ops::Up;
 use crate::session::Session;
 use crate::state::AppState;
 use store::tasks;

@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
-use crate::fleet;
 use crate::extract::{CreateTaskBody, CreateTaskUpload};
+use crate::fleet;
 use crate::openapi::{
-    DatabaseUnavailable, InternalError, InvalidTaskId, QueueFull, TaskNotFound,
-    TooManyQueuedTasks, error_answers, json_response_with_headers, text_response,
+    DatabaseUnavailable, InternalError, InvalidTaskId, QueueFull, TaskNotFound, TooManyQueuedTasks,
+    error_answers, json_response_with_headers, text_response,
 };
 use crate::session::Session;
 use crate::state::AppState;
@@ -271,7 +271,12 @@ pub(crate) struct IdempotencyKey {
     /// Makes a retry safe: a second request of this session with the same key and the same task
     /// answers with the first task instead of making another.
     #[serde(rename = "Idempotency-Key")]
-    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]+$", nullable = false)]
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$",
+        nullable = false
+    )]
     key: Option<String>,
 }
 
@@ -554,9 +559,7 @@ pub async fn create(
     let key = idempotency_key(request.headers())?;
     let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
     match submit(&state, &session, raw, key).await? {
-        Submitted::Queued { task, position } => {
-            accepted(task, position, StatusCode::ACCEPTED)
-        }
+        Submitted::Queued { task, position } => accepted(task, position, StatusCode::ACCEPTED),
         Submitted::FromCache(task) => whole_task(task),
         Submitted::Replayed(task) => {
             // The task as it is now: still queued, the same answer as the first time; otherwise
