@@ -212,21 +212,12 @@ fn with_header_refs(response: ResponseBuilder, headers: &[(&str, &str)]) -> Resp
         })
 }
 
-/// `headers` by name, each referring to the component named alike without hyphens.
-fn named_alike<'a>(headers: &[&'a str]) -> Vec<(&'a str, String)> {
-    headers
-        .iter()
-        .map(|&name| (name, name.replace('-', "")))
-        .collect()
-}
-
+/// Adds `headers`, each a reference to the component named alike without hyphens.
 fn with_named_headers(response: ResponseBuilder, headers: &[&str]) -> ResponseBuilder {
-    let named = named_alike(headers);
-    let pairs: Vec<(&str, &str)> = named
-        .iter()
-        .map(|(name, component)| (*name, component.as_str()))
-        .collect();
-    with_header_refs(response, &pairs)
+    headers.iter().fold(response, |response, &name| {
+        let component = name.replace('-', "");
+        response.header_ref(name, Ref::new(format!("#/components/headers/{component}")))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
