@@ -4,30 +4,128 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
-use domain::{RawSource, RawTaskRequest};
+use domain::{Framework, Language, RawSource, RawTaskRequest};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
 
 use crate::error::{ApiError, ErrorCode};
 
 /// The JSON form of a create-task request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateTaskJson)]
 pub struct CreateTaskBody {
+    /// The source text: not blank, no NUL bytes, at most the configured size (1 MiB unless
+    /// changed).
     pub source: String,
+    /// The source's relative path (`/` or `\` separators, no `..`, at most 255 bytes); names the
+    /// test file and shows the language. Defaults to `source.<ext>`.
     #[serde(default)]
+    #[schema(examples("calc.py", "src/main/java/Account.java"))]
     pub filename: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = language_field)]
     pub language: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = framework_field)]
     pub framework: Option<String>,
+    /// A model this service offers (letters, digits and `. _ - : /`, at most 100 characters);
+    /// defaults to the service's default model.
     #[serde(default)]
+    #[schema(examples("offline"))]
     pub model: Option<String>,
-    /// `run` (the default) or `syntax`.
+    /// `run` (the default): the tests are built, run, run again and measured for coverage in a
+    /// sandbox, and only tests that pass are delivered; `syntax`: they are only parsed.
     #[serde(default)]
+    #[schema(examples("run", "syntax"))]
     pub validate: Option<String>,
-    /// `covering` (the default) or `passing`.
+    /// `covering` (the default): a passing test that covers nothing the tests kept before it
+    /// covered is dropped; `passing`: it is kept and marked `no_new_coverage`.
     #[serde(default)]
+    #[schema(examples("covering", "passing"))]
     pub keep: Option<String>,
+}
+
+// Documentation only: `read_multipart` reads the form part by part, so it has no type of its own.
+/// Exactly one of `file` and `source`; any other field is refused.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateTaskUpload)]
+#[expect(dead_code, reason = "describes the form `read_multipart` reads")]
+pub(crate) struct CreateTaskUpload {
+    /// The source file: UTF-8 text without NUL bytes. Its file name is the default for
+    /// `filename`.
+    #[schema(
+        value_type = Option<String>,
+        nullable = false,
+        format = Binary,
+        content_media_type = "application/octet-stream"
+    )]
+    file: Option<Vec<u8>>,
+    /// The source as a text field, instead of `file`.
+    #[schema(nullable = false)]
+    source: Option<String>,
+    /// As `filename` in `CreateTaskJson`.
+    #[schema(nullable = false, examples("calc.py", "src/main/java/Account.java"))]
+    filename: Option<String>,
+    #[schema(schema_with = language_part)]
+    language: Option<String>,
+    #[schema(schema_with = framework_part)]
+    framework: Option<String>,
+    /// As `model` in `CreateTaskJson`.
+    #[schema(nullable = false, examples("offline"))]
+    model: Option<String>,
+    /// As `validate` in `CreateTaskJson`.
+    #[schema(nullable = false, examples("run", "syntax"))]
+    validate: Option<String>,
+    /// As `keep` in `CreateTaskJson`.
+    #[schema(nullable = false, examples("covering", "passing"))]
+    keep: Option<String>,
+}
+
+/// `language`, with the domain's language ids as examples.
+fn id_field(nullable: bool, description: &str, ids: Vec<&'static str>) -> Object {
+    let string = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(string)
+        .description(Some(description))
+        .examples(ids)
+        .build()
+}
+
+const LANGUAGE: &str = "A language id, display name or common alias, in any case; defaults to the \
+    one the file name's extension shows. See `GET /api/languages`.";
+
+const FRAMEWORK: &str = "A framework id or common alias serving the language; defaults to the \
+    language's first framework.";
+
+fn language_ids() -> Vec<&'static str> {
+    Language::ALL.map(Language::id).to_vec()
+}
+
+fn framework_ids() -> Vec<&'static str> {
+    Framework::ALL.map(Framework::id).to_vec()
+}
+
+fn language_field() -> Object {
+    id_field(true, LANGUAGE, language_ids())
+}
+
+fn framework_field() -> Object {
+    id_field(true, FRAMEWORK, framework_ids())
+}
+
+fn language_part() -> Object {
+    id_field(false, LANGUAGE, language_ids())
+}
+
+fn framework_part() -> Object {
+    id_field(false, FRAMEWORK, framework_ids())
 }
 
 enum BodyKind {

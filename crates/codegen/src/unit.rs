@@ -1,29 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-/// What kind of callable a unit is. Types (classes, structs, records, traits) are not units of
-/// their own: they appear as the `container` of the units inside them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnitKind {
-    /// A free function (including Python module functions, Go functions, exported arrow functions).
-    Function,
-    /// A function that belongs to a type: a method, a Go method with a receiver, a C++ member
-    /// defined in or out of its class, a Rust function in an `impl` or `trait` block.
-    Method,
-    /// A constructor: Python `__init__`, Java/C# constructors, C++ `Foo::Foo`, JS/TS
-    /// `constructor`, a C# positional record's parameter list.
-    Constructor,
-}
-
-impl UnitKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UnitKind::Function => "function",
-            UnitKind::Method => "method",
-            UnitKind::Constructor => "constructor",
-        }
-    }
-}
+/// The unit kinds are the domain's: events and task results name them too.
+pub use domain::UnitKind;
 
 /// One parameter of a unit, as written. `type_name` is `None` where the language or the source
 /// gives no type (untyped Python, JavaScript).

@@ -6,10 +6,16 @@ use crate::{FileCoverage, TaskId, ValidationStatus, Verdict};
 ///
 /// In JSON its three fields sit at the top level of an event: `"progress": 40, "completed": 2,
 /// "total": 5`, the names the original tool's clients read.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(description = "`progress` is a percentage and `completed` of `total` units are done.")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "ProgressFields")]
 pub struct Progress {
     #[serde(rename = "progress")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     percent: u8,
     completed: u32,
     total: u32,
@@ -103,19 +109,60 @@ impl Progress {
 }
 
 /// A testable unit as announced by `parsing_completed`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnitSummary {
     pub name: String,
+    /// A `UnitKind`'s name.
+    #[cfg_attr(feature = "openapi", schema(value_type = UnitKind))]
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub container: Option<String>,
+    /// The unit's first line, 1-based.
     pub line: u32,
+}
+
+/// What kind of callable a unit is. Types (classes, structs, records, traits) are not units of
+/// their own: they appear as the `container` of the units inside them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// A free function (including Python module functions, Go functions, exported arrow functions).
+    Function,
+    /// A function that belongs to a type: a method, a Go method with a receiver, a C++ member
+    /// defined in or out of its class, a Rust function in an `impl` or `trait` block.
+    Method,
+    /// A constructor: Python `__init__`, Java/C# constructors, C++ `Foo::Foo`, JS/TS
+    /// `constructor`, a C# positional record's parameter list.
+    Constructor,
+}
+
+impl UnitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitKind::Function => "function",
+            UnitKind::Method => "method",
+            UnitKind::Constructor => "constructor",
+        }
+    }
 }
 
 /// One step of a task's progress, as sent to live clients. `seq` orders a task's events and is the
 /// SSE event id, so a client can resume after the last one it saw.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        description = "One step of a task. `seq` numbers the task's events from 1 (a synthesised \
+            event, sent without an SSE `id:`, repeats the last number seen); `progress` is a \
+            percentage and `completed` of `total` units are done."
+    )
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub task_id: TaskId,
     pub seq: u64,
     #[serde(flatten)]
@@ -126,33 +173,54 @@ pub struct Event {
 
 /// The event vocabulary of the original tool, plus `cancelled`, `heartbeat` and what running the
 /// tests finds (`validating`, `test_result`, `coverage`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A worker took the task (the attempt counts from 1).
-    Started { attempt: u32 },
+    Started {
+        /// From 1.
+        #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+        attempt: u32,
+    },
     /// The source was parsed into units.
     ParsingCompleted { units: Vec<UnitSummary> },
     /// A unit's tests are being written: unit `completed + 1` of `total`.
     Generating { unit: String },
     /// A unit's tests.
-    Result { unit: String, code: String },
+    Result {
+        unit: String,
+        /// The unit's tests.
+        code: String,
+    },
     /// Something went wrong with one unit, but the task goes on.
     Warning {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         unit: Option<String>,
     },
     /// A unit's tests are being built and run: round 1 is the model's first answer, each later
     /// round an answer to the failure of the one before.
-    Validating { unit: String, round: u32 },
+    Validating {
+        /// The unit whose tests run, or the test file's name when the delivered file runs as a
+        /// whole.
+        unit: String,
+        /// 1 for the model's first answer; each later round answers the failure of the one
+        /// before.
+        #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+        round: u32,
+    },
     /// What running a unit's tests found.
     TestResult {
         unit: String,
         verdict: Verdict,
+        /// Whether the tests are in the delivered file.
         kept: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         reason: Option<String>,
+        /// Lines of the source only these tests covered.
         #[serde(default)]
         added_lines: u32,
     },
@@ -161,8 +229,10 @@ pub enum EventKind {
     Coverage {
         status: ValidationStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         reason: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "openapi", schema(nullable = false))]
         coverage: Option<FileCoverage>,
     },
     /// The task failed.

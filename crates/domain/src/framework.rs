@@ -186,6 +186,25 @@ impl Serialize for Framework {
     }
 }
 
+/// Its ids are not its variants' names, so the schema is built from [`Framework::ALL`].
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Framework {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A test framework id."))
+            .enum_values(Some(Framework::ALL.map(Framework::id)))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Framework {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "FrameworkId".into()
+    }
+}
+
 impl<'de> Deserialize<'de> for Framework {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;

@@ -6,6 +6,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::Framework;
 
 /// A programming language we generate tests for.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(as = LanguageId, description = "A language id.")
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {

@@ -17,7 +17,7 @@ mod task;
 mod validation;
 
 pub use cache_key::{CacheKey, PROMPT_VERSION};
-pub use event::{Event, EventKind, Progress, ProgressError, UnitSummary};
+pub use event::{Event, EventKind, Progress, ProgressError, UnitKind, UnitSummary};
 pub use file_name::{FileNameError, SourceFileName};
 pub use framework::{Framework, FrameworkError};
 pub use language::{Language, UnknownLanguage};

@@ -7,6 +7,14 @@ use serde::{Deserialize, Serialize};
 use crate::ModelId;
 
 /// How a model is reached.
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        description = "`openai`: an OpenAI-compatible endpoint; `offline`: the built-in \
+            scaffolder, with no model."
+    )
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {

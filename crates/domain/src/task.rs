@@ -55,6 +55,14 @@ fn truncate(input: &str) -> String {
 ///    │          └──► queued   (lease released or expired: another worker takes it over)
 ///    └──► cancelled
 /// ```
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(
+        description = "queued → running → succeeded | failed | cancelled; a queued task may be \
+            cancelled, and a running one whose lease ends goes back to queued."
+    )
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {

@@ -16,15 +16,23 @@ use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use domain::{Event, EventKind, Progress, RawSource, RawTaskRequest, TaskId, TaskStatus};
 use futures::Stream;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tracing::Instrument;
+use utoipa::openapi::{RefOr, Response as OpenApiResponse};
+use utoipa::{IntoParams, ToSchema};
 
-use super::tasks::{TaskIdParam, idempotency_key, submit};
+use super::tasks::{
+    BodyTimeout, IdempotencyKey, TaskIdParam, UnprocessableSubmission, idempotency_key, submit,
+};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{HubMessage, Watch};
 use crate::extract::read_json_body;
+use crate::openapi::{
+    DatabaseUnavailable, InternalError, QueueFull, TaskNotFound, TooManyQueuedTasks, error_answers,
+    stream_response,
+};
 use crate::session::Session;
 use crate::state::AppState;
 use store::TaskRow;
@@ -40,11 +48,125 @@ struct Frame {
     numbered: bool,
 }
 
+// Documentation only: the header is read by `last_event_id`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "describes the header `last_event_id` reads")]
+pub(crate) struct LastEventId {
+    /// Resume after this event: only events with a larger `seq` are sent. Browsers'
+    /// `EventSource` sends it by itself when it reconnects.
+    #[serde(rename = "Last-Event-ID")]
+    #[param(nullable = false)]
+    id: Option<u64>,
+}
+
+/// The event stream of `GET /api/tasks/{id}/events`.
+pub(crate) struct EventStream;
+
+impl utoipa::IntoResponses for EventStream {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        let names = crate::openapi::event_names().join(", ");
+        [(
+            "200".to_owned(),
+            stream_response(
+                "Server-sent events, one per step of the task: `event:` is the event's name, \
+                 `data:` its JSON (an `Event`), and `id:` its number `seq`, which a client sends \
+                 back as `Last-Event-ID` to resume after it. The task's events so far are \
+                 replayed first, then live ones follow; a `heartbeat` (without `id:`) comes while \
+                 the task is quiet. The stream ends after `completed`, `error` or `cancelled`. A \
+                 task that ended with no events left to replay gets one such ending read from \
+                 the table (without `id:`); when the replica cannot follow live events, the \
+                 stream sends the task's state as one event and ends, and the client polls \
+                 `GET /api/tasks/{id}`.",
+                "text/event-stream",
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .description(Some(format!("Events named {names}.")))
+                    .examples([
+                        "event: generating\nid: 3\ndata: {\"task_id\":\"6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f\",\"seq\":3,\"progress\":10,\"completed\":0,\"total\":2,\"event\":\"generating\",\"unit\":\"add\"}\n\n",
+                    ])
+                    .build(),
+                "Event",
+                &[("Cache-Control", "NoCache")],
+            ),
+        )]
+        .into()
+    }
+}
+
+/// The NDJSON stream of `POST /api/generate-test-stream`.
+pub(crate) struct LineStream;
+
+impl utoipa::IntoResponses for LineStream {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        [(
+            "200".to_owned(),
+            stream_response(
+                "One JSON object per line (`GenerateStreamLine`), in the original tool's `status` \
+                 names: `started`, `parsing_completed`, `generating`, `warning`, then \
+                 `completed`, `error` or `cancelled`, after which the stream ends; a unit's tests \
+                 come as a line without `status`. `heartbeat` lines come while the task is quiet. \
+                 When the replica cannot follow live events, one line with the task's state ends \
+                 the stream.",
+                "application/x-ndjson",
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::Type::String)
+                    .build(),
+                "GenerateStreamLine",
+                &[],
+            ),
+        )]
+        .into()
+    }
+}
+
+error_answers! {
+    /// The 400 of `GET /api/tasks/{id}/events`.
+    InvalidEventsRequest {
+        "400" => "The `id` is not a task id, or `Last-Event-ID` is not an event number.",
+            [InvalidTaskId, InvalidLastEventId];
+    }
+    /// The refusals the original tool's generation routes share before their task is checked.
+    CompatRefusals {
+        "400" => "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a body \
+            that is not a JSON object, or no `code`.",
+            [InvalidIdempotencyKey, InvalidJson, UnreadableBody];
+        "413" => "The body (`payload_too_large`) or the code (`source_too_large`) is over its \
+            limit.", [PayloadTooLarge, SourceTooLarge];
+        "415" => "The body is not JSON, or it is compressed.", [UnsupportedMediaType];
+    }
+    /// The refusals only `POST /api/generate-test` gives.
+    GenerateTestRefusals {
+        "409" => "This `Idempotency-Key` was already used for a different request \
+            (`idempotency_key_reused`), or the task was cancelled while it was awaited \
+            (`task_cancelled`).", [IdempotencyKeyReused, TaskCancelled];
+        "504" => "The task is still running after the wait limit (`stream.wait_timeout_secs`, \
+            120 s unless changed); the message names the task to follow at `/api/tasks/{id}`.",
+            [GenerationTimeout];
+    }
+    /// The 409 of `POST /api/generate-test-stream`.
+    KeyReused {
+        "409" => "This `Idempotency-Key` was already used for a different request.",
+            [IdempotencyKeyReused];
+    }
+}
+
 /// `GET /api/tasks/{id}/events`
 #[utoipa::path(
     get,
     path = "/api/tasks/{id}/events",
-    operation_id = "streamTaskEvents"
+    operation_id = "streamTaskEvents",
+    tag = "tasks",
+    summary = "Follow a task live, as server-sent events.",
+    security(("sessionCookie" = []), ()),
+    params(TaskIdParam, LastEventId),
+    responses(
+        EventStream,
+        InvalidEventsRequest,
+        (status = 404, response = TaskNotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
 )]
 pub async fn task_events(
     State(state): State<AppState>,
@@ -319,14 +441,65 @@ fn state_event(task: &TaskRow, seq: u64) -> Event {
 }
 
 /// The original tool's generation request.
-#[derive(Debug, Deserialize)]
-struct GenerateRequest {
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = GenerateTestRequest)]
+pub(crate) struct GenerateRequest {
+    /// The source text, with the limits of `source` in `POST /api/tasks`.
     code: String,
+    /// As `language` in `POST /api/tasks`.
     language: Option<String>,
+    /// As `model` in `POST /api/tasks`.
     model: Option<String>,
+    /// As `framework` in `POST /api/tasks`.
     framework: Option<String>,
-    #[serde(alias = "filename")]
+    /// As `filename` in `POST /api/tasks`.
     file_name: Option<String>,
+    /// The same as `file_name`; give only one of the two.
+    filename: Option<String>,
+}
+
+/// The original's answer: one test per unit, and the whole test file.
+#[derive(Serialize, ToSchema)]
+#[schema(as = GenerateTestResult)]
+pub(crate) struct CompatResult {
+    /// One entry per unit; a result answered from the cache is one entry of `type` `file` with
+    /// the whole test file.
+    tests: Vec<CompatTest>,
+    #[schema(schema_with = always_null)]
+    git_urls: (),
+    #[schema(value_type = uuid::Uuid)]
+    task_id: TaskId,
+    /// The test file's name.
+    file_name: String,
+    /// The whole test file.
+    #[schema(required = true)]
+    code: Option<String>,
+}
+
+/// `git_urls`: always null, kept for the original's clients.
+fn always_null() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::Null)
+        .description(Some("Always null: kept for the original's clients."))
+        .build()
+}
+
+/// One unit's tests in the original's shape; the unit's fields are passed on from the stored
+/// result as they are.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CompatTest {
+    #[schema(value_type = Option<String>, required = true)]
+    name: Value,
+    /// The unit's kind, or `file`.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, required = true)]
+    kind: Value,
+    #[schema(value_type = Option<String>, required = true)]
+    test_code: Value,
+    /// The unit's lines of the source.
+    original_snippet: String,
+    /// The test file's name.
+    file_name: String,
 }
 
 async fn submit_compat(
@@ -337,9 +510,18 @@ async fn submit_compat(
     let key = idempotency_key(request.headers())?;
     let body: GenerateRequest =
         read_json_body(request, state.settings.limits.max_body_bytes).await?;
+    let filename = match (body.file_name, body.filename) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidJson,
+                "field `filename`: duplicate field `file_name` (give only one of the two)",
+            ));
+        }
+        (file_name, filename) => file_name.or(filename),
+    };
     let raw = RawTaskRequest {
         source: RawSource::Text(body.code),
-        filename: body.file_name,
+        filename,
         language: body.language,
         framework: body.framework,
         model: body.model,
@@ -350,7 +532,43 @@ async fn submit_compat(
 
 /// `POST /api/generate-test`: the original tool's blocking call. Waits for the result (up to
 /// `stream.wait_timeout_secs`) and answers with the tests unit by unit, as the original did.
-#[utoipa::path(post, path = "/api/generate-test", operation_id = "generateTestCompat")]
+#[utoipa::path(
+    post,
+    path = "/api/generate-test",
+    operation_id = "generateTestCompat",
+    tag = "compat",
+    summary = "Queue a task and wait for its tests, in the original tool's shape.",
+    description = "Queues a task as `POST /api/tasks` does (the same checks, limits, \
+        `Idempotency-Key` and result cache) and answers when it has ended.",
+    security(("sessionCookie" = []), ()),
+    params(IdempotencyKey),
+    request_body(
+        content = GenerateRequest,
+        content_type = "application/json",
+        description = "`application/json`; a multipart upload or any other `Content-Type` is \
+            refused with 415."
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The task succeeded: its tests unit by unit, and the whole test file.",
+            body = CompatResult
+        ),
+        CompatRefusals,
+        BodyTimeout,
+        GenerateTestRefusals,
+        UnprocessableSubmission,
+        (status = 429, response = TooManyQueuedTasks),
+        (status = 500, response = InternalError),
+        (
+            status = 502,
+            description = "The task failed on the model side: `error.code` is the task's error \
+                code (for example `provider_error`, `no_valid_tests`, `assembly_failed`).",
+            body = crate::error::ErrorBody<'static>
+        ),
+        (status = 503, response = QueueFull),
+    )
+)]
 pub async fn generate_test(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -405,7 +623,7 @@ async fn wait_for_end(state: &AppState, owner: &str, id: TaskId) -> ApiResult<Ta
 
 /// The original's answer: `tests` (one per unit: `name`, `type`, `test_code`, `original_snippet`,
 /// `file_name`) and `git_urls`, plus the task id and the whole assembled file.
-fn compat_result(task: &TaskRow) -> Value {
+fn compat_result(task: &TaskRow) -> CompatResult {
     let file_name = task.result_file_name.clone().unwrap_or_default();
     let source = task.source.as_deref().unwrap_or_default();
     let lines: Vec<&str> = source.lines().collect();
@@ -421,35 +639,33 @@ fn compat_result(task: &TaskRow) -> Value {
             .map(|slice| slice.join("\n"))
             .unwrap_or_default()
     };
-    let tests: Vec<Value> = match task.result_units.as_ref().and_then(Value::as_array) {
+    let tests: Vec<CompatTest> = match task.result_units.as_ref().and_then(Value::as_array) {
         Some(units) => units
             .iter()
-            .map(|unit| {
-                json!({
-                    "name": unit["name"],
-                    "type": unit["kind"],
-                    "test_code": unit["code"],
-                    "original_snippet": snippet(unit),
-                    "file_name": file_name,
-                })
+            .map(|unit| CompatTest {
+                name: unit["name"].clone(),
+                kind: unit["kind"].clone(),
+                test_code: unit["code"].clone(),
+                original_snippet: snippet(unit),
+                file_name: file_name.clone(),
             })
             .collect(),
         // A result answered from the cache has no units: the whole file is one entry.
-        None => vec![json!({
-            "name": task.file_name,
-            "type": "file",
-            "test_code": task.result_code,
-            "original_snippet": source,
-            "file_name": file_name,
-        })],
+        None => vec![CompatTest {
+            name: json!(task.file_name),
+            kind: json!("file"),
+            test_code: json!(task.result_code),
+            original_snippet: source.to_owned(),
+            file_name: file_name.clone(),
+        }],
     };
-    json!({
-        "tests": tests,
-        "git_urls": null,
-        "task_id": task.task_id(),
-        "file_name": file_name,
-        "code": task.result_code,
-    })
+    CompatResult {
+        tests,
+        git_urls: (),
+        task_id: task.task_id(),
+        file_name,
+        code: task.result_code.clone(),
+    }
 }
 
 /// `POST /api/generate-test-stream`: the original tool's streaming call, one JSON object per line
@@ -457,7 +673,27 @@ fn compat_result(task: &TaskRow) -> Value {
 #[utoipa::path(
     post,
     path = "/api/generate-test-stream",
-    operation_id = "generateTestStreamCompat"
+    operation_id = "generateTestStreamCompat",
+    tag = "compat",
+    summary = "Queue a task and stream its progress as JSON lines, in the original tool's shape.",
+    security(("sessionCookie" = []), ()),
+    params(IdempotencyKey),
+    request_body(
+        content = GenerateRequest,
+        content_type = "application/json",
+        description = "`application/json`; a multipart upload or any other `Content-Type` is \
+            refused with 415."
+    ),
+    responses(
+        LineStream,
+        CompatRefusals,
+        BodyTimeout,
+        KeyReused,
+        UnprocessableSubmission,
+        (status = 429, response = TooManyQueuedTasks),
+        (status = 500, response = InternalError),
+        (status = 503, response = QueueFull),
+    )
 )]
 pub async fn generate_test_stream(
     State(state): State<AppState>,
@@ -501,6 +737,65 @@ pub async fn generate_test_stream(
         Body::from_stream(lines),
     )
         .into_response())
+}
+
+// Documentation only: `compat_line` builds each line from its event, with the fields of the step.
+/// One line of `POST /api/generate-test-stream`: the original's fields for the step, plus `event`,
+/// `task_id`, `progress`, `completed` and `total` as in `Event`. `started`: `message`;
+/// `parsing_completed`: `total_snippets`, `units`; `generating`: `current_snippet`; a unit's tests
+/// (no `status`): `name`, `type`, `test_code`, `success`, `message`; `warning`: `message`,
+/// `current_snippet`; `error`: `code`, `message`; `completed`: `test_count`, `file_name`;
+/// `cancelled`: `message`.
+#[derive(ToSchema)]
+#[schema(as = GenerateStreamLine)]
+#[expect(dead_code, reason = "describes the lines `compat_line` writes")]
+pub(crate) struct StreamLine {
+    #[schema(inline, nullable = false)]
+    status: Option<StreamStatus>,
+    #[schema(value_type = crate::openapi::EventName)]
+    event: String,
+    #[schema(value_type = uuid::Uuid)]
+    task_id: TaskId,
+    #[schema(maximum = 100)]
+    progress: u8,
+    completed: u32,
+    total: u32,
+    #[schema(nullable = false)]
+    message: Option<String>,
+    #[schema(nullable = false)]
+    code: Option<String>,
+    #[schema(nullable = false)]
+    total_snippets: Option<u32>,
+    #[schema(nullable = false)]
+    units: Option<Vec<domain::UnitSummary>>,
+    current_snippet: Option<String>,
+    #[schema(nullable = false)]
+    name: Option<String>,
+    #[schema(nullable = false, rename = "type")]
+    kind: Option<String>,
+    #[schema(nullable = false)]
+    test_code: Option<String>,
+    #[schema(nullable = false)]
+    success: Option<bool>,
+    #[schema(nullable = false)]
+    test_count: Option<u32>,
+    #[schema(nullable = false)]
+    file_name: Option<String>,
+}
+
+/// The original tool's `status` names of the stream's lines.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[expect(dead_code, reason = "describes the lines `compat_line` writes")]
+enum StreamStatus {
+    Started,
+    ParsingCompleted,
+    Generating,
+    Warning,
+    Error,
+    Completed,
+    Cancelled,
+    Heartbeat,
 }
 
 fn compat_line(event: &Event, kinds: &HashMap<String, String>) -> Value {

@@ -5,11 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use domain::Language;
+use domain::{Framework, Language};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, Response as OpenApiResponse};
 
+use super::ops::Up;
 use crate::error::ApiResult;
 use crate::fleet;
 use crate::openapi::{DatabaseUnavailable, InternalError, json_response_with_headers};
@@ -19,26 +20,28 @@ use store::tasks;
 
 #[derive(Serialize, ToSchema)]
 pub struct Languages {
-    /// The original's field: language ids.
-    languages: Vec<&'static str>,
+    /// The language ids (the original tool's field).
+    #[schema(value_type = BTreeSet<Language>)]
+    languages: Vec<Language>,
     details: Vec<LanguageDetail>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct LanguageDetail {
-    id: &'static str,
+    id: Language,
     name: &'static str,
+    /// Lower case, without the dot.
     #[schema(value_type = Vec<String>)]
     extensions: &'static [&'static str],
     frameworks: Vec<FrameworkDetail>,
-    default_framework: &'static str,
+    default_framework: Framework,
     /// What the test file of `example.<ext>` is called.
     test_file_example: String,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct FrameworkDetail {
-    id: &'static str,
+    id: Framework,
     name: &'static str,
 }
 
@@ -68,22 +71,22 @@ impl utoipa::IntoResponses for Languages {
 )]
 pub async fn languages() -> Response {
     let body = Languages {
-        languages: Language::ALL.iter().map(|language| language.id()).collect(),
+        languages: Language::ALL.to_vec(),
         details: Language::ALL
             .iter()
             .map(|&language| LanguageDetail {
-                id: language.id(),
+                id: language,
                 name: language.display_name(),
                 extensions: language.extensions(),
                 frameworks: language
                     .frameworks()
                     .iter()
-                    .map(|framework| FrameworkDetail {
-                        id: framework.id(),
+                    .map(|&framework| FrameworkDetail {
+                        id: framework,
                         name: framework.display_name(),
                     })
                     .collect(),
-                default_framework: language.default_framework().id(),
+                default_framework: language.default_framework(),
                 test_file_example: language
                     .test_file_name(&format!("example.{}", language.primary_extension())),
             })
@@ -100,20 +103,27 @@ pub async fn languages() -> Response {
 
 #[derive(Serialize, ToSchema)]
 pub struct Queue {
+    #[schema(minimum = 0)]
     queued: i64,
+    #[schema(minimum = 0)]
     running: i64,
     /// How many tasks the workers run at once.
     capacity: u32,
+    /// Beyond this many queued tasks in all, new tasks are refused.
     max_queue_depth: u32,
     yours: YourQueue,
 }
 
+/// This session's share of the queue.
 #[derive(Serialize, ToSchema)]
 pub struct YourQueue {
+    #[schema(minimum = 0)]
     queued: i64,
+    #[schema(minimum = 0)]
     running: i64,
-    /// Where your oldest queued task stands (1 = next); absent when you have none queued.
+    /// Where this session's oldest queued task stands (1 = next); absent when it has none queued.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
     position: Option<i64>,
     max_queued: u32,
     max_running: u32,
@@ -162,8 +172,10 @@ pub async fn queue(
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthCompat {
-    status: &'static str,
+    #[schema(inline)]
+    status: Up,
     version: &'static str,
+    /// The replica that answered.
     instance: String,
     uptime_secs: u64,
 }
@@ -180,7 +192,7 @@ pub struct HealthCompat {
 )]
 pub async fn health_compat(State(state): State<AppState>) -> Json<HealthCompat> {
     Json(HealthCompat {
-        status: "ok",
+        status: Up::Ok,
         version: env!("CARGO_PKG_VERSION"),
         instance: state.instance_id.clone(),
         uptime_secs: state.started_at.elapsed().as_secs(),
@@ -189,32 +201,54 @@ pub async fn health_compat(State(state): State<AppState>) -> Json<HealthCompat> 
 
 #[derive(Serialize, ToSchema)]
 pub struct QueueStatusCompat {
+    #[schema(minimum = 0)]
     pending_tasks: i64,
+    #[schema(minimum = 0)]
     running_tasks: i64,
+    #[schema(minimum = 0)]
     ai_tasks_running: i64,
     max_concurrent: u32,
     max_ai_tasks: u32,
+    #[schema(minimum = 0)]
     active_streams: i64,
     stats: StatsCompat,
+    /// The caller's own unfinished tasks, oldest first (at most 50).
     stream_details: Vec<StreamDetail>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct StatsCompat {
+    #[schema(minimum = 0)]
     total_completed: i64,
+    #[schema(minimum = 0)]
     total_failed: i64,
+    /// Mean seconds of the succeeded tasks that were not cache hits.
+    #[schema(minimum = 0)]
     avg_duration: f64,
     /// Our addition: the stats cover the tasks that finished in this many past hours.
+    #[schema(minimum = 1)]
     window_hours: u32,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct StreamDetail {
+    #[schema(value_type = uuid::Uuid)]
     id: String,
-    status: &'static str,
+    #[schema(inline)]
+    status: ActiveStatus,
+    /// Unix time in seconds, when started.
+    #[schema(required = true)]
     start_time: Option<f64>,
-    /// A non-secret label of the caller's session (never the session id itself).
+    /// A non-secret label of the session, never its id.
     user_id: String,
+}
+
+/// Where an unfinished task is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ActiveStatus {
+    Queued,
+    Running,
 }
 
 /// `GET /api/queue/status` in the original tool's shape. `stream_details` lists only the caller's
@@ -261,9 +295,9 @@ pub async fn queue_status_compat(
             .map(|task| StreamDetail {
                 id: task.id.to_string(),
                 status: if task.status == "running" {
-                    "running"
+                    ActiveStatus::Running
                 } else {
-                    "queued"
+                    ActiveStatus::Queued
                 },
                 start_time: task
                     .started_at
@@ -276,25 +310,34 @@ pub async fn queue_status_compat(
 
 #[derive(Serialize, ToSchema)]
 pub struct Models {
-    /// The original's fields: model ids, and the default.
+    /// The model ids (the original tool's field), available or not.
+    #[schema(value_type = BTreeSet<String>)]
     models: Vec<String>,
+    /// The model a task gets when it names none (the original tool's field).
     default_model: String,
     details: Vec<ModelDetail>,
 }
 
-/// A model as users may see it: never its key, nor the variable holding it.
+/// A model as users may see it: never its key, nor the variable holding it (except in `reason`,
+/// which says what to set).
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ModelDetail {
     id: String,
     name: String,
-    #[schema(value_type = String)]
+    #[schema(inline)]
     kind: domain::ModelKind,
     available: bool,
+    /// Why the model is not available; absent when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     reason: Option<String>,
     default: bool,
+    #[schema(minimum = 0)]
     temperature: f32,
+    #[schema(minimum = 1)]
     max_tokens: u32,
+    /// Models tried in order when this one keeps failing.
     fallback: Vec<String>,
 }
 

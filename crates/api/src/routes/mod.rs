@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
-use utoipa::openapi::{Ref, RefOr};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
@@ -28,7 +27,10 @@ use crate::middleware::{default_no_store, record_metrics, request_context};
 use crate::session::session_layer;
 use crate::state::AppState;
 
-pub(crate) use tasks::TaskView;
+pub(crate) use events::StreamLine;
+pub(crate) use meta::Languages;
+pub(crate) use ops::NotReady;
+pub(crate) use tasks::Accepted;
 pub use ui::UI_ROUTES;
 
 /// The api's routes, each registered with its documented operation (the handler's
@@ -39,14 +41,8 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
     let max_body_bytes = state.map_or(0, |state| state.settings.limits.max_body_bytes);
     let mut with_session = OpenApiRouter::new()
         .routes(body_limited(routes!(tasks::create), max_body_bytes))
-        .routes(with_parameters(
-            routes!(tasks::list),
-            &["Limit", "Before", "StatusFilter"],
-        ))
-        .routes(with_parameters(
-            routes!(tasks::get, tasks::cancel),
-            &["TaskId"],
-        ))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::get, tasks::cancel))
         .routes(routes!(tasks::download))
         .routes(routes!(events::task_events))
         .routes(body_limited(routes!(events::generate_test), max_body_bytes))
@@ -68,31 +64,6 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .merge(with_session)
-}
-
-/// Gives the routes' operations the `parameters`, references to `components.parameters` by name:
-/// utoipa's `params(…)` can only write parameters inline.
-fn with_parameters(
-    (schemas, mut paths, method_router): UtoipaMethodRouter<AppState>,
-    names: &[&str],
-) -> UtoipaMethodRouter<AppState> {
-    for item in paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            operation.parameters.get_or_insert_with(Vec::new).extend(
-                names
-                    .iter()
-                    .map(|name| RefOr::Ref(Ref::new(format!("#/components/parameters/{name}")))),
-            );
-        }
-    }
-    (schemas, paths, method_router)
 }
 
 /// Limits the body of the routes' requests to `max_body_bytes`.

@@ -30,18 +30,51 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
     responses((status = 200, description = "The process is up.", body = Liveness))
 )]
 pub async fn healthz() -> Json<Liveness> {
-    Json(Liveness { status: "ok" })
+    Json(Liveness { status: Up::Ok })
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Liveness {
-    status: &'static str,
+    #[schema(inline)]
+    status: Up,
+}
+
+/// The one status of a process that answers at all.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Up {
+    Ok,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    status: &'static str,
+    #[schema(inline)]
+    status: Ready,
     checks: ReadinessChecks,
+}
+
+/// The status of a replica whose dependencies all answer.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Ready {
+    Ready,
+}
+
+/// A dependency `GET /readyz` checks.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Dependency {
+    Postgres,
+    Redis,
+}
+
+impl Dependency {
+    fn name(self) -> &'static str {
+        match self {
+            Dependency::Postgres => "postgres",
+            Dependency::Redis => "redis",
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -54,15 +87,22 @@ pub struct ReadinessChecks {
 #[derive(Serialize, ToSchema)]
 pub struct NotReady {
     error: NotReadyError,
-    down: Vec<&'static str>,
+    #[schema(inline, min_items = 1)]
+    down: Vec<Dependency>,
     checks: ReadinessChecks,
 }
 
+/// The one error shape's `error`, with its one code.
 #[derive(Serialize, ToSchema)]
 pub struct NotReadyError {
-    #[schema(value_type = String)]
+    #[schema(schema_with = not_ready_code)]
     code: ErrorCode,
+    #[schema(min_length = 1)]
     message: String,
+}
+
+fn not_ready_code() -> utoipa::openapi::Object {
+    crate::openapi::code_schema(&[ErrorCode::NotReady])
 }
 
 /// The 503 of `GET /readyz`, which names the `Retry-After` of `components.headers`.
@@ -83,7 +123,9 @@ impl utoipa::IntoResponses for NotReady {
 #[derive(Serialize, ToSchema)]
 pub struct DependencyCheck {
     ok: bool,
+    /// Why not, when not ok.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     error: Option<String>,
 }
 
@@ -114,22 +156,26 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         postgres: DependencyCheck::from_result(postgres),
         redis: DependencyCheck::from_result(redis),
     };
-    let down: Vec<&'static str> = [("postgres", &checks.postgres), ("redis", &checks.redis)]
-        .into_iter()
-        .filter(|(_, check)| !check.ok)
-        .map(|(name, _)| name)
-        .collect();
+    let down: Vec<Dependency> = [
+        (Dependency::Postgres, &checks.postgres),
+        (Dependency::Redis, &checks.redis),
+    ]
+    .into_iter()
+    .filter(|(_, check)| !check.ok)
+    .map(|(dependency, _)| dependency)
+    .collect();
     if down.is_empty() {
         (
             StatusCode::OK,
             Json(Readiness {
-                status: "ready",
+                status: Ready::Ready,
                 checks,
             }),
         )
             .into_response()
     } else {
-        let message = format!("not ready: {} unreachable", down.join(" and "));
+        let names: Vec<&str> = down.iter().map(|dependency| dependency.name()).collect();
+        let message = format!("not ready: {} unreachable", names.join(" and "));
         (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, HeaderValue::from_static("5"))],

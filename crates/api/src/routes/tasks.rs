@@ -10,14 +10,16 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSpec, TaskStatus};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Response as OpenApiResponse};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_create_request;
+use crate::extract::{CreateTaskBody, CreateTaskUpload};
 use crate::fleet;
 use crate::openapi::{
-    self, DatabaseUnavailable, InternalError, InvalidListQuery, InvalidTaskId, TaskAlreadyFinished,
-    TaskNotFound,
+    DatabaseUnavailable, InternalError, InvalidTaskId, QueueFull, TaskNotFound, TooManyQueuedTasks,
+    error_answers, json_response_with_headers, text_response,
 };
 use crate::session::Session;
 use crate::state::AppState;
@@ -34,11 +36,10 @@ static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-rep
 pub struct TaskView {
     #[schema(value_type = uuid::Uuid)]
     pub id: TaskId,
-    #[schema(schema_with = openapi::task_status_ref)]
     pub status: TaskStatus,
-    #[schema(schema_with = openapi::language_id_ref)]
+    #[schema(value_type = Language)]
     pub language: String,
-    #[schema(schema_with = openapi::framework_id_ref)]
+    #[schema(value_type = domain::Framework)]
     pub framework: String,
     pub model: String,
     /// The source's relative path.
@@ -68,7 +69,7 @@ pub struct TaskView {
     #[schema(minimum = 0)]
     pub provider_retries: i32,
     /// Units left out of the result, each with the reason.
-    #[schema(schema_with = openapi::task_warnings)]
+    #[schema(value_type = Vec<TaskWarning>)]
     pub warnings: serde_json::Value,
     /// The place in the queue (1 = next): only when one task is read with
     /// `GET /api/tasks/{id}`, and only while it is queued.
@@ -128,8 +129,35 @@ pub struct ResultView {
     /// The tests unit by unit, in source order: only when one task is read, and not for results
     /// answered from the cache.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(schema_with = openapi::task_units)]
+    #[schema(value_type = Option<Vec<TaskUnit>>, nullable = false)]
     pub units: Option<serde_json::Value>,
+}
+
+// Documentation only: the worker stores a task's units and warnings as JSON, passed on as they are.
+/// One unit's tests.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the worker stores")]
+pub(crate) struct TaskUnit {
+    /// Qualified with its container (`Account.deposit`, `Stack::push`).
+    name: String,
+    kind: domain::UnitKind,
+    /// The enclosing type or namespace, if any.
+    container: Option<String>,
+    #[schema(minimum = 1)]
+    start_line: u32,
+    #[schema(minimum = 1)]
+    end_line: u32,
+    /// The unit's tests.
+    code: String,
+}
+
+/// A unit left out of the result.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the JSON the worker stores")]
+pub(crate) struct TaskWarning {
+    unit: String,
+    /// Why the unit has no tests.
+    message: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -222,13 +250,34 @@ impl TaskView {
 }
 
 /// The answer to a create that queued a task.
-#[derive(Debug, Serialize)]
-struct Accepted {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TaskAccepted)]
+pub(crate) struct Accepted {
+    #[schema(value_type = uuid::Uuid)]
     id: TaskId,
     status: TaskStatus,
-    position: Option<i64>,
+    /// The place in the queue (1 = next).
+    #[schema(minimum = 1)]
+    position: i64,
     cache_hit: bool,
     links: LinksView,
+}
+
+// Documentation only: the header is read by `idempotency_key`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "describes the header `idempotency_key` reads")]
+pub(crate) struct IdempotencyKey {
+    /// Makes a retry safe: a second request of this session with the same key and the same task
+    /// answers with the first task instead of making another.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$",
+        nullable = false
+    )]
+    key: Option<String>,
 }
 
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -390,8 +439,118 @@ pub(crate) async fn submit(
     }
 }
 
+/// The answers of `POST /api/tasks` that carry a task, with `Location` and `Idempotent-Replayed`.
+pub(crate) struct TaskAnswers;
+
+impl utoipa::IntoResponses for TaskAnswers {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        let headers = ["Location", "Idempotent-Replayed"];
+        [
+            (
+                "200".to_owned(),
+                json_response_with_headers(
+                    "Answered at once from the result cache: a new task of this session, already \
+                     succeeded, with `cache_hit: true`. Also the answer to a replay \
+                     (`Idempotent-Replayed: true`) whose task is no longer queued: the whole task \
+                     as it is now.",
+                    "Task",
+                    &headers,
+                ),
+            ),
+            (
+                "202".to_owned(),
+                json_response_with_headers(
+                    "Queued (or, with `Idempotent-Replayed: true`, the still queued task this \
+                     `Idempotency-Key` made before).",
+                    "TaskAccepted",
+                    &headers,
+                ),
+            ),
+        ]
+        .into()
+    }
+}
+
+error_answers! {
+    /// The refusals of `POST /api/tasks` before its task is checked.
+    CreateRefusals {
+        "400" => "The request cannot be read: a bad `Idempotency-Key`, malformed JSON, a missing \
+            `source`, an unknown field, or a broken or incomplete upload.",
+            [InvalidIdempotencyKey, InvalidJson, UnreadableBody, InvalidMultipart, DuplicateSource,
+             DuplicateField, UnknownField, MissingFile, InvalidField];
+        "409" => "This `Idempotency-Key` was already used by this session for a different request.",
+            [IdempotencyKeyReused];
+        "413" => "The body (`payload_too_large`) or the source (`source_too_large`) is over its \
+            limit.", [PayloadTooLarge, SourceTooLarge];
+        "415" => "The body is neither JSON nor a multipart upload, or it is compressed.",
+            [UnsupportedMediaType];
+    }
+    /// The 408 of every route that reads a body.
+    BodyTimeout {
+        "408" => "The body stopped arriving for longer than the body timeout (30 s by default).",
+            [RequestTimeout];
+    }
+    /// The 422 of every route that queues a task.
+    UnprocessableSubmission {
+        "422" => "The request was read but cannot be served; the message names the field at \
+            fault. `model_unavailable`: the model is offered but its key is not set (see \
+            `GET /api/models`); `no_testable_unit`: the source has no function, method or \
+            constructor to test.",
+            [EmptySource, SourceNotUtf8, SourceBinary, InvalidFilename, UnknownLanguage,
+             LanguageRequired, UnknownFramework, FrameworkNotForLanguage, InvalidModel,
+             InvalidValidate, InvalidKeep, UnknownModel, ModelUnavailable, NoTestableUnit];
+    }
+    /// The 400 of `GET /api/tasks`.
+    InvalidListQuery {
+        "400" => "A query parameter is malformed, out of range or unknown.",
+            [InvalidQuery, InvalidTaskId];
+    }
+    /// The 409 of `DELETE /api/tasks/{id}`.
+    TaskAlreadyFinished {
+        "409" => "The task has already finished.", [TaskFinished];
+    }
+    /// The 409 of `GET /api/tasks/{id}/download`.
+    NoTestFile {
+        "409" => "There is no test file: the task has not finished yet (`task_not_finished`), or \
+            it ended without one (`no_result`).", [TaskNotFinished, NoResult];
+    }
+}
+
 /// `POST /api/tasks`
-#[utoipa::path(post, path = "/api/tasks", operation_id = "createTask")]
+#[utoipa::path(
+    post,
+    path = "/api/tasks",
+    operation_id = "createTask",
+    tag = "tasks",
+    summary = "Queue a test-generation task for one source file.",
+    description = "The source comes as JSON or as a multipart upload. The language is the one \
+        asked for, else the one the file name's extension shows; the framework defaults to the \
+        language's first; the model to the service's default. An identical earlier request that \
+        succeeded answers at once from the result cache (200). With an `Idempotency-Key`, a \
+        retry answers with the task the key first made and `Idempotent-Replayed: true`.",
+    security(("sessionCookie" = []), ()),
+    params(IdempotencyKey),
+    request_body(
+        description = "`application/json` (or any `application/*+json`) or \
+            `multipart/form-data`; any other `Content-Type` is refused with 415.",
+        content(
+            (CreateTaskBody = "application/json"),
+            (
+                CreateTaskUpload = "multipart/form-data",
+                encoding(("file" = (content_type = "*/*")))
+            ),
+        )
+    ),
+    responses(
+        TaskAnswers,
+        CreateRefusals,
+        BodyTimeout,
+        UnprocessableSubmission,
+        (status = 429, response = TooManyQueuedTasks),
+        (status = 500, response = InternalError),
+        (status = 503, response = QueueFull),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
@@ -400,9 +559,7 @@ pub async fn create(
     let key = idempotency_key(request.headers())?;
     let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
     match submit(&state, &session, raw, key).await? {
-        Submitted::Queued { task, position } => {
-            accepted(task, Some(position), StatusCode::ACCEPTED)
-        }
+        Submitted::Queued { task, position } => accepted(task, position, StatusCode::ACCEPTED),
         Submitted::FromCache(task) => whole_task(task),
         Submitted::Replayed(task) => {
             // The task as it is now: still queued, the same answer as the first time; otherwise
@@ -410,7 +567,7 @@ pub async fn create(
             let mut response = match task.status()? {
                 TaskStatus::Queued => {
                     let position = tasks::position_of(&state.pool, &task).await?;
-                    accepted(task, Some(position), StatusCode::ACCEPTED)?
+                    accepted(task, position, StatusCode::ACCEPTED)?
                 }
                 _ => whole_task(task)?,
             };
@@ -423,7 +580,7 @@ pub async fn create(
     }
 }
 
-fn accepted(task: TaskRow, position: Option<i64>, status: StatusCode) -> ApiResult<Response> {
+fn accepted(task: TaskRow, position: i64, status: StatusCode) -> ApiResult<Response> {
     let id = task.task_id();
     let body = Accepted {
         id,
@@ -455,7 +612,13 @@ fn parse_id(raw: &str) -> ApiResult<TaskId> {
 
 /// The `{id}` of a task route. Whatever the path holds — not a UUID, not even UTF-8 — it is a 400
 /// `invalid_task_id` in the one error shape, never the router's plain-text rejection.
-pub struct TaskIdParam(pub TaskId);
+#[derive(IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub struct TaskIdParam(
+    /// The task's id, in canonical hyphenated form.
+    #[param(value_type = uuid::Uuid)]
+    pub TaskId,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
     type Rejection = ApiError;
@@ -478,6 +641,7 @@ impl<S: Send + Sync> FromRequestParts<S> for TaskIdParam {
     tag = "tasks",
     summary = "Read one task of the session, with its source and result.",
     security(("sessionCookie" = []), ()),
+    params(TaskIdParam),
     responses(
         (
             status = 200,
@@ -505,11 +669,19 @@ pub async fn get(
     Ok(Json(TaskView::from_row(task, position)?))
 }
 
-#[derive(Debug, Deserialize)]
+/// Read as text, so each malformed value gets its own message.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Tasks per page; the upper bound is the configured page size (100 unless changed).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20, nullable = false)]
     limit: Option<String>,
+    /// Only tasks older than this one: the `next_before` of the previous page.
+    #[param(value_type = Option<uuid::Uuid>, nullable = false)]
     before: Option<String>,
+    /// Only tasks in this status.
+    #[param(value_type = Option<TaskStatus>, nullable = false)]
     status: Option<String>,
 }
 
@@ -518,7 +690,7 @@ struct TaskPage {
     tasks: Vec<TaskView>,
     /// Pass as `before` to get the next (older) page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<uuid::Uuid>)]
+    #[schema(value_type = Option<uuid::Uuid>, nullable = false)]
     next_before: Option<TaskId>,
 }
 
@@ -532,6 +704,7 @@ struct TaskPage {
     description = "Listings leave out `source`, `position` and `result.code`. Any query \
         parameter other than these three is refused.",
     security(("sessionCookie" = []), ()),
+    params(ListParams),
     responses(
         (status = 200, description = "One page of tasks.", body = TaskPage),
         InvalidListQuery,
@@ -600,6 +773,7 @@ pub async fn list(
     tag = "tasks",
     summary = "Cancel a task: at once when queued, by asking its worker when running.",
     security(("sessionCookie" = []), ()),
+    params(TaskIdParam),
     responses(
         (status = 200, description = "The task was queued and is now cancelled.", body = TaskView),
         (
@@ -651,8 +825,51 @@ pub async fn cancel(
     }
 }
 
+/// The test file of `GET /api/tasks/{id}/download`, in its language's media type.
+pub(crate) struct TestFile;
+
+impl utoipa::IntoResponses for TestFile {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<OpenApiResponse>> {
+        let media_types = Language::ALL.map(|language| {
+            language
+                .media_type()
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+        });
+        [(
+            "200".to_owned(),
+            text_response(
+                "The test file, as an attachment, in the media type of the task's language \
+                 (`; charset=utf-8`).",
+                &media_types,
+                "UTF-8 source text.",
+                &["Content-Disposition"],
+            ),
+        )]
+        .into()
+    }
+}
+
 /// `GET /api/tasks/{id}/download`: the test file as an attachment.
-#[utoipa::path(get, path = "/api/tasks/{id}/download", operation_id = "downloadTask")]
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}/download",
+    operation_id = "downloadTask",
+    tag = "tasks",
+    summary = "Download the generated test file of a succeeded task.",
+    security(("sessionCookie" = []), ()),
+    params(TaskIdParam),
+    responses(
+        TestFile,
+        (status = 400, response = InvalidTaskId),
+        (status = 404, response = TaskNotFound),
+        NoTestFile,
+        (status = 500, response = InternalError),
+        (status = 503, response = DatabaseUnavailable),
+    )
+)]
 pub async fn download(
     State(state): State<AppState>,
     Extension(session): Extension<Session>,
