@@ -12,6 +12,7 @@
 mod api;
 mod gateway;
 mod generation;
+mod offline;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,15 @@ pub enum BenchCommand {
     /// published figures; then the runner's own cost per run, measured in-process against a bare
     /// spawn. Needs bubblewrap and the toolchains (crates/runner/toolchains/install).
     Generation(generation::GenerationBenchArgs),
+    /// The offline generator against Pynguin and CrossHair, with no model at all
+    ///
+    /// Runs the offline generator over crates/ops/corpus/offline as a worker does (explore the
+    /// code in the sandbox, pin the calls, keep each unit's tests that pass every run, assemble,
+    /// measure), and for Python, Pynguin and `crosshair cover` on the same files with the same
+    /// budget (installed from PyPI into a virtual environment of the bench's own); reports units
+    /// with a test, tests per unit, line and branch coverage and seconds per file. Needs
+    /// bubblewrap and the toolchains (crates/runner/toolchains/install).
+    Offline(offline::OfflineBenchArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<bool> {
@@ -61,6 +71,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<bool> {
         BenchCommand::Api(args) => api::run(args),
         BenchCommand::Gateway(args) => gateway::run(args),
         BenchCommand::Generation(args) => generation::run(args),
+        BenchCommand::Offline(args) => offline::run(args),
     }
 }
 
