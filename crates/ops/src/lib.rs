@@ -16,7 +16,7 @@ mod launch;
 mod loadtest;
 mod logs;
 mod monitoring;
-mod nginx_conf;
+pub mod nginx_conf;
 mod ports;
 mod procfs;
 mod restart;

@@ -1,6 +1,7 @@
 //! nginx-compat/nginx.conf made fit to run here: its marked sections (`# BEGIN name` …
 //! `# END name`) replaced by this machine's addresses and folders, everything else as committed,
-//! so what runs is the configuration nginx users get.
+//! so what runs is the configuration nginx users get. The section primitives are public: the
+//! test kit's nginx (`aiut-system-tests`) rewrites the same file with its own choices.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -12,7 +13,7 @@ pub const NGINX_CONF: &str = "nginx-compat/nginx.conf";
 
 /// The byte range of the body of the section `# BEGIN name` … `# END name`: from the line after
 /// the BEGIN marker to the start of the END marker's line.
-fn section_bounds(config: &str, name: &str) -> anyhow::Result<(usize, usize)> {
+pub fn section_bounds(config: &str, name: &str) -> anyhow::Result<(usize, usize)> {
     let begin = format!("# BEGIN {name}\n");
     let end = format!("# END {name}");
     let start = config
@@ -29,7 +30,8 @@ fn section_bounds(config: &str, name: &str) -> anyhow::Result<(usize, usize)> {
     Ok((start, stop.max(start)))
 }
 
-fn replace_section(config: &str, name: &str, body: &str) -> anyhow::Result<String> {
+/// `config` with the body of the section `name` replaced by `body`.
+pub fn replace_section(config: &str, name: &str, body: &str) -> anyhow::Result<String> {
     let (start, stop) = section_bounds(config, name)?;
     Ok(format!("{}{body}\n{}", &config[..start], &config[stop..]))
 }

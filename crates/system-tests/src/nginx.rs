@@ -1,14 +1,16 @@
 //! Real nginx running the committed `nginx-compat/nginx.conf`, whose marked sections
 //! (`# BEGIN name` … `# END name`) are replaced by this machine's addresses and paths.
 //!
-//! `aiut-ops` has a rewriter of the same file (`ops::nginx_conf`, private to it) for deployments;
-//! this one differs on purpose: the pid file goes on the command line (`-g`), the error log is at
+//! The sections are found and replaced by `ops::nginx_conf`, which deployments use too; what
+//! this one writes into them differs on purpose: the pid file goes on the command line (`-g`), the error log is at
 //! `info`, each committed `server` line keeps its own parameters and their number must match the
 //! replicas', and no network may be trusted at all.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use ops::nginx_conf;
 
 use crate::processes::{Process, log_file};
 
@@ -104,32 +106,14 @@ fn with_addresses(servers: &str, addresses: &[SocketAddr]) -> String {
         .join("\n")
 }
 
-fn section_bounds(config: &str, name: &str) -> (usize, usize) {
-    let begin = format!("# BEGIN {name}\n");
-    let end = format!("# END {name}");
-    let start = config
-        .find(&begin)
-        .unwrap_or_else(|| panic!("nginx.conf has no `{begin}` marker"))
-        + begin.len();
-    let stop = start
-        + config[start..]
-            .find(&end)
-            .unwrap_or_else(|| panic!("nginx.conf has no `{end}` marker"));
-    // The section ends where the END marker's line starts.
-    let stop = config[..stop]
-        .rfind('\n')
-        .map_or(start, |newline| newline + 1);
-    (start, stop.max(start))
-}
-
 fn section(config: &str, name: &str) -> String {
-    let (start, stop) = section_bounds(config, name);
+    let (start, stop) =
+        nginx_conf::section_bounds(config, name).unwrap_or_else(|error| panic!("{error:#}"));
     config[start..stop].to_owned()
 }
 
 fn replace_section(config: &str, name: &str, body: &str) -> String {
-    let (start, stop) = section_bounds(config, name);
-    format!("{}{body}\n{}", &config[..start], &config[stop..])
+    nginx_conf::replace_section(config, name, body).unwrap_or_else(|error| panic!("{error:#}"))
 }
 
 fn arguments(folder: &Path) -> Vec<String> {

@@ -46,7 +46,9 @@ pub struct OfflineBenchArgs {
 }
 
 fn language_argument(value: &str) -> Result<Language, String> {
-    let language = value.parse::<Language>().map_err(|error| error.to_string())?;
+    let language = value
+        .parse::<Language>()
+        .map_err(|error| error.to_string())?;
     if LANGUAGES.iter().any(|(_, known)| *known == language) {
         Ok(language)
     } else {
@@ -120,10 +122,7 @@ pub fn run(options: &OfflineBenchArgs) -> anyhow::Result<bool> {
     Ok(ours_ok)
 }
 
-fn corpus_files(
-    root: &Path,
-    only: Option<Language>,
-) -> anyhow::Result<Vec<(Language, PathBuf)>> {
+fn corpus_files(root: &Path, only: Option<Language>) -> anyhow::Result<Vec<(Language, PathBuf)>> {
     let mut files = Vec::new();
     for (folder, language) in LANGUAGES {
         if only.is_some_and(|only| only != language) {
@@ -153,9 +152,9 @@ async fn ours(
         work_root: bench_dir.join("runs"),
         ..RunnerSettings::default()
     };
-    let sandbox = Bubblewrap::detect(&settings.bwrap)
-        .await
-        .context("the offline generator runs code only in the sandbox (apt-get install bubblewrap)")?;
+    let sandbox = Bubblewrap::detect(&settings.bwrap).await.context(
+        "the offline generator runs code only in the sandbox (apt-get install bubblewrap)",
+    )?;
     let sandbox: Arc<dyn Sandbox> = Arc::new(sandbox);
     let runner = Runner::with_sandbox(settings, Ok(sandbox));
     let mut rows = Vec::new();
@@ -207,8 +206,8 @@ async fn generate(
     options: &OfflineBenchArgs,
     row: &mut Row,
 ) -> anyhow::Result<()> {
-    let source = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file_name = SourceFileName::parse(file).map_err(|error| anyhow::anyhow!("{error}"))?;
     let target = Target {
         language,
@@ -288,7 +287,8 @@ async fn generate(
 }
 
 fn ratios(summary: &FileCoverage) -> (Option<f64>, Option<f64>) {
-    let ratio = |covered: u32, total: u32| (total > 0).then(|| f64::from(covered) / f64::from(total));
+    let ratio =
+        |covered: u32, total: u32| (total > 0).then(|| f64::from(covered) / f64::from(total));
     (
         ratio(summary.lines_covered, summary.lines_total),
         summary
@@ -308,7 +308,10 @@ fn peers(
     let script = root.join(PEERS_SCRIPT);
     // Kept across runs: installing the peers takes a while and is not what is measured.
     let venv = target_dir(root).join("bench").join("offline-peers-venv");
-    eprintln!("==> installing Pynguin and CrossHair into {}", venv.display());
+    eprintln!(
+        "==> installing Pynguin and CrossHair into {}",
+        venv.display()
+    );
     let setup = Command::new("python3")
         .arg(&script)
         .arg("setup")
@@ -338,7 +341,11 @@ fn peers(
                 .arg(&venv)
                 .args(["--tool", tool, "--source"])
                 .arg(path)
-                .args(["--budget-seconds", &options.budget_secs.to_string(), "--out"])
+                .args([
+                    "--budget-seconds",
+                    &options.budget_secs.to_string(),
+                    "--out",
+                ])
                 .arg(&out)
                 .output()
                 .context("cannot start python3")?;
@@ -383,7 +390,9 @@ fn percent(value: Option<f64>) -> String {
 
 fn mean(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
     let values: Vec<f64> = values.flatten().collect();
-    let count = u32::try_from(values.len()).ok().filter(|count| *count > 0)?;
+    let count = u32::try_from(values.len())
+        .ok()
+        .filter(|count| *count > 0)?;
     Some(values.iter().sum::<f64>() / f64::from(count))
 }
 
@@ -394,7 +403,16 @@ fn print_report(rows: &[Row], options: &OfflineBenchArgs) {
     );
     println!(
         "{:<11} {:<11} {:<22} {:>5} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}  error",
-        "tool", "language", "file", "units", "tested", "tests", "passed", "line %", "branch%", "seconds"
+        "tool",
+        "language",
+        "file",
+        "units",
+        "tested",
+        "tests",
+        "passed",
+        "line %",
+        "branch%",
+        "seconds"
     );
     for row in rows {
         println!(
@@ -412,7 +430,9 @@ fn print_report(rows: &[Row], options: &OfflineBenchArgs) {
             row.error.as_deref().unwrap_or("")
         );
     }
-    println!("\nper tool and language (means over files; coverage of files without a result counts as 0):");
+    println!(
+        "\nper tool and language (means over files; coverage of files without a result counts as 0):"
+    );
     println!(
         "{:<11} {:<11} {:>5} {:>13} {:>11} {:>7} {:>7} {:>9}",
         "tool", "language", "files", "units tested", "tests/unit", "line %", "branch%", "s/file"
@@ -430,8 +450,16 @@ fn print_report(rows: &[Row], options: &OfflineBenchArgs) {
         let units: usize = group.iter().map(|row| row.units).sum();
         let tested: usize = group.iter().map(|row| row.units_tested).sum();
         let tests: usize = group.iter().map(|row| row.tests).sum();
-        let line = mean(group.iter().map(|row| Some(row.line_coverage.unwrap_or(0.0))));
-        let branch = mean(group.iter().map(|row| Some(row.branch_coverage.unwrap_or(0.0))));
+        let line = mean(
+            group
+                .iter()
+                .map(|row| Some(row.line_coverage.unwrap_or(0.0))),
+        );
+        let branch = mean(
+            group
+                .iter()
+                .map(|row| Some(row.branch_coverage.unwrap_or(0.0))),
+        );
         let seconds = mean(group.iter().map(|row| Some(row.seconds)));
         let per_unit = if tested > 0 {
             format!("{:.1}", tests as f64 / tested as f64)
