@@ -120,16 +120,7 @@ mod tests {
 /// Whether a test file checks anything: it uses an assertion of its language's test tools, or
 /// expects a failure. A file without one calls code and can only fail by crashing.
 pub fn has_assertion(language: domain::Language, code: &str) -> bool {
-    use domain::Language;
-    let markers: &[&str] = match language {
-        Language::Python => &["assert", "pytest.raises", "self.fail("],
-        Language::Java => &["assert", "fail("],
-        Language::Go => &["t.Error", "t.Fatal", "t.Fail", "assert.", "require."],
-        Language::Cpp => &["EXPECT_", "ASSERT_", "FAIL()"],
-        Language::Csharp => &["Assert.", "Throws"],
-        Language::Rust => &["assert", "#[should_panic", "panic!("],
-        Language::Javascript | Language::Typescript => &["assert", "expect(", ".throws("],
-    };
+    let markers = crate::lang::support(language).notation().assertion_markers;
     code.lines()
         .map(str::trim_start)
         // Comments do not check anything.

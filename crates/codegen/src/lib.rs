@@ -27,6 +27,11 @@ pub use unit::{Param, Unit, UnitKind};
 
 use domain::{Framework, Language, SourceFileName};
 
+/// What joins a container and a unit's name in `language`: `.` or `::`.
+pub fn name_separator(language: Language) -> &'static str {
+    lang::support(language).notation().name_separator
+}
+
 /// What tests are being written for: the source file, its language and name, and the framework the
 /// tests use.
 #[derive(Debug, Clone, Copy)]

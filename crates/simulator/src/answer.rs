@@ -5,7 +5,6 @@ use codegen::feedback::{self, Observed};
 use codegen::prompt::{self, PromptFacts, RunFacts};
 use codegen::scaffold::{self, Expected, Twist};
 use codegen::{Syntax, Target, Unit};
-use domain::Language;
 
 use super::config::AnswerMix;
 use super::rng::SplitMix64;
@@ -65,7 +64,7 @@ fn tests_for(facts: &PromptFacts, answering: &Answering) -> String {
         // Also the answer to syntax feedback: every answer parses.
         None => first_answer(&target, &units, unit, answering),
     };
-    let name = unit.qualified_name(separator(facts.language));
+    let name = unit.qualified_name(codegen::name_separator(facts.language));
     let lead = if facts.is_retry {
         format!(
             "Here is a corrected version of the {} tests for `{name}`, without the reported issues.",
@@ -245,13 +244,6 @@ fn find_unit<'a>(units: &'a [Unit], name: &str, line: u32) -> Option<&'a Unit> {
         .iter()
         .find(|unit| unit.name == name && unit.start_line == line)
         .or_else(|| units.iter().find(|unit| unit.name == name))
-}
-
-fn separator(language: Language) -> &'static str {
-    match language {
-        Language::Cpp | Language::Rust => "::",
-        _ => ".",
-    }
 }
 
 /// Longest run of visible characters in one piece.

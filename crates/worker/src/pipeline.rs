@@ -505,7 +505,7 @@ impl Pipeline<'_> {
         unit: &'u Unit,
     ) -> Result<UnitOutcome<'u>, Halt> {
         let target = context.target;
-        let name = unit.qualified_name(separator(target.language));
+        let name = unit.qualified_name(codegen::name_separator(target.language));
         self.publish(
             progress(context.done.load(Ordering::Relaxed), context.total),
             EventKind::Generating { unit: name.clone() },
@@ -834,13 +834,6 @@ fn unit_result(
         fields.insert("verdict".to_owned(), json!(verdict));
     }
     result
-}
-
-fn separator(language: domain::Language) -> &'static str {
-    match language {
-        domain::Language::Cpp | domain::Language::Rust => "::",
-        _ => ".",
-    }
 }
 
 /// Progress through the units, in the generation band of the bar.

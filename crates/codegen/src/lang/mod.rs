@@ -121,6 +121,9 @@ pub(crate) struct Notation {
     /// Whether a unit without a written return type returns nothing. Not so where return types
     /// are optional (Python, JavaScript, TypeScript).
     pub(crate) missing_return_type_means_nothing: bool,
+    /// What a line of a test file that checks something contains: an assertion of the
+    /// language's test tools, or an expected failure.
+    pub(crate) assertion_markers: &'static [&'static str],
 }
 
 /// The support for `language`: the one place that lists the languages.

@@ -53,6 +53,7 @@ const NOTATION: Notation = Notation {
     keywords: KEYWORDS,
     has_overloads: true,
     missing_return_type_means_nothing: true,
+    assertion_markers: &["EXPECT_", "ASSERT_", "FAIL()"],
 };
 
 const KEYWORDS: &[&str] = &[

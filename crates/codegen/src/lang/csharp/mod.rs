@@ -52,6 +52,7 @@ const NOTATION: Notation = Notation {
     keywords: KEYWORDS,
     has_overloads: true,
     missing_return_type_means_nothing: true,
+    assertion_markers: &["Assert.", "Throws"],
 };
 
 const KEYWORDS: &[&str] = &[

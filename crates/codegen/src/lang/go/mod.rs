@@ -71,6 +71,7 @@ const NOTATION: Notation = Notation {
     keywords: KEYWORDS,
     has_overloads: false,
     missing_return_type_means_nothing: true,
+    assertion_markers: &["t.Error", "t.Fatal", "t.Fail", "assert.", "require."],
 };
 
 const KEYWORDS: &[&str] = &[

@@ -83,6 +83,7 @@ const JAVASCRIPT_NOTATION: Notation = Notation {
     keywords: KEYWORDS,
     has_overloads: false,
     missing_return_type_means_nothing: false,
+    assertion_markers: &["assert", "expect(", ".throws("],
 };
 
 const TYPESCRIPT_NOTATION: Notation = Notation {

@@ -69,6 +69,7 @@ const NOTATION: Notation = Notation {
     keywords: KEYWORDS,
     has_overloads: false,
     missing_return_type_means_nothing: false,
+    assertion_markers: &["assert", "pytest.raises", "self.fail("],
 };
 
 const KEYWORDS: &[&str] = &[

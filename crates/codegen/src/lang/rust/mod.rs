@@ -59,6 +59,7 @@ const NOTATION: Notation = Notation {
     keywords: KEYWORDS,
     has_overloads: false,
     missing_return_type_means_nothing: true,
+    assertion_markers: &["assert", "#[should_panic", "panic!("],
 };
 
 const KEYWORDS: &[&str] = &[
