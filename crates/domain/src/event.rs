@@ -201,14 +201,15 @@ pub enum EventKind {
         unit: Option<String>,
     },
     /// A unit's tests are being built and run: round 1 is the model's first answer, each later
-    /// round an answer to the failure of the one before.
+    /// round an answer to the failure of the one before. Round 0 is the offline generator running
+    /// the source file's code, before any test, to find the calls its tests pin.
     Validating {
-        /// The unit whose tests run, or the test file's name when the delivered file runs as a
-        /// whole.
+        /// The unit whose tests run, or the file's name when the delivered file runs as a whole
+        /// (or, in round 0, the source file being explored).
         unit: String,
         /// 1 for the model's first answer; each later round answers the failure of the one
-        /// before.
-        #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+        /// before; 0 for the offline generator's run of the code itself.
+        #[cfg_attr(feature = "openapi", schema(minimum = 0))]
         round: u32,
     },
     /// What running a unit's tests found.

@@ -594,6 +594,8 @@ function onEvent(run, name, data) {
         unit.round = data.round;
         renderUnits(run);
         log(name, `Running the tests of ${data.unit}${data.round > 1 ? ` (round ${data.round}, after feedback)` : ''}.`);
+      } else if (data.round === 0) {
+        log(name, `Running the code of ${data.unit} to find calls whose results the tests can pin.`);
       } else {
         log(name, `Running ${data.unit} as a whole.`);
       }
