@@ -247,6 +247,123 @@ pub fn header(language: Language) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::observed::{Argument, Call, Field, Receiver};
+    use domain::{Framework, SourceFileName};
+
+    const STACK: &str = "class EmptyError(Exception):\n    pass\n\n\nclass Stack:\n    def __init__(self, size: int):\n        self.size = size\n        self.items = []\n\n    def push(self, item):\n        self.items.append(item)\n\n    def pop(self):\n        if not self.items:\n            raise EmptyError('empty')\n        return self.items.pop()\n";
+
+    fn argument(value: &str) -> Argument {
+        Argument {
+            name: "item".to_owned(),
+            value: value.to_owned(),
+            keyword: false,
+        }
+    }
+
+    fn pop_cases() -> Vec<Case> {
+        let receiver = |calls: Vec<Call>| Receiver {
+            class: "Stack".to_owned(),
+            arguments: vec![argument("2")],
+            calls,
+        };
+        vec![
+            Case {
+                receiver: Some(receiver(vec![Call {
+                    method: "push".to_owned(),
+                    arguments: vec![argument("1.5")],
+                }])),
+                is_static: false,
+                arguments: Vec::new(),
+                awaited: false,
+                collect: None,
+                outcome: Outcome::Returned {
+                    value: "1.5".to_owned(),
+                    approx: true,
+                },
+                arguments_after: Vec::new(),
+                receiver_after: vec![Field {
+                    name: "items".to_owned(),
+                    value: "[]".to_owned(),
+                    approx: false,
+                }],
+            },
+            Case {
+                receiver: Some(receiver(Vec::new())),
+                is_static: false,
+                arguments: Vec::new(),
+                awaited: false,
+                collect: None,
+                outcome: Outcome::Raised {
+                    type_name: "EmptyError".to_owned(),
+                    builtin: false,
+                    message: "empty".to_owned(),
+                },
+                arguments_after: Vec::new(),
+                receiver_after: Vec::new(),
+            },
+        ]
+    }
+
+    fn pop_tests(framework: Framework) -> String {
+        let file_name = SourceFileName::parse("pkg/stack.py").expect("a name");
+        let target = Target {
+            language: Language::Python,
+            framework,
+            file_name: &file_name,
+            source: STACK,
+        };
+        let units = crate::parse_units(target.source_syntax(), STACK).expect("units");
+        let pop = units.iter().find(|unit| unit.name == "pop").expect("pop");
+        unit_tests(&target, pop, &pop_cases()).expect("tests")
+    }
+
+    #[test]
+    fn python_methods_are_pinned_on_an_object_built_and_prepared_first() {
+        assert_eq!(
+            pop_tests(Framework::Pytest),
+            "import pytest\n\nfrom pkg.stack import Stack, EmptyError\n\n\n\
+             def test_stack_pop_returns_1_5():\n    subject = Stack(2)\n    subject.push(1.5)\n    \
+             result = subject.pop()\n    assert result == pytest.approx(1.5)\n    assert subject.items == []\n\n\n\
+             def test_stack_pop_raises_empty_error():\n    subject = Stack(2)\n    \
+             with pytest.raises(EmptyError):\n        subject.pop()\n"
+        );
+        let unittest = pop_tests(Framework::Unittest);
+        assert!(
+            unittest.contains("class TestStackPop(unittest.TestCase):"),
+            "{unittest}"
+        );
+        assert!(
+            unittest.contains("        self.assertAlmostEqual(result, 1.5)"),
+            "{unittest}"
+        );
+        assert!(
+            unittest.contains("        with self.assertRaises(EmptyError):"),
+            "{unittest}"
+        );
+    }
+
+    #[test]
+    fn a_case_whose_code_does_not_parse_is_left_out() {
+        let file_name = SourceFileName::parse("stack.py").expect("a name");
+        let target = Target {
+            language: Language::Python,
+            framework: Framework::Pytest,
+            file_name: &file_name,
+            source: STACK,
+        };
+        let units = crate::parse_units(target.source_syntax(), STACK).expect("units");
+        let pop = units.iter().find(|unit| unit.name == "pop").expect("pop");
+        let mut cases = pop_cases();
+        cases[0].outcome = Outcome::Returned {
+            value: "[1, 2".to_owned(),
+            approx: false,
+        };
+        let code = unit_tests(&target, pop, &cases).expect("the other case");
+        assert!(!code.contains("[1, 2"), "{code}");
+        assert!(code.contains("pytest.raises(EmptyError)"), "{code}");
+        cases.truncate(1);
+        assert_eq!(unit_tests(&target, pop, &cases), None);
+    }
 
     #[test]
     fn values_name_tests_readably() {
