@@ -160,7 +160,7 @@ async fn ours(
     let mut rows = Vec::new();
     for (language, path) in files {
         eprintln!("==> aiunittest offline: {}", path.display());
-        rows.push(one_file(&runner, *language, path, options).await);
+        rows.push(one_file(&runner, *language, path, bench_dir, options).await);
     }
     Ok(rows)
 }
@@ -169,6 +169,7 @@ async fn one_file(
     runner: &Runner,
     language: Language,
     path: &Path,
+    bench_dir: &Path,
     options: &OfflineBenchArgs,
 ) -> Row {
     let started = Instant::now();
@@ -189,7 +190,8 @@ async fn one_file(
         seconds: 0.0,
         error: None,
     };
-    let outcome = generate(runner, language, path, &file, options, &mut row).await;
+    let kept_dir = bench_dir.join("aiunittest").join(&file);
+    let outcome = generate(runner, language, path, &file, &kept_dir, options, &mut row).await;
     row.seconds = started.elapsed().as_secs_f64();
     if let Err(error) = outcome {
         row.error = Some(format!("{error:#}"));
@@ -203,9 +205,13 @@ async fn generate(
     language: Language,
     path: &Path,
     file: &str,
+    kept_dir: &Path,
     options: &OfflineBenchArgs,
     row: &mut Row,
 ) -> anyhow::Result<()> {
+    // What was explored and every unit's tests that did not pass, kept to be read afterwards.
+    std::fs::create_dir_all(kept_dir)
+        .with_context(|| format!("cannot create {}", kept_dir.display()))?;
     let source =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file_name = SourceFileName::parse(file).map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -231,6 +237,10 @@ async fn generate(
         .await
         .exploration
         .map_err(|reason| anyhow::anyhow!("not explored: {reason}"))?;
+    let _ = std::fs::write(
+        kept_dir.join("exploration.json"),
+        serde_json::to_string_pretty(&explored).unwrap_or_default(),
+    );
     anyhow::ensure!(
         explored.imported,
         "not imported: {}",
@@ -259,6 +269,15 @@ async fn generate(
             row.units_tested += 1;
             row.tests += cases.len();
             kept.push(code);
+        } else {
+            let _ = std::fs::write(
+                kept_dir.join(format!(
+                    "{}.{}.failed.txt",
+                    unit.container.as_deref().unwrap_or("_"),
+                    unit.name
+                )),
+                format!("{code}\n----- {:?}\n{}", run.outcome, run.output),
+            );
         }
     }
     anyhow::ensure!(!kept.is_empty(), "no unit's tests passed");
@@ -273,6 +292,7 @@ async fn generate(
         test_code: &code,
     };
     let run = runner.run(&job, options.reruns).await;
+    let _ = std::fs::write(kept_dir.join(&assembled.file_name), &code);
     anyhow::ensure!(
         run.outcome == Outcome::Passed && run.rerun_passes == run.reruns,
         "the assembled file did not pass every run ({:?})",
