@@ -54,13 +54,16 @@ impl PinPlan<'_> {
             {
                 add(type_name);
             }
-            // Arguments built from the file's classes (`Point(1, 2)`) name them.
-            for argument in case.arguments.iter().chain(
-                case.receiver
+            // Arguments built from the file's classes (`Point(1, 2)`, `[Line(Item('a'), 2)]`)
+            // name them, wherever they are in the set-up.
+            let receiver_arguments = case.receiver.iter().flat_map(|receiver| {
+                receiver
+                    .arguments
                     .iter()
-                    .flat_map(|receiver| &receiver.arguments),
-            ) {
-                if let Some(class) = constructed_class(&argument.value) {
+                    .chain(receiver.calls.iter().flat_map(|call| &call.arguments))
+            });
+            for argument in case.arguments.iter().chain(receiver_arguments) {
+                for class in constructed_classes(&argument.value) {
                     add(class);
                 }
             }
@@ -88,11 +91,39 @@ impl PinPlan<'_> {
     }
 }
 
-/// The class a construction expression builds: `Point` of `Point(1, 2)` or `new Point(1, 2)`.
-fn constructed_class(value: &str) -> Option<&str> {
-    let value = value.trim().strip_prefix("new ").unwrap_or(value.trim());
-    let name = &value[..value.find('(')?];
-    (name.chars().next()?.is_uppercase() && imports::is_identifier(name)).then_some(name)
+/// The classes a value constructs: every capitalised name called in it (`Point` and `Line` of
+/// `[Line(Point(1, 2))]`, `Stack` of `new Stack()`), outside string literals.
+fn constructed_classes(value: &str) -> Vec<&str> {
+    let mut classes = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut start: Option<usize> = None;
+    for (index, c) in value.char_indices() {
+        if let Some(open) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == open {
+                quote = None;
+            }
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            start.get_or_insert(index);
+            continue;
+        }
+        if let Some(begin) = start.take() {
+            let name = &value[begin..index];
+            if c == '(' && name.starts_with(char::is_uppercase) && imports::is_identifier(name) {
+                classes.push(name);
+            }
+        }
+        if matches!(c, '\'' | '"' | '`') {
+            quote = Some(c);
+        }
+    }
+    classes
 }
 
 /// What a case shows, as words for a test's name: `returns_list`, `raises_value_error`.
@@ -383,10 +414,15 @@ mod tests {
     }
 
     #[test]
-    fn constructions_name_their_class() {
-        assert_eq!(constructed_class("Point(1, 2)"), Some("Point"));
-        assert_eq!(constructed_class("new Stack()"), Some("Stack"));
-        assert_eq!(constructed_class("[1, 2]"), None);
-        assert_eq!(constructed_class("max(1, 2)"), None);
+    fn constructions_name_their_classes() {
+        assert_eq!(constructed_classes("Point(1, 2)"), ["Point"]);
+        assert_eq!(constructed_classes("new Stack()"), ["Stack"]);
+        assert_eq!(
+            constructed_classes("{'a': CartLine(Product('', 'X(1)', 0.0), 0)}"),
+            ["CartLine", "Product"]
+        );
+        assert!(constructed_classes("[1, 2]").is_empty());
+        assert!(constructed_classes("max(1, 2)").is_empty());
+        assert!(constructed_classes("'Point(1, 2)'").is_empty());
     }
 }

@@ -196,7 +196,7 @@ impl Pipeline<'_> {
         if let Ok(spent) = context.spent.lock() {
             report.add(&spent);
         }
-        let outcomes = collected?;
+        let mut outcomes = collected?;
 
         let mut model_used = task.model.clone();
         for outcome in &outcomes {
@@ -204,8 +204,17 @@ impl Pipeline<'_> {
                 model_used = model.clone();
             }
         }
-        let delivered = match &checking {
+        let mut delivered = match &checking {
             Checking::Skip(validation) => Delivery::unchecked(&outcomes, validation.clone()),
+            Checking::Run if context.explored.is_some() => {
+                match self.pinned_as_one(&target, &outcomes, total).await? {
+                    Some(delivered) => delivered,
+                    None => {
+                        self.check_each(&context, &mut outcomes).await?;
+                        self.choose(&target, &outcomes, total).await?
+                    }
+                }
+            }
             Checking::Run => self.choose(&target, &outcomes, total).await?,
         };
         if delivered.pieces.is_empty() {
@@ -251,17 +260,21 @@ impl Pipeline<'_> {
         }
         let validation = match delivered.reports {
             Some(reports) => {
-                self.publish(
-                    progress(total, total),
-                    EventKind::Validating {
-                        unit: assembled.file_name.clone(),
-                        round: 1,
-                    },
-                )
-                .await;
-                let whole = self
-                    .run_tests(&target, &assembled.file_name, &assembled.code, 0)
-                    .await?;
+                let whole = match delivered.whole.take() {
+                    Some(whole) => whole,
+                    None => {
+                        self.publish(
+                            progress(total, total),
+                            EventKind::Validating {
+                                unit: assembled.file_name.clone(),
+                                round: 1,
+                            },
+                        )
+                        .await;
+                        self.run_tests(&target, &assembled.file_name, &assembled.code, 0)
+                            .await?
+                    }
+                };
                 let validation =
                     validation::validated(reports, &whole, delivered.runs + whole.commands);
                 if let Some(coverage) = &validation.coverage {
@@ -515,9 +528,7 @@ impl Pipeline<'_> {
         let mut model_used = None;
         let mut check = None;
         let code = if let Some(explored) = context.explored {
-            let (code, checked) = self.pin_and_run(context, unit, &name, explored).await?;
-            check = checked;
-            code
+            Pipeline::pin(context, unit, &name, explored)
         } else if context.offline {
             Ok(codegen::scaffold::unit_tests(
                 target,
@@ -653,33 +664,130 @@ impl Pipeline<'_> {
         Ok((check, run))
     }
 
-    /// The offline generator's tests of one unit: its observed calls pinned, then run once like
-    /// any unit's tests (there is no model to tell what failed). A unit no call reached is left
-    /// out, with the explorer's reason.
-    async fn pin_and_run(
-        &self,
+    /// The offline generator's tests of one unit: its observed calls pinned. A unit no call
+    /// reached is left out, with the explorer's reason. They are run later, all in one file first
+    /// ([`Pipeline::pinned_as_one`]).
+    fn pin(
         context: &UnitContext<'_>,
         unit: &Unit,
         name: &str,
         explored: &Exploration,
-    ) -> Result<(Result<String, String>, Option<UnitCheck>), Halt> {
+    ) -> Result<String, String> {
         let found = explored.unit(&unit.name, unit.container.as_deref());
         let cases = found
             .map(|found| found.cases.as_slice())
             .unwrap_or_default();
-        let Some(code) = codegen::pinned::unit_tests(context.target, unit, cases) else {
+        codegen::pinned::unit_tests(context.target, unit, cases).ok_or_else(|| {
             let why = found
                 .and_then(|found| found.note.clone())
                 .unwrap_or_else(|| {
                     "no call of it returned or raised in the time allowed".to_owned()
                 });
-            return Ok((Err(format!("no test for `{name}`: {why}")), None));
+            format!("no test for `{name}`: {why}")
+        })
+    }
+
+    /// Pinned tests come from calls already replayed in the sandbox, so they are run as one file
+    /// first: when it passes every run, every unit's tests are kept and that run is the task's.
+    /// `None` sends them through the usual way, unit by unit.
+    async fn pinned_as_one(
+        &self,
+        target: &Target<'_>,
+        outcomes: &[UnitOutcome<'_>],
+        total: u32,
+    ) -> Result<Option<Delivery>, Halt> {
+        let pieces: Vec<String> = outcomes
+            .iter()
+            .filter_map(|outcome| outcome.code.clone().ok())
+            .collect();
+        let Ok(assembled) = codegen::assemble::assemble(target, &pieces) else {
+            return Ok(None);
         };
-        if !matches!(context.checking, Checking::Run) {
-            return Ok((Ok(code), None));
+        let code = codegen::pinned::header(target.language) + &assembled.code;
+        self.publish(
+            progress(total, total),
+            EventKind::Validating {
+                unit: assembled.file_name.clone(),
+                round: 1,
+            },
+        )
+        .await;
+        let whole = self
+            .run_tests(target, &assembled.file_name, &code, self.validation.reruns)
+            .await?;
+        if validation::verdict_of(&whole) != Verdict::Passed {
+            tracing::info!(task_id = %self.task.id, verdict = %validation::verdict_of(&whole), "pinned tests run unit by unit");
+            return Ok(None);
         }
-        let (check, _) = self.check_unit(context, name, &code, 1, 0).await?;
-        Ok((Ok(code), Some(check)))
+        let mut delivery = Delivery {
+            runs: whole.commands,
+            ..Delivery::default()
+        };
+        let mut reports = Vec::new();
+        for outcome in outcomes {
+            let code = match &outcome.code {
+                Ok(code) => code,
+                Err(message) => {
+                    delivery
+                        .warnings
+                        .push(json!({ "unit": outcome.name, "message": message }));
+                    continue;
+                }
+            };
+            let report = domain::TestReport {
+                unit: outcome.name.clone(),
+                verdict: Verdict::Passed,
+                kept: true,
+                rounds: 1,
+                reruns: whole.reruns,
+                rerun_passes: whole.rerun_passes,
+                reason: None,
+                added_lines: Vec::new(),
+                added_branches: 0,
+                has_assertion: codegen::has_assertion(target.language, code),
+            };
+            self.metrics
+                .test_verdict(target.language, &self.task.model, Verdict::Passed, true, 1);
+            self.publish(
+                progress(total, total),
+                EventKind::TestResult {
+                    unit: report.unit.clone(),
+                    verdict: Verdict::Passed,
+                    kept: true,
+                    reason: None,
+                    added_lines: 0,
+                },
+            )
+            .await;
+            delivery
+                .unit_results
+                .push(unit_result(outcome, code, Some(Verdict::Passed)));
+            delivery.pieces.push(code.clone());
+            reports.push(report);
+        }
+        delivery.reports = Some(reports);
+        // The run just made is the delivered file's: it is not run again.
+        delivery.runs = 0;
+        delivery.whole = Some(whole);
+        Ok(Some(delivery))
+    }
+
+    /// Runs each unit's tests on its own, for the units not run yet.
+    async fn check_each(
+        &self,
+        context: &UnitContext<'_>,
+        outcomes: &mut [UnitOutcome<'_>],
+    ) -> Result<(), Halt> {
+        for outcome in outcomes.iter_mut() {
+            if outcome.check.is_some() {
+                continue;
+            }
+            if let Ok(code) = &outcome.code {
+                let (check, _) = self.check_unit(context, &outcome.name, code, 1, 0).await?;
+                outcome.check = Some(check);
+            }
+        }
+        Ok(())
     }
 
     async fn parse(&self, target: &Target<'_>) -> Result<Vec<Unit>, Halt> {
@@ -776,6 +884,8 @@ struct Delivery {
     validation: Validation,
     /// Sandboxed runs so far.
     runs: u32,
+    /// The delivered file's run, when it was made already.
+    whole: Option<RunReport>,
 }
 
 impl Default for Delivery {
@@ -787,6 +897,7 @@ impl Default for Delivery {
             reports: None,
             validation: Validation::not_run("not run"),
             runs: 0,
+            whole: None,
         }
     }
 }

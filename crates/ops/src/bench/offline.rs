@@ -246,60 +246,79 @@ async fn generate(
         "not imported: {}",
         explored.error.unwrap_or_default()
     );
-    let test_file_name = target.test_file_name();
-    let mut kept = Vec::new();
-    for unit in &units {
-        let cases = explored
-            .unit(&unit.name, unit.container.as_deref())
-            .map(|found| found.cases.as_slice())
-            .unwrap_or_default();
-        let Some(code) = codegen::pinned::unit_tests(&target, unit, cases) else {
-            continue;
-        };
+    let pinned: Vec<(&codegen::Unit, usize, String)> = units
+        .iter()
+        .filter_map(|unit| {
+            let cases = explored
+                .unit(&unit.name, unit.container.as_deref())
+                .map(|found| found.cases.as_slice())
+                .unwrap_or_default();
+            let code = codegen::pinned::unit_tests(&target, unit, cases)?;
+            Some((unit, cases.len(), code))
+        })
+        .collect();
+    let run_file = async |code: &str, test_file_name: &str| {
         let job = Job {
             language,
             framework: target.framework,
             source_file_name: file,
             source: &source,
-            test_file_name: &test_file_name,
-            test_code: &code,
+            test_file_name,
+            test_code: code,
         };
-        let run = runner.run(&job, options.reruns).await;
-        if run.outcome == Outcome::Passed && run.rerun_passes == run.reruns {
-            row.units_tested += 1;
-            row.tests += cases.len();
-            kept.push(code);
-        } else {
-            let _ = std::fs::write(
-                kept_dir.join(format!(
-                    "{}.{}.failed.txt",
-                    unit.container.as_deref().unwrap_or("_"),
-                    unit.name
-                )),
-                format!("{code}\n----- {:?}\n{}", run.outcome, run.output),
-            );
+        runner.run(&job, options.reruns).await
+    };
+    let passed_every_run =
+        |run: &runner::RunReport| run.outcome == Outcome::Passed && run.rerun_passes == run.reruns;
+    // As the worker: every unit's tests in one file first, then unit by unit if that fails.
+    let all: Vec<String> = pinned.iter().map(|(_, _, code)| code.clone()).collect();
+    let mut whole = None;
+    let mut kept = Vec::new();
+    if !all.is_empty()
+        && let Ok(assembled) = codegen::assemble::assemble(&target, &all)
+    {
+        let code = codegen::pinned::header(language) + &assembled.code;
+        let run = run_file(&code, &assembled.file_name).await;
+        if passed_every_run(&run) {
+            let _ = std::fs::write(kept_dir.join(&assembled.file_name), &code);
+            row.units_tested = pinned.len();
+            row.tests = pinned.iter().map(|(_, cases, _)| cases).sum();
+            whole = Some(run);
         }
     }
-    anyhow::ensure!(!kept.is_empty(), "no unit's tests passed");
-    let assembled = codegen::assemble::assemble(&target, &kept)?;
-    let code = codegen::pinned::header(language) + &assembled.code;
-    let job = Job {
-        language,
-        framework: target.framework,
-        source_file_name: file,
-        source: &source,
-        test_file_name: &assembled.file_name,
-        test_code: &code,
-    };
-    let run = runner.run(&job, options.reruns).await;
-    let _ = std::fs::write(kept_dir.join(&assembled.file_name), &code);
-    anyhow::ensure!(
-        run.outcome == Outcome::Passed && run.rerun_passes == run.reruns,
-        "the assembled file did not pass every run ({:?})",
-        run.outcome
-    );
+    if whole.is_none() {
+        let test_file_name = target.test_file_name();
+        for (unit, cases, code) in &pinned {
+            let run = run_file(code, &test_file_name).await;
+            if passed_every_run(&run) {
+                row.units_tested += 1;
+                row.tests += cases;
+                kept.push(code.clone());
+            } else {
+                let _ = std::fs::write(
+                    kept_dir.join(format!(
+                        "{}.{}.failed.txt",
+                        unit.container.as_deref().unwrap_or("_"),
+                        unit.name
+                    )),
+                    format!("{code}\n----- {:?}\n{}", run.outcome, run.output),
+                );
+            }
+        }
+        anyhow::ensure!(!kept.is_empty(), "no unit's tests passed");
+        let assembled = codegen::assemble::assemble(&target, &kept)?;
+        let code = codegen::pinned::header(language) + &assembled.code;
+        let run = run_file(&code, &assembled.file_name).await;
+        let _ = std::fs::write(kept_dir.join(&assembled.file_name), &code);
+        anyhow::ensure!(
+            passed_every_run(&run),
+            "the assembled file did not pass every run ({:?})",
+            run.outcome
+        );
+        whole = Some(run);
+    }
     row.passed = row.tests;
-    if let Some(measured) = run.coverage {
+    if let Some(measured) = whole.and_then(|run| run.coverage) {
         let summary = measured.summary();
         (row.line_coverage, row.branch_coverage) = ratios(&summary);
     }
