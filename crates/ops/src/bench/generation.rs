@@ -411,14 +411,6 @@ pub struct TaskRecord {
     pub units: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation: Option<Validation>,
-    /// A task that failed because no test passed has no `validation`; its error message counts
-    /// the verdicts, which are read from it so that those tests are not left out of the figures.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub verdicts_from_error: Vec<(Verdict, u32)>,
-    /// Model answers of those tests, assumed: every round for a test that built and failed or
-    /// did not build (each was fed back), one for the rest.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assumed_rounds: Option<u32>,
     pub seconds: f64,
 }
 
@@ -469,8 +461,6 @@ fn submit_and_wait(
             error_code: None,
             units: 0,
             validation: None,
-            verdicts_from_error: Vec::new(),
-            assumed_rounds: None,
             seconds: 0.0,
         };
         let id = serde_json::from_str::<serde_json::Value>(&answer)
@@ -519,24 +509,6 @@ fn submit_and_wait(
                 .and_then(|units| u32::try_from(units).ok())
                 .unwrap_or(0);
             record.error_code = task["error"]["code"].as_str().map(str::to_owned);
-            if let Some((units, verdicts)) = task["error"]["message"]
-                .as_str()
-                .and_then(verdicts_in_message)
-            {
-                if record.units == 0 {
-                    record.units = units;
-                }
-                record.assumed_rounds = Some(
-                    verdicts
-                        .iter()
-                        .map(|(verdict, count)| match verdict {
-                            Verdict::Failed | Verdict::BuildFailed => count * options.max_rounds,
-                            _ => *count,
-                        })
-                        .sum(),
-                );
-                record.verdicts_from_error = verdicts;
-            }
             match task.get("validation").filter(|value| !value.is_null()) {
                 Some(value) => match serde_json::from_value::<Validation>(value.clone()) {
                     Ok(validation) => {
@@ -544,9 +516,6 @@ fn submit_and_wait(
                         if record.units == 0 {
                             record.units = u32::try_from(validation.tests.len()).unwrap_or(0);
                         }
-                        // A failed task that kept its verdicts: they, not the message, count.
-                        record.verdicts_from_error.clear();
-                        record.assumed_rounds = None;
                         record.validation = Some(validation);
                     }
                     Err(error) => problems.push(format!(
@@ -595,33 +564,6 @@ fn submit_and_wait(
     Ok(Outcome { records, problems })
 }
 
-/// The verdict counts in a "no test passed" error message: `no test passed when run (7 units: 5
-/// did not build, 2 failed); first reason: …`. None for any other message.
-fn verdicts_in_message(message: &str) -> Option<(u32, Vec<(Verdict, u32)>)> {
-    let start = message.find("no test passed when run (")? + "no test passed when run (".len();
-    let inside = &message[start..];
-    let inside = &inside[..inside.find(')')?];
-    let (units, parts) = inside.split_once(" units: ")?;
-    let units: u32 = units.trim().parse().ok()?;
-    let mut verdicts = Vec::new();
-    for part in parts.split(", ") {
-        let (count, words) = part.trim().split_once(' ')?;
-        let verdict = match words {
-            "passed" => Verdict::Passed,
-            "added no coverage" => Verdict::NoNewCoverage,
-            "flaky" => Verdict::Flaky,
-            "failed" => Verdict::Failed,
-            "did not build" => Verdict::BuildFailed,
-            "hit a limit" => Verdict::LimitExceeded,
-            "need a missing module" => Verdict::MissingModule,
-            "not run" => Verdict::NotRun,
-            _ => return None,
-        };
-        verdicts.push((verdict, count.parse().ok()?));
-    }
-    Some((units, verdicts))
-}
-
 fn read_task(agent: &ureq::Agent, url: &str) -> anyhow::Result<serde_json::Value> {
     let mut response = agent.get(url).call().context("no answer")?;
     let status = response.status();
@@ -662,8 +604,6 @@ pub struct Row {
     pub not_run_reasons: BTreeMap<String, u64>,
     /// Tasks that did not succeed, by error code.
     pub failures: BTreeMap<String, u64>,
-    /// Judged tests read from failed tasks' error messages (their rounds are assumed).
-    pub judged_from_errors: u64,
 }
 
 impl Row {
@@ -706,24 +646,6 @@ impl Row {
                 .unwrap_or_else(|| record.status.clone());
             *self.failures.entry(code).or_default() += 1;
         }
-        for (verdict, count) in &record.verdicts_from_error {
-            let count = u64::from(*count);
-            if *verdict == Verdict::NotRun {
-                self.not_run += count;
-                *self
-                    .not_run_reasons
-                    .entry("not run (from the task's error)".to_owned())
-                    .or_default() += count;
-                continue;
-            }
-            self.judged += count;
-            self.judged_from_errors += count;
-            self.built += count * u64::from(verdict.built());
-            self.passed_reliably += count * u64::from(verdict.passed_reliably());
-            self.flaky += count * u64::from(*verdict == Verdict::Flaky);
-            self.raised_coverage += count * u64::from(*verdict == Verdict::Passed);
-        }
-        self.rounds += u64::from(record.assumed_rounds.unwrap_or(0));
         let Some(validation) = &record.validation else {
             return;
         };
@@ -1246,12 +1168,6 @@ impl Report {
                 continue;
             }
             let mut notes = Vec::new();
-            if row.judged_from_errors > 0 {
-                notes.push(format!(
-                    "{} judged tests are of failed tasks, counted from their error message (rounds assumed: all for failed or unbuilt tests)",
-                    row.judged_from_errors
-                ));
-            }
             if row.coverage_files < row.files {
                 notes.push(format!(
                     "coverage measured on {} of {} files (branches on {})",
@@ -1387,8 +1303,6 @@ mod tests {
             error_code: code.map(str::to_owned),
             units,
             validation,
-            verdicts_from_error: Vec::new(),
-            assumed_rounds: None,
             seconds: 1.0,
         }
     }
@@ -1447,11 +1361,25 @@ mod tests {
                 )),
             ),
             record("python", "failed", Some("no_valid_tests"), 3, None),
-            TaskRecord {
-                verdicts_from_error: vec![(Verdict::BuildFailed, 2), (Verdict::Failed, 1)],
-                assumed_rounds: Some(9),
-                ..record("rust", "failed", Some("no_passing_tests"), 3, None)
-            },
+            // A task where no test passed fails, and keeps its verdicts.
+            record(
+                "rust",
+                "failed",
+                Some("no_passing_tests"),
+                3,
+                Some(Validation {
+                    status: ValidationStatus::Failed,
+                    reason: Some("no test passed when run".to_owned()),
+                    ..validated(
+                        vec![
+                            test(Verdict::BuildFailed, false, 3),
+                            test(Verdict::BuildFailed, false, 3),
+                            test(Verdict::Failed, false, 3),
+                        ],
+                        None,
+                    )
+                }),
+            ),
             record(
                 "csharp",
                 "succeeded",
@@ -1503,12 +1431,9 @@ mod tests {
         let go = &rows[1];
         assert_eq!(go.failures.get("timed_out"), Some(&1));
 
-        // A failed task's tests, from its error message, count like the others.
+        // A failed task's tests, from its stored validation, count like the others.
         let rust = &rows[3];
-        assert_eq!(
-            (rust.judged, rust.judged_from_errors, rust.built),
-            (3, 3, 1)
-        );
+        assert_eq!((rust.judged, rust.built), (3, 1));
         assert_eq!((rust.passed_reliably, rust.kept, rust.rounds), (0, 0, 9));
         assert_eq!(rust.failures.get("no_passing_tests"), Some(&1));
 
@@ -1518,28 +1443,6 @@ mod tests {
         assert_eq!((overall.built, overall.rounds), (5, 20));
         assert_eq!(overall.failures.values().sum::<u64>(), 3);
         assert_eq!(overall.line_percent(), Some(50.0));
-    }
-
-    #[test]
-    fn verdicts_are_read_from_a_no_passing_tests_message() {
-        let message = "no test passed when run (7 units: 5 did not build, 1 failed, 1 flaky); \
-                       first reason: error[E0282]: type annotations needed (for `T`)";
-        assert_eq!(
-            verdicts_in_message(message),
-            Some((
-                7,
-                vec![
-                    (Verdict::BuildFailed, 5),
-                    (Verdict::Failed, 1),
-                    (Verdict::Flaky, 1)
-                ]
-            ))
-        );
-        assert_eq!(verdicts_in_message("the model timed out"), None);
-        assert_eq!(
-            verdicts_in_message("no test passed when run (2 units: 2 vanished)"),
-            None
-        );
     }
 
     #[test]
