@@ -912,8 +912,15 @@ impl Delivery {
         for outcome in outcomes {
             match &outcome.code {
                 Ok(code) => {
+                    // A unit that was run keeps its verdict (a missing module); the rest were not.
+                    let reported = delivery
+                        .validation
+                        .tests
+                        .iter()
+                        .find(|test| test.unit == outcome.name)
+                        .map(|test| test.verdict);
                     let verdict = (delivery.validation.status != ValidationStatus::SyntaxOnly)
-                        .then_some(Verdict::NotRun);
+                        .then(|| reported.unwrap_or(Verdict::NotRun));
                     delivery
                         .unit_results
                         .push(unit_result(outcome, code, verdict));

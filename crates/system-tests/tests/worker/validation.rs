@@ -396,6 +396,11 @@ async fn a_source_needing_an_absent_module_gets_its_tests_marked_not_run(
         validation["tests"][0]["kept"], false,
         "never counted as a pass: {validation}"
     );
+    // The unit says the same as its test's report.
+    assert_eq!(
+        task["result"]["units"][0]["verdict"], "missing_module",
+        "{task}"
+    );
     assert!(
         task["result"]["code"]
             .as_str()
