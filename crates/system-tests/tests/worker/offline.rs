@@ -93,11 +93,11 @@ const TS_SOURCE: &str = r#"export function percent(part: number, whole: number):
 }
 
 export function initials(name: string): string {
-  return name
-    .split(' ')
-    .filter((word) => word.length > 0)
-    .map((word) => word[0].toUpperCase())
-    .join('');
+  const words = name.split(' ').filter((word) => word.length > 0);
+  if (words.length === 0) {
+    return '?';
+  }
+  return words.map((word) => word[0].toUpperCase()).join('');
 }
 "#;
 
@@ -128,6 +128,14 @@ fn by_hand(dir: &Path, program: &str, args: &[&str]) -> String {
         "{program} {args:?} failed:\n{text}"
     );
     text
+}
+
+/// The task's delivered tests cover at least `share` of the source's lines.
+fn assert_line_coverage(task: &Value, share: f64) {
+    let coverage = &task["validation"]["coverage"];
+    let lines = coverage["lines_covered"].as_f64().unwrap_or(0.0)
+        / coverage["lines_total"].as_f64().unwrap_or(1.0);
+    assert!(lines >= share, "line coverage {lines}: {coverage}");
 }
 
 /// Submits `source` to the offline model and waits for the task, which must succeed with
@@ -182,10 +190,7 @@ async fn python_without_a_model_gets_passing_tests_that_pin_values_and_errors(
         "the doctest's call: {code}"
     );
     assert!(code.contains("Calendar("), "objects built: {code}");
-    let coverage = &task["validation"]["coverage"];
-    let lines = coverage["lines_covered"].as_f64().unwrap_or(0.0)
-        / coverage["lines_total"].as_f64().unwrap_or(1.0);
-    assert!(lines >= 0.9, "line coverage {lines}: {coverage}");
+    assert_line_coverage(&task, 0.9);
 
     // Someone else runs the delivered file twice, outside the sandbox.
     let dir = scratch("python");
@@ -215,6 +220,7 @@ async fn javascript_and_typescript_without_a_model_get_passing_tests(
     let code = task["result"]["code"].as_str().expect("the tests");
     assert!(code.contains("EmptyQueueError"), "{code}");
     assert!(code.contains("RangeError"), "{code}");
+    assert_line_coverage(&task, 0.9);
     let dir = scratch("javascript");
     std::fs::write(dir.join("queue.mjs"), JS_SOURCE).expect("source");
     let test_file = task["result"]["file_name"].as_str().expect("a file name");
@@ -224,6 +230,7 @@ async fn javascript_and_typescript_without_a_model_get_passing_tests(
     let task = offline_task(&stack, "percent.ts", TS_SOURCE, "node:test").await;
     let code = task["result"]["code"].as_str().expect("the tests");
     assert!(code.contains("initials("), "{code}");
+    assert_line_coverage(&task, 0.9);
     std::fs::write(dir.join("percent.ts"), TS_SOURCE).expect("source");
     let test_file = task["result"]["file_name"].as_str().expect("a file name");
     std::fs::write(dir.join(test_file), code).expect("tests");
