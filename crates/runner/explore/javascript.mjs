@@ -21,7 +21,7 @@
 // after every unit, so a run the sandbox kills still leaves the units finished so far.
 
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync, writeFileSync, renameSync, appendFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -40,6 +40,8 @@ const MAX_RESTARTS = 40;
 const NO_GAIN_STREAK = 60; // random candidates in a row that add nothing end a unit
 const MAX_TRIES_PER_UNIT = 4000;
 const MAX_LITERAL_CHARS = 2000;
+const FULL_STREAK = 12; // calls without gain that end a unit whose blocks are all reached
+const MAX_NOVEL = 2; // calls kept per unit for a new kind of result alone
 
 
 // =============================================================================================
@@ -170,7 +172,7 @@ async function supervise(requestPath, resultPath) {
 
 /** Diagnostics for whoever works on the explorer (EXPLORE_DEBUG=1); the sandbox never sets it. */
 function debug(text) {
-  if (process.env.EXPLORE_DEBUG) process.stderr.write(`${text}\n`);
+  if (process.env.EXPLORE_DEBUG) appendFileSync(process.env.EXPLORE_DEBUG, `${text}\n`);
 }
 
 function unitResult(unit, tried, note, cases) {
@@ -352,7 +354,9 @@ async function startCoverage(sourcePath) {
       return false;
     }
   };
+  const extents = new Map(); // function key -> [start, end] of the whole function
   return {
+    extents,
     /** Coverage since the last take (V8 resets counts): function key -> covered intervals. */
     take() {
       const answer = post('Profiler.takePreciseCoverage');
@@ -361,7 +365,9 @@ async function startCoverage(sourcePath) {
         if (!isSource(script.url)) continue;
         for (const fn of script.functions) {
           const intervals = coveredIntervals(fn.ranges);
-          if (intervals.length) covered.set(`${fn.functionName}@${fn.ranges[0].startOffset}`, intervals);
+          const key = `${fn.functionName}@${fn.ranges[0].startOffset}`;
+          if (!extents.has(key)) extents.set(key, [fn.ranges[0].startOffset, fn.ranges[0].endOffset]);
+          if (intervals.length) covered.set(key, intervals);
         }
       }
       return covered;
@@ -409,6 +415,18 @@ function addsCoverage(kept, call) {
   return false;
 }
 
+/** Every function the unit's calls entered is covered from end to end by the kept calls: no
+ * block is left for more calls to find. */
+function fullyCovered(kept, touched, extents) {
+  for (const fn of touched) {
+    const extent = extents.get(fn);
+    const intervals = kept.get(fn);
+    if (!extent || !intervals || intervals.length !== 1) return false;
+    if (intervals[0][0] > extent[0] || intervals[0][1] < extent[1]) return false;
+  }
+  return touched.size > 0;
+}
+
 function mergeCoverage(kept, call) {
   for (const [fn, intervals] of call) {
     const all = [...(kept.get(fn) ?? []), ...intervals].sort((a, b) => a[0] - b[0]);
@@ -439,6 +457,14 @@ function makeContext({ request, data, guard, coverage, namespace, source, exitAt
     }
   }
   const masked = mask(source);
+  const regexes = regexLiterals(source, masked);
+  const constants = moduleConstants(source, masked);
+  // short pieces a parser of the file meets: its strings, codes of its constants, regex matches
+  const pieces = [
+    ...stringLiterals(source).filter((text) => text.length <= 8),
+    ...[...constants.values()].flatMap((c) => c.strings.filter((text) => text.length <= 8)),
+    ...regexes.flatMap((r) => regexSamples(r.regex).matches.slice(0, 2)),
+  ];
   return {
     request,
     guard,
@@ -459,7 +485,14 @@ function makeContext({ request, data, guard, coverage, namespace, source, exitAt
     constructions: new Map(), // class -> working constructor argument lists
     paramCache: new Map(),
     privateFields: new Map(),
-    fileStrings: stringLiterals(source).filter((text) => text.length <= 8).slice(0, 40),
+    fileStrings: [...new Set(pieces)].slice(0, 60),
+    regexes,
+    constants,
+    argPool: new Map(), // parameter name -> argument texts of kept calls (lower case)
+    unitArgs: new Map(), // unit name -> first-argument texts of kept calls that returned
+    returnPool: [], // arrays and objects that kept calls returned (inputs of the next unit)
+    receiverStates: new Map(), // class -> method -> calls that succeed on a fresh object
+    keptCalls: new Map(), // "Class.method" -> argument lists of kept calls that did not throw
     unit: 0,
     ordinal: 0,
   };
@@ -769,10 +802,14 @@ function parametersOf(context, unit, fn, role) {
   if (!parsed && code !== null) parsed = paramsFromCode(code);
   parsed ??= [];
   const doc = parseJsdoc(located?.doc ?? null, unit.name);
-  const body = bodyLiterals(code ?? '', parsed.map((p) => p.name));
+  const body = bodyLiterals(code ?? '', parsed.map((p) => p.name), context);
   const params = parsed
     .filter((p) => p.name !== 'this')
-    .map((p, index) => ({ ...p, candidates: candidatesFor(context, unit, p, index, doc, body) }));
+    .map((p, index) => {
+      const param = { ...p };
+      param.candidates = candidatesFor(context, unit, param, index, doc, body);
+      return param;
+    });
   const info = { params, examples: doc.examples.filter((example) => example.length <= params.length || params.some((p) => p.rest)) };
   context.paramCache.set(cacheKey, info);
   return info;
@@ -900,7 +937,8 @@ function parseJsdoc(doc, name) {
       result.types.set(target, type.replace(/^\?/, '').replace(/^!/, ''));
     }
   }
-  const examples = text.split(/@example/).slice(1).map((part) => part.split(/\n\s*@\w/)[0]);
+  // calls in @example blocks, and calls written in the prose (`evaluate('x * 2', {x: 4}) === 8`)
+  const examples = [...text.split(/@example/).slice(1).map((part) => part.split(/\n\s*@\w/)[0]), text.split(/\n\s*@\w/)[0]];
   const call = new RegExp(`(?:^|[^\\w$])${escapeRegExp(name)}\\s*\\(`, 'g');
   for (const example of examples) {
     const masked = mask(example);
@@ -931,8 +969,8 @@ function canonicalLiteral(text) {
 const STRING_LITERAL = String.raw`'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"`;
 const NUMBER_LITERAL = String.raw`-?\d+(?:\.\d+)?(?:e[+-]?\d+)?`;
 
-function bodyLiterals(code, names) {
-  const specific = new Map(names.map((name) => [name, { numbers: [], strings: [], lengths: [], fields: new Map() }]));
+function bodyLiterals(code, names, context) {
+  const specific = new Map(names.map((name) => [name, { numbers: [], strings: [], lengths: [], fields: new Map(), elementFields: new Map() }]));
   const all = { numbers: [], strings: [], lengths: [] };
   const literalValue = (text) => {
     if (/^['"]/.test(text)) {
@@ -944,18 +982,30 @@ function bodyLiterals(code, names) {
     }
     return Number(text);
   };
-  const note = (subject, text, isLength) => {
+  const aliases = new Map(); // loop variable -> the parameter it walks (`for (const task of tasks)`)
+  for (const m of code.matchAll(/\bfor\s*\(\s*(?:const|let|var)\s+([\w$]+)\s+of\s+([\w$]+)\s*\)/g)) {
+    if (specific.has(m[2])) aliases.set(m[1], m[2]);
+  }
+  const fieldsOf = (base) => {
+    if (specific.has(base)) return specific.get(base).fields;
+    if (aliases.has(base)) return specific.get(aliases.get(base)).elementFields;
+    return null;
+  };
+  const note = (subject, text, isLength, late = false) => {
     const value = literalValue(text);
     if (value === undefined || (typeof value === 'number' && !Number.isFinite(value))) return;
     const [base, ...path] = subject.split('.');
     const bucket = specific.get(base);
+    const fields = fieldsOf(base);
     if (isLength && typeof value === 'number') {
       all.lengths.push(value);
       bucket?.lengths.push(value);
-    } else if (bucket && path.length === 1 && path[0] !== 'length') {
-      const field = bucket.fields.get(path[0]) ?? [];
-      field.push(value);
-      bucket.fields.set(path[0], field);
+    } else if (fields && path.length === 1 && path[0] !== 'length') {
+      const field = fields.get(path[0]) ?? [];
+      // a default (`form.name ?? ''`) is what an absent field reads as: tried after the others
+      if (late) (field.late ??= []).push(value);
+      else field.push(value);
+      fields.set(path[0], field);
     } else if (bucket && path.length === 0) {
       (typeof value === 'number' ? bucket.numbers : bucket.strings).push(value);
     }
@@ -964,12 +1014,24 @@ function bodyLiterals(code, names) {
   const operator = '===|!==|==|!=|<=|>=|<|>|%';
   const subject = String.raw`[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*`;
   const value = `${STRING_LITERAL}|${NUMBER_LITERAL}`;
+  for (const m of code.matchAll(new RegExp(`(${subject})\\s*(?:\\?\\?|\\|\\|)\\s*(${value})`, 'g'))) note(m[1], m[2], false, true);
   for (const m of code.matchAll(new RegExp(`(${subject})\\s*(?:${operator})\\s*(${value})`, 'g'))) note(m[1], m[2], m[1].endsWith('.length'));
   for (const m of code.matchAll(new RegExp(`(${value})\\s*(?:${operator})\\s*(${subject})`, 'g'))) note(m[2], m[1], m[2].endsWith('.length'));
   for (const m of code.matchAll(new RegExp(`(${subject})\\.(?:startsWith|endsWith|includes|indexOf|split|has|get)\\(\\s*(${STRING_LITERAL})`, 'g'))) note(m[1], m[2], false);
   for (const m of code.matchAll(new RegExp(`\\bcase\\s+(${value})\\s*:`, 'g'))) note('', m[1], false);
+  // every field the body reads from a parameter (or from the items of one) is worth setting
+  for (const m of code.matchAll(/(?<![\w$.])([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*)(?!\s*\()/g)) {
+    const fields = fieldsOf(m[1]);
+    if (fields && m[2] !== 'length' && !fields.has(m[2])) fields.set(m[2], []);
+  }
+  // constants of the module the body uses: their keys and items are the codes it expects
+  for (const [name, constant] of context?.constants ?? []) {
+    if (!new RegExp(`(?<![\\w$.])${escapeRegExp(name)}(?![\\w$])`).test(code)) continue;
+    all.strings.unshift(...constant.strings.slice(0, 12));
+    all.numbers.push(...constant.numbers.slice(0, 8));
+  }
   // every number (loops, divisions, thresholds) and every short string
-  for (const m of code.matchAll(/(?<![\w$.'"])\d+(?:\.\d+)?(?![\w$])/g)) all.numbers.push(Number(m[0]));
+  for (const m of code.matchAll(/(?<![\w$.])\d+(?:\.\d+)?(?![\w$])/g)) all.numbers.push(Number(m[0]));
   // short strings without spaces: tokens, keys, separators (messages are not inputs)
   for (const text of stringLiterals(code)) if (text.length <= 24 && !/\s/.test(text)) all.strings.push(text);
   const unique = (list) => [...new Set(list)];
@@ -978,7 +1040,55 @@ function bodyLiterals(code, names) {
     bucket.strings = unique(bucket.strings);
     bucket.lengths = unique(bucket.lengths);
   }
-  return { specific, numbers: unique(all.numbers).slice(0, 16), strings: unique(all.strings).slice(0, 24), lengths: unique(all.lengths).slice(0, 6) };
+  // what the body does with a parameter tells its kind when neither a type nor the name does
+  for (const [name, bucket] of specific) {
+    const n = escapeRegExp(name);
+    if (new RegExp(`typeof\\s+${n}\\s*[!=]==?\\s*['"]string|\\.test\\(\\s*${n}\\s*\\)|(?<![\\w$.])${n}\\.(?:trim|toLowerCase|toUpperCase|split|replace|charAt|charCodeAt|startsWith|endsWith|padStart|padEnd|match)\\(`).test(code)) bucket.kind = 'string';
+    else if (new RegExp(`typeof\\s+${n}\\s*[!=]==?\\s*['"]number|Number\\.is(?:Integer|Finite|NaN|SafeInteger)\\(\\s*${n}\\s*\\)|Math\\.\\w+\\(\\s*${n}\\b`).test(code)) bucket.kind = 'number';
+    else if (new RegExp(`(?<![\\w$.])${n}\\.(?:map|filter|reduce|forEach|some|every|push|slice|indexOf)\\(|for\\s*\\(\\s*(?:const|let|var)\\s+[\\w$]+\\s+of\\s+${n}\\s*\\)`).test(code)) bucket.kind = 'array';
+  }
+  const regexes = bodyRegexes(code, context);
+  return {
+    specific,
+    numbers: unique(all.numbers).slice(0, 16),
+    strings: unique(all.strings).slice(0, 24),
+    lengths: unique(all.lengths).slice(0, 6),
+    regexes,
+  };
+}
+
+/** Strings shaped by the regular expressions the body tests (its own literals and the module's
+ * constants it names): each one's matches and misses, and one string matching them all. */
+function bodyRegexes(code, context) {
+  const used = regexLiterals(code, mask(code)).map((r) => r.regex);
+  for (const r of context?.regexes ?? []) {
+    if (r.name && new RegExp(`(?<![\\w$.])${escapeRegExp(r.name)}(?![\\w$])`).test(code)) used.push(r.regex);
+  }
+  const samples = used.map(regexSamples);
+  const matches = [];
+  const misses = [];
+  for (let i = 0; i < 3; i += 1) {
+    for (const sample of samples) {
+      if (sample.matches[i] !== undefined) matches.push(sample.matches[i]);
+      if (sample.misses[i] !== undefined) misses.push(sample.misses[i]);
+    }
+  }
+  // several tests on one string (a password rule set): the first matches of each, joined, and
+  // that padded with distinct letters to the lengths the body compares
+  // (and each one left out: a rule that must not match, like three repeated characters)
+  const combined = [];
+  if (samples.length > 1) {
+    const groups = [samples, ...samples.map((_, k) => samples.filter((__, j) => j !== k))];
+    const raw = [];
+    for (const group of groups.slice(0, 7)) {
+      const joined = group.map((sample) => sample.matches[0] ?? '').join('');
+      raw.push(joined);
+      combined.push(joined.length < 8 ? joined + 'bcdefghijklmnopq'.slice(0, 8 - joined.length) : joined);
+    }
+    combined.push(...raw);
+  }
+  const unique = (list) => [...new Set(list)].slice(0, 24);
+  return { matches: unique(matches), misses: unique(misses), combined: unique(combined) };
 }
 
 function stringLiterals(code) {
@@ -991,6 +1101,215 @@ function stringLiterals(code) {
     }
   }
   return [...new Set(found)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regular expressions of the file: strings that match them and strings that do not
+
+/** Regular-expression literals: their blanked body in masked text sits between two slashes. */
+function regexLiterals(source, masked) {
+  const found = [];
+  for (let i = 0; i < masked.length; i += 1) {
+    if (masked[i] !== '/' || source[i + 1] === '/' || source[i + 1] === '*') continue;
+    let j = i + 1;
+    while (j < masked.length && masked[j] === ' ' && source[j] !== '\n') j += 1;
+    if (masked[j] !== '/' || j === i + 1 || !source.slice(i + 1, j).trim()) continue;
+    const flags = /^[a-z]*/.exec(source.slice(j + 1))[0];
+    try {
+      const regex = new RegExp(source.slice(i + 1, j), flags.replace(/[gy]/g, ''));
+      const name = /(?:const|let|var)\s+([\w$]+)\s*=\s*$/.exec(source.slice(Math.max(0, i - 80), i))?.[1] ?? null;
+      found.push({ at: i, regex, name });
+    } catch {
+      // not a regular expression after all
+    }
+    i = j + flags.length;
+  }
+  return found;
+}
+
+const PICKS = 'aA0_ -.@x!Z9';
+
+/** A few strings that match `regex` (shortest first) and a few that do not. */
+function regexSamples(regex) {
+  const matches = [];
+  let tree;
+  try {
+    tree = parseRegex(regex.source);
+  } catch {
+    return { matches, misses: [] };
+  }
+  for (let variant = 0; variant < 3; variant += 1) {
+    let text;
+    try {
+      text = generate(tree, variant, []);
+    } catch {
+      continue;
+    }
+    if (text.length <= 200 && regex.test(text) && !matches.includes(text)) matches.push(text);
+    if (regex.flags.includes('i') && regex.test(text.toUpperCase()) && !matches.includes(text.toUpperCase())) matches.push(text.toUpperCase());
+  }
+  const misses = [];
+  for (const text of matches.slice(0, 2).flatMap((m) => [m.slice(1), `${m}!`, `!${m}`, m.slice(0, -1), '', ...PICKS])) {
+    if (!regex.test(text) && !misses.includes(text)) misses.push(text);
+  }
+  return { matches, misses: misses.slice(0, 3) };
+}
+
+/** A small parser for the common part of the syntax: sequences, alternatives, groups, classes,
+ * escapes, quantifiers and back references. */
+function parseRegex(pattern) {
+  let i = 0;
+  const alternatives = () => {
+    const options = [sequence()];
+    while (pattern[i] === '|') {
+      i += 1;
+      options.push(sequence());
+    }
+    return { t: 'alt', options };
+  };
+  let groups = 0;
+  const sequence = () => {
+    const items = [];
+    while (i < pattern.length && pattern[i] !== '|' && pattern[i] !== ')') {
+      const atom = atomAt();
+      if (!atom) continue;
+      const [min, max] = quantifier();
+      items.push({ atom, min, max });
+    }
+    return items;
+  };
+  const atomAt = () => {
+    const c = pattern[i];
+    if (c === '^' || c === '$') {
+      i += 1;
+      return null;
+    }
+    if (c === '(') {
+      i += 1;
+      let capturing = true;
+      if (pattern[i] === '?') {
+        capturing = pattern[i + 1] === '<' && pattern[i + 2] !== '=' && pattern[i + 2] !== '!';
+        const lookaround = /^\?(?:[=!]|<[=!])/.test(pattern.slice(i));
+        i = capturing ? pattern.indexOf('>', i) + 1 : i + (pattern[i + 1] === '<' ? 3 : 2);
+        if (lookaround) {
+          alternatives();
+          i += 1;
+          return null; // lookarounds are left to chance
+        }
+      }
+      const index = capturing ? ++groups : 0;
+      const node = alternatives();
+      i += 1;
+      return { t: 'group', node, index };
+    }
+    if (c === '[') return charClass();
+    if (c === '.') {
+      i += 1;
+      return { t: 'set', chars: ['a', 'x', '0'] };
+    }
+    if (c === '\\') return escape(false);
+    i += 1;
+    return { t: 'set', chars: [c] };
+  };
+  const escape = (inClass) => {
+    const e = pattern[i + 1];
+    i += 2;
+    const classes = { d: ['0', '5', '9'], w: ['a', 'Z', '_'], s: [' ', '\t'], D: ['a', '-'], W: ['!', ' '], S: ['a', '0'] };
+    if (classes[e]) return { t: 'set', chars: classes[e] };
+    if (e === 'b' && !inClass) return null;
+    if (e === 'B' && !inClass) return null;
+    if (/[1-9]/.test(e) && !inClass) return { t: 'ref', n: Number(e) };
+    const controls = { n: '\n', t: '\t', r: '\r', f: '\f', v: '\v', 0: '\0' };
+    if (controls[e]) return { t: 'set', chars: [controls[e]] };
+    if (e === 'u' || e === 'x') {
+      const hex = /^[0-9a-fA-F]+/.exec(pattern.slice(i, i + (e === 'u' ? 4 : 2)))[0];
+      i += hex.length;
+      return { t: 'set', chars: [String.fromCharCode(parseInt(hex, 16))] };
+    }
+    return { t: 'set', chars: [e] };
+  };
+  const charClass = () => {
+    i += 1;
+    const negated = pattern[i] === '^';
+    if (negated) i += 1;
+    const chars = [];
+    while (i < pattern.length && pattern[i] !== ']') {
+      let from;
+      if (pattern[i] === '\\') from = escape(true).chars;
+      else from = [pattern[i++]];
+      if (pattern[i] === '-' && pattern[i + 1] !== ']' && from.length === 1) {
+        i += 1;
+        const to = pattern[i] === '\\' ? escape(true).chars[0] : pattern[i++];
+        const [a, b] = [from[0].charCodeAt(0), to.charCodeAt(0)];
+        chars.push(from[0], String.fromCharCode(Math.floor((a + b) / 2)), to);
+      } else chars.push(...from);
+    }
+    i += 1;
+    if (!negated) return { t: 'set', chars };
+    const rejected = new RegExp(`[${pattern.slice(0, 0)}${chars.map((c) => c.replace(/[\]\\^-]/g, '\\$&')).join('')}]`);
+    return { t: 'set', chars: [...PICKS].filter((c) => !rejected.test(c)) };
+  };
+  const quantifier = () => {
+    const c = pattern[i];
+    let range = [1, 1];
+    if (c === '*') range = [0, Infinity];
+    else if (c === '+') range = [1, Infinity];
+    else if (c === '?') range = [0, 1];
+    else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
+      if (!m) return range;
+      i += m[0].length - 1;
+      range = [Number(m[1]), m[2] ? (m[3] ? Number(m[3]) : Infinity) : Number(m[1])];
+    } else return range;
+    i += 1;
+    if (pattern[i] === '?') i += 1; // lazy
+    return range;
+  };
+  const tree = alternatives();
+  if (i < pattern.length) throw new Error('unsupported');
+  return tree;
+}
+
+/** Variant 0: fewest repetitions and first choices; higher variants repeat more and pick others. */
+function generate(node, variant, captured) {
+  if (node.t === 'alt') {
+    const option = node.options[variant % node.options.length];
+    return option.map((item) => {
+      const count = variant === 0 ? item.min : Math.min(item.max, item.min + (variant === 1 ? 2 : 4));
+      let text = '';
+      for (let k = 0; k < Math.min(count, 60); k += 1) text += generate(item.atom, variant + k, captured);
+      return text;
+    }).join('');
+  }
+  if (node.t === 'group') {
+    const text = generate(node.node, variant, captured);
+    if (node.index) captured[node.index] = text;
+    return text;
+  }
+  if (node.t === 'ref') return captured[node.n] ?? '';
+  if (!node.chars.length) throw new Error('empty class');
+  return node.chars[(variant * (node.chars.length - 1)) % node.chars.length];
+}
+
+/** Top-level constants of the module: the keys of object literals and the items of arrays and
+ * sets (codes a body looks up with `LEVELS[task.level]`). */
+function moduleConstants(source, masked) {
+  const constants = new Map();
+  const depth = depths(masked);
+  for (const m of masked.matchAll(/\b(?:const|let|var)\s+([\w$]+)\s*=\s*(?:new\s+(?:Set|Map)\s*\(\s*)?([[{])/g)) {
+    const open = m.index + m[0].length - 1;
+    if (depth[m.index] !== 0) continue;
+    const close = matchClose(masked, open);
+    const inner = source.slice(open + 1, close);
+    const strings = stringLiterals(inner);
+    if (m[2] === '{') {
+      const innerMasked = masked.slice(open + 1, close);
+      for (const k of innerMasked.matchAll(/(?:^|[,{]\s*)([A-Za-z_$][\w$]*)\s*:/g)) strings.push(k[1]);
+    }
+    const numbers = [...mask(inner).matchAll(/(?<![\w$.])-?\d+(?:\.\d+)?(?![\w$])/g)].map((n) => Number(n[0]));
+    constants.set(m[1], { strings: [...new Set(strings)], numbers: [...new Set(numbers)] });
+  }
+  return constants;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1056,10 +1375,13 @@ function candidatesFor(context, unit, param, index, doc, body) {
   if (param.optional || doc.optional.has(param.name)) add([OMIT]);
   if (typed) add(typed);
   const kinds = new Set(list.map(kindOfText).filter((kind) => kind !== 'omit'));
-  const nameKind = kindOfName(param.name);
+  const bodyKind = body.specific.get(param.name)?.kind ?? null;
+  const nameKind = bodyKind ?? kindOfName(param.name);
   if (!kinds.size && nameKind) kinds.add(nameKind);
   const accepts = (kind) => !kinds.size || kinds.has(kind) || (kind === 'string' && kinds.has('array') && false);
 
+  // values other units' kept calls passed to a parameter of the same name
+  add((context.argPool.get(param.name.toLowerCase()) ?? []).slice(0, 6));
   // literals the body compares this parameter with, then its fields and lengths
   const own = body.specific.get(param.name);
   if (own) {
@@ -1067,9 +1389,29 @@ function candidatesFor(context, unit, param, index, doc, body) {
     if (accepts('string')) add(own.strings.flatMap(stringsAround));
     if (accepts('string')) add(own.lengths.flatMap((k) => lengthStrings(k)));
     if (accepts('array')) add(own.lengths.flatMap((k) => lengthArrays(k)));
-    if (own.fields.size && (accepts('object') || kinds.has('object'))) add(objectsFromFields(own.fields));
+    if (own.fields.size && (accepts('object') || kinds.has('object'))) {
+      param.fields = fieldCandidates(context, own.fields, body);
+      add(objectsFromFields(param.fields));
+    }
+    if (own.elementFields.size && (accepts('array') || kinds.has('array'))) {
+      param.elementFields = fieldCandidates(context, own.elementFields, body);
+      add(objectsFromFields(param.elementFields).flatMap((o, i, list) => [`[${o}]`, `[${o}, ${list[(i + 1) % list.length]}]`]).slice(0, 8));
+    }
   }
-  if (param.keys) add(objectsFromKeys(param.keys, body));
+  // strings shaped by the regular expressions the body tests
+  if (accepts('string') && (!kinds.size || kinds.has('string') || nameKind === 'string')) {
+    const { matches, misses, combined } = body.regexes;
+    add([...combined.slice(0, 6), ...matches.slice(0, 8), ...misses.slice(0, 4), ...combined.slice(6)].map((t) => JSON.stringify(t)));
+  }
+  // what earlier units returned (tokens for the parser, records for the formatter)
+  if (accepts('array') || accepts('object')) {
+    add(context.returnPool.filter((text) => accepts(kindOfText(text))).slice(-4));
+  }
+  if (param.keys) {
+    param.fields = fieldCandidates(context, new Map(param.keys.map((k) => [k, []])), body);
+    add(objectsFromFields(param.fields));
+    add(['{}']);
+  }
   if (nameKind && (!typed || !typed.length)) add(BY_KIND[nameKind]);
   if (!typed || !typed.length) add(instancesFor(context, unit, param.name));
   if (accepts('number')) add(body.numbers.flatMap(around).slice(0, 24));
@@ -1098,9 +1440,38 @@ function lengthArrays(k) {
   return [k, k + 1].filter((n) => n >= 0 && n <= 50).map((n) => `[${Array.from({ length: n }, (_, i) => i + 1).join(', ')}]`);
 }
 
+/** Candidate texts for each field the body reads: the literals it compares the field with,
+ * values other units took under that name, then values typical of the name. */
+function fieldCandidates(context, fields, body) {
+  const out = new Map();
+  for (const [field, values] of fields) {
+    const texts = values.map((v) => literal(v)?.text).filter(Boolean);
+    const lower = field.toLowerCase();
+    const late = (values.late ?? []).map((v) => literal(v)?.text).filter(Boolean);
+    texts.push(...(context.argPool.get(lower) ?? []).slice(0, 4));
+    for (const [unitName, args] of context.unitArgs) {
+      if (lower.length >= 4 && unitName.toLowerCase().includes(lower)) texts.push(...args.slice(0, 4));
+    }
+    // a regular expression the module names like the field (EMAIL for email)
+    for (const r of context.regexes) {
+      if (r.name && lower.length >= 3 && r.name.toLowerCase().replace(/_/g, '').includes(lower)) {
+        const { matches, misses } = regexSamples(r.regex);
+        texts.unshift(...matches.slice(0, 2).map((t) => JSON.stringify(t)));
+        texts.push(...misses.slice(0, 1).map((t) => JSON.stringify(t)));
+      }
+    }
+    texts.push(...late);
+    const kind = kindOfName(field);
+    if (kind === 'string' || (!kind && !texts.length)) texts.push(...body.strings.slice(0, 4).map((t) => JSON.stringify(t)));
+    texts.push(...(BY_KIND[kind] ?? ['1', '"a"', 'true']).slice(0, 3));
+    out.set(field, [...new Set(texts)].slice(0, 12));
+  }
+  return out;
+}
+
 function objectsFromFields(fields) {
   const base = [...fields.keys()].map((f) => [f, fields.get(f)[0]]);
-  const render = (pairs) => `{ ${pairs.map(([k, v]) => `${propertyKey(k)}: ${literal(v).text}`).join(', ')} }`;
+  const render = (pairs) => `{ ${pairs.map(([k, v]) => `${propertyKey(k)}: ${v}`).join(', ')} }`.replace('{  }', '{}');
   const out = [render(base)];
   for (const [field, values] of fields) {
     for (const v of values.slice(1, 4)) out.push(render(base.map(([k, old]) => [k, k === field ? v : old])));
@@ -1135,7 +1506,7 @@ function instancesFor(context, unit, name) {
 }
 
 function constructionTexts(context, path, cls) {
-  return (context.constructions.get(cls) ?? []).slice(0, 2).map((args) => `new ${path}(${args.filter((t) => t !== OMIT).join(', ')})`);
+  return (context.constructions.get(cls) ?? []).slice(0, 4).map((args) => `new ${path}(${args.filter((t) => t !== OMIT).join(', ')})`);
 }
 
 /** Candidates for a TypeScript or JSDoc type; null when the type says nothing useful. */
@@ -1386,6 +1757,21 @@ function publicFields(context, object) {
     const lit = literal(value);
     if (lit) fields.push({ name, value: lit.text, approx: lit.approx });
   }
+  // getters of the file's classes (`get size()`) are public state too, read like fields
+  for (let proto = Object.getPrototypeOf(object); proto && classPath(context, proto.constructor); proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (!descriptor.get || name.startsWith('_') || hidden.has(name) || fields.some((f) => f.name === name)) continue;
+      let value;
+      try {
+        value = object[name];
+      } catch {
+        continue;
+      }
+      const lit = typeof value === 'function' ? undefined : literal(value);
+      if (lit) fields.push({ name, value: lit.text, approx: lit.approx });
+    }
+  }
   return fields;
 }
 
@@ -1479,11 +1865,12 @@ async function exploreUnit(context, index) {
   // other units of the file may take instances of its classes: learn how to build them
   for (const param of info.params) await ensureInstanceCandidates(context, param, unit);
 
-  const state = { kept: [], coverage: new Map(), tried: 0, hung: 0, reasons: new Map() };
+  if (process.env.EXPLORE_DEBUG) debug(`${unit.container ?? ''}.${unit.name} ${receivers.map(receiverKey).join(' || ')} receivers; ${info.params.map((p) => `${p.name}: ${p.candidates.slice(0, 12).join(' | ')}`).join('\n  ')}`);
+  const state = { kept: [], corpus: [], coverage: new Map(), touched: new Set(), classes: new Set(), novel: 0, full: false, tried: 0, hung: 0, reasons: new Map() };
   const seen = new Set();
   let streak = 0;
   let duplicates = 0;
-  for (const candidate of candidates(info, receivers, rng, context)) {
+  for (const candidate of candidates(info, receivers, rng, context, state.corpus)) {
     if (Date.now() > unitDeadline || Date.now() > context.deadline) break;
     if (state.kept.length >= context.maxCases || state.tried >= MAX_TRIES_PER_UNIT) break;
     const args = trimOmitted(candidate.args);
@@ -1495,6 +1882,8 @@ async function exploreUnit(context, index) {
     duplicates = 0;
     seen.add(key);
     if (candidate.random && streak >= NO_GAIN_STREAK) break;
+    // all blocks reached: a few more calls may still show another kind of result, no more
+    if (state.full && streak >= FULL_STREAK) break;
     state.tried += 1;
     if (context.blacklist.has(key)) {
       state.hung += 1;
@@ -1509,10 +1898,18 @@ async function exploreUnit(context, index) {
       streak += 1;
       continue;
     }
-    if (!addsCoverage(state.coverage, run.covered)) {
+    for (const fn of run.covered.keys()) state.touched.add(fn);
+    const kind = outcomeClass(run.outcome);
+    // V8 counts blocks, not the untaken side of an `if`: a result of a new kind (false after
+    // true, [] after a list, another error) is kept too, a couple of times per unit
+    const novel = !state.classes.has(kind) && kind !== 'raised TypeError' && state.novel < MAX_NOVEL && state.kept.length < context.maxCases - 1;
+    state.classes.add(kind);
+    const gains = addsCoverage(state.coverage, run.covered);
+    if (!gains && !novel) {
       streak += 1;
       continue;
     }
+    if (!gains) state.novel += 1;
     const kept = await confirm(context, target, unit, candidate.receiver, args, key, run, info);
     if (!kept) {
       streak += 1;
@@ -1520,9 +1917,55 @@ async function exploreUnit(context, index) {
     }
     mergeCoverage(state.coverage, run.covered);
     state.kept.push(kept);
+    state.corpus.push({ receiver: candidate.receiver, args });
     streak = 0;
+    // every block of every function the calls entered is reached: nothing is left to find
+    state.full ||= fullyCovered(state.coverage, state.touched, context.coverage.extents);
   }
+  remember(context, unit, state.kept);
   return unitResult(unit, state.tried, state.kept.length ? null : emptyNote(state), state.kept);
+}
+
+/** The kind of a call's result: an error class, or the shape of the value (empty, zero,
+ * negative, true, false, …). */
+function outcomeClass(outcome) {
+  if ('thrown' in outcome) return `raised ${outcome.thrown?.constructor?.name}`;
+  const v = outcome.value;
+  if (v === null || v === undefined || typeof v === 'boolean') return String(v);
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : `number ${Math.sign(v)}`;
+  if (typeof v === 'string') return v ? 'string' : 'empty string';
+  if (Array.isArray(v)) return v.length ? 'array' : 'empty array';
+  if (typeof v === 'object') return `object ${v.constructor?.name}`;
+  return typeof v;
+}
+
+/** What the kept calls passed and returned becomes input of the units explored after: values by
+ * parameter name, first arguments by unit, returned arrays and objects. */
+function remember(context, unit, kept) {
+  for (const kase of kept) {
+    // values a check accepts (true, no problems) first: the next unit needs them to go on
+    const accepted = kase.outcome.kind === 'returned' && ['true', '[]', '{}', 'null', '""'].includes(kase.outcome.value);
+    const put = (list, value) => {
+      if (!list.includes(value)) list.splice(accepted ? 0 : list.length, 0, value);
+      return list;
+    };
+    kase.arguments.forEach((argument, index) => {
+      if (argument.value === 'undefined' || argument.value.length > 300 || /\bnew\b|=>/.test(argument.value)) return;
+      const name = argument.name.toLowerCase();
+      context.argPool.set(name, put(context.argPool.get(name) ?? [], argument.value));
+      if (index === 0 && kase.outcome.kind === 'returned') {
+        context.unitArgs.set(unit.name, put(context.unitArgs.get(unit.name) ?? [], argument.value));
+      }
+    });
+    if (kase.outcome.kind !== 'raised' && unit.container && !kase.static) {
+      const key = `${unit.container}.${unit.name}`;
+      context.keptCalls.set(key, [...(context.keptCalls.get(key) ?? []), kase.arguments.map((a) => a.value)]);
+    }
+    const value = kase.outcome.kind === 'returned' ? kase.outcome.value : null;
+    if (value && /^[[{]/.test(value) && value.length <= 400 && !['[]', '{}'].includes(value) && !context.returnPool.includes(value)) {
+      context.returnPool.push(value);
+    }
+  }
 }
 
 function emptyNote(state) {
@@ -1545,16 +1988,20 @@ function receiverKey(receiver) {
 
 /** Candidate calls: documented examples, the first candidate of every parameter, each
  * parameter's candidates with the others' first, every receiver variant, then seeded random
- * combinations. */
-function* candidates(info, receivers, rng, context) {
+ * calls: new combinations, and mutations of the calls kept so far (`corpus`, which grows). */
+function* candidates(info, receivers, rng, context, corpus = []) {
   const { params, examples } = info;
   const firsts = params.map((p) => p.candidates[0] ?? 'undefined');
   for (const example of examples) {
     yield { receiver: receivers[0], args: params.map((_, i) => example[i] ?? OMIT).concat(example.slice(params.length)) };
   }
   yield { receiver: receivers[0], args: firsts };
-  // states built by other methods come before odd arguments (push before pop)
-  for (const receiver of receivers.slice(1)) yield { receiver, args: firsts };
+  // states built by other methods come before odd arguments (push before pop), and with the
+  // arguments those methods took (remove the sku that was added)
+  for (const receiver of receivers.slice(1)) {
+    yield { receiver, args: link(params, firsts, receiver) };
+    yield { receiver, args: firsts };
+  }
   for (let i = 0; i < params.length; i += 1) {
     for (const text of params[i].candidates.slice(1, 32)) {
       yield { receiver: receivers[0], args: firsts.map((first, j) => (j === i ? text : first)) };
@@ -1565,10 +2012,143 @@ function* candidates(info, receivers, rng, context) {
   }
   if (!params.length && receivers.length === 1) return;
   for (;;) {
+    if (corpus.length && rng() < 0.6) {
+      yield { ...mutateCall(corpus[Math.floor(rng() * corpus.length)], params, receivers, rng, context), random: true };
+      continue;
+    }
     const receiver = receivers[Math.floor(rng() * receivers.length)];
     const args = params.map((p) => pickCandidate(p, rng, context));
-    yield { receiver, args, random: true };
+    yield { receiver, args: rng() < 0.5 ? link(params, args, receiver) : args, random: true };
   }
+}
+
+/** Arguments named like an argument of the receiver's prelude calls take its value. */
+function link(params, args, receiver) {
+  if (!receiver?.calls.length) return args;
+  return args.map((text, i) => {
+    const name = params[i]?.name.toLowerCase();
+    for (const call of receiver.calls) {
+      const at = (call.names ?? []).findIndex((n) => n.toLowerCase() === name);
+      if (at >= 0 && call.args[at] !== undefined) return call.args[at];
+    }
+    return text;
+  });
+}
+
+/** A kept call with one thing changed: another receiver state, another candidate for one
+ * argument, or a small edit of one argument's value (a character, an item, a field). */
+function mutateCall(entry, params, receivers, rng, context) {
+  const args = [...entry.args];
+  while (args.length < params.length) args.push(OMIT);
+  if (!params.length || (receivers.length > 1 && rng() < 0.2)) {
+    const receiver = receivers[Math.floor(rng() * receivers.length)];
+    return { receiver, args: rng() < 0.5 ? link(params, args, receiver) : args };
+  }
+  const i = Math.floor(rng() * params.length);
+  if (rng() < 0.15) {
+    const crossed = crossStrings(args, i, rng, context);
+    if (crossed) {
+      args[i] = crossed;
+      return { receiver: entry.receiver, args };
+    }
+  }
+  args[i] = mutateText(args[i], params[i], rng, context);
+  return { receiver: entry.receiver, args };
+}
+
+/** A string argument with a string the call holds elsewhere put into it (a password that
+ * contains the user name passed beside it). */
+function crossStrings(args, i, rng, context) {
+  const target = args[i] === OMIT ? undefined : valueOf(context, args[i]);
+  if (typeof target !== 'string') return null;
+  const strings = [];
+  const collect = (value, depth) => {
+    if (typeof value === 'string' && value) strings.push(value);
+    else if (value && typeof value === 'object' && depth < 2) for (const inner of Object.values(value)) collect(inner, depth + 1);
+  };
+  args.forEach((text, j) => j !== i && text !== OMIT && collect(valueOf(context, text), 0));
+  if (!strings.length) return null;
+  const at = Math.floor(rng() * (target.length + 1));
+  return JSON.stringify(target.slice(0, at) + pick(strings, rng) + target.slice(at));
+}
+
+function mutateText(text, param, rng, context) {
+  if (rng() < 0.3 || text === OMIT || /\bnew\b|=>/.test(text)) return pickCandidate(param, rng, context);
+  let value;
+  try {
+    [value] = evaluate(context.scope, [text]);
+  } catch {
+    return pickCandidate(param, rng, context);
+  }
+  const mutated = mutateValue(value, param.fields, param.elementFields, rng, context, 0);
+  return literal(mutated)?.text ?? pickCandidate(param, rng, context);
+}
+
+const pick = (list, rng) => list[Math.floor(rng() * list.length)];
+
+/** Evaluate a candidate text to a fresh value (undefined when it does not evaluate). */
+function valueOf(context, text) {
+  try {
+    return evaluate(context.scope, [text])[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function mutateValue(value, fields, elementFields, rng, context, depth) {
+  if (typeof value === 'number') {
+    const numbers = [value + 1, value - 1, -value, value * 2, Math.trunc(value / 2), 0, value + 0.5];
+    return pick(numbers, rng);
+  }
+  if (typeof value === 'boolean') return !value;
+  if (typeof value === 'string') return mutateString(value, rng, context);
+  if (Array.isArray(value) && depth < 3) {
+    const out = [...value];
+    const roll = rng();
+    if (out.length && roll < 0.25) out.splice(Math.floor(rng() * out.length), 1);
+    else if (out.length && roll < 0.5) out.splice(Math.floor(rng() * out.length), 0, structuredCloneSafe(pick(out, rng)));
+    else if (out.length && roll < 0.85) {
+      const at = Math.floor(rng() * out.length);
+      out[at] = mutateValue(out[at], elementFields, null, rng, context, depth + 1);
+    } else if (elementFields?.size) {
+      const fieldsNow = [...elementFields].map(([k, texts]) => [k, valueOf(context, pick(texts, rng))]);
+      out.push(Object.fromEntries(fieldsNow));
+    } else out.push(out.length ? structuredCloneSafe(pick(out, rng)) : 1);
+    return out;
+  }
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype && depth < 3) {
+    const out = { ...value };
+    const keys = [...new Set([...Object.keys(out), ...(fields?.keys() ?? [])])];
+    if (!keys.length) return value;
+    const key = pick(keys, rng);
+    const roll = rng();
+    if (roll < 0.1) delete out[key];
+    else if (fields?.has(key) && roll < 0.65) out[key] = valueOf(context, pick(fields.get(key), rng));
+    else if (key in out) out[key] = mutateValue(out[key], null, null, rng, context, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+function structuredCloneSafe(value) {
+  try {
+    return structuredClone(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Character edits with the pieces of the file (its strings, codes, regex matches). */
+function mutateString(text, rng, context) {
+  const pieces = context.fileStrings.length ? context.fileStrings : ['a'];
+  const at = Math.floor(rng() * (text.length + 1));
+  const roll = rng();
+  if (roll < 0.35) return text.slice(0, at) + pick(pieces, rng) + text.slice(at);
+  if (roll < 0.5) return text.slice(0, at) + pick(PICKS, rng) + text.slice(at);
+  if (roll < 0.7 && text.length) return text.slice(0, at) + text.slice(at + 1 + Math.floor(rng() * 3));
+  if (roll < 0.8) return text + ' ' + pick(pieces, rng);
+  if (roll < 0.9) return text.toUpperCase() === text ? text.toLowerCase() : text.toUpperCase();
+  return text + text;
 }
 
 /** Earlier candidates are likelier; string parameters sometimes get a composition of the short
@@ -1579,9 +2159,10 @@ function pickCandidate(param, rng, context) {
   const stringy = list.slice(0, 4).some((t) => kindOfText(t) === 'string');
   if (stringy && context.fileStrings.length && rng() < 0.3) {
     const pieces = Math.floor(rng() * 5) + 1;
-    let text = '';
-    for (let i = 0; i < pieces; i += 1) text += context.fileStrings[Math.floor(rng() * context.fileStrings.length)];
-    return JSON.stringify(text);
+    const spaced = rng() < 0.5 ? ' ' : '';
+    const parts = [];
+    for (let i = 0; i < pieces; i += 1) parts.push(context.fileStrings[Math.floor(rng() * context.fileStrings.length)]);
+    return JSON.stringify(parts.join(spaced));
   }
   return list[Math.floor(list.length * rng() * rng())];
 }
@@ -1597,18 +2178,19 @@ async function workingConstructions(context, cls) {
   const info = parametersOf(context, unit, cls, 'constructor');
   for (const param of info.params) await ensureInstanceCandidates(context, param);
   const found = [];
+  const states = new Set(); // objects in the same state are no use twice
   let attempts = 0;
   for (const candidate of candidates(info, [null], prng(context.seed ^ hash(`${path}#new`)), context)) {
-    if (found.length >= 3 || attempts >= 40) break;
+    if (found.length >= 4 || attempts >= 40) break;
     attempts += 1;
     const args = trimOmitted(candidate.args);
     const key = `new|${path}|${args.join(', ')}`;
     if (context.blacklist.has(key) || found.some((f) => f.join() === args.join())) continue;
-    const ok = await guarded(context, key, async () => {
-      Reflect.construct(cls, evaluate(context.scope, args));
-    });
-    context.coverage.take();
-    if (ok.ok) found.push(args);
+    const ok = await guarded(context, key, async () => stateKey(Reflect.construct(cls, evaluate(context.scope, args))));
+    if (ok.ok && !states.has(ok.value)) {
+      states.add(ok.value);
+      found.push(args);
+    }
   }
   context.constructions.set(cls, found);
   return found;
@@ -1635,28 +2217,98 @@ async function ensureInstanceCandidates(context, param, unit) {
   }
 }
 
+/** An object's whole state, private fields included, as text (to tell states apart). */
+function stateKey(object) {
+  const parts = [];
+  for (const name of Object.keys(object)) {
+    let text;
+    try {
+      text = literal(object[name])?.text ?? typeof object[name];
+    } catch {
+      text = '?';
+    }
+    parts.push(`${name}=${text}`);
+  }
+  return parts.join(';');
+}
+
+/** The synchronous public methods of a class (and of its parents in the file). */
+function mutatorNames(context, cls, except) {
+  const names = [];
+  for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name === 'constructor' || name === except || name.startsWith('_') || names.includes(name)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(proto, name);
+      if (typeof descriptor.value !== 'function' || descriptor.value.constructor?.name === 'AsyncFunction') continue;
+      names.push(name);
+    }
+    if (!classPath(context, Object.getPrototypeOf(proto)?.constructor)) break;
+  }
+  return names.slice(0, 12);
+}
+
+/** For each method of a class: a few calls that succeed on a fresh object and leave it in
+ * different states (the preludes that bring a receiver into states worth testing). */
+async function successfulCalls(context, cls, ctorArgs) {
+  const path = classPath(context, cls);
+  const byMethod = context.receiverStates.get(cls) ?? new Map();
+  context.receiverStates.set(cls, byMethod);
+  for (const method of mutatorNames(context, cls, null)) {
+    // the method's own kept calls, once it has been explored, vary what matters; before that,
+    // its first candidates
+    const kept = context.keptCalls.get(`${path}.${method}`);
+    if (byMethod.has(method) && (byMethod.get(method).fromKept || !kept)) continue;
+    const info = parametersOf(context, { name: method, container: path }, cls.prototype[method], 'function');
+    const names = info.params.map((p) => p.name);
+    const found = [];
+    found.fromKept = Boolean(kept);
+    const states = new Set();
+    let attempts = 0;
+    const generated = candidates(info, [null], prng(context.seed ^ hash(`${path}.${method}#state`)), context);
+    const tries = function* () {
+      for (const args of kept ?? []) yield { args };
+      yield* generated;
+    };
+    for (const candidate of tries()) {
+      if (found.length >= 3 || attempts >= 24 || Date.now() > context.deadline) break;
+      attempts += 1;
+      const args = trimOmitted(candidate.args);
+      const key = `state|${path}.${method}|${args.join(', ')}`;
+      if (context.blacklist.has(key)) continue;
+      const ok = await guarded(context, key, async () => {
+        const object = Reflect.construct(cls, evaluate(context.scope, ctorArgs));
+        const result = object[method](...evaluate(context.scope, args));
+        if (result && typeof result.then === 'function') throw new Error('async');
+        return stateKey(object);
+      });
+      if (ok.ok && !states.has(ok.value)) {
+        states.add(ok.value);
+        found.push({ method, args, names });
+      }
+    }
+    byMethod.set(method, found);
+  }
+  return new Map([...byMethod].filter(([, found]) => found.length));
+}
+
 async function receiverVariants(context, unit, cls) {
   const constructions = await workingConstructions(context, cls);
   if (!constructions.length) return [];
   const variants = constructions.map((args) => ({ args, calls: [] }));
-  // a short prelude of another method first (push before pop)
-  const methods = [];
-  for (const name of Object.getOwnPropertyNames(cls.prototype)) {
-    if (name === 'constructor' || name === unit.name || name.startsWith('_')) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(cls.prototype, name);
-    if (typeof descriptor.value !== 'function' || descriptor.value.constructor?.name === 'AsyncFunction') continue;
-    methods.push(name);
+  const byMethod = await successfulCalls(context, cls, constructions[0]);
+  const preludes = [...byMethod].map(([, calls]) => calls);
+  const [args] = constructions;
+  const push = (calls) => variants.push({ args, calls: calls.map(({ method, args: a, names }) => ({ method, args: a, names })) });
+  // one call of each mutator, then two different ones of the same, then pairs of mutators
+  for (const calls of preludes) push([calls[0]]);
+  for (const calls of preludes) if (calls.length > 1) push([calls[0], calls[1]]);
+  for (const calls of preludes) for (const call of calls.slice(1)) push([call]);
+  for (const a of preludes) for (const b of preludes) if (a !== b) push([a[0], b[0]]);
+  for (const calls of preludes) if (calls.length > 2) push(calls);
+  for (const other of constructions.slice(1)) {
+    for (const calls of preludes) variants.push({ args: other, calls: [calls[calls.length - 1]] });
   }
-  for (const args of constructions) {
-    for (const name of methods.slice(0, 8)) {
-      const info = parametersOf(context, { name, container: unit.container }, cls.prototype[name], 'function');
-      const first = trimOmitted(info.params.map((p) => p.candidates[0] ?? 'undefined'));
-      const second = trimOmitted(info.params.map((p) => p.candidates[1] ?? p.candidates[0] ?? 'undefined'));
-      variants.push({ args, calls: [{ method: name, args: first }] });
-      variants.push({ args, calls: [{ method: name, args: first }, { method: name, args: second }] });
-    }
-  }
-  return variants;
+  return variants.slice(0, 48);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1801,7 +2453,16 @@ function errorType(context, error) {
 /** Replay the call from scratch (fresh receiver, fresh arguments) and keep what both runs agree
  * on; results that differ are asserted by type only. */
 async function confirm(context, target, unit, receiverSpec, args, key, first, info) {
-  const one = describe(context, target, first);
+  const describeGuarded = (run) => {
+    // getters of the receiver run user code: under the watchdog like the call
+    context.guard.begin(context.unit, context.ordinal, key, context.callTimeout);
+    try {
+      return describe(context, target, run);
+    } finally {
+      context.guard.end();
+    }
+  };
+  const one = describeGuarded(first);
   // A quick call is replayed a few times: a die roll agrees with itself once in six.
   const replays = first.duration < 20 ? 4 : 1;
   let outcome = one.outcome;
@@ -1811,7 +2472,7 @@ async function confirm(context, target, unit, receiverSpec, args, key, first, in
     waitForClockTick();
     const replay = await runCase(context, target, unit, receiverSpec, args, key);
     if (!replay.valid) return null;
-    const two = describe(context, target, replay);
+    const two = describeGuarded(replay);
     outcome = agree(outcome, two.outcome);
     argumentsAfter = argumentsAfter.filter((a) => two.argumentsAfter.some((b) => b.index === a.index && b.value === a.value));
     receiverAfter = receiverAfter && two.receiverAfter

@@ -33,6 +33,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import sys
 import time
@@ -44,7 +45,9 @@ import typing
 RECURSION_LIMIT = 600        # leaves a test runner's own frames head-room when the case replays
 MAX_TRIES_PER_UNIT = 2000
 REPLAYS = 2                  # independent re-runs of a kept call that must agree with the first
-NO_GAIN_STREAK = 60          # random phase: stop after this many calls in a row add nothing
+RANDOM_TIMEOUTS = 2          # random phase: stop after this many calls time out
+RANDOM_WASTE = 0.3           # ... or after this many seconds of calls that timed out or recursed too deep
+NO_GAIN_STREAK = 120         # random phase: stop after this many calls in a row add nothing
 MAX_CANDIDATES = 60          # per parameter
 MAX_RECEIVERS = 40           # receiver variants (constructor arguments x prelude calls)
 MAX_ITEMS = 100              # items consumed from a returned generator
@@ -314,12 +317,13 @@ def builtin_type_name(value):
 class Val:
     """One candidate argument: its source text and how to build a fresh value from it."""
 
-    __slots__ = ("text", "make", "items")
+    __slots__ = ("text", "make", "items", "parts")
 
-    def __init__(self, text, make=None, items=None):
+    def __init__(self, text, make=None, items=None, parts=None):
         self.text = text
         self.make = make
         self.items = items  # *args: [Val]; **kwargs: [(name, Val)]
+        self.parts = parts  # how a non-literal was built, for mutation: ("seq", shape, [Val]) / ("new", cls, items)
 
 
 OMIT = Val(None)  # leave the parameter to its default
@@ -337,7 +341,7 @@ def lit(value):
 INTS = [0, 1, -1, 2, 3, 10, 100, -10, 7]
 FLOATS = [0.0, 1.0, -1.0, 0.5, 2.5, 100.0, -3.75]
 STRS = ["", "a", "abc", "hello world", "Hello, World!", "  spaced  out  ", "123", "x = 42 + y1",
-        "3.14", "a-b_c d", "ÀéÎ", "The quick brown fox jumps over the lazy dog", 'say "hi" (twice)']
+        "3.14", "a-b_c d", "ÀéÎ", "aB3$efgh1234", "The quick brown fox jumps over the lazy dog", 'say "hi" (twice)']
 BYTES = [b"", b"a", b"hello", b"\x00\xff"]
 LISTS = [[], [1], [1, 2, 3], [3, 1, 2], [-1, 0, 5, 5], ["a", "b"], [[1, 2], [3, 4]]]
 DICTS = [{}, {"a": 1}, {"a": 1, "b": 2}, {"key": "value"}, {1: "x"}]
@@ -452,6 +456,8 @@ class BodyFacts:
         self.lengths = []      # len(p) compared with these
         self.keys = []         # p["key"] / p.get("key")
         self.moduli = []       # p % k
+        self.checked = False   # isinstance(p, ...): values of other types are worth a try
+        self.members = []      # p in CONSTANT: the constant's elements
 
     def vote(self, kind, weight=1):
         self.kinds[kind] = self.kinds.get(kind, 0) + weight
@@ -463,6 +469,15 @@ def _constant(node, module):
         return True, ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
+        # 7 * MINUTES_PER_DAY: constant arithmetic, folded.
+        ok_left, left = _constant(node.left, module)
+        ok_right, right = _constant(node.right, module)
+        numbers = (int, float)
+        if ok_left and ok_right and isinstance(left, numbers) and isinstance(right, numbers) \
+                and not isinstance(left, bool) and not isinstance(right, bool) and abs(left) < 1e9 and abs(right) < 1e9:
+            return True, {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right}[type(node.op)]
+        return False, None
     if isinstance(node, ast.Name) and module is not None:
         value = getattr(module, node.id, None)
         if isinstance(value, (int, float, str, bytes, tuple, frozenset, list, set, dict)) \
@@ -481,6 +496,21 @@ def _around(value):
     if isinstance(value, str):
         return [value, value + "x", value.upper() if value != value.upper() else value.lower()]
     return [value]
+
+
+NORMALIZERS = {"strip", "lower", "upper", "casefold", "lstrip", "rstrip", "title", "capitalize"}
+
+
+def _unwrap(expr):
+    """The expression under string normalizers and slices: `p.strip().lower()`, `p[:3]` -> `p`."""
+    while True:
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
+                and expr.func.attr in NORMALIZERS:
+            expr = expr.func.value
+        elif isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Slice):
+            expr = expr.value
+        else:
+            return expr
 
 
 def _elements(value):
@@ -507,18 +537,30 @@ def analyze_body(node, names, module):
     def compared(left, op, right):
         ok, value = _constant(right, module)
         if not ok:
+            if isinstance(op, (ast.In, ast.NotIn)) and param(_unwrap(right)):
+                # `"@" in p`: p should sometimes contain the constant.
+                ok, part = _constant(left, module)
+                if ok and isinstance(part, str) and part:
+                    facts[param(_unwrap(right))].values.extend(["a" + part + "b", part])
+                    facts[param(_unwrap(right))].vote("str")
             return
         if isinstance(op, (ast.In, ast.NotIn)):
-            name = param(left)
+            name = param(_unwrap(left))
             if name:
-                facts[name].values.extend(_elements(value))
+                elements = _elements(value)
+                facts[name].values.extend(elements)
+                facts[name].members.extend(elements)
+                if left is not _unwrap(left) and elements and isinstance(elements[0], str):
+                    # p.lower() in WORDS / p[:3] in DAYS: the element written otherwise, or longer.
+                    facts[name].values.extend([e.upper() if e != e.upper() else e.lower() for e in elements[:2]])
+                    facts[name].values.extend([e + "x" for e in elements[:1]])
                 facts[name].vote("str" if isinstance(value, str) else "int" if all(
-                    isinstance(v, int) for v in _elements(value) or [None]) else "str")
+                    isinstance(v, int) for v in elements or [None]) else "str")
             return
         if isinstance(op, (ast.Is, ast.IsNot)) and value is None and param(left):
             facts[param(left)].values.append(None)
             return
-        name = param(left)
+        name = param(_unwrap(left))
         if name:
             facts[name].values.extend(_around(value))
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -529,6 +571,13 @@ def analyze_body(node, names, module):
         if isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len" \
                 and left.args and param(left.args[0]) and isinstance(value, int):
             facts[param(left.args[0])].lengths.extend([value - 1, value, value + 1])
+            return
+        if isinstance(left, ast.BinOp) and isinstance(left.op, (ast.Add, ast.Sub)) and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            # `start + p > LIMIT`: p near LIMIT crosses it whatever the other term is.
+            for side in (left.left, left.right):
+                if param(side):
+                    facts[param(side)].values.extend(_around(value))
             return
         if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Mod) and param(left.left):
             ok2, k = _constant(left.right, module)
@@ -592,6 +641,7 @@ def analyze_body(node, names, module):
                     elif func.id in ("int", "float"):
                         facts[name].vote("str")
                     elif func.id == "isinstance" and len(sub.args) > 1:
+                        facts[name].checked = True
                         for kind in _isinstance_kinds(sub.args[1]):
                             facts[name].vote(kind, 2)
         elif isinstance(sub, (ast.For, ast.comprehension)) and param(sub.iter):
@@ -637,6 +687,266 @@ def analyze_body(node, names, module):
         # Single characters the body looks for, together: what a scanner or tokenizer wants to meet.
         pool = ["x1 " + " ".join(chars), "".join(chars)] + pool
     return facts, _dedupe(pool)[:24]
+
+
+# --- strings shaped like what the body parses ----------------------------------------------
+
+SPLITS = {"split", "rsplit", "partition", "rpartition"}
+MAX_SHAPES = 20
+
+
+class _Shape:
+    """How a string variable of the body is cut: by `sep` into named parts (or a list of items)."""
+
+    def __init__(self, sep, parts, repeated):
+        self.sep, self.parts, self.repeated = sep, parts, repeated
+        self.listvar = parts[0] if repeated and parts else None  # `parts = v.split(sep)`
+
+
+def _split_of(expr, known):
+    """(variable, separator) when expr is `v.split(sep)` (after normalizers) on a known variable."""
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in SPLITS):
+        return None
+    base = _unwrap(expr.func.value)
+    if not (isinstance(base, ast.Name) and base.id in known):
+        return None
+    if not expr.args or (isinstance(expr.args[0], ast.Constant) and expr.args[0].value is None):
+        return base.id, " "
+    ok, sep = _constant(expr.args[0], None)
+    return (base.id, sep) if ok and isinstance(sep, str) and sep else None
+
+
+def _names(target):
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+        return [e.id for e in target.elts]
+    return None
+
+
+def _shapes_of(node, root):
+    """The variables derived from parameter `root` by normalizing, splitting and int()/float():
+    their shapes, and numeric parts (variable -> (kind, the converted value's name))."""
+    known, shapes, numeric = {root}, {}, {}
+    pairs = []  # (target, value) in source order, tuples unpacked pairwise
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Assign) and len(sub.targets) == 1:
+            target, value = sub.targets[0], sub.value
+            if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple) and len(target.elts) == len(value.elts):
+                pairs += list(zip(target.elts, value.elts))
+            else:
+                pairs.append((target, value))
+        elif isinstance(sub, (ast.For, ast.comprehension)):
+            pairs.append((sub.target, ast.Call(func=ast.Name(id="<each>"), args=[sub.iter], keywords=[])))
+    for _ in range(3):  # a few passes: assignments need not come in dependency order in ast.walk
+        for target, value in pairs:
+            names = _names(target)
+            if not names:
+                continue
+            each = isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "<each>"
+            inner = value.args[0] if each else value
+            cut = _split_of(inner, known)
+            if cut is not None:
+                var, sep = cut
+                parts = [n for n in names if n != "_"] if not each else names[:1]
+                if inner.func.attr.endswith("partition") and len(names) == 3:
+                    parts = [names[0], names[2]]
+                repeated = each or (len(names) == 1 and not inner.func.attr.endswith("partition"))
+                if var not in shapes or shapes[var].sep == "" or (not repeated and shapes[var].repeated):
+                    shapes[var] = _Shape(sep, parts, repeated)
+                known.update(parts)
+            elif each and isinstance(inner, ast.Name) and any(sh.listvar == inner.id for sh in shapes.values()):
+                for shape in shapes.values():  # `for part in parts` names the list's items
+                    if shape.listvar == inner.id:
+                        shape.parts = names[:1]
+                known.update(names[:1])
+            elif len(names) == 1 and isinstance(_unwrap(inner), ast.Name) and _unwrap(inner).id in known \
+                    and inner is not _unwrap(inner):
+                known.add(names[0])
+                if names[0] not in shapes and _unwrap(inner).id in shapes:
+                    shapes[names[0]] = shapes[_unwrap(inner).id]
+                elif names[0] != _unwrap(inner).id:
+                    shapes.setdefault(_unwrap(inner).id, _Shape("", [names[0]], False))
+            elif len(names) == 1 and isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) \
+                    and inner.func.id in ("int", "float") and inner.args and isinstance(inner.args[0], ast.Name) \
+                    and inner.args[0].id in known:
+                numeric[inner.args[0].id] = (inner.func.id, names[0])
+    for sub in ast.walk(node):  # int(part) used in place
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and sub.func.id in ("int", "float") \
+                and sub.args and isinstance(sub.args[0], ast.Name) and sub.args[0].id in known:
+            numeric.setdefault(sub.args[0].id, (sub.func.id, sub.args[0].id))
+    return shapes, numeric, known
+
+
+def string_shapes(node, root, module):
+    """Strings built the way the body takes `root` apart: "day HH:MM" for a body that splits on
+    whitespace, then on ':', and calls int() on the pieces; the first one as valid as we can tell,
+    then each piece varied alone."""
+    shapes, numeric, known = _shapes_of(node, root)
+    if root not in shapes:
+        return []
+    facts, _ = analyze_body(node, sorted(known | {n for _, n in numeric.values()}), module)
+
+    def leaf(var):
+        if var in numeric:
+            kind, name = numeric[var]
+            numbers = [v for v in facts[name].values + facts[var].values
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            texts = ["1" if kind == "int" else "1.5"] + [str(v) for v in numbers] + ["x"]
+            return _dedupe(texts)
+        found = facts[var]
+        members = [v for v in found.members if isinstance(v, str)]
+        texts = members[:2] + ["abc"] + members[2:] + [v for v in found.values if isinstance(v, str)]
+        texts += [("abcdefghij" * 7)[:n] for n in found.lengths if 0 <= n <= 70]
+        return _dedupe(texts)[:8]
+
+    def build(var, depth):
+        shape = shapes.get(var)
+        if shape is None or depth > 4:
+            return leaf(var)
+        options = [build(part, depth + 1) for part in shape.parts] or [["abc"]]
+        if shape.sep == "":
+            return options[0]
+        if shape.repeated:
+            counts = _dedupe([n for n in facts[shape.listvar or var].lengths if 0 < n <= 6] + [2, 1, 3])
+            item = options[0]
+            out = [shape.sep.join(item[i % min(len(item), 2)] for i in range(n)) for n in counts]
+            out += [shape.sep.join([item[0]] * (counts[0] - 1) + [alt]) for alt in item[1:4]]
+            return _dedupe(out)
+        base = [o[0] for o in options]
+        out = [shape.sep.join(base)]
+        out += [shape.sep.join(base[:-1]), shape.sep.join(base + base[-1:])]  # a part missing, one too many
+        for k in range(1, 8):  # each part varied alone, the parts taking turns
+            out += [shape.sep.join(base[:i] + [choices[k]] + base[i + 1:])
+                    for i, choices in enumerate(options) if k < len(choices)]
+        return _dedupe(out)
+
+    return build(root, 0)[:MAX_SHAPES]
+
+
+def _forwards(node, names, module, container):
+    """(parameter, unit key, slot) for each parameter passed as an argument to a unit of the file:
+    `f(p)`, `Cls(p)`, `self.m(p)` or `Cls.m(p)`; slot is "#position" or the keyword."""
+    out = []
+    for sub in ast.walk(node):
+        if not isinstance(sub, ast.Call):
+            continue
+        func, key = sub.func, None
+        if isinstance(func, ast.Name):
+            obj = getattr(module, func.id, None)
+            key = (func.id, "__init__") if isinstance(obj, type) else (None, func.id)
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = func.value.id
+            if owner in ("self", "cls") and container:
+                key = (container, func.attr)
+            elif isinstance(getattr(module, owner, None), type):
+                key = (owner, func.attr)
+        if key is None:
+            continue
+        for i, arg in enumerate(sub.args):
+            base = _unwrap(arg)
+            if isinstance(base, ast.Name) and base.id in names:
+                out.append((base.id, key, "#%d" % i))
+        for keyword in sub.keywords:
+            base = _unwrap(keyword.value)
+            if keyword.arg and isinstance(base, ast.Name) and base.id in names:
+                out.append((base.id, key, keyword.arg))
+    return out
+
+
+def attribute_facts(tree, module):
+    """Values that attributes are compared with anywhere in the file (`self.balance >= 1000`,
+    `line.product.category == "books"`), for parameters and fields of the same name."""
+    out = {}
+    for sub in ast.walk(tree):
+        if not isinstance(sub, ast.Compare):
+            continue
+        operands = [sub.left] + list(sub.comparators)
+        for op, left, right in zip(sub.ops, operands, operands[1:]):
+            for a, b in ((left, right), (right, left)):
+                a = _unwrap(a)
+                if not isinstance(a, ast.Attribute):
+                    continue
+                ok, value = _constant(b, module)
+                if not ok:
+                    continue
+                if isinstance(op, (ast.In, ast.NotIn)):
+                    if b is right:
+                        out.setdefault(a.attr, []).extend(_elements(value)[:6])
+                elif isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                    out.setdefault(a.attr, []).extend(_around(value))
+    return {k: _dedupe(v)[:12] for k, v in out.items()}
+
+
+def _tokens(name):
+    return {t[:-1] if t.endswith("s") else t for t in name.lower().split("_") if len(t) >= 3}
+
+
+def related_constants(module, name):
+    """Elements of module constants named like the parameter (DISCOUNT_CODES for `code`)."""
+    if module is None:
+        return []
+    mine = _tokens(name)
+    out = []
+    for const, value in vars(module).items():
+        if const.startswith("__") or not (mine & _tokens(const)):
+            continue
+        if isinstance(value, (dict, list, tuple, set, frozenset)) and 0 < len(value) <= 60:
+            out += [v for v in _elements(value)[:6] if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    return out
+
+
+_CODE_SPAN = re.compile(r"``(.+?)``|`([^`\n]+)`")
+_QUOTED = re.compile(r"'([^'\n]{1,60})'|\"([^\"\n]{1,60})\"")
+
+
+def doc_values(node):
+    """Example values written in a unit's docstring: ``code`` spans, quoted strings, and
+    bracketed literals such as [(1, 3), (4, 6)]."""
+    try:
+        doc = ast.get_docstring(node, clean=True) or ""
+    except TypeError:
+        return []
+    out = []
+    for match in _CODE_SPAN.finditer(doc):
+        text = (match.group(1) or match.group(2)).strip()
+        if text.replace(".", "_").isidentifier():
+            continue  # a name (``capacity``, ``self.items``), not a value
+        ok, value = _read_literal(text)
+        out += [value] if ok and not isinstance(value, (int, float)) else [text] + ([value] if ok else [])
+    for match in _QUOTED.finditer(doc):
+        out.append(match.group(1) or match.group(2))
+    for start, char in enumerate(doc):
+        if char in "[({":
+            end = _closing(doc, start)
+            ok, value = _read_literal(doc[start:end + 1]) if end else (False, None)
+            if ok and value not in ((), [], {}):
+                out.append(value)
+    return _dedupe(out)[:12]
+
+
+def _read_literal(text):
+    try:
+        return True, ast.literal_eval(text)
+    except Exception:
+        return False, None
+
+
+def _closing(text, start):
+    """Index of the bracket closing the one at start (same line), or None."""
+    pairs = {"[": "]", "(": ")", "{": "}"}
+    stack = []
+    for i in range(start, min(len(text), start + 200)):
+        char = text[i]
+        if char == "\n":
+            return None
+        if char in pairs:
+            stack.append(pairs[char])
+        elif stack and char == stack[-1]:
+            stack.pop()
+            if not stack:
+                return i
+    return None
 
 
 def _message_constants(node):
@@ -837,6 +1147,9 @@ class Explorer:
         self.tracer = None
         self.pools = {}
         self.good_calls = {}     # (class, method) -> argument items of calls that returned
+        self.kept_args = {}      # (container, unit) -> slot ("#0" / name) -> [(Val, returned)]
+        self.prelude_options = {}  # class -> (constructions, [[prelude call] per method])
+        self.file_facts = {}     # attribute name -> values it is compared with anywhere in the file
         self.building = []
         self.io_state = None
 
@@ -867,6 +1180,7 @@ class Explorer:
                 self.index = SourceIndex(handle.read())
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             self.index = SourceIndex("")
+        self.file_facts = attribute_facts(self.index.tree, self.module)
         units = self.request.get("units", [])
         for position, unit in enumerate(units):
             left = len(units) - position
@@ -967,16 +1281,24 @@ class Explorer:
         """One list of candidate Vals per parameter, plus index tuples for doctest calls."""
         params = target.params
         names = [p.name for p in params]
-        facts, pool = analyze_body(target.node, names, self.module) if target.node is not None \
+        node = target.node
+        facts, pool = analyze_body(node, names, self.module) if node is not None \
             else ({n: BodyFacts() for n in names}, [])
+        pool = _dedupe(doc_values(node) + pool) if node is not None else pool
         hints = _hints(target.fn if target.kind != "constructor" else target.cls, self.module)
+        forwarded = self.forwarded_vals(target, names)
         lists = []
         for param in params:
-            lists.append(self.param_candidates(param, hints.get(param.name), facts[param.name], pool, owner))
+            facts[param.name].values.extend(self.file_facts.get(param.name, []))
+            facts[param.name].values.extend(related_constants(self.module, param.name))
+            shapes = [lit(v) for v in string_shapes(node, param.name, self.module)] if node is not None else []
+            front = forwarded.get(param.name, [])[:8] + shapes[:6]
+            lists.append(self.param_candidates(param, hints.get(param.name), facts[param.name], pool, owner,
+                                               front, shapes[6:]))
         seeds = self.doctest_seeds(target, params, lists)
         return lists, seeds
 
-    def param_candidates(self, param, hint, facts, pool, owner):
+    def param_candidates(self, param, hint, facts, pool, owner, front=(), later=()):
         if param.kind is inspect.Parameter.VAR_POSITIONAL:
             return self.star_candidates(param, hint, facts)
         if param.kind is inspect.Parameter.VAR_KEYWORD:
@@ -989,7 +1311,10 @@ class Explorer:
         kinds = _hint_kinds(hint) if hint is not None else []
         body = self.body_vals(facts, kinds or self.ranked_kinds(facts, param.name), pool)
         local = self.named_instances(param.name, owner)
-        values += local[:2] + hinted[:3] + body[:20] + hinted[3:] + local[2:]
+        values += local[:2] + list(front) + hinted[:3] + body[:20] + list(later) + hinted[3:] + local[2:]
+        if hinted and facts.checked:
+            # The body checks the type itself: values of other types reach its refusal.
+            values += [lit(v) for v in (1.5, "1", None, True, [1])]
         if not hinted:
             for kind in self.ranked_kinds(facts, param.name):
                 values += [lit(v) for v in self.kind_values(kind, facts)]
@@ -1058,7 +1383,10 @@ class Explorer:
         if hint in (list, collections.abc.Sequence, collections.abc.Iterable) or origin in (
                 list, collections.abc.Sequence, collections.abc.Iterable, collections.abc.MutableSequence,
                 collections.abc.Collection):
-            elements = self._element_vals(args[0] if args else None, depth)
+            inner = args[0] if args else None
+            if typing.get_origin(inner) in (list, collections.abc.Sequence) and depth < 2:
+                return self._matrices(inner, depth)
+            elements = self._element_vals(inner, depth)
             return _sequences(elements, list)
         if hint is tuple or origin is tuple:
             if len(args) == 2 and args[1] is Ellipsis:
@@ -1089,6 +1417,20 @@ class Explorer:
             return self.instances(hint)
         return []
 
+    def _matrices(self, row_hint, depth):
+        """Lists of rows: square ones of each small size and a wide one first, then ragged and empty."""
+        args = typing.get_args(row_hint)
+        cells = self._element_vals(args[0] if args else None, depth + 1) or [lit(v) for v in (1, 2, 3)]
+        cells = [c for c in cells if c is not None] or [lit(1)]
+
+        def grid(rows, cols, shift=0):
+            return compose([compose([cells[(r * cols + c + shift) % len(cells)] for c in range(cols)], list)
+                            for r in range(rows)], list)
+
+        ragged = compose([compose(cells[:2], list), compose(cells[:1], list)], list)
+        return _unique_vals([grid(2, 2), grid(3, 3), grid(1, 1), grid(2, 3), grid(3, 2), grid(2, 2, 1),
+                             grid(4, 4), ragged, compose([], list), grid(1, 3)])
+
     def _element_vals(self, hint, depth):
         """Candidate elements for a container hint, non-empty values first."""
         if hint is None:
@@ -1105,6 +1447,9 @@ class Explorer:
                        for v in KIND_VALUES.get(kind, []) if v not in ("", 0, [], {})][:6]
         element = [e for e in element if e is not None] or [lit(v) for v in (1, 2, 3)]
         shapes = [element[:1], element[:3], element[1:2], element[::-1][:2]]
+        hinted = self.hint_vals(hint, 1) if hint is not None else []
+        zero = [v for v in hinted if v is not None and v.text in ("0", "0.0")]
+        shapes += [zero[:1] * 2] if zero else []  # all zeros: what a norm or a division refuses
         return [OMIT] + [Val("*", items=shape) for shape in shapes if shape]
 
     def kwargs_candidates(self, facts):
@@ -1192,6 +1537,35 @@ class Explorer:
                     items = [ArgItem("", a, False) for a in args] + [ArgItem(k, v, True) for k, v in kwargs]
                     return _instance_val(cls, items)
         return None
+
+    def forwarded_vals(self, target, names):
+        """Per parameter passed on to another unit of the file (`parse_time(start)`), the values
+        that unit's kept cases used in that place: calls that returned first."""
+        out = {}
+        if target.node is None:
+            return out
+        container = self._container_of(target) if target.cls is not None else None
+        for name, key, slot in _forwards(target.node, names, self.module, container):
+            found = self.kept_args.get(key, {}).get(slot, [])
+            ordered = [v for v, ok in found if ok] + [v for v, ok in found if not ok]
+            out[name] = _unique_vals(out.get(name, []) + ordered)
+        if container is not None:
+            # A sibling method's parameter of the same name (put(key) / delete(key)) takes the
+            # same values: those of its calls that returned.
+            for (owner, unit), slots in self.kept_args.items():
+                if owner == container and unit != target.name:
+                    for name in names:
+                        out[name] = _unique_vals(out.get(name, []) + [v for v, ok in slots.get(name, []) if ok][:3])
+        return out
+
+    def remember_args(self, target, items, returned):
+        key = (self._container_of(target) if target.cls is not None else None, target.name)
+        slots = self.kept_args.setdefault(key, {})
+        positional = [item for item in items if not item.keyword]
+        for i, item in enumerate(positional):
+            slots.setdefault("#%d" % i, []).append((item.val, returned))
+        for item in items:
+            slots.setdefault(item.name, []).append((item.val, returned))
 
     # -- the file's own classes --
 
@@ -1283,6 +1657,7 @@ class Explorer:
         plain = [Receiver(cls, container, items, []) for items in pool]
         preludes = [self._prelude_calls(cls, container, name) for name in self._mutators(cls)]
         preludes = [calls for calls in preludes if calls]
+        self.prelude_options[cls] = (pool, preludes)
         first = pool[0]
         out = [plain[0]]
         out += [Receiver(cls, container, first, [calls[0]]) for calls in preludes]
@@ -1306,12 +1681,24 @@ class Explorer:
             return calls
         combos = list(seeds[:1]) + [tuple(0 for _ in lists)]
         for d, column in enumerate(lists):
-            combos += [tuple(j if e == d else 0 for e in range(len(lists))) for j in range(1, min(3, len(column)))]
+            combos += [tuple(j if e == d else 0 for e in range(len(lists))) for j in range(1, min(5, len(column)))]
+        fresh = []
         for combo in combos:
             items = bind(method.params, [lists[d][i] for d, i in enumerate(combo)])
-            if items is not None and all(args_text(items) != args_text(prev) for _, prev in calls):
-                calls.append((name, items))
-        return calls[:5]
+            if items is not None and all(args_text(items) != args_text(prev) for _, prev in calls + fresh):
+                fresh.append((name, items))
+        # Calls seen to work on a fresh object first: a prelude that raises voids the receiver.
+        pool = self.pools.get(cls) or []
+        works = [call for call in fresh if pool and self._prelude_works(cls, container, pool[0], call)]
+        return (calls + works + [call for call in fresh if call not in works])[:5]
+
+    def _prelude_works(self, cls, container, ctor_items, call):
+        def body():
+            random.seed(0)
+            Receiver(cls, container, ctor_items, [call]).build()
+        status, _ = guarded(body, min(self.timeout, 0.2))
+        _hygiene(self.io_state)
+        return status == "ok"
 
     def _container_of(self, target):
         return getattr(target, "container", None) or target.cls.__qualname__
@@ -1345,11 +1732,14 @@ class Explorer:
         if any(not column for column in lists):
             report["note"] = "no candidate value for a parameter"
             return
-        stream = Combos([len(c) for c in lists], seeds, self.rng)
+        stream = Combos([len(c) for c in lists], seeds, self.rng,
+                        mutate=self._mutation(target, lists, receivers is not None))
         lines, arcs = set(), set()
         streak = 0
         bad_receivers = set()
         timeout, slowest = self.timeout, 0.0
+        late_timeouts = 0   # random phase: mutants that hang say the search has left the useful ground
+        late_waste = 0.0    # random phase: seconds spent in calls that hung or recursed too deep
         endings = {}
 
         def worth(run):
@@ -1362,7 +1752,8 @@ class Explorer:
             if time.monotonic() >= deadline or report["tried"] >= MAX_TRIES_PER_UNIT \
                     or len(report["cases"]) >= self.max_cases:
                 break
-            if stream.random_phase and streak >= NO_GAIN_STREAK:
+            if stream.random_phase and (streak >= NO_GAIN_STREAK or late_timeouts >= RANDOM_TIMEOUTS
+                                        or late_waste > RANDOM_WASTE):
                 break
             chosen = [lists[d][i] for d, i in enumerate(combo)]
             receiver = None
@@ -1376,7 +1767,10 @@ class Explorer:
             report["tried"] += 1
             run = self.call(target, receiver, items, worth, timeout=timeout)
             endings[run.status] = endings.get(run.status, 0) + 1
+            if stream.random_phase and run.status in ("timeout", "recursion"):
+                late_waste += run.seconds
             if run.status == "timeout":
+                late_timeouts += stream.random_phase
                 # Once a call hangs, more will: abandon later ones sooner than the full timeout.
                 timeout = min(self.timeout, max(0.05, 20 * slowest))
             else:
@@ -1402,8 +1796,88 @@ class Explorer:
             report["cases"].append(case)
             if target.kind == "method" and case["outcome"]["kind"] != "raised":
                 self.good_calls.setdefault((target.cls, target.name), []).append(items)
+                self._add_prelude(target.cls, (target.name, items))
+            self.remember_args(target, items, case["outcome"]["kind"] != "raised")
         if not report["cases"] and endings:
             report["note"] = _why_nothing(endings)
+
+    def _mutation(self, target, lists, with_receivers):
+        """The callback Combos uses to grow a candidate list with a mutant of one of its entries."""
+        limits = [len(column) + MAX_MUTANTS for column in lists]
+        known = [{v.text: i for i, v in enumerate(column) if v is not OMIT and isinstance(v, Val)}
+                 for column in lists]
+        mutators = {}
+
+        def mutate(d, index):
+            column = lists[d]
+            if len(column) >= limits[d]:
+                return None
+            if with_receivers and d == 0:
+                new = self.mutate_receiver(column[index])
+                text = None if new is None else json.dumps(new.json())
+            else:
+                if d not in mutators:
+                    pieces = [_read_literal(v.text) for v in column
+                              if v.text and v.items is None and v.parts is None]
+                    mutators[d] = Mutator(self.rng, [value for ok, value in pieces if ok])
+                new = mutators[d].val(column[index])
+                text = None if new is None else new.text
+            if new is None:
+                return None
+            if text in known[d]:
+                return known[d][text]
+            known[d][text] = len(column)
+            column.append(new)
+            return len(column) - 1
+
+        return mutate
+
+    def _add_prelude(self, cls, call):
+        """A call that just worked becomes a prelude option for later receivers of the class."""
+        pool, preludes = self.prelude_options.get(cls, ([], []))
+        group = next((g for g in preludes if g and g[0][0] == call[0]), None)
+        if group is None:
+            preludes.append([call])
+        elif len(group) < 12:
+            group.append(call)
+        self.prelude_options[cls] = (pool, preludes)
+
+    def mutate_receiver(self, receiver):
+        """A receiver one edit away: a prelude call added, dropped, swapped for another of the
+        same method or with a mutated argument, or another construction."""
+        pool, preludes = self.prelude_options.get(receiver.cls, ([], []))
+        rng = self.rng
+        calls = list(receiver.calls)
+        ctor = receiver.ctor_items
+        move = rng.randrange(5)
+        if (move == 0 or not calls) and preludes and len(calls) < 6:
+            calls.insert(rng.randrange(len(calls) + 1) if rng.random() < 0.3 else len(calls),
+                         rng.choice(rng.choice(preludes)))
+        elif move == 1 and calls:
+            del calls[rng.randrange(len(calls))]
+        elif move == 2 and calls:
+            i = rng.randrange(len(calls))
+            same = [c for group in preludes for c in group if c[0] == calls[i][0]]
+            if same:
+                calls[i] = rng.choice(same)
+        elif move == 3 and calls:
+            i = rng.randrange(len(calls))
+            name, items = calls[i]
+            if not items:
+                return None
+            pieces = [value for ok, value in (_read_literal(item.val.text) for item in items) if ok]
+            j = rng.randrange(len(items))
+            new = Mutator(rng, pieces).val(items[j].val)
+            if new is None:
+                return None
+            items = list(items)
+            items[j] = ArgItem(items[j].name, new, items[j].keyword)
+            calls[i] = (name, items)
+        elif pool:
+            ctor = rng.choice(pool)
+        else:
+            return None
+        return Receiver(receiver.cls, receiver.container, ctor, calls)
 
     def _cheap_error(self, exc):
         """A TypeError/AttributeError the code did not raise itself: likely our wrong-typed argument."""
@@ -1626,7 +2100,8 @@ def _stable_fields(states):
 
 def _instance_val(cls, items):
     return Val("%s(%s)" % (cls.__name__, args_text(items)), lambda: cls(*materialize(items)[0],
-                                                                        **materialize(items)[1]))
+                                                                        **materialize(items)[1]),
+               parts=("new", cls, items))
 
 
 def _unique_vals(values):
@@ -1695,7 +2170,7 @@ def compose(vals, shape):
         text = "(" + ", ".join(texts) + ("," if len(texts) == 1 else "") + ")"
     else:
         text = "{" + ", ".join(texts) + "}" if texts else "set()"
-    return Val(text, lambda: shape(v.make() for v in vals))
+    return Val(text, lambda: shape(v.make() for v in vals), parts=("seq", shape, list(vals)))
 
 
 def compose_dict(pairs):
@@ -1746,13 +2221,149 @@ def _hints(fn, module):
     return out
 
 
+# --- mutation: new values from kept ones (random phase) -------------------------------------
+
+MAX_MUTANTS = 150            # new candidates a parameter may gain by mutation
+EXTRA_CHARS = "aZ0 .:-_@/,"
+
+
+class Mutator:
+    """Makes a new candidate from a kept one by a small random edit. `pieces` are the literal
+    values among the parameter's candidates: their characters and numbers are reused."""
+
+    def __init__(self, rng, pieces):
+        self.rng = rng
+        self.pieces = pieces
+        chars = {c for p in pieces if isinstance(p, str) for c in p}
+        self.alphabet = sorted(chars | set(EXTRA_CHARS))
+        self.numbers = [p for p in pieces if isinstance(p, int) and not isinstance(p, bool)]
+        self.strings = [p for p in pieces if isinstance(p, str) and p]
+
+    def val(self, val, depth=0):
+        """A mutated Val, or None when val cannot be mutated."""
+        if val is OMIT or val is None or depth > 3:
+            return None
+        if val.text == "*" and val.items is not None:
+            items = self.items(list(val.items), depth)
+            return Val("*", items=items) if items is not None else None
+        if val.parts is not None:
+            kind, shape, members = val.parts
+            if kind == "seq":
+                members = self.items(list(members), depth)
+                return compose(members, shape) if members is not None else None
+            items = list(members)
+            if not items:
+                return None
+            i = self.rng.randrange(len(items))
+            new = self.val(items[i].val, depth + 1)
+            if new is None:
+                return None
+            items[i] = ArgItem(items[i].name, new, items[i].keyword)
+            return _instance_val(shape, items)
+        ok, value = _read_literal(val.text) if val.text else (False, None)
+        return lit(self.value(value, depth)) if ok else None
+
+    def items(self, items, depth):
+        """A list of Vals with one element added, dropped, repeated, swapped or mutated."""
+        rng = self.rng
+        move = rng.randrange(5) if items else 0
+        if move == 0:
+            extra = self.val(items[rng.randrange(len(items))], depth + 1) if items else lit(self.any())
+            if extra is None:
+                extra = items[rng.randrange(len(items))]
+            items.insert(rng.randrange(len(items) + 1), extra)
+        elif move == 1:
+            del items[rng.randrange(len(items))]
+        elif move == 2:
+            items.append(items[rng.randrange(len(items))])
+        elif move == 3 and len(items) > 1:
+            i = rng.randrange(len(items) - 1)
+            items[i], items[i + 1] = items[i + 1], items[i]
+        else:
+            i = rng.randrange(len(items))
+            new = self.val(items[i], depth + 1)
+            if new is None:
+                return None
+            items[i] = new
+        return items
+
+    def any(self):
+        return self.rng.choice(self.pieces) if self.pieces else self.rng.choice([0, 1, "a"])
+
+    def value(self, value, depth=0):
+        rng = self.rng
+        if isinstance(value, bool):
+            return not value
+        if isinstance(value, int):
+            options = [value + 1, value - 1, -value, value * 2, value // 2, rng.randint(-10, 100)]
+            options += [rng.choice(self.numbers) + rng.choice((-1, 0, 1))] if self.numbers else []
+            if rng.random() < 0.05:
+                return rng.choice([str(value), float(value), None])  # a wrong type, now and then
+            return rng.choice(options)
+        if isinstance(value, float):
+            return rng.choice([value + 0.5, value - 0.5, -value, value * 2, value / 2, 0.0, float(round(value))])
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, (list, tuple)) and depth < 3:
+            items = list(value)
+            move = rng.randrange(4) if items else 0
+            if move == 0:
+                pick = items[rng.randrange(len(items))] if items else self.any()
+                items.insert(rng.randrange(len(items) + 1), self.value(pick, depth + 1) if items else pick)
+            elif move == 1:
+                del items[rng.randrange(len(items))]
+            elif move == 2 and len(items) > 1:
+                i, j = rng.randrange(len(items)), rng.randrange(len(items))
+                items[i], items[j] = items[j], items[i]
+            else:
+                i = rng.randrange(len(items))
+                items[i] = self.value(items[i], depth + 1)
+            return type(value)(items)
+        if isinstance(value, dict) and value and depth < 3:
+            out = dict(value)
+            key = rng.choice(list(out))
+            if rng.random() < 0.3:
+                del out[key]
+            else:
+                out[key] = self.value(out[key], depth + 1)
+            return out
+        if value is None:
+            return self.any()
+        return value
+
+    def text(self, text):
+        rng = self.rng
+        i = rng.randrange(len(text) + 1)
+        char = rng.choice(self.alphabet)
+        move = rng.randrange(8) if text else 0
+        if move == 0:
+            return text[:i] + char + text[i:]
+        j = min(i, len(text) - 1)
+        if move == 1:
+            return text[:j] + text[j + 1:]
+        if move == 2:
+            return text[:j] + char + text[j + 1:]
+        if move == 3:
+            return text[:j + 1] + text[j:]  # a repeated character
+        if move == 4 and len(text) > 1:
+            j = min(j, len(text) - 2)
+            return text[:j] + text[j + 1] + text[j] + text[j + 2:]
+        if move == 5 and self.strings:
+            return text + rng.choice(self.strings) if rng.random() < 0.5 else rng.choice(self.strings) + text
+        if move == 6:
+            return text.upper() if text != text.upper() else text.lower()
+        k = rng.randint(1, 3)
+        return text[:j] + text[j:j + k] * 2 + text[j + k:]  # a repeated piece
+
+
 class Combos:
     """Index tuples over the candidate lists: doctest seeds, the first candidates, each dimension
     varied alone (round robin), then seeded random picks and one-dimension mutations of kept ones."""
 
-    def __init__(self, sizes, seeds, rng, structured=True):
+    def __init__(self, sizes, seeds, rng, structured=True, mutate=None):
         self.sizes, self.seeds, self.rng = sizes, seeds, rng
         self.structured = structured
+        self.mutate = mutate   # (dimension, index) -> index of a new candidate, or None
         self.kept = []
         self.random_phase = False
 
@@ -1780,11 +2391,11 @@ class Combos:
         self.random_phase = True
         repeats = 0
         while repeats < 200 and self.sizes:
-            if self.kept and self.rng.random() < 0.5:
+            if self.kept and self.rng.random() < 0.6:
                 combo = list(self.rng.choice(self.kept))
                 for _ in range(self.rng.choice((1, 1, 2))):
                     d = self.rng.randrange(len(self.sizes))
-                    combo[d] = self._pick(d)
+                    combo[d] = self._vary(d, combo[d])
                 combo = tuple(combo)
             else:
                 combo = tuple(self._pick(d) for d in range(len(self.sizes)))
@@ -1793,6 +2404,15 @@ class Combos:
                 yield combo
             else:
                 repeats += 1
+
+    def _vary(self, d, index):
+        """Another candidate for dimension d: half the time a mutant of the kept one."""
+        if self.mutate is not None and self.rng.random() < 0.5:
+            new = self.mutate(d, index)
+            if new is not None:
+                self.sizes[d] = max(self.sizes[d], new + 1)
+                return new
+        return self._pick(d)
 
     def _pick(self, d):
         # Structured search favours the first (most meaningful) candidates; otherwise uniform.
