@@ -87,6 +87,12 @@ impl Progress {
         Progress::new(percent, completed, total)
     }
 
+    /// Progress of a task through its units, as every service shows it: parsing takes the first
+    /// 5 % of the bar, the units the band up to 95 %, checking and assembly the rest.
+    pub fn of_task_units(completed: u32, total: u32) -> Progress {
+        Progress::of_units(completed, total, 5, 95).unwrap_or_else(|_| Progress::start())
+    }
+
     pub fn start() -> Progress {
         Progress {
             percent: 0,

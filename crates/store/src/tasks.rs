@@ -93,7 +93,9 @@ impl TaskRow {
         if total == 0 {
             return Progress::start();
         }
-        Progress::of_units(done, total, 0, 100).unwrap_or_else(|_| Progress::start())
+        // The same band as the events the worker publishes, so a heartbeat never moves the bar
+        // past (or back from) them.
+        Progress::of_task_units(done, total)
     }
 
     /// The row's status; the check constraint keeps it one of the five.

@@ -27,10 +27,6 @@ use crate::provider::{CallReport, Models, ProviderError};
 use crate::validation::{self, Candidate, Checking, UnitCheck};
 use store::queue::ClaimedTask;
 
-/// Parsing takes the first few percent of the bar; assembly the last few.
-const PARSED_PERCENT: u8 = 5;
-const GENERATED_PERCENT: u8 = 95;
-
 /// Why a running task was stopped from outside its pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
@@ -139,6 +135,16 @@ pub struct Pipeline<'a> {
     pub control: &'a TaskControl,
     pub runner: &'a Runner,
     pub validation: &'a ValidationSettings,
+    /// Where the units done so far are written on the task's row, under this worker's lease, so
+    /// that `GET /api/tasks/{id}`, heartbeats and clients without Redis see the task progress.
+    pub progress: ProgressRow<'a>,
+}
+
+/// The task's row, for its progress.
+#[derive(Clone, Copy)]
+pub struct ProgressRow<'a> {
+    pub pool: &'a sqlx::PgPool,
+    pub owner: &'a str,
 }
 
 impl Pipeline<'_> {
@@ -152,6 +158,7 @@ impl Pipeline<'_> {
         };
         let units = self.parse(&target).await?;
         let total = u32::try_from(units.len()).unwrap_or(u32::MAX);
+        self.record_progress(0, total).await;
         self.publish(
             progress(0, total),
             EventKind::ParsingCompleted {
@@ -547,6 +554,7 @@ impl Pipeline<'_> {
             code
         };
         let done = context.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.record_progress(done, context.total).await;
         let event = match &code {
             Ok(code) => EventKind::Result {
                 unit: name.clone(),
@@ -867,6 +875,20 @@ impl Pipeline<'_> {
         )))
     }
 
+    /// Units done, on the task's row; best effort, like the events.
+    async fn record_progress(&self, done: u32, total: u32) {
+        let lease = store::queue::Lease {
+            task: self.task.id,
+            owner: self.progress.owner,
+            attempt: self.task.attempt,
+        };
+        if let Err(error) =
+            store::queue::record_progress(self.progress.pool, lease, done, total).await
+        {
+            tracing::warn!(task_id = %self.task.id, error = format!("{error:#}"), "cannot record progress");
+        }
+    }
+
     async fn publish(&self, progress: Progress, kind: EventKind) {
         self.publisher.publish(self.task.id, progress, kind).await;
     }
@@ -956,6 +978,5 @@ fn unit_result(
 
 /// Progress through the units, in the generation band of the bar.
 pub fn progress(done: u32, total: u32) -> Progress {
-    Progress::of_units(done, total, PARSED_PERCENT, GENERATED_PERCENT)
-        .unwrap_or_else(|_| Progress::start())
+    Progress::of_task_units(done, total)
 }

@@ -167,23 +167,35 @@ pub(crate) fn trim_blank_lines(text: &str) -> String {
 
 /// `text` moved so its least indented line starts at `indent`.
 pub(crate) fn reindent(text: &str, indent: &str) -> String {
+    // The leading white space every non-blank line shares, compared character by character: a
+    // line may start with a multi-byte space (U+3000), so byte counts would cut a character.
+    let leading = |line: &'_ str| -> usize { line.len() - line.trim_start().len() };
     let common = text
         .lines()
         .filter(|line| !line.trim().is_empty())
-        .map(|line| line.len() - line.trim_start().len())
-        .min()
-        .unwrap_or(0);
+        .map(|line| &line[..leading(line)])
+        .reduce(common_prefix)
+        .unwrap_or("");
     text.lines()
         .map(|line| {
             if line.trim().is_empty() {
                 String::new()
             } else {
-                let cut = common.min(line.len() - line.trim_start().len());
-                format!("{indent}{}", &line[cut..])
+                format!("{indent}{}", line.strip_prefix(common).unwrap_or(line))
             }
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The longest start `a` and `b` share, whole characters only.
+fn common_prefix<'a>(a: &'a str, b: &str) -> &'a str {
+    let end = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|((_, left), right)| left != right)
+        .map_or_else(|| a.len().min(b.len()), |((index, _), _)| index);
+    &a[..end]
 }
 
 /// The file: header blocks and body blocks, blocks separated by `gap` blank lines, one trailing

@@ -447,3 +447,26 @@ mod generated_pieces {
         }
     }
 }
+
+#[test]
+fn lines_starting_with_a_wide_space_are_reindented_without_cutting_a_character() {
+    // U+3000 is white space of three bytes; a line indented with two ASCII spaces beside it
+    // once made the common indent cut it in half.
+    let text = "\u{3000}int a = 1;\n  int b = 2;\n";
+    assert_eq!(
+        super::reindent(text, "    "),
+        "    \u{3000}int a = 1;\n      int b = 2;"
+    );
+    assert_eq!(super::reindent("    x\n    y", ""), "x\ny");
+    assert_eq!(super::reindent("\t\tx\n\ty", "  "), "  \tx\n  y");
+    let java = "class CalcTest {\n\u{3000}@Test\n  void adds() {}\n}\n";
+    let target_name = domain::SourceFileName::parse("Calc.java").expect("a name");
+    let target = crate::Target {
+        language: domain::Language::Java,
+        framework: domain::Framework::Junit5,
+        file_name: &target_name,
+        source: "class Calc {}",
+    };
+    // Whatever it makes of such a piece, assembling it does not panic.
+    let _ = super::assemble(&target, &[java.to_owned(), java.to_owned()]);
+}

@@ -473,3 +473,51 @@ async fn an_operators_cache_ttl_reaches_the_results_a_worker_stores(
     );
     stack.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_running_task_shows_its_progress_on_the_row(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // One unit at a time, each answer taking 700 ms to start: the task runs for a few seconds,
+    // unit by unit, and the row must say how far it is while it runs (not 0 until the end).
+    let options = StackOptions {
+        simulator: slow_simulator(700, 0.0),
+        unit_concurrency: 1,
+        ..StackOptions::default()
+    };
+    let stack = stack(pool_options, connect, options).await;
+    let client = &stack.client;
+    let source = "def a(x):\n    return x\n\n\ndef b(x):\n    return x\n\n\ndef c(x):\n    return x\n\n\ndef d(x):\n    return x\n";
+    let id = stack
+        .submit(
+            client,
+            json!({ "source": source, "filename": "four.py", "model": "simulator", "validate": "syntax" }),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen_midway = None;
+    loop {
+        let task = stack.task(client, &id).await;
+        let completed = task["progress"]["completed"].as_u64().unwrap_or(0);
+        let total = task["progress"]["total"].as_u64().unwrap_or(0);
+        if task["status"] == "running" && total == 4 && (1..4).contains(&completed) {
+            seen_midway = Some(task["progress"].clone());
+            break;
+        }
+        assert_ne!(
+            task["status"], "succeeded",
+            "ended before any progress was seen: {task}"
+        );
+        assert!(std::time::Instant::now() < deadline, "{task}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let progress = seen_midway.expect("progress midway");
+    assert!(progress["percent"].as_u64().unwrap_or(0) > 0, "{progress}");
+    let task = stack
+        .wait_until_finished(client, &id, Duration::from_secs(60))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["progress"]["completed"], 4, "{task}");
+    stack.stop().await;
+}

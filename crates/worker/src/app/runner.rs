@@ -1,8 +1,12 @@
 //! One task's runner: the pipeline run under the lease, then the end of the attempt recorded and
 //! the slot given back.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
+
+use futures::FutureExt;
 
 use domain::{EventKind, Progress};
 use store::queue::{ClaimedTask, Lease};
@@ -10,7 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
-use crate::pipeline::{Halt, Pipeline, StopReason, TaskControl};
+use crate::pipeline::{Halt, Pipeline, ProgressRow, StopReason, TaskControl};
 use crate::provider::CallReport;
 
 use super::Shared;
@@ -51,7 +55,7 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
     let outcome = if control.token().is_cancelled() {
         Err(Halt::Stopped)
     } else {
-        Pipeline {
+        let pipeline = Pipeline {
             task: &task,
             unit_concurrency: usize::try_from(shared.settings.worker.unit_concurrency).unwrap_or(1),
             models: &shared.models,
@@ -60,9 +64,26 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
             control: &control,
             runner: &shared.runner,
             validation: &shared.settings.validation,
-        }
-        .run(&mut report)
-        .await
+            progress: ProgressRow {
+                pool: &shared.pool,
+                owner: &shared.worker_id,
+            },
+        };
+        // A panic in the pipeline ends this task, never the worker's slot or the lease renewal:
+        // the task fails with a clear error and everything below runs as for any ending.
+        AssertUnwindSafe(pipeline.run(&mut report))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let what = panic_message(panic.as_ref());
+                tracing::error!(task_id = %task.id, panic = %what, "the pipeline panicked");
+                Err(Halt::Fatal {
+                    code: "internal_error",
+                    message: format!(
+                        "the worker failed on this task ({what}); it was stopped, and the failure is a bug to report"
+                    ),
+                })
+            })
     };
     finished.cancel();
     let lease = Lease {
@@ -93,4 +114,16 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
     }
     drop(permit);
     shared.wake.notify_one();
+}
+
+/// What a panic said, when it said it as text.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+        .chars()
+        .take(300)
+        .collect()
 }
