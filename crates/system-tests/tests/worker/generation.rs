@@ -496,14 +496,12 @@ async fn a_running_task_shows_its_progress_on_the_row(
         )
         .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut seen_midway = None;
-    loop {
+    let progress = loop {
         let task = stack.task(client, &id).await;
         let completed = task["progress"]["completed"].as_u64().unwrap_or(0);
         let total = task["progress"]["total"].as_u64().unwrap_or(0);
         if task["status"] == "running" && total == 4 && (1..4).contains(&completed) {
-            seen_midway = Some(task["progress"].clone());
-            break;
+            break task["progress"].clone();
         }
         assert_ne!(
             task["status"], "succeeded",
@@ -511,8 +509,7 @@ async fn a_running_task_shows_its_progress_on_the_row(
         );
         assert!(std::time::Instant::now() < deadline, "{task}");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let progress = seen_midway.expect("progress midway");
+    };
     assert!(progress["percent"].as_u64().unwrap_or(0) > 0, "{progress}");
     let task = stack
         .wait_until_finished(client, &id, Duration::from_secs(60))
