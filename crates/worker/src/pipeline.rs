@@ -270,15 +270,7 @@ impl Pipeline<'_> {
                 let whole = match delivered.whole.take() {
                     Some(whole) => whole,
                     None => {
-                        self.publish(
-                            progress(total, total),
-                            EventKind::Validating {
-                                unit: assembled.file_name.clone(),
-                                round: 1,
-                            },
-                        )
-                        .await;
-                        self.run_tests(&target, &assembled.file_name, &assembled.code, 0)
+                        self.run_whole(&target, &assembled.file_name, &assembled.code, 0, total)
                             .await?
                     }
                 };
@@ -491,6 +483,26 @@ impl Pipeline<'_> {
         }
         delivery.reports = Some(reports);
         Ok(delivery)
+    }
+
+    /// Runs the assembled file (`validating`, named by its file name).
+    async fn run_whole(
+        &self,
+        target: &Target<'_>,
+        file_name: &str,
+        code: &str,
+        reruns: u32,
+        total: u32,
+    ) -> Result<RunReport, Halt> {
+        self.publish(
+            progress(total, total),
+            EventKind::Validating {
+                unit: file_name.to_owned(),
+                round: 1,
+            },
+        )
+        .await;
+        self.run_tests(target, file_name, code, reruns).await
     }
 
     /// Runs a test file against the task's source, unless the task is stopped meanwhile.
@@ -712,16 +724,14 @@ impl Pipeline<'_> {
             return Ok(None);
         };
         let code = codegen::pinned::header(target.language) + &assembled.code;
-        self.publish(
-            progress(total, total),
-            EventKind::Validating {
-                unit: assembled.file_name.clone(),
-                round: 1,
-            },
-        )
-        .await;
         let whole = self
-            .run_tests(target, &assembled.file_name, &code, self.validation.reruns)
+            .run_whole(
+                target,
+                &assembled.file_name,
+                &code,
+                self.validation.reruns,
+                total,
+            )
             .await?;
         if validation::verdict_of(&whole) != Verdict::Passed {
             tracing::info!(task_id = %self.task.id, verdict = %validation::verdict_of(&whole), "pinned tests run unit by unit");

@@ -76,6 +76,25 @@ struct Row {
     error: Option<String>,
 }
 
+impl Row {
+    /// A row with nothing measured yet.
+    fn empty(tool: &str, language: Language, file: &str) -> Row {
+        Row {
+            tool: tool.to_owned(),
+            language: language.id().to_owned(),
+            file: file.to_owned(),
+            units: 0,
+            units_tested: 0,
+            tests: 0,
+            passed: 0,
+            line_coverage: None,
+            branch_coverage: None,
+            seconds: 0.0,
+            error: None,
+        }
+    }
+}
+
 /// What `offline_peers.py run` prints.
 #[derive(Debug, Deserialize)]
 struct PeerLine {
@@ -177,19 +196,7 @@ async fn one_file(
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut row = Row {
-        tool: "aiunittest".to_owned(),
-        language: language.id().to_owned(),
-        file: file.clone(),
-        units: 0,
-        units_tested: 0,
-        tests: 0,
-        passed: 0,
-        line_coverage: None,
-        branch_coverage: None,
-        seconds: 0.0,
-        error: None,
-    };
+    let mut row = Row::empty("aiunittest", language, &file);
     let kept_dir = bench_dir.join("aiunittest").join(&file);
     let outcome = generate(runner, language, path, &file, &kept_dir, options, &mut row).await;
     row.seconds = started.elapsed().as_secs_f64();
@@ -393,19 +400,7 @@ fn peers(
                 .lines()
                 .rev()
                 .find_map(|line| serde_json::from_str(line).ok());
-            let mut row = Row {
-                tool: tool.to_owned(),
-                language: language.id().to_owned(),
-                file,
-                units: 0,
-                units_tested: 0,
-                tests: 0,
-                passed: 0,
-                line_coverage: None,
-                branch_coverage: None,
-                seconds: 0.0,
-                error: None,
-            };
+            let mut row = Row::empty(tool, *language, &file);
             match line {
                 Some(line) => {
                     row.tests = line.tests.unwrap_or(0);

@@ -1,4 +1,5 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use domain::{ModelId, ModelRegistry, ModelSpec};
@@ -385,4 +386,35 @@ impl Stack {
             .stop_cleanly("the first worker", Duration::from_secs(15))
             .await;
     }
+}
+
+/// A fresh folder under the temporary directory for a test's files, `name` in its name.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "aiut-worker-tests-{name}-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Runs `program` in `dir`, outside any sandbox (the files are a source and the tests a task
+/// delivered for it), and returns its output; the test fails with the output when it fails.
+pub fn by_hand(dir: &Path, program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap_or_else(|error| panic!("{program}: {error}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{text}"
+    );
+    text
 }

@@ -2,14 +2,12 @@
 //! observed, and delivers tests that pass when someone else runs them; without a sandbox it
 //! falls back to skipped scaffolds and says why.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{StackOptions, stack};
+use crate::helpers::{StackOptions, by_hand, scratch, stack};
 
 /// Where the runner's Node tools are installed (`crates/runner/toolchains/install`).
 const TSX_LOADER: &str = "/usr/local/lib/aiunittest/node_modules/tsx/dist/loader.mjs";
@@ -100,35 +98,6 @@ export function initials(name: string): string {
   return words.map((word) => word[0].toUpperCase()).join('');
 }
 "#;
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "aiut-offline-{name}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// Runs `program` in `dir` outside any sandbox; fails with the output when it fails.
-fn by_hand(dir: &Path, program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap_or_else(|error| panic!("{program}: {error}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed:\n{text}"
-    );
-    text
-}
 
 /// The task's delivered tests cover at least `share` of the source's lines.
 fn assert_line_coverage(task: &Value, share: f64) {

@@ -1,50 +1,19 @@
 //! Generated tests are run: a real source from the corpus, the simulator's answers built, run,
 //! run again and measured in the sandbox, and what is delivered passes when someone else runs it.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{StackOptions, stack};
+use crate::helpers::{StackOptions, by_hand, scratch, stack};
 
 fn corpus(path: &str) -> String {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../codegen/tests/corpus")
         .join(path);
     std::fs::read_to_string(&file).unwrap_or_else(|error| panic!("{}: {error}", file.display()))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "aiut-validated-{name}-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
-}
-
-/// Runs `program` in `dir`, outside any sandbox (the files are the corpus and what the simulator
-/// wrote for it), and returns its output; the test fails with the output when it fails.
-fn by_hand(dir: &Path, program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap_or_else(|error| panic!("{program}: {error}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed:\n{text}"
-    );
-    text
 }
 
 fn work_dirs_left(stack: &crate::helpers::Stack) -> Vec<PathBuf> {
