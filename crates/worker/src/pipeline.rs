@@ -104,6 +104,8 @@ struct UnitContext<'a> {
     total: u32,
     /// Units finished so far, for the progress of each event.
     done: AtomicU32,
+    /// Held while a unit's event is published, so that events leave in the order of their counts.
+    publishing: tokio::sync::Mutex<()>,
     /// Retries and tokens of every unit's model calls, answered or not.
     spent: Mutex<CallReport>,
 }
@@ -185,6 +187,7 @@ impl Pipeline<'_> {
             checking: &checking,
             total,
             done: AtomicU32::new(0),
+            publishing: tokio::sync::Mutex::new(()),
             spent: Mutex::new(CallReport::default()),
         };
         // Units are written side by side, up to `unit_concurrency` of a task at once (the
@@ -538,11 +541,8 @@ impl Pipeline<'_> {
     ) -> Result<UnitOutcome<'u>, Halt> {
         let target = context.target;
         let name = unit.qualified_name(codegen::name_separator(target.language));
-        self.publish(
-            progress(context.done.load(Ordering::Relaxed), context.total),
-            EventKind::Generating { unit: name.clone() },
-        )
-        .await;
+        self.publish_unit_event(context, EventKind::Generating { unit: name.clone() })
+            .await;
         let mut report = CallReport::default();
         let mut model_used = None;
         let mut check = None;
@@ -565,8 +565,7 @@ impl Pipeline<'_> {
             check = checked;
             code
         };
-        let done = context.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.record_progress(done, context.total).await;
+        context.done.fetch_add(1, Ordering::Relaxed);
         let event = match &code {
             Ok(code) => EventKind::Result {
                 unit: name.clone(),
@@ -580,7 +579,7 @@ impl Pipeline<'_> {
                 }
             }
         };
-        self.publish(progress(done, context.total), event).await;
+        self.publish_unit_event(context, event).await;
         Ok(UnitOutcome {
             unit,
             name,
@@ -659,8 +658,8 @@ impl Pipeline<'_> {
         runs_before: u32,
     ) -> Result<(UnitCheck, RunReport), Halt> {
         let target = context.target;
-        self.publish(
-            progress(context.done.load(Ordering::Relaxed), context.total),
+        self.publish_unit_event(
+            context,
             EventKind::Validating {
                 unit: name.to_owned(),
                 round,
@@ -883,6 +882,19 @@ impl Pipeline<'_> {
                 .and_then(|issues| issues.lines().next())
                 .unwrap_or("no code in the answer")
         )))
+    }
+
+    /// Publishes a unit's event with the units done so far. Units run side by side, so their
+    /// events are published one at a time, each reading the count under the lock: the bar never
+    /// goes back. A unit's ending (its tests or its warning) also writes the count on the row.
+    async fn publish_unit_event(&self, context: &UnitContext<'_>, kind: EventKind) {
+        let _in_order = context.publishing.lock().await;
+        let done = context.done.load(Ordering::Relaxed);
+        let unit_ended = matches!(kind, EventKind::Result { .. } | EventKind::Warning { .. });
+        self.publish(progress(done, context.total), kind).await;
+        if unit_ended {
+            self.record_progress(done, context.total).await;
+        }
     }
 
     /// Units done, on the task's row; best effort, like the events.
