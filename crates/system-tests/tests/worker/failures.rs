@@ -4,7 +4,7 @@ use serde_json::json;
 use simulator::Behaviour;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{StackOptions, read_events, stack};
+use crate::helpers::{StackOptions, read_events, slow_simulator, stack};
 
 const ONE_UNIT: &str = "def double(x: int) -> int:\n    return 2 * x\n";
 
@@ -240,5 +240,41 @@ async fn a_model_that_keeps_failing_hands_over_to_its_fallback(
     );
     assert_eq!(task["provider_retries"], 1);
     assert_eq!(stack.simulator.stats().requests, 3);
+    stack.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn waiting_for_a_busy_models_slot_does_not_count_against_its_timeout(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // One call at a time, each taking 1.2 s, a 2 s timeout, three units side by side: the third
+    // unit waits 2.4 s for the slot, and its call still has its whole 2 s.
+    let options = StackOptions {
+        simulator: slow_simulator(1_200, 0.0),
+        workers: 0,
+        unit_concurrency: 3,
+        model_timeout_secs: 2,
+        ..StackOptions::default()
+    };
+    let mut stack = stack(pool_options, connect, options).await;
+    for model in &mut stack.worker_settings.models.models {
+        model.max_concurrency = 1;
+    }
+    stack.start_worker("one-slot").await;
+    let source =
+        "def a(x):\n    return x\n\n\ndef b(x):\n    return x\n\n\ndef c(x):\n    return x\n";
+    let id = stack
+        .submit(
+            &stack.client,
+            json!({ "source": source, "filename": "three.py", "model": "simulator", "validate": "syntax" }),
+        )
+        .await;
+    let task = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(60))
+        .await;
+    assert_eq!(task["status"], "succeeded", "{task}");
+    assert_eq!(task["provider_retries"], 0, "no call timed out: {task}");
+    assert_eq!(stack.simulator.stats().requests, 3, "one call per unit");
     stack.stop().await;
 }

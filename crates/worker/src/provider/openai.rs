@@ -74,16 +74,23 @@ impl OpenAiModel {
         &self.spec.id
     }
 
-    /// One streamed call, bounded by the model's timeout and its concurrency limit.
+    /// One streamed call, bounded by the model's concurrency limit and then by its timeout.
     pub async fn complete(
         &self,
         prompt: &Prompt,
         cancel: &CancellationToken,
     ) -> Result<Answer, ProviderError> {
+        // Waiting for one of the model's slots is not the model's time: under load a healthy
+        // model would otherwise "time out" and burn attempts and fallbacks. The timeout starts
+        // when the call does.
+        let _permit = tokio::select! {
+            () = cancel.cancelled() => return Err(ProviderError::Cancelled),
+            permit = self.permits.acquire() => permit.map_err(|_| ProviderError::Cancelled)?,
+        };
         let timeout = Duration::from_secs(self.spec.timeout_secs);
         tokio::select! {
             () = cancel.cancelled() => Err(ProviderError::Cancelled),
-            outcome = tokio::time::timeout(timeout, self.complete_within_limit(prompt)) => {
+            outcome = tokio::time::timeout(timeout, self.call(prompt)) => {
                 outcome.unwrap_or_else(|_| Err(ProviderError::Retryable {
                     reason: "timeout",
                     message: format!(
@@ -96,12 +103,7 @@ impl OpenAiModel {
         }
     }
 
-    async fn complete_within_limit(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ProviderError::Cancelled)?;
+    async fn call(&self, prompt: &Prompt) -> Result<Answer, ProviderError> {
         let started = Instant::now();
         // `max_tokens` rather than its successor `max_completion_tokens`: every OpenAI-compatible
         // server (DeepSeek, Ollama, vLLM) reads the older name, not all read the newer.
