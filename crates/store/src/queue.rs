@@ -75,9 +75,9 @@ pub struct Lease<'a> {
 /// row they may take (so a claim costs the same with ten queued tasks or a hundred thousand):
 /// first a task still `running` under a lease that ran out, with attempts left (its worker died;
 /// it has waited longest), then the oldest `queued` task. Neither takes a task of an owner who
-/// already runs `max_running_per_owner` tasks under live leases; Postgres counts them in the same
-/// statement, so the cap holds for every claim that sees the others' committed rows (two workers
-/// claiming for one owner in the same instant can overshoot it by one).
+/// already runs `max_running_per_owner` tasks under live leases. Two workers claiming for one owner
+/// at the same instant each see only the other's committed rows, so [`claim`] then takes the
+/// owner's lock and counts again before it commits: the cap holds however many workers claim.
 macro_rules! claim_statement {
     ($claimable:literal, $order:literal) => {
         concat!(
@@ -125,18 +125,44 @@ pub async fn claim(
     max_running_per_owner: u32,
 ) -> anyhow::Result<Option<ClaimedTask>> {
     for (statement, reclaimed) in [(CLAIM_EXPIRED, true), (CLAIM_QUEUED, false)] {
+        let mut transaction = pool.begin().await.context("cannot claim a task")?;
         let row: Option<TaskRow> = sqlx::query_as(statement)
             .bind(worker)
             .bind(lease.as_secs_f64())
             .bind(i64::from(max_running_per_owner))
-            .fetch_optional(pool)
+            .fetch_optional(&mut *transaction)
             .await
             .context("cannot claim a task")?;
-        if let Some(row) = row {
-            let mut task = ClaimedTask::try_from(row)?;
-            task.reclaimed = reclaimed;
-            return Ok(Some(task));
+        let Some(row) = row else {
+            continue;
+        };
+        // One claim per owner at a time: the count is taken again under the owner's lock, in a
+        // statement that sees every claim committed before it (and this one).
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&row.owner_session)
+            .execute(&mut *transaction)
+            .await
+            .context("cannot lock the task's owner")?;
+        let running: i64 = sqlx::query_scalar(
+            "select count(*) from tasks
+             where owner_session = $1 and status = 'running' and lease_expires_at >= now()",
+        )
+        .bind(&row.owner_session)
+        .fetch_one(&mut *transaction)
+        .await
+        .context("cannot count the owner's running tasks")?;
+        if running > i64::from(max_running_per_owner) {
+            // Another worker took the owner's last slot meanwhile: the task stays as it was.
+            transaction
+                .rollback()
+                .await
+                .context("cannot give a claim back")?;
+            continue;
         }
+        transaction.commit().await.context("cannot claim a task")?;
+        let mut task = ClaimedTask::try_from(row)?;
+        task.reclaimed = reclaimed;
+        return Ok(Some(task));
     }
     Ok(None)
 }

@@ -367,3 +367,58 @@ async fn a_claim_reads_an_index_not_the_queue(
         transaction.rollback().await.expect("rolled back");
     }
 }
+
+/// Workers claiming at the same instant for one owner never take more than the owner's cap: the
+/// count is taken again under the owner's lock before a claim commits.
+#[sqlx::test(migrations = false)]
+async fn simultaneous_claims_for_one_owner_keep_to_its_cap(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = pool_options
+        .max_connections(12)
+        .connect_with(connect)
+        .await
+        .expect("a pool");
+    store::db::migrate(&pool).await.expect("migrated");
+    for round in 0..5 {
+        sqlx::query("delete from tasks")
+            .execute(&pool)
+            .await
+            .expect("an empty queue");
+        sqlx::query(
+            "insert into tasks (id, owner_session, language, framework, model, file_name, source,
+                                source_sha256, cache_key, created_at)
+             select gen_random_uuid(), 'greedy', 'python', 'pytest', 'offline', 'a.py',
+                    'def f(): pass', 'x', 'k' || i, now() - make_interval(secs => i)
+             from generate_series(1, 20) i",
+        )
+        .execute(&pool)
+        .await
+        .expect("one owner's queue");
+        // Ten workers claim at once; the owner may run two tasks.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+        let claims: Vec<_> = (0..10)
+            .map(|worker| {
+                let pool = pool.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store::queue::claim(&pool, &format!("w{worker}"), Duration::from_secs(30), 2)
+                        .await
+                        .expect("a claim")
+                })
+            })
+            .collect();
+        let mut claimed = 0;
+        for claim in claims {
+            claimed += usize::from(claim.await.expect("joined").is_some());
+        }
+        let running: i64 =
+            sqlx::query_scalar("select count(*) from tasks where status = 'running'")
+                .fetch_one(&pool)
+                .await
+                .expect("running");
+        assert_eq!((claimed, running), (2, 2), "round {round}");
+    }
+}
