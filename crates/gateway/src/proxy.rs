@@ -650,8 +650,7 @@ impl ProxyHttp for Gateway {
         _client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        if e.esource() == &ErrorSource::Downstream {
-            // The client went away or sent garbage: not the backend's fault, nothing to retry.
+        if !blames_backend(e.etype(), e.esource()) {
             e.set_retry(false);
             return e;
         }
@@ -802,6 +801,14 @@ impl ProxyHttp for Gateway {
     }
 }
 
+/// Whether an error while proxying counts against the backend. Not when the client went away or
+/// sent garbage, nor when the gateway refused the client's own body as too large (a chunked body
+/// is counted as it arrives, so that refusal happens mid-proxy): neither says anything about the
+/// backend, and charging it would let a few oversized requests eject a healthy one.
+fn blames_backend(error_type: &ErrorType, source: &ErrorSource) -> bool {
+    source != &ErrorSource::Downstream && !matches!(error_type, ErrorType::HTTPStatus(413))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -898,5 +905,29 @@ mod tests {
             error_answer(&ErrorType::InvalidHTTPHeader, &ErrorSource::Downstream),
             Some((400, "bad_request"))
         );
+    }
+
+    #[test]
+    fn only_the_backends_own_failures_count_against_it() {
+        assert!(blames_backend(
+            &ErrorType::ConnectionClosed,
+            &ErrorSource::Upstream
+        ));
+        assert!(blames_backend(
+            &ErrorType::ReadTimedout,
+            &ErrorSource::Upstream
+        ));
+        assert!(!blames_backend(
+            &ErrorType::ConnectionClosed,
+            &ErrorSource::Downstream
+        ));
+        assert!(!blames_backend(
+            &ErrorType::HTTPStatus(413),
+            &ErrorSource::Internal
+        ));
+        assert!(!blames_backend(
+            &ErrorType::HTTPStatus(413),
+            &ErrorSource::Upstream
+        ));
     }
 }

@@ -464,6 +464,25 @@ async fn refuses_over_the_rate_and_over_the_body_limit() {
     assert_eq!(chunked.status(), 413);
     let body: Value = chunked.json().await.expect("JSON 413");
     assert_eq!(body["error"]["code"], "payload_too_large");
+    // A client's oversized body is the client's fault: more of them do not eject the backend.
+    for _ in 0..4 {
+        let chunks = futures::stream::iter(
+            (0..4).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'b'; 400]))),
+        );
+        let chunked = client
+            .post(gateway.url("/echo"))
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .expect("chunked body");
+        assert_eq!(chunked.status(), 413);
+    }
+    let after = client
+        .get(gateway.url("/echo"))
+        .send()
+        .await
+        .expect("after the oversized bodies");
+    assert_eq!(after.status(), 200, "the backend is still in rotation");
     drop(gateway);
     backend.stop().await;
 }
