@@ -83,6 +83,10 @@ impl Settings {
             gateway.read_timeout_secs >= 1,
             "gateway.read_timeout_secs must be at least 1"
         );
+        anyhow::ensure!(
+            gateway.wait_read_timeout_secs >= gateway.read_timeout_secs,
+            "gateway.wait_read_timeout_secs must be at least gateway.read_timeout_secs"
+        );
         anyhow::ensure!(gateway.threads >= 1, "gateway.threads must be at least 1");
         anyhow::ensure!(
             gateway.compression_level <= 9,

@@ -38,6 +38,8 @@ pub struct Gateway {
     pub trusted: Vec<Cidr>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// For requests whose answer comes only when a task ends ([`waits_for_a_task`]).
+    pub wait_read_timeout: Duration,
     pub max_body_bytes: u64,
     pub compression_level: u32,
     /// Answers with a known length below this are sent uncompressed.
@@ -75,6 +77,7 @@ impl Gateway {
             trusted,
             connect_timeout: settings.connect_timeout(),
             read_timeout: settings.read_timeout(),
+            wait_read_timeout: settings.wait_read_timeout(),
             max_body_bytes: settings.max_body_bytes,
             compression_level: settings.compression_level,
             compression_min_bytes: settings.compression_min_bytes,
@@ -105,6 +108,8 @@ pub struct RequestCtx {
     request_id: String,
     /// An event stream: no read timeout, no compression, quiet when the client leaves.
     is_stream: bool,
+    /// Answered only when a task ends: the longer read timeout.
+    waits_for_task: bool,
     /// Cannot be retried once sent, so it goes on a connection of its own.
     fresh_connection: bool,
     tls: bool,
@@ -129,6 +134,7 @@ impl RequestCtx {
             started: Instant::now(),
             request_id: String::new(),
             is_stream: false,
+            waits_for_task: false,
             fresh_connection: false,
             tls: false,
             client: None,
@@ -165,6 +171,12 @@ pub fn is_event_stream_request(path: &str, accept: Option<&str>) -> bool {
     accept.is_some_and(|accept| accept.to_ascii_lowercase().contains("text/event-stream"))
         || path.ends_with("/events")
         || path == "/api/generate-test-stream"
+}
+
+/// Requests the api answers only when their task ends (`POST /api/generate-test`, up to the api's
+/// `stream.wait_timeout_secs`): silent for longer than the usual read timeout, and healthy.
+pub fn waits_for_a_task(method: &str, path: &str) -> bool {
+    method.eq_ignore_ascii_case("POST") && path == "/api/generate-test"
 }
 
 pub fn is_event_stream_response(content_type: Option<&str>) -> bool {
@@ -528,6 +540,7 @@ impl ProxyHttp for Gateway {
         }
 
         ctx.is_stream = is_event_stream_request(&path, header_str(session, "accept"));
+        ctx.waits_for_task = waits_for_a_task(method.as_str(), &path);
         ctx.fresh_connection = needs_fresh_connection(
             method.as_str(),
             header_str(session, IDEMPOTENCY_KEY).is_some(),
@@ -575,7 +588,11 @@ impl ProxyHttp for Gateway {
         let mut peer = HttpPeer::new(address, false, String::new());
         peer.options.connection_timeout = Some(self.connect_timeout);
         if !ctx.is_stream {
-            peer.options.read_timeout = Some(self.read_timeout);
+            peer.options.read_timeout = Some(if ctx.waits_for_task {
+                self.wait_read_timeout
+            } else {
+                self.read_timeout
+            });
         }
         if ctx.fresh_connection {
             peer.group_key = FRESH_CONNECTION_GROUP;
@@ -929,5 +946,14 @@ mod tests {
             &ErrorType::HTTPStatus(413),
             &ErrorSource::Upstream
         ));
+    }
+
+    #[test]
+    fn only_generate_test_waits_for_its_task() {
+        assert!(waits_for_a_task("POST", "/api/generate-test"));
+        assert!(waits_for_a_task("post", "/api/generate-test"));
+        assert!(!waits_for_a_task("GET", "/api/generate-test"));
+        assert!(!waits_for_a_task("POST", "/api/generate-test-stream"));
+        assert!(!waits_for_a_task("POST", "/api/tasks"));
     }
 }

@@ -98,9 +98,16 @@ impl Backend {
                 .body(Body::from_stream(stream))
                 .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)
         };
+        // Silent for 2.5 s before answering, as the api is while a task it waits for runs.
+        let slow = move || async move {
+            tokio::time::sleep(Duration::from_millis(2_500)).await;
+            ([("x-backend-instance", name)], "done")
+        };
         let router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/stream/events", get(events))
+            .route("/api/generate-test", axum::routing::post(slow))
+            .route("/slow", get(slow))
             .fallback(any(echo));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -757,6 +764,45 @@ async fn every_exported_metric_is_documented_and_every_documented_one_exported()
             "`aiut_gateway_retries_total` is documented but not exported",
         ]
     );
+    drop(gateway);
+    backend.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_waits_for_its_task_gets_the_longer_read_timeout() {
+    let backend = Backend::start("one").await;
+    let gateway = Gateway::start(
+        &[backend.address],
+        &[
+            ("AIUT_GATEWAY__READ_TIMEOUT_SECS", "1"),
+            ("AIUT_GATEWAY__WAIT_READ_TIMEOUT_SECS", "10"),
+            // A timed-out request must not take the one backend out of rotation.
+            ("AIUT_GATEWAY__MAX_FAILS", "100"),
+        ],
+    )
+    .await;
+    let client = client();
+    // Any other request silent for longer than the read timeout is cut (a GET is retried, and
+    // with no other backend to try the answer is 503).
+    let cut = client
+        .get(gateway.url("/slow"))
+        .send()
+        .await
+        .expect("an answer");
+    assert!(
+        [503, 504].contains(&cut.status().as_u16()),
+        "{}",
+        cut.status()
+    );
+    // `POST /api/generate-test` answers when its task ends, long after the usual read timeout.
+    let waited = client
+        .post(gateway.url("/api/generate-test"))
+        .body("{}")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(waited.status(), 200);
+    assert_eq!(waited.text().await.expect("a body"), "done");
     drop(gateway);
     backend.stop().await;
 }

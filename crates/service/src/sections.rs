@@ -215,6 +215,9 @@ pub struct GatewaySettings {
     /// The longest wait for the next bytes of a backend's answer; event streams have none
     /// (default 60 s).
     pub read_timeout_secs: u64,
+    /// The same for `POST /api/generate-test`, which answers only when its task ends: the api
+    /// waits up to `stream.wait_timeout_secs` (120 s), so this must be longer (default 150 s).
+    pub wait_read_timeout_secs: u64,
     /// The largest request body; larger ones are answered 413 (default 2 200 000 bytes, the api's
     /// 2 MiB limit plus room for multipart framing).
     pub max_body_bytes: u64,
@@ -487,6 +490,7 @@ impl Default for GatewaySettings {
             eject_secs: 30,
             connect_timeout_ms: 1_000,
             read_timeout_secs: 60,
+            wait_read_timeout_secs: 150,
             max_body_bytes: 2_200_000,
             rate_limit: RateLimitSettings::default(),
             grace_period_secs: 3,
@@ -557,6 +561,10 @@ impl GatewaySettings {
 
     pub fn read_timeout(&self) -> Duration {
         Duration::from_secs(self.read_timeout_secs)
+    }
+
+    pub fn wait_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.wait_read_timeout_secs)
     }
 
     pub fn health_interval(&self) -> Duration {
