@@ -103,7 +103,18 @@ impl Settings {
             "gateway.rate_limit bursts must be at least 1 when the rate is on"
         );
         self.trusted_networks()?;
+        self.operator_networks()?;
         Ok(())
+    }
+
+    pub fn operator_networks(&self) -> anyhow::Result<Vec<Cidr>> {
+        self.gateway
+            .operator_networks
+            .iter()
+            .map(|text| {
+                Cidr::parse(text).with_context(|| format!("gateway.operator_networks: {text:?}"))
+            })
+            .collect()
     }
 
     pub fn trusted_networks(&self) -> anyhow::Result<Vec<Cidr>> {

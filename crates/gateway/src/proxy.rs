@@ -36,6 +36,8 @@ pub struct Gateway {
     pub limiter: RateLimiter,
     pub metrics: Arc<Metrics>,
     pub trusted: Vec<Cidr>,
+    /// Who may read the operator paths ([`is_operator_path`]).
+    pub operators: Vec<Cidr>,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     /// For requests whose answer comes only when a task ends ([`waits_for_a_task`]).
@@ -63,6 +65,7 @@ impl Gateway {
         limiter: RateLimiter,
         metrics: Arc<Metrics>,
         trusted: Vec<Cidr>,
+        operators: Vec<Cidr>,
     ) -> Gateway {
         let tls_port = settings.tls.as_ref().and_then(|tls| {
             tls.listen
@@ -75,6 +78,7 @@ impl Gateway {
             limiter,
             metrics,
             trusted,
+            operators,
             connect_timeout: settings.connect_timeout(),
             read_timeout: settings.read_timeout(),
             wait_read_timeout: settings.wait_read_timeout(),
@@ -173,6 +177,15 @@ pub fn is_event_stream_request(path: &str, accept: Option<&str>) -> bool {
         || path == "/api/generate-test-stream"
 }
 
+/// Paths for operators only: the gateway's backend list, and the replicas' metrics and readiness
+/// (which name the database and Redis state).
+pub fn is_operator_path(path: &str) -> bool {
+    matches!(
+        path.trim_end_matches('/'),
+        "/gateway/status" | "/metrics" | "/readyz"
+    )
+}
+
 /// Requests the api answers only when their task ends (`POST /api/generate-test`, up to the api's
 /// `stream.wait_timeout_secs`): silent for longer than the usual read timeout, and healthy.
 pub fn waits_for_a_task(method: &str, path: &str) -> bool {
@@ -228,6 +241,7 @@ fn error_message(code: &str) -> &'static str {
         "gateway_timeout" => "the backend did not answer in time",
         "bad_gateway" => "the backend failed to answer",
         "bad_request" => "the request could not be read",
+        "not_found" => "no such path",
         _ => "the gateway could not serve this request",
     }
 }
@@ -496,6 +510,16 @@ impl ProxyHttp for Gateway {
                 &[("location", location)],
             )
             .await?;
+            return Ok(true);
+        }
+        if is_operator_path(&path)
+            && !ctx
+                .client
+                .is_some_and(|client| is_trusted(&self.operators, client))
+        {
+            // Backend addresses and the replicas' internals are not for the internet.
+            self.answer_error(session, ctx, 404, "not_found", None)
+                .await?;
             return Ok(true);
         }
         if readable && path == "/gateway/status" {
@@ -955,5 +979,15 @@ mod tests {
         assert!(!waits_for_a_task("GET", "/api/generate-test"));
         assert!(!waits_for_a_task("POST", "/api/generate-test-stream"));
         assert!(!waits_for_a_task("POST", "/api/tasks"));
+    }
+
+    #[test]
+    fn operator_paths_are_the_status_metrics_and_readiness() {
+        for path in ["/gateway/status", "/metrics", "/readyz", "/metrics/"] {
+            assert!(is_operator_path(path), "{path}");
+        }
+        for path in ["/health", "/healthz", "/api/metrics", "/", "/gateway"] {
+            assert!(!is_operator_path(path), "{path}");
+        }
     }
 }

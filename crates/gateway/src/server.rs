@@ -54,6 +54,7 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
         Arc::clone(&metrics),
     ));
     let trusted = settings.trusted_networks()?;
+    let operators = settings.operator_networks()?;
     let limiter = RateLimiter::new(
         gateway_settings.rate_limit.clone(),
         trusted.clone(),
@@ -65,6 +66,7 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
         limiter,
         Arc::clone(&metrics),
         trusted,
+        operators,
     );
 
     let closing = Arc::clone(&gateway.closing);

@@ -806,3 +806,47 @@ async fn a_request_that_waits_for_its_task_gets_the_longer_read_timeout() {
     drop(gateway);
     backend.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_paths_answer_only_operator_networks() {
+    let backend = Backend::start("one").await;
+    let client = client();
+    // By default the machine itself is the operator: loopback sees the status and the replicas'
+    // metrics and readiness.
+    let gateway = Gateway::start(&[backend.address], &[]).await;
+    for path in ["/gateway/status", "/metrics", "/readyz"] {
+        let answer = client
+            .get(gateway.url(path))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), 200, "{path}");
+    }
+    drop(gateway);
+    // With no operator network, nobody does; other paths are served as before.
+    let gateway = Gateway::start(
+        &[backend.address],
+        &[("AIUT_GATEWAY__OPERATOR_NETWORKS", "[]")],
+    )
+    .await;
+    for path in ["/gateway/status", "/metrics", "/readyz"] {
+        let answer = client
+            .get(gateway.url(path))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), 404, "{path}");
+        let body: Value = answer.json().await.expect("JSON 404");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+    let health = client
+        .get(gateway.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), 200);
+    let echo = client.get(gateway.url("/echo")).send().await.expect("echo");
+    assert_eq!(echo.status(), 200);
+    drop(gateway);
+    backend.stop().await;
+}

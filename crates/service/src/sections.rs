@@ -215,6 +215,10 @@ pub struct GatewaySettings {
     /// The longest wait for the next bytes of a backend's answer; event streams have none
     /// (default 60 s).
     pub read_timeout_secs: u64,
+    /// Clients that may read `/gateway/status` (the backends' addresses) and the replicas'
+    /// `/metrics` and `/readyz` through the gateway, in CIDR form; anyone else gets 404. Default:
+    /// loopback, the machine itself (Prometheus scrapes the replicas directly).
+    pub operator_networks: Vec<String>,
     /// The same for `POST /api/generate-test`, which answers only when its task ends: the api
     /// waits up to `stream.wait_timeout_secs` (120 s), so this must be longer (default 150 s).
     pub wait_read_timeout_secs: u64,
@@ -491,6 +495,7 @@ impl Default for GatewaySettings {
             connect_timeout_ms: 1_000,
             read_timeout_secs: 60,
             wait_read_timeout_secs: 150,
+            operator_networks: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
             max_body_bytes: 2_200_000,
             rate_limit: RateLimitSettings::default(),
             grace_period_secs: 3,
