@@ -446,6 +446,43 @@ mod generated_pieces {
             prop_assert!(issues.is_empty(), "{framework}\n{}\n{issues:?}", assembled.code);
         }
     }
+
+    /// White space of other classes at the start of lines, where the grammar accepts it.
+    const WIDE_SPACES: &[&str] = &["\u{3000}", "\u{a0}", "\u{2003}", "\t", " "];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn pieces_indented_with_any_white_space_merge_without_panic(
+            units in proptest::collection::vec(any_unit(), 1..5),
+            framework_index in 0usize..13,
+            spaces in proptest::collection::vec(proptest::sample::select(WIDE_SPACES), 1..40),
+        ) {
+            let framework = Framework::ALL[framework_index];
+            let language = framework.languages()[0];
+            let name = format!("src/calc.{}", language.primary_extension());
+            let file_name = SourceFileName::parse(&name).expect("valid");
+            let target = Target { language, framework, file_name: &file_name, source: "" };
+            let pieces: Vec<String> = units
+                .iter()
+                .map(|unit| unit_tests(&target, unit, Flavor::Simulated))
+                .map(|piece| {
+                    piece
+                        .lines()
+                        .zip(spaces.iter().cycle())
+                        .map(|(line, space)| {
+                            // Each level of indentation becomes one of the chosen white spaces.
+                            let body = line.trim_start_matches(' ');
+                            let depth = (line.len() - body.len()).div_ceil(4);
+                            format!("{}{body}\n", space.repeat(depth))
+                        })
+                        .collect()
+                })
+                .collect();
+            // Whether it merges depends on the grammar; it never panics.
+            let _ = assemble(&target, &pieces);
+        }
+    }
 }
 
 #[test]
@@ -469,4 +506,72 @@ fn lines_starting_with_a_wide_space_are_reindented_without_cutting_a_character()
     };
     // Whatever it makes of such a piece, assembling it does not panic.
     let _ = super::assemble(&target, &[java.to_owned(), java.to_owned()]);
+}
+
+/// Untrusted text, from a model or a user, with white space of every class: assembling it, and
+/// parsing it as a source, never panics, whatever the language.
+mod untrusted_text {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of test code, and white space of every class (tabs, CR, NBSP, em space, ideographic
+    /// space, line and paragraph separators), so indentation mixes them.
+    const FRAGMENTS: &[&str] = &[
+        "def test_a():\n",
+        "class T:\n",
+        "import x\n",
+        "from m import a\n",
+        "fn t() {}\n",
+        "#[test]\n",
+        "@Test\n",
+        "void t() {}\n",
+        "package p;\n",
+        "package p\n",
+        "func T(t *testing.T) {}\n",
+        "TEST(A, B) {}\n",
+        "#include \"a.h\"\n",
+        "using X;\n",
+        "test('a', () => {});\n",
+        "import { a } from './a';\n",
+        "mod tests {\n",
+        "}\n",
+        "{\n",
+        "    ",
+        "\t",
+        "\r\n",
+        "\u{a0}",
+        "\u{2003}",
+        "\u{3000}",
+        "\u{2028}",
+        "\u{2029}",
+        "\u{feff}",
+        "assert x == 1\n",
+        "é",
+        "𝄞",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn assembling_and_parsing_never_panic(
+            pieces in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(FRAGMENTS), 0..24),
+                1..4,
+            ),
+            framework_index in 0usize..13,
+        ) {
+            let framework = Framework::ALL[framework_index];
+            let language = framework.languages()[0];
+            let name = format!("src/calc.{}", language.primary_extension());
+            let file_name = SourceFileName::parse(&name).expect("valid");
+            let pieces: Vec<String> = pieces.iter().map(|piece| piece.concat()).collect();
+            let target = Target { language, framework, file_name: &file_name, source: &pieces[0] };
+            let _ = assemble(&target, &pieces);
+            let _ = crate::parse_units(target.source_syntax(), &pieces[0]);
+            for piece in &pieces {
+                let _ = reindent(piece, "    ");
+                let _ = crate::extract::code_from_answer(piece, language);
+            }
+        }
+    }
 }
