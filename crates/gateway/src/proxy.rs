@@ -29,6 +29,11 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const FRESH_CONNECTION_GROUP: u64 = 0x_f5e5_c0de;
 /// How long clients are told to wait when no backend can take a request.
 const NO_BACKEND_RETRY_AFTER_SECS: u64 = 2;
+/// A body declared too large is read and dropped before the 413, up to this size and time: many
+/// clients (Python's urllib, most SDKs) send the whole body before they read the answer, and a
+/// connection closed under them ends in a reset instead of the 413 (nginx lingers likewise).
+const DRAIN_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Long-lived state shared by every request.
 pub struct Gateway {
@@ -532,7 +537,10 @@ impl ProxyHttp for Gateway {
         let declared_length = header_str(session, "content-length")
             .and_then(|length| length.trim().parse::<u64>().ok());
         if declared_length.is_some_and(|length| length > self.max_body_bytes) {
-            // The unread body makes the connection unusable for another request.
+            if declared_length.is_some_and(|length| length <= DRAIN_LIMIT_BYTES) {
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, session.drain_request_body()).await;
+            }
+            // A body left unread makes the connection unusable for another request.
             session.set_keepalive(None);
             self.answer_error(session, ctx, 413, "payload_too_large", None)
                 .await?;

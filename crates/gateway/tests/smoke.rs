@@ -850,3 +850,34 @@ async fn operator_paths_answer_only_operator_networks() {
     drop(gateway);
     backend.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_a_large_body_first_reads_its_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let backend = Backend::start("one").await;
+    let gateway = Gateway::start(&[backend.address], &[]).await;
+    // Like Python's urllib: the whole body goes out before the answer is read.
+    let body_len = 2_800_000;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", gateway.port))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("the head");
+    stream
+        .write_all(&vec![b' '; body_len])
+        .await
+        .expect("the whole body is taken, not reset");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .expect("the answer, then the close");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    drop(gateway);
+    backend.stop().await;
+}
