@@ -26,7 +26,7 @@ Generates unit tests for source files with language models. A task is queued wit
 succeeded. The original tool's `POST /api/generate-test` (which waits for the result) and \
 `POST /api/generate-test-stream` (newline-delimited JSON) queue the same tasks.\n\n\
 **Sessions.** Tasks belong to an anonymous session named by the `aiut_session` cookie (the name is \
-configurable). The routes under `/api/tasks`, `/api/queue` and `/api/generate-test` make a session \
+configurable; over HTTPS it is `__Host-aiut_session`). The routes under `/api/tasks`, `/api/queue` and `/api/generate-test` make a session \
 when the request brings none (or an unknown one) and set the cookie on every answer.\n\n\
 **Errors** have one shape, `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`; `code` is \
 stable and machine-readable. An unknown path answers 404 `not_found`, a known path with another \
@@ -67,8 +67,8 @@ pub fn document() -> Value {
                     "name": "aiut_session",
                     "description": "The anonymous session: 64 lower-case hex digits, set by the \
                         service (`Set-Cookie: aiut_session=...; Path=/; HttpOnly; SameSite=Lax`, \
-                        `Secure` behind TLS) and refreshed on every use. Optional: a request \
-                        without it gets a new session.",
+                        `Secure` and named `__Host-aiut_session` behind TLS) and refreshed on \
+                        every use. Optional: a request without it gets a new session.",
                 },
             },
         },

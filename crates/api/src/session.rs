@@ -78,10 +78,21 @@ pub async fn session_layer(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let cookie_name = state.settings.session.cookie_name.as_str();
-    // A stale or foreign value beside ours (two paths, two subdomains) must not cost the session.
-    let presented = cookie_values(request.headers(), cookie_name).find_map(SessionId::parse);
+    let plain_name = state.settings.session.cookie_name.as_str();
     let secure = came_over_tls(request.headers());
+    // Over TLS the cookie is `__Host-` prefixed: browsers then accept it only when Secure, for
+    // Path=/ and with no Domain, so no sibling site or plain-HTTP page can plant or shadow it. A
+    // plain cookie from before is still read, once, and replaced.
+    let host_name = format!("__Host-{plain_name}");
+    let cookie_name = if secure {
+        host_name.as_str()
+    } else {
+        plain_name
+    };
+    // A stale or foreign value beside ours (two paths, two subdomains) must not cost the session.
+    let presented = cookie_values(request.headers(), cookie_name)
+        .chain(cookie_values(request.headers(), plain_name).filter(|_| secure))
+        .find_map(SessionId::parse);
     let known = match presented {
         // Unknown to Redis (expired or flushed): start afresh. Unreachable: trust the cookie.
         Some(id) => match refresh(&state, &id).await {

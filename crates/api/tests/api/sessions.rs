@@ -57,6 +57,37 @@ async fn the_first_request_gets_a_safe_cookie_kept_in_redis(
         "{}",
         set_cookie(&tls)
     );
+    // ... and `__Host-` prefixed, which browsers accept only Secure, for Path=/, without Domain.
+    let secure_cookie = set_cookie(&tls);
+    assert!(
+        secure_cookie.starts_with("__Host-aiut_session=") && secure_cookie.contains("; Path=/"),
+        "{secure_cookie}"
+    );
+    assert!(!secure_cookie.contains("Domain"), "{secure_cookie}");
+    let secure_id = secure_cookie
+        .trim_start_matches("__Host-aiut_session=")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    // The prefixed cookie names the session over TLS; a plain one from before is read too, once.
+    for cookie in [
+        format!("__Host-aiut_session={secure_id}"),
+        format!("aiut_session={secure_id}"),
+    ] {
+        let again = new_client()
+            .get(app.url("/api/queue"))
+            .header("x-forwarded-proto", "https")
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("sent");
+        assert!(
+            set_cookie(&again).starts_with(&format!("__Host-aiut_session={secure_id};")),
+            "{cookie}: {}",
+            set_cookie(&again)
+        );
+    }
 
     // Routes that need no session make none.
     let languages = new_client()
