@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use api::Settings;
 use sqlx::postgres::PgConnectOptions;
-use system_tests::ports::free_port;
+use system_tests::ports::lasting_port;
 use system_tests::postgres::database_url;
 use system_tests::processes::answers_within;
 
@@ -38,7 +38,8 @@ fn replica_process() {
     });
 }
 
-/// Three replica processes on fixed loopback ports.
+/// Three replica processes on fixed loopback ports, outside the ephemeral range so that a killed
+/// replica's port is still free when it starts again.
 pub struct ReplicaProcesses {
     settings: Settings,
     ports: Vec<u16>,
@@ -52,7 +53,7 @@ impl ReplicaProcesses {
         settings.database.max_connections = 6;
         let mut processes = ReplicaProcesses {
             settings,
-            ports: (0..REPLICAS).map(|_| free_port()).collect(),
+            ports: (0..REPLICAS).map(|_| lasting_port()).collect(),
             children: (0..REPLICAS).map(|_| None).collect(),
         };
         for index in 0..REPLICAS {
