@@ -6,7 +6,9 @@
 //! assembled file says so at the top ([`header`]).
 
 use domain::Language;
-use domain::observed::{Case, ExploreRequest, Outcome, UnitRef};
+use domain::observed::{
+    Argument, ArgumentAfter, Case, ExploreRequest, Field, Outcome, Receiver, UnitRef,
+};
 
 use crate::imports::{self, Access};
 use crate::lang::support;
@@ -24,14 +26,6 @@ pub(crate) struct PinPlan<'a> {
 impl PinPlan<'_> {
     pub(crate) fn is_constructor(&self) -> bool {
         self.unit.kind == UnitKind::Constructor
-    }
-
-    /// The class the unit belongs to, as code: its innermost container.
-    pub(crate) fn class(&self) -> Option<&str> {
-        self.unit
-            .container
-            .as_deref()
-            .map(|container| container.rsplit(['.', ':']).next().unwrap_or(container))
     }
 
     /// The top-level names the test file imports: the unit (or its class), and the file's own
@@ -88,6 +82,102 @@ impl PinPlan<'_> {
         });
         parts.retain(|part| !part.is_empty());
         parts.join("_")
+    }
+}
+
+/// What a case calls, language-neutral; each renderer spells it.
+pub(crate) enum Callee<'a> {
+    /// The class's constructor: `Stack(2)`, `new Stack(2)`.
+    Constructor(&'a str),
+    /// A method of the object built first: `subject.pop()`.
+    Subject(&'a str),
+    /// A static or class method, or another member, called on its class: `Stack.of(1)`.
+    OnClass(&'a str, &'a str),
+    /// A free function.
+    Free(&'a str),
+}
+
+/// An argument the call changes, bound to a local name first so its state after the call can be
+/// asserted.
+pub(crate) struct Bound<'a> {
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    /// Its literal before the call.
+    pub(crate) value: &'a str,
+    pub(crate) after: &'a ArgumentAfter,
+}
+
+/// The parts of one case that every language writes the same way.
+pub(crate) struct CaseShape<'a> {
+    /// The object a method is called on, built and prepared first (none for static calls).
+    pub(crate) receiver: Option<&'a Receiver>,
+    pub(crate) callee: Callee<'a>,
+    pub(crate) bound: Vec<Bound<'a>>,
+    /// The object's fields asserted after the call (`subject.x`).
+    pub(crate) receiver_after: Vec<&'a Field>,
+}
+
+impl<'a> CaseShape<'a> {
+    /// The shape of `case` for `unit`; `reserved` are local names the language's tests use
+    /// themselves, which a bound argument may not take.
+    pub(crate) fn of(unit: &'a Unit, case: &'a Case, reserved: &[&str]) -> CaseShape<'a> {
+        let receiver = case.receiver.as_ref().filter(|_| !case.is_static);
+        let class = unit
+            .container
+            .as_deref()
+            .map(|container| container.rsplit(['.', ':']).next().unwrap_or(container));
+        let callee = if unit.kind == UnitKind::Constructor {
+            Callee::Constructor(class.unwrap_or_default())
+        } else if receiver.is_some() {
+            Callee::Subject(&unit.name)
+        } else if case.is_static || class.is_some() {
+            Callee::OnClass(class.unwrap_or_default(), &unit.name)
+        } else {
+            Callee::Free(&unit.name)
+        };
+        let bound = case
+            .arguments_after
+            .iter()
+            .filter_map(|after| {
+                let argument = case.arguments.get(after.index)?;
+                Some(Bound {
+                    index: after.index,
+                    name: local_name(argument, after.index, reserved),
+                    value: &argument.value,
+                    after,
+                })
+            })
+            .collect();
+        let receiver_after = case
+            .receiver_after
+            .iter()
+            .filter(|field| receiver.is_some() && imports::is_identifier(&field.name))
+            .collect();
+        CaseShape {
+            receiver,
+            callee,
+            bound,
+            receiver_after,
+        }
+    }
+
+    /// What is passed for argument `index`: its bound name, or its literal.
+    pub(crate) fn passed<'s>(&'s self, index: usize, argument: &'s Argument) -> &'s str {
+        self.bound
+            .iter()
+            .find(|bound| bound.index == index)
+            .map_or(argument.value.as_str(), |bound| bound.name.as_str())
+    }
+}
+
+/// A local name for an argument: its parameter's name (without `*` or `...`), unless that is not
+/// an identifier or is one of `reserved`, then `arg<n>`.
+fn local_name(argument: &Argument, index: usize, reserved: &[&str]) -> String {
+    let name = argument.name.trim_start_matches(['*', '.']);
+    if imports::is_identifier(name) && !reserved.contains(&name) {
+        name.to_owned()
+    } else {
+        format!("arg{}", index + 1)
     }
 }
 

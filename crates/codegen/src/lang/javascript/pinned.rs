@@ -3,10 +3,10 @@
 //! non-integers, `throws`/`toThrow` (or `rejects`) with the error's class.
 
 use domain::Framework;
-use domain::observed::{Argument, Case, Field, Outcome};
+use domain::observed::{Argument, Case, Outcome};
 
 use crate::imports::{Access, JsStyle, is_identifier};
-use crate::pinned::{PinPlan, describe, unique_names};
+use crate::pinned::{Callee, CaseShape, PinPlan, describe, unique_names};
 use crate::scaffold::{lines_to_file, string_safe};
 
 pub(super) fn render(plan: &PinPlan<'_>) -> String {
@@ -56,42 +56,35 @@ pub(super) fn render(plan: &PinPlan<'_>) -> String {
     lines_to_file(&lines)
 }
 
+/// Local names the tests use themselves.
+const RESERVED: &[&str] = &["subject", "result", "assert", "expect", "test"];
+
 fn body(plan: &PinPlan<'_>, case: &Case, node: bool) -> Vec<String> {
+    let shape = CaseShape::of(plan.unit, case, RESERVED);
     let mut lines = Vec::new();
-    let class = plan.class().unwrap_or_default().to_owned();
-    let receiver = case.receiver.as_ref().filter(|_| !case.is_static);
-    if let Some(receiver) = receiver {
+    if let Some(receiver) = shape.receiver {
         lines.push(format!(
             "const subject = new {}({});",
             receiver.class,
-            arguments(&receiver.arguments, &[])
+            arguments(&receiver.arguments, None)
         ));
         for call in &receiver.calls {
             lines.push(format!(
                 "subject.{}({});",
                 call.method,
-                arguments(&call.arguments, &[])
+                arguments(&call.arguments, None)
             ));
         }
     }
-    let mut bound: Vec<(usize, String)> = Vec::new();
-    for after in &case.arguments_after {
-        let Some(argument) = case.arguments.get(after.index) else {
-            continue;
-        };
-        let name = local_name(argument, after.index);
-        lines.push(format!("const {name} = {};", argument.value));
-        bound.push((after.index, name));
+    for bound in &shape.bound {
+        lines.push(format!("const {} = {};", bound.name, bound.value));
     }
-    let passed = arguments(&case.arguments, &bound);
-    let call = if plan.is_constructor() {
-        format!("new {class}({passed})")
-    } else if receiver.is_some() {
-        format!("subject.{}({passed})", plan.unit.name)
-    } else if case.is_static || plan.unit.container.is_some() {
-        format!("{class}.{}({passed})", plan.unit.name)
-    } else {
-        format!("{}({passed})", plan.unit.name)
+    let passed = arguments(&case.arguments, Some(&shape));
+    let call = match shape.callee {
+        Callee::Constructor(class) => format!("new {class}({passed})"),
+        Callee::Subject(method) => format!("subject.{method}({passed})"),
+        Callee::OnClass(class, member) => format!("{class}.{member}({passed})"),
+        Callee::Free(function) => format!("{function}({passed})"),
     };
     let awaited = if case.awaited {
         format!("await {call}")
@@ -145,44 +138,37 @@ fn body(plan: &PinPlan<'_>, case: &Case, node: bool) -> Vec<String> {
             }
         }
     }
-    let fields: Vec<(String, &Field)> = case
-        .receiver_after
-        .iter()
-        .filter(|field| is_identifier(&field.name) && receiver.is_some())
-        .map(|field| (format!("subject.{}", field.name), field))
-        .collect();
-    for (expression, field) in fields {
-        lines.push(equal(&expression, &field.value, field.approx, node));
+    for field in &shape.receiver_after {
+        lines.push(equal(
+            &format!("subject.{}", field.name),
+            &field.value,
+            field.approx,
+            node,
+        ));
     }
-    for after in &case.arguments_after {
-        if let Some((_, name)) = bound.iter().find(|(index, _)| *index == after.index) {
-            lines.push(equal(name, &after.value, after.approx, node));
-        }
+    for bound in &shape.bound {
+        lines.push(equal(
+            &bound.name,
+            &bound.after.value,
+            bound.after.approx,
+            node,
+        ));
     }
     lines
 }
 
-fn arguments(arguments: &[Argument], bound: &[(usize, String)]) -> String {
+/// The arguments of a call, with those `shape` binds passed by their names.
+fn arguments(arguments: &[Argument], shape: Option<&CaseShape<'_>>) -> String {
     arguments
         .iter()
         .enumerate()
         .map(|(index, argument)| {
-            bound
-                .iter()
-                .find(|(bound_index, _)| *bound_index == index)
-                .map_or(argument.value.clone(), |(_, name)| name.clone())
+            shape.map_or(argument.value.as_str(), |shape| {
+                shape.passed(index, argument)
+            })
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn local_name(argument: &Argument, index: usize) -> String {
-    let name = argument.name.trim_start_matches('.');
-    if is_identifier(name) && !matches!(name, "subject" | "result" | "assert" | "expect" | "test") {
-        name.to_owned()
-    } else {
-        format!("arg{}", index + 1)
-    }
 }
 
 /// One assertion that `actual` equals the literal `expected`.

@@ -3,10 +3,10 @@
 //! `pytest.raises`/`assertRaises` for what was raised.
 
 use domain::Framework;
-use domain::observed::{Argument, Case, Field, Outcome};
+use domain::observed::{Argument, Case, Outcome};
 
 use crate::imports::is_identifier;
-use crate::pinned::{PinPlan, describe, unique_names};
+use crate::pinned::{Callee, CaseShape, PinPlan, describe, unique_names};
 use crate::scaffold::{lines_to_file, upper_camel};
 
 pub(super) fn render(plan: &PinPlan<'_>) -> String {
@@ -74,73 +74,43 @@ fn mentions_approx(case: &Case) -> bool {
         || case.arguments_after.iter().any(|after| after.approx)
 }
 
+/// Local names the tests use themselves.
+const RESERVED: &[&str] = &["subject", "result", "self"];
+
 /// The lines of one test: arrange the object and the arguments that change, make the call, assert.
 fn body(plan: &PinPlan<'_>, case: &Case, unittest: bool) -> Vec<String> {
+    let shape = CaseShape::of(plan.unit, case, RESERVED);
     let mut lines = Vec::new();
-    let class = plan.class().unwrap_or_default().to_owned();
-    let receiver = case.receiver.as_ref().filter(|_| !case.is_static);
-    if let Some(receiver) = receiver {
+    if let Some(receiver) = shape.receiver {
         lines.push(format!(
             "subject = {}({})",
             receiver.class,
-            arguments(&receiver.arguments, &[])
+            arguments(&receiver.arguments, None)
         ));
         for call in &receiver.calls {
             lines.push(format!(
                 "subject.{}({})",
                 call.method,
-                arguments(&call.arguments, &[])
+                arguments(&call.arguments, None)
             ));
         }
     }
-    // Arguments the call changes are bound to names, so their state after the call can be read.
-    let mut bound: Vec<(usize, String)> = Vec::new();
-    for after in &case.arguments_after {
-        let Some(argument) = case.arguments.get(after.index) else {
-            continue;
-        };
-        let name = local_name(argument, after.index);
-        lines.push(format!("{name} = {}", argument.value));
-        bound.push((after.index, name));
+    for bound in &shape.bound {
+        lines.push(format!("{} = {}", bound.name, bound.value));
     }
-    let passed = arguments(&case.arguments, &bound);
-    let callee = if plan.is_constructor() {
-        class.clone()
-    } else if receiver.is_some() {
-        format!("subject.{}", plan.unit.name)
-    } else if case.is_static || plan.unit.container.is_some() {
-        format!("{class}.{}", plan.unit.name)
-    } else {
-        plan.unit.name.clone()
+    let passed = arguments(&case.arguments, Some(&shape));
+    let mut call = match shape.callee {
+        Callee::Constructor(class) => format!("{class}({passed})"),
+        Callee::Subject(method) => format!("subject.{method}({passed})"),
+        Callee::OnClass(class, member) => format!("{class}.{member}({passed})"),
+        Callee::Free(function) => format!("{function}({passed})"),
     };
-    let mut call = format!("{callee}({passed})");
     if case.awaited {
         call = format!("asyncio.run({call})");
     }
     if case.collect.as_deref() == Some("list") {
         call = format!("list({call})");
     }
-    let after: Vec<(String, &Field)> = case
-        .receiver_after
-        .iter()
-        .filter(|field| is_identifier(&field.name) && receiver.is_some())
-        .map(|field| (format!("subject.{}", field.name), field))
-        .collect();
-    let arguments_after: Vec<(String, Field)> = case
-        .arguments_after
-        .iter()
-        .filter_map(|after| {
-            let (_, name) = bound.iter().find(|(index, _)| *index == after.index)?;
-            Some((
-                name.clone(),
-                Field {
-                    name: name.clone(),
-                    value: after.value.clone(),
-                    approx: after.approx,
-                },
-            ))
-        })
-        .collect();
     match &case.outcome {
         Outcome::Raised { type_name, .. } => {
             if unittest {
@@ -149,9 +119,10 @@ fn body(plan: &PinPlan<'_>, case: &Case, unittest: bool) -> Vec<String> {
                 lines.push(format!("with pytest.raises({type_name}):"));
             }
             lines.push(format!("    {call}"));
+            return lines;
         }
         Outcome::Returned { value, approx } => {
-            let checks_state = !after.is_empty() || !arguments_after.is_empty();
+            let checks_state = !shape.receiver_after.is_empty() || !shape.bound.is_empty();
             if checks_state {
                 lines.push(format!("result = {call}"));
                 lines.push(equal("result", value, *approx, unittest));
@@ -185,27 +156,34 @@ fn body(plan: &PinPlan<'_>, case: &Case, unittest: bool) -> Vec<String> {
             }
         }
     }
-    if !matches!(case.outcome, Outcome::Raised { .. }) {
-        for (expression, field) in after.iter().map(|(expression, field)| (expression, *field)) {
-            lines.push(equal(expression, &field.value, field.approx, unittest));
-        }
-        for (expression, field) in &arguments_after {
-            lines.push(equal(expression, &field.value, field.approx, unittest));
-        }
+    for field in &shape.receiver_after {
+        lines.push(equal(
+            &format!("subject.{}", field.name),
+            &field.value,
+            field.approx,
+            unittest,
+        ));
+    }
+    for bound in &shape.bound {
+        lines.push(equal(
+            &bound.name,
+            &bound.after.value,
+            bound.after.approx,
+            unittest,
+        ));
     }
     lines
 }
 
-/// `a, width=1`, with bound arguments passed by their names.
-fn arguments(arguments: &[Argument], bound: &[(usize, String)]) -> String {
+/// `a, width=1`, with the arguments `shape` binds passed by their names.
+fn arguments(arguments: &[Argument], shape: Option<&CaseShape<'_>>) -> String {
     arguments
         .iter()
         .enumerate()
         .map(|(index, argument)| {
-            let value = bound
-                .iter()
-                .find(|(bound_index, _)| *bound_index == index)
-                .map_or(argument.value.as_str(), |(_, name)| name.as_str());
+            let value = shape.map_or(argument.value.as_str(), |shape| {
+                shape.passed(index, argument)
+            });
             if argument.keyword && is_identifier(&argument.name) {
                 format!("{}={value}", argument.name)
             } else {
@@ -214,15 +192,6 @@ fn arguments(arguments: &[Argument], bound: &[(usize, String)]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn local_name(argument: &Argument, index: usize) -> String {
-    let name = argument.name.trim_start_matches('*');
-    if is_identifier(name) && !matches!(name, "subject" | "result" | "self") {
-        name.to_owned()
-    } else {
-        format!("arg{}", index + 1)
-    }
 }
 
 /// One assertion that `actual` equals the literal `expected`.
