@@ -43,7 +43,7 @@ pub struct DependencyLabels {
 
 /// The outcomes of a create request, each exported from the start so that rates over them exist
 /// before the first one happens.
-pub const TASK_OUTCOMES: [&str; 3] = ["queued", "cache_hit", "replayed"];
+pub const TASK_OUTCOMES: [&str; 4] = ["queued", "cache_hit", "replayed", "resumed"];
 
 /// The Redis operations whose failures are counted, each exported from the start.
 pub const REDIS_OPERATIONS: [&str; 2] = ["session_create", "session_refresh"];
@@ -96,7 +96,7 @@ impl Metrics {
         }
         registry.register(
             "tasks_created",
-            "Create-task requests accepted, by outcome (queued, cache_hit, replayed)",
+            "Create-task requests accepted, by outcome (queued, cache_hit, replayed, resumed)",
             tasks_created.clone(),
         );
         let sessions_created = Counter::default();

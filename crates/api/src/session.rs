@@ -57,7 +57,16 @@ impl fmt::Debug for SessionId {
 #[derive(Clone, Debug)]
 pub struct Session {
     pub id: SessionId,
+    /// Made for this request: the caller presented no session this service knows.
+    pub minted: bool,
 }
+
+/// Put in a response's extensions by a handler that found the caller's request already served
+/// under another session: the retry of a create whose first attempt, sent without a known
+/// cookie, made a session of its own and a task in it (see `tasks::submit`). The answer then
+/// carries that session's cookie, so the caller owns what it asked for.
+#[derive(Clone, Debug)]
+pub struct AdoptSession(pub SessionId);
 
 /// 32 bits of a 64-bit FNV-1a hash: enough to tell sessions apart in a log, far too little to
 /// recover the id.
@@ -101,15 +110,26 @@ pub async fn session_layer(
         },
         None => None,
     };
-    let id = match known {
+    let minted = known.is_none();
+    let mut id = match known {
         Some(id) => id,
         None => match mint(&state).await {
             Ok(id) => id,
             Err(response) => return response,
         },
     };
-    request.extensions_mut().insert(Session { id: id.clone() });
+    request.extensions_mut().insert(Session {
+        id: id.clone(),
+        minted,
+    });
     let mut response = next.run(request).await;
+    if let Some(AdoptSession(adopted)) = response.extensions_mut().remove::<AdoptSession>() {
+        // Its record may have been lost with the attempt that made it.
+        if !matches!(refresh(&state, &adopted).await, Ok(true)) {
+            record(&state, &adopted).await;
+        }
+        id = adopted;
+    }
     // Sent on every answer, so the browser's expiry slides with the record's TTL in Redis.
     let cookie = format!(
         "{cookie_name}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
@@ -148,22 +168,28 @@ async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
 #[tracing::instrument(name = "redis.create_session", skip_all)]
 async fn mint(state: &AppState) -> Result<SessionId, Response> {
     let id = SessionId::generate().map_err(|error| ApiError::Internal(error).into_response())?;
+    record(state, &id).await;
+    state.metrics.session_created();
+    tracing::debug!(session = %id.label(), "new session");
+    Ok(id)
+}
+
+/// Records the session in Redis with its full TTL; while Redis is unreachable the session is
+/// handed out unrecorded.
+async fn record(state: &AppState, id: &SessionId) {
     let created = chrono::Utc::now().to_rfc3339();
     let mut connection = state.redis.connection();
     let stored: redis::RedisResult<()> = connection
         .set_ex(
-            session_key(state, &id),
+            session_key(state, id),
             created,
             state.settings.session.ttl_secs,
         )
         .await;
     if let Err(error) = stored {
         state.metrics.redis_error("session_create");
-        tracing::warn!(error = %error, "cannot record a new session in Redis; handing it out anyway");
+        tracing::warn!(error = %error, "cannot record a session in Redis; handing it out anyway");
     }
-    state.metrics.session_created();
-    tracing::debug!(session = %id.label(), "new session");
-    Ok(id)
 }
 
 /// Every value of the cookie `name`, in the order the client sent them.

@@ -59,6 +59,9 @@ pub struct LimitSettings {
     /// The largest request body; JSON escaping makes a body larger than the source it carries.
     pub max_body_bytes: usize,
     pub max_queued_per_session: u32,
+    /// Queued tasks one client may have over all its sessions, where the front door names the
+    /// client (an IPv4 address or an IPv6 /64; see the gateway's `x-aiut-client`).
+    pub max_queued_per_client: u32,
     /// Enforced by the workers' claim; reported by `/api/queue`.
     pub max_running_per_session: u32,
     /// Beyond this many queued tasks in all, new tasks are refused with 503.
@@ -380,6 +383,8 @@ impl Default for LimitSettings {
             max_source_bytes: SourceLimits::default().max_bytes,
             max_body_bytes: 2 * SourceLimits::default().max_bytes,
             max_queued_per_session: 20,
+            // Several users behind one address (an office, a campus NAT) share this.
+            max_queued_per_client: 100,
             max_running_per_session: 3,
             max_queue_depth: 10_000,
             retry_after_secs: 5,

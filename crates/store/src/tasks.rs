@@ -113,12 +113,17 @@ pub struct NewTask<'a> {
     pub max_attempts: i32,
     /// The W3C `traceparent` of the request that made the task; the worker's spans join its trace.
     pub traceparent: Option<&'a str>,
+    /// The front door's token for this create request, the same on each of its retries.
+    pub create_token: Option<&'a str>,
+    /// The client the front door limits by, when a front door says.
+    pub client: Option<&'a str>,
 }
 
 /// The per-session and global caps a new task must fit under.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
     pub max_queued_per_owner: i64,
+    pub max_queued_per_client: i64,
     pub max_queue_depth: i64,
 }
 
@@ -132,9 +137,15 @@ pub enum Created {
     FromCache(TaskRow),
     /// The task this idempotency key already made.
     Replayed(TaskRow),
+    /// The task an earlier attempt of this very request made (the front door retried it after
+    /// losing the first answer). It may belong to the session that attempt made.
+    Resumed(TaskRow),
     /// This idempotency key was used for a different request.
     KeyReused,
     OwnerQueueFull {
+        queued: i64,
+    },
+    ClientQueueFull {
         queued: i64,
     },
     QueueFull {
@@ -152,6 +163,26 @@ pub async fn create_task(
     caps: Caps,
 ) -> Result<Created, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    if let Some(token) = new.create_token {
+        // Attempts of one request may overlap (the first one's replica is dying, not yet dead):
+        // they take turns, and the later one finds what the earlier one made.
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended('create:' || $1, 0))")
+            .bind(token)
+            .execute(&mut *tx)
+            .await?;
+        let existing: Option<TaskRow> = sqlx::query_as(concat!(
+            "select ",
+            full_columns!(),
+            " from tasks where create_token = $1"
+        ))
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(existing) = existing {
+            tx.commit().await?;
+            return Ok(Created::Resumed(existing));
+        }
+    }
     sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(new.owner)
         .execute(&mut *tx)
@@ -194,6 +225,22 @@ pub async fn create_task(
             queued: owner_queued,
         });
     }
+    if let Some(client) = new.client {
+        // One client with many sessions (or none: every cookie-less request gets a new one).
+        // Concurrent creates of one client under different sessions may pass this together; the
+        // front door's create rate bounds by how much.
+        let client_queued: i64 = sqlx::query_scalar(
+            "select count(*) from tasks where client_key = $1 and status = 'queued'",
+        )
+        .bind(client)
+        .fetch_one(&mut *tx)
+        .await?;
+        if client_queued >= caps.max_queued_per_client {
+            return Ok(Created::ClientQueueFull {
+                queued: client_queued,
+            });
+        }
+    }
     let queued: i64 = sqlx::query_scalar("select count(*) from tasks where status = 'queued'")
         .fetch_one(&mut *tx)
         .await?;
@@ -228,9 +275,10 @@ async fn insert(
         "insert into tasks (id, owner_session, status, language, framework, model, file_name, \
              source, source_sha256, cache_key, idempotency_key, max_attempts, cache_hit, \
              result_file_name, result_code, started_at, finished_at, traceparent, validate, keep, \
-             validation) \
+             validation, create_token, client_key) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             case when $13 then now() end, case when $13 then now() end, $16, $17, $18, $19) \
+             case when $13 then now() end, case when $13 then now() end, $16, $17, $18, $19, $20, \
+             $21) \
          returning ",
         full_columns!()
     ))
@@ -253,6 +301,8 @@ async fn insert(
     .bind(new.spec.validate.as_str())
     .bind(new.spec.keep.as_str())
     .bind(cached.and_then(|result| result.validation.as_ref()))
+    .bind(new.create_token)
+    .bind(new.client)
     .fetch_one(&mut **tx)
     .await
 }

@@ -24,7 +24,8 @@ use utoipa::openapi::{RefOr, Response as OpenApiResponse};
 use utoipa::{IntoParams, ToSchema};
 
 use super::tasks::{
-    BodyTimeout, IdempotencyKey, TaskIdParam, UnprocessableSubmission, idempotency_key, submit,
+    BodyTimeout, FrontDoor, IdempotencyKey, Submitted, TaskIdParam, UnprocessableSubmission,
+    adopting, idempotency_key, submit,
 };
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::events::{HubMessage, Watch};
@@ -506,8 +507,9 @@ async fn submit_compat(
     state: &AppState,
     session: &Session,
     request: Request,
-) -> ApiResult<TaskRow> {
+) -> ApiResult<Submitted> {
     let key = idempotency_key(request.headers())?;
+    let front = FrontDoor::of(request.headers());
     let body: GenerateRequest =
         read_json_body(request, state.settings.limits.max_body_bytes).await?;
     let filename = match (body.file_name, body.filename) {
@@ -527,7 +529,7 @@ async fn submit_compat(
         model: body.model,
         ..RawTaskRequest::default()
     };
-    Ok(submit(state, session, raw, key).await?.into_task())
+    submit(state, session, raw, key, &front).await
 }
 
 /// `POST /api/generate-test`: the original tool's blocking call. Waits for the result (up to
@@ -574,11 +576,26 @@ pub async fn generate_test(
     Extension(session): Extension<Session>,
     request: Request,
 ) -> ApiResult<Response> {
-    let task = submit_compat(&state, &session, request).await?;
+    let submitted = submit_compat(&state, &session, request).await?;
+    let session = submitted.session(&session);
+    let adopted = submitted.adopted();
+    let answer = wait_and_answer(&state, &session, submitted.into_task()).await;
+    // Whatever the answer, it hands over the session that owns the task.
+    Ok(adopting(
+        answer.unwrap_or_else(IntoResponse::into_response),
+        adopted.as_ref(),
+    ))
+}
+
+async fn wait_and_answer(
+    state: &AppState,
+    session: &Session,
+    task: TaskRow,
+) -> ApiResult<Response> {
     let id = task.task_id();
     let owner = session.id.as_str().to_owned();
     let deadline = Duration::from_secs(state.settings.stream.wait_timeout_secs);
-    let finished = tokio::time::timeout(deadline, wait_for_end(&state, &owner, id)).await;
+    let finished = tokio::time::timeout(deadline, wait_for_end(state, &owner, id)).await;
     let task = match finished {
         Ok(result) => result?,
         Err(_) => {
@@ -700,7 +717,10 @@ pub async fn generate_test_stream(
     Extension(session): Extension<Session>,
     request: Request,
 ) -> ApiResult<Response> {
-    let task = submit_compat(&state, &session, request).await?;
+    let submitted = submit_compat(&state, &session, request).await?;
+    let session = submitted.session(&session);
+    let adopted = submitted.adopted();
+    let task = submitted.into_task();
     let watch = state
         .hub
         .is_connected()
@@ -737,6 +757,7 @@ pub async fn generate_test_stream(
         Body::from_stream(lines),
     )
         .into_response())
+    .map(|response| adopting(response, adopted.as_ref()))
 }
 
 // Documentation only: `compat_line` builds each line from its event, with the fields of the step.

@@ -21,7 +21,7 @@ use crate::openapi::{
     DatabaseUnavailable, InternalError, InvalidTaskId, QueueFull, TaskNotFound, TooManyQueuedTasks,
     error_answers, json_response_with_headers, text_response,
 };
-use crate::session::Session;
+use crate::session::{AdoptSession, Session, SessionId};
 use crate::state::AppState;
 use store::TaskRow;
 use store::tasks::{self, Cancelled, Caps, Created, NewTask};
@@ -297,6 +297,61 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> 
     Ok(Some(text.to_owned()))
 }
 
+/// What the front door (the gateway, or nginx with the compatible configuration) says about a
+/// create request. It sets both headers itself and drops any a client sent, so they are trusted
+/// as they come; a value of the wrong shape is read as no value.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct FrontDoor {
+    /// The same on each of the request's attempts: a retry finds the task an earlier attempt made.
+    pub(crate) create_token: Option<String>,
+    /// The client the front door limits by: an IPv4 address or an IPv6 /64 network.
+    pub(crate) client: Option<String>,
+}
+
+impl FrontDoor {
+    pub(crate) const CREATE_TOKEN: &'static str = "x-aiut-create-token";
+    pub(crate) const CLIENT: &'static str = "x-aiut-client";
+
+    pub(crate) fn of(headers: &HeaderMap) -> FrontDoor {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::trim)
+        };
+        FrontDoor {
+            create_token: text(Self::CREATE_TOKEN)
+                .filter(|token| is_create_token(token))
+                .map(str::to_owned),
+            client: text(Self::CLIENT)
+                .filter(|client| is_client_key(client))
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// A UUID (the gateway's) or nginx's `$request_id` (32 hex digits): random and never shown to
+/// the client.
+fn is_create_token(token: &str) -> bool {
+    (32..=36).contains(&token.len())
+        && token
+            .bytes()
+            .all(|byte| byte.is_ascii_hexdigit() || byte == b'-')
+}
+
+/// An IP address, or a network in CIDR form.
+fn is_client_key(key: &str) -> bool {
+    let (address, prefix) = match key.split_once('/') {
+        Some((address, prefix)) => (address, Some(prefix)),
+        None => (key, None),
+    };
+    let Ok(address) = address.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let longest = if address.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|prefix| prefix.parse::<u8>().is_ok_and(|prefix| prefix <= longest))
+}
+
 /// The model must be in the registry and served by the live workers (see `fleet::availability`).
 pub(crate) fn check_model(state: &AppState, fleet: &Fleet, model: &ModelId) -> ApiResult<()> {
     let registry = &state.settings.models;
@@ -340,11 +395,44 @@ pub(crate) async fn check_testable(spec: &TaskSpec) -> ApiResult<()> {
     }
 }
 
+/// The front door's retry of a create found the task its first attempt made. That attempt may
+/// have made the session too (the request came without a known cookie): the answer then hands
+/// the caller that session. A task of another known session is never handed over.
+fn resumed(session: &Session, task: TaskRow) -> ApiResult<Submitted> {
+    if task.owner_session == session.id.as_str() {
+        return Ok(Submitted::Resumed {
+            task,
+            adopted: None,
+        });
+    }
+    match SessionId::parse(&task.owner_session) {
+        Some(owner) if session.minted => {
+            tracing::info!(task_id = %task.id, "a retried create resumed its first attempt's task");
+            Ok(Submitted::Resumed {
+                task,
+                adopted: Some(owner),
+            })
+        }
+        _ => Err(ApiError::Conflict {
+            code: ErrorCode::IdempotencyKeyReused,
+            message: "this request's create token belongs to another session's task".into(),
+        }),
+    }
+}
+
 /// How a submission was taken.
 pub(crate) enum Submitted {
-    Queued { task: TaskRow, position: i64 },
+    Queued {
+        task: TaskRow,
+        position: i64,
+    },
     FromCache(TaskRow),
     Replayed(TaskRow),
+    /// An earlier attempt of this very request made the task (see [`resumed`]).
+    Resumed {
+        task: TaskRow,
+        adopted: Option<SessionId>,
+    },
 }
 
 impl Submitted {
@@ -352,9 +440,42 @@ impl Submitted {
         match self {
             Submitted::Queued { task, .. }
             | Submitted::FromCache(task)
-            | Submitted::Replayed(task) => task,
+            | Submitted::Replayed(task)
+            | Submitted::Resumed { task, .. } => task,
         }
     }
+
+    /// The session this request's first attempt made, which the caller is to be handed.
+    pub(crate) fn adopted(&self) -> Option<SessionId> {
+        match self {
+            Submitted::Resumed { adopted, .. } => adopted.clone(),
+            _ => None,
+        }
+    }
+
+    /// The session the caller goes on with: its own, or the one its request's first attempt made.
+    pub(crate) fn session(&self, caller: &Session) -> Session {
+        match self {
+            Submitted::Resumed {
+                adopted: Some(owner),
+                ..
+            } => Session {
+                id: owner.clone(),
+                minted: false,
+            },
+            _ => caller.clone(),
+        }
+    }
+}
+
+/// Hands the caller the session its request's first attempt made, when it did.
+pub(crate) fn adopting(mut response: Response, adopted: Option<&SessionId>) -> Response {
+    if let Some(owner) = adopted {
+        response
+            .extensions_mut()
+            .insert(AdoptSession(owner.clone()));
+    }
+    response
 }
 
 /// Checks a request and stores it as a task (or answers it from the cache, or replays an
@@ -364,6 +485,7 @@ pub(crate) async fn submit(
     session: &Session,
     raw: domain::RawTaskRequest,
     key: Option<String>,
+    front: &FrontDoor,
 ) -> ApiResult<Submitted> {
     let fleet = state.live_workers().await;
     let default_model = fleet::default_model(&state.settings.models, &fleet).ok_or_else(|| {
@@ -398,10 +520,13 @@ pub(crate) async fn submit(
         idempotency_key: key.as_deref(),
         max_attempts: i32::try_from(state.settings.queue.max_attempts).unwrap_or(3),
         traceparent: traceparent.as_deref(),
+        create_token: front.create_token.as_deref(),
+        client: front.client.as_deref(),
     };
     let limits = &state.settings.limits;
     let caps = Caps {
         max_queued_per_owner: i64::from(limits.max_queued_per_session),
+        max_queued_per_client: i64::from(limits.max_queued_per_client),
         max_queue_depth: i64::from(limits.max_queue_depth),
     };
     match tasks::create_task(&state.pool, &new, cached.as_ref(), caps).await? {
@@ -419,6 +544,9 @@ pub(crate) async fn submit(
             state.metrics.task_created("replayed");
             Ok(Submitted::Replayed(task))
         }
+        Created::Resumed(task) => resumed(session, task).inspect(|_| {
+            state.metrics.task_created("resumed");
+        }),
         Created::KeyReused => Err(ApiError::Conflict {
             code: ErrorCode::IdempotencyKeyReused,
             message: "this Idempotency-Key was already used for a different request".into(),
@@ -428,6 +556,15 @@ pub(crate) async fn submit(
             message: format!(
                 "you already have {queued} queued tasks (the limit is {}); wait for some to start",
                 limits.max_queued_per_session
+            ),
+            retry_after_secs: limits.retry_after_secs,
+        }),
+        Created::ClientQueueFull { queued } => Err(ApiError::TooManyRequests {
+            code: ErrorCode::TooManyQueuedTasks,
+            message: format!(
+                "your address already has {queued} queued tasks (the limit is {}); wait for \
+                 some to start",
+                limits.max_queued_per_client
             ),
             retry_after_secs: limits.retry_after_secs,
         }),
@@ -557,10 +694,22 @@ pub async fn create(
     request: Request,
 ) -> ApiResult<Response> {
     let key = idempotency_key(request.headers())?;
+    let front = FrontDoor::of(request.headers());
     let raw = read_create_request(request, state.settings.limits.max_body_bytes).await?;
-    match submit(&state, &session, raw, key).await? {
+    match submit(&state, &session, raw, key, &front).await? {
         Submitted::Queued { task, position } => accepted(task, position, StatusCode::ACCEPTED),
         Submitted::FromCache(task) => whole_task(task),
+        Submitted::Resumed { task, adopted } => {
+            // The answer the first attempt would have given, as far as the task has come since.
+            let response = match task.status()? {
+                TaskStatus::Queued => {
+                    let position = tasks::position_of(&state.pool, &task).await?;
+                    accepted(task, position, StatusCode::ACCEPTED)?
+                }
+                _ => whole_task(task)?,
+            };
+            Ok(adopting(response, adopted.as_ref()))
+        }
         Submitted::Replayed(task) => {
             // The task as it is now: still queued, the same answer as the first time; otherwise
             // the whole task, so a retry after completion gets the result.
@@ -962,5 +1111,41 @@ mod tests {
         );
         headers.insert("idempotency-key", HeaderValue::from_static("has space"));
         assert!(idempotency_key(&headers).is_err());
+    }
+
+    #[test]
+    fn the_front_doors_headers_are_read_only_in_their_shapes() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(FrontDoor::of(&headers), FrontDoor::default());
+        for (token, client) in [
+            ("6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f", "203.0.113.5"),
+            ("0123456789abcdef0123456789abcdef", "2001:db8:1:2::/64"),
+        ] {
+            headers.insert(FrontDoor::CREATE_TOKEN, HeaderValue::from_static(token));
+            headers.insert(FrontDoor::CLIENT, HeaderValue::from_static(client));
+            assert_eq!(
+                FrontDoor::of(&headers),
+                FrontDoor {
+                    create_token: Some(token.to_owned()),
+                    client: Some(client.to_owned()),
+                }
+            );
+        }
+        for (token, client) in [
+            ("short", "not-an-address"),
+            (
+                "6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f-and-more",
+                "203.0.113.5/33",
+            ),
+            ("zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "2001:db8::/129"),
+        ] {
+            headers.insert(FrontDoor::CREATE_TOKEN, HeaderValue::from_static(token));
+            headers.insert(FrontDoor::CLIENT, HeaderValue::from_static(client));
+            assert_eq!(
+                FrontDoor::of(&headers),
+                FrontDoor::default(),
+                "{token} {client}"
+            );
+        }
     }
 }

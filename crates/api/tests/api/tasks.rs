@@ -568,3 +568,204 @@ async fn an_upload_is_a_task_too(pool_options: PgPoolOptions, connect: PgConnect
     assert_eq!(task["file_name"], "tools/x.py");
     app.stop().await;
 }
+
+/// The session cookie an answer sets.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix("aiut_session="))
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned)
+}
+
+fn no_cookies() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a client")
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_retried_create_finds_the_task_its_first_attempt_made(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app(pool_options, connect).await;
+    // The gateway retries a create on another replica when the first one died before answering:
+    // same body, same token, and a caller without a cookie, whose first attempt made a session.
+    let token = uuid::Uuid::new_v4().to_string();
+    let attempt = |route: &'static str, body: Value| {
+        let url = app.url(route);
+        let token = token.clone();
+        async move {
+            no_cookies()
+                .post(url)
+                .header("x-aiut-create-token", token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request sent")
+        }
+    };
+    let first = attempt("/api/tasks", python_task()).await;
+    let first_session = session_cookie(&first).expect("a new session");
+    let first = json_with_status(first, 202).await;
+
+    let retry = attempt("/api/tasks", python_task()).await;
+    assert_eq!(
+        session_cookie(&retry).as_deref(),
+        Some(first_session.as_str()),
+        "the retry hands over the session that owns the task"
+    );
+    assert!(
+        retry.headers().get("idempotent-replayed").is_none(),
+        "the caller sent one request: its answer is not a replay"
+    );
+    let retry = json_with_status(retry, 202).await;
+    assert_eq!(retry["id"], first["id"]);
+    assert_eq!(retry["position"], 1);
+
+    let tasks: i64 = sqlx::query_scalar("select count(*) from tasks")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(tasks, 1, "a retried create must not make a second task");
+
+    // The handed-over session reads its task.
+    let owner = no_cookies()
+        .get(app.url(&format!("/api/tasks/{}", first["id"].as_str().expect("id"))))
+        .header("cookie", format!("aiut_session={first_session}"))
+        .send()
+        .await
+        .expect("request sent");
+    let owner = json_with_status(owner, 200).await;
+    assert_eq!(owner["id"], first["id"]);
+
+    // Another known session never gets a task through a token.
+    json_with_status(app.get("/api/queue").await, 200).await;
+    let foreign = app
+        .client
+        .post(app.url("/api/tasks"))
+        .header("x-aiut-create-token", token.as_str())
+        .json(&python_task())
+        .send()
+        .await
+        .expect("request sent");
+    assert_error(foreign, 409, "idempotency_key_reused").await;
+
+    // The original tool's blocking route resumes the same way (it then waits for the task).
+    let compat_token = uuid::Uuid::new_v4().to_string();
+    let compat_body = json!({"code": python_source("compat"), "language": "python"});
+    let compat = |token: String, body: Value| {
+        let url = app.url("/api/generate-test-stream");
+        async move {
+            no_cookies()
+                .post(url)
+                .header("x-aiut-create-token", token)
+                .json(&body)
+                .send()
+                .await
+                .expect("request sent")
+        }
+    };
+    let compat_first = compat(compat_token.clone(), compat_body.clone()).await;
+    assert_eq!(compat_first.status(), 200);
+    let compat_session = session_cookie(&compat_first).expect("a new session");
+    drop(compat_first);
+    let compat_retry = compat(compat_token.clone(), compat_body).await;
+    assert_eq!(compat_retry.status(), 200);
+    assert_eq!(session_cookie(&compat_retry), Some(compat_session));
+    drop(compat_retry);
+    let made: i64 = sqlx::query_scalar("select count(*) from tasks where create_token = $1")
+        .bind(&compat_token)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(made, 1);
+
+    let resumed = app.get("/metrics").await.text().await.expect("the metrics");
+    assert!(
+        resumed.contains("aiut_tasks_created_total{outcome=\"resumed\"} 2"),
+        "{resumed}"
+    );
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn overlapping_attempts_of_one_create_make_one_task(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app(pool_options, connect).await;
+    let token = uuid::Uuid::new_v4().to_string();
+    let client = no_cookies();
+    let attempts = (0..6).map(|_| {
+        client
+            .post(app.url("/api/tasks"))
+            .header("x-aiut-create-token", token.as_str())
+            .json(&python_task())
+            .send()
+    });
+    let mut ids = std::collections::HashSet::new();
+    for response in futures::future::join_all(attempts).await {
+        let body = json_with_status(response.expect("sent"), 202).await;
+        ids.insert(body["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(ids.len(), 1, "every attempt names the same task");
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn one_client_cannot_fill_the_queue_with_new_sessions(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let mut settings = test_settings(&unique_prefix());
+    settings.limits.max_queued_per_client = 2;
+    let app = spawn_app_with(pool_options, connect, settings).await;
+    let create = |client_key: &'static str, n: u32| {
+        let url = app.url("/api/tasks");
+        async move {
+            // Without a cookie: every request is a new session, so only the client cap holds.
+            no_cookies()
+                .post(url)
+                .header("x-aiut-client", client_key)
+                .json(&json!({"source": python_source(n), "filename": "calc.py"}))
+                .send()
+                .await
+                .expect("request sent")
+        }
+    };
+    json_with_status(create("2001:db8:7:1::/64", 1).await, 202).await;
+    json_with_status(create("2001:db8:7:1::/64", 2).await, 202).await;
+    let refused = assert_error(
+        create("2001:db8:7:1::/64", 3).await,
+        429,
+        "too_many_queued_tasks",
+    )
+    .await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("your address")),
+        "{refused}"
+    );
+    // Another client is not held back by it; nor is a request no front door named.
+    json_with_status(create("203.0.113.9", 4).await, 202).await;
+    json_with_status(
+        no_cookies()
+            .post(app.url("/api/tasks"))
+            .json(&json!({"source": python_source(5), "filename": "calc.py"}))
+            .send()
+            .await
+            .expect("request sent"),
+        202,
+    )
+    .await;
+    // A value of the wrong shape names no client.
+    json_with_status(create("not an address", 6).await, 202).await;
+    app.stop().await;
+}
