@@ -154,7 +154,10 @@ mod tests {
             env: Default::default(),
             run_as: None,
             port: Some(54329),
-            health: Health::Redis { port: 1 },
+            health: Health::Redis {
+                port: 1,
+                password: None,
+            },
             log: "/dev/null".into(),
             pid: None,
             started_at: None,
