@@ -14,7 +14,7 @@ pub struct StopArgs {
     #[arg(long, value_name = "S", default_value = "30", value_parser = crate::cli::seconds)]
     pub timeout: Duration,
     /// also delete the state folder (logs, configuration, binaries, the private Postgres and
-    /// Redis data)
+    /// Redis data and their passwords)
     #[arg(long)]
     pub purge: bool,
 }

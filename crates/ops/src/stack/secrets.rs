@@ -206,6 +206,28 @@ pub fn split_userinfo(url: &str) -> (String, Option<String>, Option<String>) {
     (bare, Some(user), password)
 }
 
+/// A URL with its password taken out (the user stays) and that password, decoded: for a client
+/// that is given the URL on its command line and the password in its environment (`PGPASSWORD`,
+/// `REDISCLI_AUTH`).
+pub fn strip_password(url: &str) -> (String, Option<String>) {
+    let (bare, user, password) = split_userinfo(url);
+    let Some(password) = password else {
+        return (url.to_owned(), None);
+    };
+    let user = user.unwrap_or_default();
+    if user.is_empty() {
+        return (bare, Some(password));
+    }
+    let authority_start = bare.find("://").map_or(0, |end| end + 3);
+    let with_user = format!(
+        "{}{}@{}",
+        &bare[..authority_start],
+        percent_encode(&user),
+        &bare[authority_start..]
+    );
+    (with_user, Some(password))
+}
+
 /// The services' URL of the private Postgres.
 pub fn postgres_url(role: &str, password: &Secret, port: u16, database: &str) -> String {
     format!(
@@ -292,6 +314,25 @@ mod tests {
             ("redis://127.0.0.1:6379".to_owned(), None, None)
         );
         assert_eq!(percent_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn a_password_comes_out_of_a_url_and_the_user_stays() {
+        assert_eq!(
+            strip_password("postgres://bench:p%40ss@db:5432/postgres"),
+            (
+                "postgres://bench@db:5432/postgres".to_owned(),
+                Some("p@ss".to_owned())
+            )
+        );
+        assert_eq!(
+            strip_password("redis://:pw@127.0.0.1:6379/0"),
+            ("redis://127.0.0.1:6379/0".to_owned(), Some("pw".to_owned()))
+        );
+        assert_eq!(
+            strip_password("postgres://postgres@127.0.0.1/postgres"),
+            ("postgres://postgres@127.0.0.1/postgres".to_owned(), None)
+        );
     }
 
     #[test]
