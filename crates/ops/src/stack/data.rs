@@ -725,6 +725,43 @@ mod tests {
         let _ = fs::remove_dir_all(root);
     }
 
+    /// As root, a link planted where the cluster's folder in /var/tmp goes is refused, and what
+    /// it points to is left alone.
+    #[test]
+    fn a_link_planted_in_var_tmp_is_not_followed() {
+        if super::super::process::effective_uid() != 0 {
+            return;
+        }
+        let bin = find_postgres().expect("the Postgres server is installed");
+        let root = std::env::temp_dir().join(format!("aiut-planted-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).expect("scratch");
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).expect("chmod");
+        let state_dir = root.join("state");
+        let victim = root.join("victim");
+        fs::create_dir_all(&victim).expect("victim");
+        let planted = PathBuf::from(format!("/var/tmp/aiunittest-{}", folder_tag(&state_dir)));
+        std::os::unix::fs::symlink(&victim, &planted).expect("planted");
+        let credentials = Credentials {
+            postgres_superuser: Secret::generate().expect("random"),
+            postgres_app: Secret::generate().expect("random"),
+            redis: Secret::generate().expect("random"),
+        };
+        let outcome = postgres(&state_dir, &bin, 1, &credentials, true);
+        let made_through_link = victim.join("postgres").exists();
+        let victim_owner = fs::metadata(&victim).map(|metadata| metadata.uid());
+        let _ = fs::remove_file(&planted);
+        let _ = fs::remove_dir_all(&root);
+        let message = format!("{:#}", outcome.expect_err("refused"));
+        assert!(message.contains("is a symbolic link"), "{message}");
+        assert!(
+            message.contains(&planted.display().to_string()),
+            "{message}"
+        );
+        assert!(!made_through_link, "nothing made through the link");
+        assert_eq!(victim_owner.ok(), Some(0), "its target keeps its owner");
+    }
+
     /// A cluster left by an older deploy (trust for everyone) is refused with what to do.
     #[test]
     fn a_cluster_without_passwords_is_refused() {
