@@ -13,7 +13,7 @@ use crate::{launch, ports, target_dir};
 
 use crate::stack::plan::{self, Options, Ports, Programs};
 use crate::stack::prereq::{self, Missing};
-use crate::stack::{Deployment, Kind, ServiceRecord, data, probe, process, state};
+use crate::stack::{Deployment, Kind, ServiceRecord, data, probe, process, secrets, state};
 
 const BINARIES: [&str; 4] = ["aiut-api", "aiut-worker", "aiut-gateway", "aiut-model-sim"];
 
@@ -221,11 +221,17 @@ fn start_all(
             "==> Postgres: a private instance on port {port} ({})",
             bin.display()
         );
-        let service = data::postgres(state_dir, &bin, port)?;
+        let (credentials, made_now) = private_credentials(state_dir)?;
+        let service = data::postgres(state_dir, &bin, port, &credentials, made_now)?;
         launch(deployment, state_dir, service)?;
         wait_healthy(deployment, "postgres")?;
-        let url = format!("postgres://postgres@127.0.0.1:{port}/aiunittest");
-        deployment.database = format!("{url} (private)");
+        let url = secrets::postgres_url(
+            data::APP_ROLE,
+            &credentials.postgres_app,
+            port,
+            data::APP_DATABASE,
+        );
+        deployment.database = format!("{} (private)", crate::redact_password(&url));
         url
     };
     let redis_url = if redis_given {
@@ -239,11 +245,12 @@ fn start_all(
         let program = data::find_redis().context("redis-server is missing")?;
         let port = next_port(63_790, &mut taken)?;
         println!("==> Redis: a private instance on port {port}");
-        let service = data::redis(state_dir, &program, port)?;
+        let (credentials, _) = private_credentials(state_dir)?;
+        let service = data::redis(state_dir, &program, port, &credentials.redis)?;
         launch(deployment, state_dir, service)?;
         wait_healthy(deployment, "redis")?;
-        let url = format!("redis://127.0.0.1:{port}");
-        deployment.redis = format!("{url} (private)");
+        let url = secrets::redis_url(&credentials.redis, port);
+        deployment.redis = format!("{} (private)", crate::redact_password(&url));
         url
     };
 
@@ -341,6 +348,19 @@ fn start_all(
         println!("    (Prometheus is not installed: `apt-get install prometheus` adds it)");
     }
     Ok(())
+}
+
+/// The private instances' passwords, made at the first deploy and kept in the state folder;
+/// whether they were made now.
+fn private_credentials(state_dir: &Path) -> anyhow::Result<(secrets::Credentials, bool)> {
+    let (credentials, made_now) = secrets::load_or_create(state_dir)?;
+    if made_now {
+        println!(
+            "    passwords made for the private instances: {} (readable by you only)",
+            secrets::secrets_file(state_dir).display()
+        );
+    }
+    Ok((credentials, made_now))
 }
 
 /// Starts one service and records it (the record is saved at once, so `stop` finds it even if

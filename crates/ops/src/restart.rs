@@ -194,7 +194,10 @@ mod tests {
             env: Default::default(),
             run_as: None,
             port: None,
-            health: Health::Redis { port: 1 },
+            health: Health::Redis {
+                port: 1,
+                password: None,
+            },
             log: "/dev/null".into(),
             pid: None,
             started_at: None,

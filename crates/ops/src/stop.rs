@@ -14,7 +14,7 @@ pub struct StopArgs {
     #[arg(long, value_name = "S", default_value = "30", value_parser = crate::cli::seconds)]
     pub timeout: Duration,
     /// also delete the state folder (logs, configuration, binaries, the private Postgres and
-    /// Redis data)
+    /// Redis data and their passwords)
     #[arg(long)]
     pub purge: bool,
 }
@@ -154,7 +154,10 @@ mod tests {
             env: Default::default(),
             run_as: None,
             port: Some(54329),
-            health: Health::Redis { port: 1 },
+            health: Health::Redis {
+                port: 1,
+                password: None,
+            },
             log: "/dev/null".into(),
             pid: None,
             started_at: None,

@@ -24,6 +24,7 @@ use anyhow::Context;
 
 use crate::client::{Outcome, finish, millis, new_agent, percentile_ms, snippet};
 use crate::launch;
+use crate::stack::secrets;
 use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password, target_dir};
 
 /// High enough that no limit of the api is reached during a bench.
@@ -205,8 +206,14 @@ struct ScratchDatabase {
 
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
-        let dropped = Command::new("psql")
-            .arg(&self.admin_url)
+        // The password through the environment: a command line is anyone's to read.
+        let (admin_url, password) = secrets::strip_password(&self.admin_url);
+        let mut psql = Command::new("psql");
+        if let Some(password) = password {
+            psql.env("PGPASSWORD", password);
+        }
+        let dropped = psql
+            .arg(&admin_url)
             .args(["-q", "-v", "ON_ERROR_STOP=1", "-c"])
             // WITH (FORCE): a killed api may leave connections Postgres has not noticed yet.
             .arg(format!(
@@ -241,8 +248,19 @@ struct ScratchKeys {
 
 impl Drop for ScratchKeys {
     fn drop(&mut self) {
-        let listed = Command::new("redis-cli")
-            .args(["-u", &self.redis_url, "--scan", "--pattern"])
+        // The password through the environment: a command line is anyone's to read.
+        let (redis_url, password) = secrets::strip_password(&self.redis_url);
+        let redis_cli = || {
+            let mut command = Command::new("redis-cli");
+            command.env_remove("REDISCLI_AUTH");
+            if let Some(password) = &password {
+                command.env("REDISCLI_AUTH", password);
+            }
+            command.args(["-u", &redis_url]);
+            command
+        };
+        let listed = redis_cli()
+            .args(["--scan", "--pattern"])
             .arg(format!("{}*", self.prefix))
             .stdin(Stdio::null())
             .stderr(Stdio::null())
@@ -260,8 +278,8 @@ impl Drop for ScratchKeys {
             .map(str::to_owned)
             .collect();
         for batch in keys.chunks(500) {
-            let _ = Command::new("redis-cli")
-                .args(["-u", &self.redis_url, "DEL"])
+            let _ = redis_cli()
+                .arg("DEL")
                 .args(batch)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

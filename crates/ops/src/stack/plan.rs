@@ -8,7 +8,7 @@ use anyhow::Context;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
 use service::sections::{GatewaySettings, LogSettings};
 
-use super::{Health, Kind, ServiceRecord};
+use super::{Health, Kind, ServiceRecord, secrets};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -215,7 +215,16 @@ pub fn plan(inputs: &Inputs<'_>) -> anyhow::Result<Plan> {
                 service.args = vec![listen];
             }
             "redis" => {
-                service.args = vec![format!("--redis.addr={redis_url}"), listen];
+                // Through the environment: a password on the command line is anyone's to read.
+                let (address, user, password) = secrets::split_userinfo(redis_url);
+                service.env.insert("REDIS_ADDR".into(), address);
+                if let Some(user) = user.filter(|user| !user.is_empty()) {
+                    service.env.insert("REDIS_USER".into(), user);
+                }
+                if let Some(password) = password {
+                    service.env.insert("REDIS_PASSWORD".into(), password);
+                }
+                service.args = vec![listen];
             }
             _ => service.args = vec![listen],
         }
@@ -469,6 +478,52 @@ mod tests {
         ports_used.sort_unstable();
         ports_used.dedup();
         assert_eq!(ports_used.len(), count, "no port is used twice");
+    }
+
+    /// Passwords reach the exporters through their environment, never their command lines.
+    #[test]
+    fn no_password_is_on_a_command_line() {
+        let options = options();
+        let programs = Programs {
+            redis_exporter: Some("/usr/bin/prometheus-redis-exporter".into()),
+            ..programs()
+        };
+        let plan = plan(&Inputs {
+            state_dir: Path::new("/srv/aiut/.aiut"),
+            project_root: Path::new("/srv/aiut"),
+            options: &options,
+            ports: &ports(),
+            programs: &programs,
+            database_url: "postgres://aiunittest:pg%40secret@127.0.0.1:5433/aiunittest",
+            redis_url: "redis://:redis%2Fsecret@127.0.0.1:6380",
+        })
+        .expect("a plan");
+        for service in &plan.services {
+            for arg in &service.args {
+                assert!(!arg.contains("secret"), "{}: {arg}", service.name);
+            }
+        }
+        let exporter = plan
+            .services
+            .iter()
+            .find(|service| service.name == "redis-exporter")
+            .expect("planned");
+        assert_eq!(exporter.env["REDIS_ADDR"], "redis://127.0.0.1:6380");
+        assert_eq!(exporter.env["REDIS_PASSWORD"], "redis/secret");
+        assert!(!exporter.env.contains_key("REDIS_USER"));
+        let postgres_exporter = plan
+            .services
+            .iter()
+            .find(|service| service.name == "postgres-exporter")
+            .expect("planned");
+        assert_eq!(
+            postgres_exporter.env["DATA_SOURCE_NAME"],
+            "postgres://aiunittest:pg%40secret@127.0.0.1:5433/aiunittest?sslmode=disable"
+        );
+        assert!(
+            !plan.config.contains("secret"),
+            "the shared file holds no secret"
+        );
     }
 
     #[test]

@@ -25,7 +25,12 @@ pub fn check(health: &Health, timeout: Duration) -> Result<(), String> {
                 Err(format!("not accepting connections on port {port}"))
             }
         }
-        Health::Redis { port } => redis_ping("127.0.0.1", *port, None, timeout),
+        Health::Redis { port, password } => redis_ping(
+            "127.0.0.1",
+            *port,
+            password.as_ref().map(super::secrets::Secret::expose),
+            timeout,
+        ),
     }
 }
 

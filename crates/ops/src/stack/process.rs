@@ -183,7 +183,10 @@ mod tests {
             env: Default::default(),
             run_as: None,
             port: None,
-            health: super::super::Health::Redis { port: 1 },
+            health: super::super::Health::Redis {
+                port: 1,
+                password: None,
+            },
             log: folder.join("sleeper.log"),
             pid: None,
             started_at: None,

@@ -32,8 +32,12 @@ pub enum Health {
     Http { url: String },
     /// `pg_isready` against the port.
     Postgres { pg_isready: PathBuf, port: u16 },
-    /// `PING` answered `PONG`.
-    Redis { port: u16 },
+    /// `PING` answered `PONG`, after `AUTH` with the password when there is one.
+    Redis {
+        port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<super::secrets::Secret>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -131,8 +135,8 @@ pub fn load(dir: &Path) -> anyhow::Result<Option<Deployment>> {
     Ok(Some(deployment))
 }
 
-/// Writes the record atomically. Mode 0600: the environment it keeps may hold the database or
-/// Redis password given at deploy time.
+/// Writes the record atomically. Mode 0600: the environment and probes it keeps hold the database
+/// and Redis passwords.
 pub fn save(dir: &Path, deployment: &Deployment) -> anyhow::Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = state_file(dir);
@@ -189,7 +193,10 @@ mod tests {
                     env: BTreeMap::new(),
                     run_as: None,
                     port: None,
-                    health: Health::Redis { port: 1 },
+                    health: Health::Redis {
+                        port: 1,
+                        password: None,
+                    },
                     log: format!("/logs/{name}.log").into(),
                     pid: None,
                     started_at: None,
