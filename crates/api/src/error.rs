@@ -336,11 +336,10 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// Unreachable, saturated, or going down or coming up (a restart the store's retries outlasted).
 fn database_unreachable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-    )
+    matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed)
+        || store::db::is_transient(error)
 }
 
 fn database_unavailable() -> ApiError {

@@ -11,6 +11,7 @@ use anyhow::Context;
 use domain::{Framework, KeepPolicy, Language, ModelId, SourceFileName, TaskId, ValidationMode};
 use sqlx::PgPool;
 
+use crate::db::{is_transient, retry_transient};
 use crate::notify;
 use crate::tasks::{TaskRow, full_columns};
 
@@ -262,30 +263,32 @@ pub async fn succeed(
     success: &Success<'_>,
 ) -> anyhow::Result<bool> {
     let total = i32::try_from(success.total_units).unwrap_or(i32::MAX);
-    let done = sqlx::query(
-        "update tasks
-         set status = 'succeeded', finished_at = now(), updated_at = now(),
-             result_file_name = $4, result_code = $5, result_units = $6, warnings = $7,
-             model_used = $8, prompt_tokens = prompt_tokens + $9,
-             completion_tokens = completion_tokens + $10, provider_retries = provider_retries + $11,
-             progress_done = $12, progress_total = $12, validation = $13,
-             error_code = null, error_message = null, lease_owner = null, lease_expires_at = null
-         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
-    )
-    .bind(lease.task.as_uuid())
-    .bind(lease.owner)
-    .bind(lease.attempt)
-    .bind(success.file_name)
-    .bind(success.code)
-    .bind(success.units)
-    .bind(success.warnings)
-    .bind(success.model_used)
-    .bind(i64::try_from(success.prompt_tokens).unwrap_or(i64::MAX))
-    .bind(i64::try_from(success.completion_tokens).unwrap_or(i64::MAX))
-    .bind(i32::try_from(success.retries).unwrap_or(i32::MAX))
-    .bind(total)
-    .bind(success.validation)
-    .execute(pool)
+    let done = retry_transient(is_transient, || {
+        sqlx::query(
+            "update tasks
+             set status = 'succeeded', finished_at = now(), updated_at = now(),
+                 result_file_name = $4, result_code = $5, result_units = $6, warnings = $7,
+                 model_used = $8, prompt_tokens = prompt_tokens + $9,
+                 completion_tokens = completion_tokens + $10, provider_retries = provider_retries + $11,
+                 progress_done = $12, progress_total = $12, validation = $13,
+                 error_code = null, error_message = null, lease_owner = null, lease_expires_at = null
+             where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
+        )
+        .bind(lease.task.as_uuid())
+        .bind(lease.owner)
+        .bind(lease.attempt)
+        .bind(success.file_name)
+        .bind(success.code)
+        .bind(success.units)
+        .bind(success.warnings)
+        .bind(success.model_used)
+        .bind(i64::try_from(success.prompt_tokens).unwrap_or(i64::MAX))
+        .bind(i64::try_from(success.completion_tokens).unwrap_or(i64::MAX))
+        .bind(i32::try_from(success.retries).unwrap_or(i32::MAX))
+        .bind(total)
+        .bind(success.validation)
+        .execute(pool)
+    })
     .await
     .context("cannot store the result")?;
     Ok(done.rows_affected() == 1)
@@ -322,29 +325,31 @@ pub async fn fail(
     failure: &Failure<'_>,
     retry: bool,
 ) -> anyhow::Result<AfterFailure> {
-    let status: Option<String> = sqlx::query_scalar(
-        "update tasks
-         set status = case when $4 and attempts < max_attempts then 'queued' else 'failed' end,
-             finished_at = case when $4 and attempts < max_attempts then null else now() end,
-             updated_at = now(), error_code = $5, error_message = $6,
-             prompt_tokens = prompt_tokens + $7, completion_tokens = completion_tokens + $8,
-             provider_retries = provider_retries + $9,
-             validation = coalesce($10, validation),
-             lease_owner = null, lease_expires_at = null
-         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
-         returning status",
-    )
-    .bind(lease.task.as_uuid())
-    .bind(lease.owner)
-    .bind(lease.attempt)
-    .bind(retry)
-    .bind(failure.code)
-    .bind(failure.message)
-    .bind(i64::try_from(failure.prompt_tokens).unwrap_or(i64::MAX))
-    .bind(i64::try_from(failure.completion_tokens).unwrap_or(i64::MAX))
-    .bind(i32::try_from(failure.retries).unwrap_or(i32::MAX))
-    .bind(failure.validation)
-    .fetch_optional(pool)
+    let status: Option<String> = retry_transient(is_transient, || {
+        sqlx::query_scalar(
+            "update tasks
+             set status = case when $4 and attempts < max_attempts then 'queued' else 'failed' end,
+                 finished_at = case when $4 and attempts < max_attempts then null else now() end,
+                 updated_at = now(), error_code = $5, error_message = $6,
+                 prompt_tokens = prompt_tokens + $7, completion_tokens = completion_tokens + $8,
+                 provider_retries = provider_retries + $9,
+                 validation = coalesce($10, validation),
+                 lease_owner = null, lease_expires_at = null
+             where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
+             returning status",
+        )
+        .bind(lease.task.as_uuid())
+        .bind(lease.owner)
+        .bind(lease.attempt)
+        .bind(retry)
+        .bind(failure.code)
+        .bind(failure.message)
+        .bind(i64::try_from(failure.prompt_tokens).unwrap_or(i64::MAX))
+        .bind(i64::try_from(failure.completion_tokens).unwrap_or(i64::MAX))
+        .bind(i32::try_from(failure.retries).unwrap_or(i32::MAX))
+        .bind(failure.validation)
+        .fetch_optional(pool)
+    })
     .await
     .context("cannot record the failure")?;
     Ok(match status.as_deref() {
@@ -357,16 +362,18 @@ pub async fn fail(
 /// Ends the attempt as cancelled (a `DELETE` asked for it).
 #[tracing::instrument(name = "db.cancel_task", skip_all)]
 pub async fn cancel(pool: &PgPool, lease: Lease<'_>) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "update tasks
-         set status = 'cancelled', finished_at = now(), updated_at = now(),
-             lease_owner = null, lease_expires_at = null
-         where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
-    )
-    .bind(lease.task.as_uuid())
-    .bind(lease.owner)
-    .bind(lease.attempt)
-    .execute(pool)
+    let done = retry_transient(is_transient, || {
+        sqlx::query(
+            "update tasks
+             set status = 'cancelled', finished_at = now(), updated_at = now(),
+                 lease_owner = null, lease_expires_at = null
+             where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
+        )
+        .bind(lease.task.as_uuid())
+        .bind(lease.owner)
+        .bind(lease.attempt)
+        .execute(pool)
+    })
     .await
     .context("cannot mark the task cancelled")?;
     Ok(done.rows_affected() == 1)

@@ -6,6 +6,7 @@ use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::cache::CachedResult;
+use crate::db::{is_transient, is_transient_anyhow, retry_transient};
 use crate::notify;
 
 // Column lists as macros, so queries are assembled with `concat!` at compile time: every SQL string
@@ -155,8 +156,19 @@ pub enum Created {
 
 /// Creates a task, all decisions taken under a per-owner lock so that concurrent requests of one
 /// session cannot overshoot its cap or both pass one idempotency key.
+/// Tried again while Postgres is briefly away: the create token (or the idempotency key) makes a
+/// retry after a lost commit answer find the task instead of making another.
 #[tracing::instrument(name = "db.create_task", skip_all)]
 pub async fn create_task(
+    pool: &PgPool,
+    new: &NewTask<'_>,
+    cached: Option<&CachedResult>,
+    caps: Caps,
+) -> Result<Created, sqlx::Error> {
+    retry_transient(is_transient, || create_task_once(pool, new, cached, caps)).await
+}
+
+async fn create_task_once(
     pool: &PgPool,
     new: &NewTask<'_>,
     cached: Option<&CachedResult>,
@@ -323,7 +335,7 @@ async fn queue_position<'e>(
 }
 
 pub async fn position_of(pool: &PgPool, task: &TaskRow) -> Result<i64, sqlx::Error> {
-    queue_position(pool, task).await
+    retry_transient(is_transient, || queue_position(pool, task)).await
 }
 
 /// An earlier successful result for the same cache key, if the table has one.
@@ -332,13 +344,16 @@ pub async fn find_result(
     pool: &PgPool,
     cache_key: &CacheKey,
 ) -> Result<Option<CachedResult>, sqlx::Error> {
-    let row: Option<(Uuid, String, String, Option<serde_json::Value>)> = sqlx::query_as(
-        "select id, result_file_name, result_code, validation from tasks \
+    let row: Option<(Uuid, String, String, Option<serde_json::Value>)> =
+        retry_transient(is_transient, || {
+            sqlx::query_as(
+                "select id, result_file_name, result_code, validation from tasks \
          where cache_key = $1 and status = 'succeeded' order by id desc limit 1",
-    )
-    .bind(cache_key.as_str())
-    .fetch_optional(pool)
-    .await?;
+            )
+            .bind(cache_key.as_str())
+            .fetch_optional(pool)
+        })
+        .await?;
     Ok(row.map(|(id, file_name, code, validation)| CachedResult {
         task_id: TaskId::from_uuid(id),
         file_name,
@@ -354,14 +369,16 @@ pub async fn get_task(
     owner: &str,
     id: TaskId,
 ) -> Result<Option<TaskRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "select ",
-        full_columns!(),
-        " from tasks where id = $1 and owner_session = $2"
-    ))
-    .bind(id.as_uuid())
-    .bind(owner)
-    .fetch_optional(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_as(concat!(
+            "select ",
+            full_columns!(),
+            " from tasks where id = $1 and owner_session = $2"
+        ))
+        .bind(id.as_uuid())
+        .bind(owner)
+        .fetch_optional(pool)
+    })
     .await
 }
 
@@ -374,19 +391,21 @@ pub async fn list_tasks(
     status: Option<TaskStatus>,
     limit: i64,
 ) -> Result<Vec<TaskRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "select ",
-        summary_columns!(),
-        " from tasks \
-         where owner_session = $1 and ($2::uuid is null or id < $2) \
-           and ($3::text is null or status = $3) \
-         order by id desc limit $4"
-    ))
-    .bind(owner)
-    .bind(before.map(|id| id.as_uuid()))
-    .bind(status.map(TaskStatus::as_str))
-    .bind(limit)
-    .fetch_all(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_as(concat!(
+            "select ",
+            summary_columns!(),
+            " from tasks \
+             where owner_session = $1 and ($2::uuid is null or id < $2) \
+               and ($3::text is null or status = $3) \
+             order by id desc limit $4"
+        ))
+        .bind(owner)
+        .bind(before.map(|id| id.as_uuid()))
+        .bind(status.map(TaskStatus::as_str))
+        .bind(limit)
+        .fetch_all(pool)
+    })
     .await
 }
 
@@ -404,6 +423,10 @@ pub enum Cancelled {
 /// notification on `aiut_task_cancel`, which the worker listens to).
 #[tracing::instrument(name = "db.cancel_task", skip_all, fields(task_id = %id))]
 pub async fn cancel_task(pool: &PgPool, owner: &str, id: TaskId) -> anyhow::Result<Cancelled> {
+    retry_transient(is_transient_anyhow, || cancel_task_once(pool, owner, id)).await
+}
+
+async fn cancel_task_once(pool: &PgPool, owner: &str, id: TaskId) -> anyhow::Result<Cancelled> {
     let mut tx = pool.begin().await?;
     let current: Option<String> = sqlx::query_scalar(
         "select status from tasks where id = $1 and owner_session = $2 for update",
@@ -459,43 +482,49 @@ pub struct QueueCounts {
 
 #[tracing::instrument(name = "db.queue_counts", skip_all)]
 pub async fn queue_counts(pool: &PgPool, owner: &str) -> Result<QueueCounts, sqlx::Error> {
-    sqlx::query_as(
-        "select count(*) filter (where status = 'queued') as queued, \
-                count(*) filter (where status = 'running') as running, \
-                count(*) filter (where status = 'queued' and owner_session = $1) as owner_queued, \
-                count(*) filter (where status = 'running' and owner_session = $1) as owner_running \
-         from tasks where status in ('queued', 'running')",
-    )
-    .bind(owner)
-    .fetch_one(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_as(
+            "select count(*) filter (where status = 'queued') as queued, \
+                    count(*) filter (where status = 'running') as running, \
+                    count(*) filter (where status = 'queued' and owner_session = $1) as owner_queued, \
+                    count(*) filter (where status = 'running' and owner_session = $1) as owner_running \
+             from tasks where status in ('queued', 'running')",
+        )
+        .bind(owner)
+        .fetch_one(pool)
+    })
     .await
 }
 
 /// Where the owner's oldest queued task stands in the queue, if the owner has one queued.
 #[tracing::instrument(name = "db.owner_position", skip_all)]
 pub async fn owner_position(pool: &PgPool, owner: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select (select count(*) + 1 from tasks q \
-                 where q.status = 'queued' and (q.created_at, q.id) < (o.created_at, o.id)) \
-         from tasks o where o.owner_session = $1 and o.status = 'queued' \
-         order by o.created_at, o.id limit 1",
-    )
-    .bind(owner)
-    .fetch_optional(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_scalar(
+            "select (select count(*) + 1 from tasks q \
+                     where q.status = 'queued' and (q.created_at, q.id) < (o.created_at, o.id)) \
+             from tasks o where o.owner_session = $1 and o.status = 'queued' \
+             order by o.created_at, o.id limit 1",
+        )
+        .bind(owner)
+        .fetch_optional(pool)
+    })
     .await
 }
 
 /// The owner's unfinished tasks, oldest first.
 #[tracing::instrument(name = "db.owner_active", skip_all)]
 pub async fn owner_active(pool: &PgPool, owner: &str) -> Result<Vec<TaskRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "select ",
-        summary_columns!(),
-        " from tasks \
-         where owner_session = $1 and status in ('queued', 'running') order by id limit 50"
-    ))
-    .bind(owner)
-    .fetch_all(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_as(concat!(
+            "select ",
+            summary_columns!(),
+            " from tasks \
+             where owner_session = $1 and status in ('queued', 'running') order by id limit 50"
+        ))
+        .bind(owner)
+        .fetch_all(pool)
+    })
     .await
 }
 
@@ -509,14 +538,16 @@ pub struct RecentOutcomes {
 /// Outcomes of the tasks that finished in the last 24 hours.
 #[tracing::instrument(name = "db.recent_outcomes", skip_all)]
 pub async fn recent_outcomes(pool: &PgPool) -> Result<RecentOutcomes, sqlx::Error> {
-    sqlx::query_as(
-        "select count(*) filter (where status = 'succeeded') as succeeded, \
-                count(*) filter (where status = 'failed') as failed, \
-                coalesce(avg(extract(epoch from finished_at - started_at)::float8) \
-                    filter (where status = 'succeeded' and not cache_hit), 0)::float8 \
-                    as mean_duration_secs \
-         from tasks where finished_at > now() - interval '24 hours'",
-    )
-    .fetch_one(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_as(
+            "select count(*) filter (where status = 'succeeded') as succeeded, \
+                    count(*) filter (where status = 'failed') as failed, \
+                    coalesce(avg(extract(epoch from finished_at - started_at)::float8) \
+                        filter (where status = 'succeeded' and not cache_hit), 0)::float8 \
+                        as mean_duration_secs \
+             from tasks where finished_at > now() - interval '24 hours'",
+        )
+        .fetch_one(pool)
+    })
     .await
 }
