@@ -33,7 +33,7 @@ async fn a_create_whose_replica_dies_after_reading_it_is_answered_by_another_wit
     let gateway = FrontDoor::start_gateway(
         &[dying.address, healthy.address],
         "max_fails = 0\n",
-        "trusted_networks = []\n",
+        "trusted_networks = []\ncreate_per_sec = 0.0\n",
     )
     .await;
     let client = client();
@@ -111,6 +111,11 @@ async fn a_create_whose_replica_dies_after_reading_it_is_answered_by_another_wit
         statuses,
         BTreeMap::from([(202, 1), (502, 1)]),
         "a 100 KiB body is past the 64 KiB replay buffer, so it is not sent twice"
+    );
+    let last = dying.seen().pop().expect("the large create");
+    assert!(
+        last.body_length > 100 * 1024,
+        "the dying replica read the whole body first"
     );
     assert_eq!(dying.seen().len(), dropped.len() + 1);
     assert_eq!(healthy.seen().len(), CREATES + 1);
