@@ -92,19 +92,41 @@ impl Settings {
             gateway.compression_level <= 9,
             "gateway.compression_level must be 0–9"
         );
-        let limits = &gateway.rate_limit;
         anyhow::ensure!(
-            limits.api_per_sec >= 0.0 && limits.upload_per_sec >= 0.0,
+            gateway.header_timeout_secs >= 1 && gateway.keepalive_timeout_secs >= 1,
+            "gateway.header_timeout_secs and keepalive_timeout_secs must be at least 1"
+        );
+        let limits = &gateway.rate_limit;
+        let (create_per_sec, create_burst) = limits.create_rate();
+        anyhow::ensure!(
+            limits.api_per_sec >= 0.0 && create_per_sec >= 0.0,
             "gateway.rate_limit rates must not be negative"
         );
         anyhow::ensure!(
             (limits.api_per_sec == 0.0 || limits.api_burst >= 1)
-                && (limits.upload_per_sec == 0.0 || limits.upload_burst >= 1),
+                && (create_per_sec == 0.0 || create_burst >= 1),
             "gateway.rate_limit bursts must be at least 1 when the rate is on"
+        );
+        anyhow::ensure!(
+            limits.ipv4_prefix <= 32 && limits.ipv6_prefix <= 128,
+            "gateway.rate_limit.ipv4_prefix must be 0–32 and ipv6_prefix 0–128"
         );
         self.trusted_networks()?;
         self.operator_networks()?;
         Ok(())
+    }
+
+    /// The settings under their old names, to be renamed (a warning at start).
+    pub fn deprecated_keys(&self) -> Vec<&'static str> {
+        let limits = &self.gateway.rate_limit;
+        let mut keys = Vec::new();
+        if limits.upload_per_sec.is_some() {
+            keys.push("gateway.rate_limit.upload_per_sec (now create_per_sec)");
+        }
+        if limits.upload_burst.is_some() {
+            keys.push("gateway.rate_limit.upload_burst (now create_burst)");
+        }
+        keys
     }
 
     pub fn operator_networks(&self) -> anyhow::Result<Vec<Cidr>> {
@@ -182,7 +204,10 @@ mod tests {
             assert_eq!(settings.gateway.upstream_dns.as_deref(), Some("api:8888"));
             assert_eq!(settings.gateway.rate_limit.api_per_sec, 50.0);
             assert_eq!(settings.gateway.rate_limit.api_burst, 70);
-            assert_eq!(settings.gateway.rate_limit.upload_burst, 5, "default kept");
+            assert_eq!(settings.gateway.rate_limit.create_burst, 5, "default kept");
+            assert_eq!(settings.gateway.rate_limit.ipv6_prefix, 64, "default kept");
+            assert_eq!(settings.gateway.header_timeout_secs, 10, "default kept");
+            assert!(settings.deprecated_keys().is_empty());
             assert_eq!(
                 settings
                     .trusted_networks()
@@ -191,6 +216,34 @@ mod tests {
                 2
             );
             assert_eq!(settings.gateway.eject_secs, 30, "default kept");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_old_upload_keys_still_set_the_create_rate() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "aiunittest.toml",
+                "[gateway.rate_limit]\nupload_per_sec = 0.5\n",
+            )?;
+            jail.set_env("AIUT_GATEWAY__RATE_LIMIT__UPLOAD_BURST", "3");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert_eq!(settings.gateway.rate_limit.create_rate(), (0.5, 3));
+            assert_eq!(settings.deprecated_keys().len(), 2);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "aiunittest.toml",
+                "[gateway]\nheader_timeout_secs = 4\n\
+                 [gateway.rate_limit]\ncreate_per_sec = 0.25\ncreate_burst = 2\nipv6_prefix = 56\n",
+            )?;
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert_eq!(settings.gateway.rate_limit.create_rate(), (0.25, 2));
+            assert_eq!(settings.gateway.rate_limit.ipv6_prefix, 56);
+            assert_eq!(settings.gateway.header_timeout_secs, 4);
+            assert!(settings.deprecated_keys().is_empty());
             Ok(())
         });
     }
@@ -221,5 +274,11 @@ mod tests {
         assert!(settings.validate().is_err(), "a port is needed");
         settings.gateway.upstream_dns = Some("api:8888".into());
         assert!(settings.validate().is_ok());
+        let mut settings = Settings::default();
+        settings.gateway.rate_limit.ipv4_prefix = 33;
+        assert!(settings.validate().is_err());
+        let mut settings = Settings::default();
+        settings.gateway.header_timeout_secs = 0;
+        assert!(settings.validate().is_err());
     }
 }

@@ -6,7 +6,11 @@
 //! - failover: a request whose connection fails is retried on another backend, POST included;
 //!   idempotent requests (or any with an `Idempotency-Key`) also when the connection breaks before
 //!   the response headers ([`retry`]);
-//! - per-client-IP rate and concurrency limits with trusted networks exempt ([`ratelimit`]);
+//! - per-client rate and concurrency limits, with a stricter rate for task creation; IPv6 clients
+//!   counted per /64, clients behind trusted proxies by their `X-Forwarded-For` ([`ratelimit`]);
+//! - every task creation carries a create token of the gateway's own, so it is retried like a
+//!   keyed request ([`retry`]); the api is told the client in `x-aiut-client`;
+//! - an overall deadline for each request's header (slowloris, [`deadline`]);
 //! - event streams pass through unbuffered, uncompressed and without a read timeout;
 //! - `/health` and `/gateway/status` answered by the gateway itself, Prometheus metrics on their own
 //!   listener ([`metrics`]).
@@ -26,6 +30,7 @@
 
 pub mod backends;
 pub mod config;
+pub mod deadline;
 pub mod discovery;
 pub mod health;
 pub mod metrics;

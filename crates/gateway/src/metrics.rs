@@ -54,6 +54,7 @@ pub struct Metrics {
     retries: Counter,
     failovers: Counter,
     rate_limited: Family<LimitLabels, Counter>,
+    header_timeouts: Counter,
     connections: Gauge,
 }
 
@@ -128,6 +129,12 @@ impl Metrics {
             "Requests refused with 429, by reason (rate, concurrency)",
             rate_limited.clone(),
         );
+        let header_timeouts = Counter::default();
+        registry.register(
+            "header_timeouts",
+            "Client connections closed because a request's header did not arrive whole in time",
+            header_timeouts.clone(),
+        );
         let connections = Gauge::default();
         registry.register(
             "downstream_connections",
@@ -144,6 +151,7 @@ impl Metrics {
             retries,
             failovers,
             rate_limited,
+            header_timeouts,
             connections,
         }
     }
@@ -219,6 +227,10 @@ impl Metrics {
                 reason: reason.to_owned(),
             })
             .inc();
+    }
+
+    pub fn header_timed_out(&self) {
+        self.header_timeouts.inc();
     }
 
     pub fn connection_opened(self: &Arc<Self>) -> ConnectionGuard {

@@ -18,12 +18,23 @@ use serde_json::json;
 
 use crate::backends::{InFlight, Registry};
 use crate::config::GatewaySettings;
+use crate::deadline::HeaderRead;
 use crate::metrics::{ConnectionGuard, Metrics, NO_BACKEND};
-use crate::ratelimit::{Cidr, ConcurrencySlot, LimitClass, RateLimiter, Refusal, is_trusted};
-use crate::retry::{FailureKind, needs_fresh_connection, should_retry};
+use crate::ratelimit::{
+    Cidr, ConcurrencySlot, LimitClass, RateLimiter, Refusal, client_address, creates_a_task,
+    is_trusted,
+};
+use crate::retry::{FailureKind, is_replayable, needs_fresh_connection, should_retry};
 
 const REQUEST_ID: &str = "x-request-id";
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Tells the api who the client is, as the limits key it ([`crate::ratelimit::ClientKey`]); set
+/// by the gateway alone, whatever a client sent.
+pub const CLIENT_HEADER: &str = "x-aiut-client";
+/// The gateway's own idempotency token for a request that creates a task: a fresh UUID per client
+/// request, the same on every attempt, so the api answers a retry with the task the first attempt
+/// made. A client's value never passes.
+pub const CREATE_TOKEN_HEADER: &str = "x-aiut-create-token";
 /// The connection-pool group of requests that must not reuse a pooled connection; nothing is ever
 /// pooled under it because those requests ask the backend to close.
 const FRESH_CONNECTION_GROUP: u64 = 0x_f5e5_c0de;
@@ -122,7 +133,15 @@ pub struct RequestCtx {
     /// Cannot be retried once sent, so it goes on a connection of its own.
     fresh_connection: bool,
     tls: bool,
+    /// The address the connection comes from.
+    peer: Option<IpAddr>,
+    /// The client: the peer, or behind trusted proxies the address they name
+    /// ([`client_address`]). The limits, the operator check and `x-aiut-client` use it.
     client: Option<IpAddr>,
+    /// For a request that creates a task: the token every attempt carries.
+    create_token: Option<String>,
+    /// The api recognises a repeat ([`is_replayable`]), so a failure before the answer is retried.
+    replayable: bool,
     /// Backends already tried for this request, so a retry goes elsewhere.
     tried: Vec<SocketAddr>,
     in_flight: Option<InFlight>,
@@ -146,7 +165,10 @@ impl RequestCtx {
             waits_for_task: false,
             fresh_connection: false,
             tls: false,
+            peer: None,
             client: None,
+            create_token: None,
+            replayable: false,
             tried: Vec::new(),
             in_flight: None,
             served_by: None,
@@ -206,12 +228,19 @@ pub fn is_event_stream_response(content_type: Option<&str>) -> bool {
     })
 }
 
-/// `X-Forwarded-For` for the backend: a chain from a trusted proxy is extended, anything else a
-/// client sent is replaced, so a client cannot claim another address.
-pub fn forwarded_for(existing: Option<&str>, client: IpAddr, trusted: &[Cidr]) -> String {
-    match existing.map(str::trim).filter(|chain| !chain.is_empty()) {
-        Some(chain) if is_trusted(trusted, client) => format!("{chain}, {client}"),
-        _ => client.to_string(),
+/// `X-Forwarded-For` for the backend: a chain (all its header lines) from a trusted proxy is
+/// extended with that proxy, anything else a client sent is replaced by the peer, so a client
+/// cannot claim another address.
+pub fn forwarded_for(existing: &[&str], peer: IpAddr, trusted: &[Cidr]) -> String {
+    let chain: Vec<&str> = existing
+        .iter()
+        .map(|value| value.trim())
+        .filter(|value| !value.is_empty())
+        .collect();
+    if chain.is_empty() || !is_trusted(trusted, peer) {
+        peer.to_string()
+    } else {
+        format!("{}, {peer}", chain.join(", "))
     }
 }
 
@@ -297,6 +326,17 @@ fn request_span(session: &Session, request_id: &str) -> tracing::Span {
     }
     telemetry::propagation::record_trace_id(&span);
     span
+}
+
+/// Every value of a request header, in order (a list may come on several lines).
+fn header_values<'a>(session: &'a Session, name: &str) -> Vec<&'a str> {
+    session
+        .req_header()
+        .headers
+        .get_all(name)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect()
 }
 
 fn header_str<'a>(session: &'a Session, name: &str) -> Option<&'a str> {
@@ -439,7 +479,10 @@ impl ProxyHttp for Gateway {
         ctx: &mut RequestCtx,
         previous: Box<dyn Any + Send + Sync>,
     ) {
-        if let Ok(guard) = previous.downcast::<Arc<ConnectionGuard>>() {
+        // Called as soon as the header is read: that stops the header deadline's clock.
+        if let Some(previous) = HeaderRead::arrived(previous)
+            && let Ok(guard) = previous.downcast::<Arc<ConnectionGuard>>()
+        {
             ctx.connection = Some(*guard);
         }
     }
@@ -474,10 +517,17 @@ impl ProxyHttp for Gateway {
             .digest()
             .is_some_and(|digest| digest.ssl_digest.is_some())
             || (self.tls_port.is_some() && server_port == self.tls_port);
-        ctx.client = session
+        ctx.peer = session
             .client_addr()
             .and_then(|address| address.as_inet())
             .map(|address| address.ip());
+        ctx.client = ctx.peer.map(|peer| {
+            client_address(
+                peer,
+                &header_values(session, "x-forwarded-for"),
+                &self.trusted,
+            )
+        });
         ctx.span = request_span(session, &ctx.request_id);
         Ok(())
     }
@@ -548,7 +598,7 @@ impl ProxyHttp for Gateway {
         }
 
         if let Some(client) = ctx.client {
-            let class = LimitClass::of(method.as_str(), &path, header_str(session, "content-type"));
+            let class = LimitClass::of(method.as_str(), &path);
             match self.limiter.admit(client, class) {
                 Ok(slot) => ctx.slot = Some(slot),
                 Err(refusal) => {
@@ -573,10 +623,16 @@ impl ProxyHttp for Gateway {
 
         ctx.is_stream = is_event_stream_request(&path, header_str(session, "accept"));
         ctx.waits_for_task = waits_for_a_task(method.as_str(), &path);
-        ctx.fresh_connection = needs_fresh_connection(
+        if creates_a_task(method.as_str(), &path) {
+            // Made here, never from the request id: a client chooses that one.
+            ctx.create_token = Some(uuid::Uuid::new_v4().to_string());
+        }
+        ctx.replayable = is_replayable(
             method.as_str(),
+            &path,
             header_str(session, IDEMPOTENCY_KEY).is_some(),
         );
+        ctx.fresh_connection = needs_fresh_connection(method.as_str(), ctx.replayable);
         Ok(false)
     }
 
@@ -648,13 +704,22 @@ impl ProxyHttp for Gateway {
         if ctx.fresh_connection {
             upstream_request.insert_header("connection", "close")?;
         }
-        if let Some(client) = ctx.client {
+        if let Some(peer) = ctx.peer {
             let chain = forwarded_for(
-                header_str(session, "x-forwarded-for"),
-                client,
+                &header_values(session, "x-forwarded-for"),
+                peer,
                 &self.trusted,
             );
             upstream_request.insert_header("x-forwarded-for", chain)?;
+        }
+        upstream_request.remove_header(CLIENT_HEADER);
+        if let Some(client) = ctx.client {
+            upstream_request
+                .insert_header(CLIENT_HEADER, self.limiter.key_of(client).to_string())?;
+        }
+        upstream_request.remove_header(CREATE_TOKEN_HEADER);
+        if let Some(token) = &ctx.create_token {
+            upstream_request.insert_header(CREATE_TOKEN_HEADER, token.as_str())?;
         }
         upstream_request
             .insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
@@ -678,7 +743,7 @@ impl ProxyHttp for Gateway {
         let retry = should_retry(
             FailureKind::Connect,
             session.req_header().method.as_str(),
-            header_str(session, IDEMPOTENCY_KEY).is_some(),
+            ctx.replayable,
             false,
         );
         tracing::debug!(peer = %peer, error = %e, retry, request_id = %ctx.request_id,
@@ -715,7 +780,7 @@ impl ProxyHttp for Gateway {
         let retry = should_retry(
             kind,
             session.req_header().method.as_str(),
-            header_str(session, IDEMPOTENCY_KEY).is_some(),
+            ctx.replayable,
             session.as_ref().retry_buffer_truncated(),
         );
         if retry {
@@ -921,15 +986,20 @@ mod tests {
         let proxy: IpAddr = "10.0.0.2".parse().expect("ip");
         let stranger: IpAddr = "198.51.100.1".parse().expect("ip");
         assert_eq!(
-            forwarded_for(Some("203.0.113.5"), proxy, &trusted),
+            forwarded_for(&["203.0.113.5"], proxy, &trusted),
             "203.0.113.5, 10.0.0.2"
         );
         assert_eq!(
-            forwarded_for(Some("1.2.3.4"), stranger, &trusted),
+            forwarded_for(&["1.2.3.4"], stranger, &trusted),
             "198.51.100.1"
         );
-        assert_eq!(forwarded_for(None, proxy, &trusted), "10.0.0.2");
-        assert_eq!(forwarded_for(Some("  "), proxy, &trusted), "10.0.0.2");
+        assert_eq!(forwarded_for(&[], proxy, &trusted), "10.0.0.2");
+        assert_eq!(forwarded_for(&["  "], proxy, &trusted), "10.0.0.2");
+        assert_eq!(
+            forwarded_for(&["203.0.113.5", "10.1.1.1"], proxy, &trusted),
+            "203.0.113.5, 10.1.1.1, 10.0.0.2",
+            "every header line is kept"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use pingora::ErrorType;
 
+use crate::ratelimit::creates_a_task;
+
 /// How far an attempt got before it failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
@@ -51,34 +53,34 @@ pub fn is_idempotent(method: &str) -> bool {
         .any(|idempotent| method.eq_ignore_ascii_case(idempotent))
 }
 
-/// Whether to try another backend. `body_lost` is true when part of the request body was sent and
-/// cannot be sent again (it outgrew the proxy's replay buffer).
-pub fn should_retry(
-    kind: FailureKind,
-    method: &str,
-    has_idempotency_key: bool,
-    body_lost: bool,
-) -> bool {
+/// Whether to try another backend. `replayable` when the api recognises a repeat of the request
+/// and answers it with what the first one did: it carries an `Idempotency-Key`, or it creates a
+/// task and carries the gateway's create token. `body_lost` is true when part of the request body
+/// was sent and cannot be sent again (it outgrew Pingora's 64 KiB replay buffer).
+pub fn should_retry(kind: FailureKind, method: &str, replayable: bool, body_lost: bool) -> bool {
     match kind {
         // Nothing reached the backend, so even a POST is safe to send elsewhere.
         FailureKind::Connect => true,
         FailureKind::NotDelivered => !body_lost,
-        FailureKind::BeforeResponse => !body_lost && (is_idempotent(method) || has_idempotency_key),
+        FailureKind::BeforeResponse => !body_lost && (is_idempotent(method) || replayable),
         FailureKind::AfterResponse => false,
     }
+}
+
+/// Whether the api recognises a repeat of this request and answers it as it answered the first:
+/// one with an `Idempotency-Key`, or one that creates a task, which always carries the gateway's
+/// own create token (the same on every attempt).
+pub fn is_replayable(method: &str, path: &str, has_idempotency_key: bool) -> bool {
+    has_idempotency_key || creates_a_task(method, path)
 }
 
 /// A request that may not be retried once sent is never sent on a pooled keep-alive connection:
 /// a pooled connection can turn out closed by the backend just as it is reused, and that failure
 /// looks like a reset after sending. On a fresh connection the only early failure left is the
-/// connect itself, which is always retried.
-pub fn needs_fresh_connection(method: &str, has_idempotency_key: bool) -> bool {
-    !should_retry(
-        FailureKind::BeforeResponse,
-        method,
-        has_idempotency_key,
-        false,
-    )
+/// connect itself, which is always retried. A replayable request needs none: that failure is
+/// retried like any other.
+pub fn needs_fresh_connection(method: &str, replayable: bool) -> bool {
+    !should_retry(FailureKind::BeforeResponse, method, replayable, false)
 }
 
 #[cfg(test)]
@@ -109,7 +111,7 @@ mod tests {
             ));
             assert!(
                 should_retry(FailureKind::BeforeResponse, method, true, false),
-                "an Idempotency-Key makes {method} safe"
+                "an Idempotency-Key or a create token makes {method} safe"
             );
         }
         assert!(
@@ -125,6 +127,45 @@ mod tests {
         assert!(!needs_fresh_connection("POST", true));
         assert!(!needs_fresh_connection("GET", false));
         assert!(!needs_fresh_connection("DELETE", false));
+    }
+
+    #[test]
+    fn creates_are_replayable_without_a_key_and_retried_like_keyed_requests() {
+        for path in [
+            "/api/tasks",
+            "/api/tasks/",
+            "/api/generate-test",
+            "/api/generate-test-stream",
+        ] {
+            let replayable = is_replayable("POST", path, false);
+            assert!(replayable, "{path}");
+            assert!(should_retry(
+                FailureKind::BeforeResponse,
+                "POST",
+                replayable,
+                false
+            ));
+            assert!(
+                !should_retry(FailureKind::BeforeResponse, "POST", replayable, true),
+                "a body past the replay buffer is never sent again"
+            );
+            assert!(!should_retry(
+                FailureKind::AfterResponse,
+                "POST",
+                replayable,
+                false
+            ));
+            assert!(
+                !needs_fresh_connection("POST", replayable),
+                "a stale pooled connection is retried, so {path} may use one"
+            );
+        }
+        assert!(!is_replayable("POST", "/api/tasks/1/cancel", false));
+        assert!(is_replayable("POST", "/api/tasks/1/cancel", true));
+        assert!(needs_fresh_connection(
+            "POST",
+            is_replayable("POST", "/api/other", false)
+        ));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use pingora::services::listening::Service;
 
 use crate::backends::{EjectionPolicy, Registry};
 use crate::config::Settings;
+use crate::deadline::HeaderDeadline;
 use crate::discovery::{DnsRefresh, SystemResolver};
 use crate::health::HealthChecker;
 use crate::metrics::{Metrics, MetricsApp};
@@ -25,6 +26,9 @@ use crate::ratelimit::{RateLimiter, SystemClock};
 /// running gateway (see the crate docs).
 pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server> {
     settings.validate()?;
+    for key in settings.deprecated_keys() {
+        tracing::warn!(key, "a setting under its old name; rename it");
+    }
     let gateway_settings = &settings.gateway;
     let conf = ServerConf {
         threads: gateway_settings.threads,
@@ -70,8 +74,15 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
     );
 
     let closing = Arc::clone(&gateway.closing);
-    let mut proxy =
-        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "proxy");
+    let mut proxy = Service::new(
+        "proxy".to_owned(),
+        HeaderDeadline::new(
+            pingora::proxy::http_proxy(&server.configuration, gateway),
+            Arc::clone(&metrics),
+            gateway_settings.header_timeout(),
+            gateway_settings.keepalive_timeout(),
+        ),
+    );
     proxy.add_tcp(&gateway_settings.listen);
     if let Some(tls) = &gateway_settings.tls {
         let cert = tls.cert_path.to_string_lossy();

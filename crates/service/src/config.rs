@@ -229,7 +229,7 @@ mod tests {
             let settings = load_from(&Gateway::default(), None).map_err(|e| e.to_string())?;
             assert_eq!(settings.gateway.max_fails, 5);
             assert_eq!(settings.gateway.rate_limit.trusted_networks.len(), 2);
-            assert_eq!(settings.gateway.rate_limit.upload_burst, 5, "default kept");
+            assert_eq!(settings.gateway.rate_limit.create_burst, 5, "default kept");
             Ok(())
         });
     }

@@ -228,8 +228,16 @@ pub struct GatewaySettings {
     /// The largest request body; larger ones are answered 413 (default 2 200 000 bytes, the api's
     /// 2 MiB limit plus room for multipart framing).
     pub max_body_bytes: u64,
-    /// Per-client-IP limits, answered with 429.
+    /// Per-client limits, answered with 429.
     pub rate_limit: RateLimitSettings,
+    /// The longest a new connection may take to send its first request's whole header (default
+    /// 10 s); slower ones are closed (slowloris). Pingora's own read timeout restarts at every
+    /// byte.
+    pub header_timeout_secs: u64,
+    /// On a kept-alive connection, the longest from the end of one answer to the whole header of
+    /// the next request (default 60 s, Pingora's idle timeout, now a deadline that a trickle of
+    /// bytes cannot stretch).
+    pub keepalive_timeout_secs: u64,
     /// After SIGTERM, how long the gateway keeps serving before it stops accepting (default 3 s;
     /// Pingora's own default is 300 s).
     pub grace_period_secs: u64,
@@ -280,16 +288,31 @@ pub struct RateLimitSettings {
     pub api_per_sec: f64,
     /// Burst above that rate (default 20).
     pub api_burst: u32,
-    /// Uploads (`POST /api/tasks` with `multipart/form-data`) per second per client IP (default 2;
-    /// 0 disables). Uploads count here instead of in the `/api/` limit.
-    pub upload_per_sec: f64,
-    /// Burst of uploads (default 5).
-    pub upload_burst: u32,
-    /// Requests one client IP may have in flight at once (default 20; 0 disables).
+    /// Task creations per second per client (default 2; 0 disables): every request that creates
+    /// a task, whatever its body (`POST /api/tasks`, `/api/generate-test`,
+    /// `/api/generate-test-stream`). They count against the `/api/` rate as well.
+    pub create_per_sec: f64,
+    /// Burst of task creations (default 5).
+    pub create_burst: u32,
+    /// The old name of `create_per_sec`, from when only multipart uploads counted; when set, it
+    /// is the create rate. Not written back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_per_sec: Option<f64>,
+    /// The old name of `create_burst`, likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_burst: Option<u32>,
+    /// Requests one client may have in flight at once (default 20; 0 disables).
     pub max_concurrent_per_ip: u32,
-    /// Networks exempt from every limit, and whose `X-Forwarded-For` is trusted, in CIDR form
-    /// (`["10.0.0.0/8", "127.0.0.1/32"]`; default none).
+    /// Networks of trusted proxies, in CIDR form (`["10.0.0.0/8", "127.0.0.1/32"]`; default none).
+    /// A request from one of them is counted against the client its `X-Forwarded-For` names
+    /// (the rightmost address that is not itself trusted); a trusted address that is the client
+    /// itself is exempt from every limit.
     pub trusted_networks: Vec<String>,
+    /// A client is its IPv4 address masked to this many bits (default 32: each address).
+    pub ipv4_prefix: u8,
+    /// A client is its IPv6 address masked to this many bits (default 64: one network, as one
+    /// subscriber usually has a whole /64). IPv4-mapped IPv6 addresses count as IPv4.
+    pub ipv6_prefix: u8,
 }
 
 /// Every section of the deployment's file at once: what the operations tooling writes, and the
@@ -503,6 +526,8 @@ impl Default for GatewaySettings {
             operator_networks: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
             max_body_bytes: 2_200_000,
             rate_limit: RateLimitSettings::default(),
+            header_timeout_secs: 10,
+            keepalive_timeout_secs: 60,
             grace_period_secs: 3,
             graceful_shutdown_timeout_secs: 2,
             threads: 2,
@@ -519,11 +544,25 @@ impl Default for RateLimitSettings {
         RateLimitSettings {
             api_per_sec: 10.0,
             api_burst: 20,
-            upload_per_sec: 2.0,
-            upload_burst: 5,
+            create_per_sec: 2.0,
+            create_burst: 5,
+            upload_per_sec: None,
+            upload_burst: None,
             max_concurrent_per_ip: 20,
             trusted_networks: Vec::new(),
+            ipv4_prefix: 32,
+            ipv6_prefix: 64,
         }
+    }
+}
+
+impl RateLimitSettings {
+    /// The task-creation rate and burst: the old `upload_*` names when set, else `create_*`.
+    pub fn create_rate(&self) -> (f64, u32) {
+        (
+            self.upload_per_sec.unwrap_or(self.create_per_sec),
+            self.upload_burst.unwrap_or(self.create_burst),
+        )
     }
 }
 
@@ -575,6 +614,14 @@ impl GatewaySettings {
 
     pub fn wait_read_timeout(&self) -> Duration {
         Duration::from_secs(self.wait_read_timeout_secs)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+
+    pub fn keepalive_timeout(&self) -> Duration {
+        Duration::from_secs(self.keepalive_timeout_secs)
     }
 
     pub fn health_interval(&self) -> Duration {

@@ -45,10 +45,34 @@ impl FrontDoor {
     /// Starts `kind` over `upstreams` and waits until its own `/health` answers. With
     /// `trust_loopback`, 127.0.0.1 (the test's client) is exempt from the rate limits.
     pub async fn start(kind: Kind, upstreams: &[SocketAddr], trust_loopback: bool) -> FrontDoor {
+        let trusted = if trust_loopback {
+            "trusted_networks = [\"127.0.0.1/32\"]\n"
+        } else {
+            "trusted_networks = []\n"
+        };
+        FrontDoor::start_configured(kind, upstreams, trust_loopback, "", trusted).await
+    }
+
+    /// The gateway with more keys of `[gateway]` and the keys of `[gateway.rate_limit]` given.
+    pub async fn start_gateway(
+        upstreams: &[SocketAddr],
+        gateway: &str,
+        rate_limit: &str,
+    ) -> FrontDoor {
+        FrontDoor::start_configured(Kind::Gateway, upstreams, false, gateway, rate_limit).await
+    }
+
+    async fn start_configured(
+        kind: Kind,
+        upstreams: &[SocketAddr],
+        trust_loopback: bool,
+        gateway: &str,
+        rate_limit: &str,
+    ) -> FrontDoor {
         let folder = TempFolder::new(&format!("aiut-frontdoor-{kind}"));
         let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let process = match kind {
-            Kind::Gateway => start_gateway(&folder.path, address, upstreams, trust_loopback),
+            Kind::Gateway => start_gateway(&folder.path, address, upstreams, gateway, rate_limit),
             Kind::Nginx => nginx::start(&folder.path, address, upstreams, trust_loopback),
         };
         let mut front_door = FrontDoor {
@@ -141,20 +165,16 @@ fn start_gateway(
     folder: &Path,
     address: SocketAddr,
     upstreams: &[SocketAddr],
-    trust_loopback: bool,
+    gateway: &str,
+    rate_limit: &str,
 ) -> Process {
-    let trusted = if trust_loopback {
-        "trusted_networks = [\"127.0.0.1/32\"]\n"
-    } else {
-        "trusted_networks = []\n"
-    };
     let config_path = gateway::write_config(
         folder,
         &GatewayConfig {
             listen: address,
             upstreams,
-            gateway: "",
-            rate_limit: trusted,
+            gateway,
+            rate_limit,
             log: "filter = \"info\"\n",
         },
     );

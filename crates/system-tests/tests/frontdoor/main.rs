@@ -3,11 +3,15 @@
 //! real api replicas in this process (on loopback, sharing the test's database from
 //! `#[sqlx::test]` and one Redis key prefix), then the front door over them as a child process.
 //!
+//! `gateway_only` proves what only the gateway does, over fake replicas (`fake.rs`).
+//!
 //! Scenarios run one at a time: they measure timing and load, which parallel scenarios would
 //! disturb. nginx must be installed (`apt-get install nginx-light`); without it the nginx tests
 //! fail, they are never skipped.
 
+mod fake;
 mod frontdoor;
+mod gateway_only;
 mod process;
 mod replicas;
 mod scenarios;
