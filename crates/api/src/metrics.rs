@@ -46,7 +46,7 @@ pub struct DependencyLabels {
 pub const TASK_OUTCOMES: [&str; 4] = ["queued", "cache_hit", "replayed", "resumed"];
 
 /// The Redis operations whose failures are counted, each exported from the start.
-pub const REDIS_OPERATIONS: [&str; 2] = ["session_create", "session_refresh"];
+pub const REDIS_OPERATIONS: [&str; 3] = ["session_create", "session_refresh", "session_restore"];
 
 pub struct Metrics {
     registry: Registry,
@@ -55,6 +55,7 @@ pub struct Metrics {
     in_flight: Gauge,
     tasks_created: Family<OutcomeLabels, Counter>,
     sessions_created: Counter,
+    sessions_restored: Counter,
     redis_errors: Family<OperationLabels, Counter>,
     pool_connections: Family<StateLabels, Gauge>,
     pool_max_connections: Gauge,
@@ -105,6 +106,12 @@ impl Metrics {
             "Anonymous sessions handed out",
             sessions_created.clone(),
         );
+        let sessions_restored = Counter::default();
+        registry.register(
+            "sessions_restored",
+            "Sessions Redis had lost, recognised by their recent tasks and recorded again",
+            sessions_restored.clone(),
+        );
         let redis_errors = Family::<OperationLabels, Counter>::default();
         for operation in REDIS_OPERATIONS {
             redis_errors.get_or_create_owned(&OperationLabels { operation });
@@ -139,6 +146,7 @@ impl Metrics {
             in_flight,
             tasks_created,
             sessions_created,
+            sessions_restored,
             redis_errors,
             pool_connections,
             pool_max_connections,
@@ -174,6 +182,10 @@ impl Metrics {
 
     pub fn session_created(&self) {
         self.sessions_created.inc();
+    }
+
+    pub fn session_restored(&self) {
+        self.sessions_restored.inc();
     }
 
     pub fn redis_error(&self, operation: &'static str) {

@@ -1,5 +1,13 @@
 //! Anonymous sessions: a random id in the `aiut_session` cookie, recorded in Redis with a sliding
 //! TTL, so any replica recognises any user. Tasks belong to the session that created them.
+//!
+//! Redis may lose the record (a restart, a flush, an eviction under `volatile-lru`), but the task
+//! table keeps the owner of every task: a cookie Redis does not know whose session owns a task
+//! created or updated within the TTL is recognised and recorded again, so its user keeps their
+//! tasks. The TTL still holds, measured on the tasks: a session whose last task went quiet longer
+//! ago than the TTL is not brought back. That check costs one indexed query, and only on a Redis
+//! miss; a stream of random cookies costs one each, which the request rate limits bound and which
+//! finds no row, so it is accepted rather than guarded against.
 
 use std::fmt;
 
@@ -9,8 +17,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use redis::AsyncCommands;
 
-use crate::error::ApiError;
+use store::tasks;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A session id: 32 random bytes in lower-case hex. Knowing it is owning the session, so it is never
@@ -82,6 +91,7 @@ fn label_of(id: &str) -> String {
 /// Resolves the caller's session (or makes one) before the handler runs, and sets the cookie on the
 /// way out. While Redis is unreachable a well-formed cookie is trusted as it is (it cannot be
 /// checked, and refusing every user would be worse), and new sessions are handed out unrecorded.
+/// A cookie Redis has forgotten is kept when its tasks vouch for it ([`restore`]).
 pub async fn session_layer(
     State(state): State<AppState>,
     mut request: Request,
@@ -103,9 +113,10 @@ pub async fn session_layer(
         .chain(cookie_values(request.headers(), plain_name).filter(|_| secure))
         .find_map(SessionId::parse);
     let known = match presented {
-        // Unknown to Redis (expired or flushed): start afresh. Unreachable: trust the cookie.
+        // Unreachable: trust the cookie. Unknown to Redis: recorded again when its tasks say it
+        // was in use within the TTL, else a new session starts.
         Some(id) => match refresh(&state, &id).await {
-            Ok(false) => None,
+            Ok(false) => restore(&state, id).await,
             Ok(true) | Err(()) => Some(id),
         },
         None => None,
@@ -126,7 +137,7 @@ pub async fn session_layer(
     if let Some(AdoptSession(adopted)) = response.extensions_mut().remove::<AdoptSession>() {
         // Its record may have been lost with the attempt that made it.
         if !matches!(refresh(&state, &adopted).await, Ok(true)) {
-            record(&state, &adopted).await;
+            record(&state, &adopted, "session_restore").await;
         }
         id = adopted;
     }
@@ -147,7 +158,7 @@ fn session_key(state: &AppState, id: &SessionId) -> String {
     store::keys::session(state.redis.prefix(), id.as_str())
 }
 
-/// Extends a known session's life. `Ok(false)`: Redis does not know it (expired or flushed).
+/// Extends a known session's life. `Ok(false)`: Redis does not know it (expired, or lost).
 #[tracing::instrument(name = "redis.refresh_session", skip_all)]
 async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
     let mut connection = state.redis.connection();
@@ -165,30 +176,51 @@ async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
     }
 }
 
+/// A session Redis does not know, kept when it owns a task created or updated within the TTL
+/// (Redis lost its record) and recorded again; `None` when it does not (it expired, or never
+/// existed). When the table cannot be read either, the cookie is trusted, as when Redis is down.
+#[tracing::instrument(name = "session.restore", skip_all)]
+async fn restore(state: &AppState, id: SessionId) -> Option<SessionId> {
+    let ttl = std::time::Duration::from_secs(state.settings.session.ttl_secs);
+    match tasks::owner_active_within(&state.pool, id.as_str(), ttl).await {
+        Ok(false) => None,
+        Ok(true) => {
+            record(state, &id, "session_restore").await;
+            state.metrics.session_restored();
+            tracing::info!(session = %id.label(), "session recorded again from its tasks");
+            Some(id)
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot look for the session's tasks; trusting the cookie");
+            Some(id)
+        }
+    }
+}
+
 #[tracing::instrument(name = "redis.create_session", skip_all)]
 async fn mint(state: &AppState) -> Result<SessionId, Response> {
     let id = SessionId::generate().map_err(|error| ApiError::Internal(error).into_response())?;
-    record(state, &id).await;
+    record(state, &id, "session_create").await;
     state.metrics.session_created();
     tracing::debug!(session = %id.label(), "new session");
     Ok(id)
 }
 
-/// Records the session in Redis with its full TTL; while Redis is unreachable the session is
-/// handed out unrecorded.
-async fn record(state: &AppState, id: &SessionId) {
-    let created = chrono::Utc::now().to_rfc3339();
+/// Records a session in Redis for the TTL. A failure is counted under `operation` and logged; the
+/// session is handed out anyway.
+async fn record(state: &AppState, id: &SessionId, operation: &'static str) {
+    let recorded = chrono::Utc::now().to_rfc3339();
     let mut connection = state.redis.connection();
     let stored: redis::RedisResult<()> = connection
         .set_ex(
             session_key(state, id),
-            created,
+            recorded,
             state.settings.session.ttl_secs,
         )
         .await;
     if let Err(error) = stored {
-        state.metrics.redis_error("session_create");
-        tracing::warn!(error = %error, "cannot record a session in Redis; handing it out anyway");
+        state.metrics.redis_error(operation);
+        tracing::warn!(error = %error, operation, "cannot record the session in Redis; handing it out anyway");
     }
 }
 

@@ -156,12 +156,14 @@ impl UnitKind {
 }
 
 /// One step of a task's progress, as sent to live clients. `seq` orders a task's events and is the
-/// SSE event id, so a client can resume after the last one it saw.
+/// SSE event id, so a client can resume after the last one it saw. It only grows, but neither
+/// from 1 nor by one: it follows Redis's clock, so it keeps growing when Redis forgets a counter.
 #[cfg_attr(
     feature = "openapi",
     derive(utoipa::ToSchema),
     schema(
-        description = "One step of a task. `seq` numbers the task's events from 1 (a synthesised \
+        description = "One step of a task. `seq` orders the task's events: each is larger than \
+            the one before, but the numbers are neither consecutive nor from 1 (a synthesised \
             event, sent without an SSE `id:`, repeats the last number seen); `progress` is a \
             percentage and `completed` of `total` units are done."
     )

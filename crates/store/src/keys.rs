@@ -14,7 +14,8 @@ pub fn event_log(prefix: &str, task: TaskId) -> String {
     format!("{prefix}events:{task}")
 }
 
-/// A task's event counter, which numbers its events across attempts and publishers.
+/// A task's event counter, which numbers its events across attempts and publishers; when it is
+/// lost, Redis's clock keeps the numbers going up (`events::publish`).
 pub fn event_seq(prefix: &str, task: TaskId) -> String {
     format!("{prefix}events:{task}:seq")
 }
@@ -24,7 +25,8 @@ pub fn result(prefix: &str, cache_key: &CacheKey) -> String {
     format!("{prefix}result:{cache_key}")
 }
 
-/// An anonymous session's record.
+/// An anonymous session's record. When it is lost, a session that owns recent tasks is recorded
+/// again from the task table (the api's `session.rs`).
 pub fn session(prefix: &str, session_id: &str) -> String {
     format!("{prefix}session:{session_id}")
 }

@@ -1,5 +1,6 @@
-//! Redis: sessions, the result cache and (later) progress fan-out. Nothing kept here must survive a
-//! flush — losing Redis loses caches and sessions, never a task or a result.
+//! Redis: sessions, the result cache and progress fan-out. Nothing kept here must survive a flush —
+//! losing Redis loses caches and event logs, never a task, a result or a user's tasks (a session
+//! that owns recent tasks is recorded again from the task table).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -528,6 +528,25 @@ pub async fn owner_active(pool: &PgPool, owner: &str) -> Result<Vec<TaskRow>, sq
     .await
 }
 
+/// Whether the owner has a task created or updated (claimed, renewed, advanced, ended) within
+/// `within`: proof that a session Redis no longer knows was in use that recently. Walks only the
+/// owner's rows, through `tasks_owner_idx`.
+#[tracing::instrument(name = "db.owner_active_within", skip_all)]
+pub async fn owner_active_within(
+    pool: &PgPool,
+    owner: &str,
+    within: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from tasks \
+         where owner_session = $1 and updated_at > now() - make_interval(secs => $2))",
+    )
+    .bind(owner)
+    .bind(within.as_secs_f64())
+    .fetch_one(pool)
+    .await
+}
+
 #[derive(Debug, Clone, Copy, Default, sqlx::FromRow)]
 pub struct RecentOutcomes {
     pub succeeded: i64,

@@ -1,6 +1,7 @@
-//! Progress events to Redis: each event is numbered by the task's counter, appended to the task's
-//! log (for replay to late joiners) and published on the one channel the api replicas subscribe
-//! to. Progress is best effort: when Redis is down the task goes on and clients poll the task.
+//! Progress events to Redis: each event is numbered by the task's counter (which never goes back,
+//! even when Redis has lost it: see `store::events`), appended to the task's log (for replay to late
+//! joiners) and published on the one channel the api replicas subscribe to. Progress is best
+//! effort: when Redis is down the task goes on and clients poll the task.
 
 use domain::{EventKind, Progress, TaskId};
 use store::Redis;
@@ -38,6 +39,7 @@ impl Publisher {
         progress: Progress,
         kind: EventKind,
     ) -> anyhow::Result<()> {
-        store::events::publish(&self.redis, self.ttl_secs, task, progress, kind).await
+        store::events::publish(&self.redis, self.ttl_secs, task, progress, kind).await?;
+        Ok(())
     }
 }

@@ -78,13 +78,15 @@ impl utoipa::IntoResponses for EventStream {
                  task that ended with no events left to replay gets one such ending read from \
                  the table (without `id:`); when the replica cannot follow live events, the \
                  stream sends the task's state as one event and ends, and the client polls \
-                 `GET /api/tasks/{id}`.",
+                 `GET /api/tasks/{id}`. Live events lost for a while (Redis restarting) are \
+                 caught up when they come back; heartbeats meanwhile carry the table's \
+                 progress. Numbers grow but are not consecutive and do not start at 1.",
                 "text/event-stream",
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::Type::String)
                     .description(Some(format!("Events named {names}.")))
                     .examples([
-                        "event: generating\nid: 3\ndata: {\"task_id\":\"6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f\",\"seq\":3,\"progress\":10,\"completed\":0,\"total\":2,\"event\":\"generating\",\"unit\":\"add\"}\n\n",
+                        "event: generating\nid: 1765432109876543\ndata: {\"task_id\":\"6f1c2a7e-1d2b-4c3d-9e8f-0a1b2c3d4e5f\",\"seq\":1765432109876543,\"progress\":10,\"completed\":0,\"total\":2,\"event\":\"generating\",\"unit\":\"add\"}\n\n",
                     ])
                     .build(),
                 "Event",
@@ -242,6 +244,7 @@ fn follow(
                 sender,
                 last: after,
                 last_progress: None,
+                behind: false,
             };
             follower.run(task, watch).await;
         }
@@ -261,6 +264,9 @@ struct Follower {
     /// The progress of the last event sent: a heartbeat repeats it, so the bar never goes back
     /// between events (the table's figures lag behind the events).
     last_progress: Option<Progress>,
+    /// The log must be read again: the subscription came back (or this client fell behind) while
+    /// Redis could not be read yet. Each heartbeat tries until it can.
+    behind: bool,
 }
 
 /// Whether the stream goes on after a step.
@@ -286,7 +292,7 @@ impl Follower {
                 () = self.state.hub.stopping() => Flow::End,
                 message = watch.recv() => match message {
                     Some(HubMessage::Event(event)) => self.send_live(event).await,
-                    Some(HubMessage::Resync) => self.resync().await,
+                    Some(HubMessage::Resync) => self.catch_up_live().await,
                     None => Flow::End,
                 },
                 _ = heartbeat.tick() => self.beat().await,
@@ -310,22 +316,41 @@ impl Follower {
         Flow::Continue
     }
 
+    /// The log after the last number sent; when it cannot be read, the state and the end.
     async fn resync(&mut self) -> Flow {
-        match replay(&self.state.redis, self.id, self.last).await {
-            Ok(events) => {
-                for event in events {
-                    if let Flow::End = self.send_live(Arc::new(event)).await {
-                        return Flow::End;
-                    }
-                }
-                Flow::Continue
-            }
+        match self.replay_after_last().await {
+            Ok(flow) => flow,
             Err(error) => {
                 tracing::warn!(task_id = %self.id, error = %error, "cannot replay events; sending the state");
                 self.send_current_state().await;
                 Flow::End
             }
         }
+    }
+
+    /// The log after the last number sent, while following live events; when it cannot be read
+    /// yet (Redis has just come back, and the shared connection with it), the stream goes on and
+    /// the next heartbeat tries again.
+    async fn catch_up_live(&mut self) -> Flow {
+        match self.replay_after_last().await {
+            Ok(flow) => flow,
+            Err(error) => {
+                tracing::debug!(task_id = %self.id, error = %error, "cannot replay events yet");
+                self.behind = true;
+                Flow::Continue
+            }
+        }
+    }
+
+    async fn replay_after_last(&mut self) -> redis::RedisResult<Flow> {
+        let events = replay(&self.state.redis, self.id, self.last).await?;
+        self.behind = false;
+        for event in events {
+            if let Flow::End = self.send_live(Arc::new(event)).await {
+                return Ok(Flow::End);
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     async fn send_live(&mut self, event: Arc<Event>) -> Flow {
@@ -350,8 +375,10 @@ impl Follower {
         }
     }
 
-    /// A heartbeat, unless the subscription is down or the task ended unseen: then the state from
-    /// the table, and the end (the client polls from there).
+    /// A heartbeat, unless the task ended unseen: then its ending, from the log or the table, and
+    /// the end. While the subscription is down (Redis restarting) the stream goes on with the
+    /// table's progress: the hub's `Resync` re-reads the log once it is back, and the numbers of
+    /// events published meanwhile are above every earlier one, even if Redis lost the counter.
     async fn beat(&mut self) -> Flow {
         let task = match tasks::get_task(&self.state.pool, &self.owner, self.id).await {
             Ok(Some(task)) => task,
@@ -361,8 +388,13 @@ impl Follower {
         if over && let Flow::End = self.resync().await {
             return Flow::End;
         }
-        if over || !self.state.hub.is_connected() {
+        if over {
             self.send_state(&task).await;
+            return Flow::End;
+        }
+        if self.behind
+            && let Flow::End = self.catch_up_live().await
+        {
             return Flow::End;
         }
         let table = task.progress();

@@ -206,11 +206,17 @@ async fn events_are_replayed_followed_live_and_resumed(
 
     let mut stream = SseReader::open(&app, &app.client, &id, None).await;
     let expected = ["started", "parsing_completed", "generating", "result"];
-    for (number, name) in (1..).zip(expected) {
+    let mut numbers = Vec::new();
+    for name in expected {
         let frame = stream.next().await.expect("a replayed event");
         assert_eq!(frame.event, name, "{frame:?}");
-        assert_eq!(frame.id, Some(number.to_string()), "{frame:?}");
-        assert_eq!(frame.data["seq"], number);
+        let number = number_of(&frame);
+        assert_eq!(frame.data["seq"], number, "the id is the event's number");
+        assert!(
+            numbers.last().is_none_or(|last| *last < number),
+            "numbers grow: {numbers:?}, then {number}"
+        );
+        numbers.push(number);
         assert_documented_event(&document, &frame, &id);
     }
 
@@ -218,25 +224,26 @@ async fn events_are_replayed_followed_live_and_resumed(
     publish(&app, &id, last).await;
     let completed = stream.next().await.expect("the live event");
     assert_eq!(completed.event, "completed");
-    assert_eq!(completed.id.as_deref(), Some("5"));
+    assert!(number_of(&completed) > numbers[3], "{completed:?}");
     assert_eq!(completed.data["file_name"], "test_calc.py");
     assert_eq!(completed.data["tests"], 1);
     assert_eq!(completed.data["progress"], 100);
     assert_documented_event(&document, &completed, &id);
     stream.assert_ended().await;
 
-    // A client that saw event 3 gets only what came after it.
-    let mut resumed = SseReader::open(&app, &app.client, &id, Some("3")).await;
-    let result = resumed.next().await.expect("event 4");
+    // A client that saw the third event gets only what came after it.
+    let third = numbers[2].to_string();
+    let mut resumed = SseReader::open(&app, &app.client, &id, Some(&third)).await;
+    let result = resumed.next().await.expect("the fourth event");
     assert_eq!(
-        (result.event.as_str(), result.id.as_deref()),
-        ("result", Some("4"))
+        (result.event.as_str(), number_of(&result)),
+        ("result", numbers[3])
     );
     assert_eq!(result.data["code"], UNIT_TESTS);
-    let end = resumed.next().await.expect("event 5");
+    let end = resumed.next().await.expect("the fifth event");
     assert_eq!(
-        (end.event.as_str(), end.id.as_deref()),
-        ("completed", Some("5"))
+        (end.event.as_str(), number_of(&end)),
+        ("completed", number_of(&completed))
     );
     resumed.assert_ended().await;
     app.stop().await;
@@ -339,10 +346,9 @@ async fn cancelling_a_queued_task_ends_its_stream(
     json_with_status(app.delete(&format!("/api/tasks/{id}")).await, 200).await;
     let cancelled = stream.next().await.expect("the cancellation");
     assert_eq!(cancelled.event, "cancelled", "{cancelled:?}");
-    assert_eq!(
-        cancelled.id.as_deref(),
-        Some("2"),
-        "numbered after the last one"
+    assert!(
+        number_of(&cancelled) > number_of(&started),
+        "numbered after the last one: {cancelled:?}"
     );
     stream.assert_ended().await;
     app.stop().await;
@@ -736,4 +742,132 @@ async fn without_redis_a_stream_sends_the_state_and_closes(
         .expect("a stream without Redis closes at once");
     assert!(finished.contains("event: completed"), "{finished}");
     app.stop().await;
+}
+
+/// Publishes through the replica's own Redis connection, trying again while it reconnects after a
+/// restart (at most 10 s).
+async fn publish_when_back(app: &TestApp, task: &str, (progress, kind): (Progress, EventKind)) {
+    let task: TaskId = task.parse().expect("a task id");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match store::events::publish(app.probe.redis(), 60, task, progress, kind.clone()).await {
+            Ok(_) => return,
+            Err(error) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "Redis is not back within 10 s: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Waits (at most 10 s) until the replica's event subscription is `up` or down.
+async fn wait_for_subscription(app: &TestApp, up: bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.probe.is_subscribed() != up {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the event subscription is not {} within 10 s",
+            if up { "up" } else { "down" }
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn number_of(frame: &SseFrame) -> u64 {
+    frame
+        .id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("a numbered event: {frame:?}"))
+}
+
+/// The next event other than a heartbeat, within 10 s however many heartbeats come meanwhile.
+async fn next_within(reader: &mut SseReader) -> Option<SseFrame> {
+    timeout(WAIT, reader.next())
+        .await
+        .expect("an event within 10 s, not only heartbeats")
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_stream_follows_its_task_across_a_redis_restart_and_flush(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let redis = PrivateRedis::start().await;
+    let mut settings = test_settings(&unique_prefix());
+    settings.redis.url = redis.url();
+    // Heartbeats fall inside the outage, where a stream must go on.
+    settings.stream.heartbeat_secs = 1;
+    let app = spawn_app_with(pool_options, connect, settings).await;
+    let created = json_with_status(app.post_task(&python_task()).await, 202).await;
+    let id = created["id"].as_str().expect("an id").to_owned();
+    app.wait_for_event_subscription().await;
+    let mut events = one_unit_events().into_iter();
+    let mut next_event = || events.next().expect("one more event");
+
+    publish(&app, &id, next_event()).await;
+    publish(&app, &id, next_event()).await;
+    let mut stream = SseReader::open(&app, &app.client, &id, None).await;
+    let mut seen = Vec::new();
+    for name in ["started", "parsing_completed"] {
+        let frame = next_within(&mut stream).await.expect("a replayed event");
+        assert_eq!(frame.event, name, "{frame:?}");
+        seen.push(number_of(&frame));
+    }
+    let before_restart = *seen.last().expect("a number");
+
+    // Redis goes away for a while (heartbeats come meanwhile) and comes back empty.
+    let redis = {
+        let port = redis.port;
+        drop(redis);
+        wait_for_subscription(&app, false).await;
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        PrivateRedis::start_on(port).await
+    };
+    wait_for_subscription(&app, true).await;
+    publish_when_back(&app, &id, next_event()).await;
+    let generating = next_within(&mut stream)
+        .await
+        .expect("the event after the restart");
+    assert_eq!(generating.event, "generating", "{generating:?}");
+    seen.push(number_of(&generating));
+
+    // A client that saw only what came before the restart resumes after it.
+    let mut resumed =
+        SseReader::open(&app, &app.client, &id, Some(&before_restart.to_string())).await;
+    let caught_up = next_within(&mut resumed)
+        .await
+        .expect("the event after the restart");
+    assert_eq!(caught_up.event, "generating", "{caught_up:?}");
+    assert_eq!(number_of(&caught_up), number_of(&generating));
+
+    // A flush forgets the counter and the log, not the numbering.
+    redis.flush_all().await;
+    publish(&app, &id, next_event()).await;
+    publish(&app, &id, next_event()).await;
+    let mut after_flush = Vec::new();
+    for reader in [&mut stream, &mut resumed] {
+        let mut numbers = Vec::new();
+        for name in ["result", "completed"] {
+            let frame = next_within(reader).await.expect("an event after the flush");
+            assert_eq!(frame.event, name, "{frame:?}");
+            numbers.push(number_of(&frame));
+        }
+        reader.assert_ended().await;
+        after_flush.push(numbers);
+    }
+    assert_eq!(
+        after_flush[0], after_flush[1],
+        "both clients saw the same events"
+    );
+    seen.extend(&after_flush[0]);
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "numbers only grow: {seen:?}"
+    );
+    app.stop().await;
+    drop(redis);
 }

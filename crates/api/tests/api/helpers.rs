@@ -335,3 +335,77 @@ pub async fn raw_exchange(app: &TestApp, request: &[u8], wait: Duration) -> Stri
     }
     String::from_utf8_lossy(&answer).into_owned()
 }
+
+/// A private Redis server on a free loopback port, stopped when dropped: for the tests that
+/// restart or flush Redis, which must never be done to the machine's.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    /// A server on a port nothing listens on, up when this returns.
+    pub async fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        PrivateRedis::start_on(port).await
+    }
+
+    /// A server on `port` (the port of one stopped before: a restart), up when this returns.
+    pub async fn start_on(port: u16) -> PrivateRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for this test (Debian package redis-server)");
+        let redis = PrivateRedis { port, child };
+        redis.wait_until_up().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `FLUSHALL` on this private server.
+    pub async fn flush_all(&self) {
+        let mut connection = redis::Client::open(self.url())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("the private Redis answers");
+        redis::cmd("FLUSHALL")
+            .query_async::<()>(&mut connection)
+            .await
+            .expect("FLUSHALL");
+    }
+
+    async fn wait_until_up(&self) {
+        for _ in 0..100 {
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut connection) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut connection)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the private redis-server did not start on port {}",
+            self.port
+        );
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -303,53 +303,60 @@ async fn without_redis_the_api_still_takes_tasks(
     app.stop().await;
 }
 
-/// A private Redis server on a free loopback port, stopped when dropped.
-struct PrivateRedis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl PrivateRedis {
-    fn start_on(port: u16) -> PrivateRedis {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed for this test (Debian package redis-server)");
-        PrivateRedis { port, child }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_until_up(&self) {
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the private redis-server did not start on port {}",
-            self.port
-        );
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn ready_status(app: &TestApp) -> u16 {
     app.get("/readyz").await.status().as_u16()
+}
+
+/// The session id in the cookie a response sets, if it sets one.
+fn session_in(response: &reqwest::Response) -> Option<String> {
+    let cookie = set_cookie(response);
+    let value = cookie.strip_prefix("aiut_session=")?.split(';').next()?;
+    Some(value.to_owned())
+}
+
+/// The ids the session's task list shows.
+async fn listed(app: &TestApp, client: &reqwest::Client) -> Vec<String> {
+    let list = client
+        .get(app.url("/api/tasks"))
+        .send()
+        .await
+        .expect("sent");
+    let list = json_with_status(list, 200).await;
+    list["tasks"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|task| task["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Reads a task as `client`, and checks that the answer keeps the session the cookie names.
+async fn read_as(app: &TestApp, client: &reqwest::Client, session: &str, id: &str) {
+    let response = client
+        .get(app.url(&format!("/api/tasks/{id}")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        session_in(&response).as_deref(),
+        Some(session),
+        "the same session goes on"
+    );
+    let task = json_with_status(response, 200).await;
+    assert_eq!(task["id"], id);
+}
+
+async fn session_ttl(redis: &PrivateRedis, prefix: &str, session: &str) -> i64 {
+    let mut connection = redis::Client::open(redis.url())
+        .expect("a Redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("the private Redis answers");
+    redis::cmd("TTL")
+        .arg(format!("{prefix}session:{session}"))
+        .query_async(&mut connection)
+        .await
+        .expect("TTL")
 }
 
 #[sqlx::test(migrations = false)]
@@ -357,30 +364,30 @@ async fn the_api_recovers_by_itself_when_redis_restarts(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let redis = PrivateRedis::start_on(port);
-    redis.wait_until_up().await;
-    let mut settings = test_settings(&unique_prefix());
+    let redis = PrivateRedis::start().await;
+    let prefix = unique_prefix();
+    let mut settings = test_settings(&prefix);
     settings.redis.url = redis.url();
     let app = spawn_app_with(pool_options, connect, settings).await;
     assert_eq!(ready_status(&app).await, 200);
-    let before = json_with_status(app.post_task(&python_task()).await, 202).await;
+    let response = app.post_task(&python_task()).await;
+    let session = session_in(&response).expect("a session");
+    let before = json_with_status(response, 202).await;
+    let before = before["id"].as_str().expect("an id").to_owned();
 
+    let port = redis.port;
     drop(redis);
     assert_eq!(ready_status(&app).await, 503, "Redis is gone");
-    // Tasks are still taken while Redis is down: Postgres holds them.
-    json_with_status(
+    // Tasks are still taken while Redis is down: Postgres holds them, and the cookie is trusted.
+    let during = json_with_status(
         app.post_task(&serde_json::json!({"source": python_source(1), "language": "python"}))
             .await,
         202,
     )
     .await;
+    let during = during["id"].as_str().expect("an id").to_owned();
 
-    let redis = PrivateRedis::start_on(port);
-    redis.wait_until_up().await;
+    let redis = PrivateRedis::start_on(port).await;
     let mut recovered = false;
     for _ in 0..100 {
         if ready_status(&app).await == 200 {
@@ -391,15 +398,27 @@ async fn the_api_recovers_by_itself_when_redis_restarts(
     }
     assert!(recovered, "ready again within 10 s of Redis coming back");
 
-    // The restarted Redis is empty: the old session record is gone, so a new session starts. The
-    // tasks themselves were never in Redis and are all still in Postgres.
-    let stranger_view = app
-        .get(&format!(
-            "/api/tasks/{}",
-            before["id"].as_str().expect("id")
-        ))
-        .await;
-    assert_error(stranger_view, 404, "task_not_found").await;
+    // The restarted Redis is empty, but the session owns recent tasks in Postgres: it is
+    // recognised, recorded again with its TTL, and keeps all its tasks.
+    read_as(&app, &app.client, &session, &before).await;
+    let ttl = session_ttl(&redis, &prefix, &session).await;
+    assert!(
+        (86_000..=86_400).contains(&ttl),
+        "recorded again for 24 h, got {ttl}"
+    );
+    assert_eq!(
+        listed(&app, &app.client).await,
+        [during.clone(), before.clone()]
+    );
+
+    // A flush forgets it again, and again its tasks bring it back.
+    redis.flush_all().await;
+    read_as(&app, &app.client, &session, &during).await;
+    assert_eq!(
+        listed(&app, &app.client).await,
+        [during.clone(), before.clone()]
+    );
+
     let fresh = new_client();
     let created = json_with_status(app.post_task_as(&fresh, &python_task()).await, 202).await;
     let id = created["id"].as_str().expect("an id");
@@ -414,6 +433,57 @@ async fn the_api_recovers_by_itself_when_redis_restarts(
         .await
         .expect("count");
     assert_eq!(stored, 3, "no task lost across the Redis restart");
-    drop(redis);
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains("aiut_sessions_restored_total 2"),
+        "restored after the restart and after the flush"
+    );
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_forgotten_session_comes_back_only_while_its_tasks_are_recent(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let redis = PrivateRedis::start().await;
+    let mut settings = test_settings(&unique_prefix());
+    settings.redis.url = redis.url();
+    let app = spawn_app_with(pool_options, connect, settings).await;
+    let response = app.post_task(&python_task()).await;
+    let session = session_in(&response).expect("a session");
+    let created = json_with_status(response, 202).await;
+    let id = created["id"].as_str().expect("an id").to_owned();
+
+    // Its last task went quiet longer ago than the session's TTL: the session expired with it.
+    sqlx::query("update tasks set updated_at = now() - interval '25 hours'")
+        .execute(&app.pool)
+        .await
+        .expect("age the task");
+    redis.flush_all().await;
+    let response = app
+        .client
+        .get(app.url(&format!("/api/tasks/{id}")))
+        .send()
+        .await
+        .expect("sent");
+    let replacement = session_in(&response).expect("a session");
+    assert_ne!(replacement, session, "an expired session is replaced");
+    assert_error(response, 404, "task_not_found").await;
+
+    // A well-formed cookie that owns no task is replaced, as it always was.
+    let unknown = "cd".repeat(32);
+    let response = reqwest::Client::new()
+        .get(app.url("/api/tasks"))
+        .header("cookie", format!("aiut_session={unknown}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_ne!(session_in(&response).as_deref(), Some(unknown.as_str()));
+    let restored = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        restored.contains("aiut_sessions_restored_total 0"),
+        "neither was restored"
+    );
     app.stop().await;
 }
