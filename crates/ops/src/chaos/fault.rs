@@ -73,14 +73,15 @@ pub fn inject(stack: &mut Stack, scenario: Scenario, marker_prefix: &str) -> Inj
     outcome.unwrap_or_else(|error| Injected::failed(scenario.name().to_owned(), &error))
 }
 
-/// The numbered service of `kind` at `index` (wrapping), as recorded now.
+/// The service of `kind` at `index` (wrapping) in name order, which a restart does not change.
 fn pick(stack: &Stack, kind: Kind, index: usize) -> anyhow::Result<ServiceRecord> {
-    let of_kind: Vec<&ServiceRecord> = stack
+    let mut of_kind: Vec<&ServiceRecord> = stack
         .deployment
         .services
         .iter()
         .filter(|service| service.kind == kind)
         .collect();
+    of_kind.sort_by(|a, b| (a.name.len(), &a.name).cmp(&(b.name.len(), &b.name)));
     anyhow::ensure!(
         !of_kind.is_empty(),
         "the deployment has no {kind:?} service"
@@ -215,6 +216,7 @@ fn kill_worker(stack: &mut Stack, marker_prefix: &str) -> anyhow::Result<Injecte
     process::wait_group_gone(pid, Duration::from_secs(5));
     let took = start_again(stack, &worker.name)?;
     let running = match busiest {
+        Some((owner, 1)) if owner == worker.name => "while it ran 1 task".into(),
         Some((owner, count)) if owner == worker.name => format!("while it ran {count} tasks"),
         _ => "(no task of the run was running on a worker)".into(),
     };
@@ -290,7 +292,8 @@ fn rolling_restart(stack: &mut Stack) -> anyhow::Result<Injected> {
         .filter(|service| matches!(service.kind, Kind::Api | Kind::Worker | Kind::Gateway))
         .count();
     let what = format!(
-        "`restart`: {services} api replicas, workers and the gateway one at a time, in {:.1} s",
+        "`restart`: {services} services (api replicas, workers, then the gateway) one at a time, \
+         in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     let problems = match status {

@@ -1,8 +1,8 @@
 //! The mixed load a fault is injected under, each client on a thread of its own:
 //! - readers: `GET /api/languages` and `GET /api/queue`, back to back with a short pause;
 //! - creators: `POST /api/tasks` without an `Idempotency-Key`, each with a source no other request
-//!   sends (a marker comment names the run, the scenario, the client and the count), one a
-//!   second; each task they are given is followed by a stream client;
+//!   sends (a marker comment names the run, the scenario, the client and the count), at a
+//!   steady pace; each task they are given is followed by a stream client;
 //! - stream clients: `GET /api/tasks/{id}/events` with the creator's session, to the task's
 //!   terminal event; a dropped stream is opened again with `Last-Event-ID` after a growing
 //!   pause, and numbered events at or below the last one seen are ignored, as the web UI does;
@@ -28,9 +28,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 const CREATE_TIMEOUT: Duration = Duration::from_secs(15);
 /// The gateway gives up on a request after 60 s; a wait is not held longer.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(60);
-/// The longest one stream connection is held before it is opened again (heartbeats come every
-/// 15 s, so an open stream is never quiet that long).
-const STREAM_CONNECTION_LIMIT: Duration = Duration::from_secs(40);
+/// The longest one stream connection is held before it is opened again (with `Last-Event-ID`,
+/// so nothing is missed): it bounds how long a client may outlive its deadline.
+const STREAM_CONNECTION_LIMIT: Duration = Duration::from_secs(20);
 /// The web UI's pauses before opening a dropped stream again: 0.5 s, doubling, up to 10 s; here
 /// up to 5 s, so a bounded run sees the end if the stack offers it.
 const FIRST_RECONNECT: Duration = Duration::from_millis(500);

@@ -317,9 +317,9 @@ fn run_scenario(
         marker_prefix: marker_prefix.clone(),
         origin,
         readers: 4,
-        creators: 3,
+        creators: 4,
         waiters: 1,
-        create_every: Duration::from_secs(1),
+        create_every: Duration::from_millis(500),
         read_pause: Duration::from_millis(100),
     });
     std::thread::sleep(WARM_UP);
