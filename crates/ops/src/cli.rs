@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 
 use crate::bench::BenchCommand;
+use crate::chaos::ChaosArgs;
 use crate::deploy::DeployArgs;
 use crate::health::HealthArgs;
 use crate::loadtest::LoadtestArgs;
@@ -97,6 +98,19 @@ pub enum Command {
     /// (X-Backend-Instance). Exits non-zero, naming the threshold, when success < --min-success
     /// %, mean > --max-mean-ms, QPS < --min-qps or, with --test-lb, the balance fails.
     Loadtest(LoadtestArgs),
+    /// Faults injected one at a time into the running deployment under mixed load
+    ///
+    /// For each scenario (SIGKILL of an api replica, SIGKILL of a worker mid-task, a Redis
+    /// restart, a Postgres restart, a rolling restart, a model that hangs, a model failing half
+    /// its calls, a frozen api replica): reads, creates without an Idempotency-Key, a stream
+    /// client per task and generate-test waits run; the fault comes a few seconds in; then the
+    /// run waits, bounded, for every task to end. Prints per scenario the requests sent and
+    /// failed, tasks created, lost, duplicated and stuck, stream clients that never saw their
+    /// task end, how the tasks ended and the time to recover; exits non-zero when a count that
+    /// must be zero is not. Needs a deployment with its own Postgres and Redis and the
+    /// simulator: `env -u DATABASE_URL -u REDIS_URL cargo xtask deploy --with-simulator
+    /// --simulator-timeout-secs 5 --trust 127.0.0.1/32`.
+    Chaos(ChaosArgs),
     /// Measurements on loopback against real release binaries
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -132,6 +146,7 @@ impl Command {
             Command::Health { args, .. } => crate::health::run(args),
             Command::Monitoring(args) => crate::monitoring::run(args),
             Command::Loadtest(args) => crate::loadtest::run(args),
+            Command::Chaos(args) => crate::chaos::run(args),
             Command::Bench(bench) => crate::bench::run(bench),
         }
     }
@@ -287,6 +302,22 @@ mod tests {
 
         assert!(matches!(parse("monitoring"), Command::Monitoring(_)));
         for line in [
+            "chaos",
+            "chaos --scenario api-kill --scenario model-hang --json",
+        ] {
+            assert!(matches!(parse(line), Command::Chaos(_)), "{line}");
+        }
+        let Command::Deploy { args, .. } = parse(
+            "deploy --no-build --no-install --with-simulator --simulator-latency-ms 300 \
+             --simulator-timeout-secs 5 --trust 127.0.0.1/32",
+        ) else {
+            panic!("deploy for the chaos suite")
+        };
+        assert_eq!(
+            (args.simulator_latency_ms, args.simulator_timeout_secs),
+            (300, 5)
+        );
+        for line in [
             "loadtest --users 50 --requests 60 --test-lb --min-success 100",
             "loadtest --scenario generate --users 10 --requests 3 --min-success 100",
             "loadtest --users 8 --duration 75s --requests 1000000 --min-success 100 --min-qps 0 --json",
@@ -317,6 +348,8 @@ mod tests {
             "bench generation --reruns x",
             "status --verbose",
             "monitoring --compose",
+            "chaos --scenario meteor",
+            "chaos --compose",
             "frobnicate",
         ] {
             let words = std::iter::once("aiut-ops").chain(line.split_whitespace());

@@ -35,6 +35,11 @@ pub struct DeployArgs {
     /// the simulator's time to first token
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub simulator_latency_ms: u64,
+    /// how long the workers wait for one call to the simulator before giving it up and trying
+    /// again (`cargo xtask chaos` wants a few seconds, so a hung call ends within its run)
+    #[arg(long, value_name = "S", default_value_t = plan::SIMULATOR_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub simulator_timeout_secs: u64,
     /// the gateway's port [default: 80 as root, else 8080]
     #[arg(long, value_name = "P")]
     pub port: Option<u16>,
@@ -295,6 +300,7 @@ fn start_all(
     };
     let options = Options {
         simulator_latency_ms: args.simulator_latency_ms,
+        simulator_timeout_secs: args.simulator_timeout_secs,
         trusted_networks: args.trusted_networks.clone(),
     };
     let mut plan = plan::plan(&plan::Inputs {
@@ -646,6 +652,8 @@ mod tests {
             "--workers",
             "3",
             "--with-simulator",
+            "--simulator-timeout-secs",
+            "5",
             "--port",
             "8080",
             "--trust",
@@ -657,6 +665,7 @@ mod tests {
         assert_eq!(parsed.api_replicas, 5);
         assert_eq!(parsed.workers, 3);
         assert!(parsed.with_simulator);
+        assert_eq!(parsed.simulator_timeout_secs, 5);
         assert_eq!(parsed.port, Some(8080));
         assert_eq!(parsed.trusted_networks, ["127.0.0.1/32"]);
         assert!(!parsed.allow_install);
@@ -673,6 +682,11 @@ mod tests {
         assert!(defaults.allow_install && defaults.build && !defaults.with_simulator);
         assert_eq!((defaults.port, defaults.profile()), (None, "release"));
         assert!(defaults.trusted_networks.is_empty());
+        assert_eq!(
+            defaults.simulator_timeout_secs,
+            plan::SIMULATOR_TIMEOUT_SECS
+        );
+        assert!(parse(&["--simulator-timeout-secs", "0"]).is_err());
         assert!(parse(&["--api", "0"]).is_err());
         assert!(parse(&["--api"]).is_err());
         assert!(parse(&["--trust", "localhost"]).is_err());

@@ -1,12 +1,13 @@
 //! AIunittest's operations product: the native deployment (`deploy`, `stop`, `restart`, `status`,
-//! `logs`, `health`), the same through docker compose, the monitoring check, the load test and the
-//! benchmarks. [`cli`] is the one command-line parser; the `aiut-ops` binary and `cargo xtask` both
-//! run it. One module per command.
+//! `logs`, `health`), the same through docker compose, the monitoring check, the load test, the
+//! chaos suite and the benchmarks. [`cli`] is the one command-line parser; the `aiut-ops` binary
+//! and `cargo xtask` both run it. One module per command.
 
 // Printing is what this crate is for: its output is the interface.
 #![allow(clippy::print_stdout)]
 
 mod bench;
+mod chaos;
 pub mod cli;
 mod client;
 mod compose;

@@ -112,7 +112,53 @@ impl SimulatorConfig {
         Ok(figment.merge(Env::prefixed("AIUT_SIM_").ignore(&["CONFIG"]).split("__")))
     }
 
+    /// The failure rates it starts with.
+    pub fn rates(&self) -> Rates {
+        Rates {
+            error_rate: self.error_rate,
+            hang_rate: self.hang_rate,
+            cut_rate: self.cut_rate,
+            stall_rate: self.stall_rate,
+        }
+    }
+
     /// Checks what types cannot: rates are shares that add up to at most 1, statuses are errors.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.rates().validate()?;
+        anyhow::ensure!(
+            is_error_status(self.error_status),
+            "error_status must be between 400 and 599, not {}",
+            self.error_status
+        );
+        anyhow::ensure!(
+            self.tokens_per_sec.is_finite() && self.tokens_per_sec >= 0.0,
+            "tokens_per_sec must be 0 (no pacing) or more, not {}",
+            self.tokens_per_sec
+        );
+        anyhow::ensure!(!self.models.is_empty(), "models must name at least one id");
+        self.answers.validate()?;
+        for behaviour in &self.script {
+            behaviour.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// The shares (0..1) of chat requests drawn as each failure, the rest answered as usual. They start
+/// as configured and can be changed while the simulator runs (`PUT /sim/rates`,
+/// [`super::SimulatorControl::set_rates`]), so a running deployment's model can start and stop
+/// failing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rates {
+    pub error_rate: f64,
+    pub hang_rate: f64,
+    pub cut_rate: f64,
+    pub stall_rate: f64,
+}
+
+impl Rates {
+    /// Each a share, all together at most 1.
     pub fn validate(&self) -> anyhow::Result<()> {
         let rates = [
             ("error_rate", self.error_rate),
@@ -131,23 +177,32 @@ impl SimulatorConfig {
             total <= 1.0 + 1e-9,
             "error_rate + hang_rate + cut_rate + stall_rate is {total}, more than 1"
         );
-        anyhow::ensure!(
-            is_error_status(self.error_status),
-            "error_status must be between 400 and 599, not {}",
-            self.error_status
-        );
-        anyhow::ensure!(
-            self.tokens_per_sec.is_finite() && self.tokens_per_sec >= 0.0,
-            "tokens_per_sec must be 0 (no pacing) or more, not {}",
-            self.tokens_per_sec
-        );
-        anyhow::ensure!(!self.models.is_empty(), "models must name at least one id");
-        self.answers.validate()?;
-        for behaviour in &self.script {
-            behaviour.validate()?;
-        }
         Ok(())
     }
+
+    /// These rates with the fields `change` gives replaced.
+    pub fn updated(self, change: &RatesChange) -> Rates {
+        Rates {
+            error_rate: change.error_rate.unwrap_or(self.error_rate),
+            hang_rate: change.hang_rate.unwrap_or(self.hang_rate),
+            cut_rate: change.cut_rate.unwrap_or(self.cut_rate),
+            stall_rate: change.stall_rate.unwrap_or(self.stall_rate),
+        }
+    }
+}
+
+/// The body of `PUT /sim/rates`: the rates to change; those left out keep their value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hang_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cut_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall_rate: Option<f64>,
 }
 
 /// The shares (0..1) of first answers whose tests go wrong in each way a model's do; the rest are

@@ -14,6 +14,9 @@
 //! - `POST /sim/script` with a JSON list of [`Behaviour`]s, applied to the next chat requests in
 //!   order (replacing what was pending); `GET /sim/script` lists what is pending.
 //! - `GET /sim/stats`: [`SimulatorStats`]; `DELETE /sim/stats` zeroes it.
+//! - `GET /sim/rates`: the failure [`Rates`] in force; `PUT /sim/rates` with a JSON object of some
+//!   of them (`{"error_rate": 0.5}`) changes those until the next change (400 when a rate is not a
+//!   share or they add up to more than 1), and answers the rates now in force.
 //!
 //! When [`SimulatorConfig::api_key`] is set, the `/v1` routes answer 401 with
 //! `{"error":{"message","type":"invalid_request_error","code":"invalid_api_key"}}` to a missing or
@@ -24,8 +27,9 @@
 //! The first chunk comes `first_token_ms` after the request, then `tokens_per_sec` chunks a
 //! second; a non-streaming answer waits the time the stream would have taken. Each chat request
 //! takes the next scripted [`Behaviour`] if any, else draws one from the rates (`error_rate`,
-//! `hang_rate`, `cut_rate`, `stall_rate`) with a SplitMix64 generator seeded by
-//! [`SimulatorConfig::seed`], so a seed and a request order give the same failures every run.
+//! `hang_rate`, `cut_rate`, `stall_rate`: the configured ones, or those set at run time) with a
+//! SplitMix64 generator seeded by [`SimulatorConfig::seed`], so a seed and a request order give the
+//! same failures every run.
 //! Rejected keys and malformed bodies take no scripted behaviour and draw nothing.
 //!
 //! # Right and wrong answers
@@ -97,7 +101,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{AnswerMix, Behaviour, SimulatorConfig};
+pub use config::{AnswerMix, Behaviour, Rates, RatesChange, SimulatorConfig};
 pub use stats::SimulatorStats;
 
 use server::Shared;
@@ -256,6 +260,17 @@ impl SimulatorControl {
     /// The scripted behaviours not yet used.
     pub fn pending_script(&self) -> Vec<Behaviour> {
         self.shared.pending_script()
+    }
+
+    /// The failure rates in force.
+    pub fn rates(&self) -> Rates {
+        self.shared.rates()
+    }
+
+    /// Changes the failure rates given in `change` (the others keep theirs); refused, with
+    /// nothing changed, when the result is not valid. Returns the rates now in force.
+    pub fn set_rates(&self, change: &RatesChange) -> anyhow::Result<Rates> {
+        self.shared.change_rates(change)
     }
 
     pub fn stats(&self) -> SimulatorStats {

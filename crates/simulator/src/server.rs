@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::answer;
-use super::config::{AnswerMix, Behaviour, SimulatorConfig};
+use super::config::{AnswerMix, Behaviour, Rates, RatesChange, SimulatorConfig};
 use super::rng::{self, SplitMix64};
 use super::stats::Counters;
 use super::wire::{self, ChatRequest, Completion, Delta, Usage, error_response};
@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     /// The answers' mix and seed.
     pub answering: answer::Answering,
     script: Mutex<VecDeque<Behaviour>>,
+    /// The failure rates now: the configured ones until changed at run time.
+    rates: Mutex<Rates>,
     rng: Mutex<SplitMix64>,
     pub stats: Counters,
     pub prompts: crate::stats::RecentPrompts,
@@ -49,6 +51,7 @@ impl Shared {
         let seed = config.seed.unwrap_or_else(rng::random_seed);
         Shared {
             script: Mutex::new(config.script.iter().cloned().collect()),
+            rates: Mutex::new(config.rates()),
             rng: Mutex::new(SplitMix64::new(seed)),
             seed,
             answering: answer::Answering {
@@ -74,6 +77,19 @@ impl Shared {
         lock(&self.script).iter().cloned().collect()
     }
 
+    pub(crate) fn rates(&self) -> Rates {
+        *lock(&self.rates)
+    }
+
+    /// Applies `change` when the result is valid; the rates in force afterwards.
+    pub(crate) fn change_rates(&self, change: &RatesChange) -> anyhow::Result<Rates> {
+        let mut rates = lock(&self.rates);
+        let updated = rates.updated(change);
+        updated.validate()?;
+        *rates = updated;
+        Ok(updated)
+    }
+
     /// The next scripted behaviour, else one drawn from the rates. Scripted requests draw
     /// nothing, so the drawn sequence depends only on the seed.
     fn next_behaviour(&self) -> Behaviour {
@@ -81,20 +97,20 @@ impl Shared {
             return scripted;
         }
         let draw = lock(&self.rng).next_unit();
-        let config = &self.config;
-        let mut threshold = config.error_rate;
+        let rates = self.rates();
+        let mut threshold = rates.error_rate;
         if draw < threshold {
-            return Behaviour::status(config.error_status);
+            return Behaviour::status(self.config.error_status);
         }
-        threshold += config.hang_rate;
+        threshold += rates.hang_rate;
         if draw < threshold {
             return Behaviour::Hang;
         }
-        threshold += config.cut_rate;
+        threshold += rates.cut_rate;
         if draw < threshold {
             return Behaviour::Cut;
         }
-        threshold += config.stall_rate;
+        threshold += rates.stall_rate;
         if draw < threshold {
             return Behaviour::Stall;
         }
@@ -145,6 +161,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(healthz))
         .route("/sim/script", post(set_script).get(pending_script))
         .route("/sim/stats", get(stats).delete(reset_stats))
+        .route("/sim/rates", get(rates).put(change_rates))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(shared)
@@ -498,6 +515,30 @@ async fn set_script(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
 
 async fn pending_script(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(shared.pending_script()).into_response()
+}
+
+async fn rates(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.rates()).into_response()
+}
+
+async fn change_rates(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let change: RatesChange = match serde_json::from_slice(&body) {
+        Ok(change) => change,
+        Err(error) => {
+            let message = format!(
+                "expected a JSON object of the rates to change (error_rate, hang_rate, cut_rate, \
+                 stall_rate; each 0 to 1): {error}"
+            );
+            return error_response(StatusCode::BAD_REQUEST, Some(&message), None);
+        }
+    };
+    match shared.change_rates(&change) {
+        Ok(rates) => {
+            tracing::info!(?rates, "failure rates changed");
+            axum::Json(rates).into_response()
+        }
+        Err(error) => error_response(StatusCode::BAD_REQUEST, Some(&error.to_string()), None),
+    }
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> Response {

@@ -821,6 +821,84 @@ async fn rates_with_a_fixed_seed_are_reproducible() {
     assert_ne!(outcomes(8).await, first, "another seed, other failures");
 }
 
+/// A running simulator starts and stops failing on request: what the chaos suite does to a
+/// deployed model.
+#[tokio::test]
+async fn failure_rates_change_at_run_time_and_bad_ones_are_refused() {
+    let simulator = start(SimulatorConfig {
+        seed: Some(11),
+        error_status: 503,
+        ..keyed()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let rates_url = sim_url(&simulator, "/sim/rates");
+    let read = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.expect("JSON"))
+    };
+    let (status, rates) = read(http.get(&rates_url).send().await.expect("an answer")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        rates,
+        json!({"error_rate": 0.0, "hang_rate": 0.0, "cut_rate": 0.0, "stall_rate": 0.0})
+    );
+
+    let client = openai(&simulator, KEY);
+    assert!(client.chat().create(foreign_chat()).await.is_ok());
+
+    let (status, rates) = read(
+        http.put(&rates_url)
+            .body(r#"{"error_rate": 1.0}"#)
+            .send()
+            .await
+            .expect("an answer"),
+    )
+    .await;
+    assert_eq!(status, 200, "{rates}");
+    assert_eq!(rates["error_rate"], json!(1.0));
+    assert_eq!(rates["hang_rate"], json!(0.0), "what is not given is kept");
+    for _ in 0..3 {
+        let status = raw_chat(&simulator, false).await.status().as_u16();
+        assert_eq!(status, 503, "every call fails at an error rate of 1");
+    }
+
+    for refused in [
+        r#"{"error_rate": 1.5}"#,
+        r#"{"hang_rate": 0.5}"#,
+        r#"{"error_rate": -0.1}"#,
+        r#"{"fail_rate": 0.5}"#,
+        "not json",
+    ] {
+        let (status, body) = read(
+            http.put(&rates_url)
+                .body(refused)
+                .send()
+                .await
+                .expect("an answer"),
+        )
+        .await;
+        assert_eq!(status, 400, "{refused} was accepted: {body}");
+    }
+    assert_eq!(
+        simulator.rates().error_rate,
+        1.0,
+        "a refused change changes nothing"
+    );
+
+    simulator
+        .set_rates(&simulator::RatesChange {
+            error_rate: Some(0.0),
+            ..Default::default()
+        })
+        .expect("valid rates");
+    assert_eq!(raw_chat(&simulator, false).await.status(), 200);
+    let stats = simulator.stats();
+    assert_eq!(stats.by_status.get(&503), Some(&3));
+    assert_eq!(stats.by_status.get(&200), Some(&2));
+    simulator.stop().await.expect("stops");
+}
+
 #[tokio::test]
 async fn answers_keep_the_configured_pace() {
     let simulator = start(SimulatorConfig {

@@ -336,7 +336,11 @@ impl Services {
         }
         let config_path = bench_dir.join("aiunittest.toml");
         let config = toml::to_string(&Sections {
-            models: crate::stack::plan::with_simulator(ModelRegistry::default(), simulator_port)?,
+            models: crate::stack::plan::with_simulator(
+                ModelRegistry::default(),
+                simulator_port,
+                crate::stack::plan::SIMULATOR_TIMEOUT_SECS,
+            )?,
         })
         .context("cannot write the configuration")?;
         std::fs::write(&config_path, config)

@@ -22,7 +22,8 @@
 //!   took the submission); `--test-lb` judges that spread (see [`report::balance_verdict`]).
 
 mod report;
-mod user;
+// Its server-sent events parser is shared with `chaos`.
+pub(crate) mod user;
 
 use std::io::IsTerminal as _;
 use std::path::Path;

@@ -14,6 +14,8 @@ use super::{Health, Kind, ServiceRecord, secrets};
 pub struct Options {
     /// The simulator's time to the first token.
     pub simulator_latency_ms: u64,
+    /// The workers' timeout of one call to the simulator.
+    pub simulator_timeout_secs: u64,
     /// Client networks the gateway does not rate-limit.
     pub trusted_networks: Vec<String>,
 }
@@ -306,7 +308,13 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
         gateway,
         models: ports
             .simulator
-            .map(|port| with_simulator(ModelRegistry::default(), port))
+            .map(|port| {
+                with_simulator(
+                    ModelRegistry::default(),
+                    port,
+                    options.simulator_timeout_secs,
+                )
+            })
             .transpose()?,
     };
     Ok(format!(
@@ -315,8 +323,16 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
     ))
 }
 
-/// The built-in registry plus `simulator` at the given port, made the default.
-pub fn with_simulator(mut registry: ModelRegistry, port: u16) -> anyhow::Result<ModelRegistry> {
+/// The workers' timeout of one call to the simulator unless deploy is told otherwise.
+pub const SIMULATOR_TIMEOUT_SECS: u64 = 60;
+
+/// The built-in registry plus `simulator` at the given port, made the default, its calls given up
+/// after `timeout_secs`.
+pub fn with_simulator(
+    mut registry: ModelRegistry,
+    port: u16,
+    timeout_secs: u64,
+) -> anyhow::Result<ModelRegistry> {
     let id = ModelId::parse("simulator").map_err(|error| anyhow::anyhow!("{error}"))?;
     registry.models.retain(|model| model.id != id);
     registry.models.push(ModelSpec {
@@ -328,7 +344,7 @@ pub fn with_simulator(mut registry: ModelRegistry, port: u16) -> anyhow::Result<
         model: None,
         temperature: 0.2,
         max_tokens: 2048,
-        timeout_secs: 60,
+        timeout_secs,
         max_concurrency: 64,
         fallback: Vec::new(),
     });
@@ -413,6 +429,7 @@ mod tests {
     fn options() -> Options {
         Options {
             simulator_latency_ms: 1000,
+            simulator_timeout_secs: 7,
             trusted_networks: vec!["127.0.0.1/32".into()],
         }
     }
@@ -553,6 +570,15 @@ mod tests {
         assert_eq!(
             registry.default.as_ref().map(ModelId::as_str),
             Some("simulator")
+        );
+        let simulator = registry
+            .models
+            .iter()
+            .find(|model| model.id.as_str() == "simulator")
+            .expect("the simulator's entry");
+        assert_eq!(
+            simulator.timeout_secs, 7,
+            "the deploy's --simulator-timeout-secs"
         );
         assert!(
             registry
