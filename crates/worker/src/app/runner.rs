@@ -69,21 +69,7 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
                 owner: &shared.worker_id,
             },
         };
-        // A panic in the pipeline ends this task, never the worker's slot or the lease renewal:
-        // the task fails with a clear error and everything below runs as for any ending.
-        AssertUnwindSafe(pipeline.run(&mut report))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| {
-                let what = panic_message(panic.as_ref());
-                tracing::error!(task_id = %task.id, panic = %what, "the pipeline panicked");
-                Err(Halt::Fatal {
-                    code: "internal_error",
-                    message: format!(
-                        "the worker failed on this task ({what}); it was stopped, and the failure is a bug to report"
-                    ),
-                })
-            })
+        supervised(task.id, pipeline.run(&mut report)).await
     };
     finished.cancel();
     let lease = Lease {
@@ -116,6 +102,27 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
     shared.wake.notify_one();
 }
 
+/// A panic in the pipeline ends this task, never the worker's slot or the lease renewal: the task
+/// fails with a clear error and the runner goes on to record the end as for any ending.
+async fn supervised<T>(
+    task: domain::TaskId,
+    pipeline: impl Future<Output = Result<T, Halt>>,
+) -> Result<T, Halt> {
+    AssertUnwindSafe(pipeline)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| {
+            let what = panic_message(panic.as_ref());
+            tracing::error!(task_id = %task, panic = %what, "the pipeline panicked");
+            Err(Halt::Fatal {
+                code: "internal_error",
+                message: format!(
+                    "the worker failed on this task ({what}); it was stopped, and the failure is a bug to report"
+                ),
+            })
+        })
+}
+
 /// What a panic said, when it said it as text.
 fn panic_message(panic: &(dyn Any + Send)) -> String {
     panic
@@ -126,4 +133,34 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         .chars()
         .take(300)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_pipeline_fails_its_task_with_a_clear_error() {
+        let task: domain::TaskId = "0190f0a0-0000-7000-8000-000000000001"
+            .parse()
+            .expect("a task id");
+        let panicking = async {
+            let byte_count: usize = "\u{3000}x".len();
+            if byte_count > 1 {
+                panic!("byte index 1 is not a char boundary");
+            }
+            Ok::<(), Halt>(())
+        };
+        match supervised(task, panicking).await {
+            Err(Halt::Fatal { code, message }) => {
+                assert_eq!(code, "internal_error");
+                assert!(message.contains("not a char boundary"), "{message}");
+            }
+            other => panic!("a panic must fail the task, got {other:?}"),
+        }
+        let calm = async { Ok::<u8, Halt>(7) };
+        assert_eq!(supervised(task, calm).await, Ok(7));
+        let halted = async { Err::<u8, Halt>(Halt::Stopped) };
+        assert_eq!(supervised(task, halted).await, Err(Halt::Stopped));
+    }
 }
