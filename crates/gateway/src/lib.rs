@@ -24,14 +24,16 @@
 //! - `SIGINT`: stops at once.
 //! - `SIGQUIT`: zero-downtime upgrade. Start the new binary with `--upgrade` (or `-u`) while the
 //!   old one runs: it waits for the listening sockets on `upgrade_sock`. Then send `SIGQUIT` to
-//!   the old process; it hands its sockets over and finishes its in-flight requests. No connection
-//!   is refused in between. `--upgrade` is the only command-line argument; everything else is
+//!   the old process; it hands its sockets over, answers the requests it is answering (event
+//!   streams aside: their clients resume on the successor) for up to `upgrade_drain_secs`, and
+//!   leaves as soon as none is left ([`drain`]). No connection is refused in between. `--upgrade` is the only command-line argument; everything else is
 //!   configuration.
 
 pub mod backends;
 pub mod config;
 pub mod deadline;
 pub mod discovery;
+pub mod drain;
 pub mod health;
 pub mod metrics;
 pub mod proxy;

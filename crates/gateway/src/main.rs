@@ -8,10 +8,11 @@ fn main() -> anyhow::Result<()> {
     let traces = telemetry::init(&settings.log);
     // Pingora owns its runtimes, so there is no `#[tokio::main]`; this blocks until the server
     // has shut down (after a signal's grace period, or once its sockets went to a successor).
+    telemetry::keep(traces);
     build_server(settings, upgrade)
         .context("cannot start the gateway")?
         .run(RunArgs::default());
     // The spans of the last requests are still waiting in the batch.
-    traces.shutdown();
+    telemetry::finish();
     Ok(())
 }

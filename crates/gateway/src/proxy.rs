@@ -19,6 +19,7 @@ use serde_json::json;
 use crate::backends::{InFlight, Registry};
 use crate::config::GatewaySettings;
 use crate::deadline::HeaderRead;
+use crate::drain::{Pending, PendingGuard};
 use crate::metrics::{ConnectionGuard, Metrics, NO_BACKEND};
 use crate::ratelimit::{
     Cidr, ConcurrencySlot, LimitClass, RateLimiter, Refusal, client_address, creates_a_task,
@@ -72,6 +73,8 @@ pub struct Gateway {
     /// every answer closes its connection, so clients reconnect (to the successor) instead of
     /// sending a request on a kept-alive connection just as it is dropped at shutdown.
     pub closing: Arc<AtomicBool>,
+    /// The requests a shutdown waits for ([`crate::drain`]).
+    pub pending: Pending,
 }
 
 impl Gateway {
@@ -110,6 +113,7 @@ impl Gateway {
             redirect_http: settings.tls.as_ref().is_some_and(|tls| tls.redirect_http),
             started: Instant::now(),
             closing: Arc::new(AtomicBool::new(false)),
+            pending: Pending::default(),
         }
     }
 }
@@ -148,6 +152,8 @@ pub struct RequestCtx {
     /// The backend whose response headers came back.
     served_by: Option<String>,
     slot: Option<ConcurrencySlot>,
+    /// Held while a request other than an event stream is answered.
+    pending: Option<PendingGuard>,
     connection: Option<Arc<ConnectionGuard>>,
     body_bytes: u64,
     verdict: Verdict,
@@ -173,6 +179,7 @@ impl RequestCtx {
             in_flight: None,
             served_by: None,
             slot: None,
+            pending: None,
             connection: None,
             body_bytes: 0,
             verdict: Verdict::Proxied,
@@ -622,6 +629,9 @@ impl ProxyHttp for Gateway {
         }
 
         ctx.is_stream = is_event_stream_request(&path, header_str(session, "accept"));
+        if !ctx.is_stream {
+            ctx.pending = Some(self.pending.enter());
+        }
         ctx.waits_for_task = waits_for_a_task(method.as_str(), &path);
         if creates_a_task(method.as_str(), &path) {
             // Made here, never from the request id: a client chooses that one.
@@ -817,6 +827,8 @@ impl ProxyHttp for Gateway {
             .and_then(|value| value.to_str().ok());
         if is_event_stream_response(content_type) {
             ctx.is_stream = true;
+            // Its client resumes on a successor: no shutdown waits for a stream.
+            ctx.pending = None;
         }
         Ok(())
     }

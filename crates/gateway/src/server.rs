@@ -17,6 +17,7 @@ use crate::backends::{EjectionPolicy, Registry};
 use crate::config::Settings;
 use crate::deadline::HeaderDeadline;
 use crate::discovery::{DnsRefresh, SystemResolver};
+use crate::drain::{Ending, Pending, Schedule};
 use crate::health::HealthChecker;
 use crate::metrics::{Metrics, MetricsApp};
 use crate::proxy::Gateway;
@@ -33,7 +34,14 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
     let conf = ServerConf {
         threads: gateway_settings.threads,
         work_stealing: gateway_settings.work_stealing,
-        grace_period_seconds: Some(gateway_settings.grace_period_secs),
+        // The shutdown notice ends the process itself, as soon as it may (see `drain`); Pingora's
+        // own schedule, beyond ours, is only the backstop.
+        grace_period_seconds: Some(
+            gateway_settings.grace_period_secs
+                + gateway_settings.graceful_shutdown_timeout_secs
+                + gateway_settings.upgrade_drain_secs
+                + 5,
+        ),
         graceful_shutdown_timeout_seconds: Some(gateway_settings.graceful_shutdown_timeout_secs),
         upgrade_sock: gateway_settings.upgrade_sock.clone(),
         ..ServerConf::default()
@@ -74,6 +82,7 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
     );
 
     let closing = Arc::clone(&gateway.closing);
+    let pending = gateway.pending.clone();
     let mut proxy = Service::new(
         "proxy".to_owned(),
         HeaderDeadline::new(
@@ -114,6 +123,10 @@ pub fn build_server(settings: Settings, upgrade: bool) -> anyhow::Result<Server>
         "shutdown notice",
         ShutdownNotice {
             closing: Arc::clone(&closing),
+            pending,
+            grace_period: Duration::from_secs(gateway_settings.grace_period_secs),
+            graceful_timeout: Duration::from_secs(gateway_settings.graceful_shutdown_timeout_secs),
+            upgrade_drain: Duration::from_secs(gateway_settings.upgrade_drain_secs),
         },
     ));
     server.add_service(proxy);
@@ -161,12 +174,18 @@ fn initial_backends(settings: &Settings) -> anyhow::Result<Vec<SocketAddr>> {
     }
 }
 
+/// The longest Pingora takes to send the listening sockets to a successor.
+const HANDOVER: Duration = Duration::from_secs(10);
+
 /// Watches for the signals that end this process — SIGTERM (stop) and SIGQUIT (hand the
-/// listening sockets to a successor) — alongside Pingora's own handling of them, and raises the
-/// gateway's `closing` flag at once, for the whole grace period before Pingora drops idle
-/// connections.
+/// listening sockets to a successor) — alongside Pingora's own handling of them, raises the
+/// gateway's `closing` flag at once, and ends the process when its schedule says (`drain`).
 struct ShutdownNotice {
     closing: Arc<AtomicBool>,
+    pending: Pending,
+    grace_period: Duration,
+    graceful_timeout: Duration,
+    upgrade_drain: Duration,
 }
 
 #[async_trait::async_trait]
@@ -179,15 +198,53 @@ impl BackgroundService for ShutdownNotice {
             tracing::warn!("cannot watch SIGTERM and SIGQUIT; connections close only at shutdown");
             return;
         };
-        let cause = tokio::select! {
-            _ = terminate.recv() => "SIGTERM",
-            _ = quit.recv() => "SIGQUIT",
-            _ = shutdown.changed() => "shutdown",
+        let signalled = tokio::time::Instant::now();
+        let mut ending = tokio::select! {
+            _ = terminate.recv() => Some(Ending::Stop),
+            _ = quit.recv() => Some(Ending::Upgrade),
+            _ = shutdown.changed() => None,
         };
         self.closing.store(true, Ordering::Relaxed);
+        if ending.is_none() {
+            // Pingora saw the signal first; ours is on its way.
+            ending = tokio::time::timeout(Duration::from_secs(1), async {
+                tokio::select! {
+                    _ = terminate.recv() => Ending::Stop,
+                    _ = quit.recv() => Ending::Upgrade,
+                }
+            })
+            .await
+            .ok();
+        }
+        let ending = ending.unwrap_or(Ending::Stop);
         tracing::info!(
-            cause,
+            ?ending,
             "closing each client connection after its current request"
         );
+        if ending == Ending::Upgrade {
+            // Leaving before Pingora has sent the sockets would leave the successor without them:
+            // it raises the shutdown watch once they are sent (or its tries to send them, about
+            // 5 s, are over).
+            if !*shutdown.borrow() {
+                let _ = tokio::time::timeout(HANDOVER, shutdown.changed()).await;
+            }
+        }
+        let schedule = Schedule::of(
+            ending,
+            self.grace_period,
+            self.graceful_timeout,
+            self.upgrade_drain,
+        );
+        while !schedule.may_leave(signalled.elapsed(), self.pending.count()) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tracing::info!(
+            ?ending,
+            after_ms = u64::try_from(signalled.elapsed().as_millis()).unwrap_or(u64::MAX),
+            left_in_flight = self.pending.count(),
+            "leaving"
+        );
+        crate::telemetry::finish();
+        std::process::exit(0);
     }
 }

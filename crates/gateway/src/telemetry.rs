@@ -2,6 +2,8 @@
 //! overrides the configured filter; Pingora's own `log` records go to the same place), W3C trace
 //! context on every request's span, and OTLP export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
+use std::sync::Mutex;
+
 pub use telemetry::Telemetry;
 
 use crate::config::LogSettings;
@@ -17,4 +19,23 @@ pub fn init(settings: &LogSettings) -> Telemetry {
         filter: &settings.filter,
         json: settings.json,
     })
+}
+
+/// The guard, kept here once the server runs: the process may end from its shutdown notice
+/// rather than by returning from `main`.
+static KEPT: Mutex<Option<Telemetry>> = Mutex::new(None);
+
+/// Keeps the guard until [`finish`].
+pub fn keep(guard: Telemetry) {
+    if let Ok(mut kept) = KEPT.lock() {
+        *kept = Some(guard);
+    }
+}
+
+/// Exports the spans of the last requests and stops the exporter; once.
+pub fn finish() {
+    let guard = KEPT.lock().ok().and_then(|mut kept| kept.take());
+    if let Some(guard) = guard {
+        guard.shutdown();
+    }
 }

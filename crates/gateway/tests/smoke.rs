@@ -881,3 +881,47 @@ async fn a_client_that_sends_a_large_body_first_reads_its_413() {
     drop(gateway);
     backend.stop().await;
 }
+
+/// After SIGQUIT the old process answers what it was answering — here a `generate-test` wait that
+/// outlasts the grace period and the shutdown timeout together — and leaves as soon as it has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigquit_a_waiting_request_is_answered_before_the_old_process_leaves() {
+    let backend = Backend::start("one").await;
+    let mut gateway = Gateway::start(
+        &[backend.address],
+        &[
+            ("AIUT_GATEWAY__GRACE_PERIOD_SECS", "1"),
+            ("AIUT_GATEWAY__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "0"),
+        ],
+    )
+    .await;
+    let url = gateway.url("/api/generate-test");
+    let waiting = tokio::spawn(async move { client().post(url).body("{}").send().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    gateway.signal("QUIT");
+    let answer = waiting
+        .await
+        .expect("the request's task")
+        .expect("answered, not cut");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.expect("a body"), "done");
+    let answered = signalled.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = gateway.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old process stays though it answered everything"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!(
+        "answered {answered:?} after SIGQUIT; the process left {:?} after it ({status})",
+        signalled.elapsed()
+    );
+    assert!(status.success(), "{status}");
+    backend.stop().await;
+}

@@ -13,6 +13,8 @@ use crate::deploy;
 /// How long the gateway may take to notice a stopped replica: a health-check interval (2 s) and
 /// a check's timeout, with room to spare.
 const GATEWAY_NOTICE: Duration = Duration::from_secs(10);
+/// The gateway's `upgrade_drain_secs` and a margin.
+const OLD_GATEWAY_DRAIN: Duration = Duration::from_secs(160);
 use crate::stack::{Deployment, Kind, process, state};
 
 /// `restart`'s options.
@@ -166,9 +168,9 @@ fn upgrade_gateway(
             deploy::log_tail(&old.log, 20)
         );
         process::signal_process(old_pid, Signal::QUIT)?;
-        // The old gateway serves its last requests for Pingora's handover time (5 s) and grace
-        // period, then exits.
-        process::wait_gone_or_kill("the old gateway", old_pid, Duration::from_secs(30));
+        // The old gateway answers the requests it has (a `generate-test` wait among them, up to
+        // its `upgrade_drain_secs`, 150 s) and exits as soon as none is left.
+        process::wait_gone_or_kill("the old gateway", old_pid, OLD_GATEWAY_DRAIN);
     }
     let Some(record) = deployment.service_mut(name) else {
         return Ok(());

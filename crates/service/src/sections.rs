@@ -243,6 +243,11 @@ pub struct GatewaySettings {
     pub grace_period_secs: u64,
     /// After the grace period, how long in-flight requests get to finish (default 2 s).
     pub graceful_shutdown_timeout_secs: u64,
+    /// After SIGQUIT has handed the listening sockets to a successor, how long this process
+    /// stays for the requests it is still answering (event streams aside: their clients resume
+    /// elsewhere); it leaves as soon as there are none (default 150 s, `wait_read_timeout_secs`,
+    /// so a `generate-test` wait is answered, not cut).
+    pub upgrade_drain_secs: u64,
     /// Worker threads of the proxy (default 2).
     pub threads: usize,
     /// Let idle proxy threads take work from busy ones (Pingora's default is on). Off (the
@@ -530,6 +535,7 @@ impl Default for GatewaySettings {
             keepalive_timeout_secs: 60,
             grace_period_secs: 3,
             graceful_shutdown_timeout_secs: 2,
+            upgrade_drain_secs: 150,
             threads: 2,
             metrics_listen: "0.0.0.0:9100".into(),
             work_stealing: false,
