@@ -198,12 +198,12 @@ impl BackgroundService for ShutdownNotice {
             tracing::warn!("cannot watch SIGTERM and SIGQUIT; connections close only at shutdown");
             return;
         };
-        let signalled = tokio::time::Instant::now();
         let mut ending = tokio::select! {
             _ = terminate.recv() => Some(Ending::Stop),
             _ = quit.recv() => Some(Ending::Upgrade),
             _ = shutdown.changed() => None,
         };
+        let signalled = tokio::time::Instant::now();
         self.closing.store(true, Ordering::Relaxed);
         if ending.is_none() {
             // Pingora saw the signal first; ours is on its way.

@@ -636,9 +636,23 @@ async fn event_streams_arrive_as_they_are_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_the_gateway_within_seconds() {
     let backend = Backend::start("one").await;
-    let mut gateway = Gateway::start(&[backend.address], &[]).await;
+    let mut gateway = Gateway::start(
+        &[backend.address],
+        &[
+            ("AIUT_GATEWAY__GRACE_PERIOD_SECS", "2"),
+            ("AIUT_GATEWAY__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "0"),
+        ],
+    )
+    .await;
+    // Older than its grace period: the grace counts from the signal.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
     gateway.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(
+        gateway.child.try_wait().expect("wait").is_none(),
+        "it serves on for its grace period"
+    );
     let deadline = started + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = gateway.child.try_wait().expect("wait") {
@@ -892,9 +906,13 @@ async fn after_sigquit_a_waiting_request_is_answered_before_the_old_process_leav
         &[
             ("AIUT_GATEWAY__GRACE_PERIOD_SECS", "1"),
             ("AIUT_GATEWAY__GRACEFUL_SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("AIUT_GATEWAY__UPGRADE_DRAIN_SECS", "4"),
         ],
     )
     .await;
+    // The drain's limit counts from the signal, not from the start of a process that has run
+    // longer than that.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let url = gateway.url("/api/generate-test");
     let waiting = tokio::spawn(async move { client().post(url).body("{}").send().await });
     tokio::time::sleep(Duration::from_millis(300)).await;
