@@ -20,7 +20,7 @@ use crate::stop::StopArgs;
 pub const OPERATIONS_NOTE: &str = "\
 Operations act on the native deployment by default (state, logs and data in .aiut/, or
 AIUT_STATE_DIR); --compose drives docker compose with docker-compose.yml and deployment/.env
-instead.";
+(or the file AIUT_COMPOSE_ENV_FILE names) instead.";
 
 /// AIunittest's operations: deploy and run the stack, check it, load it, benchmark it.
 #[derive(Debug, Parser)]
@@ -130,7 +130,7 @@ impl Command {
         use crate::compose;
         let compose = |target: &Target| target.compose;
         match self {
-            Command::Deploy { target, .. } if compose(target) => compose::deploy(),
+            Command::Deploy { args, target } if compose(target) => compose::deploy(args.build),
             Command::Deploy { args, .. } => crate::deploy::run(args),
             Command::Stop { target, .. } if compose(target) => compose::stop(),
             Command::Stop { args, .. } => crate::stop::run(args),
@@ -142,7 +142,7 @@ impl Command {
             Command::Status { .. } => crate::status::run(),
             Command::Logs { args, target } if compose(target) => compose::logs(args),
             Command::Logs { args, .. } => crate::logs::run(args),
-            Command::Health { target, .. } if compose(target) => compose::health(),
+            Command::Health { args, target } if compose(target) => compose::health(args),
             Command::Health { args, .. } => crate::health::run(args),
             Command::Monitoring(args) => crate::monitoring::run(args),
             Command::Loadtest(args) => crate::loadtest::run(args),
@@ -250,6 +250,22 @@ mod tests {
             panic!("deploy --compose")
         };
         assert!(target.compose);
+        let Command::Deploy { args, target } = parse("deploy --compose --no-build") else {
+            panic!("deploy --compose --no-build")
+        };
+        assert!(target.compose && !args.build);
+        let Command::Health { args, target } = parse("health --compose") else {
+            panic!("health --compose")
+        };
+        assert!(target.compose && args.url.is_none());
+        let Command::Logs { args, target } = parse("logs --compose gateway -n 5") else {
+            panic!("logs --compose gateway -n 5")
+        };
+        assert!(target.compose);
+        assert_eq!(
+            (args.service.as_deref(), args.lines),
+            (Some("gateway"), Some(5))
+        );
 
         assert_eq!(parse("status"), Command::Status { target: native });
         assert_eq!(
@@ -323,6 +339,10 @@ mod tests {
             "loadtest --users 8 --duration 75s --requests 1000000 --min-success 100 --min-qps 0 --json",
             "loadtest --users 50 --requests 60 --test-lb",
             "loadtest --scenario generate --users 10 --requests 3",
+            "loadtest --url http://127.0.0.1:18080 --scenario generate --model simulator --users 2 \
+             --requests 2 --min-success 100 --max-mean-ms 60000",
+            "loadtest --url http://127.0.0.1:18080 --users 8 --duration 25s --requests 1000000 \
+             --min-success 100 --min-qps 0 --json",
         ] {
             assert!(matches!(parse(line), Command::Loadtest(_)), "{line}");
         }

@@ -50,7 +50,7 @@ pub struct DeployArgs {
     /// refuse to install prerequisites: stop and print the apt-get command instead
     #[arg(long = "no-install", action = clap::ArgAction::SetFalse)]
     pub allow_install: bool,
-    /// use the binaries already built
+    /// use the binaries already built (with --compose: the images already built)
     #[arg(long = "no-build", action = clap::ArgAction::SetFalse)]
     pub build: bool,
     /// use the debug build instead of the release build

@@ -31,6 +31,18 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<bool> {
              stack with --url"
         ),
     };
+    Ok(check(&gateway_url, deployment.as_ref()))
+}
+
+/// The gateway and one task through it only: a stack this machine's state does not describe
+/// (`health --compose`), whatever native deployment may also run here.
+pub fn run_through_gateway(gateway_url: &str) -> bool {
+    check(gateway_url.trim_end_matches('/'), None)
+}
+
+/// The native deployment's services when there is one, then the gateway and a task through it.
+fn check(gateway_url: &str, deployment: Option<&state::Deployment>) -> bool {
+    let gateway_url = gateway_url.to_owned();
     let mut failures = 0;
     let mut report = |what: &str, outcome: Result<String, String>| match outcome {
         Ok(detail) => println!("ok    {what:<22} {detail}"),
@@ -40,7 +52,7 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<bool> {
         }
     };
 
-    if let Some(deployment) = &deployment {
+    if let Some(deployment) = deployment {
         for service in &deployment.services {
             let outcome = match service.pid {
                 Some(pid) if process::is_alive(pid) => {
@@ -69,7 +81,7 @@ pub fn run(args: &HealthArgs) -> anyhow::Result<bool> {
     if failures > 0 {
         println!("\n{failures} check(s) failed");
     }
-    Ok(failures == 0)
+    failures == 0
 }
 
 /// Postgres and Redis as one api replica's `/readyz` reports them.
