@@ -8,6 +8,7 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{Limit, Limits};
@@ -66,7 +67,16 @@ impl Cgroups {
                 fs::write(parent.join("cgroup.subtree_control"), "+memory +pids")?;
             }
         }
-        let probe = self.create("probe", &Limits::default())?;
+        // A name of its own: sandboxes made at the same time (tests side by side, two workers)
+        // each probe, and one removing a shared probe would fail another's, which would then
+        // fall back to rlimits.
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let probe_name = format!(
+            "probe-{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, Ordering::Relaxed)
+        );
+        let probe = self.create(&probe_name, &Limits::default())?;
         probe.remove();
         Ok(())
     }
@@ -204,6 +214,27 @@ fn counter(file: &Path, key: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sandboxes made side by side each find the cgroups (none falls back to rlimits because
+    /// another removed its probe). Where this process may not write cgroups there is nothing to
+    /// find, and nothing to check.
+    #[test]
+    fn sandboxes_made_at_once_all_find_the_cgroups() {
+        if Cgroups::detect().is_none() {
+            eprintln!("no writable cgroup hierarchy here");
+            return;
+        }
+        let found: Vec<bool> = std::thread::scope(|scope| {
+            let finders: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| (0..25).all(|_| Cgroups::detect().is_some())))
+                .collect();
+            finders
+                .into_iter()
+                .map(|finder| finder.join().unwrap_or(false))
+                .collect()
+        });
+        assert!(found.iter().all(|&found| found), "{found:?}");
+    }
 
     #[test]
     fn counters_are_read_by_name() {
