@@ -150,6 +150,32 @@ fn backend_of(service: &ServiceRecord) -> anyhow::Result<String> {
         .with_context(|| format!("{} has no port", service.name))
 }
 
+/// How long after `since` the gateway had `replica` (at `backend`) in its rotation again, as
+/// the table shows it; "never" when it did not within [`GATEWAY_TAKES_BACK`], which is a problem.
+fn back_in_rotation(
+    stack: &Stack,
+    replica: &ServiceRecord,
+    backend: &str,
+    since: Instant,
+    problems: &mut Vec<String>,
+) -> String {
+    if deploy::wait_backend(
+        &stack.deployment.gateway_url,
+        backend,
+        true,
+        GATEWAY_TAKES_BACK,
+    ) {
+        format!("{:.1} s", since.elapsed().as_secs_f64())
+    } else {
+        problems.push(format!(
+            "the gateway has not taken {} back after {} s",
+            replica.name,
+            GATEWAY_TAKES_BACK.as_secs()
+        ));
+        "never".into()
+    }
+}
+
 fn kill_api(stack: &mut Stack) -> anyhow::Result<Injected> {
     let replica = pick(stack, Kind::Api, 0)?;
     let pid = running_pid(&replica)?;
@@ -168,21 +194,7 @@ fn kill_api(stack: &mut Stack) -> anyhow::Result<Injected> {
     start_again(stack, &replica.name)?;
     let healthy = killed.elapsed();
     let mut problems = Vec::new();
-    let back = if deploy::wait_backend(
-        &stack.deployment.gateway_url,
-        &backend,
-        true,
-        GATEWAY_TAKES_BACK,
-    ) {
-        format!("{:.1} s", killed.elapsed().as_secs_f64())
-    } else {
-        problems.push(format!(
-            "the gateway has not taken {} back after {} s",
-            replica.name,
-            GATEWAY_TAKES_BACK.as_secs()
-        ));
-        "never".into()
-    };
+    let back = back_in_rotation(stack, &replica, &backend, killed, &mut problems);
     Ok(Injected {
         what: format!(
             "SIGKILL to {} (pid {pid}); started again: healthy after {:.1} s, back in the \
@@ -452,21 +464,7 @@ fn freeze_api(stack: &mut Stack) -> anyhow::Result<Injected> {
     std::thread::sleep(FREEZE);
     drop(thaw);
     let mut problems = Vec::new();
-    let back = if deploy::wait_backend(
-        &stack.deployment.gateway_url,
-        &backend,
-        true,
-        GATEWAY_TAKES_BACK,
-    ) {
-        format!("{:.1} s", frozen.elapsed().as_secs_f64())
-    } else {
-        problems.push(format!(
-            "the gateway has not taken {} back after {} s",
-            replica.name,
-            GATEWAY_TAKES_BACK.as_secs()
-        ));
-        "never".into()
-    };
+    let back = back_in_rotation(stack, &replica, &backend, frozen, &mut problems);
     Ok(Injected {
         what: format!(
             "{} (pid {pid}) frozen with SIGSTOP for {} s, then SIGCONT; in the gateway's \
