@@ -49,6 +49,23 @@ pub fn finish(
 }
 
 /// The first 200 characters of `text`, marked when cut.
+/// What kind of transport failure a request met, in a few words for a failure table.
+pub fn transport_kind(error: &ureq::Error) -> &'static str {
+    match error {
+        ureq::Error::Timeout(_) => "timeout",
+        ureq::Error::ConnectionFailed => "connection failed",
+        ureq::Error::HostNotFound => "host not found",
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused",
+            std::io::ErrorKind::ConnectionReset => "connection reset",
+            std::io::ErrorKind::UnexpectedEof => "connection closed",
+            std::io::ErrorKind::TimedOut => "timeout",
+            _ => "i/o",
+        },
+        _ => "other",
+    }
+}
+
 pub fn snippet(text: &str) -> String {
     let mut short: String = text.chars().take(200).collect();
     if short.len() < text.len() {

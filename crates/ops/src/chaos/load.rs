@@ -228,18 +228,7 @@ struct Failure {
 }
 
 fn transport(error: &ureq::Error) -> Failure {
-    let kind = match error {
-        ureq::Error::Timeout(_) => "timeout",
-        ureq::Error::ConnectionFailed => "connection failed",
-        ureq::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => "connection refused",
-            std::io::ErrorKind::ConnectionReset => "connection reset",
-            std::io::ErrorKind::UnexpectedEof => "connection closed",
-            std::io::ErrorKind::TimedOut => "timeout",
-            _ => "i/o",
-        },
-        _ => "other",
-    };
+    let kind = crate::client::transport_kind(error);
     Failure {
         kind: format!("transport ({kind})"),
         example: error.to_string(),

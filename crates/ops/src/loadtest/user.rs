@@ -126,19 +126,7 @@ fn backend_of(response: &ureq::http::Response<ureq::Body>) -> Option<String> {
 
 /// A failure's kind for a request that got no answer.
 fn transport_failure(stage: &str, error: &ureq::Error) -> Failure {
-    let kind = match error {
-        ureq::Error::Timeout(_) => "timeout",
-        ureq::Error::ConnectionFailed => "connection failed",
-        ureq::Error::HostNotFound => "host not found",
-        ureq::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => "connection refused",
-            std::io::ErrorKind::ConnectionReset => "connection reset",
-            std::io::ErrorKind::UnexpectedEof => "connection closed",
-            std::io::ErrorKind::TimedOut => "timeout",
-            _ => "i/o",
-        },
-        _ => "other",
-    };
+    let kind = crate::client::transport_kind(error);
     Failure {
         kind: format!("{stage}transport ({kind})"),
         example: error.to_string(),
