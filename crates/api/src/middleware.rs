@@ -1,11 +1,13 @@
 //! Layers every response passes through: the request id, the replica's name, and metrics.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use service::sections::{AccessLog, LogSettings};
 use telemetry::propagation;
 use tracing::Instrument;
 
@@ -16,6 +18,54 @@ pub static X_BACKEND_INSTANCE: HeaderName = HeaderName::from_static("x-backend-i
 
 /// Paths polled by health checks and scrapers: traced only when the caller sends a trace.
 const PROBES: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Reads that cost nothing and are asked all the time (pages load them, monitors poll them): with
+/// the probes, the routine requests the access log samples.
+const CHEAP_READS: [&str; 4] = ["/api/languages", "/api/models", "/api/health", "/"];
+
+/// Routine requests seen by this process, for the access log's one-in-N sample.
+static ROUTINE_SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// How the access log records one finished request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccessLine {
+    Skip,
+    Debug,
+    Info,
+    Warn,
+}
+
+/// Whether a request is routine: a probe, a scrape, a cheap read or a UI asset, by GET or HEAD.
+fn is_routine(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && (PROBES.contains(&path) || CHEAP_READS.contains(&path) || path.starts_with("/assets/"))
+}
+
+/// The access log's decision: slow requests and server errors always (as warnings); otherwise
+/// nothing when the log is off, one in `routine_sample_every` of the routine requests that went
+/// well, and every other request at the configured level. `routine_seen` counts the routine
+/// requests before this one.
+fn access_line(
+    settings: &LogSettings,
+    routine: bool,
+    status: u16,
+    latency: Duration,
+    routine_seen: impl FnOnce() -> u64,
+) -> AccessLine {
+    if status >= 500 || latency >= Duration::from_millis(settings.slow_request_ms) {
+        return AccessLine::Warn;
+    }
+    let level = match settings.access {
+        AccessLog::Off => return AccessLine::Skip,
+        AccessLog::Debug => AccessLine::Debug,
+        AccessLog::Info => AccessLine::Info,
+    };
+    let every = u64::from(settings.routine_sample_every.max(1));
+    if routine && status < 400 && !routine_seen().is_multiple_of(every) {
+        return AccessLine::Skip;
+    }
+    level
+}
 
 /// An id is kept when it is short, visible ASCII; anything else is replaced, so logs stay clean.
 fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
@@ -39,6 +89,7 @@ pub async fn request_context(
         .and_then(acceptable_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = request.method().clone();
+    let routine = is_routine(&method, request.uri().path());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -59,12 +110,16 @@ pub async fn request_context(
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "request completed"
-        );
+    let latency = started.elapsed();
+    let line = access_line(&state.settings.log, routine, status, latency, || {
+        ROUTINE_SEEN.fetch_add(1, Ordering::Relaxed)
+    });
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    span.in_scope(|| match line {
+        AccessLine::Skip => {}
+        AccessLine::Debug => tracing::debug!(status, latency_ms, "request completed"),
+        AccessLine::Info => tracing::info!(status, latency_ms, "request completed"),
+        AccessLine::Warn => tracing::warn!(status, latency_ms, "request completed"),
     });
     span.record("status", status);
     if status >= 500 {
@@ -223,6 +278,81 @@ mod tests {
         );
         for line in &lines {
             assert_eq!(line["span"]["request_id"], "req-42", "{line}");
+        }
+    }
+
+    #[test]
+    fn routine_requests_are_sampled_and_everything_else_is_logged() {
+        let settings = LogSettings {
+            routine_sample_every: 10,
+            ..LogSettings::default()
+        };
+        let fast = Duration::from_millis(2);
+        let mut seen = 0_u64;
+        let mut logged = 0;
+        for _ in 0..100 {
+            let line = access_line(&settings, true, 200, fast, || {
+                seen += 1;
+                seen - 1
+            });
+            if line == AccessLine::Info {
+                logged += 1;
+            } else {
+                assert_eq!(line, AccessLine::Skip);
+            }
+        }
+        assert_eq!(logged, 10, "one routine request in ten");
+        let never = || -> u64 { panic!("not a sampled request") };
+        assert_eq!(
+            access_line(&settings, false, 200, fast, never),
+            AccessLine::Info
+        );
+        assert_eq!(
+            access_line(&settings, true, 404, fast, || 3),
+            AccessLine::Info
+        );
+        assert_eq!(
+            access_line(&settings, true, 503, fast, never),
+            AccessLine::Warn
+        );
+        let slow = Duration::from_millis(settings.slow_request_ms);
+        assert_eq!(
+            access_line(&settings, true, 200, slow, never),
+            AccessLine::Warn
+        );
+
+        let off = LogSettings {
+            access: AccessLog::Off,
+            ..settings.clone()
+        };
+        assert_eq!(access_line(&off, false, 201, fast, never), AccessLine::Skip);
+        assert_eq!(access_line(&off, false, 500, fast, never), AccessLine::Warn);
+        let debug = LogSettings {
+            access: AccessLog::Debug,
+            routine_sample_every: 1,
+            ..settings
+        };
+        assert_eq!(
+            access_line(&debug, true, 200, fast, || 7),
+            AccessLine::Debug
+        );
+    }
+
+    #[test]
+    fn probes_cheap_reads_and_assets_are_routine_and_task_routes_are_not() {
+        for path in [
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/api/languages",
+            "/",
+            "/assets/app.js",
+        ] {
+            assert!(is_routine(&Method::GET, path), "{path}");
+            assert!(!is_routine(&Method::POST, path), "{path}");
+        }
+        for path in ["/api/tasks", "/api/queue", "/api/tasks/1/events"] {
+            assert!(!is_routine(&Method::GET, path), "{path}");
         }
     }
 

@@ -21,5 +21,10 @@ pub fn init_service(service: &'static str, settings: &LogSettings) -> Telemetry 
         service,
         filter: &settings.filter,
         json: settings.json,
+        file: telemetry::LogFile::at(
+            settings.file.as_deref(),
+            settings.max_file_bytes(),
+            settings.max_files,
+        ),
     })
 }

@@ -18,6 +18,11 @@ pub fn init(settings: &LogSettings) -> Telemetry {
         service: SERVICE_NAME,
         filter: &settings.filter,
         json: settings.json,
+        file: telemetry::LogFile::at(
+            settings.file.as_deref(),
+            settings.max_file_bytes(),
+            settings.max_files,
+        ),
     })
 }
 

@@ -400,7 +400,7 @@ pub fn wait_healthy(deployment: &Deployment, name: &str) -> anyhow::Result<()> {
             && !process::is_alive(pid)
         {
             println!("exited");
-            anyhow::bail!("{name} exited at start\n{}", log_tail(&service.log, 25));
+            anyhow::bail!("{name} exited at start\n{}", service_log_tail(service, 25));
         }
         match probe::check(&service.health, Duration::from_secs(2)) {
             Ok(()) => {
@@ -414,7 +414,7 @@ pub fn wait_healthy(deployment: &Deployment, name: &str) -> anyhow::Result<()> {
             anyhow::bail!(
                 "{name} was not healthy after {} s ({last_error})\n{}",
                 START_TIMEOUT.as_secs(),
-                log_tail(&service.log, 25)
+                service_log_tail(service, 25)
             );
         }
         print!(".");
@@ -571,6 +571,17 @@ pub fn install_binaries(root: &Path, profile: &str, bin_dir: &Path) -> anyhow::R
         fs::rename(&temporary, bin_dir.join(name))?;
     }
     Ok(())
+}
+
+/// The last lines of a service's log for an error message, with what it wrote to stdout and
+/// stderr outside its logger (a start-up error, a panic) when that is kept apart.
+pub fn service_log_tail(service: &ServiceRecord, lines: usize) -> String {
+    let console = service.console_log();
+    let mut tail = log_tail(&service.log, lines);
+    if console != service.log && fs::metadata(&console).is_ok_and(|metadata| metadata.len() > 0) {
+        tail.push_str(&log_tail(&console, lines));
+    }
+    tail
 }
 
 /// The last lines of a log, indented, for an error message.

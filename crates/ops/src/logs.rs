@@ -49,16 +49,26 @@ pub fn run(args: &LogArgs) -> anyhow::Result<bool> {
             names.join(", ")
         );
     }
-    let prefix = chosen.len() > 1;
+    // A service that writes its log itself keeps what it printed outside its logger (a start-up
+    // error, a panic) beside it; shown when there is any.
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for service in chosen {
+        files.push((service.name.clone(), service.log.clone()));
+        let console = service.console_log();
+        if console != service.log && fs::metadata(&console).is_ok_and(|meta| meta.len() > 0) {
+            files.push((format!("{} (console)", service.name), console));
+        }
+    }
+    let prefix = files.len() > 1;
     let mut followed: Vec<(String, PathBuf, u64)> = Vec::new();
     let last_lines = args.lines.unwrap_or(DEFAULT_LINES);
-    for service in chosen {
-        let text = fs::read_to_string(&service.log).unwrap_or_default();
+    for (name, path) in files {
+        let text = fs::read_to_string(&path).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         for line in &lines[lines.len().saturating_sub(last_lines)..] {
-            print_line(&service.name, line, prefix);
+            print_line(&name, line, prefix);
         }
-        followed.push((service.name.clone(), service.log.clone(), text.len() as u64));
+        followed.push((name, path, text.len() as u64));
     }
     if !args.follow {
         return Ok(true);
@@ -94,7 +104,7 @@ pub fn run(args: &LogArgs) -> anyhow::Result<bool> {
 
 fn print_line(name: &str, line: &str, prefix: bool) {
     if prefix {
-        println!("{name:<14} | {line}");
+        println!("{name:<16} | {line}");
     } else {
         println!("{line}");
     }

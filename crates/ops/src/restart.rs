@@ -165,7 +165,7 @@ fn upgrade_gateway(
         anyhow::ensure!(
             process::is_alive(new_pid),
             "the new gateway exited at start\n{}",
-            deploy::log_tail(&old.log, 20)
+            deploy::service_log_tail(&old, 20)
         );
         process::signal_process(old_pid, Signal::QUIT)?;
         // The old gateway answers the requests it has (a `generate-test` wait among them, up to

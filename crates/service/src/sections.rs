@@ -100,6 +100,36 @@ pub struct LogSettings {
     /// `tracing` filter directives, e.g. `info,api=debug`; `RUST_LOG` wins when set.
     pub filter: String,
     pub json: bool,
+    /// A file the service writes its logs to itself, rotated by size; none: stdout (containers,
+    /// systemd and Kubernetes collect it there).
+    pub file: Option<std::path::PathBuf>,
+    /// The log file is rotated once it has grown past this many MiB.
+    pub max_file_mb: u64,
+    /// Rotated files kept beside the current one; older ones are deleted.
+    pub max_files: usize,
+    /// The level of the api's access log, a line per request: `info`, `debug` or `off`.
+    pub access: AccessLog,
+    /// Routine requests (probes, scrapes and cheap reads, answered below 400 and faster than
+    /// `slow_request_ms`) are logged one in this many; 1 logs every one.
+    pub routine_sample_every: u32,
+    /// A request slower than this is always logged (at `warn`), whatever its kind.
+    pub slow_request_ms: u64,
+}
+
+/// The level of the access log's lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLog {
+    Info,
+    Debug,
+    Off,
+}
+
+impl LogSettings {
+    /// The log file's size limit in bytes.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_mb.max(1).saturating_mul(1024 * 1024)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -450,6 +480,12 @@ impl Default for LogSettings {
         LogSettings {
             filter: "info".into(),
             json: false,
+            file: None,
+            max_file_mb: 64,
+            max_files: 4,
+            access: AccessLog::Info,
+            routine_sample_every: 100,
+            slow_request_ms: 1_000,
         }
     }
 }

@@ -51,6 +51,12 @@ pub struct SimulatorConfig {
     pub log_filter: String,
     /// Log JSON lines instead of text.
     pub log_json: bool,
+    /// A file the binary writes its logs to itself, rotated by size; none: stdout.
+    pub log_file: Option<std::path::PathBuf>,
+    /// The log file is rotated once it has grown past this many MiB.
+    pub log_max_file_mb: u64,
+    /// Rotated log files kept beside the current one.
+    pub log_max_files: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -74,6 +80,9 @@ impl Default for SimulatorConfig {
             script: Vec::new(),
             log_filter: "info".into(),
             log_json: false,
+            log_file: None,
+            log_max_file_mb: 64,
+            log_max_files: 4,
         }
     }
 }

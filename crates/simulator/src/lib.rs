@@ -328,5 +328,10 @@ pub fn init_telemetry(config: &SimulatorConfig) -> telemetry::Telemetry {
         service: SERVICE_NAME,
         filter: &config.log_filter,
         json: config.log_json,
+        file: telemetry::LogFile::at(
+            config.log_file.as_deref(),
+            config.log_max_file_mb.max(1).saturating_mul(1024 * 1024),
+            config.log_max_files,
+        ),
     })
 }

@@ -1,7 +1,9 @@
 //! The process's logging and tracing, set up once at start by every service.
 //!
 //! - Logs go to stdout, as text or JSON lines ([`crate::json`]); `RUST_LOG` overrides the
-//!   configured filter.
+//!   configured filter. With a [`LogFile`], they go to that file instead, written by a thread of
+//!   their own (a request never waits on the disk unless that thread has fallen 128 000 lines
+//!   behind) and rotated by size, a bounded number of old files kept.
 //! - Spans always carry W3C trace context (trace and span ids, the sampling flag), so a
 //!   `traceparent` flows between the services and logs name the trace, whether or not traces are
 //!   exported.
@@ -15,7 +17,14 @@
 //! The spans exported are those at `INFO` and above whatever the log filter says, with the
 //! `WARN` and `ERROR` events inside them as span events.
 
+use std::fs::OpenOptions;
 use std::io::IsTerminal;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use file_rotate::compression::Compression;
+use file_rotate::suffix::AppendCount;
+use file_rotate::{ContentLimit, FileRotate};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Key, Value};
@@ -25,11 +34,13 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
+use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::{FmtSpan, JsonFields};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::layer::{self, Filter};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -46,6 +57,56 @@ pub struct Options<'a> {
     pub filter: &'a str,
     /// JSON lines instead of text.
     pub json: bool,
+    /// A file the process writes its logs to itself, instead of stdout.
+    pub file: Option<LogFile<'a>>,
+}
+
+/// A log file, rotated by size: `<path>` is written, `<path>.1` is the newest rotated file, and
+/// files beyond `keep` are deleted, so the logs never take more than about
+/// `(keep + 1) × max_bytes` on disk.
+#[derive(Debug, Clone, Copy)]
+pub struct LogFile<'a> {
+    pub path: &'a Path,
+    /// The file is rotated once it has grown past this size (a line is never split).
+    pub max_bytes: u64,
+    /// Rotated files kept beside the current one (at least one).
+    pub keep: usize,
+}
+
+impl<'a> LogFile<'a> {
+    /// The file at `path`, when a path is configured.
+    pub fn at(path: Option<&'a Path>, max_bytes: u64, keep: usize) -> Option<LogFile<'a>> {
+        path.map(|path| LogFile {
+            path,
+            max_bytes,
+            keep,
+        })
+    }
+}
+
+/// Opens the rotating file and the thread that writes it. The file is opened once here, so a
+/// path that cannot be written is an error rather than a panic in the writer.
+fn rotating_writer(file: &LogFile<'_>) -> std::io::Result<(NonBlocking, WorkerGuard)> {
+    let path = std::path::absolute(file.path)?;
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    let mut options = OpenOptions::new();
+    options.create(true).append(true).mode(0o640);
+    options.open(&path)?;
+    let max_bytes = usize::try_from(file.max_bytes.max(1)).unwrap_or(usize::MAX);
+    let rotating = FileRotate::new(
+        &path,
+        AppendCount::new(file.keep.max(1)),
+        ContentLimit::BytesSurpassed(max_bytes),
+        Compression::None,
+        Some(options),
+    );
+    // Not lossy: a line is only ever delayed, never dropped.
+    Ok(NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(rotating))
 }
 
 /// Held by `main` for the process's life: [`Telemetry::shutdown`] (or dropping it) exports the
@@ -54,6 +115,8 @@ pub struct Options<'a> {
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
     exporting: bool,
+    /// Writes what is still queued for the log file when dropped (after the exporter's stop).
+    _log_file: Option<WorkerGuard>,
 }
 
 impl Telemetry {
@@ -163,6 +226,7 @@ fn subscriber<W>(
     filter: EnvFilter,
     provider: &SdkTracerProvider,
     writer: W,
+    ansi: bool,
 ) -> impl tracing::Subscriber + Send + Sync + 'static
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -173,7 +237,7 @@ where
         .with_filter(TraceFilter);
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(writer)
-        .with_ansi(std::io::stdout().is_terminal())
+        .with_ansi(ansi)
         .with_span_events(FmtSpan::NONE);
     let logs = if options.json {
         logs.with_ansi(false)
@@ -212,14 +276,29 @@ pub fn init(options: &Options<'_>) -> Telemetry {
         }
     }
     let provider = builder.build();
-    let installed = subscriber(options, filter, &provider, std::io::stdout).try_init();
+    let mut file_error = None;
+    let (writer, ansi, log_file) = match options.file.as_ref().map(rotating_writer) {
+        Some(Ok((writer, guard))) => (BoxMakeWriter::new(writer), false, Some(guard)),
+        outcome => {
+            if let Some(Err(error)) = outcome {
+                file_error = Some(error);
+            }
+            let ansi = std::io::stdout().is_terminal();
+            (BoxMakeWriter::new(std::io::stdout), ansi, None)
+        }
+    };
+    let installed = subscriber(options, filter, &provider, writer, ansi).try_init();
     if installed.is_err() {
         // Another subscriber is in place; this provider would never see a span.
         let _ = provider.shutdown();
         return Telemetry {
             provider: None,
             exporting: false,
+            _log_file: None,
         };
+    }
+    if let (Some(error), Some(file)) = (file_error, options.file) {
+        tracing::warn!(%error, path = %file.path.display(), "cannot write the log file; logging to stdout");
     }
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     opentelemetry::global::set_tracer_provider(provider.clone());
@@ -231,6 +310,7 @@ pub fn init(options: &Options<'_>) -> Telemetry {
     Telemetry {
         provider: Some(provider),
         exporting,
+        _log_file: log_file,
     }
 }
 
@@ -279,12 +359,81 @@ mod tests {
             service: "aiut-test",
             filter: "info",
             json: true,
+            file: None,
         };
-        let subscriber = subscriber(&options, EnvFilter::new("info"), &provider, move || {
-            writer.clone()
-        });
+        let subscriber = subscriber(
+            &options,
+            EnvFilter::new("info"),
+            &provider,
+            move || writer.clone(),
+            false,
+        );
         tracing::subscriber::with_default(subscriber, run);
         captured.lines()
+    }
+
+    #[test]
+    fn a_log_file_is_rotated_by_size_and_old_files_are_deleted() {
+        let folder = std::env::temp_dir().join(format!("aiut-log-rotation-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        let path = folder.join("nested").join("api-1.log");
+        let file = LogFile {
+            path: &path,
+            max_bytes: 4_096,
+            keep: 2,
+        };
+        let (writer, guard) = rotating_writer(&file).expect("a writable folder");
+        let provider = SdkTracerProvider::builder().build();
+        let options = Options {
+            service: "aiut-test",
+            filter: "info",
+            json: true,
+            file: Some(file),
+        };
+        let subscriber = subscriber(&options, EnvFilter::new("info"), &provider, writer, false);
+        tracing::subscriber::with_default(subscriber, || {
+            for line in 0..400 {
+                tracing::info!(line, padding = "x".repeat(40), "request completed");
+            }
+        });
+        // Dropping the guard writes what the writer thread still holds.
+        drop(guard);
+
+        let mut names: Vec<String> = std::fs::read_dir(path.parent().expect("a folder"))
+            .expect("the folder")
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, ["api-1.log", "api-1.log.1", "api-1.log.2"]);
+        let mut last_lines = Vec::new();
+        for name in &names {
+            let text = std::fs::read_to_string(path.with_file_name(name)).expect("a log");
+            assert!(text.len() <= 4_096 + 512, "{name}: {} bytes", text.len());
+            for line in text.lines() {
+                let value: serde_json::Value = serde_json::from_str(line).expect("whole lines");
+                last_lines.push(value["line"].as_i64().expect("the field"));
+            }
+        }
+        // The newest line is in the current file, and the oldest ones were deleted.
+        assert!(last_lines.contains(&399), "{last_lines:?}");
+        assert!(!last_lines.contains(&0), "{last_lines:?}");
+        let _ = std::fs::remove_dir_all(&folder);
+    }
+
+    #[test]
+    fn a_log_file_that_cannot_be_written_is_an_error_not_a_panic() {
+        let file = LogFile {
+            path: Path::new("/proc/version/inside.log"),
+            max_bytes: 1_024,
+            keep: 1,
+        };
+        assert!(rotating_writer(&file).is_err());
     }
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

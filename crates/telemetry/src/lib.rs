@@ -7,4 +7,4 @@ pub mod json;
 pub mod process;
 pub mod propagation;
 
-pub use init::{Options, Telemetry, init};
+pub use init::{LogFile, Options, Telemetry, init};

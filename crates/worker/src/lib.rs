@@ -23,5 +23,10 @@ pub fn init_telemetry(settings: &service::sections::LogSettings) -> telemetry::T
         service: SERVICE_NAME,
         filter: &settings.filter,
         json: settings.json,
+        file: telemetry::LogFile::at(
+            settings.file.as_deref(),
+            settings.max_file_bytes(),
+            settings.max_files,
+        ),
     })
 }

@@ -126,7 +126,7 @@ pub fn wait_healthy(service: &ServiceRecord, limit: Duration) -> anyhow::Result<
             anyhow::bail!(
                 "{} exited at start\n{}",
                 service.name,
-                deploy::log_tail(&service.log, 15)
+                deploy::service_log_tail(service, 15)
             );
         }
         match probe::check(&service.health, Duration::from_secs(1)) {

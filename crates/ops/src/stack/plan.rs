@@ -171,6 +171,17 @@ pub fn plan(inputs: &Inputs<'_>) -> anyhow::Result<Plan> {
         http(ports.gateway, "/health"),
     ));
 
+    // Our services write and rotate their logs themselves: a load test must not fill the disk.
+    for service in services.iter_mut() {
+        let variable = match service.kind {
+            Kind::Simulator => "AIUT_SIM_LOG_FILE",
+            Kind::Api | Kind::Worker | Kind::Gateway => "AIUT_LOG__FILE",
+            _ => continue,
+        };
+        let path = service.log.to_string_lossy().into_owned();
+        service.env.insert(variable.to_owned(), path);
+    }
+
     let mut scrape: Vec<(&str, Vec<u16>)> = vec![
         ("gateway", vec![ports.gateway_metrics]),
         ("api", ports.api.clone()),
@@ -498,6 +509,43 @@ mod tests {
     }
 
     /// Passwords reach the exporters through their environment, never their command lines.
+    #[test]
+    fn our_services_write_and_rotate_their_own_logs() {
+        let plan = make(&ports());
+        for service in &plan.services {
+            let variable = match service.kind {
+                Kind::Simulator => Some("AIUT_SIM_LOG_FILE"),
+                Kind::Api | Kind::Worker | Kind::Gateway => Some("AIUT_LOG__FILE"),
+                _ => None,
+            };
+            match variable {
+                Some(variable) => {
+                    assert_eq!(
+                        service.env.get(variable).map(PathBuf::from),
+                        Some(service.log.clone()),
+                        "{}",
+                        service.name
+                    );
+                    assert_ne!(service.console_log(), service.log, "{}", service.name);
+                }
+                None => {
+                    assert!(
+                        !service.env.contains_key("AIUT_LOG__FILE"),
+                        "{}",
+                        service.name
+                    );
+                    assert_eq!(service.console_log(), service.log, "{}", service.name);
+                }
+            }
+        }
+        let api = plan
+            .services
+            .iter()
+            .find(|s| s.name == "api-1")
+            .expect("api-1");
+        assert!(api.console_log().ends_with("logs/api-1.console.log"));
+    }
+
     #[test]
     fn no_password_is_on_a_command_line() {
         let options = options();

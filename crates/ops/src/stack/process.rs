@@ -50,10 +50,10 @@ pub fn command(service: &ServiceRecord) -> Command {
 }
 
 /// Starts the service in a process group of its own (so `stop` reaches its children too and a
-/// Ctrl-C in the deploying shell does not), output appended to its log.
+/// Ctrl-C in the deploying shell does not), output appended to its console log.
 pub fn spawn(service: &ServiceRecord) -> anyhow::Result<Child> {
     let mut command = command(service);
-    launch::log_to(&mut command, launch::open_log(&service.log)?)?.process_group(0);
+    launch::log_to(&mut command, launch::open_log(&service.console_log())?)?.process_group(0);
     launch::start(
         &mut command,
         format_args!("{} ({})", service.name, service.program.display()),

@@ -24,6 +24,17 @@ pub enum Kind {
     Exporter,
 }
 
+impl Kind {
+    /// Our own services write their log file themselves, rotated by size (`[log] file`); their
+    /// stdout and stderr keep only what comes before the logger or outside it (a panic).
+    pub fn writes_own_log(self) -> bool {
+        matches!(
+            self,
+            Kind::Simulator | Kind::Api | Kind::Worker | Kind::Gateway
+        )
+    }
+}
+
 /// How to tell that a service is ready.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "probe", rename_all = "kebab-case")]
@@ -59,6 +70,18 @@ pub struct ServiceRecord {
     pub pid: Option<u32>,
     /// Seconds since the Unix epoch.
     pub started_at: Option<u64>,
+}
+
+impl ServiceRecord {
+    /// Where the process's stdout and stderr go: its log, or beside it for a service that writes
+    /// its log itself (`api-1.log` → `api-1.console.log`).
+    pub fn console_log(&self) -> PathBuf {
+        if self.kind.writes_own_log() {
+            self.log.with_extension("console.log")
+        } else {
+            self.log.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
