@@ -84,3 +84,17 @@ create constraint trigger tasks_queue_depth_apply_delete
     after delete on tasks deferrable initially deferred
     for each row when (old.status = 'queued')
     execute function queue_depth_apply();
+
+-- A truncate fires no row triggers: it empties the queue, so it empties the counters.
+create function queue_depth_reset() returns trigger
+language plpgsql as $$
+begin
+    update queue_depth set queued = 0;
+    return null;
+end
+$$;
+
+create trigger tasks_queue_depth_truncate
+    after truncate on tasks
+    for each statement
+    execute function queue_depth_reset();

@@ -226,6 +226,14 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(
         (503, 503),
         "after a bulk insert"
     );
+
+    sqlx::query("truncate tasks")
+        .execute(&pool)
+        .await
+        .expect("a truncate");
+    assert_eq!(depth_and_count(&pool).await, (0, 0), "after a truncate");
+    create(&pool, "owner-0", 100).await;
+    assert_eq!(depth_and_count(&pool).await, (1, 1), "after a create");
 }
 
 #[sqlx::test(migrations = false)]
