@@ -349,6 +349,7 @@ mod tests {
         for line in [
             "bench api",
             "bench api --requests 10 --concurrency 2 --json",
+            "bench api --backlog 0,100000 --rounds 3 --api-binary old/aiut-api",
             "bench gateway --requests 10 --concurrency 2 --rounds 1 --no-gzip --json",
             "bench generation",
             "bench generation --language python --reruns 5 --max-rounds 2 --json out.json",
@@ -363,6 +364,8 @@ mod tests {
             "bench",
             "bench worker",
             "bench api --requests 0",
+            "bench api --backlog 0,lots",
+            "bench api --backlog -5",
             "bench gateway --rounds x",
             "bench generation --language cobol",
             "bench generation --reruns x",

@@ -59,6 +59,14 @@ pub fn cpu_ticks_with_children(pid: u32) -> u64 {
     own + children
 }
 
+/// CPU ticks used so far by each of `pids` that still exists, summed.
+pub fn cpu_ticks_of(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|&pid| stat(pid))
+        .map(|stat| cpu_ticks(&stat))
+        .sum()
+}
+
 /// Clock ticks per second, for `/proc`'s CPU times.
 pub fn clock_ticks_per_second() -> f64 {
     rustix::param::clock_ticks_per_second() as f64

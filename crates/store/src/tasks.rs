@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{CacheKey, Progress, TaskId, TaskSpec, TaskStatus};
-use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::cache::CachedResult;
@@ -33,6 +33,52 @@ macro_rules! summary_columns {
          prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at, \
          null::jsonb as result_units, model_used, provider_retries, warnings, traceparent, \
          validate, keep, null::jsonb as validation"
+    };
+}
+
+/// The place in the queue (1 = next) of the queued task `t`, null for any other task. Claims go
+/// oldest first, by `(created_at, id)`, so it is one more than the queued tasks before `t` in that
+/// order. Rather than count those (the whole queue, for the newest task), it counts the shorter
+/// side: the tasks before `t`, or those after it taken from the depth `queue_depth` keeps, with
+/// `t`'s age between the oldest and the newest queued task as the guide. Both sides walk the
+/// partial index `tasks_queued_idx` from `t`'s key; the depth and the count see one snapshot.
+/// The task's own row must be visible to the statement (for a row the same statement inserts,
+/// see [`create_task`]).
+macro_rules! queue_position {
+    ($t:literal) => {
+        concat!(
+            "case when ",
+            $t,
+            ".status <> 'queued' then null \
+             when ",
+            $t,
+            ".created_at - (select min(created_at) from tasks where status = 'queued') \
+                  <= (select max(created_at) from tasks where status = 'queued') - ",
+            $t,
+            ".created_at \
+             then (select count(*) + 1 from tasks ahead where ahead.status = 'queued' \
+                   and (ahead.created_at, ahead.id) < (",
+            $t,
+            ".created_at, ",
+            $t,
+            ".id)) \
+             else (select coalesce(sum(queued), 0) from queue_depth)::bigint \
+                  - (select count(*) from tasks behind where behind.status = 'queued' \
+                     and (behind.created_at, behind.id) > (",
+            $t,
+            ".created_at, ",
+            $t,
+            ".id)) \
+             end"
+        )
+    };
+}
+
+/// The number of queued tasks, as of the statement's snapshot: the sum of the counters the
+/// triggers of `tasks` keep (migration `queue_depth_counter`), 64 rows instead of the queue.
+macro_rules! queue_depth {
+    () => {
+        "(select coalesce(sum(queued), 0) from queue_depth)::bigint"
     };
 }
 
@@ -182,42 +228,55 @@ async fn create_task_once(
             .bind(token)
             .execute(&mut *tx)
             .await?;
-        let existing: Option<TaskRow> = sqlx::query_as(concat!(
-            "select ",
-            full_columns!(),
-            " from tasks where create_token = $1"
-        ))
+        // The look-up's snapshot follows the token's lock; the owner's lock is taken in passing.
+        let existing: Option<Uuid> = sqlx::query_scalar(
+            "select (select id from tasks where create_token = $1) \
+             from (select pg_advisory_xact_lock(hashtextextended($2, 0))) as owner_locked",
+        )
         .bind(token)
-        .fetch_optional(&mut *tx)
+        .bind(new.owner)
+        .fetch_one(&mut *tx)
         .await?;
         if let Some(existing) = existing {
+            let existing = task_by_id(&mut tx, existing).await?;
             tx.commit().await?;
             return Ok(Created::Resumed(existing));
         }
+    } else {
+        sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(new.owner)
+            .execute(&mut *tx)
+            .await?;
     }
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(new.owner)
-        .execute(&mut *tx)
-        .await?;
 
-    if let Some(key) = new.idempotency_key {
-        let existing: Option<TaskRow> = sqlx::query_as(concat!(
-            "select ",
-            full_columns!(),
-            " from tasks where owner_session = $1 and idempotency_key = $2"
-        ))
-        .bind(new.owner)
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(existing) = existing {
-            tx.commit().await?;
-            return Ok(if existing.cache_key == new.cache_key.as_str() {
-                Created::Replayed(existing)
-            } else {
-                Created::KeyReused
-            });
-        }
+    // Everything the decision needs, in one statement after the owner's lock: its snapshot holds
+    // every task of this owner committed before.
+    let checks: Checks = sqlx::query_as(concat!(
+        "select \
+            (select id from tasks where owner_session = $1 and idempotency_key = $2) \
+                as replayed_id, \
+            (select count(*) from tasks where owner_session = $1 and status = 'queued') \
+                as owner_queued, \
+            case when $3::text is null then 0 else \
+                (select count(*) from tasks where client_key = $3 and status = 'queued') end \
+                as client_queued, ",
+        queue_depth!(),
+        " as queued"
+    ))
+    .bind(new.owner)
+    .bind(new.idempotency_key)
+    .bind(new.client)
+    .fetch_one(&mut *tx)
+    .await?;
+
+    if let Some(existing) = checks.replayed_id {
+        let existing = task_by_id(&mut tx, existing).await?;
+        tx.commit().await?;
+        return Ok(if existing.cache_key == new.cache_key.as_str() {
+            Created::Replayed(existing)
+        } else {
+            Created::KeyReused
+        });
     }
 
     if let Some(cached) = cached {
@@ -226,50 +285,143 @@ async fn create_task_once(
         return Ok(Created::FromCache(task));
     }
 
-    let owner_queued: i64 = sqlx::query_scalar(
-        "select count(*) from tasks where owner_session = $1 and status = 'queued'",
-    )
-    .bind(new.owner)
-    .fetch_one(&mut *tx)
-    .await?;
-    if owner_queued >= caps.max_queued_per_owner {
+    if checks.owner_queued >= caps.max_queued_per_owner {
         return Ok(Created::OwnerQueueFull {
-            queued: owner_queued,
+            queued: checks.owner_queued,
         });
     }
-    if let Some(client) = new.client {
-        // One client with many sessions (or none: every cookie-less request gets a new one).
-        // Concurrent creates of one client under different sessions may pass this together; the
-        // front door's create rate bounds by how much.
-        let client_queued: i64 = sqlx::query_scalar(
-            "select count(*) from tasks where client_key = $1 and status = 'queued'",
-        )
-        .bind(client)
-        .fetch_one(&mut *tx)
-        .await?;
-        if client_queued >= caps.max_queued_per_client {
-            return Ok(Created::ClientQueueFull {
-                queued: client_queued,
-            });
-        }
+    // One client with many sessions (or none: every cookie-less request gets a new one).
+    // Concurrent creates of one client under different sessions may pass this together; the
+    // front door's create rate bounds by how much.
+    if new.client.is_some() && checks.client_queued >= caps.max_queued_per_client {
+        return Ok(Created::ClientQueueFull {
+            queued: checks.client_queued,
+        });
     }
-    let queued: i64 = sqlx::query_scalar("select count(*) from tasks where status = 'queued'")
-        .fetch_one(&mut *tx)
-        .await?;
-    if queued >= caps.max_queue_depth {
-        return Ok(Created::QueueFull { queued });
+    if checks.queued >= caps.max_queue_depth {
+        return Ok(Created::QueueFull {
+            queued: checks.queued,
+        });
     }
 
-    let task = insert(&mut tx, new, None).await?;
-    // Wakes idle workers at once; delivered when the transaction commits.
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(notify::TASK_QUEUED)
-        .bind(task.id.to_string())
-        .execute(&mut *tx)
-        .await?;
-    let position = queue_position(&mut *tx, &task).await?;
+    let queued = insert_queued(&mut tx, new).await?;
     tx.commit().await?;
-    Ok(Created::Queued { task, position })
+    Ok(Created::Queued {
+        task: queued.task,
+        position: queued.position,
+    })
+}
+
+/// What the create transaction reads before deciding.
+#[derive(sqlx::FromRow)]
+struct Checks {
+    /// The task this idempotency key already made.
+    replayed_id: Option<Uuid>,
+    owner_queued: i64,
+    client_queued: i64,
+    queued: i64,
+}
+
+async fn task_by_id(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<TaskRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "select ",
+        full_columns!(),
+        " from tasks where id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// A task and its place in the queue (null when it is not queued).
+#[derive(sqlx::FromRow)]
+struct Positioned {
+    #[sqlx(flatten)]
+    task: TaskRow,
+    position: Option<i64>,
+}
+
+/// A task just queued and its place in the queue.
+#[derive(sqlx::FromRow)]
+struct Queued {
+    #[sqlx(flatten)]
+    task: TaskRow,
+    position: i64,
+}
+
+/// The values of a new task's row, `$1` to `$21`, in the order of the insert's column list.
+macro_rules! insert_statement {
+    () => {
+        "insert into tasks (id, owner_session, status, language, framework, model, file_name, \
+             source, source_sha256, cache_key, idempotency_key, max_attempts, cache_hit, \
+             result_file_name, result_code, started_at, finished_at, traceparent, validate, keep, \
+             validation, create_token, client_key) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             case when $13 then now() end, case when $13 then now() end, $16, $17, $18, $19, $20, \
+             $21) \
+         returning "
+    };
+}
+
+fn bind_new_task<'q, O>(
+    query: sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    new: &NewTask<'q>,
+    cached: Option<&'q CachedResult>,
+) -> sqlx::query::QueryAs<'q, Postgres, O, sqlx::postgres::PgArguments> {
+    let status = if cached.is_some() {
+        TaskStatus::Succeeded
+    } else {
+        TaskStatus::Queued
+    };
+    query
+        .bind(Uuid::now_v7())
+        .bind(new.owner)
+        .bind(status.as_str())
+        .bind(new.spec.language.id())
+        .bind(new.spec.framework.id())
+        .bind(new.spec.model.as_str())
+        .bind(new.spec.file_name.as_str())
+        .bind(new.spec.source.text())
+        .bind(new.spec.source.sha256_hex())
+        .bind(new.cache_key.as_str())
+        .bind(new.idempotency_key)
+        .bind(new.max_attempts)
+        .bind(cached.is_some())
+        .bind(cached.map(|result| result.file_name.as_str()))
+        .bind(cached.map(|result| result.code.as_str()))
+        .bind(new.traceparent)
+        .bind(new.spec.validate.as_str())
+        .bind(new.spec.keep.as_str())
+        .bind(cached.and_then(|result| result.validation.as_ref()))
+        .bind(new.create_token)
+        .bind(new.client)
+}
+
+/// Inserts a queued task, wakes idle workers (the notification is delivered when the transaction
+/// commits) and finds its place, in one statement. The statement does not see the row it
+/// inserts, so the place is the depth it sees plus this task, less the queued tasks after it (those
+/// of transactions that began later and committed already): what counting the tasks before it
+/// gives, without walking the queue.
+#[tracing::instrument(name = "db.insert_task", skip_all, fields(cached = false))]
+async fn insert_queued(
+    tx: &mut Transaction<'_, Postgres>,
+    new: &NewTask<'_>,
+) -> Result<Queued, sqlx::Error> {
+    let query = sqlx::query_as(concat!(
+        "with inserted as (",
+        insert_statement!(),
+        full_columns!(),
+        ") select inserted.*, ",
+        queue_depth!(),
+        " + 1 - (select count(*) from tasks behind where behind.status = 'queued' \
+             and (behind.created_at, behind.id) > (inserted.created_at, inserted.id)) \
+             as position \
+         from inserted, lateral (select pg_notify($22, inserted.id::text)) as notified"
+    ));
+    bind_new_task(query, new, None)
+        .bind(notify::TASK_QUEUED)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 #[tracing::instrument(name = "db.insert_task", skip_all, fields(cached = cached.is_some()))]
@@ -278,64 +430,8 @@ async fn insert(
     new: &NewTask<'_>,
     cached: Option<&CachedResult>,
 ) -> Result<TaskRow, sqlx::Error> {
-    let status = if cached.is_some() {
-        TaskStatus::Succeeded
-    } else {
-        TaskStatus::Queued
-    };
-    sqlx::query_as(concat!(
-        "insert into tasks (id, owner_session, status, language, framework, model, file_name, \
-             source, source_sha256, cache_key, idempotency_key, max_attempts, cache_hit, \
-             result_file_name, result_code, started_at, finished_at, traceparent, validate, keep, \
-             validation, create_token, client_key) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             case when $13 then now() end, case when $13 then now() end, $16, $17, $18, $19, $20, \
-             $21) \
-         returning ",
-        full_columns!()
-    ))
-    .bind(Uuid::now_v7())
-    .bind(new.owner)
-    .bind(status.as_str())
-    .bind(new.spec.language.id())
-    .bind(new.spec.framework.id())
-    .bind(new.spec.model.as_str())
-    .bind(new.spec.file_name.as_str())
-    .bind(new.spec.source.text())
-    .bind(new.spec.source.sha256_hex())
-    .bind(new.cache_key.as_str())
-    .bind(new.idempotency_key)
-    .bind(new.max_attempts)
-    .bind(cached.is_some())
-    .bind(cached.map(|result| result.file_name.as_str()))
-    .bind(cached.map(|result| result.code.as_str()))
-    .bind(new.traceparent)
-    .bind(new.spec.validate.as_str())
-    .bind(new.spec.keep.as_str())
-    .bind(cached.and_then(|result| result.validation.as_ref()))
-    .bind(new.create_token)
-    .bind(new.client)
-    .fetch_one(&mut **tx)
-    .await
-}
-
-/// 1 for the next task to be claimed. Claims go oldest first, by (created_at, id).
-#[tracing::instrument(name = "db.queue_position", skip_all)]
-async fn queue_position<'e>(
-    executor: impl PgExecutor<'e>,
-    task: &TaskRow,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) + 1 from tasks where status = 'queued' and (created_at, id) < ($1, $2)",
-    )
-    .bind(task.created_at)
-    .bind(task.id)
-    .fetch_one(executor)
-    .await
-}
-
-pub async fn position_of(pool: &PgPool, task: &TaskRow) -> Result<i64, sqlx::Error> {
-    retry_transient(is_transient, || queue_position(pool, task)).await
+    let query = sqlx::query_as(concat!(insert_statement!(), full_columns!()));
+    bind_new_task(query, new, cached).fetch_one(&mut **tx).await
 }
 
 /// An earlier successful result for the same cache key, if the table has one.
@@ -380,6 +476,29 @@ pub async fn get_task(
         .fetch_optional(pool)
     })
     .await
+}
+
+/// [`get_task`] with the task's place in the queue while it is queued, in one statement.
+#[tracing::instrument(name = "db.get_task_positioned", skip_all, fields(task_id = %id))]
+pub async fn get_task_with_position(
+    pool: &PgPool,
+    owner: &str,
+    id: TaskId,
+) -> Result<Option<(TaskRow, Option<i64>)>, sqlx::Error> {
+    let found: Option<Positioned> = retry_transient(is_transient, || {
+        sqlx::query_as(concat!(
+            "select ",
+            full_columns!(),
+            ", ",
+            queue_position!("t"),
+            " as position from tasks t where t.id = $1 and t.owner_session = $2"
+        ))
+        .bind(id.as_uuid())
+        .bind(owner)
+        .fetch_optional(pool)
+    })
+    .await?;
+    Ok(found.map(|found| (found.task, found.position)))
 }
 
 /// One page of an owner's tasks, newest first: those older than `before` when given.
@@ -480,16 +599,21 @@ pub struct QueueCounts {
     pub owner_running: i64,
 }
 
+/// The queue's counts and the owner's. Each count walks only what it counts: the depth is the
+/// counters' sum, the running tasks a partial index, the owner's tasks the owner's index.
 #[tracing::instrument(name = "db.queue_counts", skip_all)]
 pub async fn queue_counts(pool: &PgPool, owner: &str) -> Result<QueueCounts, sqlx::Error> {
     retry_transient(is_transient, || {
-        sqlx::query_as(
-            "select count(*) filter (where status = 'queued') as queued, \
-                    count(*) filter (where status = 'running') as running, \
-                    count(*) filter (where status = 'queued' and owner_session = $1) as owner_queued, \
-                    count(*) filter (where status = 'running' and owner_session = $1) as owner_running \
-             from tasks where status in ('queued', 'running')",
-        )
+        sqlx::query_as(concat!(
+            "select ",
+            queue_depth!(),
+            " as queued, \
+             (select count(*) from tasks where status = 'running') as running, \
+             (select count(*) from tasks where owner_session = $1 and status = 'queued') \
+                 as owner_queued, \
+             (select count(*) from tasks where owner_session = $1 and status = 'running') \
+                 as owner_running"
+        ))
         .bind(owner)
         .fetch_one(pool)
     })
@@ -500,16 +624,17 @@ pub async fn queue_counts(pool: &PgPool, owner: &str) -> Result<QueueCounts, sql
 #[tracing::instrument(name = "db.owner_position", skip_all)]
 pub async fn owner_position(pool: &PgPool, owner: &str) -> Result<Option<i64>, sqlx::Error> {
     retry_transient(is_transient, || {
-        sqlx::query_scalar(
-            "select (select count(*) + 1 from tasks q \
-                     where q.status = 'queued' and (q.created_at, q.id) < (o.created_at, o.id)) \
-             from tasks o where o.owner_session = $1 and o.status = 'queued' \
-             order by o.created_at, o.id limit 1",
-        )
+        sqlx::query_scalar(concat!(
+            "select ",
+            queue_position!("o"),
+            " from tasks o where o.owner_session = $1 and o.status = 'queued' \
+             order by o.created_at, o.id limit 1"
+        ))
         .bind(owner)
         .fetch_optional(pool)
     })
     .await
+    .map(Option::flatten)
 }
 
 /// The owner's unfinished tasks, oldest first.

@@ -701,31 +701,34 @@ pub async fn create(
         Submitted::FromCache(task) => whole_task(task),
         Submitted::Resumed { task, adopted } => {
             // The answer the first attempt would have given, as far as the task has come since.
-            let response = match task.status()? {
-                TaskStatus::Queued => {
-                    let position = tasks::position_of(&state.pool, &task).await?;
-                    accepted(task, position, StatusCode::ACCEPTED)?
-                }
-                _ => whole_task(task)?,
-            };
+            let response = as_it_is_now(&state, task).await?;
             Ok(adopting(response, adopted.as_ref()))
         }
         Submitted::Replayed(task) => {
             // The task as it is now: still queued, the same answer as the first time; otherwise
             // the whole task, so a retry after completion gets the result.
-            let mut response = match task.status()? {
-                TaskStatus::Queued => {
-                    let position = tasks::position_of(&state.pool, &task).await?;
-                    accepted(task, position, StatusCode::ACCEPTED)?
-                }
-                _ => whole_task(task)?,
-            };
+            let mut response = as_it_is_now(&state, task).await?;
             response.headers_mut().insert(
                 IDEMPOTENT_REPLAYED.clone(),
                 HeaderValue::from_static("true"),
             );
             Ok(response)
         }
+    }
+}
+
+/// A task found again (a replay, a resumed retry): 202 with its place while it is still queued,
+/// read again with the place in one statement, else the whole task.
+async fn as_it_is_now(state: &AppState, task: TaskRow) -> ApiResult<Response> {
+    if task.status()? != TaskStatus::Queued {
+        return whole_task(task);
+    }
+    let now = tasks::get_task_with_position(&state.pool, &task.owner_session, task.task_id())
+        .await?
+        .ok_or_else(ApiError::task_not_found)?;
+    match now {
+        (task, Some(position)) => accepted(task, position, StatusCode::ACCEPTED),
+        (task, None) => whole_task(task),
     }
 }
 
@@ -808,13 +811,10 @@ pub async fn get(
     Extension(session): Extension<Session>,
     TaskIdParam(id): TaskIdParam,
 ) -> ApiResult<Json<TaskView>> {
-    let task = tasks::get_task(&state.pool, session.id.as_str(), id)
+    // The row and, while it is queued, its place: one statement.
+    let (task, position) = tasks::get_task_with_position(&state.pool, session.id.as_str(), id)
         .await?
         .ok_or_else(ApiError::task_not_found)?;
-    let position = match task.status()? {
-        TaskStatus::Queued => Some(tasks::position_of(&state.pool, &task).await?),
-        _ => None,
-    };
     Ok(Json(TaskView::from_row(task, position)?))
 }
 

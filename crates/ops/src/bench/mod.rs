@@ -152,11 +152,16 @@ impl Stores {
     /// Names a fresh database (the first api to start creates it) on the server of
     /// `DATABASE_URL` and a fresh key prefix in the Redis of `REDIS_URL`.
     fn new(stamp: u64) -> anyhow::Result<Stores> {
+        Stores::named(&stamp.to_string())
+    }
+
+    /// [`Stores::new`] for benches that need several: `aiut_bench_<name>` and `bench:<name>:`.
+    fn named(name: &str) -> anyhow::Result<Stores> {
         let (server_url, _) = env_or("DATABASE_URL", DEFAULT_DATABASE_URL);
         let (redis_url, _) = env_or("REDIS_URL", DEFAULT_REDIS_URL);
-        let database_name = format!("aiut_bench_{stamp}");
+        let database_name = format!("aiut_bench_{name}");
         let database_url = with_database_name(&server_url, &database_name)?;
-        let key_prefix = format!("bench:{stamp}:");
+        let key_prefix = format!("bench:{name}:");
         eprintln!(
             "==> database {} (the api creates it), redis {} under `{key_prefix}`",
             redact_password(&database_url),
@@ -176,6 +181,30 @@ impl Stores {
             key_prefix,
         })
     }
+}
+
+/// Runs `sql` with `psql` on the database of `database_url`, stopping at the first error; what
+/// it printed, unaligned and without headers (`-At`).
+fn psql(database_url: &str, sql: &str) -> anyhow::Result<String> {
+    // The password through the environment: a command line is anyone's to read.
+    let (url, password) = secrets::strip_password(database_url);
+    let mut command = Command::new("psql");
+    if let Some(password) = password {
+        command.env("PGPASSWORD", password);
+    }
+    let output = command
+        .arg(&url)
+        .args(["-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run psql (apt-get install postgresql-client)")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "psql failed on {}: {}",
+        redact_password(database_url),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The same URL naming another database: only the path changes, user, host and query stay.
@@ -342,6 +371,10 @@ impl RunningApi {
             base_url: format!("http://127.0.0.1:{port}"),
             log_path: log_path.to_path_buf(),
         })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Polls `/healthz`; fails at once if the api exits, and after [`HEALTH_TIMEOUT`] otherwise.
