@@ -353,6 +353,9 @@ mod tests {
             "bench gateway --requests 10 --concurrency 2 --rounds 1 --no-gzip --json",
             "bench generation",
             "bench generation --language python --reruns 5 --max-rounds 2 --json out.json",
+            "bench tasks",
+            "bench tasks --in-flight 1000 --latency-ms 1000 --seconds 10 --workers 2 --json t.json",
+            "bench tasks --in-flight 200 --no-build",
         ] {
             assert!(matches!(parse(line), Command::Bench(_)), "{line}");
         }
@@ -369,6 +372,8 @@ mod tests {
             "bench gateway --rounds x",
             "bench generation --language cobol",
             "bench generation --reruns x",
+            "bench tasks --in-flight 0",
+            "bench tasks --latency-ms soon",
             "status --verbose",
             "monitoring --compose",
             "chaos --scenario meteor",

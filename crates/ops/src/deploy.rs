@@ -26,9 +26,17 @@ pub struct DeployArgs {
     /// api replicas
     #[arg(long = "api", value_name = "N", default_value_t = 3, value_parser = replica_count)]
     pub api_replicas: u16,
-    /// workers (8 tasks each)
+    /// workers
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = replica_count)]
     pub workers: u16,
+    /// tasks each worker runs at once: a task mostly waits on its model (the tests it runs share
+    /// the worker's runner slots, one per CPU), so a worker holds many
+    #[arg(long, value_name = "N", default_value_t = plan::WORKER_CONCURRENCY,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub worker_concurrency: u32,
+    /// calls to the simulator each worker makes at once [default: the worker concurrency]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub simulator_concurrency: Option<u32>,
     /// also run the model simulator and make it the default model (demos, load tests)
     #[arg(long)]
     pub with_simulator: bool,
@@ -301,6 +309,10 @@ fn start_all(
     let options = Options {
         simulator_latency_ms: args.simulator_latency_ms,
         simulator_timeout_secs: args.simulator_timeout_secs,
+        worker_concurrency: args.worker_concurrency,
+        simulator_concurrency: args
+            .simulator_concurrency
+            .unwrap_or(args.worker_concurrency),
         trusted_networks: args.trusted_networks.clone(),
     };
     let mut plan = plan::plan(&plan::Inputs {

@@ -67,6 +67,42 @@ pub fn cpu_ticks_of(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// CPU ticks used so far by every process whose command name (`/proc/<pid>/comm`) is `name`:
+/// a server's backends together (Postgres forks one per connection).
+pub fn cpu_ticks_of_command(name: &str) -> u64 {
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .filter_map(stat)
+        .map(|stat| cpu_ticks(&stat))
+        .sum()
+}
+
+/// CPU ticks the whole machine spent busy (every state of `/proc/stat`'s `cpu` line but idle and
+/// I/O wait), summed over its CPUs.
+pub fn machine_busy_ticks() -> u64 {
+    fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|text| busy_ticks(&text))
+        .unwrap_or(0)
+}
+
+fn busy_ticks(proc_stat: &str) -> Option<u64> {
+    let line = proc_stat.lines().find(|line| line.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user already).
+    let all: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some(all.saturating_sub(idle))
+}
+
 /// Clock ticks per second, for `/proc`'s CPU times.
 pub fn clock_ticks_per_second() -> f64 {
     rustix::param::clock_ticks_per_second() as f64
@@ -75,6 +111,13 @@ pub fn clock_ticks_per_second() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_ticks_leave_out_idle_and_io_wait() {
+        let text = "cpu  100 5 50 1000 20 3 2 1 7 0\ncpu0 50 2 25 500 10 1 1 0 3 0\n";
+        assert_eq!(busy_ticks(text), Some(161));
+        assert_eq!(busy_ticks("intr 1 2 3\n"), None);
+    }
 
     #[test]
     fn fields_survive_odd_command_names() {

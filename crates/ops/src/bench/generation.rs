@@ -226,15 +226,15 @@ fn corpus_files(root: &Path, only: Option<Language>) -> anyhow::Result<Vec<Corpu
 }
 
 /// A service child process (the simulator, the worker), killed when this goes out of scope.
-struct Service {
-    name: &'static str,
-    child: Child,
-    log_path: PathBuf,
+pub(super) struct Service {
+    name: String,
+    pub(super) child: Child,
+    pub(super) log_path: PathBuf,
 }
 
 impl Service {
-    fn start(
-        name: &'static str,
+    pub(super) fn start(
+        name: &str,
         binary: &Path,
         work_dir: &Path,
         env: &[(&str, String)],
@@ -248,14 +248,14 @@ impl Service {
         launch::log_to(&mut command, launch::create_log(&log_path)?)?;
         let child = launch::start(&mut command, binary.display())?;
         Ok(Service {
-            name,
+            name: name.to_owned(),
             child,
             log_path,
         })
     }
 
     /// Polls `url`; fails at once if the service exits, and after [`HEALTH_TIMEOUT`] otherwise.
-    fn wait_until_healthy(&mut self, url: &str) -> anyhow::Result<()> {
+    pub(super) fn wait_until_healthy(&mut self, url: &str) -> anyhow::Result<()> {
         let agent = new_agent(Duration::from_secs(2));
         let deadline = Instant::now() + HEALTH_TIMEOUT;
         loop {
@@ -264,7 +264,7 @@ impl Service {
             {
                 return Ok(());
             }
-            let name = self.name;
+            let name = &self.name;
             if let Some(status) = self
                 .child
                 .try_wait()
@@ -340,6 +340,7 @@ impl Services {
                 ModelRegistry::default(),
                 simulator_port,
                 crate::stack::plan::SIMULATOR_TIMEOUT_SECS,
+                crate::stack::plan::WORKER_CONCURRENCY,
             )?,
         })
         .context("cannot write the configuration")?;

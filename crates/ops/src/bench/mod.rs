@@ -4,7 +4,9 @@
 //! - `gateway` ([`gateway`]): the same workload through the Pingora gateway, through nginx with
 //!   `nginx-compat/nginx.conf`, and straight to one of three api replicas;
 //! - `generation` ([`generation`]): the corpus through api, worker and the model simulator with
-//!   the tests run, and the sandbox's own cost per run against a bare spawn.
+//!   the tests run, and the sandbox's own cost per run against a bare spawn;
+//! - `tasks` ([`tasks`]): N tasks in flight at a given model latency through api, workers and
+//!   the model simulator, and where the time beyond the model's goes.
 //!
 //! This module holds what both share: building, the scratch database and Redis prefix, starting
 //! an api, the client loop, and the statistics.
@@ -13,6 +15,7 @@ mod api;
 mod gateway;
 mod generation;
 mod offline;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -65,6 +68,15 @@ pub enum BenchCommand {
     /// with a test, tests per unit, line and branch coverage and seconds per file. Needs
     /// bubblewrap and the toolchains (crates/runner/toolchains/install).
     Offline(offline::OfflineBenchArgs),
+    /// Tasks in flight at full speed: N users at a given model latency, through api, workers
+    /// and the model simulator
+    ///
+    /// Starts the model simulator (its answers after --latency-ms), one aiut-api and --workers
+    /// aiut-worker sized for N tasks in flight, then N users each submit a one-function Python
+    /// task (validate: syntax, so no sandbox runs) and follow its event stream to the end, again
+    /// and again for --seconds. Reports throughput against in-flight ÷ latency, the time per
+    /// task beyond the model's (p50/p99) split by stage, and the CPU time of every process.
+    Tasks(tasks::TasksBenchArgs),
 }
 
 pub fn run(command: &BenchCommand) -> anyhow::Result<bool> {
@@ -73,6 +85,7 @@ pub fn run(command: &BenchCommand) -> anyhow::Result<bool> {
         BenchCommand::Gateway(args) => gateway::run(args),
         BenchCommand::Generation(args) => generation::run(args),
         BenchCommand::Offline(args) => offline::run(args),
+        BenchCommand::Tasks(args) => tasks::run(args),
     }
 }
 

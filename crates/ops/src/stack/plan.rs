@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
-use service::sections::{GatewaySettings, LogSettings};
+use service::sections::{GatewaySettings, LogSettings, WorkerSettings};
 
 use super::{Health, Kind, ServiceRecord, secrets};
 
@@ -16,6 +16,10 @@ pub struct Options {
     pub simulator_latency_ms: u64,
     /// The workers' timeout of one call to the simulator.
     pub simulator_timeout_secs: u64,
+    /// Tasks each worker runs at once.
+    pub worker_concurrency: u32,
+    /// Calls to the simulator each worker makes at once.
+    pub simulator_concurrency: u32,
     /// Client networks the gateway does not rate-limit.
     pub trusted_networks: Vec<String>,
 }
@@ -291,6 +295,7 @@ pub fn plan(inputs: &Inputs<'_>) -> anyhow::Result<Plan> {
 struct WrittenSections {
     log: LogSettings,
     gateway: GatewaySettings,
+    worker: WorkerSettings,
     #[serde(skip_serializing_if = "Option::is_none")]
     models: Option<ModelRegistry>,
 }
@@ -317,6 +322,10 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
     let sections = WrittenSections {
         log: LogSettings::default(),
         gateway,
+        worker: WorkerSettings {
+            concurrency: options.worker_concurrency,
+            ..WorkerSettings::default()
+        },
         models: ports
             .simulator
             .map(|port| {
@@ -324,6 +333,7 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
                     ModelRegistry::default(),
                     port,
                     options.simulator_timeout_secs,
+                    options.simulator_concurrency,
                 )
             })
             .transpose()?,
@@ -337,12 +347,19 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
 /// The workers' timeout of one call to the simulator unless deploy is told otherwise.
 pub const SIMULATOR_TIMEOUT_SECS: u64 = 60;
 
+/// Tasks each deployed worker runs at once unless deploy is told otherwise. A task mostly waits
+/// on its model, and what it runs in the sandbox queues for the worker's runner slots (one per
+/// CPU), so the bound is memory and connections rather than CPU: a few hundred tasks hold a few
+/// megabytes each at most.
+pub const WORKER_CONCURRENCY: u32 = 256;
+
 /// The built-in registry plus `simulator` at the given port, made the default, its calls given up
-/// after `timeout_secs`.
+/// after `timeout_secs`, at most `max_concurrency` of them at once per worker.
 pub fn with_simulator(
     mut registry: ModelRegistry,
     port: u16,
     timeout_secs: u64,
+    max_concurrency: u32,
 ) -> anyhow::Result<ModelRegistry> {
     let id = ModelId::parse("simulator").map_err(|error| anyhow::anyhow!("{error}"))?;
     registry.models.retain(|model| model.id != id);
@@ -356,7 +373,7 @@ pub fn with_simulator(
         temperature: 0.2,
         max_tokens: 2048,
         timeout_secs,
-        max_concurrency: 64,
+        max_concurrency,
         fallback: Vec::new(),
     });
     registry.default = Some(id);
@@ -441,6 +458,8 @@ mod tests {
         Options {
             simulator_latency_ms: 1000,
             simulator_timeout_secs: 7,
+            worker_concurrency: 300,
+            simulator_concurrency: 200,
             trusted_networks: vec!["127.0.0.1/32".into()],
         }
     }
@@ -660,6 +679,17 @@ mod tests {
             !plan.config.contains("[database]"),
             "each binary keeps its own database defaults"
         );
+        assert_eq!(
+            file.worker.concurrency, 300,
+            "the deploy option, in the file"
+        );
+        let simulator = file
+            .models
+            .models
+            .iter()
+            .find(|model| model.id.as_str() == "simulator")
+            .expect("the simulator in the registry");
+        assert_eq!(simulator.max_concurrency, 200);
     }
 
     #[test]

@@ -352,6 +352,7 @@ async fn a_claim_reads_an_index_not_the_queue(
         .bind("w2")
         .bind(30.0_f64)
         .bind(3_i64)
+        .bind(64_i64)
         .fetch_one(&mut *transaction)
         .await
         .expect("a plan");
@@ -420,5 +421,164 @@ async fn simultaneous_claims_for_one_owner_keep_to_its_cap(
                 .await
                 .expect("running");
         assert_eq!((claimed, running), (2, 2), "round {round}");
+    }
+}
+
+/// Inserts `count` queued tasks of `owner`, the first the oldest.
+async fn queue_tasks(pool: &sqlx::PgPool, owner: &str, count: i32) {
+    sqlx::query(
+        "insert into tasks (id, owner_session, language, framework, model, file_name, source,
+                            source_sha256, cache_key, created_at)
+         select gen_random_uuid(), $1, 'python', 'pytest', 'offline', 'a.py',
+                'def f(): pass', 'x', $1 || i, now() - make_interval(secs => $2 - i)
+         from generate_series(1, $2) i",
+    )
+    .bind(owner)
+    .bind(count)
+    .execute(pool)
+    .await
+    .expect("a queue");
+}
+
+/// One claim fills many slots: the oldest tasks first, each owner's only up to its cap (its
+/// rows past the cap are left queued for later, not lost), and the tasks of a dead worker
+/// before any queued one.
+#[sqlx::test(migrations = false)]
+async fn a_batch_claim_takes_the_oldest_tasks_up_to_each_owners_cap(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = pool_options.connect_with(connect).await.expect("a pool");
+    store::db::migrate(&pool).await.expect("migrated");
+    queue_tasks(&pool, "busy", 5).await;
+    queue_tasks(&pool, "calm", 3).await;
+    let lease = Duration::from_secs(30);
+    let claimed = store::queue::claim_batch(&pool, "w1", lease, 2, 10)
+        .await
+        .expect("a claim");
+    let mut owners: Vec<&str> = claimed.iter().map(|task| task.owner.as_str()).collect();
+    owners.sort_unstable();
+    assert_eq!(
+        owners,
+        ["busy", "busy", "calm", "calm"],
+        "two each, the cap"
+    );
+    assert!(
+        claimed
+            .iter()
+            .all(|task| task.attempt == 1 && !task.reclaimed)
+    );
+    let oldest_busy: Vec<String> = sqlx::query_scalar(
+        "select cache_key from tasks where owner_session = 'busy' and status = 'running'
+         order by cache_key",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("running");
+    assert_eq!(oldest_busy, ["busy1", "busy2"], "the owner's oldest first");
+
+    // A batch never takes more than it asks for.
+    sqlx::query("update tasks set status = 'queued', lease_owner = null, lease_expires_at = null, attempts = 0")
+        .execute(&pool)
+        .await
+        .expect("all queued again");
+    let claimed = store::queue::claim_batch(&pool, "w1", lease, 100, 3)
+        .await
+        .expect("a claim");
+    assert_eq!(claimed.len(), 3);
+
+    // A dead worker's tasks come back before the queue.
+    sqlx::query(
+        "update tasks set lease_expires_at = now() - interval '1 second' where status = 'running'",
+    )
+    .execute(&pool)
+    .await
+    .expect("leases run out");
+    let reclaimed = store::queue::claim_batch(&pool, "w2", lease, 100, 10)
+        .await
+        .expect("a claim");
+    assert_eq!(reclaimed.len(), 3);
+    assert!(
+        reclaimed
+            .iter()
+            .all(|task| task.reclaimed && task.attempt == 2)
+    );
+    let rest = store::queue::claim_batch(&pool, "w2", lease, 100, 10)
+        .await
+        .expect("a claim");
+    assert_eq!(rest.len(), 5, "then the queued ones");
+    assert!(
+        store::queue::claim_batch(&pool, "w2", lease, 100, 10)
+            .await
+            .expect("a claim")
+            .is_empty()
+    );
+}
+
+/// Workers claiming batches at the same instant never take more than an owner's cap, and take
+/// every other owner's tasks meanwhile.
+#[sqlx::test(migrations = false)]
+async fn simultaneous_batch_claims_keep_to_each_owners_cap(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = pool_options
+        .max_connections(12)
+        .connect_with(connect)
+        .await
+        .expect("a pool");
+    store::db::migrate(&pool).await.expect("migrated");
+    for round in 0..5 {
+        sqlx::query("delete from tasks")
+            .execute(&pool)
+            .await
+            .expect("an empty queue");
+        queue_tasks(&pool, "greedy", 20).await;
+        for owner in 0..10 {
+            queue_tasks(&pool, &format!("one-{owner}"), 1).await;
+        }
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(10));
+        let claims: Vec<_> = (0..10)
+            .map(|worker| {
+                let pool = pool.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let mut taken = 0;
+                    // Each worker claims until the queue holds nothing it may take.
+                    loop {
+                        let batch = store::queue::claim_batch(
+                            &pool,
+                            &format!("w{worker}"),
+                            Duration::from_secs(30),
+                            2,
+                            4,
+                        )
+                        .await
+                        .expect("a claim");
+                        if batch.is_empty() {
+                            return taken;
+                        }
+                        taken += batch.len();
+                    }
+                })
+            })
+            .collect();
+        let mut claimed = 0;
+        for claim in claims {
+            claimed += claim.await.expect("joined");
+        }
+        let greedy: i64 = sqlx::query_scalar(
+            "select count(*) from tasks where status = 'running' and owner_session = 'greedy'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("running");
+        let running: i64 =
+            sqlx::query_scalar("select count(*) from tasks where status = 'running'")
+                .fetch_one(&pool)
+                .await
+                .expect("running");
+        assert_eq!((greedy, running, claimed), (2, 12, 12), "round {round}");
     }
 }

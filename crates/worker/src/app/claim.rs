@@ -1,6 +1,7 @@
-//! The claim loop: takes a free slot, claims the oldest claimable task under a lease and spawns its
-//! runner, or, with nothing to claim, waits for a wake-up or the next poll; every poll interval it
-//! also sweeps the tasks whose last attempt's worker died.
+//! The claim loop: takes every free slot, claims as many of the oldest claimable tasks under a
+//! lease in one transaction and spawns their runners, or, with nothing to claim, waits for a
+//! wake-up or the next poll; every poll interval it also sweeps the tasks whose last attempt's
+//! worker died.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,10 @@ use tracing::{Instrument, Span};
 
 use super::Shared;
 
+/// The most tasks one claim takes: enough that a worker with hundreds of free slots fills them
+/// in a few round trips, few enough that one worker does not take a burst another could share.
+const CLAIM_BATCH: usize = 64;
+
 pub(super) async fn claim_loop(
     shared: Arc<Shared>,
     tracker: TaskTracker,
@@ -28,33 +33,57 @@ pub(super) async fn claim_loop(
     let mut last_sweep = Instant::now() - poll;
     let mut error_delay = Duration::from_millis(100);
     loop {
-        let permit = tokio::select! {
+        let first = tokio::select! {
             () = stop.cancelled() => return Ok(()),
             permit = slots.clone().acquire_owned() => permit.context("the slot semaphore closed")?,
         };
+        // Every slot free now is filled by the same claim.
+        let mut permits = vec![first];
+        while permits.len() < CLAIM_BATCH {
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
         if last_sweep.elapsed() >= poll {
             last_sweep = Instant::now();
             sweep_exhausted(&shared).await;
         }
         let settings = &shared.settings;
-        let spans = ClaimSpans::start(&shared.worker_id);
-        match queue::claim(
+        let spans: Vec<ClaimSpans> = permits
+            .iter()
+            .map(|_| ClaimSpans::start(&shared.worker_id))
+            .collect();
+        match queue::claim_batch(
             &shared.pool,
             &shared.worker_id,
             settings.worker.lease(),
             settings.limits.max_running_per_session,
+            u32::try_from(permits.len()).unwrap_or(1),
         )
         .await
         {
-            Ok(Some(task)) => {
+            Ok(tasks) if !tasks.is_empty() => {
                 error_delay = Duration::from_millis(100);
-                let span = spans.claimed(&task);
-                tracker
-                    .spawn(super::runner::run_task(shared.clone(), task, permit).instrument(span));
+                let mut spans = spans.into_iter();
+                let mut permits = permits.into_iter();
+                for task in tasks {
+                    let (Some(spans), Some(permit)) = (spans.next(), permits.next()) else {
+                        // Never more tasks than asked for; one past that would have no slot.
+                        anyhow::bail!("a claim returned more tasks than it asked for");
+                    };
+                    let span = spans.claimed(&task);
+                    tracker.spawn(
+                        super::runner::run_task(shared.clone(), task, permit).instrument(span),
+                    );
+                }
+                spans.for_each(ClaimSpans::unused);
+                // The slots not filled are free again; the next claim finds whether the queue
+                // is empty.
             }
-            Ok(None) => {
-                spans.unused();
-                drop(permit);
+            Ok(_) => {
+                spans.into_iter().for_each(ClaimSpans::unused);
+                drop(permits);
                 tokio::select! {
                     () = stop.cancelled() => return Ok(()),
                     () = shared.wake.notified() => {}
@@ -62,8 +91,8 @@ pub(super) async fn claim_loop(
                 }
             }
             Err(error) => {
-                spans.unused();
-                drop(permit);
+                spans.into_iter().for_each(ClaimSpans::unused);
+                drop(permits);
                 tracing::warn!(error = format!("{error:#}"), "cannot claim; retrying");
                 tokio::select! {
                     () = stop.cancelled() => return Ok(()),
