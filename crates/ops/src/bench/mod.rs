@@ -13,6 +13,7 @@ mod api;
 mod gateway;
 mod generation;
 mod offline;
+mod wrk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,6 +86,17 @@ fn count_argument(value: &str) -> Result<usize, String> {
         return Err("must be at least 1".to_owned());
     }
     Ok(number)
+}
+
+/// Where a program is: an absolute path as is, else the first match on `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Builds the release binaries of `packages` (each package's binary has its name) and returns
