@@ -27,6 +27,13 @@
 //!   (from `/proc`, nginx's master and workers together) is read around its phases and reported
 //!   per request, next to the replicas' CPU per request.
 //!
+//! - the `get` and `post` scenarios (`--scenario`) measure the front doors' own cost per request,
+//!   which the mix hides behind Postgres: a plain `GET /api/languages`, and a small keep-alive
+//!   `POST /api/tasks` with an `Idempotency-Key` the api has already answered. wrk sends them
+//!   ([`super::wrk`]: one thread of C, far cheaper per request than the clients above, so the
+//!   load generator takes little of the cores it shares), `--seconds` per target and round in the
+//!   same rotating order; percentiles are the median of the rounds'.
+//!
 //! The clients, the front doors, the replicas, Postgres and Redis share the machine's cores, so
 //! absolute numbers depend on the machine; the ratios between the targets are the result.
 

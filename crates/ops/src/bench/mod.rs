@@ -46,8 +46,8 @@ pub enum BenchCommand {
     /// Starts three aiut-api replicas, aiut-gateway and nginx (nginx-compat/nginx.conf) over
     /// them, then sends the same request mix through the gateway, through nginx and straight to
     /// one replica, alternating in R rounds of N requests per target; reports requests/s,
-    /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas. Needs nginx and
-    /// cmake.
+    /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas; then a plain GET
+    /// and a keep-alive POST from wrk (--scenario mix|get|post|all). Needs nginx, cmake and wrk.
     Gateway(gateway::GatewayBenchArgs),
     /// Generated tests run for real: the corpus through api, worker and the model simulator
     ///
