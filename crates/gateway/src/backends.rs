@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::metrics::Metrics;
+use crate::metrics::{BackendSeries, Metrics};
 
 /// What the selection needs to know of one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +146,8 @@ impl HealthState {
 
 pub struct Backend {
     pub address: SocketAddr,
+    /// Its metric series (and label), resolved once.
+    series: BackendSeries,
     health: Mutex<HealthState>,
     passive: Mutex<PassiveState>,
     in_flight: AtomicU64,
@@ -156,9 +158,10 @@ pub struct Backend {
 }
 
 impl Backend {
-    fn new(address: SocketAddr) -> Self {
+    fn new(address: SocketAddr, metrics: &Metrics) -> Self {
         Backend {
             address,
+            series: metrics.series(&address.to_string()),
             health: Mutex::new(HealthState::default()),
             passive: Mutex::new(PassiveState::default()),
             in_flight: AtomicU64::new(0),
@@ -190,8 +193,13 @@ impl Backend {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    pub fn label(&self) -> String {
-        self.address.to_string()
+    /// The address as the metrics and the status page name it.
+    pub fn label(&self) -> &str {
+        self.series.backend()
+    }
+
+    pub fn series(&self) -> &BackendSeries {
+        &self.series
     }
 }
 
@@ -249,20 +257,24 @@ impl Registry {
 
     /// Picks a backend for a request and counts it in flight there.
     pub fn acquire(&self, tried: &[SocketAddr], now: Instant) -> Option<InFlight> {
-        let backends = self.snapshot();
-        let candidates: Vec<Candidate> = backends
-            .iter()
-            .map(|backend| Candidate {
-                address: backend.address,
-                available: backend.is_available(now),
-                in_flight: backend.in_flight(),
-            })
-            .collect();
-        let cursor = self.cursor.fetch_add(1, Ordering::Relaxed);
-        let index = pick_backend(&candidates, tried, cursor)?;
-        let backend = Arc::clone(&backends[index]);
+        let backend = {
+            // Under the read lock rather than on a copy of the list: a request clones only the
+            // backend it gets.
+            let backends = self.backends.read().unwrap_or_else(PoisonError::into_inner);
+            let candidates: Vec<Candidate> = backends
+                .iter()
+                .map(|backend| Candidate {
+                    address: backend.address,
+                    available: backend.is_available(now),
+                    in_flight: backend.in_flight(),
+                })
+                .collect();
+            let cursor = self.cursor.fetch_add(1, Ordering::Relaxed);
+            let index = pick_backend(&candidates, tried, cursor)?;
+            Arc::clone(&backends[index])
+        };
         backend.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.metrics.in_flight_changed(&backend.label(), 1);
+        self.metrics.in_flight_changed(backend.series(), 1);
         Some(InFlight {
             backend,
             metrics: Arc::clone(&self.metrics),
@@ -280,7 +292,7 @@ impl Registry {
         if ejected {
             tracing::warn!(backend = %backend.address, eject_for = ?self.policy.eject_for,
                 "backend ejected after repeated failures");
-            self.metrics.ejected(&backend.label());
+            self.metrics.ejected(backend.label());
             self.publish_up(backend, now);
         }
     }
@@ -339,7 +351,7 @@ impl Registry {
 
     fn publish_up(&self, backend: &Backend, now: Instant) {
         self.metrics
-            .set_up(&backend.label(), backend.is_available(now));
+            .set_up(backend.label(), backend.is_available(now));
     }
 
     /// Makes the membership match `addresses`: new ones join (healthy until checked), missing
@@ -361,7 +373,7 @@ impl Registry {
         for address in addresses {
             if !backends.iter().any(|backend| backend.address == *address) {
                 tracing::info!(backend = %address, "backend added");
-                backends.push(Arc::new(Backend::new(*address)));
+                backends.push(Arc::new(Backend::new(*address, &self.metrics)));
                 self.metrics.set_up(&address.to_string(), true);
             }
         }
@@ -369,7 +381,7 @@ impl Registry {
             let gone = backend.draining.load(Ordering::Relaxed) && backend.in_flight() == 0;
             if gone {
                 tracing::info!(backend = %backend.address, "backend removed");
-                self.metrics.forget_backend(&backend.label());
+                self.metrics.forget_backend(backend.label());
             }
             !gone
         });
@@ -385,7 +397,7 @@ impl Registry {
                     .unwrap_or_else(PoisonError::into_inner)
                     .clone();
                 BackendStatus {
-                    address: backend.label(),
+                    address: backend.label().to_owned(),
                     healthy: backend.is_healthy(),
                     ejected: passive.is_ejected(now),
                     ejected_for_secs: (passive.ejected_for(now).as_secs_f64() * 10.0).round()
@@ -416,7 +428,7 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.backend.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.metrics.in_flight_changed(&self.backend.label(), -1);
+        self.metrics.in_flight_changed(self.backend.series(), -1);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The gateway's Prometheus metrics (`aiut_gateway_*`), served on their own listener with the
 //! `aiut_process_*` and `aiut_build_info` metrics every service shares.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -156,35 +156,34 @@ impl Metrics {
         }
     }
 
-    /// Counts a finished request; `is_stream` for an event stream, whose duration is the time the
-    /// client stayed connected and so is kept apart from ordinary requests.
-    pub fn request_done(&self, backend: &str, status: u16, elapsed: Duration, is_stream: bool) {
-        let class = match status {
-            100..=599 => format!("{}xx", status / 100),
-            _ => "none".to_owned(),
-        };
-        let kind = if is_stream { "stream" } else { "request" };
-        self.requests
-            .get_or_create(&RequestLabels {
-                backend: backend.to_owned(),
-                class,
-                kind,
-            })
-            .inc();
-        self.duration
-            .get_or_create(&DurationLabels {
-                backend: backend.to_owned(),
-                kind,
-            })
-            .observe(elapsed.as_secs_f64());
+    /// The series of one backend (or of [`NO_BACKEND`]), to be kept with it: each is looked up
+    /// by its labels once, on first use, and a request then touches only its counters.
+    pub fn series(&self, backend: &str) -> BackendSeries {
+        BackendSeries {
+            backend: backend.to_owned(),
+            requests: Default::default(),
+            duration: Default::default(),
+            in_flight: OnceLock::new(),
+            requests_family: self.requests.clone(),
+            duration_family: self.duration.clone(),
+            in_flight_family: self.in_flight.clone(),
+        }
     }
 
-    pub fn in_flight_changed(&self, backend: &str, delta: i64) {
-        self.in_flight
-            .get_or_create(&BackendLabels {
-                backend: backend.to_owned(),
-            })
-            .inc_by(delta);
+    /// Counts a finished request; `is_stream` for an event stream, whose duration is the time the
+    /// client stayed connected and so is kept apart from ordinary requests.
+    pub fn request_done(
+        &self,
+        series: &BackendSeries,
+        status: u16,
+        elapsed: Duration,
+        is_stream: bool,
+    ) {
+        series.request_done(status, elapsed, is_stream);
+    }
+
+    pub fn in_flight_changed(&self, series: &BackendSeries, delta: i64) {
+        series.in_flight_changed(delta);
     }
 
     pub fn set_up(&self, backend: &str, up: bool) {
@@ -247,6 +246,73 @@ impl Metrics {
     }
 }
 
+/// The status classes of `aiut_gateway_requests_total`, by [`status_class`].
+const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "none"];
+
+/// The index in [`STATUS_CLASSES`] of a status; 0 (no answer written) and nonsense are `none`.
+pub fn status_class(status: u16) -> usize {
+    match status {
+        100..=599 => usize::from(status / 100 - 1),
+        _ => STATUS_CLASSES.len() - 1,
+    }
+}
+
+/// The request kinds of the request metrics: ordinary requests and event streams.
+const KINDS: [&str; 2] = ["request", "stream"];
+
+/// One backend's request, duration and in-flight series ([`Metrics::series`]). Each series is
+/// created in its family the first time it is used, so the exported text is the same as with a
+/// lookup per request, without hashing and cloning the labels per request.
+pub struct BackendSeries {
+    backend: String,
+    /// By kind, then status class.
+    requests: [[OnceLock<Counter>; STATUS_CLASSES.len()]; KINDS.len()],
+    duration: [OnceLock<Histogram>; KINDS.len()],
+    in_flight: OnceLock<Gauge>,
+    requests_family: Family<RequestLabels, Counter>,
+    duration_family: Family<DurationLabels, Histogram>,
+    in_flight_family: Family<BackendLabels, Gauge>,
+}
+
+impl BackendSeries {
+    /// The `backend` label.
+    pub fn backend(&self) -> &str {
+        &self.backend
+    }
+
+    fn request_done(&self, status: u16, elapsed: Duration, is_stream: bool) {
+        let kind = usize::from(is_stream);
+        let class = status_class(status);
+        self.requests[kind][class]
+            .get_or_init(|| {
+                self.requests_family.get_or_create_owned(&RequestLabels {
+                    backend: self.backend.clone(),
+                    class: STATUS_CLASSES[class].to_owned(),
+                    kind: KINDS[kind],
+                })
+            })
+            .inc();
+        self.duration[kind]
+            .get_or_init(|| {
+                self.duration_family.get_or_create_owned(&DurationLabels {
+                    backend: self.backend.clone(),
+                    kind: KINDS[kind],
+                })
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    fn in_flight_changed(&self, delta: i64) {
+        self.in_flight
+            .get_or_init(|| {
+                self.in_flight_family.get_or_create_owned(&BackendLabels {
+                    backend: self.backend.clone(),
+                })
+            })
+            .inc_by(delta);
+    }
+}
+
 /// Counts one open client connection until dropped.
 pub struct ConnectionGuard {
     metrics: Arc<Metrics>,
@@ -300,10 +366,12 @@ mod tests {
     #[test]
     fn encodes_prefixed_names() {
         let metrics = Arc::new(Metrics::new());
-        metrics.request_done("127.0.0.1:1", 200, Duration::from_millis(3), false);
-        metrics.request_done(NO_BACKEND, 429, Duration::from_millis(1), false);
-        metrics.request_done("127.0.0.1:1", 200, Duration::from_secs(40), true);
-        metrics.in_flight_changed("127.0.0.1:1", 1);
+        let backend = metrics.series("127.0.0.1:1");
+        let own = metrics.series(NO_BACKEND);
+        metrics.request_done(&backend, 200, Duration::from_millis(3), false);
+        metrics.request_done(&own, 429, Duration::from_millis(1), false);
+        metrics.request_done(&backend, 200, Duration::from_secs(40), true);
+        metrics.in_flight_changed(&backend, 1);
         metrics.set_up("127.0.0.1:1", true);
         metrics.retried();
         metrics.rate_limited("rate");
@@ -337,5 +405,51 @@ mod tests {
         drop(guard);
         let text = metrics.encode().expect("encodes");
         assert!(text.contains("aiut_gateway_downstream_connections 0"));
+    }
+
+    #[test]
+    fn kept_series_count_in_the_exported_families_and_appear_only_once_used() {
+        let metrics = Metrics::new();
+        let backend = metrics.series("127.0.0.1:2");
+        let text = metrics.encode().expect("encodes");
+        assert!(!text.contains("127.0.0.1:2"), "nothing before use: {text}");
+        for _ in 0..3 {
+            metrics.request_done(&backend, 204, Duration::from_millis(2), false);
+        }
+        metrics.request_done(&backend, 0, Duration::from_millis(2), false);
+        metrics.request_done(&backend, 503, Duration::from_millis(2), false);
+        // A second handle on the same backend (a replica that left and came back) adds to the
+        // same series.
+        let again = metrics.series("127.0.0.1:2");
+        metrics.request_done(&again, 204, Duration::from_millis(2), false);
+        metrics.in_flight_changed(&backend, 2);
+        metrics.in_flight_changed(&again, -1);
+        let text = metrics.encode().expect("encodes");
+        for line in [
+            "aiut_gateway_requests_total{backend=\"127.0.0.1:2\",class=\"2xx\",kind=\"request\"} 4\n",
+            "aiut_gateway_requests_total{backend=\"127.0.0.1:2\",class=\"none\",kind=\"request\"} 1\n",
+            "aiut_gateway_requests_total{backend=\"127.0.0.1:2\",class=\"5xx\",kind=\"request\"} 1\n",
+            "aiut_gateway_request_duration_seconds_count{backend=\"127.0.0.1:2\",kind=\"request\"} 6\n",
+            "aiut_gateway_backend_in_flight{backend=\"127.0.0.1:2\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        assert!(
+            !text.contains("class=\"3xx\""),
+            "unused classes stay out: {text}"
+        );
+        assert!(!text.contains("kind=\"stream\""), "{text}");
+    }
+
+    #[test]
+    fn statuses_fall_in_their_class() {
+        assert_eq!(STATUS_CLASSES[status_class(101)], "1xx");
+        assert_eq!(STATUS_CLASSES[status_class(200)], "2xx");
+        assert_eq!(STATUS_CLASSES[status_class(308)], "3xx");
+        assert_eq!(STATUS_CLASSES[status_class(429)], "4xx");
+        assert_eq!(STATUS_CLASSES[status_class(599)], "5xx");
+        assert_eq!(STATUS_CLASSES[status_class(0)], "none");
+        assert_eq!(STATUS_CLASSES[status_class(99)], "none");
+        assert_eq!(STATUS_CLASSES[status_class(600)], "none");
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::HeaderValue;
 use pingora::modules::http::HttpModules;
 use pingora::modules::http::compression::{ResponseCompression, ResponseCompressionBuilder};
 use pingora::prelude::HttpPeer;
@@ -16,16 +17,17 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::{Error, ErrorSource, ErrorType, Result};
 use serde_json::json;
 
-use crate::backends::{InFlight, Registry};
+use crate::backends::{Backend, InFlight, Registry};
 use crate::config::GatewaySettings;
 use crate::deadline::HeaderRead;
 use crate::drain::{Pending, PendingGuard};
-use crate::metrics::{ConnectionGuard, Metrics, NO_BACKEND};
+use crate::metrics::{BackendSeries, ConnectionGuard, Metrics, NO_BACKEND};
 use crate::ratelimit::{
     Cidr, ConcurrencySlot, LimitClass, RateLimiter, Refusal, client_address, creates_a_task,
     is_trusted,
 };
 use crate::retry::{FailureKind, is_replayable, needs_fresh_connection, should_retry};
+use crate::telemetry::SpanlessContext;
 
 const REQUEST_ID: &str = "x-request-id";
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -75,6 +77,11 @@ pub struct Gateway {
     pub closing: Arc<AtomicBool>,
     /// The requests a shutdown waits for ([`crate::drain`]).
     pub pending: Pending,
+    /// The series of the requests the gateway answers itself.
+    own_series: BackendSeries,
+    /// Whether request spans are exported; without an exporter a request carries only its
+    /// trace ids ([`RequestTrace::Spanless`]).
+    export_spans: bool,
 }
 
 impl Gateway {
@@ -95,6 +102,8 @@ impl Gateway {
         Gateway {
             registry,
             limiter,
+            own_series: metrics.series(NO_BACKEND),
+            export_spans: crate::telemetry::exporting(),
             metrics,
             trusted,
             operators,
@@ -129,7 +138,9 @@ enum Verdict {
 /// Per-request state.
 pub struct RequestCtx {
     started: Instant,
-    request_id: String,
+    /// The client's sane `x-request-id`, else one of the gateway's: a header value, so the
+    /// backend's request and the answer share it without a copy.
+    request_id: HeaderValue,
     /// An event stream: no read timeout, no compression, quiet when the client leaves.
     is_stream: bool,
     /// Answered only when a task ends: the longer read timeout.
@@ -150,23 +161,44 @@ pub struct RequestCtx {
     tried: Vec<SocketAddr>,
     in_flight: Option<InFlight>,
     /// The backend whose response headers came back.
-    served_by: Option<String>,
+    served_by: Option<Arc<Backend>>,
     slot: Option<ConcurrencySlot>,
     /// Held while a request other than an event stream is answered.
     pending: Option<PendingGuard>,
     connection: Option<Arc<ConnectionGuard>>,
     body_bytes: u64,
     verdict: Verdict,
-    /// The request's span, parented on the client's `traceparent`; the backend's request names
-    /// it as its parent. Ends when the request is logged.
-    span: tracing::Span,
+    trace: RequestTrace,
+}
+
+/// How a request takes part in its trace.
+enum RequestTrace {
+    /// Spans are exported: the request's span, parented on the client's `traceparent`; the
+    /// backend's request names it as its parent. Ends when the request is logged.
+    Span(tracing::Span),
+    /// No span would be exported: only the ids the backend continues the trace under (a span's
+    /// creation, fields and end cost more than the rest of the gateway's own work on a request).
+    Spanless(SpanlessContext),
+    /// Not begun, or ended.
+    None,
+}
+
+impl RequestTrace {
+    /// The trace headers for the backend's request.
+    fn upstream_headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            RequestTrace::Span(span) => telemetry::propagation::trace_headers(span),
+            RequestTrace::Spanless(context) => context.headers(),
+            RequestTrace::None => Vec::new(),
+        }
+    }
 }
 
 impl RequestCtx {
     fn new() -> Self {
         RequestCtx {
             started: Instant::now(),
-            request_id: String::new(),
+            request_id: HeaderValue::from_static(""),
             is_stream: false,
             waits_for_task: false,
             fresh_connection: false,
@@ -183,7 +215,7 @@ impl RequestCtx {
             connection: None,
             body_bytes: 0,
             verdict: Verdict::Proxied,
-            span: tracing::Span::none(),
+            trace: RequestTrace::None,
         }
     }
 }
@@ -308,6 +340,25 @@ fn is_reset(error: &Error) -> bool {
     false
 }
 
+/// A request id for a request that brings none: a UUID v4 from a fast generator (it identifies
+/// the request in logs and answers; it guards nothing, so it need not be unpredictable, and the
+/// system's random source would cost a system call per request).
+fn new_request_id() -> HeaderValue {
+    let mut text = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut text);
+    HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+impl RequestCtx {
+    /// The request id as text (for logs and spans).
+    fn request_id(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
+}
+
 /// The gateway's own answers, traced only when the caller sends a trace.
 const OWN_ENDPOINTS: [&str; 2] = ["/health", "/gateway/status"];
 
@@ -360,12 +411,19 @@ impl Gateway {
         response: &mut pingora::http::ResponseHeader,
         ctx: &RequestCtx,
     ) -> Result<()> {
-        response.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
-        response.insert_header("x-content-type-options", "nosniff")?;
-        response.insert_header("x-frame-options", "DENY")?;
-        response.insert_header("referrer-policy", "no-referrer")?;
+        // Static values are not copied per answer.
+        response.insert_header(REQUEST_ID, ctx.request_id.clone())?;
+        response.insert_header(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        )?;
+        response.insert_header("x-frame-options", HeaderValue::from_static("DENY"))?;
+        response.insert_header("referrer-policy", HeaderValue::from_static("no-referrer"))?;
         if ctx.tls {
-            response.insert_header("strict-transport-security", "max-age=31536000")?;
+            response.insert_header(
+                "strict-transport-security",
+                HeaderValue::from_static("max-age=31536000"),
+            )?;
         }
         Ok(())
     }
@@ -513,9 +571,13 @@ impl ProxyHttp for Gateway {
         if ctx.connection.is_none() {
             ctx.connection = Some(Arc::new(self.metrics.connection_opened()));
         }
-        ctx.request_id = header_str(session, REQUEST_ID)
-            .filter(|id| sane_request_id(id))
-            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        ctx.request_id = session
+            .req_header()
+            .headers
+            .get(REQUEST_ID)
+            .filter(|id| id.to_str().is_ok_and(sane_request_id))
+            .cloned()
+            .unwrap_or_else(new_request_id);
         let server_port = session
             .server_addr()
             .and_then(|address| address.as_inet())
@@ -535,7 +597,11 @@ impl ProxyHttp for Gateway {
                 &self.trusted,
             )
         });
-        ctx.span = request_span(session, &ctx.request_id);
+        ctx.trace = if self.export_spans {
+            RequestTrace::Span(request_span(session, ctx.request_id()))
+        } else {
+            RequestTrace::Spanless(SpanlessContext::for_request(&session.req_header().headers))
+        };
         Ok(())
     }
 
@@ -611,7 +677,7 @@ impl ProxyHttp for Gateway {
                 Err(refusal) => {
                     self.metrics.rate_limited(refusal.reason());
                     tracing::debug!(%client, class = class.as_str(), reason = refusal.reason(),
-                        request_id = %ctx.request_id, "rate limited");
+                        request_id = ctx.request_id(), "rate limited");
                     if matches!(refusal, Refusal::Rate(_)) || declared_length.unwrap_or(0) > 0 {
                         session.set_keepalive(None);
                     }
@@ -704,11 +770,11 @@ impl ProxyHttp for Gateway {
         upstream_request: &mut pingora::http::RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream_request.insert_header(REQUEST_ID, ctx.request_id.as_str())?;
+        upstream_request.insert_header(REQUEST_ID, ctx.request_id.clone())?;
         // The backend continues the gateway's trace, never one a client made up beyond it.
         upstream_request.remove_header(telemetry::propagation::TRACEPARENT);
         upstream_request.remove_header(telemetry::propagation::TRACESTATE);
-        for (name, value) in telemetry::propagation::trace_headers(&ctx.span) {
+        for (name, value) in ctx.trace.upstream_headers() {
             upstream_request.insert_header(name, value)?;
         }
         if ctx.fresh_connection {
@@ -736,9 +802,17 @@ impl ProxyHttp for Gateway {
         if let Some(token) = &ctx.create_token {
             upstream_request.insert_header(CREATE_TOKEN_HEADER, token.as_str())?;
         }
-        upstream_request
-            .insert_header("x-forwarded-proto", if ctx.tls { "https" } else { "http" })?;
-        if let Some(host) = header_str(session, "host").map(str::to_owned) {
+        upstream_request.insert_header(
+            "x-forwarded-proto",
+            HeaderValue::from_static(if ctx.tls { "https" } else { "http" }),
+        )?;
+        // The client's own value, shared rather than copied.
+        if let Some(host) = session
+            .req_header()
+            .headers
+            .get(http::header::HOST)
+            .cloned()
+        {
             upstream_request.insert_header("x-forwarded-host", host)?;
         }
         Ok(())
@@ -761,7 +835,7 @@ impl ProxyHttp for Gateway {
             ctx.replayable,
             false,
         );
-        tracing::debug!(peer = %peer, error = %e, retry, request_id = %ctx.request_id,
+        tracing::debug!(peer = %peer, error = %e, retry, request_id = ctx.request_id(),
             "cannot connect to backend");
         if retry {
             self.metrics.retried();
@@ -816,7 +890,7 @@ impl ProxyHttp for Gateway {
         }
         if let Some(in_flight) = &ctx.in_flight {
             self.registry.record_served(in_flight.backend());
-            ctx.served_by = Some(in_flight.backend().label());
+            ctx.served_by = Some(Arc::clone(in_flight.backend()));
         }
         if ctx.tried.len() > 1 {
             self.metrics.failed_over();
@@ -901,19 +975,17 @@ impl ProxyHttp for Gateway {
         let status = session
             .response_written()
             .map_or(0, |response| response.status.as_u16());
-        let backend = ctx.served_by.as_deref().unwrap_or(NO_BACKEND);
+        let series = ctx
+            .served_by
+            .as_deref()
+            .map_or(&self.own_series, Backend::series);
+        let backend = series.backend();
         let elapsed = ctx.started.elapsed();
         self.metrics
-            .request_done(backend, status, elapsed, ctx.is_stream);
-        ctx.span.record("status", status);
-        ctx.span.record("backend", backend);
-        ctx.span.record("tries", ctx.tried.len());
-        if status >= 500 {
-            ctx.span.record("otel.status_code", "ERROR");
-        }
-        ctx.span.in_scope(|| {
+            .request_done(series, status, elapsed, ctx.is_stream);
+        let log = |trace_id: Option<String>| {
             tracing::debug!(
-                request_id = %ctx.request_id,
+                request_id = ctx.request_id(),
                 method = %session.req_header().method,
                 path = %session.req_header().uri.path(),
                 status,
@@ -921,11 +993,30 @@ impl ProxyHttp for Gateway {
                 tries = ctx.tried.len(),
                 elapsed_ms = elapsed.as_millis() as u64,
                 error = error.map(|e| e.to_string()),
+                trace_id = trace_id.as_deref(),
                 "request"
             );
-        });
+        };
+        match &ctx.trace {
+            RequestTrace::Span(span) => {
+                span.record("status", status);
+                span.record("backend", backend);
+                span.record("tries", ctx.tried.len());
+                if status >= 500 {
+                    span.record("otel.status_code", "ERROR");
+                }
+                // The span names the trace.
+                span.in_scope(|| log(None));
+            }
+            RequestTrace::Spanless(context) => {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    log(Some(context.trace_id()));
+                }
+            }
+            RequestTrace::None => log(None),
+        }
         // The span ends here, not whenever the context is dropped.
-        ctx.span = tracing::Span::none();
+        ctx.trace = RequestTrace::None;
         // Release the backend and the client's slot now, not whenever the context is dropped.
         ctx.in_flight = None;
         ctx.slot = None;
@@ -970,6 +1061,20 @@ mod tests {
         assert!(!should_compress(true, None, 1024));
         assert!(!should_compress(true, Some(1 << 20), 0));
         assert!(should_compress(false, Some(0), 0));
+    }
+
+    #[test]
+    fn new_request_ids_are_distinct_v4_uuids_that_pass_as_sane() {
+        let first = new_request_id();
+        let second = new_request_id();
+        assert_ne!(first, second);
+        for id in [&first, &second] {
+            let id = id.to_str().expect("ASCII");
+            let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+            assert_eq!(id.len(), 36);
+            assert!(sane_request_id(id));
+        }
     }
 
     #[test]

@@ -27,6 +27,13 @@
 //!   (from `/proc`, nginx's master and workers together) is read around its phases and reported
 //!   per request, next to the replicas' CPU per request.
 //!
+//! - the `get` and `post` scenarios (`--scenario`) measure the front doors' own cost per request,
+//!   which the mix hides behind Postgres: a plain `GET /api/languages`, and a small keep-alive
+//!   `POST /api/tasks` with an `Idempotency-Key` the api has already answered. wrk sends them
+//!   ([`super::wrk`]: one thread of C, far cheaper per request than the clients above, so the
+//!   load generator takes little of the cores it shares), `--seconds` per target and round in the
+//!   same rotating order; percentiles are the median of the rounds'.
+//!
 //! The clients, the front doors, the replicas, Postgres and Redis share the machine's cores, so
 //! absolute numbers depend on the machine; the ratios between the targets are the result.
 
@@ -40,10 +47,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use super::wrk::{self, WrkErrors, WrkRequest, WrkRun};
 use super::{
-    LIMIT_OUT_OF_REACH, Outcome, PhaseResult, RunningApi, Stats, Stores, build_release,
-    count_argument, describe_failures, is_developer_setting, log_tail, new_agent, ratio, run_phase,
-    snippet, unix_stamp, warnings_in_log,
+    LIMIT_OUT_OF_REACH, Outcome, PhaseResult, RunningApi, SESSION_COOKIE, Stats, Stores,
+    build_release, count_argument, describe_failures, find_program, is_developer_setting, log_tail,
+    new_agent, ratio, run_phase, snippet, unix_stamp, warnings_in_log,
 };
 use crate::launch;
 use crate::nginx_conf::{self, NGINX_CONF};
@@ -72,12 +80,65 @@ pub struct GatewayBenchArgs {
     /// rounds, the order of the targets rotating from one to the next
     #[arg(long, value_name = "R", default_value_t = 3, value_parser = count_argument)]
     rounds: usize,
-    /// send no `Accept-Encoding: gzip`: plain proxying
+    /// send no `Accept-Encoding: gzip`: plain proxying (the mix only)
     #[arg(long = "no-gzip", action = clap::ArgAction::SetFalse)]
     gzip: bool,
+    /// what to send: the mix, a plain `GET /api/languages`, a small keep-alive `POST
+    /// /api/tasks` answered as a repeat, or all three
+    #[arg(long, value_enum, default_value_t = ScenarioChoice::All)]
+    scenario: ScenarioChoice,
+    /// seconds of each wrk run of the `get` and `post` scenarios (per target and round)
+    #[arg(long, value_name = "S", default_value_t = 4, value_parser = count_argument)]
+    seconds: usize,
+    /// wrk's keep-alive connections in the `get` and `post` scenarios (one wrk thread)
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = count_argument)]
+    connections: usize,
     /// print one JSON object instead of the table
     #[arg(long)]
     json: bool,
+}
+
+/// `--scenario`: one of them, or all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ScenarioChoice {
+    Mix,
+    Get,
+    Post,
+    All,
+}
+
+impl ScenarioChoice {
+    fn scenarios(self) -> Vec<Scenario> {
+        match self {
+            ScenarioChoice::Mix => vec![Scenario::Mix],
+            ScenarioChoice::Get => vec![Scenario::Get],
+            ScenarioChoice::Post => vec![Scenario::Post],
+            ScenarioChoice::All => vec![Scenario::Mix, Scenario::Get, Scenario::Post],
+        }
+    }
+}
+
+/// What is sent through the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// The request mix, from the bench's own clients (Postgres-bound requests dominate).
+    Mix,
+    /// `GET /api/languages` alone, from wrk: the front door's own cost per proxied request.
+    Get,
+    /// A small keep-alive `POST /api/tasks` with an `Idempotency-Key` the api has already
+    /// answered, from wrk: the api answers it as a repeat, and both front doors may send it on a
+    /// pooled upstream connection, since they retry such a POST anyway.
+    Post,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Mix => "mix",
+            Scenario::Get => "get",
+            Scenario::Post => "post",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -152,17 +213,6 @@ fn times(numerator: f64, denominator: f64) -> String {
 }
 
 // ---- Processes -----------------------------------------------------------------------------
-
-/// Where a program is: an absolute path as is, else the first match on `PATH`.
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = Path::new(name);
-    if path.is_absolute() {
-        return path.is_file().then(|| path.to_path_buf());
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|folder| folder.join(name))
-        .find(|candidate| candidate.is_file())
-}
 
 /// Debian's nginx, else the first `nginx` on `PATH`.
 fn nginx_binary() -> anyhow::Result<PathBuf> {
@@ -509,7 +559,10 @@ impl Workload<'_> {
 }
 
 struct Report {
+    /// The mix's results; empty when it was not run.
     targets: BTreeMap<Target, TargetResult>,
+    /// The wrk scenarios' results, in the order they ran.
+    plain: Vec<PlainResult>,
     ticks_per_second: f64,
     replica_logs: Vec<(PathBuf, Vec<String>)>,
     gateway_log: (PathBuf, Vec<String>),
@@ -609,6 +662,182 @@ fn measure(
     Ok(results)
 }
 
+/// What a target did over the rounds of a wrk scenario.
+#[derive(Default)]
+struct WrkTotals {
+    /// One run per round, in round order.
+    runs: Vec<WrkRun>,
+    front_door_ticks: u64,
+    replica_ticks: u64,
+}
+
+impl WrkTotals {
+    fn requests(&self) -> u64 {
+        self.runs.iter().map(|run| run.requests).sum()
+    }
+
+    fn errors(&self) -> WrkErrors {
+        let mut errors = WrkErrors::default();
+        for run in &self.runs {
+            errors.add(&run.errors);
+        }
+        errors
+    }
+
+    /// Requests over the measured time of every round.
+    fn requests_per_second(&self) -> f64 {
+        let elapsed: Duration = self.runs.iter().map(WrkRun::elapsed).sum();
+        self.requests() as f64 / elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The median over the rounds of one figure of each round, in milliseconds (wrk reports
+    /// percentiles per run; their histograms cannot be merged from its output).
+    fn median_ms(&self, figure: fn(&WrkRun) -> f64) -> f64 {
+        median(self.runs.iter().map(|run| figure(run) / 1000.0).collect())
+    }
+}
+
+/// The middle value (the mean of the two middle ones for an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    }
+}
+
+/// One wrk scenario's results.
+struct PlainResult {
+    scenario: Scenario,
+    /// The request, as `METHOD path`.
+    request: String,
+    targets: BTreeMap<Target, WrkTotals>,
+}
+
+/// Runs wrk through every target, a short warm-up first, then `rounds` runs of `seconds` each,
+/// the order rotating as in the mix; reads each front door's CPU time around its runs.
+fn measure_with_wrk(
+    wrk_binary: &Path,
+    urls: &BTreeMap<Target, String>,
+    pids: &Pids,
+    options: &GatewayBenchArgs,
+    script_path: &Path,
+) -> anyhow::Result<BTreeMap<Target, WrkTotals>> {
+    eprintln!("==> warm-up: 1 s of wrk per target");
+    for target in Target::ALL {
+        let warm_up = wrk::run(
+            wrk_binary,
+            &urls[&target],
+            options.connections,
+            Duration::from_secs(1),
+            script_path,
+        )?;
+        anyhow::ensure!(
+            warm_up.errors.total() * 2 <= warm_up.requests,
+            "through {}, most warm-up requests failed: {:?}",
+            target.name(),
+            warm_up.errors
+        );
+    }
+    let mut results: BTreeMap<Target, WrkTotals> = Target::ALL
+        .iter()
+        .map(|&target| (target, WrkTotals::default()))
+        .collect();
+    for round in 0..options.rounds {
+        let order = round_order(round);
+        eprintln!(
+            "==> round {} of {}: {}",
+            round + 1,
+            options.rounds,
+            order.map(Target::name).join(", ")
+        );
+        for target in order {
+            let before = pids.snapshot();
+            let run = wrk::run(
+                wrk_binary,
+                &urls[&target],
+                options.connections,
+                Duration::from_secs(options.seconds as u64),
+                script_path,
+            )?;
+            let after = pids.snapshot();
+            let result = results.get_mut(&target).context("a target's result")?;
+            result.front_door_ticks += match target {
+                Target::Gateway => after.gateway.saturating_sub(before.gateway),
+                Target::Nginx => after.nginx.saturating_sub(before.nginx),
+                Target::Direct => 0,
+            };
+            result.replica_ticks += after.replicas.saturating_sub(before.replicas);
+            result.runs.push(run);
+        }
+    }
+    Ok(results)
+}
+
+/// The `post` scenario's request: a small task creation with an `Idempotency-Key`, in one
+/// session. It is sent once here (straight to a replica), so every later one is answered as a
+/// repeat of it: no task is queued per request, and the answer is a success.
+fn prepare_post(direct_url: &str, stamp: u64) -> anyhow::Result<WrkRequest> {
+    let body = serde_json::json!({
+        "source": "def double(a):\n    return a * 2\n",
+        "filename": "calc.py",
+    })
+    .to_string();
+    let key = format!("bench-gateway-{stamp}");
+    let agent = new_agent(Duration::from_secs(30));
+    let mut response = agent
+        .post(format!("{direct_url}/api/tasks"))
+        .header("idempotency-key", &key)
+        .content_type("application/json")
+        .send(&body)
+        .context("cannot create the post scenario's task")?;
+    let status = response.status();
+    let session = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|cookie| {
+            cookie
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|rest| rest.strip_prefix('='))
+                .and_then(|rest| rest.split(';').next())
+                .map(str::to_owned)
+        });
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    anyhow::ensure!(
+        status.is_success(),
+        "creating the post scenario's task answered {status}: {}",
+        snippet(&text)
+    );
+    let session = session.context("the api set no session cookie on a task creation")?;
+    Ok(WrkRequest {
+        method: "POST",
+        path: "/api/tasks".to_owned(),
+        headers: vec![
+            ("Content-Type".to_owned(), "application/json".to_owned()),
+            ("Idempotency-Key".to_owned(), key),
+            ("Cookie".to_owned(), format!("{SESSION_COOKIE}={session}")),
+        ],
+        body: Some(body),
+    })
+}
+
+/// The `get` scenario's request, as the issue's `wrk` run sends it.
+fn plain_get() -> WrkRequest {
+    WrkRequest {
+        method: "GET",
+        path: "/api/languages".to_owned(),
+        headers: Vec::new(),
+        body: None,
+    }
+}
+
 pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     let root = project_root();
     // Everything the bench needs, before anything is built or started.
@@ -618,6 +847,13 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
         "cmake is not installed; Pingora's zlib-ng needs it to build the gateway: \
          `apt-get install cmake`"
     );
+    let wrk_binary = options
+        .scenario
+        .scenarios()
+        .iter()
+        .any(|scenario| *scenario != Scenario::Mix)
+        .then(wrk::binary)
+        .transpose()?;
     let committed = std::fs::read_to_string(root.join(NGINX_CONF))
         .with_context(|| format!("cannot read {NGINX_CONF}"))?;
 
@@ -682,18 +918,46 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
         nginx: nginx_door.child.id(),
         replicas: replicas.iter().map(|replica| replica.child.id()).collect(),
     };
-    eprintln!(
-        "==> {} rounds of {} requests per target over {} clients each{}",
-        options.rounds,
-        options.requests,
-        options.concurrency,
-        if options.gzip {
-            ", Accept-Encoding: gzip"
-        } else {
-            ""
-        }
-    );
-    let targets = measure(&urls, &pids, options)?;
+    let scenarios = options.scenario.scenarios();
+    let mut targets = BTreeMap::new();
+    let mut plain = Vec::new();
+    for scenario in scenarios {
+        eprintln!("==> scenario {}", scenario.name());
+        let request = match scenario {
+            Scenario::Mix => {
+                eprintln!(
+                    "==> {} rounds of {} requests per target over {} clients each{}",
+                    options.rounds,
+                    options.requests,
+                    options.concurrency,
+                    if options.gzip {
+                        ", Accept-Encoding: gzip"
+                    } else {
+                        ""
+                    }
+                );
+                targets = measure(&urls, &pids, options)?;
+                continue;
+            }
+            Scenario::Get => plain_get(),
+            Scenario::Post => prepare_post(&urls[&Target::Direct], stamp)?,
+        };
+        let wrk_binary = wrk_binary
+            .as_deref()
+            .context("wrk was checked at the start")?;
+        let script_path = log_dir.join(format!("wrk-{}.lua", scenario.name()));
+        std::fs::write(&script_path, wrk::script(&request))
+            .with_context(|| format!("cannot write {}", script_path.display()))?;
+        eprintln!(
+            "==> {} rounds of {} s of wrk ({} connections) per target: {} {}",
+            options.rounds, options.seconds, options.connections, request.method, request.path
+        );
+        plain.push(PlainResult {
+            scenario,
+            request: format!("{} {}", request.method, request.path),
+            targets: measure_with_wrk(wrk_binary, &urls, &pids, options, &script_path)?,
+        });
+    }
 
     let nginx_log = nginx_problems(&nginx_door.log_path);
     drop(nginx_door);
@@ -701,6 +965,7 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     drop(replicas);
     let report = Report {
         targets,
+        plain,
         ticks_per_second: crate::procfs::clock_ticks_per_second(),
         replica_logs: instances
             .iter()
@@ -722,10 +987,16 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     } else {
         print!("{}", report.to_table(options));
     }
-    let failed: usize = report
+    let failed: u64 = report
         .targets
         .values()
-        .map(|target| target.result.failed())
+        .map(|target| target.result.failed() as u64)
+        .chain(report.plain.iter().flat_map(|scenario| {
+            scenario
+                .targets
+                .values()
+                .map(|target| target.errors().total())
+        }))
         .sum();
     if failed > 0 {
         eprintln!("bench failed: {failed} requests failed (see above)");
@@ -796,6 +1067,119 @@ impl Report {
 
     fn to_table(&self, options: &GatewayBenchArgs) -> String {
         let mut out = String::new();
+        if !self.targets.is_empty() {
+            self.mix_table(options, &mut out);
+        }
+        for scenario in &self.plain {
+            self.plain_table(scenario, options, &mut out);
+        }
+        self.log_lines(&mut out);
+        out
+    }
+
+    /// CPU milliseconds per request of a wrk scenario's target: its front door, the replicas.
+    fn plain_cpu_per_request_ms(&self, totals: &WrkTotals) -> (f64, f64) {
+        let requests = totals.requests().max(1) as f64;
+        let per_request = |ticks: u64| ticks as f64 / self.ticks_per_second * 1000.0 / requests;
+        (
+            per_request(totals.front_door_ticks),
+            per_request(totals.replica_ticks),
+        )
+    }
+
+    fn plain_table(&self, scenario: &PlainResult, options: &GatewayBenchArgs, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "scenario {}: {} from wrk (1 thread, {} keep-alive connections), {} rounds × {} s per target; direct = api-1 alone\n",
+            scenario.scenario.name(),
+            scenario.request,
+            options.connections,
+            options.rounds,
+            options.seconds
+        );
+        let _ = writeln!(
+            out,
+            "{:<8} {:>9} {:>6} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9}  req/s per round",
+            "target",
+            "requests",
+            "failed",
+            "req/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "door cpu",
+            "api cpu"
+        );
+        for (target, totals) in &scenario.targets {
+            let (door, api) = self.plain_cpu_per_request_ms(totals);
+            let rounds: Vec<String> = totals
+                .runs
+                .iter()
+                .map(|run| format!("{:.0}", run.requests_per_second()))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{:<8} {:>9} {:>6} {:>9.1} {:>7.2} {:>7.2} {:>7.2} {:>9} {:>9.4}  {}",
+                target.name(),
+                totals.requests(),
+                totals.errors().total(),
+                totals.requests_per_second(),
+                totals.median_ms(|run| run.p50_us),
+                totals.median_ms(|run| run.p90_us),
+                totals.median_ms(|run| run.p99_us),
+                if *target == Target::Direct {
+                    "-".to_owned()
+                } else {
+                    format!("{door:.4}")
+                },
+                api,
+                rounds.join(" / ")
+            );
+        }
+        let _ = writeln!(
+            out,
+            "(p50/p90/p99: the median of the rounds' percentiles; door cpu / api cpu: CPU ms per request of the front door, of the three replicas together)\n"
+        );
+        for (name, numerator, denominator) in Report::comparisons() {
+            let (Some(top), Some(bottom)) = (
+                scenario.targets.get(&numerator),
+                scenario.targets.get(&denominator),
+            ) else {
+                continue;
+            };
+            let door_cpu = if denominator == Target::Direct {
+                "-".to_owned()
+            } else {
+                times(
+                    self.plain_cpu_per_request_ms(top).0,
+                    self.plain_cpu_per_request_ms(bottom).0,
+                )
+            };
+            let _ = writeln!(
+                out,
+                "{name:<15} req/s {:>6}   p50 {:>6}   p99 {:>6}   door cpu {:>6}",
+                times(top.requests_per_second(), bottom.requests_per_second()),
+                times(
+                    top.median_ms(|run| run.p50_us),
+                    bottom.median_ms(|run| run.p50_us)
+                ),
+                times(
+                    top.median_ms(|run| run.p99_us),
+                    bottom.median_ms(|run| run.p99_us)
+                ),
+                door_cpu
+            );
+        }
+        for (target, totals) in &scenario.targets {
+            let errors = totals.errors();
+            if errors.total() > 0 {
+                let _ = writeln!(out, "\n{} failures: {errors:?}", target.name());
+            }
+        }
+        let _ = writeln!(out);
+    }
+
+    fn mix_table(&self, options: &GatewayBenchArgs, out: &mut String) {
         let _ = writeln!(
             out,
             "front doors on loopback over {REPLICAS} api replicas: {} rounds × {} requests per target, {} clients per target (keep-alive, one session each){}",
@@ -913,6 +1297,9 @@ impl Report {
             }
         }
         let _ = writeln!(out);
+    }
+
+    fn log_lines(&self, out: &mut String) {
         let mut logs: Vec<(String, &[String])> = self
             .replica_logs
             .iter()
@@ -937,7 +1324,66 @@ impl Report {
                 }
             }
         }
-        out
+    }
+
+    fn plain_json(&self, scenario: &PlainResult, options: &GatewayBenchArgs) -> serde_json::Value {
+        let targets: serde_json::Map<String, serde_json::Value> = scenario
+            .targets
+            .iter()
+            .map(|(target, totals)| {
+                let (door, api) = self.plain_cpu_per_request_ms(totals);
+                let errors = totals.errors();
+                (
+                    target.name().to_owned(),
+                    serde_json::json!({
+                        "requests": totals.requests(),
+                        "failed": errors.total(),
+                        "requests_per_second": totals.requests_per_second(),
+                        "round_requests_per_second": totals.runs.iter().map(WrkRun::requests_per_second).collect::<Vec<_>>(),
+                        "p50_ms": totals.median_ms(|run| run.p50_us),
+                        "p90_ms": totals.median_ms(|run| run.p90_us),
+                        "p99_ms": totals.median_ms(|run| run.p99_us),
+                        "round_p99_ms": totals.runs.iter().map(|run| run.p99_us / 1000.0).collect::<Vec<_>>(),
+                        "front_door_cpu_ms_per_request": (*target != Target::Direct).then_some(door),
+                        "replicas_cpu_ms_per_request": api,
+                        "errors": {
+                            "connect": errors.connect,
+                            "read": errors.read,
+                            "write": errors.write,
+                            "status": errors.status,
+                            "timeout": errors.timeout,
+                        },
+                    }),
+                )
+            })
+            .collect();
+        let ratios: serde_json::Map<String, serde_json::Value> = Report::comparisons()
+            .iter()
+            .filter_map(|&(name, numerator, denominator)| {
+                let top = scenario.targets.get(&numerator)?;
+                let bottom = scenario.targets.get(&denominator)?;
+                Some((
+                    name.to_owned(),
+                    serde_json::json!({
+                        "requests_per_second": ratio(top.requests_per_second(), bottom.requests_per_second()),
+                        "p50": ratio(top.median_ms(|run| run.p50_us), bottom.median_ms(|run| run.p50_us)),
+                        "p99": ratio(top.median_ms(|run| run.p99_us), bottom.median_ms(|run| run.p99_us)),
+                        "front_door_cpu": (denominator != Target::Direct).then(|| ratio(
+                            self.plain_cpu_per_request_ms(top).0,
+                            self.plain_cpu_per_request_ms(bottom).0,
+                        )),
+                    }),
+                ))
+            })
+            .collect();
+        serde_json::json!({
+            "request": scenario.request,
+            "load_generator": "wrk",
+            "connections": options.connections,
+            "seconds_per_round": options.seconds,
+            "targets": targets,
+            "ratios": ratios,
+        })
     }
 
     fn to_json(&self, options: &GatewayBenchArgs) -> String {
@@ -985,15 +1431,30 @@ impl Report {
                 )
             })
             .collect();
+        let mut scenarios = serde_json::Map::new();
+        if !self.targets.is_empty() {
+            scenarios.insert(
+                Scenario::Mix.name().to_owned(),
+                serde_json::json!({
+                    "requests_per_round": options.requests,
+                    "concurrency": options.concurrency,
+                    "gzip": options.gzip,
+                    "requests": {"GET /api/languages": 4, "GET /api/queue": 3, "GET /healthz": 2, "POST /api/tasks": 1},
+                    "targets": targets,
+                    "ratios": ratios,
+                }),
+            );
+        }
+        for scenario in &self.plain {
+            scenarios.insert(
+                scenario.scenario.name().to_owned(),
+                self.plain_json(scenario, options),
+            );
+        }
         serde_json::json!({
-            "requests_per_round": options.requests,
             "rounds": options.rounds,
-            "concurrency": options.concurrency,
-            "gzip": options.gzip,
             "replicas": REPLICAS,
-            "mix": {"GET /api/languages": 4, "GET /api/queue": 3, "GET /healthz": 2, "POST /api/tasks": 1},
-            "targets": targets,
-            "ratios": ratios,
+            "scenarios": scenarios,
             "log_warnings": {
                 "replicas": self.replica_logs.iter().map(|(_, lines)| lines.len()).sum::<usize>(),
                 "gateway": self.gateway_log.1.len(),
@@ -1023,9 +1484,17 @@ mod tests {
                 concurrency: 4,
                 rounds: 2,
                 gzip: false,
+                scenario: ScenarioChoice::All,
+                seconds: 4,
+                connections: 32,
                 json: true,
             }
         );
+        let plain = parse("--scenario get --seconds 2 --connections 8").expect("valid options");
+        assert_eq!(plain.scenario, ScenarioChoice::Get);
+        assert_eq!((plain.seconds, plain.connections), (2, 8));
+        assert!(parse("--scenario pipelined").is_err());
+        assert!(parse("--seconds 0").is_err());
         let defaults = parse("").expect("no options");
         assert_eq!((defaults.requests, defaults.rounds), (3000, 3));
         assert!(defaults.gzip && !defaults.json);
@@ -1076,6 +1545,45 @@ mod tests {
         assert_eq!(share(10, 3), [4, 3, 3]);
         assert_eq!(share(2, 4), [1, 1, 0, 0]);
         assert_eq!(share(3000, 16).iter().sum::<usize>(), 3000);
+    }
+
+    #[test]
+    fn all_is_every_scenario_and_the_mix_comes_first() {
+        assert_eq!(
+            ScenarioChoice::All.scenarios(),
+            [Scenario::Mix, Scenario::Get, Scenario::Post]
+        );
+        assert_eq!(ScenarioChoice::Post.scenarios(), [Scenario::Post]);
+    }
+
+    #[test]
+    fn wrk_rounds_add_up_and_percentiles_are_the_median_round() {
+        let run = |requests, seconds: u64, p99_us| WrkRun {
+            requests,
+            duration_us: seconds * 1_000_000,
+            p50_us: 100.0,
+            p90_us: 200.0,
+            p99_us,
+            max_us: 9_000.0,
+            errors: WrkErrors {
+                status: 1,
+                ..WrkErrors::default()
+            },
+        };
+        let totals = WrkTotals {
+            runs: vec![
+                run(1000, 1, 3000.0),
+                run(3000, 1, 1000.0),
+                run(2000, 2, 2000.0),
+            ],
+            ..WrkTotals::default()
+        };
+        assert_eq!(totals.requests(), 6000);
+        assert!((totals.requests_per_second() - 1500.0).abs() < 1e-9);
+        assert!((totals.median_ms(|run| run.p99_us) - 2.0).abs() < 1e-9);
+        assert_eq!(totals.errors().status, 3);
+        assert_eq!(median(vec![4.0, 1.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod gateway;
 mod generation;
 mod offline;
 mod tasks;
+mod wrk;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -48,8 +49,8 @@ pub enum BenchCommand {
     /// Starts three aiut-api replicas, aiut-gateway and nginx (nginx-compat/nginx.conf) over
     /// them, then sends the same request mix through the gateway, through nginx and straight to
     /// one replica, alternating in R rounds of N requests per target; reports requests/s,
-    /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas. Needs nginx and
-    /// cmake.
+    /// p50/p90/p99, CPU per request, the ratios and the spread over the replicas; then a plain GET
+    /// and a keep-alive POST from wrk (--scenario mix|get|post|all). Needs nginx, cmake and wrk.
     Gateway(gateway::GatewayBenchArgs),
     /// Generated tests run for real: the corpus through api, worker and the model simulator
     ///
@@ -98,6 +99,17 @@ fn count_argument(value: &str) -> Result<usize, String> {
         return Err("must be at least 1".to_owned());
     }
     Ok(number)
+}
+
+/// Where a program is: an absolute path as is, else the first match on `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = Path::new(name);
+    if path.is_absolute() {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|folder| folder.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Builds the release binaries of `packages` (each package's binary has its name) and returns
