@@ -34,7 +34,7 @@ use serde::Serialize;
 
 use super::{
     LIMIT_OUT_OF_REACH, RunningApi, Stores, build_release_binaries, count_argument,
-    is_developer_setting, log_tail, unix_stamp, warnings_in_log,
+    is_developer_setting, log_tail, print_log_warnings, unix_stamp, write_json_report,
 };
 use crate::client::{new_agent, snippet};
 use crate::{launch, project_root, target_dir};
@@ -162,23 +162,8 @@ pub fn run(options: &GenerationBenchArgs) -> anyhow::Result<bool> {
         total_seconds: started.elapsed().as_secs_f64(),
     };
     print!("{}", report.to_table());
-    for (name, path) in logs {
-        let warnings = warnings_in_log(&path);
-        if !warnings.is_empty() {
-            println!(
-                "{name} logged {} warning or error lines ({}); the last: {}",
-                warnings.len(),
-                path.display(),
-                warnings.last().map_or("", String::as_str)
-            );
-        }
-    }
-    if let Some(path) = &options.json {
-        let json = serde_json::to_string_pretty(&report).context("cannot write the JSON")?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("==> results in {}", path.display());
-    }
+    print_log_warnings(logs);
+    write_json_report(options.json.as_deref(), &report)?;
     if !outcome.problems.is_empty() {
         eprintln!("bench failed: {}", outcome.problems.join("; "));
         return Ok(false);

@@ -462,6 +462,33 @@ fn warnings_in_log(path: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Prints, for each service's log that holds warnings or errors, how many and the last one.
+fn print_log_warnings<N: std::fmt::Display>(logs: impl IntoIterator<Item = (N, PathBuf)>) {
+    for (name, path) in logs {
+        let warnings = warnings_in_log(&path);
+        if !warnings.is_empty() {
+            println!(
+                "{name} logged {} warning or error lines ({}); the last: {}",
+                warnings.len(),
+                path.display(),
+                warnings.last().map_or("", String::as_str)
+            );
+        }
+    }
+}
+
+/// Writes a bench's report as pretty JSON to `path`, when one was asked for.
+fn write_json_report(path: Option<&Path>, report: &impl serde::Serialize) -> anyhow::Result<()> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let json = serde_json::to_string_pretty(report).context("cannot write the JSON")?;
+    std::fs::write(path, json + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("==> results in {}", path.display());
+    Ok(())
+}
+
 #[derive(Default)]
 struct PhaseResult {
     latencies: Vec<Duration>,

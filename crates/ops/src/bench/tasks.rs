@@ -44,7 +44,8 @@ use serde::Serialize;
 
 use super::generation::Service;
 use super::{
-    RunningApi, Stores, build_release_binaries, count_argument, unix_stamp, warnings_in_log,
+    RunningApi, Stores, build_release_binaries, count_argument, print_log_warnings, unix_stamp,
+    write_json_report,
 };
 use crate::client::{new_agent, snippet};
 use crate::loadtest::user::SseParser;
@@ -139,23 +140,8 @@ pub fn run(options: &TasksBenchArgs) -> anyhow::Result<bool> {
 
     let report = Report::new(options, &measured, calls);
     print!("{}", report.to_table());
-    for (name, path) in logs {
-        let warnings = warnings_in_log(&path);
-        if !warnings.is_empty() {
-            println!(
-                "{name} logged {} warning or error lines ({}); the last: {}",
-                warnings.len(),
-                path.display(),
-                warnings.last().map_or("", String::as_str)
-            );
-        }
-    }
-    if let Some(path) = &options.json {
-        let json = serde_json::to_string_pretty(&report).context("cannot write the JSON")?;
-        std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("==> results in {}", path.display());
-    }
+    print_log_warnings(logs);
+    write_json_report(options.json.as_deref(), &report)?;
     if report.failed > 0 {
         eprintln!(
             "bench failed: {} tasks did not end well ({})",
