@@ -376,27 +376,13 @@ async fn simultaneous_claims_for_one_owner_keep_to_its_cap(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_options
-        .max_connections(12)
-        .connect_with(connect)
-        .await
-        .expect("a pool");
-    store::db::migrate(&pool).await.expect("migrated");
+    let pool = pool_for_ten_workers(pool_options, connect).await;
     for round in 0..5 {
         sqlx::query("delete from tasks")
             .execute(&pool)
             .await
             .expect("an empty queue");
-        sqlx::query(
-            "insert into tasks (id, owner_session, language, framework, model, file_name, source,
-                                source_sha256, cache_key, created_at)
-             select gen_random_uuid(), 'greedy', 'python', 'pytest', 'offline', 'a.py',
-                    'def f(): pass', 'x', 'k' || i, now() - make_interval(secs => i)
-             from generate_series(1, 20) i",
-        )
-        .execute(&pool)
-        .await
-        .expect("one owner's queue");
+        queue_tasks(&pool, "greedy", 20).await;
         // Ten workers claim at once; the owner may run two tasks.
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(10));
         let claims: Vec<_> = (0..10)
@@ -422,6 +408,20 @@ async fn simultaneous_claims_for_one_owner_keep_to_its_cap(
                 .expect("running");
         assert_eq!((claimed, running), (2, 2), "round {round}");
     }
+}
+
+/// A migrated pool with room for ten workers claiming at once.
+async fn pool_for_ten_workers(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) -> sqlx::PgPool {
+    let pool = pool_options
+        .max_connections(12)
+        .connect_with(connect)
+        .await
+        .expect("a pool");
+    store::db::migrate(&pool).await.expect("migrated");
+    pool
 }
 
 /// Inserts `count` queued tasks of `owner`, the first the oldest.
@@ -522,12 +522,7 @@ async fn simultaneous_batch_claims_keep_to_each_owners_cap(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let pool = pool_options
-        .max_connections(12)
-        .connect_with(connect)
-        .await
-        .expect("a pool");
-    store::db::migrate(&pool).await.expect("migrated");
+    let pool = pool_for_ten_workers(pool_options, connect).await;
     for round in 0..5 {
         sqlx::query("delete from tasks")
             .execute(&pool)
