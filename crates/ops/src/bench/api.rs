@@ -302,6 +302,15 @@ struct Report {
     log_path: PathBuf,
 }
 
+/// `GET /api/tasks/{id}` of one of the client's tasks, in turn: the lookup phases' request.
+fn look_up(tasks_url: &str, client: &mut Client, index: usize) -> (Duration, Outcome) {
+    let id = &client.created[index % client.created.len()];
+    let url = format!("{tasks_url}/{id}");
+    let started = Instant::now();
+    let outcome = finish(client.agent.get(&url).call(), |_| Ok(()));
+    (started.elapsed(), outcome)
+}
+
 fn warm_up_per_client(options: &ApiBenchArgs) -> usize {
     // At least one per client, so every client opens its connection and gets its session.
     WARM_UP_REQUESTS.div_ceil(options.concurrency)
@@ -403,13 +412,7 @@ impl Target {
             });
             (started.elapsed(), outcome)
         };
-        let lookup = |client: &mut Client, index: usize| {
-            let id = &client.created[index % client.created.len()];
-            let url = format!("{tasks_url}/{id}");
-            let started = Instant::now();
-            let outcome = finish(client.agent.get(&url).call(), |_| Ok(()));
-            (started.elapsed(), outcome)
-        };
+        let lookup = |client: &mut Client, index: usize| look_up(&tasks_url, client, index);
 
         let probe = CpuProbe::new(self.api.pid(), &self.stores.database_url);
         let [healthz_cpu, create_cpu, lookup_cpu, _] = &mut self.cpu;
@@ -496,13 +499,7 @@ impl Target {
                 .map(|index| total / clients + usize::from(index < total % clients))
                 .collect()
         };
-        let lookup = |client: &mut Client, index: usize| {
-            let id = &client.created[index % client.created.len()];
-            let url = format!("{tasks_url}/{id}");
-            let started = Instant::now();
-            let outcome = finish(client.agent.get(&url).call(), |_| Ok(()));
-            (started.elapsed(), outcome)
-        };
+        let lookup = |client: &mut Client, index: usize| look_up(tasks_url, client, index);
         run_phase(
             &mut self.backlog_clients,
             &vec![warm_up_per_client(options); clients],
