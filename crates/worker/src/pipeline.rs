@@ -249,36 +249,60 @@ impl Pipeline<'_> {
                 ),
             });
         }
-        let tests = u32::try_from(delivered.pieces.len()).unwrap_or(u32::MAX);
-        let mut assembled =
-            codegen::assemble::assemble(&target, &delivered.pieces).map_err(|error| {
-                Halt::Fatal {
-                    code: "assembly_failed",
-                    message: format!("the unit tests could not be merged into one file: {error}"),
-                }
-            })?;
-        if context.explored.is_some() {
-            // Pinned tests say what they are before anything else.
-            assembled.code = codegen::pinned::header(target.language) + &assembled.code;
-        }
-        let issues = codegen::syntax_issues(target.test_syntax(), &assembled.code);
-        if let Some(first) = issues.first() {
-            return Err(Halt::Fatal {
-                code: "assembly_failed",
-                message: format!("the merged test file does not parse ({first})"),
-            });
-        }
-        let validation = match delivered.reports {
-            Some(reports) => {
-                let whole = match delivered.whole.take() {
+        let pinned = context.explored.is_some();
+        let mut assembled = assemble_file(&target, &delivered.pieces, pinned)?;
+        let validation = match delivered.reports.take() {
+            Some(mut reports) => {
+                let mut whole = match delivered.whole.take() {
                     Some(whole) => whole,
                     None => {
-                        self.run_whole(&target, &assembled.file_name, &assembled.code, 0, total)
-                            .await?
+                        self.run_whole(
+                            &target,
+                            &assembled.file_name,
+                            &assembled.code,
+                            self.validation.reruns,
+                            total,
+                        )
+                        .await?
                     }
                 };
-                let validation =
-                    validation::validated(reports, &whole, delivered.runs + whole.commands);
+                let mut runs = delivered.runs + whole.commands;
+                if validation::verdict_of(&whole) != Verdict::Passed {
+                    let (dropped, spent) = self
+                        .settle(&target, &mut delivered, &mut reports, total)
+                        .await?;
+                    runs += spent;
+                    if dropped > 0 && !delivered.pieces.is_empty() {
+                        assembled = assemble_file(&target, &delivered.pieces, pinned)?;
+                        whole = self
+                            .run_whole(
+                                &target,
+                                &assembled.file_name,
+                                &assembled.code,
+                                self.validation.reruns,
+                                total,
+                            )
+                            .await?;
+                        runs += whole.commands;
+                    }
+                }
+                if delivered.pieces.is_empty() {
+                    return Err(Halt::NothingPassed {
+                        message: validation::nothing_passed(&reports),
+                        validation: Box::new(Validation {
+                            status: ValidationStatus::Failed,
+                            reason: Some(
+                                "every test that passed on its own failed when run again"
+                                    .to_owned(),
+                            ),
+                            tool: whole.tool.map(str::to_owned),
+                            tests: reports,
+                            coverage: None,
+                            runs,
+                        }),
+                    });
+                }
+                let validation = validation::validated(reports, &whole, runs);
                 if let Some(coverage) = &validation.coverage {
                     self.metrics
                         .delivered_coverage(target.language, validation::line_ratio(coverage));
@@ -287,6 +311,7 @@ impl Pipeline<'_> {
             }
             None => delivered.validation,
         };
+        let tests = u32::try_from(delivered.pieces.len()).unwrap_or(u32::MAX);
         self.publish(
             progress(total, total),
             EventKind::Coverage {
@@ -306,6 +331,66 @@ impl Pipeline<'_> {
             model_used,
             validation,
         })
+    }
+
+    /// After the delivered file failed as a whole: each kept unit's tests are run alone
+    /// [`SETTLE_RUNS_PER_RERUN`] times as often as before, and those that fail now are left out
+    /// as flaky (a test that passed its first runs by chance). Returns how many were left out and
+    /// the sandboxed commands spent.
+    async fn settle(
+        &self,
+        target: &Target<'_>,
+        delivered: &mut Delivery,
+        reports: &mut [domain::TestReport],
+        total: u32,
+    ) -> Result<(usize, u32), Halt> {
+        let reruns = self.validation.reruns.max(1) * SETTLE_RUNS_PER_RERUN;
+        let test_file_name = target.test_file_name();
+        let mut spent = 0;
+        let mut failing = Vec::new();
+        for (index, code) in delivered.pieces.iter().enumerate() {
+            let run = self
+                .run_tests(target, &test_file_name, code, reruns)
+                .await?;
+            spent += run.commands;
+            if validation::verdict_of(&run) != Verdict::Passed {
+                failing.push((index, run));
+            }
+        }
+        let dropped = failing.len();
+        for (index, run) in failing.into_iter().rev() {
+            delivered.pieces.remove(index);
+            let result = delivered.unit_results.remove(index);
+            let unit = result["name"].as_str().unwrap_or_default();
+            let Some(report) = reports
+                .iter_mut()
+                .find(|report| report.kept && report.unit == unit)
+            else {
+                continue;
+            };
+            validation::left_out_when_run_again(report, &run);
+            tracing::info!(task_id = %self.task.id, unit, "a kept test failed when run again and is left out");
+            delivered.warnings.push(json!({
+                "unit": report.unit,
+                "message": format!(
+                    "left out ({}): {}",
+                    report.verdict,
+                    report.reason.as_deref().unwrap_or("see the test's report")
+                ),
+            }));
+            self.publish(
+                progress(total, total),
+                EventKind::TestResult {
+                    unit: report.unit.clone(),
+                    verdict: report.verdict,
+                    kept: false,
+                    reason: report.reason.clone(),
+                    added_lines: 0,
+                },
+            )
+            .await;
+        }
+        Ok((dropped, spent))
     }
 
     /// Whether this task's tests are run, decided before any unit is written. `unexplored` is
@@ -996,6 +1081,35 @@ fn unit_result(
         fields.insert("verdict".to_owned(), json!(verdict));
     }
     result
+}
+
+/// How many times more a kept unit's tests are rerun, alone, when the delivered file failed.
+const SETTLE_RUNS_PER_RERUN: u32 = 3;
+
+/// The delivered file from its pieces, with the pinned header when they are pinned tests; it
+/// must parse.
+fn assemble_file(
+    target: &Target<'_>,
+    pieces: &[String],
+    pinned: bool,
+) -> Result<codegen::assemble::Assembled, Halt> {
+    let mut assembled =
+        codegen::assemble::assemble(target, pieces).map_err(|error| Halt::Fatal {
+            code: "assembly_failed",
+            message: format!("the unit tests could not be merged into one file: {error}"),
+        })?;
+    if pinned {
+        // Pinned tests say what they are before anything else.
+        assembled.code = codegen::pinned::header(target.language) + &assembled.code;
+    }
+    let issues = codegen::syntax_issues(target.test_syntax(), &assembled.code);
+    if let Some(first) = issues.first() {
+        return Err(Halt::Fatal {
+            code: "assembly_failed",
+            message: format!("the merged test file does not parse ({first})"),
+        });
+    }
+    Ok(assembled)
 }
 
 /// Progress through the units, in the generation band of the bar.

@@ -170,7 +170,8 @@ pub fn select(candidates: &[Candidate<'_>], keep: KeepPolicy) -> Vec<TestReport>
 
 /// A task's record when its delivered file was run as a whole.
 pub fn validated(tests: Vec<TestReport>, whole: &RunReport, runs: u32) -> Validation {
-    let passed = whole.outcome == Outcome::Passed;
+    let verdict = verdict_of(whole);
+    let passed = verdict == Verdict::Passed;
     Validation {
         status: if passed {
             ValidationStatus::Validated
@@ -178,8 +179,17 @@ pub fn validated(tests: Vec<TestReport>, whole: &RunReport, runs: u32) -> Valida
             ValidationStatus::Failed
         },
         reason: (!passed).then(|| {
+            let how = if verdict == Verdict::Flaky {
+                format!(
+                    "passed {} of its {} runs",
+                    whole.rerun_passes + 1,
+                    whole.reruns + 1
+                )
+            } else {
+                "did not pass".to_owned()
+            };
             format!(
-                "each test passed on its own, but the delivered file did not pass as a whole: {}",
+                "each test passed on its own, also when run again, but the delivered file {how} as a whole: {}",
                 reason_of(whole).unwrap_or_default()
             )
         }),
@@ -188,6 +198,24 @@ pub fn validated(tests: Vec<TestReport>, whole: &RunReport, runs: u32) -> Valida
         coverage: whole.coverage.as_ref().map(Measured::summary),
         runs,
     }
+}
+
+/// A kept test that failed when run alone again, after the delivered file failed: it passed its
+/// first runs by chance, so it is flaky and left out.
+pub fn left_out_when_run_again(report: &mut TestReport, run: &RunReport) {
+    let runs = if run.outcome == Outcome::Passed {
+        format!("{} of {} runs passed", run.rerun_passes + 1, run.reruns + 1)
+    } else {
+        "its first run failed".to_owned()
+    };
+    report.verdict = Verdict::Flaky;
+    report.kept = false;
+    report.added_lines = Vec::new();
+    report.added_branches = 0;
+    report.reason = Some(format!(
+        "passed its first runs, but failed when run again alone after the delivered file failed ({runs}): {}",
+        reason_of(run).unwrap_or_default()
+    ));
 }
 
 /// `3 units: 2 failed, 1 did not build` — why nothing could be delivered.
@@ -383,6 +411,62 @@ mod tests {
         assert_eq!(
             nothing_passed(&reports),
             "no test passed when run (3 units: 2 failed, 1 did not build)"
+        );
+    }
+
+    #[test]
+    fn a_file_that_fails_a_rerun_is_not_validated_and_says_how_often_it_passed() {
+        let reports = select(
+            &[Candidate {
+                unit: "a",
+                check: &check(Verdict::Passed, &[1]),
+            }],
+            KeepPolicy::Covering,
+        );
+        let steady = validated(reports.clone(), &report(Outcome::Passed, 2, 2, ""), 4);
+        assert_eq!(steady.status, ValidationStatus::Validated);
+        assert_eq!(steady.reason, None);
+        let wavering = validated(
+            reports,
+            &report(Outcome::Passed, 2, 1, "FAILED test_a - assert 0.79 < 0.5"),
+            4,
+        );
+        assert_eq!(wavering.status, ValidationStatus::Failed);
+        let reason = wavering.reason.expect("a reason");
+        assert!(reason.contains("passed 2 of its 3 runs"), "{reason}");
+        assert!(reason.contains("assert 0.79 < 0.5"), "{reason}");
+    }
+
+    #[test]
+    fn a_kept_test_failing_when_run_again_is_left_out_as_flaky() {
+        let mut reports = select(
+            &[Candidate {
+                unit: "a",
+                check: &check(Verdict::Passed, &[1, 2]),
+            }],
+            KeepPolicy::Covering,
+        );
+        let kept = &mut reports[0];
+        assert!(kept.kept && !kept.added_lines.is_empty());
+        left_out_when_run_again(kept, &report(Outcome::Passed, 6, 4, "assert 0.91 < 0.5"));
+        assert_eq!(kept.verdict, Verdict::Flaky);
+        assert!(!kept.kept);
+        assert!(kept.added_lines.is_empty());
+        let reason = kept.reason.as_deref().unwrap_or_default();
+        assert!(reason.contains("5 of 7 runs passed"), "{reason}");
+        assert!(reason.contains("assert 0.91 < 0.5"), "{reason}");
+
+        let mut failed_at_once = reports[0].clone();
+        left_out_when_run_again(
+            &mut failed_at_once,
+            &report(Outcome::Failed, 0, 0, "AssertionError"),
+        );
+        assert!(
+            failed_at_once
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("its first run failed")
         );
     }
 }
