@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use domain::{ModelRegistry, SourceLimits};
 use serde::{Deserialize, Serialize};
+
+use crate::admin::AdminPassword;
 pub use service::sections::{
-    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, QueueSettings, RedisSettings,
-    ServerSettings, SessionSettings, StreamSettings,
+    AdminSettings, CacheSettings, DatabaseSettings, LimitSettings, LogSettings, QueueSettings,
+    RedisSettings, ServerSettings, SessionSettings, StreamSettings,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -19,23 +21,29 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub session: SessionSettings,
+    pub admin: AdminSettings,
     pub limits: LimitSettings,
     pub queue: QueueSettings,
     pub cache: CacheSettings,
     pub models: ModelRegistry,
     pub stream: StreamSettings,
     pub log: LogSettings,
+    /// From `AIUT_ADMIN_PASSWORD` only: never read from or written to a file.
+    #[serde(skip)]
+    pub admin_password: Option<AdminPassword>,
 }
 
 impl Settings {
     /// Loads the settings from the process environment.
     pub fn load() -> anyhow::Result<Settings> {
-        service::load(&Settings::default())
+        Settings::load_from(service::config::explicit_file())
     }
 
     /// The same with the file given instead of read from `AIUT_CONFIG`.
     pub fn load_from(file: Option<PathBuf>) -> anyhow::Result<Settings> {
-        service::load_from(&Settings::default(), file)
+        let mut settings: Settings = service::load_from(&Settings::default(), file)?;
+        settings.admin_password = AdminPassword::from_environment();
+        Ok(settings)
     }
 
     /// Checks what types cannot: the default model is among the available ones, limits are sane.
@@ -56,6 +64,11 @@ impl Settings {
         anyhow::ensure!(
             self.session.ttl_secs >= 60,
             "session.ttl_secs must be at least 60"
+        );
+        anyhow::ensure!(
+            self.admin.idle_timeout_secs >= 1
+                && self.admin.lifetime_secs >= self.admin.idle_timeout_secs,
+            "admin.idle_timeout_secs must be at least 1 and admin.lifetime_secs at least that"
         );
         Ok(())
     }
