@@ -70,6 +70,10 @@ impl Settings {
                 && self.admin.lifetime_secs >= self.admin.idle_timeout_secs,
             "admin.idle_timeout_secs must be at least 1 and admin.lifetime_secs at least that"
         );
+        anyhow::ensure!(
+            self.admin.lifetime_secs <= 30 * 24 * 60 * 60,
+            "admin.lifetime_secs must be at most 30 days"
+        );
         Ok(())
     }
 
@@ -104,6 +108,44 @@ mod tests {
             assert_eq!(settings.redis.key_prefix, "custom:");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_admin_password_comes_from_its_variable_only() {
+        Jail::expect_with(|jail| {
+            jail.set_env("AIUT_ADMIN__IDLE_TIMEOUT_SECS", "60");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert!(settings.admin_password.is_none(), "no default password");
+            assert_eq!(settings.admin.idle_timeout_secs, 60);
+            assert_eq!(settings.admin.lifetime_secs, 8 * 60 * 60, "default kept");
+            assert_eq!(settings.admin.cookie_name, "aiut_admin");
+
+            jail.set_env(AdminPassword::VARIABLE, "");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert!(settings.admin_password.is_none(), "empty is unset");
+
+            jail.set_env(AdminPassword::VARIABLE, "from-the-environment");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert!(settings.admin_password.is_some());
+            // Never written out with the settings, nor shown by their Debug.
+            let written = serde_json::to_string(&settings).map_err(|error| error.to_string())?;
+            assert!(!written.contains("from-the-environment"), "{written}");
+            assert!(!format!("{settings:?}").contains("from-the-environment"));
+
+            // Nor read from the file.
+            jail.create_file("aiunittest.toml", "[admin]\npassword = \"x\"\n")?;
+            assert!(
+                Settings::load_from(None).is_err(),
+                "not a setting of the file"
+            );
+            Ok(())
+        });
+        let mut settings = Settings::default();
+        settings.admin.lifetime_secs = settings.admin.idle_timeout_secs - 1;
+        assert!(
+            settings.validate().is_err(),
+            "a lifetime shorter than the idle timeout"
+        );
     }
 
     #[test]

@@ -146,6 +146,19 @@ impl AdminSession {
     }
 }
 
+/// When a session last used at `last_seen_at` ends unless used again: after the idle timeout, or at
+/// its absolute expiry if that comes first.
+pub(crate) fn idle_expires_at(
+    last_seen_at: DateTime<Utc>,
+    idle: Duration,
+    expires_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    chrono::Duration::from_std(idle)
+        .ok()
+        .and_then(|idle| last_seen_at.checked_add_signed(idle))
+        .map_or(expires_at, |idle_end| idle_end.min(expires_at))
+}
+
 pub(crate) fn login_required() -> ApiError {
     ApiError::Unauthorized {
         code: ErrorCode::AdminLoginRequired,
@@ -202,12 +215,7 @@ impl FromRequestParts<AppState> for AdminSession {
                 });
             }
         }
-        let idle = chrono::Duration::from_std(idle).unwrap_or(chrono::Duration::MAX);
-        let idle_expires_at = session
-            .last_seen_at
-            .checked_add_signed(idle)
-            .unwrap_or(session.expires_at)
-            .min(session.expires_at);
+        let idle_expires_at = idle_expires_at(session.last_seen_at, idle, session.expires_at);
         Ok(AdminSession {
             account: session.account,
             csrf_token: session.csrf_token,
@@ -246,6 +254,22 @@ mod tests {
         let hash = token_hash(&token);
         assert_eq!(hash.len(), 32);
         assert_ne!(hex::encode(&hash), token);
+    }
+
+    #[test]
+    fn a_session_ends_at_its_idle_timeout_or_its_expiry_whichever_comes_first() {
+        let seen = DateTime::<Utc>::from_timestamp(1_000_000, 0).expect("a time");
+        let expires = seen + chrono::Duration::seconds(600);
+        let at = |seconds| seen + chrono::Duration::seconds(seconds);
+        assert_eq!(
+            idle_expires_at(seen, Duration::from_secs(60), expires),
+            at(60)
+        );
+        assert_eq!(
+            idle_expires_at(seen, Duration::from_secs(900), expires),
+            at(600)
+        );
+        assert_eq!(idle_expires_at(seen, Duration::MAX, expires), at(600));
     }
 
     #[test]

@@ -201,24 +201,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
         }
     };
     let Some(account) = account.filter(|_| verified) else {
-        let mut longest: Option<Duration> = None;
-        let mut counts = serde_json::Map::new();
         // Only accounts that exist are counted: made-up names would fill the table.
         let counted = if exists { &keys[..] } else { &keys[..1] };
-        for key in counted {
-            let failures = store::admin::record_failure(&state.pool, *key, FORGET_AFTER).await?;
-            let label = match key {
-                FailureKey::Address(_) => "address_failures",
-                FailureKey::Account(_) => "account_failures",
-            };
-            counts.insert(label.to_owned(), json!(failures));
-            if let Some(delay) = lockout::delay_after(failures) {
-                store::admin::lock(&state.pool, *key, delay).await?;
-                longest = longest.max(Some(delay));
-            }
-        }
-        admin::audit(&state, entry("login_failed", counts.into())).await;
-        if let Some(delay) = longest {
+        let (counts, locked_for) = count_failure(&state, counted).await?;
+        admin::audit(&state, entry("login_failed", counts)).await;
+        if let Some(delay) = locked_for {
             tracing::warn!(
                 delay_secs = delay.as_secs(),
                 "admin login locked after repeated failures"
@@ -256,9 +243,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
         csrf_token: opened.csrf_token,
         created_at: opened.created_at,
         expires_at: opened.expires_at,
-        idle_expires_at: (opened.last_seen_at
-            + chrono::Duration::seconds(i64::try_from(idle.as_secs()).unwrap_or(i64::MAX / 1000)))
-        .min(opened.expires_at),
+        idle_expires_at: admin::idle_expires_at(opened.last_seen_at, idle, opened.expires_at),
         idle_timeout_secs: idle.as_secs(),
     };
     let mut response = Json(view).into_response();
@@ -266,6 +251,29 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// Counts a failed login under each of `keys` and locks those whose count calls for it. Returns the
+/// counts, for the audit log, and the longest lock it set.
+async fn count_failure(
+    state: &AppState,
+    keys: &[FailureKey<'_>],
+) -> ApiResult<(serde_json::Value, Option<Duration>)> {
+    let mut counts = serde_json::Map::new();
+    let mut longest = None;
+    for &key in keys {
+        let failures = store::admin::record_failure(&state.pool, key, FORGET_AFTER).await?;
+        let label = match key {
+            FailureKey::Address(_) => "address_failures",
+            FailureKey::Account(_) => "account_failures",
+        };
+        counts.insert(label.to_owned(), json!(failures));
+        if let Some(delay) = lockout::delay_after(failures) {
+            store::admin::lock(&state.pool, key, delay).await?;
+            longest = longest.max(Some(delay));
+        }
+    }
+    Ok((counts.into(), longest))
 }
 
 fn locked(retry_after_secs: u64) -> ApiError {
@@ -287,7 +295,11 @@ fn locked(retry_after_secs: u64) -> ApiError {
     summary = "Read the caller's admin session: who, until when, and its CSRF token.",
     security(("adminCookie" = [])),
     responses(
-        (status = 200, description = "The session; reading it counts as using it.", body = AdminSessionView),
+        (
+            status = 200,
+            description = "The session; reading it counts as using it.",
+            body = AdminSessionView
+        ),
         LoginRequired,
         (status = 500, response = InternalError),
         (status = 503, response = AdminUnavailable),

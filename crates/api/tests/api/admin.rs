@@ -2,14 +2,15 @@
 //! admin cookie apart from the anonymous one, the growing delay after failures, idle expiry, CSRF,
 //! logout and the audit log; the password in no answer and no log line.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use api::{AdminPassword, Settings};
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
+use crate::binary::{Running, database_url, free_port, url_of_database};
 use crate::helpers::*;
 
 const PASSWORD: &str = "Tr0ub4dor-and-some-more-words";
@@ -493,67 +494,149 @@ async fn keep(response: reqwest::Response) -> String {
     format!("{headers}\n{body}")
 }
 
-/// Every log line the test's thread writes (the test runtime runs the server on it too).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut buffer) = self.0.lock() {
-            buffer.extend_from_slice(bytes);
-        }
-        Ok(bytes.len())
+/// The binary as an operator runs it, with the password in `AIUT_ADMIN_PASSWORD` and every log
+/// line (down to `trace`) captured from its output.
+#[tokio::test]
+async fn the_password_is_in_no_answer_and_no_log_line() {
+    let database = format!("aiut_admin_{}", uuid::Uuid::new_v4().simple());
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("{database}.log"));
+    let child = Command::new(env!("CARGO_BIN_EXE_aiut-api"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AIUT_SERVER__HOST", "127.0.0.1")
+        .env("AIUT_SERVER__PORT", port.to_string())
+        .env("AIUT_SERVER__SHUTDOWN_GRACE_SECS", "2")
+        .env("DATABASE_URL", url_of_database(&database))
+        .env("REDIS_URL", redis_url())
+        .env("AIUT_REDIS__KEY_PREFIX", format!("test:{database}:"))
+        .env("AIUT_LOG__ACCESS", "info")
+        .env("AIUT_LOG__ROUTINE_SAMPLE_EVERY", "1")
+        .env("RUST_LOG", "trace,h2=info,hyper=info,rustls=info")
+        .env(AdminPassword::VARIABLE, PASSWORD)
+        .stdout(Stdio::from(
+            std::fs::File::create(&log).expect("a log file"),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::options()
+                .append(true)
+                .open(&log)
+                .expect("the log file"),
+        ))
+        .spawn()
+        .expect("the aiut-api binary starts");
+    let mut running = Running(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let url = |path: &str| format!("{base}{path}");
+    let anonymous = new_client();
+    let started = std::time::Instant::now();
+    while anonymous.get(url("/readyz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not listening after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[sqlx::test(migrations = false)]
-async fn the_password_is_in_no_answer_and_no_log_line(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let app = spawn_app_with(pool_options, connect, admin_settings()).await;
+    let login = |client: &reqwest::Client, password: &str| {
+        client
+            .post(url("/api/admin/login"))
+            .json(&json!({"password": password}))
+            .send()
+    };
+    let admin = new_client();
     let mut answers = Vec::new();
-    // Every route, with a wrong and a right password, the lockout and a malformed body.
+    // Every route, wrong and right passwords, a malformed body, the lockout.
     for password in ["wrong-1", PASSWORD, "wrong-2"] {
-        answers.push(keep(login_as(&app, &app.client, password, None).await).await);
+        answers.push(keep(login(&admin, password).await.expect("sent")).await);
     }
-    let malformed = app
-        .client
-        .post(app.url("/api/admin/login"))
+    let malformed = admin
+        .post(url("/api/admin/login"))
         .header("content-type", "application/json")
         .body(format!("{{\"password\": \"{PASSWORD}\", \"extra\": 1}}"))
         .send()
         .await
-        .expect("request sent");
+        .expect("sent");
     answers.push(keep(malformed).await);
-    answers.push(keep(app.get("/api/admin/session").await).await);
-    answers.push(keep(app.get("/api/admin/audit").await).await);
-    for _ in 0..3 {
-        answers.push(keep(login_as(&app, &new_client(), "wrong-3", None).await).await);
-    }
-    answers.push(keep(login_as(&app, &new_client(), PASSWORD, None).await).await);
-    answers.push(keep(app.get("/api/openapi.json").await).await);
-    app.stop().await;
-
-    let logs = String::from_utf8(captured.0.lock().expect("the log").clone()).expect("UTF-8");
-    assert!(
-        logs.contains("admin password set from AIUT_ADMIN_PASSWORD"),
-        "the capture works: {logs}"
+    let plain = admin
+        .post(url("/api/admin/login"))
+        .header("content-type", "text/plain")
+        .body(PASSWORD)
+        .send()
+        .await
+        .expect("sent");
+    answers.push(keep(plain).await);
+    answers.push(
+        keep(
+            admin
+                .get(url("/api/admin/session"))
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await,
     );
-    assert!(logs.contains("admin logged in"), "{logs}");
+    answers.push(
+        keep(
+            admin
+                .get(url("/api/admin/audit"))
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await,
+    );
+    for _ in 0..3 {
+        answers.push(keep(login(&anonymous, "wrong-3").await.expect("sent")).await);
+    }
+    answers.push(keep(login(&anonymous, PASSWORD).await.expect("sent")).await);
+    answers.push(
+        keep(
+            anonymous
+                .get(url("/api/openapi.json"))
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await,
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    // Its last lines are written as it stops.
+    let stopping = std::time::Instant::now();
+    while running.0.try_wait().expect("wait").is_none()
+        && stopping.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(running);
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    let mut connection = PgConnection::connect(&database_url())
+        .await
+        .expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {database} with (force)"
+    )))
+    .execute(&mut connection)
+    .await
+    .expect("drop the database");
+
+    for expected in [
+        "admin password set from AIUT_ADMIN_PASSWORD",
+        "admin logged in",
+        "admin login locked after repeated failures",
+        "/api/admin/login",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "`{expected}` is not in the log: {logs}"
+        );
+    }
     assert!(!logs.contains(PASSWORD), "the password is in a log line");
     for answer in &answers {
         assert!(
@@ -566,4 +649,5 @@ async fn the_password_is_in_no_answer_and_no_log_line(
             .iter()
             .any(|answer| answer.contains("too_many_login_failures"))
     );
+    assert!(answers.iter().any(|answer| answer.contains("csrf_token")));
 }
