@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use domain::{ModelRegistry, SourceLimits};
 use serde::{Deserialize, Serialize};
+
+use crate::admin::AdminPassword;
 pub use service::sections::{
-    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, QueueSettings, RedisSettings,
-    ServerSettings, SessionSettings, StreamSettings,
+    AdminSettings, CacheSettings, DatabaseSettings, LimitSettings, LogSettings, QueueSettings,
+    RedisSettings, ServerSettings, SessionSettings, StreamSettings,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -19,23 +21,29 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub session: SessionSettings,
+    pub admin: AdminSettings,
     pub limits: LimitSettings,
     pub queue: QueueSettings,
     pub cache: CacheSettings,
     pub models: ModelRegistry,
     pub stream: StreamSettings,
     pub log: LogSettings,
+    /// From `AIUT_ADMIN_PASSWORD` only: never read from or written to a file.
+    #[serde(skip)]
+    pub admin_password: Option<AdminPassword>,
 }
 
 impl Settings {
     /// Loads the settings from the process environment.
     pub fn load() -> anyhow::Result<Settings> {
-        service::load(&Settings::default())
+        Settings::load_from(service::config::explicit_file())
     }
 
     /// The same with the file given instead of read from `AIUT_CONFIG`.
     pub fn load_from(file: Option<PathBuf>) -> anyhow::Result<Settings> {
-        service::load_from(&Settings::default(), file)
+        let mut settings: Settings = service::load_from(&Settings::default(), file)?;
+        settings.admin_password = AdminPassword::from_environment();
+        Ok(settings)
     }
 
     /// Checks what types cannot: the default model is among the available ones, limits are sane.
@@ -56,6 +64,15 @@ impl Settings {
         anyhow::ensure!(
             self.session.ttl_secs >= 60,
             "session.ttl_secs must be at least 60"
+        );
+        anyhow::ensure!(
+            self.admin.idle_timeout_secs >= 1
+                && self.admin.lifetime_secs >= self.admin.idle_timeout_secs,
+            "admin.idle_timeout_secs must be at least 1 and admin.lifetime_secs at least that"
+        );
+        anyhow::ensure!(
+            self.admin.lifetime_secs <= 30 * 24 * 60 * 60,
+            "admin.lifetime_secs must be at most 30 days"
         );
         Ok(())
     }
@@ -91,6 +108,44 @@ mod tests {
             assert_eq!(settings.redis.key_prefix, "custom:");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_admin_password_comes_from_its_variable_only() {
+        Jail::expect_with(|jail| {
+            jail.set_env("AIUT_ADMIN__IDLE_TIMEOUT_SECS", "60");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert!(settings.admin_password.is_none(), "no default password");
+            assert_eq!(settings.admin.idle_timeout_secs, 60);
+            assert_eq!(settings.admin.lifetime_secs, 8 * 60 * 60, "default kept");
+            assert_eq!(settings.admin.cookie_name, "aiut_admin");
+
+            jail.set_env(AdminPassword::VARIABLE, "");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert!(settings.admin_password.is_none(), "empty is unset");
+
+            jail.set_env(AdminPassword::VARIABLE, "from-the-environment");
+            let settings = Settings::load_from(None).map_err(|error| error.to_string())?;
+            assert!(settings.admin_password.is_some());
+            // Never written out with the settings, nor shown by their Debug.
+            let written = serde_json::to_string(&settings).map_err(|error| error.to_string())?;
+            assert!(!written.contains("from-the-environment"), "{written}");
+            assert!(!format!("{settings:?}").contains("from-the-environment"));
+
+            // Nor read from the file.
+            jail.create_file("aiunittest.toml", "[admin]\npassword = \"x\"\n")?;
+            assert!(
+                Settings::load_from(None).is_err(),
+                "not a setting of the file"
+            );
+            Ok(())
+        });
+        let mut settings = Settings::default();
+        settings.admin.lifetime_secs = settings.admin.idle_timeout_secs - 1;
+        assert!(
+            settings.validate().is_err(),
+            "a lifetime shorter than the idle timeout"
+        );
     }
 
     #[test]

@@ -70,6 +70,12 @@ error_codes! {
     IdempotencyKeyReused = "idempotency_key_reused",
     TooManyQueuedTasks = "too_many_queued_tasks",
     QueueFull = "queue_full",
+    // The administrator.
+    InvalidCredentials = "invalid_credentials",
+    AdminLoginRequired = "admin_login_required",
+    CsrfTokenInvalid = "csrf_token_invalid",
+    TooManyLoginFailures = "too_many_login_failures",
+    AdminNotConfigured = "admin_not_configured",
     // The task asked for.
     TaskNotFound = "task_not_found",
     TaskFinished = "task_finished",
@@ -127,6 +133,10 @@ impl Serialize for ErrorCode {
 pub enum ApiError {
     #[error("{message}")]
     BadRequest { code: ErrorCode, message: String },
+    #[error("{message}")]
+    Unauthorized { code: ErrorCode, message: String },
+    #[error("{message}")]
+    Forbidden { code: ErrorCode, message: String },
     #[error("{message}")]
     NotFound { code: ErrorCode, message: String },
     #[error("{message}")]
@@ -215,6 +225,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -236,6 +248,8 @@ impl ApiError {
             ApiError::GenerationFailed { task_code, .. } => task_code,
             ApiError::GatewayTimeout { code, .. }
             | ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::Unprocessable { code, .. }

@@ -1,6 +1,7 @@
 //! AIunittest's HTTP API: accepts, stores, lists and cancels test-generation tasks, with anonymous
 //! sessions shared across replicas through Redis. See ARCHITECTURE.md for the map.
 
+mod admin;
 mod config;
 mod dependencies;
 mod error;
@@ -17,6 +18,7 @@ mod startup;
 mod state;
 mod telemetry;
 
+pub use admin::AdminPassword;
 pub use config::Settings;
 pub use probe::Probe;
 pub use routes::UI_ROUTES;

@@ -18,6 +18,8 @@ use crate::error::ErrorCode;
 
 /// The security scheme of the `aiut_session` cookie.
 const SESSION_SCHEME: &str = "sessionCookie";
+/// The security scheme of the `aiut_admin` cookie.
+const ADMIN_SCHEME: &str = "adminCookie";
 
 const DESCRIPTION: &str = "\
 Generates unit tests for source files with language models. A task is queued with \
@@ -28,6 +30,9 @@ succeeded. The original tool's `POST /api/generate-test` (which waits for the re
 **Sessions.** Tasks belong to an anonymous session named by the `aiut_session` cookie (the name is \
 configurable; over HTTPS it is `__Host-aiut_session`). The routes under `/api/tasks`, `/api/queue` and `/api/generate-test` make a session \
 when the request brings none (or an unknown one) and set the cookie on every answer.\n\n\
+**Administration.** `POST /api/admin/login` with the admin password (`AIUT_ADMIN_PASSWORD`) \
+sets the `aiut_admin` cookie; every other route under `/api/admin` needs it, and every admin write \
+its CSRF token in `X-CSRF-Token`. The anonymous session's cookie is never an admin session.\n\n\
 **Errors** have one shape, `{\"error\": {\"code\": \"...\", \"message\": \"...\"}}`; `code` is \
 stable and machine-readable. An unknown path answers 404 `not_found`, a known path with another \
 method 405 `method_not_allowed`.\n\n\
@@ -54,6 +59,7 @@ pub fn document() -> Value {
             {"name": "service", "description": "What the service offers and how busy it is."},
             {"name": "compat", "description": "The original tool's routes, in its field names."},
             {"name": "operations", "description": "For operators, probes and scrapers."},
+            {"name": "admin", "description": "The administrator's login, session and audit log."},
         ],
         "paths": routes.paths,
         "components": {
@@ -69,6 +75,16 @@ pub fn document() -> Value {
                         service (`Set-Cookie: aiut_session=...; Path=/; HttpOnly; SameSite=Lax`, \
                         `Secure` and named `__Host-aiut_session` behind TLS) and refreshed on \
                         every use. Optional: a request without it gets a new session.",
+                },
+                ADMIN_SCHEME: {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "aiut_admin",
+                    "description": "The admin session: set by `POST /api/admin/login` \
+                        (`Set-Cookie: aiut_admin=...; Path=/; HttpOnly; SameSite=Strict`, `Secure` \
+                        and named `__Host-aiut_admin` behind TLS), apart from the anonymous \
+                        session. Every admin write also needs the session's CSRF token in \
+                        `X-CSRF-Token`.",
                 },
             },
         },
@@ -263,6 +279,12 @@ shared_responses! {
         [QueueFull, DatabaseUnavailable], "Retry-After";
     DatabaseUnavailable = "The database is unavailable; try again shortly.",
         [DatabaseUnavailable], "Retry-After";
+    TooManyLoginFailures = "Logins from this address or for this account are locked after \
+        repeated failures, the right password included, until `Retry-After` has passed.",
+        [TooManyLoginFailures], "Retry-After";
+    AdminUnavailable = "No admin account is set up (start the api with `AIUT_ADMIN_PASSWORD` \
+        set), or the database is unavailable.", [AdminNotConfigured, DatabaseUnavailable],
+        "Retry-After";
 }
 
 /// A string that is one of `codes`.
@@ -544,11 +566,28 @@ mod tests {
             let uses_session = path.starts_with("/api/tasks")
                 || path.starts_with("/api/queue")
                 || path.starts_with("/api/generate-test");
+            let schemes: Vec<&str> = operation["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_object)
+                .flat_map(|requirement| requirement.keys().map(String::as_str))
+                .collect();
             assert_eq!(
-                operation.get("security").is_some(),
+                schemes.contains(&SESSION_SCHEME),
                 uses_session,
                 "{method} {path}"
             );
+            // Every admin route but the login needs the admin cookie, and only that.
+            let admin_only = path.starts_with("/api/admin/") && path != "/api/admin/login";
+            assert_eq!(
+                schemes.contains(&ADMIN_SCHEME),
+                admin_only,
+                "{method} {path}"
+            );
+            if admin_only {
+                assert_eq!(schemes, [ADMIN_SCHEME], "{method} {path}");
+            }
         }
         assert_eq!(
             document["components"]["securitySchemes"][SESSION_SCHEME]["in"],

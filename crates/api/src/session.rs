@@ -225,7 +225,10 @@ async fn record(state: &AppState, id: &SessionId, operation: &'static str) {
 }
 
 /// Every value of the cookie `name`, in the order the client sent them.
-fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+pub(crate) fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -236,7 +239,7 @@ fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Ite
         .map(|(_, value)| value.trim_matches('"'))
 }
 
-fn came_over_tls(headers: &HeaderMap) -> bool {
+pub(crate) fn came_over_tls(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|value| value.to_str().ok())

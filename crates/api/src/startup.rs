@@ -69,6 +69,18 @@ impl axum::serve::Listener for ClosingListener {
     }
 }
 
+/// The connection's peer, put in every request's extensions as `ConnectInfo<Peer>`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, ClosingListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, ClosingListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 impl Application {
     /// Connects to Postgres (waiting for it, creating the database if asked), migrates, binds.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
@@ -81,6 +93,9 @@ impl Application {
     pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Application> {
         settings.validate()?;
         db::migrate(&pool).await?;
+        crate::admin::ensure_account(&pool, settings.admin_password.as_ref())
+            .await
+            .context("cannot set up the admin account")?;
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
@@ -156,7 +171,9 @@ impl Application {
             inner: Some(self.listener),
             closing: closing.clone(),
         };
-        let serve = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+        // The peer's address is the admin login's client when no front door names one.
+        let service = self.router.into_make_service_with_connect_info::<Peer>();
+        let serve = axum::serve(listener, service).with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("stopping: finishing in-flight requests");
             // First the listening socket closes: the kernel refuses new connections and resets

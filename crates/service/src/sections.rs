@@ -52,6 +52,19 @@ pub struct SessionSettings {
     pub ttl_secs: u64,
 }
 
+/// The administrator's session (the password itself is never a setting: it comes from
+/// `AIUT_ADMIN_PASSWORD` only).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// `__Host-` is put before it over TLS, as for the anonymous session's cookie.
+    pub cookie_name: String,
+    /// A session unused this long is over.
+    pub idle_timeout_secs: u64,
+    /// A session is over this long after the login, however much it is used.
+    pub lifetime_secs: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
@@ -359,6 +372,7 @@ pub struct DeploymentFile {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub session: SessionSettings,
+    pub admin: AdminSettings,
     pub limits: LimitSettings,
     pub queue: QueueSettings,
     pub cache: CacheSettings,
@@ -378,6 +392,7 @@ pub const SECTIONS: &[&str] = &[
     "database",
     "redis",
     "session",
+    "admin",
     "limits",
     "queue",
     "cache",
@@ -431,6 +446,16 @@ impl Default for SessionSettings {
         SessionSettings {
             cookie_name: "aiut_session".into(),
             ttl_secs: 24 * 60 * 60,
+        }
+    }
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        AdminSettings {
+            cookie_name: "aiut_admin".into(),
+            idle_timeout_secs: 15 * 60,
+            lifetime_secs: 8 * 60 * 60,
         }
     }
 }

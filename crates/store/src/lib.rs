@@ -2,6 +2,7 @@
 //! task queue) and Redis (caches, the task event log; nothing there must survive a flush). The
 //! names both sides meet under (`NOTIFY` channels, Redis keys) are defined here once.
 
+pub mod admin;
 pub mod cache;
 pub mod db;
 pub mod events;

@@ -3,6 +3,7 @@
 //! served. The web UI's routes ([`UI_ROUTES`]) are merged in afterwards and stay out of the
 //! document: it describes the JSON API, not the page that uses it.
 
+mod admin;
 mod events;
 mod meta;
 mod ops;
@@ -30,7 +31,7 @@ use crate::state::AppState;
 pub(crate) use events::StreamLine;
 pub(crate) use meta::Languages;
 pub(crate) use ops::NotReady;
-pub(crate) use tasks::Accepted;
+pub(crate) use tasks::{Accepted, FrontDoor};
 pub use ui::UI_ROUTES;
 
 /// The api's routes, each registered with its documented operation (the handler's
@@ -63,6 +64,11 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
+        // Apart from the anonymous session: an admin request neither makes nor needs one.
+        .routes(routes!(admin::login))
+        .routes(routes!(admin::session))
+        .routes(routes!(admin::logout))
+        .routes(routes!(admin::audit))
         .merge(with_session)
 }
 

@@ -9,13 +9,13 @@ use sqlx::postgres::PgConnection;
 
 use crate::helpers::redis_url;
 
-fn database_url() -> String {
+pub(crate) fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// `DATABASE_URL` with another database name.
-fn url_of_database(name: &str) -> String {
+pub(crate) fn url_of_database(name: &str) -> String {
     let base = database_url();
     let (without_query, query) = match base.split_once('?') {
         Some((url, query)) => (url.to_owned(), format!("?{query}")),
@@ -27,7 +27,7 @@ fn url_of_database(name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -35,7 +35,7 @@ fn free_port() -> u16 {
 }
 
 /// Kills the process if the test ends before it stopped.
-struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {

@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, against the real Postgres (a fresh database
 //! per test, from `#[sqlx::test]`) and Redis (a key prefix per test).
 
+mod admin;
 mod binary;
 mod errors;
 mod events;
