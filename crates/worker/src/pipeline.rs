@@ -370,14 +370,9 @@ impl Pipeline<'_> {
             };
             validation::left_out_when_run_again(report, &run);
             tracing::info!(task_id = %self.task.id, unit, "a kept test failed when run again and is left out");
-            delivered.warnings.push(json!({
-                "unit": report.unit,
-                "message": format!(
-                    "left out ({}): {}",
-                    report.verdict,
-                    report.reason.as_deref().unwrap_or("see the test's report")
-                ),
-            }));
+            delivered
+                .warnings
+                .push(left_out_warning(&report.unit, report));
             self.publish(
                 progress(total, total),
                 EventKind::TestResult {
@@ -534,14 +529,9 @@ impl Pipeline<'_> {
                     .push(unit_result(outcome, code, Some(report.verdict)));
                 delivery.pieces.push(code.clone());
             } else {
-                delivery.warnings.push(json!({
-                    "unit": outcome.name,
-                    "message": format!(
-                        "left out ({}): {}",
-                        report.verdict,
-                        report.reason.as_deref().unwrap_or("see the test's report")
-                    ),
-                }));
+                delivery
+                    .warnings
+                    .push(left_out_warning(&outcome.name, report));
             }
         }
         for outcome in outcomes {
@@ -1062,6 +1052,18 @@ impl Delivery {
         }
         delivery
     }
+}
+
+/// The warning of a unit whose tests ran but are not delivered: the verdict and why.
+fn left_out_warning(unit: &str, report: &domain::TestReport) -> serde_json::Value {
+    json!({
+        "unit": unit,
+        "message": format!(
+            "left out ({}): {}",
+            report.verdict,
+            report.reason.as_deref().unwrap_or("see the test's report")
+        ),
+    })
 }
 
 fn unit_result(

@@ -220,12 +220,7 @@ async fn repeated_failures_lock_the_address_and_the_account_even_for_the_right_p
     }
     // The third failure locked both keys: the right password is refused too.
     let response = login_as(&app, &app.client, PASSWORD, attacker).await;
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .expect("Retry-After");
+    let retry_after = retry_after_secs(&response);
     assert!((1..=30).contains(&retry_after), "{retry_after}");
     assert!(set_cookie(&response).is_empty());
     assert_error(response, 429, "too_many_login_failures").await;
@@ -260,12 +255,7 @@ async fn repeated_failures_lock_the_address_and_the_account_even_for_the_right_p
     let response = login_as(&app, &app.client, "guess", attacker).await;
     assert_error(response, 401, "invalid_credentials").await;
     let response = login_as(&app, &app.client, PASSWORD, attacker).await;
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .expect("Retry-After");
+    let retry_after = retry_after_secs(&response);
     assert!((31..=60).contains(&retry_after), "doubled: {retry_after}");
 
     let entries = audit_log(&app, &admin).await;
@@ -650,4 +640,14 @@ async fn the_password_is_in_no_answer_and_no_log_line() {
             .any(|answer| answer.contains("too_many_login_failures"))
     );
     assert!(answers.iter().any(|answer| answer.contains("csrf_token")));
+}
+
+/// The seconds of an answer's `Retry-After`.
+fn retry_after_secs(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After")
 }
