@@ -195,14 +195,35 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
         &mut deployment,
         (database_url, database_given, redis_url, redis_given),
     );
-    if let Err(error) = outcome {
-        eprintln!("error: {error:#}");
-        eprintln!("==> stopping what was started");
-        crate::stop::stop_services(&mut deployment, Duration::from_secs(20));
-        state::remove(&state_dir)?;
-        return Ok(false);
-    }
+    let new_admin_password = match outcome {
+        Ok(made) => made,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            eprintln!("==> stopping what was started");
+            crate::stop::stop_services(&mut deployment, Duration::from_secs(20));
+            state::remove(&state_dir)?;
+            return Ok(false);
+        }
+    };
     print_summary(&deployment, started.elapsed());
+    let password_file = secrets::admin_password_file(&state_dir);
+    match new_admin_password {
+        Some(password) => {
+            println!();
+            println!(
+                "  admin password (made now, shown this once): {}",
+                password.expose()
+            );
+            println!(
+                "  kept in {} (readable by you only); log in with POST /api/admin/login",
+                password_file.display()
+            );
+        }
+        None if password_file.is_file() => {
+            println!("  admin password: in {}", password_file.display());
+        }
+        None => println!("  admin password: the AIUT_ADMIN_PASSWORD given to deploy"),
+    }
     Ok(true)
 }
 
@@ -215,7 +236,7 @@ fn start_all(
     gateway_port: u16,
     deployment: &mut Deployment,
     (database_url, database_given, redis_url, redis_given): (String, bool, String, bool),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<secrets::Secret>> {
     let mut taken = vec![gateway_port];
     let next_port = ports::claim_free_port;
 
@@ -334,6 +355,19 @@ fn start_all(
             service.env.extend(tracing.iter().cloned());
         }
     }
+    // Every replica sets the admin account's password from it at start (a stored hash that
+    // already verifies it is kept); the deployment record that holds it is the owner's only.
+    let (given, is_given) = crate::env_or("AIUT_ADMIN_PASSWORD", "");
+    let (admin_password, admin_password_made) =
+        secrets::admin_password(state_dir, is_given.then_some(given))?;
+    for service in &mut plan.services {
+        if service.kind == Kind::Api {
+            service.env.insert(
+                "AIUT_ADMIN_PASSWORD".to_owned(),
+                admin_password.expose().to_owned(),
+            );
+        }
+    }
     fs::create_dir_all(state_dir.join("config"))?;
     fs::write(&plan.config_path, &plan.config)
         .with_context(|| format!("cannot write {}", plan.config_path.display()))?;
@@ -365,7 +399,7 @@ fn start_all(
     if programs.prometheus.is_none() {
         println!("    (Prometheus is not installed: `apt-get install prometheus` adds it)");
     }
-    Ok(())
+    Ok(admin_password_made.then_some(admin_password))
 }
 
 /// The private instances' passwords, made at the first deploy and kept in the state folder;

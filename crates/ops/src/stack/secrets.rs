@@ -114,6 +114,46 @@ pub fn load_or_create(state_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
     }
 }
 
+pub fn admin_password_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("admin-password")
+}
+
+/// The administrator's password for the api replicas: `given` (the operator's
+/// `AIUT_ADMIN_PASSWORD`) when there is one, else the one kept in `admin-password` (mode 0600),
+/// made at the first deploy. There is no built-in default. The flag says whether it was made now,
+/// so the deploy shows it once.
+pub fn admin_password(state_dir: &Path, given: Option<String>) -> anyhow::Result<(Secret, bool)> {
+    if let Some(given) = given {
+        let secret = Secret(given);
+        anyhow::ensure!(
+            secret.is_usable(),
+            "AIUT_ADMIN_PASSWORD has a control character; give one line of printable text"
+        );
+        return Ok((secret, false));
+    }
+    let path = admin_password_file(state_dir);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = Secret(text.trim_end_matches('\n').to_owned());
+            anyhow::ensure!(
+                secret.is_usable(),
+                "{} holds an empty password or one with control characters; remove it and \
+                 deploy again for a new one",
+                path.display()
+            );
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {}", path.display()))?;
+            Ok((secret, false))
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let secret = Secret::generate()?;
+            write_owner_only(&path, format!("{}\n", secret.expose()).as_bytes())?;
+            Ok((secret, true))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 /// Writes `bytes` to `path` readable and writable by its owner only, whatever was there (a file
 /// under a temporary name, renamed over it, so no reader sees it half written or with a looser
 /// mode).
@@ -364,6 +404,41 @@ mod tests {
         )
         .expect("written");
         assert!(load_or_create(&folder).is_err(), "a password on two lines");
+        let _ = fs::remove_dir_all(folder);
+    }
+
+    #[test]
+    fn the_admin_password_is_made_once_private_and_a_given_one_wins() {
+        let folder = std::env::temp_dir().join(format!("aiut-admin-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&folder);
+        let (made, created) = admin_password(&folder, None).expect("made");
+        assert!(created);
+        assert_eq!(made.expose().len(), 64);
+        let file = admin_password_file(&folder);
+        let mode = fs::metadata(&file).expect("a file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("loosened");
+        let (again, created) = admin_password(&folder, None).expect("read");
+        assert!(!created, "made only once");
+        assert_eq!(again, made);
+        let mode = fs::metadata(&file).expect("a file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "tightened again");
+
+        let (given, created) =
+            admin_password(&folder, Some("the operator's".to_owned())).expect("given");
+        assert!(!created);
+        assert_eq!(given.expose(), "the operator's");
+        assert_eq!(
+            fs::read_to_string(&file).expect("kept"),
+            format!("{}\n", made.expose()),
+            "a given password is not written over the kept one"
+        );
+        assert!(admin_password(&folder, Some("two\nlines".to_owned())).is_err());
+        fs::write(&file, "\n").expect("emptied");
+        assert!(
+            admin_password(&folder, None).is_err(),
+            "an empty file is refused"
+        );
         let _ = fs::remove_dir_all(folder);
     }
 }
