@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
-use crate::binary::{Running, database_url, free_port, url_of_database};
+use crate::binary::{Running, api_command, database_url, first_readiness_answer, free_port};
 use crate::helpers::*;
 
 const PASSWORD: &str = "Tr0ub4dor-and-some-more-words";
@@ -491,15 +491,7 @@ async fn the_password_is_in_no_answer_and_no_log_line() {
     let database = format!("aiut_admin_{}", uuid::Uuid::new_v4().simple());
     let port = free_port();
     let log = std::env::temp_dir().join(format!("{database}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_aiut-api"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AIUT_SERVER__HOST", "127.0.0.1")
-        .env("AIUT_SERVER__PORT", port.to_string())
-        .env("AIUT_SERVER__SHUTDOWN_GRACE_SECS", "2")
-        .env("DATABASE_URL", url_of_database(&database))
-        .env("REDIS_URL", redis_url())
-        .env("AIUT_REDIS__KEY_PREFIX", format!("test:{database}:"))
+    let child = api_command(&database, port)
         .env("AIUT_LOG__ACCESS", "info")
         .env("AIUT_LOG__ROUTINE_SAMPLE_EVERY", "1")
         .env("RUST_LOG", "trace,h2=info,hyper=info,rustls=info")
@@ -519,14 +511,7 @@ async fn the_password_is_in_no_answer_and_no_log_line() {
     let base = format!("http://127.0.0.1:{port}");
     let url = |path: &str| format!("{base}{path}");
     let anonymous = new_client();
-    let started = std::time::Instant::now();
-    while anonymous.get(url("/readyz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not listening after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    first_readiness_answer(&anonymous, &base).await;
 
     let login = |client: &reqwest::Client, password: &str| {
         client

@@ -34,6 +34,42 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// `aiut-api` as an operator starts it: nothing from the test's environment but `PATH`, on
+/// `port`, on its own `database` (created at start) and Redis keys. Each test adds its own
+/// settings and where the output goes.
+pub(crate) fn api_command(database: &str, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aiut-api"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AIUT_SERVER__HOST", "127.0.0.1")
+        .env("AIUT_SERVER__PORT", port.to_string())
+        .env("AIUT_SERVER__SHUTDOWN_GRACE_SECS", "2")
+        .env("DATABASE_URL", url_of_database(database))
+        .env("REDIS_URL", redis_url())
+        .env("AIUT_REDIS__KEY_PREFIX", format!("test:{database}:"));
+    command
+}
+
+/// The first answer of `/readyz` at `base`, asked every 100 ms until the binary listens (at most
+/// 30 s).
+pub(crate) async fn first_readiness_answer(
+    client: &reqwest::Client,
+    base: &str,
+) -> reqwest::Response {
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
+            return response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not listening after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Kills the process if the test ends before it stopped.
 pub(crate) struct Running(pub(crate) Child);
 
@@ -49,16 +85,8 @@ async fn the_binary_starts_from_the_environment_and_stops_on_sigterm() {
     let database = format!("aiut_bin_{}", uuid::Uuid::new_v4().simple());
     let port = free_port();
     let log = std::env::temp_dir().join(format!("{database}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_aiut-api"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AIUT_SERVER__HOST", "127.0.0.1")
-        .env("AIUT_SERVER__PORT", port.to_string())
+    let child = api_command(&database, port)
         .env("AIUT_SERVER__INSTANCE_ID", "api-binary")
-        .env("AIUT_SERVER__SHUTDOWN_GRACE_SECS", "2")
-        .env("DATABASE_URL", url_of_database(&database))
-        .env("REDIS_URL", redis_url())
-        .env("AIUT_REDIS__KEY_PREFIX", format!("test:{database}:"))
         .env("AIUT_LOG__JSON", "true")
         .stdout(Stdio::from(
             std::fs::File::create(&log).expect("a log file"),
@@ -70,17 +98,7 @@ async fn the_binary_starts_from_the_environment_and_stops_on_sigterm() {
 
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    let ready = loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            break response;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not listening after 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let ready = first_readiness_answer(&client, &base).await;
     assert_eq!(
         ready.status().as_u16(),
         200,
