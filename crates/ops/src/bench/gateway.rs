@@ -168,6 +168,18 @@ fn round_order(round: usize) -> [Target; 3] {
     order
 }
 
+/// Says which round of `rounds` starts and in which order it visits the targets, and gives that
+/// order.
+fn announce_round(round: usize, rounds: usize) -> [Target; 3] {
+    let order = round_order(round);
+    eprintln!(
+        "==> round {} of {rounds}: {}",
+        round + 1,
+        order.map(Target::name).join(", ")
+    );
+    order
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RequestKind {
     Languages,
@@ -624,13 +636,7 @@ fn measure(
         .map(|&target| (target, TargetResult::default()))
         .collect();
     for round in 0..options.rounds {
-        let order = round_order(round);
-        eprintln!(
-            "==> round {} of {}: {}",
-            round + 1,
-            options.rounds,
-            order.map(Target::name).join(", ")
-        );
+        let order = announce_round(round, options.rounds);
         for target in order {
             let url = &urls[&target];
             let target_clients = clients.get_mut(&target).context("a target's clients")?;
@@ -749,13 +755,7 @@ fn measure_with_wrk(
         .map(|&target| (target, WrkTotals::default()))
         .collect();
     for round in 0..options.rounds {
-        let order = round_order(round);
-        eprintln!(
-            "==> round {} of {}: {}",
-            round + 1,
-            options.rounds,
-            order.map(Target::name).join(", ")
-        );
+        let order = announce_round(round, options.rounds);
         for target in order {
             let before = pids.snapshot();
             let run = wrk::run(
