@@ -48,7 +48,12 @@ fn module_imports(plan: &Plan<'_>) -> Vec<String> {
     let mut lines = Vec::new();
     for depth in 1..=modules.len() {
         let path = modules[..depth].join("::");
-        if path.split("::").all(crate::imports::is_identifier) {
+        // ASCII only: `is_identifier` takes any alphanumeric, and `¼` is one that Rust refuses.
+        if path.split("::").all(|segment| {
+            segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
             lines.push("#[allow(unused_imports)]".to_owned());
             lines.push(format!("use super::{path}::*;"));
         }
