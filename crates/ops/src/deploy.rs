@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use crate::{launch, ports, target_dir};
 
+use crate::stack::operator;
 use crate::stack::plan::{self, Options, Ports, Programs};
 use crate::stack::prereq::{self, Missing};
 use crate::stack::{Deployment, Kind, ServiceRecord, data, probe, process, secrets, state};
@@ -30,10 +31,10 @@ pub struct DeployArgs {
     #[arg(long, value_name = "N", default_value_t = 2, value_parser = replica_count)]
     pub workers: u16,
     /// tasks each worker runs at once: a task mostly waits on its model (the tests it runs share
-    /// the worker's runner slots, one per CPU), so a worker holds many
-    #[arg(long, value_name = "N", default_value_t = plan::WORKER_CONCURRENCY,
-          value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub worker_concurrency: u32,
+    /// the worker's runner slots, one per CPU), so a worker holds many [default: the --config
+    /// file's worker.concurrency, else 256]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub worker_concurrency: Option<u32>,
     /// calls to the simulator each worker makes at once [default: the worker concurrency]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub simulator_concurrency: Option<u32>,
@@ -48,6 +49,11 @@ pub struct DeployArgs {
     #[arg(long, value_name = "S", default_value_t = plan::SIMULATOR_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub simulator_timeout_secs: u64,
+    /// an operator's TOML merged into the configuration deploy writes: models, limits, worker
+    /// concurrency, any section the services read; its values win, except the ports, addresses
+    /// and secrets deploy sets itself (named if the file sets them)
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// the gateway's port [default: 80 as root, else 8080]
     #[arg(long, value_name = "P")]
     pub port: Option<u16>,
@@ -106,8 +112,34 @@ fn looks_like_network(text: &str) -> bool {
     prefix.parse::<u8>().is_ok_and(|prefix| prefix <= longest)
 }
 
+/// The `--config` file and the worker concurrency: the command line's, else the file's, else the
+/// default.
+struct OperatorChoices {
+    file: Option<toml::Table>,
+    worker_concurrency: u32,
+}
+
+impl OperatorChoices {
+    fn of(args: &DeployArgs) -> anyhow::Result<OperatorChoices> {
+        let file = args.config.as_deref().map(operator::read).transpose()?;
+        let from_file = match &file {
+            Some(file) => operator::worker_concurrency(file)?,
+            None => None,
+        };
+        Ok(OperatorChoices {
+            worker_concurrency: args
+                .worker_concurrency
+                .or(from_file)
+                .unwrap_or(plan::WORKER_CONCURRENCY),
+            file,
+        })
+    }
+}
+
 pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
     let root = crate::project_root();
+    // The operator's file first: a mistake in it stops deploy before anything is built or started.
+    let operator = OperatorChoices::of(args)?;
     let state_dir = state::state_dir();
     if let Some(existing) = state::load(&state_dir)? {
         let running: Vec<&str> = existing
@@ -188,6 +220,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
     };
     let outcome = start_all(
         args,
+        &operator,
         &root,
         &state_dir,
         &bin_dir,
@@ -230,6 +263,7 @@ pub fn run(args: &DeployArgs) -> anyhow::Result<bool> {
 #[allow(clippy::too_many_arguments)]
 fn start_all(
     args: &DeployArgs,
+    operator: &OperatorChoices,
     root: &Path,
     state_dir: &Path,
     bin_dir: &Path,
@@ -330,11 +364,12 @@ fn start_all(
     let options = Options {
         simulator_latency_ms: args.simulator_latency_ms,
         simulator_timeout_secs: args.simulator_timeout_secs,
-        worker_concurrency: args.worker_concurrency,
+        worker_concurrency: operator.worker_concurrency,
         simulator_concurrency: args
             .simulator_concurrency
-            .unwrap_or(args.worker_concurrency),
+            .unwrap_or(operator.worker_concurrency),
         trusted_networks: args.trusted_networks.clone(),
+        operator: operator.file.clone(),
     };
     let mut plan = plan::plan(&plan::Inputs {
         state_dir,

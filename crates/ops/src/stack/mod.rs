@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod folder;
+pub mod operator;
 pub mod plan;
 pub mod prereq;
 pub mod probe;

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
-use service::sections::{GatewaySettings, LogSettings, WorkerSettings};
+use service::sections::{DeploymentFile, GatewaySettings, LogSettings, WorkerSettings};
 
-use super::{Health, Kind, ServiceRecord, secrets};
+use super::{Health, Kind, ServiceRecord, operator, secrets};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -22,6 +22,8 @@ pub struct Options {
     pub simulator_concurrency: u32,
     /// Client networks the gateway does not rate-limit.
     pub trusted_networks: Vec<String>,
+    /// The operator's `--config` file, merged over what deploy writes (`stack::operator`).
+    pub operator: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,6 +321,38 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
         ..GatewaySettings::default()
     };
     gateway.rate_limit.trusted_networks = options.trusted_networks.clone();
+    let operator = options.operator.clone().unwrap_or_default();
+    // The operator's registry, when the file has one, stands in for the built-in one.
+    let operator_models: Option<ModelRegistry> = operator
+        .get("models")
+        .cloned()
+        .map(|section| section.try_into())
+        .transpose()
+        .context("--config: the [models] section")?;
+    let models = match (ports.simulator, operator_models) {
+        (Some(port), registry) => {
+            let chosen_default = registry
+                .as_ref()
+                .and_then(|registry| registry.default.clone());
+            let mut registry = with_simulator(
+                registry.unwrap_or_default(),
+                port,
+                options.simulator_timeout_secs,
+                options.simulator_concurrency,
+            )?;
+            // The simulator is the default only when the operator chose none.
+            if chosen_default.is_some() {
+                registry.default = chosen_default;
+            }
+            Some(registry)
+        }
+        (None, registry) => registry,
+    };
+    if let Some(registry) = &models {
+        registry
+            .validate()
+            .map_err(|error| anyhow::anyhow!("the model registry: {error}"))?;
+    }
     let sections = WrittenSections {
         log: LogSettings::default(),
         gateway,
@@ -326,21 +360,45 @@ fn config_toml(inputs: &Inputs<'_>) -> anyhow::Result<String> {
             concurrency: options.worker_concurrency,
             ..WorkerSettings::default()
         },
-        models: ports
-            .simulator
-            .map(|port| {
-                with_simulator(
-                    ModelRegistry::default(),
-                    port,
-                    options.simulator_timeout_secs,
-                    options.simulator_concurrency,
-                )
-            })
-            .transpose()?,
+        models,
+    };
+    let mut table = toml::Table::try_from(&sections).context("cannot write the configuration")?;
+    let mut rest = operator;
+    rest.remove("models");
+    if let Some(worker) = rest.get_mut("worker").and_then(toml::Value::as_table_mut) {
+        // Resolved already: the command line's, else this file's, else the default.
+        worker.remove("concurrency");
+    }
+    let trusted = options.trusted_networks.clone();
+    operator::overlay(&mut table, &rest);
+    if let Some(networks) = table
+        .get_mut("gateway")
+        .and_then(|gateway| gateway.get_mut("rate_limit"))
+        .and_then(|limit| limit.get_mut("trusted_networks"))
+        .and_then(toml::Value::as_array_mut)
+    {
+        // `--trust` adds to the file's networks rather than losing them.
+        for network in trusted {
+            if !networks
+                .iter()
+                .any(|known| known.as_str() == Some(&network))
+            {
+                networks.push(network.into());
+            }
+        }
+    }
+    let text = toml::to_string(&table).context("cannot write the configuration")?;
+    // What every service will read: each section in its type, unknown keys refused.
+    let _: DeploymentFile = toml::from_str(&text).map_err(|error| {
+        anyhow::anyhow!("the configuration merged from --config is not valid: {error}")
+    })?;
+    let origin = if options.operator.is_some() {
+        " Merged with the operator's --config file."
+    } else {
+        ""
     };
     Ok(format!(
-        "# Written by `cargo xtask deploy`; rewritten at every deploy.\n{}",
-        toml::to_string(&sections).context("cannot write the configuration")?
+        "# Written by `cargo xtask deploy`; rewritten at every deploy.{origin}\n{text}"
     ))
 }
 
@@ -461,6 +519,7 @@ mod tests {
             worker_concurrency: 300,
             simulator_concurrency: 200,
             trusted_networks: vec!["127.0.0.1/32".into()],
+            operator: None,
         }
     }
 
@@ -756,5 +815,97 @@ mod tests {
         );
         let deep = PathBuf::from(format!("/{}", "d/".repeat(60)));
         assert!(upgrade_socket(&deep).as_os_str().len() < 100);
+    }
+
+    fn make_with(operator: &str) -> anyhow::Result<Plan> {
+        let options = Options {
+            operator: Some(operator.parse().expect("TOML")),
+            ..options()
+        };
+        let programs = programs();
+        plan(&Inputs {
+            state_dir: Path::new("/srv/aiut/.aiut"),
+            project_root: Path::new("/srv/aiut"),
+            options: &options,
+            ports: &ports(),
+            programs: &programs,
+            database_url: "postgres://postgres@127.0.0.1:5433/aiunittest",
+            redis_url: "redis://127.0.0.1:6380",
+        })
+    }
+
+    #[test]
+    fn an_operators_file_adds_models_and_limits_beside_what_deploy_sets() {
+        let plan = make_with(
+            r#"
+            [limits]
+            max_queued_per_session = 3
+            [gateway.rate_limit]
+            trusted_networks = ["10.0.0.0/8"]
+            [worker]
+            concurrency = 5
+            [models]
+            default = "local-llama"
+            [[models.registry]]
+            id = "local-llama"
+            kind = "openai"
+            base_url = "http://127.0.0.1:11434/v1"
+            model = "llama3.1:8b"
+            max_concurrency = 2
+            "#,
+        )
+        .expect("a plan");
+        assert!(
+            plan.config.contains("--config"),
+            "the file says it was merged"
+        );
+        let file: DeploymentFile = toml::from_str(&plan.config).expect("every section in its type");
+        assert_eq!(file.limits.max_queued_per_session, 3);
+        let ids: Vec<&str> = file
+            .models
+            .models
+            .iter()
+            .map(|model| model.id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["local-llama", "simulator"],
+            "the operator's registry, and the simulator"
+        );
+        assert_eq!(
+            file.models.default.as_ref().map(ModelId::as_str),
+            Some("local-llama"),
+            "the operator's default over the simulator's"
+        );
+        assert_eq!(
+            file.gateway.rate_limit.trusted_networks,
+            ["10.0.0.0/8", "127.0.0.1/32"],
+            "--trust adds to the file's networks"
+        );
+        assert_eq!(
+            file.worker.concurrency, 300,
+            "deploy resolved the concurrency already (the command line's here)"
+        );
+        assert_eq!(file.gateway.upstreams.len(), 3, "deploy's own keys stay");
+    }
+
+    #[test]
+    fn an_operators_file_that_the_services_would_refuse_stops_the_plan() {
+        for (text, expected) in [
+            ("[limitz]\nmax_source_bytes = 1\n", "limitz"),
+            ("[limits]\nmax_sorce_bytes = 1\n", "max_sorce_bytes"),
+            ("[limits]\nmax_source_bytes = \"big\"\n", "max_source_bytes"),
+            (
+                "[[models.registry]]\nid = \"m\"\nkind = \"openai\"\napi_key = \"sk-1\"\n",
+                "api_key",
+            ),
+            (
+                "[models]\ndefault = \"nowhere\"\n[[models.registry]]\nid = \"m\"\nkind = \"openai\"\nbase_url = \"http://h/v1\"\n",
+                "nowhere",
+            ),
+        ] {
+            let error = make_with(text).expect_err(text);
+            assert!(format!("{error:#}").contains(expected), "{text}: {error:#}");
+        }
     }
 }

@@ -20,14 +20,25 @@ fn is_configuration_variable(name: &str) -> bool {
         || name == "REDIS_URL"
 }
 
-/// The provider key variables of the built-in model registry. Only the workers call models: an
-/// api replica offers what the live workers announce, so it is never given a key.
-fn provider_keys() -> Vec<String> {
-    domain::ModelRegistry::default()
-        .models
-        .into_iter()
+/// The provider key variables of the built-in model registry and of the registry in the
+/// deployment's configuration (an operator's `--config` may name others). Only the workers call
+/// models: an api replica offers what the live workers announce, so it is never given a key.
+fn provider_keys(service: &ServiceRecord) -> Vec<String> {
+    let deployed = service
+        .env
+        .get("AIUT_CONFIG")
+        .and_then(|path| deployed_registry(std::path::Path::new(path)));
+    std::iter::once(domain::ModelRegistry::default())
+        .chain(deployed)
+        .flat_map(|registry| registry.models)
         .filter_map(|spec| spec.api_key_env)
         .collect()
+}
+
+/// The `[models]` section of a deployment's configuration file, when it has a readable one.
+fn deployed_registry(path: &std::path::Path) -> Option<domain::ModelRegistry> {
+    let table: toml::Table = std::fs::read_to_string(path).ok()?.parse().ok()?;
+    table.get("models")?.clone().try_into().ok()
 }
 
 /// The service's program with its arguments, its environment (the record's own, over the
@@ -35,7 +46,7 @@ fn provider_keys() -> Vec<String> {
 /// and its user; output and process group are the caller's to choose.
 pub fn command(service: &ServiceRecord) -> Command {
     let withheld = if service.kind == Kind::Api {
-        provider_keys()
+        provider_keys(service)
     } else {
         Vec::new()
     };
@@ -153,11 +164,50 @@ mod tests {
         assert!(is_configuration_variable("OTEL_EXPORTER_OTLP_ENDPOINT"));
         assert!(!is_configuration_variable("PATH"));
         assert!(!is_configuration_variable("OPENAI_API_KEY"));
+    }
+
+    #[test]
+    fn the_api_replicas_are_kept_from_every_registrys_keys() {
+        let folder = std::env::temp_dir().join(format!("aiut-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).expect("folder");
+        let config = folder.join("aiunittest.toml");
+        std::fs::write(
+            &config,
+            "[[models.registry]]\nid = \"local\"\nkind = \"openai\"\n\
+             base_url = \"http://127.0.0.1:11434/v1\"\napi_key_env = \"LOCAL_LLM_KEY\"\n",
+        )
+        .expect("write");
+        let api = ServiceRecord {
+            name: "api-1".into(),
+            kind: Kind::Api,
+            program: "true".into(),
+            args: Vec::new(),
+            env: [(
+                "AIUT_CONFIG".to_owned(),
+                config.to_string_lossy().into_owned(),
+            )]
+            .into(),
+            run_as: None,
+            port: None,
+            health: super::super::Health::Redis {
+                port: 1,
+                password: None,
+            },
+            log: folder.join("api-1.log"),
+            pid: None,
+            started_at: None,
+        };
+        let withheld = provider_keys(&api);
         assert!(
-            provider_keys().contains(&"OPENAI_API_KEY".to_owned()),
-            "kept from the api replicas"
+            withheld.contains(&"OPENAI_API_KEY".to_owned()),
+            "the built-in registry's"
         );
-        assert!(!provider_keys().contains(&"PATH".to_owned()));
+        assert!(
+            withheld.contains(&"LOCAL_LLM_KEY".to_owned()),
+            "the deployed registry's"
+        );
+        assert!(!withheld.contains(&"PATH".to_owned()));
+        let _ = std::fs::remove_dir_all(folder);
     }
 
     #[test]
