@@ -21,10 +21,11 @@ use figment::providers::{Format, Toml};
 use serde_yaml_ng::Value;
 
 /// The secrets compose must refuse to start without; none has a default anywhere.
-const SECRETS: [&str; 3] = [
+const SECRETS: [&str; 4] = [
     "POSTGRES_PASSWORD",
     "REDIS_PASSWORD",
     "GRAFANA_ADMIN_PASSWORD",
+    "ADMIN_PASSWORD",
 ];
 /// The only services reachable from outside the host.
 const PUBLISHERS: [&str; 3] = ["gateway", "grafana", "prometheus"];
@@ -1327,6 +1328,10 @@ fn reads(loaded: &Loaded, name: &str) -> bool {
     }
     if name == "DATABASE_URL" || name == "REDIS_URL" {
         return loaded.reads_urls;
+    }
+    // Read by the api alone, outside its settings: a password is never a setting.
+    if name == "AIUT_ADMIN_PASSWORD" {
+        return loaded.binary == "aiut-api";
     }
     // OpenTelemetry's own variables, read by the telemetry set-up of every service but the
     // simulator.

@@ -42,10 +42,11 @@ const SERVICES: [(&str, &str); 3] = [
 ];
 /// What the compose file's required secrets stand for in these checks; the dev overlay's
 /// passwords Secret gets the same values, so both sides build the same URLs.
-const STAND_INS: [(&str, &str); 3] = [
+const STAND_INS: [(&str, &str); 4] = [
     ("POSTGRES_PASSWORD", "stand-in-postgres_password"),
     ("REDIS_PASSWORD", "stand-in-redis_password"),
     ("GRAFANA_ADMIN_PASSWORD", "stand-in-grafana_admin_password"),
+    ("ADMIN_PASSWORD", "stand-in-admin_password"),
 ];
 /// Secret keys of the dev overlay's passwords Secret, and the compose variable each stands for.
 const DEV_PASSWORDS: [(&str, &str); 2] = [
@@ -223,6 +224,7 @@ fn secret_value(secret: &str, key: &str) -> Option<String> {
             "database-url" => "postgres://aiunittest:secret@db.example:5432/aiunittest".into(),
             _ => "redis://:secret@cache.example:6379".into(),
         }),
+        "aiunittest-admin" => stand_in("ADMIN_PASSWORD"),
         // The provider keys are optional, and absent here.
         _ => None,
     }
