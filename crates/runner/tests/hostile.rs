@@ -238,12 +238,11 @@ async fn many_runs_queue_for_the_slots_and_leave_no_work_directory() {
             runner.run(&python("subject.py", SOURCE, &tests), 1).await.outcome
         }));
     }
+    // Watched for as long as the runs last, not for a fixed while: on a loaded machine the runs
+    // may reach their slots later than any fixed while.
     let mut saw_waiting = false;
-    for _ in 0..200 {
-        if runner.waiting() > 0 {
-            saw_waiting = true;
-            break;
-        }
+    while !saw_waiting && !runs.iter().all(|run| run.is_finished()) {
+        saw_waiting = runner.waiting() > 0;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     for run in runs {
