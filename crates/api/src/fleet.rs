@@ -103,6 +103,24 @@ mod tests {
     }
 
     #[test]
+    fn disabled_models_are_unavailable_and_stored_keys_need_no_variable() {
+        let registry = ModelRegistry::default();
+        let mut spec = hosted(&registry).clone();
+        spec.stored_key = true;
+        assert!(availability(&spec, &Fleet::default()).is_available());
+        assert_eq!(
+            availability(&spec, &fleet(&["offline"])),
+            Availability::Unavailable("no running worker serves it".into())
+        );
+        assert!(availability(&spec, &fleet(&[spec.id.as_str()])).is_available());
+        spec.enabled = false;
+        assert_eq!(
+            availability(&spec, &fleet(&[spec.id.as_str()])),
+            Availability::Unavailable("disabled by the administrator".into())
+        );
+    }
+
+    #[test]
     fn keyless_models_wait_for_the_first_worker() {
         let registry = ModelRegistry::default();
         let offline = registry

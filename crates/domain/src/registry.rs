@@ -403,6 +403,42 @@ mod tests {
     }
 
     #[test]
+    fn disabled_models_are_unavailable_and_never_a_fallback_or_the_default() {
+        let mut registry = ModelRegistry::default();
+        registry.models[1].fallback = vec![id("offline")];
+        registry.models[0].enabled = false;
+        let offline = registry.get(&id("offline")).expect("listed");
+        assert_eq!(
+            offline.availability(&no_keys),
+            Availability::Unavailable("disabled by the administrator".into())
+        );
+        let chain: Vec<&str> = registry
+            .attempt_chain(&id("gpt-4.1-mini"), &no_keys)
+            .iter()
+            .map(|spec| spec.id.as_str())
+            .collect();
+        assert_eq!(chain, ["gpt-4.1-mini"]);
+        registry.default = Some(id("offline"));
+        let with_openai = |name: &str| (name == "OPENAI_API_KEY").then(|| "sk-x".to_owned());
+        let default = registry.default_model(&with_openai).expect("a default");
+        assert_eq!(
+            default.id.as_str(),
+            "gpt-4.1-mini",
+            "the disabled default is passed over"
+        );
+
+        // A stored key makes a hosted model available without its variable.
+        let mut stored = ModelRegistry::default();
+        stored.models[1].stored_key = true;
+        assert!(stored.models[1].availability(&no_keys).is_available());
+        let from_file: ModelSpec = serde_json::from_value(serde_json::json!({
+            "id": "x", "kind": "offline", "enabled": false
+        }))
+        .expect("parses");
+        assert!(!from_file.enabled && !from_file.stored_key);
+    }
+
+    #[test]
     fn specs_read_from_configuration_with_defaults() {
         let spec: ModelSpec = serde_json::from_value(serde_json::json!({
             "id": "simulator",

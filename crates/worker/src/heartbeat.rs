@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use domain::ModelRegistry;
 use sqlx::PgPool;
 use store::workers::{self, Announcement};
 use tokio::sync::watch;
@@ -21,20 +20,6 @@ pub struct Heartbeat {
     models: watch::Receiver<Models>,
     every: Duration,
     ttl: Duration,
-}
-
-/// The ids of the registry's models this process can call: `offline`, keyless endpoints, and
-/// those whose key variable is set here.
-pub fn servable_models(
-    registry: &ModelRegistry,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Vec<String> {
-    registry
-        .models
-        .iter()
-        .filter(|spec| spec.availability(lookup).is_available())
-        .map(|spec| spec.id.to_string())
-        .collect()
 }
 
 impl Heartbeat {
@@ -99,26 +84,5 @@ impl Heartbeat {
                 "cannot retire this worker's announcement"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_worker_serves_the_models_whose_keys_it_has() {
-        let registry = ModelRegistry::default();
-        let none = |_: &str| None;
-        let served = servable_models(&registry, &none);
-        assert!(served.iter().any(|id| id == "offline"), "{served:?}");
-        let keyed = registry
-            .models
-            .iter()
-            .find(|spec| spec.api_key_env.is_some())
-            .expect("the built-in registry has a hosted model");
-        assert!(!served.contains(&keyed.id.to_string()));
-        let every_key = |_: &str| Some("sk-test".to_owned());
-        assert!(servable_models(&registry, &every_key).contains(&keyed.id.to_string()));
     }
 }

@@ -262,3 +262,102 @@ async fn a_model_added_through_the_api_serves_tasks_within_seconds(
     assert!(!error.contains(ENDPOINT_KEY));
     stack.stop().await;
 }
+
+/// The worker as a process of its own, every log line down to `trace` captured: it opens the
+/// stored key, serves the model, answers the test, and no line holds the key.
+#[sqlx::test(migrations = false)]
+async fn a_worker_process_serves_a_stored_key_and_logs_none_of_it(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let simulator = SimulatorConfig {
+        api_key: Some(ENDPOINT_KEY.into()),
+        ..SimulatorConfig::instant()
+    };
+    let stack = stack(
+        pool_options,
+        connect.clone(),
+        StackOptions {
+            simulator,
+            workers: 0,
+            ..StackOptions::default()
+        },
+    )
+    .await;
+    let admin = admin_login(&stack).await;
+    let (status, body) = admin_write(
+        &stack,
+        &admin,
+        reqwest::Method::POST,
+        "/api/admin/models",
+        json!({
+            "id": "runtime",
+            "base_url": stack.simulator.base_url(),
+            "model": "aiut-sim",
+            "api_key": ENDPOINT_KEY,
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    let log = std::env::temp_dir().join(format!("aiut-worker-{}.log", uuid::Uuid::new_v4()));
+    let output = std::fs::File::create(&log).expect("a log file");
+    let errors = output.try_clone().expect("the log file");
+    let mut process = std::process::Command::new(worker_binary())
+        .env("AIUT_DATABASE__URL", database_url(&connect))
+        .env("AIUT_REDIS__URL", redis_url())
+        .env("AIUT_REDIS__KEY_PREFIX", &stack.prefix)
+        .env("AIUT_WORKER__ID", "keyed")
+        .env("AIUT_WORKER__METRICS_PORT", "0")
+        .env("AIUT_WORKER__METRICS_HOST", "127.0.0.1")
+        .env("AIUT_MODEL_KEYS__CURRENT", MODEL_KEY)
+        .env(
+            "RUST_LOG",
+            "trace,h2=info,hyper=info,hyper_util=info,rustls=info",
+        )
+        .stdout(std::process::Stdio::from(output))
+        .stderr(std::process::Stdio::from(errors))
+        .spawn()
+        .expect("the worker binary starts");
+
+    let (id, _) = submit_when_offered(&stack, "runtime", 10, Duration::from_secs(30)).await;
+    let finished = stack
+        .wait_until_finished(&stack.client, &id, Duration::from_secs(60))
+        .await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let (status, tested) = admin_write(
+        &stack,
+        &admin,
+        reqwest::Method::POST,
+        "/api/admin/models/runtime/test",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert_eq!(tested["worker"], "keyed");
+
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stopped.success());
+    let stopping = Instant::now();
+    while process.try_wait().expect("wait").is_none()
+        && stopping.elapsed() < Duration::from_secs(15)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = process.kill();
+    let _ = process.wait();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(logs.contains("model tested"), "{logs}");
+    assert!(
+        !logs.contains(ENDPOINT_KEY),
+        "the model's key is in a log line"
+    );
+    let model_key = MODEL_KEY.split_once(':').map_or(MODEL_KEY, |(_, key)| key);
+    assert!(!logs.contains(model_key), "the model key is in a log line");
+    stack.stop().await;
+}

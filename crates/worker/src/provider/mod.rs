@@ -323,3 +323,61 @@ impl Models {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 0,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        }
+    }
+
+    fn served(
+        registry: ModelRegistry,
+        keys: &HashMap<ModelId, ApiKey>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<String> {
+        Models::with_keys(registry, keys, lookup, policy(), Metrics::new(1))
+            .expect("the models build")
+            .servable()
+    }
+
+    #[test]
+    fn a_worker_serves_the_enabled_models_it_holds_a_key_for() {
+        let none = |_: &str| None;
+        let every_key = |_: &str| Some("sk-test".to_owned());
+        let registry = ModelRegistry::default();
+        assert_eq!(
+            served(registry.clone(), &HashMap::new(), &none),
+            ["offline"]
+        );
+        assert_eq!(
+            served(registry.clone(), &HashMap::new(), &every_key),
+            ["offline", "gpt-4.1-mini", "deepseek-chat"]
+        );
+
+        // A stored key serves its model when it was opened, whatever the environment says.
+        let mut stored = registry.clone();
+        stored.models[1].stored_key = true;
+        let id = stored.models[1].id.clone();
+        assert_eq!(
+            served(stored.clone(), &HashMap::new(), &every_key),
+            ["offline", "deepseek-chat"]
+        );
+        let opened = HashMap::from([(id, ApiKey::new("sk-stored"))]);
+        assert_eq!(
+            served(stored.clone(), &opened, &none),
+            ["offline", "gpt-4.1-mini"]
+        );
+
+        // Disabled models are not served.
+        let mut disabled = stored;
+        disabled.models[0].enabled = false;
+        disabled.models[1].enabled = false;
+        assert!(served(disabled, &opened, &none).is_empty());
+    }
+}
