@@ -1,6 +1,6 @@
--- The model registry at runtime. Seeded from the configuration file's `[models]` at start (only
--- the ids not yet here), then edited through the admin API; a row here wins over the file's entry
--- of the same id. A model's API key is stored only encrypted (XChaCha20-Poly1305, the model's id
+-- The model registry at runtime. Written from the configuration file's `[models]` at start, then
+-- edited through the admin API: the file keeps the rows it owns (`origin = 'file'`) as it says,
+-- until the admin edits one, which makes it the registry's (`origin = 'admin'`). A model's API key is stored only encrypted (XChaCha20-Poly1305, the model's id
 -- as associated data) under the key `key_id` names; `model_key_ids` keeps each key id's
 -- fingerprint, so a process given the wrong key for an id says so at start.
 create table model_key_ids (
@@ -31,7 +31,8 @@ create table models (
     key_id text,
     key_nonce bytea,
     key_ciphertext bytea,
-    -- `file` for a model seeded from the configuration file, `admin` for one added through the API.
+    -- `file` for a model the configuration file owns, `admin` for one added or edited through the
+    -- API.
     origin text not null,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),

@@ -105,7 +105,7 @@ impl Application {
             .await
             .context("cannot seed the model registry")?;
         if !seeded.is_empty() {
-            tracing::info!(models = ?seeded, "models added to the registry from the configuration");
+            tracing::info!(models = ?seeded, "models written to the registry from the configuration");
         }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)

@@ -3,10 +3,12 @@
 //! opens them ([`crate::model_keys`]). Every write bumps the version and notifies
 //! [`crate::notify::MODELS_CHANGED`] in its own transaction.
 //!
-//! Seeding: at start each process inserts the configuration file's models whose ids are not yet
-//! in the table, and the file's default when none is set. After that the table wins: an edit made
-//! through the admin API is never overwritten by the file, and a model deleted here that is still
-//! in the file comes back at the next start (remove it from the file too, or disable it here).
+//! Seeding: at start each process writes the configuration file's models into the table, and the
+//! file's default when none is set. The file owns the models it lists (`origin = 'file'`): a change
+//! to one in the file is applied at the next start. Once the admin edits such a model it becomes
+//! the registry's (`origin = 'admin'`) and the file no longer touches it; a model the admin added is
+//! never touched by the file. A model deleted here that is still in the file comes back at the
+//! next start (remove it from the file too, or disable it here).
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -194,6 +196,8 @@ fn int(value: impl TryInto<i32>, what: &str) -> anyhow::Result<i32> {
         .map_err(|_| anyhow::anyhow!("{what} is out of range"))
 }
 
+/// Inserts a model; with `origin` `file`, a row the file owns takes the file's settings (when they
+/// differ). `true` when a row was written.
 async fn write_model(
     transaction: &mut Transaction<'_, Postgres>,
     spec: &ModelSpec,
@@ -201,10 +205,24 @@ async fn write_model(
 ) -> anyhow::Result<bool> {
     let fallbacks: Vec<String> = spec.fallback.iter().map(ToString::to_string).collect();
     let written = sqlx::query(
-        "insert into models (id, kind, display_name, base_url, remote_name, api_key_env,
+        "insert into models as m (id, kind, display_name, base_url, remote_name, api_key_env,
              temperature, max_tokens, timeout_secs, max_concurrency, fallbacks, enabled, origin)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-         on conflict (id) do nothing",
+         on conflict (id) do update
+         set kind = excluded.kind, display_name = excluded.display_name,
+             base_url = excluded.base_url, remote_name = excluded.remote_name,
+             api_key_env = excluded.api_key_env, temperature = excluded.temperature,
+             max_tokens = excluded.max_tokens, timeout_secs = excluded.timeout_secs,
+             max_concurrency = excluded.max_concurrency, fallbacks = excluded.fallbacks,
+             enabled = excluded.enabled, updated_at = now()
+         where excluded.origin = 'file' and m.origin = 'file'
+           and (m.kind, m.display_name, m.base_url, m.remote_name, m.api_key_env, m.temperature,
+                m.max_tokens, m.timeout_secs, m.max_concurrency, m.fallbacks, m.enabled)
+               is distinct from
+               (excluded.kind, excluded.display_name, excluded.base_url, excluded.remote_name,
+                excluded.api_key_env, excluded.temperature, excluded.max_tokens,
+                excluded.timeout_secs, excluded.max_concurrency, excluded.fallbacks,
+                excluded.enabled)",
     )
     .bind(spec.id.as_str())
     .bind(kind_name(spec.kind))
@@ -225,8 +243,8 @@ async fn write_model(
     Ok(written.rows_affected() == 1)
 }
 
-/// Inserts the file's models whose ids are not in the table yet, and the file's default when the
-/// table has none. Returns the ids inserted. Safe to run from every process at once.
+/// Writes the file's models (new ones, and changes to those the file owns) and the file's default
+/// when the table has none. Returns the ids written. Safe to run from every process at once.
 #[tracing::instrument(name = "db.models_seed", skip_all)]
 pub async fn seed(pool: &PgPool, file: &ModelRegistry) -> anyhow::Result<Vec<ModelId>> {
     let mut transaction = pool.begin().await.context("cannot begin")?;
@@ -327,7 +345,8 @@ pub async fn insert(pool: &PgPool, spec: &ModelSpec, key: KeyChange<'_>) -> anyh
     Ok(true)
 }
 
-/// Replaces a model's settings (its origin and creation time stay); `false` when it is gone.
+/// Replaces a model's settings; from now on the model is the registry's, not the file's (see the
+/// module's documentation). `false` when it is gone.
 #[tracing::instrument(name = "db.models_update", skip_all, fields(model = %spec.id))]
 pub async fn update(pool: &PgPool, spec: &ModelSpec, key: KeyChange<'_>) -> anyhow::Result<bool> {
     let mut transaction = pool.begin().await.context("cannot begin")?;
@@ -335,7 +354,8 @@ pub async fn update(pool: &PgPool, spec: &ModelSpec, key: KeyChange<'_>) -> anyh
     let updated = sqlx::query(
         "update models set kind = $2, display_name = $3, base_url = $4, remote_name = $5,
              api_key_env = $6, temperature = $7, max_tokens = $8, timeout_secs = $9,
-             max_concurrency = $10, fallbacks = $11, enabled = $12, updated_at = now()
+             max_concurrency = $10, fallbacks = $11, enabled = $12, origin = 'admin',
+             updated_at = now()
          where id = $1",
     )
     .bind(spec.id.as_str())

@@ -101,7 +101,8 @@ pub(crate) struct AdminModelView {
     /// For a model kept in the configuration file: the environment variable its key is read
     /// from on the workers (a stored key wins over it). The variable's name only.
     key_env: Option<String>,
-    /// `file`: seeded from the configuration file; `admin`: added here.
+    /// `file`: kept as the configuration file says (a change there applies at the next start);
+    /// `admin`: added or edited here, which the file no longer changes.
     origin: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,

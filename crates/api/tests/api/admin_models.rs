@@ -524,3 +524,64 @@ async fn keys_persist_across_restarts_and_the_wrong_model_key_stops_the_start() 
         "a model key is in a log line"
     );
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_file_owns_its_models_until_the_admin_edits_one(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app_with(pool_options, connect, settings(true)).await;
+    let admin = Admin::new(&app.address).await;
+    let max_tokens = |list: &Value, id: &str| {
+        list["models"]
+            .as_array()
+            .and_then(|models| models.iter().find(|model| model["id"] == id))
+            .map(|model| (model["max_tokens"].clone(), model["origin"].clone()))
+            .expect("listed")
+    };
+
+    // A change to the file is applied at the next start (each start seeds as this does).
+    let mut file = app.settings.models.clone();
+    file.models[1].max_tokens = 777;
+    file.models[2].max_tokens = 888;
+    let written = store::models::seed(&app.pool, &file).await.expect("seeded");
+    assert_eq!(written.len(), 2, "{written:?}");
+    let (_, list) = admin.get("/api/admin/models").await;
+    assert_eq!(
+        max_tokens(&list, "gpt-4.1-mini"),
+        (json!(777), json!("file"))
+    );
+
+    // Edited by the admin, a model is the registry's: the file's next change leaves it alone.
+    let (status, body) = admin
+        .patch(
+            "/api/admin/models/deepseek-chat",
+            json!({"temperature": 0.7}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["origin"], "admin");
+    file.models[1].max_tokens = 666;
+    file.models[2].max_tokens = 999;
+    store::models::seed(&app.pool, &file).await.expect("seeded");
+    let (_, list) = admin.get("/api/admin/models").await;
+    assert_eq!(
+        max_tokens(&list, "gpt-4.1-mini"),
+        (json!(666), json!("file"))
+    );
+    assert_eq!(
+        max_tokens(&list, "deepseek-chat"),
+        (json!(888), json!("admin"))
+    );
+    // Nothing changed: nothing written, the version stays.
+    let version = list["version"].clone();
+    assert!(
+        store::models::seed(&app.pool, &file)
+            .await
+            .expect("seeded")
+            .is_empty()
+    );
+    let (_, list) = admin.get("/api/admin/models").await;
+    assert_eq!(list["version"], version);
+    app.stop().await;
+}
