@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::AdminPassword;
 pub use service::sections::{
-    AdminSettings, CacheSettings, DatabaseSettings, LimitSettings, LogSettings, QueueSettings,
-    RedisSettings, ServerSettings, SessionSettings, StreamSettings,
+    AdminSettings, CacheSettings, DatabaseSettings, LimitSettings, LogSettings, ModelKeySettings,
+    QueueSettings, RedisSettings, ServerSettings, SessionSettings, StreamSettings,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -25,7 +25,10 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub queue: QueueSettings,
     pub cache: CacheSettings,
+    /// Seeds the registry in Postgres at start (see `store::models`).
     pub models: ModelRegistry,
+    /// The keys model API keys are sealed under (from `AIUT_MODEL_KEYS__…`).
+    pub model_keys: ModelKeySettings,
     pub stream: StreamSettings,
     pub log: LogSettings,
     /// From `AIUT_ADMIN_PASSWORD` only: never read from or written to a file.

@@ -66,6 +66,7 @@ error_codes! {
     InvalidKeep = "invalid_keep",
     UnknownModel = "unknown_model",
     ModelUnavailable = "model_unavailable",
+    ModelDisabled = "model_disabled",
     NoTestableUnit = "no_testable_unit",
     IdempotencyKeyReused = "idempotency_key_reused",
     TooManyQueuedTasks = "too_many_queued_tasks",
@@ -76,6 +77,14 @@ error_codes! {
     CsrfTokenInvalid = "csrf_token_invalid",
     TooManyLoginFailures = "too_many_login_failures",
     AdminNotConfigured = "admin_not_configured",
+    // The model registry, through the admin routes.
+    InvalidModelSettings = "invalid_model_settings",
+    ModelExists = "model_exists",
+    ModelNotFound = "model_not_found",
+    ModelInUse = "model_in_use",
+    ModelKeysNotConfigured = "model_keys_not_configured",
+    NoWorkerForModel = "no_worker_for_model",
+    ModelTestTimeout = "model_test_timeout",
     // The task asked for.
     TaskNotFound = "task_not_found",
     TaskFinished = "task_finished",

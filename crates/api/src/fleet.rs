@@ -37,11 +37,18 @@ impl FleetView {
 /// Whether a task for `spec` will find a worker. A model no key guards (`offline`, a keyless
 /// endpoint) is served by any worker, so while none runs its tasks wait in the queue for the first;
 /// a model behind a key needs a live worker that has the key.
+///
+/// A disabled model is never available. A model whose key is stored in the registry needs no
+/// variable on the worker: any worker that holds the model keys serves it.
 pub fn availability(spec: &ModelSpec, fleet: &Fleet) -> Availability {
+    if !spec.enabled {
+        return Availability::Unavailable("disabled by the administrator".into());
+    }
     if fleet.serves(spec.id.as_str()) {
         return Availability::Available;
     }
-    match (&spec.api_key_env, fleet.workers) {
+    let key_variable = spec.api_key_env.as_ref().filter(|_| !spec.stored_key);
+    match (key_variable, fleet.workers) {
         (None, 0) => Availability::Available,
         (None, _) => Availability::Unavailable("no running worker serves it".into()),
         (Some(variable), 0) => Availability::Unavailable(format!(
@@ -93,6 +100,24 @@ mod tests {
         assert!(!availability(spec, &Fleet::default()).is_available());
         assert!(!availability(spec, &fleet(&["offline"])).is_available());
         assert!(availability(spec, &fleet(&["offline", spec.id.as_str()])).is_available());
+    }
+
+    #[test]
+    fn disabled_models_are_unavailable_and_stored_keys_need_no_variable() {
+        let registry = ModelRegistry::default();
+        let mut spec = hosted(&registry).clone();
+        spec.stored_key = true;
+        assert!(availability(&spec, &Fleet::default()).is_available());
+        assert_eq!(
+            availability(&spec, &fleet(&["offline"])),
+            Availability::Unavailable("no running worker serves it".into())
+        );
+        assert!(availability(&spec, &fleet(&[spec.id.as_str()])).is_available());
+        spec.enabled = false;
+        assert_eq!(
+            availability(&spec, &fleet(&[spec.id.as_str()])),
+            Availability::Unavailable("disabled by the administrator".into())
+        );
     }
 
     #[test]

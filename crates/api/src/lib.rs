@@ -12,6 +12,7 @@ mod metrics;
 mod middleware;
 mod openapi;
 mod probe;
+mod registry;
 mod routes;
 mod session;
 mod startup;

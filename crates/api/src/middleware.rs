@@ -215,6 +215,8 @@ mod tests {
         let redis = Redis::new(&settings.redis).expect("a lazy Redis");
         AppState::new(Shared {
             fleet: crate::fleet::FleetView::default(),
+            registry: crate::registry::RegistryView::default(),
+            keys: store::model_keys::KeyRing::default(),
             hub: crate::events::EventHub::default(),
             results: ResultCache::new(redis.clone(), 60),
             pool,

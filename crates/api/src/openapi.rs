@@ -59,7 +59,7 @@ pub fn document() -> Value {
             {"name": "service", "description": "What the service offers and how busy it is."},
             {"name": "compat", "description": "The original tool's routes, in its field names."},
             {"name": "operations", "description": "For operators, probes and scrapers."},
-            {"name": "admin", "description": "The administrator's login, session and audit log."},
+            {"name": "admin", "description": "The administrator's login, session, audit log and model registry."},
         ],
         "paths": routes.paths,
         "components": {

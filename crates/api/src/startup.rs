@@ -96,6 +96,17 @@ impl Application {
         crate::admin::ensure_account(&pool, settings.admin_password.as_ref())
             .await
             .context("cannot set up the admin account")?;
+        let keys = store::model_keys::KeyRing::from_settings(&settings.model_keys)
+            .context("invalid model_keys")?;
+        store::models::check_key_ring(&pool, &keys)
+            .await
+            .context("the model keys cannot open the stored model API keys")?;
+        let seeded = store::models::seed(&pool, &settings.models)
+            .await
+            .context("cannot seed the model registry")?;
+        if !seeded.is_empty() {
+            tracing::info!(models = ?seeded, "models written to the registry from the configuration");
+        }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener = TcpListener::bind(&address)
             .await
@@ -116,6 +127,8 @@ impl Application {
         let state = AppState::new(Shared {
             hub,
             fleet: FleetView::default(),
+            registry: crate::registry::RegistryView::default(),
+            keys,
             results: ResultCache::new(redis.clone(), settings.cache.result_ttl_secs),
             pool,
             redis,

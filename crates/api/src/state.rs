@@ -3,6 +3,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sqlx::PgPool;
+use store::model_keys::KeyRing;
+use store::models::StoredRegistry;
 use store::workers::Fleet;
 use store::{Redis, ResultCache};
 
@@ -10,6 +12,7 @@ use crate::config::Settings;
 use crate::events::EventHub;
 use crate::fleet::FleetView;
 use crate::metrics::Metrics;
+use crate::registry::RegistryView;
 
 /// What every handler shares: settings, the pool, Redis, metrics. Cheap to clone.
 #[derive(Clone)]
@@ -24,6 +27,10 @@ pub struct Shared {
     pub instance_id: String,
     /// What the live workers can do: the models on offer, the queue's capacity.
     pub fleet: FleetView,
+    /// The model registry, re-read when it changes.
+    pub registry: RegistryView,
+    /// Seals the model keys the admin sets; this replica never opens one.
+    pub keys: KeyRing,
     /// The replica's one subscription to task events.
     pub hub: EventHub,
     pub started_at: Instant,
@@ -42,6 +49,41 @@ impl AppState {
             Err(error) => {
                 tracing::warn!(error = format!("{error:#}"), "cannot read the live workers");
                 Fleet::default()
+            }
+        }
+    }
+}
+
+impl AppState {
+    /// The model registry. When it cannot be read (Postgres is down), the last reading, else the
+    /// configuration file's registry.
+    pub async fn models(&self) -> Arc<StoredRegistry> {
+        match self.registry.current(&self.pool).await {
+            Ok(registry) => registry,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot read the model registry"
+                );
+                self.registry.last_known().unwrap_or_else(|| {
+                    Arc::new(StoredRegistry {
+                        version: -1,
+                        default: self.settings.models.default.clone(),
+                        models: self
+                            .settings
+                            .models
+                            .models
+                            .iter()
+                            .map(|spec| store::models::StoredModel {
+                                spec: spec.clone(),
+                                sealed: None,
+                                origin: "file".into(),
+                                created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                                updated_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+                            })
+                            .collect(),
+                    })
+                })
             }
         }
     }

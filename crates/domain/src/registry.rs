@@ -56,6 +56,13 @@ pub struct ModelSpec {
     /// Models tried in order when this one keeps failing with retryable errors.
     #[serde(default)]
     pub fallback: Vec<ModelId>,
+    /// A disabled model stays in the registry but takes no task.
+    #[serde(default = "defaults::enabled")]
+    pub enabled: bool,
+    /// Whether the registry holds an encrypted key for this model (set through the admin API; a
+    /// stored key wins over `api_key_env`). Never read from a file: keys are not configuration.
+    #[serde(skip, default)]
+    pub stored_key: bool,
 }
 
 mod defaults {
@@ -70,6 +77,9 @@ mod defaults {
     }
     pub fn max_concurrency() -> u32 {
         8
+    }
+    pub fn enabled() -> bool {
+        true
     }
 }
 
@@ -102,6 +112,8 @@ impl ModelSpec {
             timeout_secs: defaults::timeout_secs(),
             max_concurrency: 64,
             fallback: Vec::new(),
+            enabled: true,
+            stored_key: false,
         }
     }
 
@@ -118,6 +130,8 @@ impl ModelSpec {
             timeout_secs: defaults::timeout_secs(),
             max_concurrency: defaults::max_concurrency(),
             fallback: Vec::new(),
+            enabled: true,
+            stored_key: false,
         }
     }
 
@@ -127,8 +141,15 @@ impl ModelSpec {
     }
 
     /// `lookup` reads an environment variable (`None` when unset). A set but empty key counts as
-    /// missing.
+    /// missing. A disabled model is never available; one with a stored key always is (the worker
+    /// that decrypts it decides).
     pub fn availability(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Availability {
+        if !self.enabled {
+            return Availability::Unavailable("disabled by the administrator".into());
+        }
+        if self.stored_key {
+            return Availability::Available;
+        }
         match (self.kind, &self.api_key_env) {
             (ModelKind::Offline, _) | (ModelKind::Openai, None) => Availability::Available,
             (ModelKind::Openai, Some(variable)) => match lookup(variable) {
@@ -239,8 +260,10 @@ impl ModelRegistry {
         &self,
         is_available: &dyn Fn(&ModelSpec) -> bool,
     ) -> Option<&ModelSpec> {
-        if let Some(default) = &self.default {
-            return self.get(default);
+        if let Some(default) = &self.default
+            && let Some(spec) = self.get(default).filter(|spec| spec.enabled)
+        {
+            return Some(spec);
         }
         let available = |spec: &&ModelSpec| is_available(spec);
         self.models
@@ -257,6 +280,16 @@ impl ModelRegistry {
         id: &ModelId,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Vec<&ModelSpec> {
+        self.attempt_chain_where(id, &|spec| spec.availability(lookup).is_available())
+    }
+
+    /// The same, with a fallback's availability decided by `is_available` (a worker asks whether
+    /// it holds a client for the model).
+    pub fn attempt_chain_where(
+        &self,
+        id: &ModelId,
+        is_available: &dyn Fn(&ModelSpec) -> bool,
+    ) -> Vec<&ModelSpec> {
         let mut chain: Vec<&ModelSpec> = Vec::new();
         let Some(first) = self.get(id) else {
             return chain;
@@ -264,7 +297,8 @@ impl ModelRegistry {
         chain.push(first);
         for fallback in &first.fallback {
             if let Some(spec) = self.get(fallback)
-                && spec.availability(lookup).is_available()
+                && spec.enabled
+                && is_available(spec)
                 && !chain.iter().any(|seen| seen.id == spec.id)
             {
                 chain.push(spec);
@@ -366,6 +400,42 @@ mod tests {
             .collect();
         assert_eq!(chain, ["gpt-4.1-mini", "offline"]);
         assert!(registry.attempt_chain(&id("nowhere"), &no_keys).is_empty());
+    }
+
+    #[test]
+    fn disabled_models_are_unavailable_and_never_a_fallback_or_the_default() {
+        let mut registry = ModelRegistry::default();
+        registry.models[1].fallback = vec![id("offline")];
+        registry.models[0].enabled = false;
+        let offline = registry.get(&id("offline")).expect("listed");
+        assert_eq!(
+            offline.availability(&no_keys),
+            Availability::Unavailable("disabled by the administrator".into())
+        );
+        let chain: Vec<&str> = registry
+            .attempt_chain(&id("gpt-4.1-mini"), &no_keys)
+            .iter()
+            .map(|spec| spec.id.as_str())
+            .collect();
+        assert_eq!(chain, ["gpt-4.1-mini"]);
+        registry.default = Some(id("offline"));
+        let with_openai = |name: &str| (name == "OPENAI_API_KEY").then(|| "sk-x".to_owned());
+        let default = registry.default_model(&with_openai).expect("a default");
+        assert_eq!(
+            default.id.as_str(),
+            "gpt-4.1-mini",
+            "the disabled default is passed over"
+        );
+
+        // A stored key makes a hosted model available without its variable.
+        let mut stored = ModelRegistry::default();
+        stored.models[1].stored_key = true;
+        assert!(stored.models[1].availability(&no_keys).is_available());
+        let from_file: ModelSpec = serde_json::from_value(serde_json::json!({
+            "id": "x", "kind": "offline", "enabled": false
+        }))
+        .expect("parses");
+        assert!(!from_file.enabled && !from_file.stored_key);
     }
 
     #[test]

@@ -65,6 +65,41 @@ pub struct AdminSettings {
     pub lifetime_secs: u64,
 }
 
+/// A secret from the configuration: it prints as `***` and is never written back out.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn new(text: impl Into<String>) -> SecretText {
+        SecretText(text.into())
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("***")
+    }
+}
+
+/// The keys model API keys are encrypted under in the registry, each written `<id>:<base64 of 32
+/// random bytes>`: `AIUT_MODEL_KEYS__CURRENT` encrypts new keys, `AIUT_MODEL_KEYS__PREVIOUS` (a
+/// TOML array) still decrypts keys stored under older ids while they are rotated. They are meant
+/// for the environment; neither is ever written back out with the settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelKeySettings {
+    #[serde(skip_serializing)]
+    pub current: Option<SecretText>,
+    #[serde(skip_serializing)]
+    pub previous: Vec<SecretText>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
@@ -377,6 +412,7 @@ pub struct DeploymentFile {
     pub queue: QueueSettings,
     pub cache: CacheSettings,
     pub models: ModelRegistry,
+    pub model_keys: ModelKeySettings,
     pub stream: StreamSettings,
     pub worker: WorkerSettings,
     pub validation: ValidationSettings,
@@ -397,6 +433,7 @@ pub const SECTIONS: &[&str] = &[
     "queue",
     "cache",
     "models",
+    "model_keys",
     "stream",
     "worker",
     "validation",

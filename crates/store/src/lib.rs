@@ -7,6 +7,8 @@ pub mod cache;
 pub mod db;
 pub mod events;
 pub mod keys;
+pub mod model_keys;
+pub mod models;
 pub mod notify;
 pub mod queue;
 pub mod redis;

@@ -92,6 +92,7 @@ pub fn worker_settings(api: &api::Settings) -> worker::Settings {
         redis: api.redis.clone(),
         limits: api.limits.clone(),
         models: api.models.clone(),
+        model_keys: api.model_keys.clone(),
         ..worker::Settings::default()
     };
     settings.worker.metrics_host = "127.0.0.1".into();
@@ -148,5 +149,7 @@ pub fn simulator_model(
         timeout_secs,
         max_concurrency,
         fallback: Vec::new(),
+        enabled: true,
+        stored_key: false,
     }
 }

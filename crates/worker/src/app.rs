@@ -6,7 +6,8 @@
 //! - [`runner`] — one task's run under its lease;
 //! - [`finish`] — the end of an attempt: succeed, fail, cancel or release;
 //! - [`lease`] — lease renewal and the task's off switch;
-//! - [`listen`] — the `LISTEN` connection (wake-ups and cancels);
+//! - [`listen`] — the `LISTEN` connection (wake-ups, cancels, model changes and tests);
+//! - [`models`] — the model registry from Postgres, rebuilt when it changes, and model tests;
 //! - [`sampler`] — the queue sampler;
 //! - [`http`] — `/metrics` and `/healthz`.
 
@@ -15,11 +16,13 @@ mod finish;
 mod http;
 mod lease;
 mod listen;
+mod models;
 mod runner;
 mod sampler;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,7 +31,7 @@ use domain::TaskId;
 use sqlx::PgPool;
 use store::{Redis, ResultCache, db};
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -46,7 +49,17 @@ struct Shared {
     pool: PgPool,
     publisher: Publisher,
     results: ResultCache,
-    models: Models,
+    /// The models now in force; a task takes the value current when it starts.
+    models: watch::Sender<Models>,
+    /// The registry version `models` was built from.
+    model_version: AtomicI64,
+    /// The registry changed: read it again.
+    models_changed: Notify,
+    /// A model test was requested.
+    tests_waiting: Notify,
+    /// Opens the stored model keys.
+    keys: store::model_keys::KeyRing,
+    policy: RetryPolicy,
     metrics: Metrics,
     /// Runs generated tests in the sandbox, a pool of slots shared by every task.
     runner: ::runner::Runner,
@@ -88,12 +101,18 @@ impl Application {
             base_delay: Duration::from_millis(worker.retry_base_delay_ms),
             max_delay: Duration::from_millis(worker.retry_max_delay_ms),
         };
-        let models = Models::new(
-            settings.models.clone(),
-            &service::config::environment_lookup,
-            policy,
-            metrics.clone(),
-        )?;
+        // A worker that cannot open the stored model keys says so now, not in its tasks.
+        let keys = store::model_keys::KeyRing::from_settings(&settings.model_keys)
+            .context("invalid model_keys")?;
+        store::models::check_key_ring(&pool, &keys)
+            .await
+            .context("the model keys cannot open the stored model API keys")?;
+        store::models::seed(&pool, &settings.models)
+            .await
+            .context("cannot seed the model registry")?;
+        let (model_version, models) = models::load(&pool, &keys, policy, &metrics, true)
+            .await
+            .context("cannot load the model registry")?;
         let runner = ::runner::Runner::new(settings.runner.clone()).await;
         metrics.runner_state(&runner);
         let shared = Shared {
@@ -102,7 +121,12 @@ impl Application {
             results: ResultCache::new(redis, settings.cache.result_ttl_secs),
             worker_id,
             pool,
-            models,
+            models: watch::Sender::new(models),
+            model_version: AtomicI64::new(model_version),
+            models_changed: Notify::new(),
+            tests_waiting: Notify::new(),
+            keys,
+            policy,
             metrics,
             running: Mutex::new(HashMap::new()),
             hard_stop: CancellationToken::new(),
@@ -146,8 +170,15 @@ impl Application {
         ));
         tokio::spawn(listen::listen(shared.clone(), background.clone()));
         tokio::spawn(sampler::sample_queue(shared.clone(), background.clone()));
+        tokio::spawn(models::watch_registry(shared.clone(), background.clone()));
+        tokio::spawn(models::serve_tests(shared.clone(), stop_claiming.clone()));
         // Announced before the first claim; retired as soon as this worker stops claiming.
-        let heartbeat = Heartbeat::new(&shared.settings, &shared.worker_id, shared.pool.clone());
+        let heartbeat = Heartbeat::new(
+            &shared.settings,
+            &shared.worker_id,
+            shared.pool.clone(),
+            shared.models.subscribe(),
+        );
         heartbeat.beat().await;
         let heartbeat = tokio::spawn(heartbeat.run(stop_claiming.clone()));
 

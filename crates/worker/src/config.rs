@@ -8,8 +8,8 @@ use anyhow::Context;
 use domain::ModelRegistry;
 use serde::{Deserialize, Serialize};
 pub use service::sections::{
-    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, RedisSettings, RunnerSettings,
-    ValidationSettings, WorkerSettings,
+    CacheSettings, DatabaseSettings, LimitSettings, LogSettings, ModelKeySettings, RedisSettings,
+    RunnerSettings, ValidationSettings, WorkerSettings,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,7 +21,10 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// How long fresh results stay in the result cache: the same section the api reads.
     pub cache: CacheSettings,
+    /// Seeds the registry in Postgres at start (see `store::models`).
     pub models: ModelRegistry,
+    /// The keys the stored model API keys are opened with (from `AIUT_MODEL_KEYS__…`).
+    pub model_keys: ModelKeySettings,
     pub log: LogSettings,
     /// How each unit's tests are checked: rounds of feedback, reruns.
     pub validation: ValidationSettings,
@@ -42,6 +45,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             cache: CacheSettings::default(),
             models: ModelRegistry::default(),
+            model_keys: ModelKeySettings::default(),
             log: LogSettings::default(),
             validation: ValidationSettings::default(),
             runner: RunnerSettings::default(),

@@ -1,47 +1,39 @@
 //! The worker's announcement to the api replicas: its capacity and the models it can serve (those
-//! of the registry whose keys this worker has), renewed every `worker.heartbeat_secs` and retired
-//! when it stops claiming. The api sums the live announcements, so it needs no provider keys and
+//! of the registry it holds a client for), renewed every `worker.heartbeat_secs`, at once when the
+//! registry changes, and retired when it stops claiming. The api sums the live announcements, so it needs no provider keys and
 //! no capacity setting of its own.
 
 use std::time::Duration;
 
-use domain::ModelRegistry;
 use sqlx::PgPool;
 use store::workers::{self, Announcement};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::provider::Models;
 
 pub struct Heartbeat {
     pool: PgPool,
     id: String,
     capacity: u32,
-    models: Vec<String>,
+    models: watch::Receiver<Models>,
     every: Duration,
     ttl: Duration,
 }
 
-/// The ids of the registry's models this process can call: `offline`, keyless endpoints, and
-/// those whose key variable is set here.
-pub fn servable_models(
-    registry: &ModelRegistry,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Vec<String> {
-    registry
-        .models
-        .iter()
-        .filter(|spec| spec.availability(lookup).is_available())
-        .map(|spec| spec.id.to_string())
-        .collect()
-}
-
 impl Heartbeat {
-    pub fn new(settings: &Settings, worker_id: &str, pool: PgPool) -> Heartbeat {
+    pub fn new(
+        settings: &Settings,
+        worker_id: &str,
+        pool: PgPool,
+        models: watch::Receiver<Models>,
+    ) -> Heartbeat {
         Heartbeat {
             pool,
             id: worker_id.to_owned(),
             capacity: settings.worker.concurrency,
-            models: servable_models(&settings.models, &service::config::environment_lookup),
+            models,
             every: settings.worker.heartbeat(),
             ttl: settings.worker.announcement_ttl(),
         }
@@ -49,10 +41,11 @@ impl Heartbeat {
 
     /// Announces this worker (again). A failure is logged: the next beat tries again.
     pub async fn beat(&self) {
+        let models = self.models.borrow().servable();
         let announcement = Announcement {
             id: &self.id,
             capacity: self.capacity,
-            models: &self.models,
+            models: &models,
             ttl: self.ttl,
         };
         if let Err(error) = workers::announce(&self.pool, &announcement).await {
@@ -62,7 +55,7 @@ impl Heartbeat {
 
     /// Beats until `stop`, then retires the announcement so the api stops counting this worker at
     /// once. Now and then it also clears long-expired announcements of workers that died.
-    pub async fn run(self, stop: CancellationToken) {
+    pub async fn run(mut self, stop: CancellationToken) {
         let mut ticks = tokio::time::interval(self.every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut beats: u64 = 0;
@@ -70,6 +63,12 @@ impl Heartbeat {
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = ticks.tick() => {}
+                changed = self.models.changed() => {
+                    if changed.is_err() {
+                        // The worker is going away; the ticks carry on until it stops.
+                        ticks.tick().await;
+                    }
+                }
             }
             self.beat().await;
             beats += 1;
@@ -85,26 +84,5 @@ impl Heartbeat {
                 "cannot retire this worker's announcement"
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_worker_serves_the_models_whose_keys_it_has() {
-        let registry = ModelRegistry::default();
-        let none = |_: &str| None;
-        let served = servable_models(&registry, &none);
-        assert!(served.iter().any(|id| id == "offline"), "{served:?}");
-        let keyed = registry
-            .models
-            .iter()
-            .find(|spec| spec.api_key_env.is_some())
-            .expect("the built-in registry has a hosted model");
-        assert!(!served.contains(&keyed.id.to_string()));
-        let every_key = |_: &str| Some("sk-test".to_owned());
-        assert!(servable_models(&registry, &every_key).contains(&keyed.id.to_string()));
     }
 }

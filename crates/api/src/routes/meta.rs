@@ -354,7 +354,7 @@ pub struct ModelDetail {
     responses((status = 200, description = "The models.", body = Models))
 )]
 pub async fn models(State(state): State<AppState>) -> Json<Models> {
-    let registry = &state.settings.models;
+    let registry = &state.models().await.registry();
     let fleet = state.live_workers().await;
     let default_model = fleet::default_model(registry, &fleet);
     let details = registry

@@ -4,6 +4,7 @@
 //! document: it describes the JSON API, not the page that uses it.
 
 mod admin;
+mod admin_models;
 mod events;
 mod meta;
 mod ops;
@@ -69,6 +70,14 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::session))
         .routes(routes!(admin::logout))
         .routes(routes!(admin::audit))
+        .routes(routes!(admin_models::list, admin_models::add))
+        .routes(routes!(
+            admin_models::get,
+            admin_models::edit,
+            admin_models::delete
+        ))
+        .routes(routes!(admin_models::set_default))
+        .routes(routes!(admin_models::test))
         .merge(with_session)
 }
 

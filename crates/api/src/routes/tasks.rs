@@ -8,7 +8,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::{Availability, CacheKey, Language, ModelId, Progress, TaskId, TaskSpec, TaskStatus};
+use domain::{
+    Availability, CacheKey, Language, ModelId, ModelRegistry, Progress, TaskId, TaskSpec,
+    TaskStatus,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::{RefOr, Response as OpenApiResponse};
 use utoipa::{IntoParams, ToSchema};
@@ -352,9 +355,13 @@ fn is_client_key(key: &str) -> bool {
     prefix.is_none_or(|prefix| prefix.parse::<u8>().is_ok_and(|prefix| prefix <= longest))
 }
 
-/// The model must be in the registry and served by the live workers (see `fleet::availability`).
-pub(crate) fn check_model(state: &AppState, fleet: &Fleet, model: &ModelId) -> ApiResult<()> {
-    let registry = &state.settings.models;
+/// The model must be in the registry, enabled, and served by the live workers (see
+/// `fleet::availability`).
+pub(crate) fn check_model(
+    registry: &ModelRegistry,
+    fleet: &Fleet,
+    model: &ModelId,
+) -> ApiResult<()> {
     let Some(spec) = registry.get(model) else {
         let offered: Vec<&str> = registry
             .models
@@ -369,6 +376,14 @@ pub(crate) fn check_model(state: &AppState, fleet: &Fleet, model: &ModelId) -> A
             ),
         });
     };
+    if !spec.enabled {
+        return Err(ApiError::Unprocessable {
+            code: ErrorCode::ModelDisabled,
+            message: format!(
+                "model: `{model}` is disabled by the administrator; choose another model"
+            ),
+        });
+    }
     match fleet::availability(spec, fleet) {
         Availability::Available => Ok(()),
         Availability::Unavailable(reason) => Err(ApiError::Unprocessable {
@@ -488,16 +503,16 @@ pub(crate) async fn submit(
     front: &FrontDoor,
 ) -> ApiResult<Submitted> {
     let fleet = state.live_workers().await;
-    let default_model = fleet::default_model(&state.settings.models, &fleet).ok_or_else(|| {
-        ApiError::Unprocessable {
+    let registry = state.models().await.registry();
+    let default_model =
+        fleet::default_model(&registry, &fleet).ok_or_else(|| ApiError::Unprocessable {
             code: ErrorCode::ModelUnavailable,
             message:
                 "model: no model is available now; name one, or start a worker that serves one"
                     .into(),
-        }
-    })?;
+        })?;
     let spec = TaskSpec::parse(raw, state.settings.source_limits(), &default_model)?;
-    check_model(state, &fleet, &spec.model)?;
+    check_model(&registry, &fleet, &spec.model)?;
     check_testable(&spec).await?;
     let cache_key = CacheKey::for_spec(&spec);
     let cached = match state.results.get(&cache_key).await {
@@ -631,11 +646,12 @@ error_answers! {
     UnprocessableSubmission {
         "422" => "The request was read but cannot be served; the message names the field at \
             fault. `model_unavailable`: the model is offered but its key is not set (see \
-            `GET /api/models`); `no_testable_unit`: the source has no function, method or \
+            `GET /api/models`); `model_disabled`: the administrator disabled the model; `no_testable_unit`: the source has no function, method or \
             constructor to test.",
             [EmptySource, SourceNotUtf8, SourceBinary, InvalidFilename, UnknownLanguage,
              LanguageRequired, UnknownFramework, FrameworkNotForLanguage, InvalidModel,
-             InvalidValidate, InvalidKeep, UnknownModel, ModelUnavailable, NoTestableUnit];
+             InvalidValidate, InvalidKeep, UnknownModel, ModelUnavailable, ModelDisabled,
+             NoTestableUnit];
     }
     /// The 400 of `GET /api/tasks`.
     InvalidListQuery {

@@ -433,6 +433,8 @@ pub fn with_simulator(
         timeout_secs,
         max_concurrency,
         fallback: Vec::new(),
+        enabled: true,
+        stored_key: false,
     });
     registry.default = Some(id);
     Ok(registry)

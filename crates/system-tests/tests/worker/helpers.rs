@@ -55,6 +55,11 @@ pub fn slow_simulator(first_token_ms: u64, tokens_per_sec: f64) -> SimulatorConf
     }
 }
 
+/// The stack's admin password.
+pub const ADMIN_PASSWORD: &str = "worker-tests-admin-password";
+/// The stack's model key (`k1`, 32 bytes of 7s).
+pub const MODEL_KEY: &str = "k1:BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+
 /// What a test changes from the defaults.
 pub struct StackOptions {
     pub simulator: SimulatorConfig,
@@ -145,6 +150,8 @@ pub async fn stack(
 
     let mut api_settings = api_settings(&prefix);
     api_settings.models = models;
+    api_settings.admin_password = api::AdminPassword::new(ADMIN_PASSWORD);
+    api_settings.model_keys.current = Some(service::sections::SecretText::new(MODEL_KEY));
     api_settings.queue.max_attempts = options.max_attempts;
     api_settings.limits.max_running_per_session = options.max_running_per_session;
     api_settings.limits.max_queued_per_session = options.max_queued_per_session;

@@ -5,6 +5,7 @@ mod fanout;
 mod generation;
 mod helpers;
 mod metrics;
+mod models;
 mod offline;
 mod queue;
 mod validation;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use domain::TaskId;
 use sqlx::postgres::PgListener;
-use store::notify::{TASK_CANCEL, TASK_QUEUED};
+use store::notify::{MODEL_TEST, MODELS_CHANGED, TASK_CANCEL, TASK_QUEUED};
 use tokio_util::sync::CancellationToken;
 
 use crate::pipeline::StopReason;
@@ -19,13 +19,19 @@ pub(super) async fn listen(shared: Arc<Shared>, stop: CancellationToken) {
     loop {
         let session = async {
             let mut listener = PgListener::connect_with(&shared.pool).await?;
-            listener.listen_all([TASK_QUEUED, TASK_CANCEL]).await?;
-            // Anything queued while we were not listening is found by this claim attempt.
+            listener
+                .listen_all([TASK_QUEUED, TASK_CANCEL, MODELS_CHANGED, MODEL_TEST])
+                .await?;
+            // Anything queued, changed or asked while we were not listening is found now.
             shared.wake.notify_one();
+            shared.models_changed.notify_one();
+            shared.tests_waiting.notify_one();
             loop {
                 let notification = listener.recv().await?;
                 match notification.channel() {
                     TASK_QUEUED => shared.wake.notify_one(),
+                    MODELS_CHANGED => shared.models_changed.notify_one(),
+                    MODEL_TEST => shared.tests_waiting.notify_one(),
                     TASK_CANCEL => {
                         if let Ok(id) = notification.payload().parse::<TaskId>()
                             && let Some(control) = shared

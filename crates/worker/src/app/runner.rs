@@ -51,6 +51,15 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
         finished.clone(),
     ));
 
+    // A model added a moment ago may not have reached this worker yet.
+    let missing = shared.models.borrow().spec(&task.model).is_none();
+    if missing && let Err(error) = super::models::reload(&shared).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "cannot reload the model registry"
+        );
+    }
+    let models = shared.models.borrow().clone();
     let mut report = CallReport::default();
     let outcome = if control.token().is_cancelled() {
         Err(Halt::Stopped)
@@ -58,7 +67,7 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
         let pipeline = Pipeline {
             task: &task,
             unit_concurrency: usize::try_from(shared.settings.worker.unit_concurrency).unwrap_or(1),
-            models: &shared.models,
+            models: &models,
             publisher: &shared.publisher,
             metrics: &shared.metrics,
             control: &control,

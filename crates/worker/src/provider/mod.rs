@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use codegen::prompt::Prompt;
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec};
+use store::model_keys::ApiKey;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -79,12 +80,34 @@ impl Models {
         policy: RetryPolicy,
         metrics: Metrics,
     ) -> anyhow::Result<Models> {
+        Models::with_keys(registry, &HashMap::new(), lookup, policy, metrics)
+    }
+
+    /// Builds a client for every enabled hosted model that has a key: its stored key (opened
+    /// from the registry, in `keys`), else the variable its `api_key_env` names, else none when
+    /// it needs none.
+    pub fn with_keys(
+        registry: ModelRegistry,
+        keys: &HashMap<ModelId, ApiKey>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+        policy: RetryPolicy,
+        metrics: Metrics,
+    ) -> anyhow::Result<Models> {
         let mut clients = HashMap::new();
         for spec in &registry.models {
-            if spec.kind != ModelKind::Openai || !spec.availability(lookup).is_available() {
+            if spec.kind != ModelKind::Openai || !spec.enabled {
                 continue;
             }
-            let key = spec.api_key_env.as_deref().and_then(lookup);
+            let key = match keys.get(&spec.id) {
+                Some(key) => Some(key.expose().to_owned()),
+                None if spec.stored_key => continue,
+                None => {
+                    if !spec.availability(lookup).is_available() {
+                        continue;
+                    }
+                    spec.api_key_env.as_deref().and_then(lookup)
+                }
+            };
             clients.insert(spec.id.clone(), OpenAiModel::new(spec, key)?);
         }
         Ok(Models {
@@ -93,6 +116,21 @@ impl Models {
             policy,
             metrics,
         })
+    }
+
+    /// The ids of the models this worker can call: the enabled `offline` entries and the hosted
+    /// models it holds a client for. It announces them.
+    pub fn servable(&self) -> Vec<String> {
+        self.registry
+            .models
+            .iter()
+            .filter(|spec| self.can_serve(spec))
+            .map(|spec| spec.id.to_string())
+            .collect()
+    }
+
+    fn can_serve(&self, spec: &ModelSpec) -> bool {
+        spec.enabled && (spec.kind == ModelKind::Offline || self.clients.contains_key(&spec.id))
     }
 
     pub fn registry(&self) -> &ModelRegistry {
@@ -113,9 +151,17 @@ impl Models {
         cancel: &CancellationToken,
         report: &mut CallReport,
     ) -> Result<(Answer, ModelId), ProviderError> {
+        if let Some(spec) = self.registry.get(model)
+            && !spec.enabled
+        {
+            return Err(ProviderError::Fatal {
+                code: "model_disabled",
+                message: format!("model `{model}` was disabled by the administrator"),
+            });
+        }
         let chain = self
             .registry
-            .attempt_chain(model, &service::config::environment_lookup);
+            .attempt_chain_where(model, &|spec| self.can_serve(spec));
         let mut last_error = ProviderError::Fatal {
             code: "unknown_model",
             message: format!("model `{model}` is not in this worker's registry"),
@@ -128,11 +174,19 @@ impl Models {
             let Some(client) = self.clients.get(&spec.id) else {
                 last_error = ProviderError::Fatal {
                     code: "model_unavailable",
-                    message: format!(
-                        "model `{}` has no key on this worker: set {}",
-                        spec.id,
-                        spec.api_key_env.as_deref().unwrap_or("its key")
-                    ),
+                    message: if spec.stored_key {
+                        format!(
+                            "model `{}` has a stored key this worker cannot decrypt: check \
+                             AIUT_MODEL_KEYS__CURRENT and AIUT_MODEL_KEYS__PREVIOUS",
+                            spec.id
+                        )
+                    } else {
+                        format!(
+                            "model `{}` has no key on this worker: set {}",
+                            spec.id,
+                            spec.api_key_env.as_deref().unwrap_or("its key")
+                        )
+                    },
                 };
                 continue;
             };
@@ -147,6 +201,34 @@ impl Models {
             }
         }
         Err(last_error)
+    }
+
+    /// The admin's test: one tiny request to `model` through its client, without retries or
+    /// fallbacks.
+    pub async fn probe(
+        &self,
+        model: &ModelId,
+        cancel: &CancellationToken,
+    ) -> Result<Answer, ProviderError> {
+        let Some(client) = self.clients.get(model) else {
+            return Err(ProviderError::Fatal {
+                code: "model_unavailable",
+                message: format!("model `{model}` has no client on this worker"),
+            });
+        };
+        let prompt = Prompt {
+            system: "You are checking that a connection works.".into(),
+            user: "Answer with the single word: ready".into(),
+        };
+        let outcome = client.complete(&prompt, cancel).await;
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(ProviderError::Retryable { .. }) => "retryable",
+            Err(ProviderError::Fatal { .. }) => "fatal",
+            Err(ProviderError::Cancelled) => "cancelled",
+        };
+        self.metrics.model_call(model.as_str(), label);
+        outcome
     }
 
     async fn ask_one(
@@ -239,5 +321,63 @@ impl Models {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 0,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        }
+    }
+
+    fn served(
+        registry: ModelRegistry,
+        keys: &HashMap<ModelId, ApiKey>,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<String> {
+        Models::with_keys(registry, keys, lookup, policy(), Metrics::new(1))
+            .expect("the models build")
+            .servable()
+    }
+
+    #[test]
+    fn a_worker_serves_the_enabled_models_it_holds_a_key_for() {
+        let none = |_: &str| None;
+        let every_key = |_: &str| Some("sk-test".to_owned());
+        let registry = ModelRegistry::default();
+        assert_eq!(
+            served(registry.clone(), &HashMap::new(), &none),
+            ["offline"]
+        );
+        assert_eq!(
+            served(registry.clone(), &HashMap::new(), &every_key),
+            ["offline", "gpt-4.1-mini", "deepseek-chat"]
+        );
+
+        // A stored key serves its model when it was opened, whatever the environment says.
+        let mut stored = registry.clone();
+        stored.models[1].stored_key = true;
+        let id = stored.models[1].id.clone();
+        assert_eq!(
+            served(stored.clone(), &HashMap::new(), &every_key),
+            ["offline", "deepseek-chat"]
+        );
+        let opened = HashMap::from([(id, ApiKey::new("sk-stored"))]);
+        assert_eq!(
+            served(stored.clone(), &opened, &none),
+            ["offline", "gpt-4.1-mini"]
+        );
+
+        // Disabled models are not served.
+        let mut disabled = stored;
+        disabled.models[0].enabled = false;
+        disabled.models[1].enabled = false;
+        assert!(served(disabled, &opened, &none).is_empty());
     }
 }
