@@ -403,6 +403,24 @@ fn start_all(
             );
         }
     }
+    // The api seals the model keys an admin stores and the workers open them, both with this key;
+    // an operator's previous keys (AIUT_MODEL_KEYS__PREVIOUS) still open what they sealed.
+    let (given, is_given) = crate::env_or("AIUT_MODEL_KEYS__CURRENT", "");
+    let model_key = secrets::model_key(state_dir, is_given.then_some(given))?;
+    let (previous, has_previous) = crate::env_or("AIUT_MODEL_KEYS__PREVIOUS", "");
+    for service in &mut plan.services {
+        if matches!(service.kind, Kind::Api | Kind::Worker) {
+            service.env.insert(
+                "AIUT_MODEL_KEYS__CURRENT".to_owned(),
+                model_key.expose().to_owned(),
+            );
+            if has_previous {
+                service
+                    .env
+                    .insert("AIUT_MODEL_KEYS__PREVIOUS".to_owned(), previous.clone());
+            }
+        }
+    }
     fs::create_dir_all(state_dir.join("config"))?;
     fs::write(&plan.config_path, &plan.config)
         .with_context(|| format!("cannot write {}", plan.config_path.display()))?;

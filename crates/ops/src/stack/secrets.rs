@@ -22,17 +22,11 @@ impl Secret {
     /// 32 random bytes from the kernel, as 64 hexadecimal digits: safe in URLs, SQL literals and
     /// configuration files as it is, though every writer escapes it anyway.
     pub fn generate() -> anyhow::Result<Self> {
-        let mut bytes = [0_u8; 32];
-        let mut filled = 0;
-        while filled < bytes.len() {
-            filled += rustix::rand::getrandom(
-                &mut bytes[filled..],
-                rustix::rand::GetRandomFlags::empty(),
-            )
-            .context("the kernel gave no random bytes")?;
-        }
         Ok(Self(
-            bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+            random_bytes()?
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
         ))
     }
 
@@ -109,6 +103,60 @@ pub fn load_or_create(state_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
                 serde_json::to_string_pretty(&credentials)?.as_bytes(),
             )?;
             Ok((credentials, true))
+        }
+        Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// 32 random bytes from the kernel.
+fn random_bytes() -> anyhow::Result<[u8; 32]> {
+    let mut bytes = [0_u8; 32];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        filled +=
+            rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty())
+                .context("the kernel gave no random bytes")?;
+    }
+    Ok(bytes)
+}
+
+pub fn model_key_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("model-key")
+}
+
+/// The key that seals the model API keys an admin stores (`AIUT_MODEL_KEYS__CURRENT`, written
+/// `<id>:<base64 of 32 bytes>`): `given` (the operator's) when there is one, else the one kept in
+/// `model-key` (mode 0600), made at the first deploy as `k1:…`. Without it the stored keys cannot
+/// be opened: it is kept with the deployment's other secrets, and `stop --purge` removes it with
+/// the data it opens.
+pub fn model_key(state_dir: &Path, given: Option<String>) -> anyhow::Result<Secret> {
+    if let Some(given) = given {
+        let secret = Secret(given);
+        anyhow::ensure!(
+            secret.is_usable(),
+            "AIUT_MODEL_KEYS__CURRENT has a control character; give `<id>:<base64 of 32 bytes>`"
+        );
+        return Ok(secret);
+    }
+    let path = model_key_file(state_dir);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = Secret(text.trim_end_matches('\n').to_owned());
+            anyhow::ensure!(
+                secret.is_usable(),
+                "{} holds an empty key or one with control characters",
+                path.display()
+            );
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {}", path.display()))?;
+            Ok(secret)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(random_bytes()?);
+            let secret = Secret(format!("k1:{encoded}"));
+            write_owner_only(&path, format!("{}\n", secret.expose()).as_bytes())?;
+            Ok(secret)
         }
         Err(error) => Err(error).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -438,6 +486,37 @@ mod tests {
         assert!(
             admin_password(&folder, None).is_err(),
             "an empty file is refused"
+        );
+        let _ = fs::remove_dir_all(folder);
+    }
+
+    #[test]
+    fn the_model_key_is_made_once_private_in_the_key_rings_shape_and_a_given_one_wins() {
+        use base64::Engine;
+        let folder = std::env::temp_dir().join(format!("aiut-model-key-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&folder);
+        let made = model_key(&folder, None).expect("made");
+        let (id, encoded) = made.expose().split_once(':').expect("<id>:<key>");
+        assert_eq!(id, "k1");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64");
+        assert_eq!(bytes.len(), 32);
+        let file = model_key_file(&folder);
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).expect("loosened");
+        assert_eq!(
+            model_key(&folder, None).expect("read"),
+            made,
+            "made only once"
+        );
+        let mode = fs::metadata(&file).expect("a file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "tightened again");
+        let given = model_key(&folder, Some("k2:given".to_owned())).expect("given");
+        assert_eq!(given.expose(), "k2:given");
+        assert_eq!(
+            model_key(&folder, None).expect("kept"),
+            made,
+            "the kept one untouched"
         );
         let _ = fs::remove_dir_all(folder);
     }
