@@ -127,8 +127,9 @@ pub fn model_key_file(state_dir: &Path) -> PathBuf {
 /// The key that seals the model API keys an admin stores (`AIUT_MODEL_KEYS__CURRENT`, written
 /// `<id>:<base64 of 32 bytes>`): `given` (the operator's) when there is one, else the one kept in
 /// `model-key` (mode 0600), made at the first deploy as `k1:…`. Without it the stored keys cannot
-/// be opened: it is kept with the deployment's other secrets, and `stop --purge` removes it with
-/// the data it opens.
+/// be opened. `stop --purge` deletes it with the state folder: the private Postgres that holds
+/// the keys it sealed goes too, but an operator's (`DATABASE_URL`) keeps them, and the next
+/// deploy's new key is then refused at start by name.
 pub fn model_key(state_dir: &Path, given: Option<String>) -> anyhow::Result<Secret> {
     if let Some(given) = given {
         let secret = Secret(given);
