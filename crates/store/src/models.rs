@@ -309,8 +309,10 @@ async fn apply_key(
         }
         KeyChange::Set(sealed, fingerprint) => {
             sqlx::query(
+                // The ring's own: where a stored key still uses the id, the start-up check
+                // proved the two equal; where none does, an old fingerprint is stale.
                 "insert into model_key_ids (key_id, fingerprint) values ($1, $2)
-                 on conflict (key_id) do nothing",
+                 on conflict (key_id) do update set fingerprint = excluded.fingerprint",
             )
             .bind(&sealed.key_id)
             .bind(*fingerprint)
@@ -421,9 +423,10 @@ pub async fn set_default(pool: &PgPool, id: &ModelId) -> anyhow::Result<bool> {
     Ok(set)
 }
 
-/// Checks at start that `ring` can open every stored key: each key id in use is configured, and
-/// each configured id that was used before has the fingerprint recorded then. A process that
-/// cannot must not start (the error says which id, never a key).
+/// Checks at start that `ring` can open every stored key: each key id in use is configured with
+/// the fingerprint recorded when it sealed them. An id no stored key uses any more is not held
+/// against the ring (the next key set under it records the ring's fingerprint). A process that
+/// cannot open a stored key must not start (the error says which id, never a key).
 #[tracing::instrument(name = "db.models_check_keys", skip_all)]
 pub async fn check_key_ring(pool: &PgPool, ring: &KeyRing) -> anyhow::Result<()> {
     let recorded: Vec<(String, Vec<u8>, bool)> = sqlx::query_as(
@@ -438,7 +441,7 @@ pub async fn check_key_ring(pool: &PgPool, ring: &KeyRing) -> anyhow::Result<()>
         let outcome = ring.check(key_id, Some(fingerprint));
         match outcome {
             Ok(()) => {}
-            Err(KeyRingError::UnknownKeyId(_)) if !in_use => {}
+            Err(KeyRingError::UnknownKeyId(_) | KeyRingError::WrongKey(_)) if !in_use => {}
             Err(error) => return Err(error.into()),
         }
     }
