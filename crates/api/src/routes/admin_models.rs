@@ -398,6 +398,14 @@ async fn audit(
 }
 
 /// The registry as it is now, this replica's reading dropped first.
+/// The model `id` names in `registry`; 404 when it names none (an id that cannot be one included).
+fn named<'a>(registry: &'a StoredRegistry, id: &str) -> ApiResult<&'a StoredModel> {
+    ModelId::parse(id)
+        .ok()
+        .and_then(|id| registry.get(&id))
+        .ok_or_else(|| not_found(id))
+}
+
 async fn fresh(state: &AppState) -> ApiResult<std::sync::Arc<StoredRegistry>> {
     state.registry.invalidate();
     Ok(state.registry.current(&state.pool).await?)
@@ -465,10 +473,7 @@ pub async fn get(
 ) -> ApiResult<Json<AdminModelView>> {
     let id = path_id(path)?;
     let registry = fresh(&state).await?;
-    let model = ModelId::parse(&id)
-        .ok()
-        .and_then(|id| registry.get(&id))
-        .ok_or_else(|| not_found(&id))?;
+    let model = named(&registry, &id)?;
     Ok(Json(AdminModelView::of(model, registry.default.as_ref())))
 }
 
@@ -592,10 +597,7 @@ pub async fn edit(
     let id = path_id(path)?;
     let body: ModelChange = read_json_body(request, MAX_MODEL_BODY_BYTES).await?;
     let registry = fresh(&state).await?;
-    let current = ModelId::parse(&id)
-        .ok()
-        .and_then(|id| registry.get(&id))
-        .ok_or_else(|| not_found(&id))?;
+    let current = named(&registry, &id)?;
     let mut spec = current.spec.clone();
     let mut changed: Vec<&str> = Vec::new();
     if body.display_name.is_some() {
@@ -713,10 +715,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let id = path_id(path)?;
     let registry = fresh(&state).await?;
-    let model = ModelId::parse(&id)
-        .ok()
-        .and_then(|id| registry.get(&id))
-        .ok_or_else(|| not_found(&id))?;
+    let model = named(&registry, &id)?;
     let model_id = model.spec.id.clone();
     if registry.default.as_ref() == Some(&model_id) {
         return Err(in_use(format!(
@@ -829,10 +828,7 @@ pub async fn test(
 ) -> ApiResult<Json<ModelTestResult>> {
     let id = path_id(path)?;
     let registry = fresh(&state).await?;
-    let model = ModelId::parse(&id)
-        .ok()
-        .and_then(|id| registry.get(&id))
-        .ok_or_else(|| not_found(&id))?;
+    let model = named(&registry, &id)?;
     let model_id = model.spec.id.clone();
     if !model.spec.enabled {
         return Err(in_use(format!(
