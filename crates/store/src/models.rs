@@ -387,40 +387,49 @@ pub async fn update(pool: &PgPool, spec: &ModelSpec, key: KeyChange<'_>) -> anyh
 /// Deletes a model; `false` when it was not there.
 #[tracing::instrument(name = "db.models_delete", skip_all)]
 pub async fn delete(pool: &PgPool, id: &ModelId) -> anyhow::Result<bool> {
-    let mut transaction = pool.begin().await.context("cannot begin")?;
-    let deleted = sqlx::query("delete from models where id = $1")
-        .bind(id.as_str())
-        .execute(&mut *transaction)
-        .await
-        .context("cannot delete the model")?
-        .rows_affected()
-        == 1;
-    if deleted {
-        changed(&mut transaction).await?;
-    }
-    transaction.commit().await.context("cannot commit")?;
-    Ok(deleted)
+    change_one_row(
+        pool,
+        "delete from models where id = $1",
+        id,
+        "cannot delete the model",
+    )
+    .await
 }
 
 /// Makes `id` the default model; `false` when it is not in the table.
 #[tracing::instrument(name = "db.models_set_default", skip_all)]
 pub async fn set_default(pool: &PgPool, id: &ModelId) -> anyhow::Result<bool> {
-    let mut transaction = pool.begin().await.context("cannot begin")?;
-    let set = sqlx::query(
+    change_one_row(
+        pool,
         "update model_registry set default_model = $1
          where exists (select 1 from models where id = $1)",
+        id,
+        "cannot set the default model",
     )
-    .bind(id.as_str())
-    .execute(&mut *transaction)
     .await
-    .context("cannot set the default model")?
-    .rows_affected()
+}
+
+/// Runs `statement` (`$1` is `id`) in a transaction that bumps the registry's version and
+/// notifies when it changed a row; whether it did.
+async fn change_one_row(
+    pool: &PgPool,
+    statement: &'static str,
+    id: &ModelId,
+    failure: &'static str,
+) -> anyhow::Result<bool> {
+    let mut transaction = pool.begin().await.context("cannot begin")?;
+    let changed_one = sqlx::query(statement)
+        .bind(id.as_str())
+        .execute(&mut *transaction)
+        .await
+        .context(failure)?
+        .rows_affected()
         == 1;
-    if set {
+    if changed_one {
         changed(&mut transaction).await?;
     }
     transaction.commit().await.context("cannot commit")?;
-    Ok(set)
+    Ok(changed_one)
 }
 
 /// Checks at start that `ring` can open every stored key: each key id in use is configured with
