@@ -274,15 +274,17 @@ async fn repeated_failures_lock_the_address_and_the_account_even_for_the_right_p
 #[sqlx::test(migrations = false)]
 async fn an_idle_session_ends(pool_options: PgPoolOptions, connect: PgConnectOptions) {
     let mut settings = admin_settings();
-    settings.admin.idle_timeout_secs = 1;
+    // Three seconds: uses half a second apart keep it alive even when a loaded machine delays a
+    // request by a second or two; four seconds without use end it.
+    settings.admin.idle_timeout_secs = 3;
     let app = spawn_app_with(pool_options, connect, settings).await;
     login(&app, &app.client).await;
-    // Each use keeps it alive.
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(400)).await;
+    // Each use keeps it alive, though together they outlast the idle timeout.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
         json_with_status(app.get("/api/admin/session").await, 200).await;
     }
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    tokio::time::sleep(Duration::from_millis(4000)).await;
     assert_error(
         app.get("/api/admin/session").await,
         401,
