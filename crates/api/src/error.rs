@@ -70,6 +70,7 @@ error_codes! {
     NoTestableUnit = "no_testable_unit",
     IdempotencyKeyReused = "idempotency_key_reused",
     TooManyQueuedTasks = "too_many_queued_tasks",
+    DailyTokenBudgetSpent = "daily_token_budget_spent",
     QueueFull = "queue_full",
     // The administrator.
     InvalidCredentials = "invalid_credentials",
@@ -84,6 +85,8 @@ error_codes! {
     ModelInUse = "model_in_use",
     ModelKeysNotConfigured = "model_keys_not_configured",
     NoWorkerForModel = "no_worker_for_model",
+    // The limits, through the admin routes.
+    InvalidLimits = "invalid_limits",
     ModelTestTimeout = "model_test_timeout",
     // The task asked for.
     TaskNotFound = "task_not_found",

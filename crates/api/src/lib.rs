@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod fleet;
+mod limits;
 mod metrics;
 mod middleware;
 mod openapi;

@@ -273,8 +273,10 @@ shared_responses! {
         absent as one that never existed).", [TaskNotFound];
     InternalError = "An internal error; it was logged, and the answer carries no details.",
         [InternalError];
-    TooManyQueuedTasks = "This session already has as many queued tasks as it may.",
-        [TooManyQueuedTasks], "Retry-After";
+    TooManyQueuedTasks = "`too_many_queued_tasks`: this session (or its address) already has as \
+        many queued tasks as it may; `daily_token_budget_spent`: it spent today's token budget \
+        (an admin sets one; `Retry-After` is the time to midnight UTC).",
+        [TooManyQueuedTasks, DailyTokenBudgetSpent], "Retry-After";
     QueueFull = "The queue is full, or the database is unavailable; try again later.",
         [QueueFull, DatabaseUnavailable], "Retry-After";
     DatabaseUnavailable = "The database is unavailable; try again shortly.",

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod db;
 pub mod events;
 pub mod keys;
+pub mod limits;
 pub mod model_keys;
 pub mod models;
 pub mod notify;

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use domain::{Framework, KeepPolicy, Language, ModelId, SourceFileName, TaskId, ValidationMode};
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
 use crate::db::{is_transient, retry_transient};
+use crate::limits::{record_spend, running_cap};
 use crate::notify;
 use crate::tasks::{TaskRow, full_columns};
 
@@ -95,7 +96,9 @@ macro_rules! claim_statement {
             "
       and (select count(*) from tasks r
            where r.owner_session = t.owner_session and r.status = 'running'
-             and r.lease_expires_at >= now()) < $3
+             and r.lease_expires_at >= now()) < ",
+            running_cap!("$3"),
+            "
     order by ",
             $order,
             "
@@ -110,7 +113,9 @@ taken as (
              and (earlier.candidate_key, earlier.candidate_id) < (c.candidate_key, c.candidate_id))
         + (select count(*) from tasks r
            where r.owner_session = c.candidate_owner and r.status = 'running'
-             and r.lease_expires_at >= now()) < $3
+             and r.lease_expires_at >= now()) < ",
+            running_cap!("$3"),
+            "
 )
 update tasks
 set status = 'running',
@@ -137,10 +142,14 @@ pub const CLAIM_QUEUED: &str =
 
 /// The owners' running tasks counted again, under their locks, in a statement that sees every
 /// claim committed before it (and this one's): whether any owner is now over the cap.
-const OWNERS_OVER_CAP: &str = "select coalesce(bool_or(running > $2), false)
+const OWNERS_OVER_CAP: &str = concat!(
+    "select coalesce(bool_or(running > ",
+    running_cap!("$2"),
+    "), false)
      from (select count(*) as running from tasks
            where owner_session = any($1) and status = 'running' and lease_expires_at >= now()
-           group by owner_session) as owners";
+           group by owner_session) as owners"
+);
 
 /// Takes the owners' locks, always in the same (sorted) order so two claims never wait on each
 /// other in a circle.
@@ -175,15 +184,13 @@ pub async fn claim(
             .execute(&mut *transaction)
             .await
             .context("cannot lock the task's owner")?;
-        let running: i64 = sqlx::query_scalar(
-            "select count(*) from tasks
-             where owner_session = $1 and status = 'running' and lease_expires_at >= now()",
-        )
-        .bind(&row.owner_session)
-        .fetch_one(&mut *transaction)
-        .await
-        .context("cannot count the owner's running tasks")?;
-        if running > i64::from(max_running_per_owner) {
+        let over_cap: bool = sqlx::query_scalar(OWNERS_OVER_CAP)
+            .bind(vec![row.owner_session.clone()])
+            .bind(i64::from(max_running_per_owner))
+            .fetch_one(&mut *transaction)
+            .await
+            .context("cannot count the owner's running tasks")?;
+        if over_cap {
             // Another worker took the owner's last slot meanwhile: the task stays as it was.
             transaction
                 .rollback()
@@ -372,16 +379,21 @@ pub async fn succeed(
 ) -> anyhow::Result<bool> {
     let total = i32::try_from(success.total_units).unwrap_or(i32::MAX);
     let done = retry_transient(is_transient, || {
-        sqlx::query(
-            "update tasks
+        sqlx::query(concat!(
+            "with ended as (
+             update tasks
              set status = 'succeeded', finished_at = now(), updated_at = now(),
                  result_file_name = $4, result_code = $5, result_units = $6, warnings = $7,
                  model_used = $8, prompt_tokens = prompt_tokens + $9,
                  completion_tokens = completion_tokens + $10, provider_retries = provider_retries + $11,
                  progress_done = $12, progress_total = $12, validation = $13,
                  error_code = null, error_message = null, lease_owner = null, lease_expires_at = null
-             where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3",
-        )
+             where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
+             returning coalesce(model_used, model) as model, owner_session, client_key
+             ), ",
+            record_spend!("$9", "$10"),
+            " select count(*) from ended"
+        ))
         .bind(lease.task.as_uuid())
         .bind(lease.owner)
         .bind(lease.attempt)
@@ -395,11 +407,11 @@ pub async fn succeed(
         .bind(i32::try_from(success.retries).unwrap_or(i32::MAX))
         .bind(total)
         .bind(success.validation)
-        .execute(pool)
+        .fetch_one(pool)
     })
     .await
     .context("cannot store the result")?;
-    Ok(done.rows_affected() == 1)
+    Ok(done.get::<i64, _>(0) == 1)
 }
 
 /// How an attempt that did not succeed ends.
@@ -434,8 +446,9 @@ pub async fn fail(
     retry: bool,
 ) -> anyhow::Result<AfterFailure> {
     let status: Option<String> = retry_transient(is_transient, || {
-        sqlx::query_scalar(
-            "update tasks
+        sqlx::query_scalar(concat!(
+            "with ended as (
+             update tasks
              set status = case when $4 and attempts < max_attempts then 'queued' else 'failed' end,
                  finished_at = case when $4 and attempts < max_attempts then null else now() end,
                  updated_at = now(), error_code = $5, error_message = $6,
@@ -444,8 +457,11 @@ pub async fn fail(
                  validation = coalesce($10, validation),
                  lease_owner = null, lease_expires_at = null
              where id = $1 and status = 'running' and lease_owner = $2 and attempts = $3
-             returning status",
-        )
+             returning status, model, owner_session, client_key
+             ), ",
+            record_spend!("$7", "$8"),
+            " select status from ended"
+        ))
         .bind(lease.task.as_uuid())
         .bind(lease.owner)
         .bind(lease.attempt)

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::cache::CachedResult;
 use crate::db::{is_transient, is_transient_anyhow, retry_transient};
+use crate::limits::SpendScope;
 use crate::notify;
 
 // Column lists as macros, so queries are assembled with `concat!` at compile time: every SQL string
@@ -166,7 +167,9 @@ pub struct NewTask<'a> {
     pub client: Option<&'a str>,
 }
 
-/// The per-session and global caps a new task must fit under.
+/// The per-session and global caps a new task must fit under, as configured; an admin's override
+/// in `runtime_limits` takes their place (read by the create's own checks), and so do the daily
+/// token budgets, which only an admin sets.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
     pub max_queued_per_owner: i64,
@@ -191,12 +194,20 @@ pub enum Created {
     KeyReused,
     OwnerQueueFull {
         queued: i64,
+        limit: i64,
     },
     ClientQueueFull {
         queued: i64,
+        limit: i64,
     },
     QueueFull {
         queued: i64,
+    },
+    /// The session or the client spent its daily token budget.
+    BudgetSpent {
+        scope: SpendScope,
+        spent: i64,
+        budget: i64,
     },
 }
 
@@ -261,7 +272,20 @@ async fn create_task_once(
                 (select count(*) from tasks where client_key = $3 and status = 'queued') end \
                 as client_queued, ",
         queue_depth!(),
-        " as queued"
+        " as queued, \
+            limits.max_queued_per_session as max_owner_queued, \
+            limits.max_queued_per_client as max_client_queued, \
+            limits.max_queue_depth as max_queued, \
+            limits.daily_tokens_per_session as session_budget, \
+            limits.daily_tokens_per_client as client_budget, \
+            case when limits.daily_tokens_per_session is null then 0 else coalesce( \
+                (select tokens from token_spend_daily where day = (now() at time zone 'utc')::date \
+                 and scope = 'session' and holder = $1), 0) end as session_spent, \
+            case when limits.daily_tokens_per_client is null or $3::text is null then 0 \
+                else coalesce( \
+                (select tokens from token_spend_daily where day = (now() at time zone 'utc')::date \
+                 and scope = 'client' and holder = $3), 0) end as client_spent \
+         from runtime_limits as limits"
     ))
     .bind(new.owner)
     .bind(new.idempotency_key)
@@ -285,20 +309,52 @@ async fn create_task_once(
         return Ok(Created::FromCache(task));
     }
 
-    if checks.owner_queued >= caps.max_queued_per_owner {
+    // A task answered from the cache costs no tokens; one that runs may, so a spent budget stops
+    // it here (a running task may still take its holder past the budget: the last one of the day).
+    for (scope, spent, budget) in [
+        (
+            SpendScope::Session,
+            checks.session_spent,
+            checks.session_budget,
+        ),
+        (
+            SpendScope::Client,
+            checks.client_spent,
+            checks.client_budget,
+        ),
+    ] {
+        if let Some(budget) = budget
+            && spent >= budget
+        {
+            return Ok(Created::BudgetSpent {
+                scope,
+                spent,
+                budget,
+            });
+        }
+    }
+    let max_owner_queued = checks
+        .max_owner_queued
+        .map_or(caps.max_queued_per_owner, i64::from);
+    if checks.owner_queued >= max_owner_queued {
         return Ok(Created::OwnerQueueFull {
             queued: checks.owner_queued,
+            limit: max_owner_queued,
         });
     }
     // One client with many sessions (or none: every cookie-less request gets a new one).
     // Concurrent creates of one client under different sessions may pass this together; the
     // front door's create rate bounds by how much.
-    if new.client.is_some() && checks.client_queued >= caps.max_queued_per_client {
+    let max_client_queued = checks
+        .max_client_queued
+        .map_or(caps.max_queued_per_client, i64::from);
+    if new.client.is_some() && checks.client_queued >= max_client_queued {
         return Ok(Created::ClientQueueFull {
             queued: checks.client_queued,
+            limit: max_client_queued,
         });
     }
-    if checks.queued >= caps.max_queue_depth {
+    if checks.queued >= checks.max_queued.map_or(caps.max_queue_depth, i64::from) {
         return Ok(Created::QueueFull {
             queued: checks.queued,
         });
@@ -320,6 +376,15 @@ struct Checks {
     owner_queued: i64,
     client_queued: i64,
     queued: i64,
+    /// An admin's overrides of the caps, and the daily budgets.
+    max_owner_queued: Option<i32>,
+    max_client_queued: Option<i32>,
+    max_queued: Option<i32>,
+    session_budget: Option<i64>,
+    client_budget: Option<i64>,
+    /// Tokens spent today, read only when the budget is set.
+    session_spent: i64,
+    client_spent: i64,
 }
 
 async fn task_by_id(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<TaskRow, sqlx::Error> {

@@ -144,6 +144,27 @@ impl AdminSession {
     fn idle(state: &AppState) -> Duration {
         Duration::from_secs(state.settings.admin.idle_timeout_secs)
     }
+
+    /// Writes this admin's `action` on `target` to the audit log, with where they came from.
+    pub(crate) async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) {
+        audit(
+            state,
+            store::admin::NewAuditEntry {
+                account: Some(&self.account),
+                action,
+                target: Some(target),
+                detail,
+                client_address: self.client_address.as_deref(),
+            },
+        )
+        .await;
+    }
 }
 
 /// When a session last used at `last_seen_at` ends unless used again: after the idle timeout, or at

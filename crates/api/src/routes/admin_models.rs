@@ -15,12 +15,11 @@ use chrono::{DateTime, Utc};
 use domain::{ModelId, ModelKind, ModelRegistry, ModelSpec, RegistryError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use store::admin::NewAuditEntry;
 use store::model_keys::ApiKey;
 use store::models::{KeyChange, StoredModel, StoredRegistry};
 use utoipa::ToSchema;
 
-use crate::admin::{self, AdminSession};
+use crate::admin::AdminSession;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_json_body;
 use crate::openapi::{AdminUnavailable, InternalError, error_answers};
@@ -377,26 +376,6 @@ fn seal(
         .map_err(|error| ApiError::Internal(error.into()))
 }
 
-async fn audit(
-    state: &AppState,
-    session: &AdminSession,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) {
-    admin::audit(
-        state,
-        NewAuditEntry {
-            account: Some(&session.account),
-            action,
-            target: Some(target),
-            detail,
-            client_address: session.client_address.as_deref(),
-        },
-    )
-    .await;
-}
-
 /// The registry as it is now, this replica's reading dropped first.
 /// The model `id` names in `registry`; 404 when it names none (an id that cannot be one included).
 fn named<'a>(registry: &'a StoredRegistry, id: &str) -> ApiResult<&'a StoredModel> {
@@ -551,18 +530,18 @@ pub async fn add(
             message: format!("field `id`: a model `{id}` exists"),
         });
     }
-    audit(
-        &state,
-        &session,
-        "model_added",
-        id.as_str(),
-        json!({
-            "base_url": spec.base_url,
-            "enabled": spec.enabled,
-            "key": if sealed.is_some() { "set" } else { "none" },
-        }),
-    )
-    .await;
+    session
+        .audit(
+            &state,
+            "model_added",
+            id.as_str(),
+            json!({
+                "base_url": spec.base_url,
+                "enabled": spec.enabled,
+                "key": if sealed.is_some() { "set" } else { "none" },
+            }),
+        )
+        .await;
     tracing::info!(model = %id, "model added to the registry");
     let registry = fresh(&state).await?;
     let model = registry.get(&id).ok_or_else(|| not_found(id.as_str()))?;
@@ -676,14 +655,14 @@ pub async fn edit(
         Some(true) if !current.spec.enabled => "model_enabled",
         _ => "model_updated",
     };
-    audit(
-        &state,
-        &session,
-        action,
-        spec.id.as_str(),
-        json!({"fields": changed, "key": key_detail}),
-    )
-    .await;
+    session
+        .audit(
+            &state,
+            action,
+            spec.id.as_str(),
+            json!({"fields": changed, "key": key_detail}),
+        )
+        .await;
     tracing::info!(model = %spec.id, action, "model edited");
     let registry = fresh(&state).await?;
     let model = registry.get(&spec.id).ok_or_else(|| not_found(&id))?;
@@ -737,14 +716,14 @@ pub async fn delete(
     if !store::models::delete(&state.pool, &model_id).await? {
         return Err(not_found(&id));
     }
-    audit(
-        &state,
-        &session,
-        "model_deleted",
-        model_id.as_str(),
-        json!({"origin": model.origin}),
-    )
-    .await;
+    session
+        .audit(
+            &state,
+            "model_deleted",
+            model_id.as_str(),
+            json!({"origin": model.origin}),
+        )
+        .await;
     tracing::info!(model = %model_id, "model deleted from the registry");
     state.registry.invalidate();
     Ok(StatusCode::NO_CONTENT)
@@ -792,14 +771,14 @@ pub async fn set_default(
             format!("`{id}` is not a model of the registry"),
         ));
     }
-    audit(
-        &state,
-        &session,
-        "model_default_set",
-        id.as_str(),
-        json!({"previous": registry.default.as_ref().map(ToString::to_string)}),
-    )
-    .await;
+    session
+        .audit(
+            &state,
+            "model_default_set",
+            id.as_str(),
+            json!({"previous": registry.default.as_ref().map(ToString::to_string)}),
+        )
+        .await;
     Ok(Json(list_view(&state).await?))
 }
 
@@ -865,14 +844,14 @@ pub async fn test(
             });
         }
     };
-    audit(
-        &state,
-        &session,
-        "model_tested",
-        model_id.as_str(),
-        json!({"ok": outcome.ok, "worker": outcome.claimed_by}),
-    )
-    .await;
+    session
+        .audit(
+            &state,
+            "model_tested",
+            model_id.as_str(),
+            json!({"ok": outcome.ok, "worker": outcome.claimed_by}),
+        )
+        .await;
     Ok(Json(ModelTestResult {
         model: model_id.to_string(),
         ok: outcome.ok,

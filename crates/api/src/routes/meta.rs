@@ -16,6 +16,7 @@ use crate::fleet;
 use crate::openapi::{DatabaseUnavailable, InternalError, json_response_with_headers};
 use crate::session::Session;
 use crate::state::AppState;
+use store::limits::SpendScope;
 use store::tasks;
 
 #[derive(Serialize, ToSchema)]
@@ -127,6 +128,15 @@ pub struct YourQueue {
     position: Option<i64>,
     max_queued: u32,
     max_running: u32,
+    /// Model tokens this session's tasks spent today (UTC); present when a daily budget is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, nullable = false)]
+    tokens_today: Option<i64>,
+    /// The session's daily token budget, when an admin set one: at it, new tasks that are not
+    /// answered from the cache are refused until midnight UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, nullable = false)]
+    daily_token_budget: Option<i64>,
 }
 
 /// `GET /api/queue`
@@ -154,7 +164,11 @@ pub async fn queue(
     } else {
         None
     };
-    let limits = &state.settings.limits;
+    let limits = crate::limits::in_force(&state).await?;
+    let tokens_today = match limits.daily_tokens_per_session {
+        Some(_) => Some(store::limits::spent_today(&state.pool, SpendScope::Session, owner).await?),
+        None => None,
+    };
     Ok(Json(Queue {
         queued: counts.queued,
         running: counts.running,
@@ -166,6 +180,8 @@ pub async fn queue(
             position,
             max_queued: limits.max_queued_per_session,
             max_running: limits.max_running_per_session,
+            tokens_today,
+            daily_token_budget: limits.daily_tokens_per_session,
         },
     }))
 }

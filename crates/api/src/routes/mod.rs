@@ -4,6 +4,7 @@
 //! document: it describes the JSON API, not the page that uses it.
 
 mod admin;
+mod admin_limits;
 mod admin_models;
 mod events;
 mod meta;
@@ -78,6 +79,8 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(admin_models::set_default))
         .routes(routes!(admin_models::test))
+        .routes(routes!(admin_limits::get_limits, admin_limits::edit_limits))
+        .routes(routes!(admin_limits::usage))
         .merge(with_session)
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use domain::{
     Availability, CacheKey, Language, ModelId, ModelRegistry, Progress, TaskId, TaskSpec,
     TaskStatus,
@@ -27,6 +27,7 @@ use crate::openapi::{
 use crate::session::{AdoptSession, Session, SessionId};
 use crate::state::AppState;
 use store::TaskRow;
+use store::limits::SpendScope;
 use store::tasks::{self, Cancelled, Caps, Created, NewTask};
 use store::workers::Fleet;
 
@@ -566,22 +567,37 @@ pub(crate) async fn submit(
             code: ErrorCode::IdempotencyKeyReused,
             message: "this Idempotency-Key was already used for a different request".into(),
         }),
-        Created::OwnerQueueFull { queued } => Err(ApiError::TooManyRequests {
+        Created::OwnerQueueFull { queued, limit } => Err(ApiError::TooManyRequests {
             code: ErrorCode::TooManyQueuedTasks,
             message: format!(
-                "you already have {queued} queued tasks (the limit is {}); wait for some to start",
-                limits.max_queued_per_session
+                "you already have {queued} queued tasks (the limit is {limit}); wait for some to \
+                 start"
             ),
             retry_after_secs: limits.retry_after_secs,
         }),
-        Created::ClientQueueFull { queued } => Err(ApiError::TooManyRequests {
+        Created::ClientQueueFull { queued, limit } => Err(ApiError::TooManyRequests {
             code: ErrorCode::TooManyQueuedTasks,
             message: format!(
-                "your address already has {queued} queued tasks (the limit is {}); wait for \
-                 some to start",
-                limits.max_queued_per_client
+                "your address already has {queued} queued tasks (the limit is {limit}); wait for \
+                 some to start"
             ),
             retry_after_secs: limits.retry_after_secs,
+        }),
+        Created::BudgetSpent {
+            scope,
+            spent,
+            budget,
+        } => Err(ApiError::TooManyRequests {
+            code: ErrorCode::DailyTokenBudgetSpent,
+            message: format!(
+                "{} spent {spent} model tokens today, and the daily budget is {budget}; it is \
+                 renewed at midnight UTC (answers already in the result cache are still served)",
+                match scope {
+                    SpendScope::Session => "this session",
+                    SpendScope::Client => "your address",
+                }
+            ),
+            retry_after_secs: seconds_to_utc_midnight(Utc::now()),
         }),
         Created::QueueFull { queued } => Err(ApiError::Unavailable {
             code: ErrorCode::QueueFull,
@@ -589,6 +605,12 @@ pub(crate) async fn submit(
             retry_after_secs: limits.retry_after_secs,
         }),
     }
+}
+
+/// Until the daily budgets are renewed.
+fn seconds_to_utc_midnight(now: DateTime<Utc>) -> u64 {
+    let since_midnight = u64::from(now.num_seconds_from_midnight());
+    (24 * 60 * 60 - since_midnight).max(1)
 }
 
 /// The answers of `POST /api/tasks` that carry a task, with `Location` and `Idempotent-Replayed`.

@@ -2,6 +2,7 @@
 //! per test, from `#[sqlx::test]`) and Redis (a key prefix per test).
 
 mod admin;
+mod admin_limits;
 mod admin_models;
 mod binary;
 mod errors;

@@ -440,6 +440,56 @@ async fn queue_tasks(pool: &sqlx::PgPool, owner: &str, count: i32) {
     .expect("a queue");
 }
 
+/// An admin's override of the running cap (`runtime_limits`) is what the claims apply, from the
+/// next claim on, on every worker, whatever cap the worker was configured with; cleared, the
+/// configured cap is back.
+#[sqlx::test(migrations = false)]
+async fn claims_apply_the_running_cap_an_admin_set_at_runtime(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let pool = pool_options.connect_with(connect).await.expect("a pool");
+    store::db::migrate(&pool).await.expect("migrated");
+    queue_tasks(&pool, "owner", 6).await;
+    let lease = Duration::from_secs(30);
+    let change = |cap: Option<i32>| store::limits::LimitsChange {
+        max_running_per_session: Some(cap),
+        ..store::limits::LimitsChange::default()
+    };
+    store::limits::update(&pool, &change(Some(1)), "admin")
+        .await
+        .expect("an override");
+    let claimed = store::queue::claim_batch(&pool, "w1", lease, 4, 10)
+        .await
+        .expect("a claim");
+    assert_eq!(
+        claimed.len(),
+        1,
+        "the override (1), not the worker's cap (4)"
+    );
+    assert!(
+        store::queue::claim(&pool, "w2", lease, 4)
+            .await
+            .expect("a claim")
+            .is_none(),
+        "a single claim holds the override too"
+    );
+    store::limits::update(&pool, &change(Some(3)), "admin")
+        .await
+        .expect("an override");
+    let more = store::queue::claim_batch(&pool, "w2", lease, 4, 10)
+        .await
+        .expect("a claim");
+    assert_eq!(more.len(), 2, "up to the raised cap of 3");
+    store::limits::update(&pool, &change(None), "admin")
+        .await
+        .expect("cleared");
+    let rest = store::queue::claim_batch(&pool, "w1", lease, 4, 10)
+        .await
+        .expect("a claim");
+    assert_eq!(rest.len(), 1, "the worker's own cap of 4 again");
+}
+
 /// One claim fills many slots: the oldest tasks first, each owner's only up to its cap (its
 /// rows past the cap are left queued for later, not lost), and the tasks of a dead worker
 /// before any queued one.

@@ -182,4 +182,8 @@ async fn sweep_exhausted(shared: &Shared) {
         }
         Err(error) => tracing::warn!(error = format!("{error:#}"), "cannot sweep expired leases"),
     }
+    // The daily budgets read today's spend only.
+    if let Err(error) = store::limits::prune_spend(&shared.pool).await {
+        tracing::warn!(error = format!("{error:#}"), "cannot prune the daily spend");
+    }
 }
