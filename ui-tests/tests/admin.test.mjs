@@ -100,6 +100,29 @@ test('no admin account: the login form says how to set one up', { timeout: 30000
   await context.close();
 });
 
+test('a lockout is shown with its wait (answer substituted: a real one would lock this address)', { timeout: 30000 }, async () => {
+  const message = 'too many failed logins from this address or for this account; try again in 30 s';
+  const { context, page, assertClean } = await openPage(browser, {
+    path: '/admin',
+    beforeLoad: (ctx) =>
+      ctx.route('**/api/admin/login', (route) =>
+        route.fulfill({
+          status: 429,
+          contentType: 'application/json',
+          headers: { 'retry-after': '30' },
+          body: JSON.stringify({ error: { code: 'too_many_login_failures', message } }),
+        }),
+      ),
+  });
+  await logIn(page);
+  await page.waitForSelector('#login-error:not([hidden])');
+  const shown = await page.textContent('#login-error');
+  assert.match(shown, /Too many failed logins .*; try again in 30 s\. \(429 too_many_login_failures\)/);
+  assert.equal(await page.getAttribute('body', 'data-view'), 'login');
+  assertClean();
+  await context.close();
+});
+
 test('a wrong password shows the API\'s error, then the right one logs in', { timeout: 30000 }, async () => {
   admin = await openAdmin();
   const { page } = admin;

@@ -109,16 +109,13 @@ function sentence(text) {
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
-/** A refusal as a sentence, with its code and any wait. */
+/** A refusal as a sentence, with its status and code. */
 function describe(error) {
   if (!(error instanceof ApiError)) {
     return sentence(error?.message ?? error);
   }
-  let text = sentence(error.message);
-  if (error.status === 429 && error.retryAfter) {
-    text += ` Try again in ${error.retryAfter} s.`;
-  }
-  return `${text} (${error.status} ${error.code})`;
+  // The API's message says what to do, the lockout's wait included.
+  return `${sentence(error.message)} (${error.status} ${error.code})`;
 }
 
 function announce(text) {
