@@ -8,6 +8,9 @@
 //   AIUT_UI_MAX_SOURCE_BYTES   the api's source size limit
 //   AIUT_UI_SLOW_MODEL         a model that takes long to answer (for cancelling)
 //   AIUT_UI_UNAVAILABLE_MODEL  a model whose key is not set
+//   AIUT_UI_ADMIN_PASSWORD     the administrator's password
+//   AIUT_UI_NEW_ENDPOINT_URL   an OpenAI-compatible endpoint no model of the registry uses yet
+//   AIUT_UI_NEW_ENDPOINT_KEY   the key it demands
 //   AIUT_UI_ARTIFACTS          where screenshots go
 //   AIUT_CHROMIUM              the browser (default /usr/bin/chromium)
 
@@ -39,6 +42,9 @@ export const env = {
   maxSourceBytes: Number(process.env.AIUT_UI_MAX_SOURCE_BYTES ?? 1024 * 1024),
   slowModel: process.env.AIUT_UI_SLOW_MODEL ?? 'simulator-slow',
   unavailableModel: process.env.AIUT_UI_UNAVAILABLE_MODEL ?? 'hosted',
+  adminPassword: process.env.AIUT_UI_ADMIN_PASSWORD ?? '',
+  newEndpointUrl: process.env.AIUT_UI_NEW_ENDPOINT_URL ?? '',
+  newEndpointKey: process.env.AIUT_UI_NEW_ENDPOINT_KEY ?? '',
   artifacts: process.env.AIUT_UI_ARTIFACTS ?? resolve(here, '../../target/ui-artifacts'),
   chromium: process.env.AIUT_CHROMIUM ?? '/usr/bin/chromium',
 };
@@ -72,9 +78,10 @@ export async function launch() {
  * A page in a context of its own (its own cookies, so its own session), collecting console
  * errors and uncaught exceptions. Error answers the page expects (4xx shown to the user) log
  * "Failed to load resource"; those are not the page's errors. `beforeLoad(context)` runs before
- * the page is opened: where a test answers the API itself (`context.route`).
+ * the page is opened: where a test answers the API itself (`context.route`). `path` is the page
+ * to open: `/` or `/admin`.
  */
-export async function openPage(browser, { colorScheme = 'light', baseUrl = env.url, viewport, beforeLoad } = {}) {
+export async function openPage(browser, { colorScheme = 'light', baseUrl = env.url, path = '/', viewport, beforeLoad } = {}) {
   const context = await browser.newContext({
     acceptDownloads: true,
     colorScheme,
@@ -90,7 +97,7 @@ export async function openPage(browser, { colorScheme = 'light', baseUrl = env.u
   });
   page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
   page.setDefaultTimeout(20000);
-  await page.goto(`${baseUrl}/`);
+  await page.goto(`${baseUrl}${path}`);
   await waitReady(page);
   return {
     context,

@@ -1,6 +1,6 @@
 //! The web UI: hand-written HTML, CSS and JavaScript modules under `crates/api/ui/`, embedded in
 //! the binary at compile time (no build step, no Node toolchain, nothing fetched from another
-//! host), served at `/` and `/assets/…`.
+//! host), served at `/`, the administrator's page at `/admin`, and their files at `/assets/…`.
 //!
 //! - **Caching.** Every file carries a strong `ETag` (a hash of its bytes) and
 //!   `Cache-Control: no-cache`: browsers keep the files and revalidate them on each use with
@@ -27,7 +27,7 @@ use crate::error::{ApiError, ErrorCode};
 
 /// The paths the UI is served at, in axum's syntax (GET, and HEAD with it). They are left out of
 /// the OpenAPI document on purpose: it describes the JSON API, not the page that uses it.
-pub const UI_ROUTES: [&str; 2] = ["/", "/assets/{*path}"];
+pub const UI_ROUTES: [&str; 3] = ["/", "/admin", "/assets/{*path}"];
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self'; connect-src 'self'; manifest-src 'self'; \
@@ -41,6 +41,8 @@ const SVG: &str = "image/svg+xml";
 /// The page; `{{max_source_bytes}}` is replaced by the configured limit.
 const INDEX: &str = include_str!("../../ui/index.html");
 const MAX_SOURCE_BYTES: &str = "{{max_source_bytes}}";
+/// The administrator's page: the login, the model registry and the audit log, over the admin API.
+const ADMIN: &str = include_str!("../../ui/admin.html");
 
 /// Every file of `ui/assets/`, by its path under `/assets/`. A test holds this list to the folder.
 const ASSETS: &[(&str, &str, &[u8])] = &[
@@ -49,6 +51,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "app.js",
         JAVASCRIPT,
         include_bytes!("../../ui/assets/app.js"),
+    ),
+    (
+        "admin.js",
+        JAVASCRIPT,
+        include_bytes!("../../ui/assets/admin.js"),
     ),
     (
         "api.js",
@@ -74,6 +81,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "theme.js",
         JAVASCRIPT,
         include_bytes!("../../ui/assets/theme.js"),
+    ),
+    (
+        "theme-button.js",
+        JAVASCRIPT,
+        include_bytes!("../../ui/assets/theme-button.js"),
     ),
     (
         "util.js",
@@ -167,6 +179,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// The UI's files, ready to serve.
 pub struct Ui {
     index: File,
+    admin: File,
     assets: HashMap<&'static str, File>,
 }
 
@@ -175,6 +188,7 @@ impl Ui {
         let index = INDEX.replace(MAX_SOURCE_BYTES, &max_source_bytes.to_string());
         Ui {
             index: File::new(HTML, Bytes::from(index)),
+            admin: File::new(HTML, Bytes::from_static(ADMIN.as_bytes())),
             assets: ASSETS
                 .iter()
                 .map(|(path, content_type, body)| {
@@ -189,12 +203,17 @@ impl Ui {
 pub fn router<S: Clone + Send + Sync + 'static>(ui: Arc<Ui>) -> Router<S> {
     Router::new()
         .route(UI_ROUTES[0], get(index))
-        .route(UI_ROUTES[1], get(asset))
+        .route(UI_ROUTES[1], get(admin))
+        .route(UI_ROUTES[2], get(asset))
         .with_state(ui)
 }
 
 async fn index(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
     ui.index.answer(&headers)
+}
+
+async fn admin(State(ui): State<Arc<Ui>>, headers: HeaderMap) -> Response {
+    ui.admin.answer(&headers)
 }
 
 async fn asset(
@@ -253,28 +272,30 @@ mod tests {
     }
 
     #[test]
-    fn the_page_has_no_inline_code_and_nothing_from_elsewhere() {
-        let page = INDEX.to_ascii_lowercase();
-        assert!(page.contains(MAX_SOURCE_BYTES), "the limit placeholder");
-        for script in page.split("<script").skip(1) {
-            let tag = script.split('>').next().unwrap_or_default();
+    fn the_pages_have_no_inline_code_and_nothing_from_elsewhere() {
+        assert!(INDEX.contains(MAX_SOURCE_BYTES), "the limit placeholder");
+        for (name, page) in [("index.html", INDEX), ("admin.html", ADMIN)] {
+            let page = page.to_ascii_lowercase();
+            for script in page.split("<script").skip(1) {
+                let tag = script.split('>').next().unwrap_or_default();
+                assert!(
+                    tag.contains("src=\"/assets/"),
+                    "{name}: inline script: <script{tag}>"
+                );
+            }
+            assert!(!page.contains("<style"), "{name}: inline style element");
+            assert!(!page.contains(" style="), "{name}: inline style attribute");
             assert!(
-                tag.contains("src=\"/assets/"),
-                "inline script: <script{tag}>"
+                !page.contains(" onclick=")
+                    && !page.contains(" onload=")
+                    && !page.contains(" onsubmit="),
+                "{name}: inline handler"
             );
         }
-        assert!(!page.contains("<style"), "inline style element");
-        assert!(!page.contains(" style="), "inline style attribute");
-        assert!(
-            !page.contains(" onclick=") && !page.contains(" onload="),
-            "inline handler"
-        );
-        for (path, _, body) in
-            ASSETS
-                .iter()
-                .copied()
-                .chain([("index.html", HTML, INDEX.as_bytes())])
-        {
+        for (path, _, body) in ASSETS.iter().copied().chain([
+            ("index.html", HTML, INDEX.as_bytes()),
+            ("admin.html", HTML, ADMIN.as_bytes()),
+        ]) {
             // An SVG names its XML namespace with a URL; nothing is fetched from it.
             let text = String::from_utf8_lossy(body).replace("http://www.w3.org/2000/svg", "");
             assert!(
@@ -313,6 +334,23 @@ mod tests {
             assert!(body_text(again).await.is_empty());
         }
         assert_eq!(get("/", Some("\"other\"")).await.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_admin_page_is_served_with_the_same_policy() {
+        let response = get("/admin", None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert_eq!(headers[header::CONTENT_TYPE], HTML);
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            CONTENT_SECURITY_POLICY
+        );
+        let page = body_text(response).await;
+        assert!(page.contains("src=\"/assets/admin.js\""), "{page}");
+        let etag = headers[header::ETAG].to_str().expect("ASCII").to_owned();
+        let again = get("/admin", Some(&etag)).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     }
 
     #[tokio::test]

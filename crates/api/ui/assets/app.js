@@ -5,6 +5,7 @@
 import { api, ApiError } from './api.js';
 import { CodeEditor, CodeView } from './editor.js';
 import { followTask } from './stream.js';
+import { wireThemeButton } from './theme-button.js';
 import { byId, formatBytes, formatCount, formatTime, h, utf8Length } from './util.js';
 import { coverageFigures, coverageLines, describeStatus, lineRanges, verdictBadge, verdictLabel } from './validation.js';
 
@@ -1111,38 +1112,6 @@ function scheduleQueue() {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Theme.
-
-const THEMES = ['auto', 'light', 'dark'];
-
-function currentTheme() {
-  return document.documentElement.getAttribute('data-theme') ?? 'auto';
-}
-
-function showTheme() {
-  el.theme.textContent = `Theme: ${currentTheme()}`;
-}
-
-function nextTheme() {
-  const next = THEMES[(THEMES.indexOf(currentTheme()) + 1) % THEMES.length];
-  if (next === 'auto') {
-    document.documentElement.removeAttribute('data-theme');
-  } else {
-    document.documentElement.setAttribute('data-theme', next);
-  }
-  try {
-    if (next === 'auto') {
-      localStorage.removeItem('aiut-theme');
-    } else {
-      localStorage.setItem('aiut-theme', next);
-    }
-  } catch {
-    // Not saved; the choice holds for this page.
-  }
-  showTheme();
-}
-
-// ------------------------------------------------------------------------------------------------
 // Start.
 
 async function copyResult() {
@@ -1187,7 +1156,7 @@ function wire() {
   });
   byId('history-refresh').addEventListener('click', refreshHistory);
   byId('error-dismiss').addEventListener('click', clearProblem);
-  el.theme.addEventListener('click', nextTheme);
+  wireThemeButton(el.theme);
   document.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
@@ -1205,7 +1174,6 @@ function wire() {
 async function start() {
   wire();
   showChecks();
-  showTheme();
   byId('max-size').textContent = formatBytes(MAX_SOURCE_BYTES);
   updateGenerate();
   try {

@@ -1,5 +1,5 @@
 //! The web UI in a real browser: this test starts the real stack (three api replicas, a worker,
-//! the model simulator, and the gateway in front, see `stack.rs`), then runs the browser tests of
+//! the model simulators, and the gateway in front, see `stack.rs`), then runs the browser tests of
 //! `ui-tests/` (`node --test`, playwright-core driving Debian's Chromium) against the gateway's
 //! address, streams their output, and fails with it when they fail.
 //!
@@ -176,6 +176,12 @@ async fn the_web_ui_works_in_a_real_browser(
         ("AIUT_UI_SLOW_MODEL", "simulator-slow".to_owned()),
         ("AIUT_UI_UNAVAILABLE_MODEL", "hosted".to_owned()),
         ("AIUT_CHROMIUM", chromium().display().to_string()),
+        ("AIUT_UI_ADMIN_PASSWORD", stack::ADMIN_PASSWORD.to_owned()),
+        ("AIUT_UI_NEW_ENDPOINT_URL", stack.new_endpoint.clone()),
+        (
+            "AIUT_UI_NEW_ENDPOINT_KEY",
+            stack::NEW_ENDPOINT_KEY.to_owned(),
+        ),
     ];
     eprintln!("browser tests against {}", stack.gateway.url("/"));
     let ui_tests_for_node = ui_tests.clone();

@@ -1,7 +1,10 @@
-//! The real stack the browser tests drive: three api replicas in this process, one worker, two
-//! model simulators (a quick one, the default model, and one that takes long to answer, for the
-//! cancel test), and two gateway processes in front of the replicas: one with loopback trusted (no
-//! rate limits), one with no trusted network and a tight API rate, where the page meets a 429.
+//! The real stack the browser tests drive: three api replicas in this process, one worker, three
+//! model simulators (a quick one, the default model; one that takes long to answer, for the cancel
+//! test; and one the registry does not list, demanding a key, that the admin page's test adds as a
+//! new endpoint), and two gateway processes in front of the replicas: one with loopback trusted
+//! (no rate limits), one with no trusted network and a tight API rate, where the page meets a 429.
+//! The replicas have an admin password, and they and the worker share a model key, so keys given
+//! on the admin page can be sealed and opened.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,15 @@ pub const REPLICAS: usize = 3;
 /// listed as unavailable, with the reason.
 pub const UNSET_KEY_VARIABLE: &str = "AIUT_BROWSER_TEST_NEVER_SET_KEY";
 
+/// The administrator's password of the replicas.
+pub const ADMIN_PASSWORD: &str = "browser-tests-admin-password";
+
+/// The model key sealing the keys of models added at runtime (`AIUT_MODEL_KEYS__CURRENT`).
+const MODEL_KEY: &str = "k1:CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg=";
+
+/// The key the new endpoint demands.
+pub const NEW_ENDPOINT_KEY: &str = "sk-browser-new-endpoint-7319";
+
 /// The slow model's time to first token: far longer than the cancel test takes to cancel.
 const SLOW_FIRST_TOKEN_MS: u64 = 30_000;
 
@@ -33,6 +45,8 @@ pub struct Stack {
     /// A gateway over the same replicas with no trusted network and a low API rate.
     pub limited: Gateway,
     pub settings: api::Settings,
+    /// A simulator no model of the registry names, demanding [`NEW_ENDPOINT_KEY`].
+    pub new_endpoint: String,
     replicas: Vec<Running>,
     workers: Vec<Running>,
     simulators: Vec<SimulatorHandle>,
@@ -92,12 +106,26 @@ impl Stack {
         .await
         .expect("the slow simulator binds")
         .spawn();
+        let new_endpoint = Simulator::bind(
+            SimulatorConfig {
+                api_key: Some(NEW_ENDPOINT_KEY.into()),
+                first_token_ms: 50,
+                tokens_per_sec: 600.0,
+                ..SimulatorConfig::instant()
+            },
+            "127.0.0.1:0",
+        )
+        .await
+        .expect("the new endpoint's simulator binds")
+        .spawn();
         let models = registry(&quick, &slow);
         let prefix = unique_prefix("browser");
 
         let mut settings = api_settings(&prefix);
         settings.models = models;
         settings.stream.heartbeat_secs = 2;
+        settings.admin_password = api::AdminPassword::new(ADMIN_PASSWORD);
+        settings.model_keys.current = Some(service::sections::SecretText::new(MODEL_KEY));
 
         let mut replicas = Vec::new();
         let mut addresses = Vec::new();
@@ -142,9 +170,10 @@ impl Stack {
             gateway,
             limited,
             settings,
+            new_endpoint: new_endpoint.base_url(),
             replicas,
             workers,
-            simulators: vec![quick, slow],
+            simulators: vec![quick, slow, new_endpoint],
             prefix,
         }
     }
