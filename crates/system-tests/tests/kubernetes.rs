@@ -225,6 +225,7 @@ fn secret_value(secret: &str, key: &str) -> Option<String> {
             _ => "redis://:secret@cache.example:6379".into(),
         }),
         "aiunittest-admin" => stand_in("ADMIN_PASSWORD"),
+        "aiunittest-key-ring" => Some("k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into()),
         // The provider keys are optional, and absent here.
         _ => None,
     }

@@ -430,6 +430,86 @@ pub async fn list(
     Ok(Json(list_view(&state).await?))
 }
 
+/// One model in the original tool's AI-config shape, from the registry: the key is masked, never
+/// given.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AiConfigModel {
+    name: String,
+    display_name: Option<String>,
+    /// `openai` (any OpenAI-compatible endpoint) or `offline`.
+    provider: String,
+    base_url: Option<String>,
+    model: Option<String>,
+    /// `********` when a key is set (stored or in the workers' environment), else empty.
+    api_key: String,
+    api_key_set: bool,
+    temperature: f32,
+    max_tokens: u32,
+    timeout: u64,
+    enabled: bool,
+}
+
+/// The original tool's AI configuration: its `models` and `default_model`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AiConfig {
+    models: Vec<AiConfigModel>,
+    default_model: Option<String>,
+}
+
+const MASKED_KEY: &str = "********";
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/ai-config",
+    operation_id = "getAiConfigCompat",
+    tag = "compat",
+    summary = "The original tool's AI configuration, answered from the registry, keys masked.",
+    description = "For the original tool's clients. Keys are never given: `api_key` is \
+        `********` when one is set. Changes go through `/api/admin/models`.",
+    security(("adminCookie" = [])),
+    responses(
+        (status = 200, description = "The configuration.", body = AiConfig),
+        ModelReadRefusals,
+        (status = 500, response = InternalError),
+        (status = 503, response = AdminUnavailable),
+    )
+)]
+pub async fn ai_config_compat(
+    State(state): State<AppState>,
+    _session: AdminSession,
+) -> ApiResult<Json<AiConfig>> {
+    let registry = fresh(&state).await?;
+    let models = registry
+        .models
+        .iter()
+        .map(|stored| {
+            let spec = &stored.spec;
+            let key_set = stored.sealed.is_some() || spec.api_key_env.is_some();
+            AiConfigModel {
+                name: spec.id.to_string(),
+                display_name: spec.display_name.clone(),
+                provider: match spec.kind {
+                    ModelKind::Openai => "openai",
+                    ModelKind::Offline => "offline",
+                }
+                .to_owned(),
+                base_url: spec.base_url.clone(),
+                model: spec.model.clone(),
+                api_key: if key_set { MASKED_KEY } else { "" }.to_owned(),
+                api_key_set: key_set,
+                temperature: spec.temperature,
+                max_tokens: spec.max_tokens,
+                timeout: spec.timeout_secs,
+                enabled: spec.enabled,
+            }
+        })
+        .collect();
+    Ok(Json(AiConfig {
+        models,
+        default_model: registry.default.as_ref().map(ToString::to_string),
+    }))
+}
+
 #[utoipa::path(
     get,
     path = "/api/admin/models/{id}",

@@ -79,6 +79,7 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(admin_models::set_default))
         .routes(routes!(admin_models::test))
+        .routes(routes!(admin_models::ai_config_compat))
         .routes(routes!(admin_limits::get_limits, admin_limits::edit_limits))
         .routes(routes!(admin_limits::usage))
         .merge(with_session)

@@ -177,6 +177,29 @@ async fn models_are_added_edited_disabled_and_deleted(
     assert_eq!(added["fallback"], json!(["offline"]));
     assert!(added.get("api_key").is_none());
 
+    // The original tool's AI configuration answers from the same registry, the key masked.
+    let (status, config) = admin
+        .send(reqwest::Method::GET, "/api/admin/ai-config", None)
+        .await;
+    assert_eq!(status, 200, "{config}");
+    let local = config["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|model| model["name"] == "local")
+        .expect("the added model");
+    assert_eq!(local["api_key"], "********");
+    assert_eq!(local["api_key_set"], true);
+    assert_eq!(local["base_url"], added["base_url"]);
+    assert_eq!(local["provider"], "openai");
+    assert_eq!(config["default_model"], list["default_model"]);
+    let anonymous = new_client()
+        .get(app.url("/api/admin/ai-config"))
+        .send()
+        .await
+        .expect("sent");
+    assert_error(anonymous, 401, "admin_login_required").await;
+
     // Validation names the field.
     let (status, body) = admin.post("/api/admin/models", local_model()).await;
     assert_eq!((status, error_code(&body)), (409, "model_exists"), "{body}");
