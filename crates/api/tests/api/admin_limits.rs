@@ -22,34 +22,43 @@ fn settings() -> Settings {
 }
 
 /// A logged-in admin client and its CSRF token.
-async fn admin(app: &TestApp) -> (reqwest::Client, String) {
-    let client = new_client();
-    let response = client
-        .post(app.url("/api/admin/login"))
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .expect("sent");
-    let body = json_with_status(response, 200).await;
-    let csrf = body["csrf_token"]
-        .as_str()
-        .expect("a CSRF token")
-        .to_owned();
-    (client, csrf)
+struct Admin {
+    client: reqwest::Client,
+    csrf: String,
 }
 
-async fn patch_limits(
-    app: &TestApp,
-    (client, csrf): &(reqwest::Client, String),
-    body: Value,
-) -> reqwest::Response {
-    client
-        .patch(app.url("/api/admin/limits"))
-        .header("x-csrf-token", csrf)
-        .json(&body)
-        .send()
-        .await
-        .expect("sent")
+impl Admin {
+    async fn login(app: &TestApp) -> Admin {
+        let client = new_client();
+        let response = client
+            .post(app.url("/api/admin/login"))
+            .json(&json!({"password": PASSWORD}))
+            .send()
+            .await
+            .expect("sent");
+        let body = json_with_status(response, 200).await;
+        let csrf = body["csrf_token"]
+            .as_str()
+            .expect("a CSRF token")
+            .to_owned();
+        Admin { client, csrf }
+    }
+
+    /// `GET path`, which must answer 200.
+    async fn read(&self, app: &TestApp, path: &str) -> Value {
+        let response = self.client.get(app.url(path)).send().await.expect("sent");
+        json_with_status(response, 200).await
+    }
+
+    async fn patch_limits(&self, app: &TestApp, body: Value) -> reqwest::Response {
+        self.client
+            .patch(app.url("/api/admin/limits"))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .expect("sent")
+    }
 }
 
 fn task(n: u32) -> Value {
@@ -98,18 +107,9 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
 ) {
     let one = spawn_app_with(pool_options, connect, settings()).await;
     let two = spawn_on_pool(one.pool.clone(), settings()).await;
-    let admin = admin(&one).await;
+    let admin = Admin::login(&one).await;
 
-    let limits = json_with_status(
-        admin
-            .0
-            .get(one.url("/api/admin/limits"))
-            .send()
-            .await
-            .expect("sent"),
-        200,
-    )
-    .await;
+    let limits = admin.read(&one, "/api/admin/limits").await;
     assert_eq!(limits["in_force"], limits["configured"]);
     assert_eq!(limits["in_force"]["max_queued_per_session"], 5);
     assert_eq!(limits["overrides"], json!({}));
@@ -123,7 +123,7 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
     )
     .await;
     let no_csrf = admin
-        .0
+        .client
         .patch(one.url("/api/admin/limits"))
         .json(&json!({"max_queued_per_session": 1}))
         .send()
@@ -132,7 +132,9 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
     assert_error(no_csrf, 403, "csrf_token_invalid").await;
 
     let changed = json_with_status(
-        patch_limits(&one, &admin, json!({"max_queued_per_session": 1})).await,
+        admin
+            .patch_limits(&one, json!({"max_queued_per_session": 1}))
+            .await,
         200,
     )
     .await;
@@ -151,7 +153,9 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
 
     // `null` gives the configuration back.
     let cleared = json_with_status(
-        patch_limits(&one, &admin, json!({"max_queued_per_session": null})).await,
+        admin
+            .patch_limits(&one, json!({"max_queued_per_session": null}))
+            .await,
         200,
     )
     .await;
@@ -175,8 +179,7 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
         (json!({"max_queue_depth": "ten"}), 400, "invalid_json"),
         (json!({"queue": 3}), 400, "invalid_json"),
     ] {
-        let answer =
-            assert_error(patch_limits(&one, &admin, body.clone()).await, status, code).await;
+        let answer = assert_error(admin.patch_limits(&one, body.clone()).await, status, code).await;
         {
             let field = body
                 .as_object()
@@ -186,29 +189,11 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
             assert!(message.contains(field.as_str()), "{message}");
         }
     }
-    let after = json_with_status(
-        admin
-            .0
-            .get(one.url("/api/admin/limits"))
-            .send()
-            .await
-            .expect("sent"),
-        200,
-    )
-    .await;
+    let after = admin.read(&one, "/api/admin/limits").await;
     assert_eq!(after["overrides"], json!({}));
 
     // Each change is in the audit log, with what changed.
-    let audit = json_with_status(
-        admin
-            .0
-            .get(one.url("/api/admin/audit"))
-            .send()
-            .await
-            .expect("sent"),
-        200,
-    )
-    .await;
+    let audit = admin.read(&one, "/api/admin/audit").await;
     let changes: Vec<&Value> = audit["entries"]
         .as_array()
         .expect("entries")
@@ -232,9 +217,11 @@ async fn a_spent_daily_budget_refuses_new_tasks_but_not_cached_answers_and_the_u
     connect: PgConnectOptions,
 ) {
     let app = spawn_app_with(pool_options, connect, settings()).await;
-    let admin = admin(&app).await;
+    let admin = Admin::login(&app).await;
     json_with_status(
-        patch_limits(&app, &admin, json!({"daily_tokens_per_session": 100})).await,
+        admin
+            .patch_limits(&app, json!({"daily_tokens_per_session": 100}))
+            .await,
         200,
     )
     .await;
@@ -271,12 +258,12 @@ async fn a_spent_daily_budget_refuses_new_tasks_but_not_cached_answers_and_the_u
 
     // A per-client budget holds every session of one address together.
     json_with_status(
-        patch_limits(
-            &app,
-            &admin,
-            json!({"daily_tokens_per_session": null, "daily_tokens_per_client": 50}),
-        )
-        .await,
+        admin
+            .patch_limits(
+                &app,
+                json!({"daily_tokens_per_session": null, "daily_tokens_per_client": 50}),
+            )
+            .await,
         200,
     )
     .await;
@@ -304,16 +291,7 @@ async fn a_spent_daily_budget_refuses_new_tasks_but_not_cached_answers_and_the_u
     json_with_status(app.post_task(&task(6)).await, 202).await;
 
     // The usage: three attempts of the model, their tokens added up.
-    let usage = json_with_status(
-        admin
-            .0
-            .get(app.url("/api/admin/usage?days=1"))
-            .send()
-            .await
-            .expect("sent"),
-        200,
-    )
-    .await;
+    let usage = admin.read(&app, "/api/admin/usage?days=1").await;
     assert_eq!(usage["since"], usage["today"]);
     let days = usage["days"].as_array().expect("days");
     assert_eq!(days.len(), 1, "{usage}");
@@ -324,7 +302,7 @@ async fn a_spent_daily_budget_refuses_new_tasks_but_not_cached_answers_and_the_u
     assert_eq!(usage["totals"][0]["prompt_tokens"], 125);
     for bad in ["days=0", "days=367", "days=two", "from=yesterday"] {
         let answer = admin
-            .0
+            .client
             .get(app.url(&format!("/api/admin/usage?{bad}")))
             .send()
             .await
