@@ -142,6 +142,11 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
     assert_eq!(changed["configured"]["max_queued_per_session"], 5);
     assert_eq!(changed["overrides"], json!({"max_queued_per_session": 1}));
     assert_eq!(changed["updated_by"], "admin");
+    // A replica started afterwards (a restart) finds the override in force.
+    let restarted = spawn_on_pool(one.pool.clone(), settings()).await;
+    let queue = json_with_status(restarted.get("/api/queue").await, 200).await;
+    assert_eq!(queue["yours"]["max_queued"], 1);
+    restarted.stop().await;
 
     // The other replica holds a session to the new cap from its next request.
     json_with_status(two.post_task(&task(1)).await, 202).await;
