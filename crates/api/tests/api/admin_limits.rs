@@ -146,7 +146,6 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
     let restarted = spawn_on_pool(one.pool.clone(), settings()).await;
     let queue = json_with_status(restarted.get("/api/queue").await, 200).await;
     assert_eq!(queue["yours"]["max_queued"], 1);
-    restarted.stop().await;
 
     // The other replica holds a session to the new cap from its next request.
     json_with_status(two.post_task(&task(1)).await, 202).await;
@@ -212,6 +211,7 @@ async fn a_limit_changed_on_one_replica_applies_on_every_replica_at_once_and_cle
         json!({"max_queued_per_session": null})
     );
 
+    restarted.stop().await;
     two.stop().await;
     one.stop().await;
 }
