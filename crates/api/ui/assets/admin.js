@@ -1,12 +1,13 @@
 // The admin page: the administrator's login, the model registry (list, add, edit, disable and
-// enable, delete, the default, a test through a worker) and the audit log. Everything goes through
+// enable, delete, the default, a test through a worker), the limits changed at runtime and the
+// daily token budgets, the tokens spent per model and day, and the audit log. Everything goes through
 // the admin API of the same origin: the session is the `aiut_admin` cookie (HttpOnly, so never seen
 // here), and every write carries the session's CSRF token in `X-CSRF-Token`. A 401 from any call
 // returns to the login form. No API key is ever read back: the API says only whether one is set.
 
 import { ApiError, request } from './api.js';
 import { wireThemeButton } from './theme-button.js';
-import { byId, formatTime, h } from './util.js';
+import { byId, formatCount, formatTime, h } from './util.js';
 
 const AUDIT_LIMIT = 50;
 
@@ -44,7 +45,29 @@ const el = {
   concurrency: byId('model-concurrency'),
   fallback: byId('model-fallback'),
   auditBody: byId('audit-body'),
+  limitsForm: byId('limits-form'),
+  limitsBody: byId('limits-body'),
+  limitsUpdated: byId('limits-updated'),
+  limitsError: byId('limits-error'),
+  limitsSave: byId('limits-save'),
+  limitsResult: byId('limits-result'),
+  usageDays: byId('usage-days'),
+  usageRange: byId('usage-range'),
+  usageEmpty: byId('usage-empty'),
+  usageTables: byId('usage-tables'),
+  usageBody: byId('usage-body'),
+  usageTotalsBody: byId('usage-totals-body'),
 };
+
+/** The limits an admin may override, in the API's names; a budget has no configured value. */
+const LIMITS = [
+  { name: 'max_queued_per_session', label: 'Queued tasks per session' },
+  { name: 'max_queued_per_client', label: 'Queued tasks per client address' },
+  { name: 'max_running_per_session', label: 'Running tasks per session' },
+  { name: 'max_queue_depth', label: 'Queued tasks in all' },
+  { name: 'daily_tokens_per_session', label: 'Daily tokens per session', budget: true },
+  { name: 'daily_tokens_per_client', label: 'Daily tokens per client address', budget: true },
+];
 
 /** The form's inputs by the API's field names, for showing a refusal next to its field. */
 const FIELDS = {
@@ -72,6 +95,8 @@ const state = {
   models: [],
   /** The model being edited; null while adding one. */
   editing: null,
+  /** The limits as the API last gave them. */
+  limits: null,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -146,6 +171,14 @@ function showLogin(message = '') {
   el.modelsBody.replaceChildren();
   el.auditBody.replaceChildren();
   el.modelResult.replaceChildren();
+  state.limits = null;
+  el.limitsBody.replaceChildren();
+  el.limitsUpdated.textContent = '';
+  el.limitsResult.replaceChildren();
+  setLimitsError('');
+  el.usageBody.replaceChildren();
+  el.usageTotalsBody.replaceChildren();
+  el.usageRange.textContent = '';
   closeForm();
   setLoginError(message);
   document.body.dataset.view = 'login';
@@ -198,7 +231,7 @@ async function login(event) {
     el.loginPassword.value = '';
     showSession(session);
     announce(`Logged in as ${session.account}.`);
-    await refreshAll();
+    await loadPanels();
     el.main.focus();
   } catch (error) {
     setLoginError(describe(error));
@@ -508,6 +541,287 @@ async function saveModel(event) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Limits.
+
+function limitInput(name) {
+  return document.getElementById(`limit-${name}`);
+}
+
+function limitLabel(name) {
+  return LIMITS.find((limit) => limit.name === name)?.label ?? name;
+}
+
+/** A limit's value for the table: a budget that is absent is no budget. */
+function limitValue(value) {
+  return value === undefined || value === null ? 'none' : formatCount(value);
+}
+
+function setLimitsError(message) {
+  el.limitsError.textContent = message;
+  el.limitsError.hidden = !message;
+}
+
+function clearLimitErrors() {
+  setLimitsError('');
+  for (const { name } of LIMITS) {
+    const input = limitInput(name);
+    const error = document.getElementById(`limit-${name}-error`);
+    input?.removeAttribute('aria-invalid');
+    input?.removeAttribute('aria-errormessage');
+    if (error) {
+      error.textContent = '';
+      error.hidden = true;
+    }
+  }
+}
+
+function showLimitsResult(tone, text) {
+  el.limitsResult.dataset.tone = tone;
+  el.limitsResult.replaceChildren(h('p', {}, text));
+}
+
+function renderLimits(limits) {
+  state.limits = limits;
+  el.limitsBody.replaceChildren(
+    ...LIMITS.map(({ name, label, budget }) => {
+      const override = limits.overrides[name];
+      const overridden = override !== undefined && override !== null;
+      const inputId = `limit-${name}`;
+      const configured = limitValue(limits.configured[name]);
+      return h(
+        'tr',
+        { dataset: { limit: name, overridden: String(overridden) } },
+        h('th', { scope: 'row' }, h('label', { for: inputId }, label)),
+        h('td', { dataset: { field: 'in_force' } }, limitValue(limits.in_force[name])),
+        h('td', { dataset: { field: 'configured' } }, configured),
+        h('td', { dataset: { field: 'overridden' } }, overridden ? 'yes' : 'no'),
+        h(
+          'td',
+          {},
+          h('input', {
+            id: inputId,
+            name,
+            type: 'number',
+            min: '1',
+            step: '1',
+            inputmode: 'numeric',
+            autocomplete: 'off',
+            class: 'limit-input',
+            value: overridden ? String(override) : '',
+            placeholder: budget ? 'no budget' : configured,
+            'aria-describedby': `limit-${name}-error`,
+          }),
+          h('p', { id: `limit-${name}-error`, class: 'field-error', hidden: true }),
+        ),
+        h(
+          'td',
+          {},
+          overridden
+            ? h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'small secondary',
+                  dataset: { clear: name },
+                  'aria-label': `Use the configured value for ${label.toLowerCase()}`,
+                  onclick: () => clearLimit(name),
+                },
+                'Use the configured value',
+              )
+            : '',
+        ),
+      );
+    }),
+  );
+  el.limitsUpdated.replaceChildren(
+    ...(limits.updated_by
+      ? [
+          'Last changed ',
+          h('time', { id: 'limits-updated-at', datetime: limits.updated_at }, formatTime(limits.updated_at)),
+          ' by ',
+          h('strong', { id: 'limits-updated-by' }, limits.updated_by),
+          '.',
+        ]
+      : ['No administrator has changed the limits yet.']),
+  );
+}
+
+async function refreshLimits() {
+  const { body } = await call('GET', '/api/admin/limits');
+  renderLimits(body);
+}
+
+/**
+ * The change to send: only the fields whose input differs from the override in force. An emptied
+ * field clears its override (`null`); anything else is sent as typed, for the API to judge.
+ * Returns `null` after marking a field that holds no number at all.
+ */
+function limitsChange() {
+  const body = {};
+  for (const { name, label } of LIMITS) {
+    const input = limitInput(name);
+    const current = state.limits.overrides[name];
+    const overridden = current !== undefined && current !== null;
+    if (input.validity.badInput) {
+      markLimit(name, `${label}: give a whole number, or leave the field empty to use the configured value.`);
+      return null;
+    }
+    const text = input.value.trim();
+    if (text === '') {
+      if (overridden) {
+        body[name] = null;
+      }
+    } else if (!overridden || Number(text) !== current) {
+      body[name] = Number(text);
+    }
+  }
+  return body;
+}
+
+/** Shows a message at a limit's field and focuses it. */
+function markLimit(name, message) {
+  const input = limitInput(name);
+  const error = document.getElementById(`limit-${name}-error`);
+  error.textContent = message;
+  error.hidden = false;
+  input.setAttribute('aria-invalid', 'true');
+  input.setAttribute('aria-errormessage', error.id);
+  input.focus();
+}
+
+/** A refusal of a change: at the field the API names (e.g. "field `max_queue_depth`: …"), else under the table. */
+function showLimitsRefusal(error) {
+  const text = describe(error);
+  const named =
+    error instanceof ApiError
+      ? LIMITS.map((limit) => limit.name)
+          .filter((name) => error.message.includes(name))
+          .sort((a, b) => b.length - a.length)[0]
+      : undefined;
+  if (named) {
+    markLimit(named, text);
+    el.limitsResult.replaceChildren();
+  } else {
+    setLimitsError(text);
+  }
+}
+
+async function sendLimits(body) {
+  const { body: limits } = await call('PATCH', '/api/admin/limits', body);
+  renderLimits(limits);
+  refreshAudit().catch(reportFailure);
+}
+
+function changedText(body) {
+  return Object.entries(body)
+    .map(([name, value]) => `${limitLabel(name).toLowerCase()} ${value === null ? 'follows the configuration' : `is ${formatCount(value)}`}`)
+    .join('; ');
+}
+
+async function saveLimits(event) {
+  event.preventDefault();
+  if (!state.limits) {
+    return;
+  }
+  clearLimitErrors();
+  const body = limitsChange();
+  if (body === null) {
+    return;
+  }
+  if (Object.keys(body).length === 0) {
+    showLimitsResult('neutral', 'Nothing to save: no limit was changed.');
+    return;
+  }
+  el.limitsSave.disabled = true;
+  try {
+    await sendLimits(body);
+    const text = changedText(body);
+    showLimitsResult('good', `Saved: ${text[0].toUpperCase()}${text.slice(1)}.`);
+  } catch (error) {
+    if (!(error instanceof LoggedOut)) {
+      showLimitsRefusal(error);
+    }
+  } finally {
+    el.limitsSave.disabled = false;
+  }
+}
+
+async function clearLimit(name) {
+  clearLimitErrors();
+  try {
+    await sendLimits({ [name]: null });
+    const label = limitLabel(name);
+    const now = limitValue(state.limits.in_force[name]);
+    showLimitsResult('good', `${label} follows the configuration again: ${now}.`);
+    limitInput(name)?.focus();
+  } catch (error) {
+    if (!(error instanceof LoggedOut)) {
+      showLimitsRefusal(error);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Usage.
+
+/** "6 Dec 2026" for a day of the API (`2026-12-06`, UTC). */
+function formatDay(day) {
+  const date = new Date(`${day}T00:00:00Z`);
+  if (Number.isNaN(date.getTime())) {
+    return day;
+  }
+  return date.toLocaleDateString('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'short', year: 'numeric' });
+}
+
+function usageCells(entry) {
+  return [
+    h('td', { class: 'number', dataset: { field: 'attempts' } }, formatCount(entry.attempts)),
+    h('td', { class: 'number', dataset: { field: 'prompt_tokens' } }, formatCount(entry.prompt_tokens)),
+    h('td', { class: 'number', dataset: { field: 'completion_tokens' } }, formatCount(entry.completion_tokens)),
+    h('td', { class: 'number', dataset: { field: 'total_tokens' } }, formatCount(entry.prompt_tokens + entry.completion_tokens)),
+  ];
+}
+
+function renderUsage(usage, days) {
+  el.usageRange.replaceChildren(
+    days === 1
+      ? `Today, ${formatDay(usage.today)} (UTC).`
+      : `From ${formatDay(usage.since)} to ${formatDay(usage.today)} (UTC).`,
+  );
+  const empty = usage.days.length === 0;
+  el.usageEmpty.hidden = !empty;
+  el.usageEmpty.textContent = empty
+    ? `No model tokens were spent ${days === 1 ? 'today' : `in the last ${days} days`}.`
+    : '';
+  el.usageTables.hidden = empty;
+  el.usageTotalsBody.replaceChildren(
+    ...usage.totals.map((total) =>
+      h('tr', { dataset: { model: total.model } }, h('th', { scope: 'row' }, h('code', {}, total.model)), ...usageCells(total)),
+    ),
+  );
+  el.usageBody.replaceChildren(
+    ...usage.days.map((entry) =>
+      h(
+        'tr',
+        { dataset: { day: entry.day, model: entry.model, today: String(entry.day === usage.today) } },
+        h('td', {}, h('time', { datetime: entry.day }, formatDay(entry.day)), entry.day === usage.today ? ' (today)' : ''),
+        h('th', { scope: 'row' }, h('code', {}, entry.model)),
+        ...usageCells(entry),
+      ),
+    ),
+  );
+}
+
+async function refreshUsage() {
+  const days = Number(el.usageDays.value);
+  const { body } = await call('GET', `/api/admin/usage?days=${days}`);
+  // A later choice may have been answered first: only the one still chosen is shown.
+  if (Number(el.usageDays.value) === days) {
+    renderUsage(body, days);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
 // Audit log.
 
 function detailText(detail) {
@@ -539,7 +853,16 @@ async function refreshAudit() {
 
 async function refreshAll() {
   try {
-    await Promise.all([refreshModels(), refreshAudit()]);
+    await Promise.all([refreshModels(), refreshAudit(), refreshUsage()]);
+  } catch (error) {
+    reportFailure(error);
+  }
+}
+
+/** After a login: everything, the limits' form included (other refreshes leave it as typed). */
+async function loadPanels() {
+  try {
+    await Promise.all([refreshModels(), refreshAudit(), refreshUsage(), refreshLimits()]);
   } catch (error) {
     reportFailure(error);
   }
@@ -560,6 +883,14 @@ function wire() {
   byId('model-new').addEventListener('click', () => openForm());
   byId('models-refresh').addEventListener('click', refreshAll);
   byId('audit-refresh').addEventListener('click', refreshAll);
+  el.limitsForm.addEventListener('submit', saveLimits);
+  byId('limits-refresh').addEventListener('click', async () => {
+    clearLimitErrors();
+    el.limitsResult.replaceChildren();
+    await refreshLimits().catch(reportFailure);
+  });
+  el.usageDays.addEventListener('change', () => refreshUsage().catch(reportFailure));
+  byId('usage-refresh').addEventListener('click', () => refreshUsage().catch(reportFailure));
   el.clearKey.addEventListener('change', () => {
     el.key.disabled = el.clearKey.checked;
     if (el.clearKey.checked) {
@@ -573,7 +904,7 @@ async function start() {
   try {
     const { body } = await request('GET', '/api/admin/session');
     showSession(body);
-    await refreshAll();
+    await loadPanels();
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       showLogin();

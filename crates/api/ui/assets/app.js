@@ -54,6 +54,7 @@ const el = {
   historyEmpty: byId('history-empty'),
   queue: byId('queue'),
   queueText: byId('queue-text'),
+  queueTokens: byId('queue-tokens'),
   theme: byId('theme'),
   error: byId('error'),
   errorTitle: byId('error-title'),
@@ -102,6 +103,17 @@ const TITLES = {
   504: 'The server took too long.',
 };
 
+/** Titles of refusals that say more than their status. */
+const CODE_TITLES = {
+  daily_token_budget_spent: 'Today\'s token budget is spent.',
+};
+
+/**
+ * Refusals whose `Retry-After` is not a wait worth counting down: a spent daily budget is renewed
+ * at midnight UTC, and sources already answered are still served from the cache until then.
+ */
+const NO_COUNTDOWN = new Set(['daily_token_budget_spent']);
+
 /** Shows a problem in the banner: `{title, message, code, retryAfter}`. */
 function showProblem({ title, message, code = '', retryAfter = null, status = '' }) {
   el.errorTitle.textContent = title;
@@ -123,12 +135,14 @@ function showError(error) {
     showProblem({ title: 'Something went wrong in the page.', message: String(error?.message ?? error) });
     return;
   }
-  const title = TITLES[error.status] ?? (error.status >= 500 ? 'The server failed.' : 'The request failed.');
+  const title =
+    CODE_TITLES[error.code] ?? TITLES[error.status] ?? (error.status >= 500 ? 'The server failed.' : 'The request failed.');
+  const waits = (error.status === 429 || error.status === 503) && !NO_COUNTDOWN.has(error.code);
   showProblem({
     title,
     message: sentence(error.message),
     code: error.code,
-    retryAfter: error.status === 429 || error.status === 503 ? error.retryAfter : null,
+    retryAfter: waits ? error.retryAfter : null,
     status: error.status,
   });
 }
@@ -967,6 +981,9 @@ async function generate() {
     refreshQueue();
   } catch (error) {
     showError(error);
+    if (error.code === 'daily_token_budget_spent') {
+      refreshQueue();
+    }
   } finally {
     state.submitting = false;
     updateGenerate();
@@ -1094,10 +1111,26 @@ async function refreshQueue() {
     }
     el.queueText.textContent = `Queue: ${queue.queued} waiting · ${queue.running} of ${queue.capacity} running${mine}`;
     el.queue.dataset.state = queue.running >= queue.capacity ? 'busy' : 'ok';
+    showTokens(yours);
   } catch (error) {
     el.queueText.textContent = error.status === 429 ? 'Queue: paused (too many requests)' : 'Queue: unavailable';
     el.queue.dataset.state = 'error';
   }
+}
+
+/** This session's tokens of today against its daily budget, when an admin set one. */
+function showTokens(yours) {
+  const budget = yours.daily_token_budget;
+  if (budget === undefined || budget === null) {
+    el.queueTokens.hidden = true;
+    el.queueTokens.textContent = '';
+    delete el.queueTokens.dataset.spent;
+    return;
+  }
+  const spent = yours.tokens_today ?? 0;
+  el.queueTokens.textContent = `· tokens today: ${formatCount(spent)} of ${formatCount(budget)}`;
+  el.queueTokens.dataset.spent = String(spent >= budget);
+  el.queueTokens.hidden = false;
 }
 
 function scheduleQueue() {

@@ -8,6 +8,9 @@
 //!
 //! Screenshots of the main states are written to `<target>/ui-artifacts/`.
 //!
+//! `AIUT_UI_TESTS` (names separated by commas, e.g. `admin,errors`) runs only the files whose
+//! name starts with one of them; every file runs when it is unset.
+//!
 //! `traces.rs`, which shares this binary (and its link), follows one task through the gateway,
 //! an api replica and a worker, each a process of its own, as one OTLP trace.
 
@@ -78,17 +81,28 @@ fn missing_prerequisites(ui_tests: &Path) -> Vec<String> {
     missing
 }
 
-/// The test files, in name order.
+/// The test files, in name order: all of them, or those `AIUT_UI_TESTS` names.
 fn test_files(ui_tests: &Path) -> Vec<String> {
+    let wanted: Vec<String> = std::env::var("AIUT_UI_TESTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
     let mut files: Vec<String> = std::fs::read_dir(ui_tests.join("tests"))
         .expect("ui-tests/tests")
         .filter_map(Result::ok)
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".test.mjs"))
+        .filter(|name| wanted.is_empty() || wanted.iter().any(|start| name.starts_with(start)))
         .map(|name| format!("tests/{name}"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "ui-tests/tests holds no *.test.mjs");
+    assert!(
+        !files.is_empty(),
+        "ui-tests/tests holds no *.test.mjs (of AIUT_UI_TESTS={wanted:?})"
+    );
     files
 }
 
