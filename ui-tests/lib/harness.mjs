@@ -2,7 +2,7 @@
 // screenshots, and small helpers that ask the API from inside the page (so with the page's own
 // session cookie).
 //
-// The stack is started by `cargo test -p aiut-gateway --test browser`, which sets:
+// The stack is started by `cargo test -p aiut-system-tests --test browser`, which sets:
 //   AIUT_UI_URL                the gateway (loopback trusted: no rate limits)
 //   AIUT_UI_LIMITED_URL        a gateway over the same replicas with a tight API rate limit
 //   AIUT_UI_MAX_SOURCE_BYTES   the api's source size limit
@@ -30,7 +30,7 @@ function required(name) {
   if (!value) {
     throw new Error(
       `${name} is not set: these tests run against the stack that ` +
-        '`cargo test -p aiut-gateway --test browser` starts',
+        '`cargo test -p aiut-system-tests --test browser` starts',
     );
   }
   return value;
