@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::Context;
 
-use ops::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, project_root, redact_password};
+use ops::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_or, project_root, redact_password};
 
 /// `test`'s options.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -94,7 +94,7 @@ pub fn run(options: &TestArgs) -> anyhow::Result<bool> {
 
     let test_args = cargo_test_args(&options.cargo_test_args);
     println!("==> cargo {}", test_args.join(" "));
-    let mut command = Command::new(cargo());
+    let mut command = ops::cargo_command();
     command
         .args(&test_args)
         .current_dir(&root)
@@ -119,7 +119,7 @@ pub fn run(options: &TestArgs) -> anyhow::Result<bool> {
 /// Announces and runs one `cargo` command with the terminal as its output.
 fn run_step(root: &Path, args: &[&str]) -> anyhow::Result<bool> {
     println!("==> cargo {}", args.join(" "));
-    let status = Command::new(cargo())
+    let status = ops::cargo_command()
         .args(args)
         .current_dir(root)
         .status()

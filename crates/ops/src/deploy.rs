@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -642,7 +641,7 @@ fn migrate(api: &ServiceRecord, state_dir: &Path) -> anyhow::Result<()> {
 
 /// `cargo build` of the service binaries.
 pub fn build(root: &Path, profile: &str) -> anyhow::Result<()> {
-    let mut command = Command::new(crate::cargo());
+    let mut command = crate::cargo_command();
     command.current_dir(root).args(["build", "--locked"]);
     if profile == "release" {
         command.arg("--release");

@@ -43,6 +43,37 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
+/// The variables `cargo run` gives the program it runs (this one, under `cargo xtask`), which a
+/// shell does not have.
+const CARGO_RUN_VARIABLES: [&str; 6] = [
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+];
+
+/// A `cargo` command with the environment a shell would give it. Build scripts that watch
+/// `CARGO_MANIFEST_DIR` or `CARGO_PKG_NAME` (ring's does) take a value left over from `cargo run`
+/// as a change, so a build from `cargo xtask` and one from a shell would rebuild each other's
+/// work.
+pub fn cargo_command() -> std::process::Command {
+    let mut command = std::process::Command::new(cargo());
+    for name in CARGO_RUN_VARIABLES {
+        command.env_remove(name);
+    }
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_str()
+            .is_some_and(|name| name.starts_with("CARGO_PKG_"))
+        {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// The default URLs when `DATABASE_URL` / `REDIS_URL` are unset: the local services CI starts.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";

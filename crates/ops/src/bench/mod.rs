@@ -29,7 +29,7 @@ use anyhow::Context;
 use crate::client::{Outcome, finish, millis, new_agent, percentile_ms, snippet};
 use crate::launch;
 use crate::stack::secrets;
-use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, cargo, env_or, redact_password, target_dir};
+use crate::{DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_or, redact_password, target_dir};
 
 /// High enough that no limit of the api is reached during a bench.
 const LIMIT_OUT_OF_REACH: u32 = 10_000_000;
@@ -126,7 +126,7 @@ fn build_release(root: &Path, packages: &[&str]) -> anyhow::Result<Vec<PathBuf>>
 /// another name, and returns their paths, in order.
 fn build_release_binaries(root: &Path, binaries: &[(&str, &str)]) -> anyhow::Result<Vec<PathBuf>> {
     let packages: Vec<&str> = binaries.iter().map(|(package, _)| *package).collect();
-    let mut command = Command::new(cargo());
+    let mut command = crate::cargo_command();
     command.args(["build", "--release"]);
     for package in &packages {
         command.args(["-p", package]);
