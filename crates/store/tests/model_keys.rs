@@ -5,18 +5,8 @@ use base64::Engine;
 use domain::{ModelId, ModelKind, ModelSpec};
 use service::sections::{ModelKeySettings, SecretText};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::model_keys::{ApiKey, KeyRing};
 use store::models::{self, KeyChange};
-
-async fn migrated(pool_options: PgPoolOptions, connect: PgConnectOptions) -> PgPool {
-    let pool = pool_options
-        .connect_with(connect)
-        .await
-        .expect("the test database");
-    store::db::migrate(&pool).await.expect("migrations");
-    pool
-}
 
 /// A ring whose current key is `id` with 32 bytes of `byte`.
 fn ring(id: &str, byte: u8) -> KeyRing {
@@ -50,12 +40,8 @@ async fn set_key(pool: &PgPool, ring: &KeyRing, spec: &ModelSpec) {
         .expect("the key stored");
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_key_id_no_stored_key_uses_may_come_back_with_another_key(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let pool = migrated(pool_options, connect).await;
+#[sqlx::test(migrator = "store::db::MIGRATOR")]
+async fn a_key_id_no_stored_key_uses_may_come_back_with_another_key(pool: PgPool) {
     let spec = model("hosted");
     models::insert(&pool, &spec, KeyChange::Keep)
         .await

@@ -20,15 +20,6 @@ const OPEN_CAPS: Caps = Caps {
     max_queue_depth: 1_000_000,
 };
 
-async fn migrated(pool_options: PgPoolOptions, connect: PgConnectOptions) -> PgPool {
-    let pool = pool_options
-        .connect_with(connect)
-        .await
-        .expect("the test database");
-    store::db::migrate(&pool).await.expect("migrations");
-    pool
-}
-
 fn spec(number: usize) -> TaskSpec {
     TaskSpec::parse(
         RawTaskRequest {
@@ -103,12 +94,8 @@ async fn owner_of(pool: &PgPool, id: TaskId) -> String {
         .expect("the owner")
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_depth_follows_every_way_into_and_out_of_the_queue(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let pool = migrated(pool_options, connect).await;
+#[sqlx::test(migrator = "store::db::MIGRATOR")]
+async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
     assert_exact(&pool, "the migration").await;
     let mut ids = Vec::new();
     for number in 0..6 {
@@ -274,12 +261,8 @@ async fn tasks_queued_before_the_counters_existed_are_counted(
     assert_eq!(depth_and_count(&pool).await, (31, 31));
 }
 
-#[sqlx::test(migrations = false)]
-async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let pool = migrated(pool_options, connect).await;
+#[sqlx::test(migrator = "store::db::MIGRATOR")]
+async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(pool: PgPool) {
     let creators: Vec<_> = (0..8)
         .map(|creator| {
             let pool = pool.clone();
@@ -379,12 +362,8 @@ async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(
     assert_eq!(total, 320, "every create made one task");
 }
 
-#[sqlx::test(migrations = false)]
-async fn positions_are_the_first_come_count_from_either_end(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    let pool = migrated(pool_options, connect).await;
+#[sqlx::test(migrator = "store::db::MIGRATOR")]
+async fn positions_are_the_first_come_count_from_either_end(pool: PgPool) {
     let mut ids = Vec::new();
     for number in 0..40 {
         let owner = format!("owner-{}", number % 5);
