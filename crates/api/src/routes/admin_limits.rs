@@ -262,6 +262,7 @@ pub async fn edit_limits(
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageParams {
     /// How many days back from today (UTC), today included: 1 to 366, 7 when absent.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 366)]
