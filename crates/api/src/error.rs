@@ -77,6 +77,7 @@ error_codes! {
     AdminLoginRequired = "admin_login_required",
     CsrfTokenInvalid = "csrf_token_invalid",
     TooManyLoginFailures = "too_many_login_failures",
+    LoginInProgress = "login_in_progress",
     AdminNotConfigured = "admin_not_configured",
     // The model registry, through the admin routes.
     InvalidModelSettings = "invalid_model_settings",

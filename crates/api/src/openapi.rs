@@ -281,9 +281,12 @@ shared_responses! {
         [QueueFull, DatabaseUnavailable], "Retry-After";
     DatabaseUnavailable = "The database is unavailable; try again shortly.",
         [DatabaseUnavailable], "Retry-After";
-    TooManyLoginFailures = "Logins from this address or for this account are locked after \
-        repeated failures, the right password included, until `Retry-After` has passed.",
-        [TooManyLoginFailures], "Retry-After";
+    TooManyLoginFailures = "`too_many_login_failures`: logins from this address or for this \
+        account are locked after repeated failures, the right password included, until \
+        `Retry-After` has passed; `login_in_progress`: another login from this address or for this \
+        account is being checked at this moment (one at a time, so a burst of guesses is counted \
+        guess by guess).",
+        [TooManyLoginFailures, LoginInProgress], "Retry-After";
     AdminUnavailable = "No admin account is set up (start the api with `AIUT_ADMIN_PASSWORD` \
         set), or the database is unavailable.", [AdminNotConfigured, DatabaseUnavailable],
         "Retry-After";

@@ -208,6 +208,45 @@ pub async fn locked_for(
         .map(Duration::from_secs_f64))
 }
 
+/// A login's turn under its keys (its client address and its account): from the lock check to the
+/// failure count, one login at a time per key, so guesses sent at once cannot all be checked
+/// before the first is counted. The turn ends when [`LoginTurn::end`] is called or it is dropped
+/// (its transaction rolls back, which frees the locks).
+pub struct LoginTurn(sqlx::Transaction<'static, sqlx::Postgres>);
+
+impl LoginTurn {
+    pub async fn end(self) -> anyhow::Result<()> {
+        self.0.commit().await.context("cannot end the login's turn")
+    }
+}
+
+/// The login's turn under every one of `keys`, or `None` while another login holds one of them.
+/// It does not wait: a waiting login would hold a connection, and a burst of them would hold them
+/// all.
+#[tracing::instrument(name = "db.admin_login_turn", skip_all)]
+pub async fn login_turn(
+    pool: &PgPool,
+    keys: &[FailureKey<'_>],
+) -> anyhow::Result<Option<LoginTurn>> {
+    let names: Vec<String> = keys
+        .iter()
+        .map(|key| {
+            let (kind, name) = key.parts();
+            format!("admin-login:{kind}:{name}")
+        })
+        .collect();
+    let mut transaction = pool.begin().await.context("cannot start a login's turn")?;
+    let taken: bool = sqlx::query_scalar(
+        "select coalesce(bool_and(pg_try_advisory_xact_lock(hashtextextended(name, 0))), true)
+         from unnest($1::text[]) as turns(name)",
+    )
+    .bind(&names)
+    .fetch_one(&mut *transaction)
+    .await
+    .context("cannot take the login's turn")?;
+    Ok(taken.then_some(LoginTurn(transaction)))
+}
+
 /// Counts one more failure under `key` and returns the count. A count whose last failure is older
 /// than `forget_after` starts again at one.
 #[tracing::instrument(name = "db.admin_record_failure", skip_all)]

@@ -176,6 +176,17 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
         client_address: client.as_deref(),
     };
 
+    // From the lock check to the failure count, one login at a time from this address and for
+    // this account: guesses sent at once cannot all be checked before the first is counted.
+    let Some(turn) = store::admin::login_turn(&state.pool, &keys).await? else {
+        return Err(ApiError::TooManyRequests {
+            code: ErrorCode::LoginInProgress,
+            message: "another login from this address or for this account is being checked; \
+                      try again in a second"
+                .into(),
+            retry_after_secs: 1,
+        });
+    };
     if let Some(remaining) = store::admin::locked_for(&state.pool, &keys).await? {
         let retry_after_secs = lockout::retry_after_secs(remaining);
         admin::audit(
@@ -204,6 +215,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
         // Only accounts that exist are counted: made-up names would fill the table.
         let counted = if exists { &keys[..] } else { &keys[..1] };
         let (counts, locked_for) = count_failure(&state, counted).await?;
+        turn.end().await?;
         admin::audit(&state, entry("login_failed", counts)).await;
         if let Some(delay) = locked_for {
             tracing::warn!(
@@ -223,6 +235,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> ApiResult
     };
 
     store::admin::clear_failures(&state.pool, &keys).await?;
+    turn.end().await?;
     let token = admin::random_token()?;
     let csrf_token = admin::random_token()?;
     let lifetime = Duration::from_secs(state.settings.admin.lifetime_secs);

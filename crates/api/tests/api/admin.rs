@@ -207,6 +207,57 @@ async fn a_wrong_password_is_401_and_audited_with_the_address(
     app.stop().await;
 }
 
+/// Guesses sent all at once are checked one at a time: those that find another being checked are
+/// refused at once (429 `login_in_progress`), so no more than the three failures that set the lock
+/// are ever checked, however many guesses arrive together.
+#[sqlx::test(migrations = false)]
+async fn guesses_sent_at_once_are_checked_one_at_a_time(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app_with(pool_options, connect, admin_settings()).await;
+    let guesses = (0..12).map(|n| {
+        let client = new_client();
+        let url = app.url("/api/admin/login");
+        async move {
+            client
+                .post(url)
+                .header("x-aiut-client", "198.51.100.9")
+                .json(&json!({"password": format!("guess-{n}")}))
+                .send()
+                .await
+                .expect("request sent")
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|status| **status == 401).count();
+    assert!(
+        (1..=3).contains(&checked),
+        "{checked} guesses were checked: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|status| [401, 429].contains(status)),
+        "{statuses:?}"
+    );
+    let failures: i32 = sqlx::query_scalar(
+        "select failures from admin_login_failures where kind = 'address' and key = '198.51.100.9'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("the address's count");
+    assert_eq!(usize::try_from(failures).ok(), Some(checked));
+    // The refusals say which of the two it was.
+    let again = login_as(&app, &app.client, "guess", Some("198.51.100.9")).await;
+    if checked == 3 {
+        assert_error(again, 429, "too_many_login_failures").await;
+    } else {
+        assert_error(again, 401, "invalid_credentials").await;
+    }
+    app.stop().await;
+}
+
 #[sqlx::test(migrations = false)]
 async fn repeated_failures_lock_the_address_and_the_account_even_for_the_right_password(
     pool_options: PgPoolOptions,
