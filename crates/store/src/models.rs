@@ -196,6 +196,34 @@ fn int(value: impl TryInto<i32>, what: &str) -> anyhow::Result<i32> {
         .map_err(|_| anyhow::anyhow!("{what} is out of range"))
 }
 
+/// A model's fallbacks, as the `fallbacks` column holds them.
+fn fallback_names(spec: &ModelSpec) -> Vec<String> {
+    spec.fallback.iter().map(ToString::to_string).collect()
+}
+
+/// Binds a model's settings as `$1` to `$12` (id, kind, display name, base URL, remote name, key
+/// variable, temperature, max tokens, timeout, concurrency, fallbacks, enabled), in the order the
+/// insert and the update both use.
+fn bind_settings<'q>(
+    query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    spec: &'q ModelSpec,
+    fallbacks: &'q [String],
+) -> anyhow::Result<sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>> {
+    Ok(query
+        .bind(spec.id.as_str())
+        .bind(kind_name(spec.kind))
+        .bind(spec.display_name.as_deref())
+        .bind(spec.base_url.as_deref())
+        .bind(spec.model.as_deref())
+        .bind(spec.api_key_env.as_deref())
+        .bind(spec.temperature)
+        .bind(int(spec.max_tokens, "max_tokens")?)
+        .bind(int(spec.timeout_secs, "timeout_secs")?)
+        .bind(int(spec.max_concurrency, "max_concurrency")?)
+        .bind(fallbacks)
+        .bind(spec.enabled))
+}
+
 /// Inserts a model; with `origin` `file`, a row the file owns takes the file's settings (when they
 /// differ). `true` when a row was written.
 async fn write_model(
@@ -203,9 +231,10 @@ async fn write_model(
     spec: &ModelSpec,
     origin: &str,
 ) -> anyhow::Result<bool> {
-    let fallbacks: Vec<String> = spec.fallback.iter().map(ToString::to_string).collect();
-    let written = sqlx::query(
-        "insert into models as m (id, kind, display_name, base_url, remote_name, api_key_env,
+    let fallbacks = fallback_names(spec);
+    let written = bind_settings(
+        sqlx::query(
+            "insert into models as m (id, kind, display_name, base_url, remote_name, api_key_env,
              temperature, max_tokens, timeout_secs, max_concurrency, fallbacks, enabled, origin)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          on conflict (id) do update
@@ -223,19 +252,10 @@ async fn write_model(
                 excluded.api_key_env, excluded.temperature, excluded.max_tokens,
                 excluded.timeout_secs, excluded.max_concurrency, excluded.fallbacks,
                 excluded.enabled)",
-    )
-    .bind(spec.id.as_str())
-    .bind(kind_name(spec.kind))
-    .bind(spec.display_name.as_deref())
-    .bind(spec.base_url.as_deref())
-    .bind(spec.model.as_deref())
-    .bind(spec.api_key_env.as_deref())
-    .bind(spec.temperature)
-    .bind(int(spec.max_tokens, "max_tokens")?)
-    .bind(int(spec.timeout_secs, "timeout_secs")?)
-    .bind(int(spec.max_concurrency, "max_concurrency")?)
-    .bind(&fallbacks)
-    .bind(spec.enabled)
+        ),
+        spec,
+        &fallbacks,
+    )?
     .bind(origin)
     .execute(&mut **transaction)
     .await
@@ -352,26 +372,18 @@ pub async fn insert(pool: &PgPool, spec: &ModelSpec, key: KeyChange<'_>) -> anyh
 #[tracing::instrument(name = "db.models_update", skip_all, fields(model = %spec.id))]
 pub async fn update(pool: &PgPool, spec: &ModelSpec, key: KeyChange<'_>) -> anyhow::Result<bool> {
     let mut transaction = pool.begin().await.context("cannot begin")?;
-    let fallbacks: Vec<String> = spec.fallback.iter().map(ToString::to_string).collect();
-    let updated = sqlx::query(
-        "update models set kind = $2, display_name = $3, base_url = $4, remote_name = $5,
+    let fallbacks = fallback_names(spec);
+    let updated = bind_settings(
+        sqlx::query(
+            "update models set kind = $2, display_name = $3, base_url = $4, remote_name = $5,
              api_key_env = $6, temperature = $7, max_tokens = $8, timeout_secs = $9,
              max_concurrency = $10, fallbacks = $11, enabled = $12, origin = 'admin',
              updated_at = now()
          where id = $1",
-    )
-    .bind(spec.id.as_str())
-    .bind(kind_name(spec.kind))
-    .bind(spec.display_name.as_deref())
-    .bind(spec.base_url.as_deref())
-    .bind(spec.model.as_deref())
-    .bind(spec.api_key_env.as_deref())
-    .bind(spec.temperature)
-    .bind(int(spec.max_tokens, "max_tokens")?)
-    .bind(int(spec.timeout_secs, "timeout_secs")?)
-    .bind(int(spec.max_concurrency, "max_concurrency")?)
-    .bind(&fallbacks)
-    .bind(spec.enabled)
+        ),
+        spec,
+        &fallbacks,
+    )?
     .execute(&mut *transaction)
     .await
     .with_context(|| format!("cannot update model `{}`", spec.id))?;
