@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use api::{AdminPassword, Settings};
 use serde_json::{Value, json};
-use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::binary::{Running, api_command, database_url, first_readiness_answer, free_port};
+use crate::binary::{Running, api_command, drop_database, first_readiness_answer, free_port};
 use crate::helpers::*;
 
 const PASSWORD: &str = "Tr0ub4dor-and-some-more-words";
@@ -644,15 +643,7 @@ async fn the_password_is_in_no_answer_and_no_log_line() {
     drop(running);
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
-    let mut connection = PgConnection::connect(&database_url())
-        .await
-        .expect("connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {database} with (force)"
-    )))
-    .execute(&mut connection)
-    .await
-    .expect("drop the database");
+    drop_database(&database).await;
 
     for expected in [
         "admin password set from AIUT_ADMIN_PASSWORD",

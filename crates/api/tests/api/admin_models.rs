@@ -11,7 +11,7 @@ use service::sections::SecretText;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 
-use crate::binary::{Running, api_command, database_url, first_readiness_answer, free_port};
+use crate::binary::{Running, api_command, drop_database, first_readiness_answer, free_port};
 use crate::helpers::*;
 
 const PASSWORD: &str = "models-admin-password-for-tests";
@@ -531,15 +531,7 @@ async fn keys_persist_across_restarts_and_the_wrong_model_key_stops_the_start() 
 
     let logs = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
-    let mut connection = PgConnection::connect(&database_url())
-        .await
-        .expect("connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {database} with (force)"
-    )))
-    .execute(&mut connection)
-    .await
-    .expect("drop the database");
+    drop_database(&database).await;
     assert!(logs.contains("model added to the registry"), "{logs}");
     assert!(!logs.contains(SECRET), "the key is in a log line");
     assert!(

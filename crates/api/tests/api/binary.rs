@@ -27,6 +27,19 @@ pub(crate) fn url_of_database(name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
+/// Drops a database a test's binary made for itself.
+pub(crate) async fn drop_database(name: &str) {
+    let mut connection = PgConnection::connect(&database_url())
+        .await
+        .expect("connect");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(&mut connection)
+    .await
+    .expect("drop the database");
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -134,13 +147,5 @@ async fn the_binary_starts_from_the_environment_and_stops_on_sigterm() {
     assert!(output.contains("\"stopped\""), "says it stopped: {output}");
 
     let _ = std::fs::remove_file(&log);
-    let mut admin = PgConnection::connect(&database_url())
-        .await
-        .expect("connect");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {database} with (force)"
-    )))
-    .execute(&mut admin)
-    .await
-    .expect("drop the database");
+    drop_database(&database).await;
 }

@@ -68,6 +68,32 @@ fn task(model: &str, n: u32) -> Value {
 
 /// Submits until the api takes the task (the model is on offer once a worker announces it);
 /// returns the task's id and how long that took.
+/// Waits for task `id` to succeed, then has the `runtime` model tested, which `worker` must answer
+/// with the model's own answer; returns the test's result.
+async fn succeeds_and_tests(
+    stack: &Stack,
+    admin: &(reqwest::Client, String),
+    id: &str,
+    worker: &str,
+) -> Value {
+    let finished = stack
+        .wait_until_finished(&stack.client, id, Duration::from_secs(60))
+        .await;
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let (status, tested) = admin_write(
+        stack,
+        admin,
+        reqwest::Method::POST,
+        "/api/admin/models/runtime/test",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["ok"], true, "{tested}");
+    assert_eq!(tested["worker"], worker);
+    tested
+}
+
 async fn submit_when_offered(
     stack: &Stack,
     model: &str,
@@ -143,23 +169,8 @@ async fn a_model_added_through_the_api_serves_tasks_within_seconds(
         offered_after < Duration::from_secs(5),
         "on offer only after {offered_after:?}"
     );
-    let finished = stack
-        .wait_until_finished(&stack.client, &id, Duration::from_secs(60))
-        .await;
-    assert_eq!(finished["status"], "succeeded", "{finished}");
-
-    // The admin's test goes through the worker, with the decrypted key.
-    let (status, tested) = admin_write(
-        &stack,
-        &admin,
-        reqwest::Method::POST,
-        "/api/admin/models/runtime/test",
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 200, "{tested}");
-    assert_eq!(tested["ok"], true, "{tested}");
-    assert_eq!(tested["worker"], "worker-0");
+    // The task succeeds, and the admin's test goes through the worker, with the decrypted key.
+    let tested = succeeds_and_tests(&stack, &admin, &id, "worker-0").await;
     assert!(
         tested["answer"]
             .as_str()
@@ -321,21 +332,7 @@ async fn a_worker_process_serves_a_stored_key_and_logs_none_of_it(
         .expect("the worker binary starts");
 
     let (id, _) = submit_when_offered(&stack, "runtime", 10, Duration::from_secs(30)).await;
-    let finished = stack
-        .wait_until_finished(&stack.client, &id, Duration::from_secs(60))
-        .await;
-    assert_eq!(finished["status"], "succeeded", "{finished}");
-    let (status, tested) = admin_write(
-        &stack,
-        &admin,
-        reqwest::Method::POST,
-        "/api/admin/models/runtime/test",
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 200, "{tested}");
-    assert_eq!(tested["ok"], true, "{tested}");
-    assert_eq!(tested["worker"], "keyed");
+    succeeds_and_tests(&stack, &admin, &id, "keyed").await;
 
     let stopped = std::process::Command::new("kill")
         .args(["-TERM", &process.id().to_string()])
