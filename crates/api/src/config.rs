@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::admin::AdminPassword;
 pub use service::sections::{
-    AdminSettings, CacheSettings, DatabaseSettings, LimitSettings, LogSettings, ModelKeySettings,
-    QueueSettings, RedisSettings, ServerSettings, SessionSettings, StreamSettings,
+    AdminSettings, CacheSettings, DatabaseSettings, GitSettings, LimitSettings, LogSettings,
+    ModelKeySettings, QueueSettings, RedisSettings, ServerSettings, SessionSettings,
+    StreamSettings,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -29,6 +30,8 @@ pub struct Settings {
     pub models: ModelRegistry,
     /// The keys model API keys are sealed under (from `AIUT_MODEL_KEYS__…`).
     pub model_keys: ModelKeySettings,
+    /// Which forges may be reached, and the key session tokens are sealed under.
+    pub git: GitSettings,
     pub stream: StreamSettings,
     pub log: LogSettings,
     /// From `AIUT_ADMIN_PASSWORD` only: never read from or written to a file.

@@ -89,6 +89,22 @@ error_codes! {
     // The limits, through the admin routes.
     InvalidLimits = "invalid_limits",
     ModelTestTimeout = "model_test_timeout",
+    // Repositories on a forge, through the git routes.
+    InvalidGitRequest = "invalid_git_request",
+    InvalidGitToken = "invalid_git_token",
+    InvalidForgeUrl = "invalid_forge_url",
+    GitTokenRequired = "git_token_required",
+    GitTokenRejected = "git_token_rejected",
+    GitScopeMissing = "git_scope_missing",
+    GitForbidden = "git_forbidden",
+    GitNotFound = "git_not_found",
+    GitConflict = "git_conflict",
+    GitRefused = "git_refused",
+    GitRateLimited = "git_rate_limited",
+    FileNotText = "file_not_text",
+    ForgeUnavailable = "forge_unavailable",
+    GitTokensNotConfigured = "git_tokens_not_configured",
+    RedisUnavailable = "redis_unavailable",
     // The task asked for.
     TaskNotFound = "task_not_found",
     TaskFinished = "task_finished",
@@ -181,6 +197,9 @@ pub enum ApiError {
     /// `task_code` is the task's own error code (`provider_error`, `no_valid_tests`, ...), which
     /// the worker chose: it is passed on as the answer's code.
     GenerationFailed { task_code: String, message: String },
+    /// A service the api called for the caller (a forge) failed or could not be reached.
+    #[error("{message}")]
+    BadGateway { code: ErrorCode, message: String },
     #[error("{message}")]
     GatewayTimeout { code: ErrorCode, message: String },
     #[error(transparent)]
@@ -249,7 +268,9 @@ impl ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::GenerationFailed { .. } => StatusCode::BAD_GATEWAY,
+            ApiError::GenerationFailed { .. } | ApiError::BadGateway { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
             ApiError::GatewayTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -260,6 +281,7 @@ impl ApiError {
         match self {
             ApiError::GenerationFailed { task_code, .. } => task_code,
             ApiError::GatewayTimeout { code, .. }
+            | ApiError::BadGateway { code, .. }
             | ApiError::BadRequest { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod extract;
 mod fleet;
+mod git_token;
 mod limits;
 mod metrics;
 mod middleware;

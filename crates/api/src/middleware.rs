@@ -218,6 +218,8 @@ mod tests {
             registry: crate::registry::RegistryView::default(),
             keys: store::model_keys::KeyRing::default(),
             hub: crate::events::EventHub::default(),
+            git: crate::git_token::ForgeAccess::from_settings(&settings)
+                .expect("default git settings"),
             results: ResultCache::new(redis.clone(), 60),
             pool,
             redis,

@@ -28,7 +28,7 @@ Generates unit tests for source files with language models. A task is queued wit
 succeeded. The original tool's `POST /api/generate-test` (which waits for the result) and \
 `POST /api/generate-test-stream` (newline-delimited JSON) queue the same tasks.\n\n\
 **Sessions.** Tasks belong to an anonymous session named by the `aiut_session` cookie (the name is \
-configurable; over HTTPS it is `__Host-aiut_session`). The routes under `/api/tasks`, `/api/queue` and `/api/generate-test` make a session \
+configurable; over HTTPS it is `__Host-aiut_session`). The routes under `/api/tasks`, `/api/queue`, `/api/git` and `/api/generate-test` make a session \
 when the request brings none (or an unknown one) and set the cookie on every answer.\n\n\
 **Administration.** `POST /api/admin/login` with the admin password (`AIUT_ADMIN_PASSWORD`) \
 sets the `aiut_admin` cookie; every other route under `/api/admin` needs it, and every admin write \
@@ -60,6 +60,7 @@ pub fn document() -> Value {
             {"name": "compat", "description": "The original tool's routes, in its field names."},
             {"name": "operations", "description": "For operators, probes and scrapers."},
             {"name": "admin", "description": "The administrator's login, session, audit log and model registry."},
+            {"name": "git", "description": "Repositories on GitHub, GitLab or a plain git server, through the session's forge token."},
         ],
         "paths": routes.paths,
         "components": {
@@ -570,6 +571,7 @@ mod tests {
         for (method, path, operation) in operations(&document) {
             let uses_session = path.starts_with("/api/tasks")
                 || path.starts_with("/api/queue")
+                || path.starts_with("/api/git/")
                 || path.starts_with("/api/generate-test");
             let schemes: Vec<&str> = operation["security"]
                 .as_array()

@@ -163,11 +163,15 @@ fn session_key(state: &AppState, id: &SessionId) -> String {
 async fn refresh(state: &AppState, id: &SessionId) -> Result<bool, ()> {
     let mut connection = state.redis.connection();
     let ttl = i64::try_from(state.settings.session.ttl_secs).unwrap_or(i64::MAX);
-    match connection
-        .expire::<_, bool>(session_key(state, id), ttl)
-        .await
-    {
-        Ok(known) => Ok(known),
+    // The session's forge token, when it gave one, lives exactly as long as the session.
+    let git_token = store::keys::session_git_token(state.redis.prefix(), id.as_str());
+    let refreshed: redis::RedisResult<(bool, bool)> = redis::pipe()
+        .expire(session_key(state, id), ttl)
+        .expire(git_token, ttl)
+        .query_async(&mut connection)
+        .await;
+    match refreshed {
+        Ok((known, _)) => Ok(known),
         Err(error) => {
             state.metrics.redis_error("session_refresh");
             tracing::warn!(error = %error, "cannot check the session in Redis; trusting the cookie");

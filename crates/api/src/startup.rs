@@ -124,8 +124,10 @@ impl Application {
             &settings.redis.key_prefix,
             stopping.clone(),
         )?;
+        let git = crate::git_token::ForgeAccess::from_settings(&settings).context("invalid git")?;
         let state = AppState::new(Shared {
             hub,
+            git,
             fleet: FleetView::default(),
             registry: crate::registry::RegistryView::default(),
             keys,

@@ -33,6 +33,8 @@ pub struct Shared {
     pub keys: KeyRing,
     /// The replica's one subscription to task events.
     pub hub: EventHub,
+    /// How forges are reached, and how a session's forge token is sealed.
+    pub git: crate::git_token::ForgeAccess,
     pub started_at: Instant,
 }
 

@@ -9,6 +9,8 @@ pub mod git;
 pub mod kind;
 pub mod network;
 pub mod path;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod token;
 
 pub use api::{

@@ -100,6 +100,37 @@ pub struct ModelKeySettings {
     pub previous: Vec<SecretText>,
 }
 
+/// Repositories on GitHub, GitLab and plain git: which hosts a forge URL may reach, and the key
+/// a session's forge token is sealed under in Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitSettings {
+    /// Seals a session's forge token (`AIUT_GIT__TOKEN_KEY`, any long random text; it is hashed
+    /// into the key). Unset, the key is derived from `model_keys.current`; with neither, tokens
+    /// cannot be kept and the git routes say so. Never written back out.
+    #[serde(skip_serializing)]
+    pub token_key: Option<SecretText>,
+    /// Address ranges (CIDR) a forge may be reached at besides public addresses, e.g. a
+    /// self-hosted GitLab on `10.0.0.0/8`. Loopback, private and link-local addresses are
+    /// refused unless listed here.
+    pub allowed_networks: Vec<String>,
+    /// Plain `http` to hosts inside `allowed_networks` (never to public ones).
+    pub allow_plain_http: bool,
+    /// The longest a forge's API call may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        GitSettings {
+            token_key: None,
+            allowed_networks: Vec::new(),
+            allow_plain_http: false,
+            timeout_secs: 20,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitSettings {
@@ -413,6 +444,7 @@ pub struct DeploymentFile {
     pub cache: CacheSettings,
     pub models: ModelRegistry,
     pub model_keys: ModelKeySettings,
+    pub git: GitSettings,
     pub stream: StreamSettings,
     pub worker: WorkerSettings,
     pub validation: ValidationSettings,
@@ -434,6 +466,7 @@ pub const SECTIONS: &[&str] = &[
     "cache",
     "models",
     "model_keys",
+    "git",
     "stream",
     "worker",
     "validation",

@@ -30,3 +30,9 @@ pub fn result(prefix: &str, cache_key: &CacheKey) -> String {
 pub fn session(prefix: &str, session_id: &str) -> String {
     format!("{prefix}session:{session_id}")
 }
+
+/// A session's forge token, sealed, beside the session's record and living as long as it (the
+/// api's `git_token.rs`). When it is lost the user gives the token again.
+pub fn session_git_token(prefix: &str, session_id: &str) -> String {
+    format!("{prefix}session:{session_id}:git")
+}

@@ -7,6 +7,7 @@ mod admin;
 mod admin_limits;
 mod admin_models;
 mod events;
+mod git;
 mod meta;
 mod ops;
 mod tasks;
@@ -54,7 +55,12 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
             max_body_bytes,
         ))
         .routes(routes!(meta::queue))
-        .routes(routes!(meta::queue_status_compat));
+        .routes(routes!(meta::queue_status_compat))
+        .routes(routes!(git::get_token, git::set_token, git::forget_token))
+        .routes(routes!(git::repos))
+        .routes(routes!(git::branches))
+        .routes(routes!(git::tree))
+        .routes(routes!(git::file));
     if let Some(state) = state {
         with_session = with_session.route_layer(from_fn_with_state(state.clone(), session_layer));
     }

@@ -7,6 +7,7 @@ mod admin_models;
 mod binary;
 mod errors;
 mod events;
+mod git;
 mod helpers;
 mod metrics;
 mod models;

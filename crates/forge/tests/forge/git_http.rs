@@ -7,7 +7,7 @@ use forge::{
     NetworkPolicy, RepoPath, Signature,
 };
 
-use crate::git_server::GitServer;
+use forge::testing::git_server::GitServer;
 
 pub const TOKEN: &str = "glpat-git-secret-0123456789";
 
@@ -78,9 +78,9 @@ async fn a_clone_checks_out_exactly_the_commit_asked_for() {
         Some("def add(a, b):\n    return a + b\n")
     );
     assert_eq!(read("src/more.py"), None, "a file of a later commit");
-    let head = crate::git_server::git(checkout.path(), &["rev-parse", "HEAD"]);
+    let head = forge::testing::git_server::git(checkout.path(), &["rev-parse", "HEAD"]);
     assert_eq!(head.trim(), commits[0]);
-    let depth = crate::git_server::git(checkout.path(), &["rev-list", "--count", "HEAD"]);
+    let depth = forge::testing::git_server::git(checkout.path(), &["rev-list", "--count", "HEAD"]);
     assert_eq!(depth.trim(), "1", "one commit deep");
     // Nothing of the token is kept in the checkout's configuration.
     let config = std::fs::read_to_string(checkout.path().join(".git/config")).expect("config");
@@ -279,7 +279,7 @@ async fn a_symlink_in_the_repository_cannot_lead_a_write_outside() {
     let server = GitServer::start("oauth2", TOKEN).await;
     let outside = tempfile::tempdir().expect("a folder outside");
     let work = tempfile::tempdir().expect("a work folder");
-    let git = |args: &[&str]| crate::git_server::git(work.path(), args);
+    let git = |args: &[&str]| forge::testing::git_server::git(work.path(), args);
     git(&["init", "--quiet", "--initial-branch=main", "."]);
     std::os::unix::fs::symlink(outside.path(), work.path().join("tests")).expect("a symlink");
     std::fs::write(work.path().join("a.py"), "x = 1\n").expect("a file");
@@ -287,7 +287,7 @@ async fn a_symlink_in_the_repository_cannot_lead_a_write_outside() {
     git(&["commit", "--quiet", "-m", "a link"]);
     let base = git(&["rev-parse", "HEAD"]).trim().to_owned();
     let bare = server.bare("acme/linked");
-    crate::git_server::git(
+    forge::testing::git_server::git(
         server.root.path(),
         &[
             "init",

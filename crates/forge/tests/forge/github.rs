@@ -7,7 +7,7 @@ use forge::{
     ForgeToken, NetworkPolicy, RepoName, RepoPath,
 };
 
-use crate::forge_apis::{self, CALC_PY, COMMIT, GOOD_TOKEN, MockApi, NARROW_TOKEN, RESET_EPOCH};
+use forge::testing::apis::{self, CALC_PY, COMMIT, GOOD_TOKEN, MockApi, NARROW_TOKEN, RESET_EPOCH};
 
 pub async fn client(api: &MockApi, token: &str) -> ForgeClient {
     ForgeClient::connect(
@@ -60,7 +60,7 @@ fn assert_requests_are_clean(api: &MockApi, tokens: &[&str]) {
 
 #[tokio::test]
 async fn who_am_i_reads_the_scopes_header() {
-    let api = forge_apis::github().await;
+    let api = apis::github().await;
     let identity = client(&api, GOOD_TOKEN)
         .await
         .whoami()
@@ -103,7 +103,7 @@ async fn who_am_i_reads_the_scopes_header() {
 
 #[tokio::test]
 async fn repositories_are_paged_by_the_link_header() {
-    let api = forge_apis::github().await;
+    let api = apis::github().await;
     let client = client(&api, GOOD_TOKEN).await;
     let first = client.repositories(1).await.expect("page 1");
     assert_eq!(first.next_page, Some(2));
@@ -130,7 +130,7 @@ async fn repositories_are_paged_by_the_link_header() {
 
 #[tokio::test]
 async fn branches_tree_file_and_default_branch() {
-    let api = forge_apis::github().await;
+    let api = apis::github().await;
     let client = client(&api, GOOD_TOKEN).await;
     let widgets = repo("acme/widgets");
 
@@ -226,7 +226,7 @@ async fn branches_tree_file_and_default_branch() {
 
 #[tokio::test]
 async fn a_pull_request_is_opened_with_the_documented_body() {
-    let api = forge_apis::github().await;
+    let api = apis::github().await;
     let client = client(&api, GOOD_TOKEN).await;
     let request = ChangeRequest {
         title: "Tests for src/calc.py".into(),
@@ -261,7 +261,7 @@ async fn a_pull_request_is_opened_with_the_documented_body() {
 
 #[tokio::test]
 async fn every_error_answer_maps_to_its_error() {
-    let api = forge_apis::github().await;
+    let api = apis::github().await;
     let good = client(&api, GOOD_TOKEN).await;
     let pull = |head: &str| ChangeRequest {
         title: "t".into(),
@@ -342,7 +342,7 @@ async fn every_error_answer_maps_to_its_error() {
 async fn an_enterprise_base_url_keeps_its_path() {
     // GitHub Enterprise serves the API under `/api/v3`; the mock answers only at the root, so a
     // request that kept the base path answers 404 at exactly that path.
-    let api = forge_apis::github().await;
+    let api = apis::github().await;
     let enterprise = ForgeClient::connect(
         ForgeKind::Github,
         &format!("{}/api/v3/", api.base),

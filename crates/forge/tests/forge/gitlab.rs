@@ -7,7 +7,7 @@ use forge::{
     ForgeToken, NetworkPolicy, RepoName, RepoPath,
 };
 
-use crate::forge_apis::{self, CALC_PY, COMMIT, GOOD_TOKEN, MockApi, NARROW_TOKEN, RESET_EPOCH};
+use forge::testing::apis::{self, CALC_PY, COMMIT, GOOD_TOKEN, MockApi, NARROW_TOKEN, RESET_EPOCH};
 
 pub async fn client(api: &MockApi, token: &str) -> ForgeClient {
     ForgeClient::connect(
@@ -50,7 +50,7 @@ fn assert_requests_are_clean(api: &MockApi, tokens: &[&str]) {
 
 #[tokio::test]
 async fn who_am_i_asks_for_the_tokens_own_scopes() {
-    let api = forge_apis::gitlab().await;
+    let api = apis::gitlab().await;
     let identity = client(&api, GOOD_TOKEN)
         .await
         .whoami()
@@ -89,7 +89,7 @@ async fn who_am_i_asks_for_the_tokens_own_scopes() {
 
 #[tokio::test]
 async fn projects_are_paged_by_x_next_page() {
-    let api = forge_apis::gitlab().await;
+    let api = apis::gitlab().await;
     let client = client(&api, GOOD_TOKEN).await;
     let first = client.repositories(1).await.expect("page 1");
     assert_eq!(first.next_page, Some(2));
@@ -116,7 +116,7 @@ async fn projects_are_paged_by_x_next_page() {
 
 #[tokio::test]
 async fn a_project_path_is_one_encoded_segment() {
-    let api = forge_apis::gitlab().await;
+    let api = apis::gitlab().await;
     let client = client(&api, GOOD_TOKEN).await;
     let widgets = repo("acme/tools/widgets");
 
@@ -192,7 +192,7 @@ async fn a_project_path_is_one_encoded_segment() {
 
 #[tokio::test]
 async fn a_merge_request_is_opened_with_the_documented_body() {
-    let api = forge_apis::gitlab().await;
+    let api = apis::gitlab().await;
     let client = client(&api, GOOD_TOKEN).await;
     let request = ChangeRequest {
         title: "Tests for src/calc.py".into(),
@@ -229,7 +229,7 @@ async fn a_merge_request_is_opened_with_the_documented_body() {
 
 #[tokio::test]
 async fn every_error_answer_maps_to_its_error() {
-    let api = forge_apis::gitlab().await;
+    let api = apis::gitlab().await;
     let good = client(&api, GOOD_TOKEN).await;
     let merge = |head: &str, base: &str| ChangeRequest {
         title: "t".into(),

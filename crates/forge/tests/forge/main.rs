@@ -1,9 +1,7 @@
 //! The forge crate against real peers: git's own smart-HTTP server for clone and push, and
 //! local GitHub and GitLab API servers answering as the real ones document.
 
-mod forge_apis;
 mod git_http;
-mod git_server;
 mod github;
 mod gitlab;
 mod secrets;

@@ -8,8 +8,8 @@ use forge::{
     NetworkPolicy, RepoName, RepoPath,
 };
 
-use crate::forge_apis::{self, GOOD_TOKEN, NARROW_TOKEN};
-use crate::git_server::GitServer;
+use forge::testing::apis::{self, GOOD_TOKEN, NARROW_TOKEN};
+use forge::testing::git_server::GitServer;
 
 fn assert_hidden(error: &ForgeError, secrets: &[&str]) {
     let shown = format!("{error} | {error:?}");
@@ -22,8 +22,8 @@ fn assert_hidden(error: &ForgeError, secrets: &[&str]) {
 async fn no_error_shows_the_token() {
     // The GitHub and GitLab errors, each answer of the mock servers.
     for (kind, api) in [
-        (ForgeKind::Github, forge_apis::github().await),
-        (ForgeKind::Gitlab, forge_apis::gitlab().await),
+        (ForgeKind::Github, apis::github().await),
+        (ForgeKind::Gitlab, apis::gitlab().await),
     ] {
         for token in [
             GOOD_TOKEN,
@@ -41,7 +41,7 @@ async fn no_error_shows_the_token() {
             .expect("allowed");
             assert!(!format!("{client:?}").contains(token), "the client's Debug");
             let name = |text: &str| RepoName::parse(kind, text).expect("a name");
-            let commit = CommitId::parse(forge_apis::COMMIT).expect("a commit");
+            let commit = CommitId::parse(apis::COMMIT).expect("a commit");
             let change = ChangeRequest {
                 title: "t".into(),
                 body: "b".into(),
