@@ -13,17 +13,22 @@ use axum::response::Response;
 use base64::Engine;
 use tokio::io::AsyncWriteExt;
 
+/// A branch to create in a repository (name, branch, commit) just before a push is answered.
+type RaceBranch = (String, String, String);
+
 #[derive(Clone)]
 struct ServerState {
     root: PathBuf,
     expected: String,
     urls: Arc<Mutex<Vec<String>>>,
+    race: Arc<Mutex<Option<RaceBranch>>>,
 }
 
 pub struct GitServer {
     pub base: String,
     pub root: tempfile::TempDir,
     urls: Arc<Mutex<Vec<String>>>,
+    race: Arc<Mutex<Option<RaceBranch>>>,
 }
 
 impl GitServer {
@@ -33,10 +38,12 @@ impl GitServer {
         let credentials =
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"));
         let urls = Arc::new(Mutex::new(Vec::new()));
+        let race = Arc::new(Mutex::new(None));
         let state = ServerState {
             root: root.path().to_path_buf(),
             expected: format!("Basic {credentials}"),
             urls: urls.clone(),
+            race: race.clone(),
         };
         let app = axum::Router::new().fallback(cgi).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -48,6 +55,7 @@ impl GitServer {
             base: format!("http://{address}"),
             root,
             urls,
+            race,
         }
     }
 
@@ -100,6 +108,13 @@ impl GitServer {
         }
         git(work.path(), &["push", "--quiet", path_str(&bare), "main"]);
         commits
+    }
+
+    /// Creates `branch` at `commit` in the repository `name` as the next push starts (when the
+    /// client asks for the refs it pushes to), as if someone else pushed it just then.
+    pub fn create_branch_as_the_next_push_starts(&self, name: &str, branch: &str, commit: &str) {
+        *self.race.lock().expect("the race") =
+            Some((name.to_owned(), branch.to_owned(), commit.to_owned()));
     }
 
     /// Adds a branch to a bare repository, at `commit`.
@@ -161,6 +176,15 @@ async fn cgi(
     body: Bytes,
 ) -> Response {
     state.urls.lock().expect("the log").push(uri.to_string());
+    if uri.query() == Some("service=git-receive-pack") {
+        let race = state.race.lock().expect("the race").take();
+        if let Some((name, branch, commit)) = race {
+            git(
+                &state.root.join(format!("{name}.git")),
+                &["update-ref", &format!("refs/heads/{branch}"), &commit],
+            );
+        }
+    }
     let authorized = headers
         .get("authorization")
         .and_then(|value| value.to_str().ok())

@@ -215,6 +215,37 @@ async fn pushes_to_the_default_or_an_existing_branch_are_refused() {
 }
 
 #[tokio::test]
+async fn a_branch_made_between_the_check_and_the_push_is_not_overwritten() {
+    let server = GitServer::start("oauth2", TOKEN).await;
+    let commits = project(&server).await;
+    let remote = remote(&server, "acme/widgets", TOKEN).await;
+    // Someone else makes the branch at the base itself after the check: a plain push would
+    // fast-forward it onto the new commit.
+    server.create_branch_as_the_next_push_starts("acme/widgets", "aiunittest/raced", &commits[1]);
+    let raced = remote
+        .push_branch(&push_of(
+            &commits[1],
+            "aiunittest/raced",
+            &[("tests/test_a.py", "x = 1\n")],
+        ))
+        .await;
+    assert!(
+        matches!(&raced, Err(ForgeError::BranchExists(name)) if name == "aiunittest/raced"),
+        "{raced:?}"
+    );
+    assert_eq!(
+        server
+            .in_bare(
+                "acme/widgets",
+                &["rev-parse", "refs/heads/aiunittest/raced"]
+            )
+            .trim(),
+        commits[1],
+        "the other branch is left as it was"
+    );
+}
+
+#[tokio::test]
 async fn an_existing_file_is_refused_by_name_unless_replacing_was_asked() {
     let server = GitServer::start("oauth2", TOKEN).await;
     let commits = project(&server).await;
