@@ -97,11 +97,19 @@ fn the_crate_graph_keeps_its_rules() {
     forbid("aiut-runner", &services);
     // The forge crate reaches the internet with a user's token: only the api (browsing) and the
     // worker (clone and push) may link it, never the sandboxed runner or the front door.
-    for package in ["aiut-runner", "aiut-gateway", "aiut-simulator", "aiut-store"] {
+    for package in [
+        "aiut-runner",
+        "aiut-gateway",
+        "aiut-simulator",
+        "aiut-store",
+    ] {
         forbid(package, &["aiut-forge"]);
     }
     forbid("aiut-forge", &services);
-    forbid("aiut-forge", &["aiut-store", "aiut-runner", "aiut-codegen", "sqlx", "redis"]);
+    forbid(
+        "aiut-forge",
+        &["aiut-store", "aiut-runner", "aiut-codegen", "sqlx", "redis"],
+    );
     // Of the services, only the worker runs tests.
     for service in ["aiut-api", "aiut-gateway", "aiut-simulator"] {
         forbid(service, &["aiut-runner"]);
