@@ -126,8 +126,8 @@ begin
         return null;
     end if;
     perform set_config('aiut.queue_rank_pending', '', true);
+    -- Only tasks coming in (a create, a bulk insert): one statement, its rows taken in order.
     if pending <> 'spilled' and pending not like '%:-%' then
-        -- Only tasks coming in (a create): one statement, its rows taken in order.
         insert into queue_rank as r (level, bucket, slot, queued)
         select level, micros >> (10 + 6 * level), own_slot, sum(delta)
         from queue_rank_entries(pending), generate_series(0, 4) as level
@@ -137,6 +137,17 @@ begin
         return null;
     end if;
     if pending = 'spilled' then
+        -- (The temporary table exists only in this branch, so it is named in no other.)
+        if not exists (select from pg_temp.queue_rank_pending where delta < 0) then
+            insert into queue_rank as r (level, bucket, slot, queued)
+            select level, micros >> (10 + 6 * level), own_slot, sum(delta)
+            from pg_temp.queue_rank_pending, generate_series(0, 4) as level
+            group by 1, 2
+            order by 1, 2
+            on conflict (level, bucket, slot) do update set queued = r.queued + excluded.queued;
+            delete from pg_temp.queue_rank_pending;
+            return null;
+        end if;
         open changes for
             select level, micros >> (10 + 6 * level) as bucket, sum(delta) as delta
             from pg_temp.queue_rank_pending, generate_series(0, 4) as level

@@ -271,6 +271,15 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         (0, 503),
         "after creation times changed"
     );
+    sqlx::query(
+        "update tasks set status = 'cancelled', finished_at = now() \
+         where owner_session = 'bulk' and get_byte(uuid_send(id), 13) % 3 <> 0",
+    )
+    .execute(&pool)
+    .await
+    .expect("a bulk cancel");
+    assert_exact(&pool, "a bulk cancel").await;
+    assert_eq!(place_mismatches(&pool).await.0, 0, "after a bulk cancel");
 
     sqlx::query("truncate tasks")
         .execute(&pool)
