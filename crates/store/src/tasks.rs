@@ -39,38 +39,20 @@ macro_rules! summary_columns {
 
 /// The place in the queue (1 = next) of the queued task `t`, null for any other task. Claims go
 /// oldest first, by `(created_at, id)`, so it is one more than the queued tasks before `t` in that
-/// order. Rather than count those (the whole queue, for the newest task), it counts the shorter
-/// side: the tasks before `t`, or those after it taken from the depth `queue_depth` keeps, with
-/// `t`'s age between the oldest and the newest queued task as the guide. Both sides walk the
-/// partial index `tasks_queued_idx` from `t`'s key; the depth and the count see one snapshot.
-/// The task's own row must be visible to the statement (for a row the same statement inserts,
-/// see [`create_task`]).
+/// order. `queue_place` (migration `queue_rank_counts`) reads them from the counts the triggers of
+/// `tasks` keep per span of creation time, and counts only the tasks of `t`'s own millisecond from
+/// the queue's index: a few hundred small rows at most, wherever `t` stands in however long a queue.
+/// It sees the statement's snapshot, so the place agrees with everything else the statement reads.
 macro_rules! queue_position {
     ($t:literal) => {
         concat!(
             "case when ",
             $t,
-            ".status <> 'queued' then null \
-             when ",
-            $t,
-            ".created_at - (select min(created_at) from tasks where status = 'queued') \
-                  <= (select max(created_at) from tasks where status = 'queued') - ",
-            $t,
-            ".created_at \
-             then (select count(*) + 1 from tasks ahead where ahead.status = 'queued' \
-                   and (ahead.created_at, ahead.id) < (",
+            ".status = 'queued' then queue_place(",
             $t,
             ".created_at, ",
             $t,
-            ".id)) \
-             else (select coalesce(sum(queued), 0) from queue_depth)::bigint \
-                  - (select count(*) from tasks behind where behind.status = 'queued' \
-                     and (behind.created_at, behind.id) > (",
-            $t,
-            ".created_at, ",
-            $t,
-            ".id)) \
-             end"
+            ".id) end"
         )
     };
 }

@@ -1,7 +1,8 @@
 //! The queue's depth kept by the table's triggers, and the queue positions read from it, against
 //! the real Postgres of `DATABASE_URL` (a fresh database per test, from `#[sqlx::test]`): the
 //! depth equals `count(*)` after every way into and out of the queue and in every snapshot while
-//! creates, claims, requeues and cancels run at once; positions equal the first-come count.
+//! creates, claims, requeues and cancels run at once; so do the counts per span of creation time
+//! the positions are read from, and positions equal the first-come count.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,9 +68,42 @@ async fn depth_and_count(pool: &PgPool) -> (i64, i64) {
     .expect("the depth")
 }
 
+/// The buckets of `queue_rank` whose sum of rows differs from the queued tasks counted in them,
+/// in one statement, so in one snapshot.
+async fn rank_mismatches(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "with counted as ( \
+             select level, queue_rank_micros(created_at) >> (10 + 6 * level) as bucket, \
+                 count(*) as queued \
+             from tasks, generate_series(0, 4) as level where status = 'queued' group by 1, 2), \
+         kept as (select level, bucket, sum(queued) as queued from queue_rank group by 1, 2) \
+         select count(*) from counted full join kept using (level, bucket) \
+         where counted.queued is distinct from kept.queued",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("the counts per bucket")
+}
+
 async fn assert_exact(pool: &PgPool, after: &str) {
     let (depth, count) = depth_and_count(pool).await;
     assert_eq!(depth, count, "the depth after {after}");
+    assert_eq!(rank_mismatches(pool).await, 0, "the buckets after {after}");
+}
+
+/// Every queued task's place as `queue_place` reads it against the first-come count, in one
+/// statement: the tasks whose two differ, and how many were compared.
+async fn place_mismatches(pool: &PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "select count(*) filter (where queue_place(t.created_at, t.id) <> \
+                     (select count(*) + 1 from tasks q where q.status = 'queued' \
+                      and (q.created_at, q.id) < (t.created_at, t.id))), \
+                 count(*) \
+         from tasks t where t.status = 'queued'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("the places")
 }
 
 /// The first-come place as the api defined it before the depth was kept: one more than the
@@ -96,7 +130,7 @@ async fn owner_of(pool: &PgPool, id: TaskId) -> String {
 
 #[sqlx::test(migrator = "store::db::MIGRATOR")]
 async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
-    assert_exact(&pool, "the migration").await;
+    assert_exact(&pool, "the migrations").await;
     let mut ids = Vec::new();
     for number in 0..6 {
         ids.push(
@@ -113,6 +147,7 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         .expect("a claim")
         .expect("a queued task");
     assert_eq!(depth_and_count(&pool).await, (5, 5), "after a claim");
+    assert_exact(&pool, "after a claim").await;
     let lease = Lease {
         task: claimed.id,
         owner: "worker-a",
@@ -133,6 +168,7 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         AfterFailure::Requeued
     );
     assert_eq!(depth_and_count(&pool).await, (6, 6), "after a requeue");
+    assert_exact(&pool, "after a requeue").await;
 
     let claimed = queue::claim(&pool, "worker-a", lease_length, 10)
         .await
@@ -145,6 +181,7 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
     };
     assert!(queue::release(&pool, lease).await.expect("a release"));
     assert_eq!(depth_and_count(&pool).await, (6, 6), "after a release");
+    assert_exact(&pool, "after a release").await;
 
     let last = ids[5];
     let cancelled = tasks::cancel_task(&pool, &owner_of(&pool, last).await, last)
@@ -152,6 +189,7 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         .expect("a cancel");
     assert!(matches!(cancelled, tasks::Cancelled::Now(_)));
     assert_eq!(depth_and_count(&pool).await, (5, 5), "after a cancel");
+    assert_exact(&pool, "after a cancel").await;
 
     // Updates that do not change the status leave the depth alone; a delete takes its task out.
     sqlx::query("update tasks set progress_total = 3, updated_at = now()")
@@ -164,6 +202,7 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         .await
         .expect("a delete");
     assert_eq!(depth_and_count(&pool).await, (4, 4), "after a delete");
+    assert_exact(&pool, "after a delete").await;
 
     // A rolled-back change counts for nothing, and a change rolled back to a savepoint for
     // nothing either while the rest of its transaction counts.
@@ -197,6 +236,7 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         .expect("a rollback to the savepoint");
     transaction.commit().await.expect("a commit");
     assert_eq!(depth_and_count(&pool).await, (3, 3), "after the rollbacks");
+    assert_exact(&pool, "after the rollbacks").await;
 
     // A bulk statement counts every row it changes.
     sqlx::query(
@@ -213,14 +253,43 @@ async fn the_depth_follows_every_way_into_and_out_of_the_queue(pool: PgPool) {
         (503, 503),
         "after a bulk insert"
     );
+    assert_exact(&pool, "a bulk insert").await;
+    // Tasks created at one instant (one transaction's) are told apart by their ids, and a change
+    // of a queued task's creation time moves it from one bucket to another.
+    assert_eq!(place_mismatches(&pool).await.0, 0, "after a bulk insert");
+    sqlx::query(
+        "update tasks set created_at = created_at - (get_byte(uuid_send(id), 15) % 7) \
+             * interval '3 hours 1 millisecond' \
+         where owner_session = 'bulk' and get_byte(uuid_send(id), 14) % 2 = 0",
+    )
+    .execute(&pool)
+    .await
+    .expect("spread");
+    assert_exact(&pool, "creation times changed").await;
+    assert_eq!(
+        place_mismatches(&pool).await,
+        (0, 503),
+        "after creation times changed"
+    );
+    sqlx::query(
+        "update tasks set status = 'cancelled', finished_at = now() \
+         where owner_session = 'bulk' and get_byte(uuid_send(id), 13) % 3 <> 0",
+    )
+    .execute(&pool)
+    .await
+    .expect("a bulk cancel");
+    assert_exact(&pool, "a bulk cancel").await;
+    assert_eq!(place_mismatches(&pool).await.0, 0, "after a bulk cancel");
 
     sqlx::query("truncate tasks")
         .execute(&pool)
         .await
         .expect("a truncate");
     assert_eq!(depth_and_count(&pool).await, (0, 0), "after a truncate");
+    assert_exact(&pool, "after a truncate").await;
     create(&pool, "owner-0", 100).await;
     assert_eq!(depth_and_count(&pool).await, (1, 1), "after a create");
+    assert_exact(&pool, "after a create").await;
 }
 
 #[sqlx::test(migrations = false)]
@@ -257,12 +326,17 @@ async fn tasks_queued_before_the_counters_existed_are_counted(
         .await
         .expect("the counters' migration");
     assert_eq!(depth_and_count(&pool).await, (30, 30));
+    assert_exact(&pool, "the migrations").await;
     create(&pool, "later", 1).await;
     assert_eq!(depth_and_count(&pool).await, (31, 31));
+    assert_exact(&pool, "a create").await;
+    assert_eq!(place_mismatches(&pool).await, (0, 31));
 }
 
 #[sqlx::test(migrator = "store::db::MIGRATOR")]
-async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(pool: PgPool) {
+async fn the_depth_and_the_places_are_exact_in_every_snapshot_while_everything_runs_at_once(
+    pool: PgPool,
+) {
     let creators: Vec<_> = (0..8)
         .map(|creator| {
             let pool = pool.clone();
@@ -288,11 +362,24 @@ async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(pool
             let sent_back = Arc::clone(&sent_back);
             tokio::spawn(async move {
                 let name = format!("worker-{worker}");
+                let mut batch = Vec::new();
                 loop {
-                    let claimed = queue::claim(&pool, &name, Duration::from_secs(60), 100)
-                        .await
-                        .expect("a claim");
-                    let Some(claimed) = claimed else {
+                    // Half the workers claim one task at a time, the others up to three at once
+                    // (one commit taking tasks out of several buckets).
+                    if batch.is_empty() {
+                        batch = if worker % 2 == 0 {
+                            queue::claim(&pool, &name, Duration::from_secs(60), 100)
+                                .await
+                                .expect("a claim")
+                                .into_iter()
+                                .collect()
+                        } else {
+                            queue::claim_batch(&pool, &name, Duration::from_secs(60), 100, 3)
+                                .await
+                                .expect("a claim")
+                        };
+                    }
+                    let Some(claimed) = batch.pop() else {
                         if !creating.load(Ordering::SeqCst) {
                             return;
                         }
@@ -337,6 +424,9 @@ async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(pool
             loop {
                 let (depth, count) = depth_and_count(&pool).await;
                 assert_eq!(depth, count, "in snapshot {snapshots}");
+                assert_eq!(rank_mismatches(&pool).await, 0, "in snapshot {snapshots}");
+                let (wrong, _) = place_mismatches(&pool).await;
+                assert_eq!(wrong, 0, "places in snapshot {snapshots}");
                 snapshots += 1;
                 if snapshots >= 200 {
                     return snapshots;
@@ -355,6 +445,7 @@ async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(pool
     assert_eq!(watcher.await.expect("the watcher"), 200);
     let (depth, count) = depth_and_count(&pool).await;
     assert_eq!(depth, count);
+    assert_exact(&pool, "everything ran at once").await;
     let total: i64 = sqlx::query_scalar("select count(*) from tasks")
         .fetch_one(&pool)
         .await
@@ -363,7 +454,7 @@ async fn the_depth_is_exact_in_every_snapshot_while_everything_runs_at_once(pool
 }
 
 #[sqlx::test(migrator = "store::db::MIGRATOR")]
-async fn positions_are_the_first_come_count_from_either_end(pool: PgPool) {
+async fn positions_are_the_first_come_count_wherever_the_task_stands(pool: PgPool) {
     let mut ids = Vec::new();
     for number in 0..40 {
         let owner = format!("owner-{}", number % 5);
@@ -376,7 +467,7 @@ async fn positions_are_the_first_come_count_from_either_end(pool: PgPool) {
         ids.push(id);
     }
     // Claims, cancels and tasks spread over the day (some made "earlier" than others), so the
-    // places are not the creation order and both ends of the queue are counted from.
+    // places are not the creation order and the counts of every span are read.
     for _ in 0..6 {
         queue::claim(&pool, "worker", Duration::from_secs(60), 100)
             .await
@@ -405,6 +496,29 @@ async fn positions_are_the_first_come_count_from_either_end(pool: PgPool) {
         queued += usize::from(counted.is_some());
     }
     assert!(queued > 20, "{queued} queued tasks compared");
+    assert_exact(&pool, "spreading the tasks over a day").await;
+
+    // Tasks on either side of the edges of the spans the counts are kept by (a microsecond
+    // before, at and after the start of a millisecond, of the level above it, and of the top
+    // level), three at each instant so ties are told apart by id.
+    sqlx::query(
+        "with now_micros as (select queue_rank_micros(now()) as m), \
+         edges as (select shift, m - ((m >> shift) << shift) as since_edge \
+                   from now_micros, unnest(array[10, 16, 22, 28, 34]) as shift) \
+         insert into tasks (id, owner_session, language, framework, model, file_name, source, \
+             source_sha256, cache_key, created_at) \
+         select gen_random_uuid(), 'edges', 'python', 'pytest', 'offline', 'calc.py', 'x', 'h', \
+             'edge', now() - (since_edge - offset_micros) * interval '1 microsecond' \
+         from edges, unnest(array[-1025, -1024, -1, 0, 1, 1023, 1024]) as offset_micros, \
+             generate_series(1, 3)",
+    )
+    .execute(&pool)
+    .await
+    .expect("tasks at the edges");
+    assert_exact(&pool, "tasks at the edges").await;
+    let (wrong, compared) = place_mismatches(&pool).await;
+    assert_eq!(wrong, 0, "places of {compared} queued tasks");
+    assert!(compared > 120, "{compared} queued tasks compared");
     for owner in 0..5 {
         let owner = format!("owner-{owner}");
         let oldest: Option<i64> = sqlx::query_scalar(

@@ -1,7 +1,8 @@
 //! JSON lines: one object per event with its timestamp, level, fields and target, the current
 //! span (its name and fields), and the ids that tie a line to its work — `request_id`, `task_id`
 //! and `trace_id` — lifted to the top level from whichever span in scope carries them, so a line
-//! logged deep inside a database or model-call span still names its request, task and trace.
+//! logged deep inside a database or model-call span still names its request, task and trace (and
+//! the current span's own copy of a lifted id is left out).
 
 use std::fmt;
 
@@ -155,6 +156,13 @@ where
             // The event's own field of the same name wins; a key appears once.
             if !fields.fields.iter().any(|(field, _)| field == name) {
                 write_entry(&mut writer, &mut first, name, &value)?;
+                // Said once: the span does not repeat the value it was lifted from (ids are a
+                // fifth of an access line).
+                if let Some(span) = current.as_mut()
+                    && span.get(name) == Some(&value)
+                {
+                    span.remove(name);
+                }
             }
         }
         if let Some(span) = current {
