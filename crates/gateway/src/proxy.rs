@@ -165,10 +165,28 @@ pub struct RequestCtx {
     slot: Option<ConcurrencySlot>,
     /// Held while a request other than an event stream is answered.
     pending: Option<PendingGuard>,
-    connection: Option<Arc<ConnectionGuard>>,
+    connection: Option<Arc<ClientConnection>>,
     body_bytes: u64,
     verdict: Verdict,
     trace: RequestTrace,
+}
+
+/// What lasts as long as a client's connection and rides along with it from request to request
+/// ([`ProxyHttp::persist_connection_context`]): its place in the open-connection count, and the
+/// peer's address as a header value, written once since every request on the connection comes
+/// from the same peer.
+pub struct ClientConnection {
+    _counted: ConnectionGuard,
+    peer_header: Option<HeaderValue>,
+}
+
+impl ClientConnection {
+    fn new(counted: ConnectionGuard, peer: Option<IpAddr>) -> ClientConnection {
+        ClientConnection {
+            _counted: counted,
+            peer_header: peer.and_then(|peer| HeaderValue::try_from(peer.to_string()).ok()),
+        }
+    }
 }
 
 /// How a request takes part in its trace.
@@ -184,13 +202,24 @@ enum RequestTrace {
 }
 
 impl RequestTrace {
-    /// The trace headers for the backend's request.
-    fn upstream_headers(&self) -> Vec<(&'static str, String)> {
+    /// Sets the trace headers of the backend's request.
+    fn set_upstream_headers(&self, request: &mut pingora::http::RequestHeader) -> Result<()> {
         match self {
-            RequestTrace::Span(span) => telemetry::propagation::trace_headers(span),
-            RequestTrace::Spanless(context) => context.headers(),
-            RequestTrace::None => Vec::new(),
+            RequestTrace::Span(span) => {
+                for (name, value) in telemetry::propagation::trace_headers(span) {
+                    request.insert_header(name, value)?;
+                }
+            }
+            RequestTrace::Spanless(context) => {
+                request
+                    .insert_header(telemetry::propagation::TRACEPARENT, context.traceparent())?;
+                if let Some(tracestate) = context.tracestate() {
+                    request.insert_header(telemetry::propagation::TRACESTATE, tracestate)?;
+                }
+            }
+            RequestTrace::None => {}
         }
+        Ok(())
     }
 }
 
@@ -268,19 +297,16 @@ pub fn is_event_stream_response(content_type: Option<&str>) -> bool {
 }
 
 /// `X-Forwarded-For` for the backend: a chain (all its header lines) from a trusted proxy is
-/// extended with that proxy, anything else a client sent is replaced by the peer, so a client
-/// cannot claim another address.
-pub fn forwarded_for(existing: &[&str], peer: IpAddr, trusted: &[Cidr]) -> String {
+/// extended with that proxy; anything else a client sent is replaced by the peer alone (`None`:
+/// the connection has that value written already), so a client cannot claim another address.
+pub fn forwarded_for(existing: &[&str], peer: IpAddr, trusted: &[Cidr]) -> Option<String> {
     let chain: Vec<&str> = existing
         .iter()
         .map(|value| value.trim())
         .filter(|value| !value.is_empty())
         .collect();
-    if chain.is_empty() || !is_trusted(trusted, peer) {
-        peer.to_string()
-    } else {
-        format!("{}, {peer}", chain.join(", "))
-    }
+    (!chain.is_empty() && is_trusted(trusted, peer))
+        .then(|| format!("{}, {peer}", chain.join(", ")))
 }
 
 /// The status and JSON error code the gateway answers for an error that ended a request.
@@ -546,9 +572,9 @@ impl ProxyHttp for Gateway {
     ) {
         // Called as soon as the header is read: that stops the header deadline's clock.
         if let Some(previous) = HeaderRead::arrived(previous)
-            && let Ok(guard) = previous.downcast::<Arc<ConnectionGuard>>()
+            && let Ok(connection) = previous.downcast::<Arc<ClientConnection>>()
         {
-            ctx.connection = Some(*guard);
+            ctx.connection = Some(*connection);
         }
     }
 
@@ -568,9 +594,6 @@ impl ProxyHttp for Gateway {
         session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if ctx.connection.is_none() {
-            ctx.connection = Some(Arc::new(self.metrics.connection_opened()));
-        }
         ctx.request_id = session
             .req_header()
             .headers
@@ -590,6 +613,12 @@ impl ProxyHttp for Gateway {
             .client_addr()
             .and_then(|address| address.as_inet())
             .map(|address| address.ip());
+        if ctx.connection.is_none() {
+            ctx.connection = Some(Arc::new(ClientConnection::new(
+                self.metrics.connection_opened(),
+                ctx.peer,
+            )));
+        }
         ctx.client = ctx.peer.map(|peer| {
             client_address(
                 peer,
@@ -774,9 +803,7 @@ impl ProxyHttp for Gateway {
         // The backend continues the gateway's trace, never one a client made up beyond it.
         upstream_request.remove_header(telemetry::propagation::TRACEPARENT);
         upstream_request.remove_header(telemetry::propagation::TRACESTATE);
-        for (name, value) in ctx.trace.upstream_headers() {
-            upstream_request.insert_header(name, value)?;
-        }
+        ctx.trace.set_upstream_headers(upstream_request)?;
         if ctx.fresh_connection {
             upstream_request.insert_header("connection", "close")?;
         }
@@ -786,7 +813,19 @@ impl ProxyHttp for Gateway {
                 peer,
                 &self.trusted,
             );
-            upstream_request.insert_header("x-forwarded-for", chain)?;
+            let own = ctx
+                .connection
+                .as_ref()
+                .and_then(|connection| connection.peer_header.clone());
+            match (chain, own) {
+                (None, Some(peer_alone)) => {
+                    upstream_request.insert_header("x-forwarded-for", peer_alone)?;
+                }
+                (chain, _) => {
+                    let value = chain.unwrap_or_else(|| peer.to_string());
+                    upstream_request.insert_header("x-forwarded-for", value)?;
+                }
+            }
         }
         upstream_request.remove_header(CLIENT_HEADER);
         // A trusted client (a load test, a monitor) is exempt from the api's per-client cap as it
@@ -1104,6 +1143,9 @@ mod tests {
 
     #[test]
     fn forwarded_for_trusts_only_trusted_proxies() {
+        let forwarded_for = |existing: &[&str], peer: IpAddr, trusted: &[Cidr]| {
+            forwarded_for(existing, peer, trusted).unwrap_or_else(|| peer.to_string())
+        };
         let trusted = [Cidr::parse("10.0.0.0/8").expect("valid")];
         let proxy: IpAddr = "10.0.0.2".parse().expect("ip");
         let stranger: IpAddr = "198.51.100.1".parse().expect("ip");

@@ -116,6 +116,11 @@ impl SpanlessContext {
         text
     }
 
+    /// The request's `tracestate`, passed on with the trace.
+    pub fn tracestate(&self) -> Option<&str> {
+        self.tracestate.as_deref()
+    }
+
     /// The headers for a request made on this context's behalf: `traceparent`, and the
     /// request's `tracestate` when it had one.
     pub fn headers(&self) -> Vec<(&'static str, String)> {

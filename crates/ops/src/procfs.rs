@@ -59,6 +59,19 @@ pub fn cpu_ticks_with_children(pid: u32) -> u64 {
     own + children
 }
 
+/// The live direct children of `pid` whose command line contains `text` (nginx's workers:
+/// `nginx: worker process`).
+pub fn children_running(pid: u32, text: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|&child| {
+            stat(child).is_some_and(|stat| stat.parent == pid && stat.state != 'Z')
+                && fs::read(format!("/proc/{child}/cmdline"))
+                    .is_ok_and(|line| String::from_utf8_lossy(&line).contains(text))
+        })
+        .collect()
+}
+
 /// CPU ticks used so far by each of `pids` that still exists, summed.
 pub fn cpu_ticks_of(pids: &[u32]) -> u64 {
     pids.iter()
@@ -140,5 +153,19 @@ mod tests {
         assert!(!is_alive(u32::MAX - 1));
         assert!(resident_kib(std::process::id()).is_some_and(|kib| kib > 0));
         assert!(clock_ticks_per_second() > 0.0);
+    }
+
+    #[test]
+    fn children_are_found_by_their_command_line() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30.25")
+            .spawn()
+            .expect("sleep starts");
+        let found = children_running(std::process::id(), "30.25");
+        let other = children_running(std::process::id(), "no such command line");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(found, vec![child.id()]);
+        assert!(other.is_empty());
     }
 }

@@ -6,8 +6,8 @@
 //! - three release `aiut-api` replicas (`api-1` … `api-3`) on free loopback ports share one
 //!   scratch database and Redis key prefix, with their limits raised out of reach as in
 //!   `bench api`; the release `aiut-gateway` balances them with its default settings (`threads`
-//!   2), and Debian's nginx runs the committed `nginx-compat/nginx.conf` (`worker_processes auto`)
-//!   with only its marked sections rewritten: the upstream servers, the listen address, the
+//!   2, or `--gateway-threads`), and Debian's nginx runs the committed `nginx-compat/nginx.conf`
+//!   (`worker_processes auto`: one worker per CPU) with only its marked sections rewritten: the upstream servers, the listen address, the
 //!   process paths, and 127.0.0.1 in the trusted networks. Both front doors exempt the bench's
 //!   address from the rate limits, so the limiter is not what is measured;
 //! - the targets are `gateway`, `nginx` and `direct` (replica `api-1`, no front door). Each has
@@ -93,6 +93,10 @@ pub struct GatewayBenchArgs {
     /// wrk's keep-alive connections in the `get` and `post` scenarios (one wrk thread)
     #[arg(long, value_name = "N", default_value_t = 32, value_parser = count_argument)]
     connections: usize,
+    /// the gateway's proxy threads (`gateway.threads`); its own default when not given. nginx
+    /// runs `worker_processes auto` (one worker per CPU) as committed; the report names both
+    #[arg(long, value_name = "N", value_parser = count_argument)]
+    gateway_threads: Option<usize>,
     /// print one JSON object instead of the table
     #[arg(long)]
     json: bool,
@@ -276,6 +280,7 @@ impl FrontDoor {
         binary: &Path,
         work_dir: &Path,
         upstreams: &[SocketAddr],
+        threads: usize,
     ) -> anyhow::Result<FrontDoor> {
         let port = free_loopback_port()?;
         let metrics_port = free_loopback_port()?;
@@ -305,6 +310,7 @@ impl FrontDoor {
                 "AIUT_GATEWAY__UPGRADE_SOCK",
                 work_dir.join("gateway-upgrade.sock"),
             )
+            .env("AIUT_GATEWAY__THREADS", threads.to_string())
             .env("AIUT_LOG__FILTER", "info");
         launch::log_to(&mut command, launch::create_log(&log_path)?)?;
         let child = launch::start(&mut command, binary.display())?;
@@ -570,7 +576,28 @@ impl Workload<'_> {
     }
 }
 
+/// What each front door runs with, so that the comparison's fairness can be judged: on a small
+/// machine, threads or workers beyond the cores only add switching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FrontDoorSetup {
+    gateway_threads: usize,
+    /// nginx's worker processes, counted after it started.
+    nginx_workers: usize,
+}
+
+impl FrontDoorSetup {
+    fn describe(&self) -> String {
+        format!(
+            "gateway: {} proxy threads (work stealing off); nginx: {} worker processes (worker_processes auto); {} CPUs",
+            self.gateway_threads,
+            self.nginx_workers,
+            std::thread::available_parallelism().map_or(0, std::num::NonZeroUsize::get)
+        )
+    }
+}
+
 struct Report {
+    front_doors: FrontDoorSetup,
     /// The mix's results; empty when it was not run.
     targets: BTreeMap<Target, TargetResult>,
     /// The wrk scenarios' results, in the order they ran.
@@ -898,13 +925,26 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
         })
         .collect::<anyhow::Result<_>>()?;
 
-    let mut gateway = FrontDoor::start_gateway(&gateway_binary, &log_dir, &upstreams)?;
-    eprintln!("==> gateway at {}", gateway.base_url);
+    let gateway_threads = options
+        .gateway_threads
+        .unwrap_or_else(|| service::sections::GatewaySettings::default().threads);
+    let mut gateway =
+        FrontDoor::start_gateway(&gateway_binary, &log_dir, &upstreams, gateway_threads)?;
+    eprintln!(
+        "==> gateway at {} ({gateway_threads} proxy threads)",
+        gateway.base_url
+    );
     gateway.wait_until_serving(&instances)?;
     let mut nginx_door =
         FrontDoor::start_nginx(&nginx, &committed, &nginx_folder.path, &upstreams)?;
     eprintln!("==> nginx at {} ({})", nginx_door.base_url, nginx.display());
     nginx_door.wait_until_serving(&instances)?;
+    let front_doors = FrontDoorSetup {
+        gateway_threads,
+        nginx_workers: crate::procfs::children_running(nginx_door.child.id(), "worker process")
+            .len(),
+    };
+    eprintln!("==> {}", front_doors.describe());
 
     let urls: BTreeMap<Target, String> = [
         (Target::Gateway, gateway.base_url.clone()),
@@ -964,6 +1004,7 @@ pub fn run(options: &GatewayBenchArgs) -> anyhow::Result<bool> {
     drop(gateway);
     drop(replicas);
     let report = Report {
+        front_doors,
         targets,
         plain,
         ticks_per_second: crate::procfs::clock_ticks_per_second(),
@@ -1067,6 +1108,7 @@ impl Report {
 
     fn to_table(&self, options: &GatewayBenchArgs) -> String {
         let mut out = String::new();
+        let _ = writeln!(out, "{}\n", self.front_doors.describe());
         if !self.targets.is_empty() {
             self.mix_table(options, &mut out);
         }
@@ -1454,6 +1496,8 @@ impl Report {
         serde_json::json!({
             "rounds": options.rounds,
             "replicas": REPLICAS,
+            "gateway_threads": self.front_doors.gateway_threads,
+            "nginx_workers": self.front_doors.nginx_workers,
             "scenarios": scenarios,
             "log_warnings": {
                 "replicas": self.replica_logs.iter().map(|(_, lines)| lines.len()).sum::<usize>(),
@@ -1487,6 +1531,7 @@ mod tests {
                 scenario: ScenarioChoice::All,
                 seconds: 4,
                 connections: 32,
+                gateway_threads: None,
                 json: true,
             }
         );
