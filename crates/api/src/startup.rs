@@ -108,7 +108,7 @@ impl Application {
             tracing::info!(models = ?seeded, "models written to the registry from the configuration");
         }
         let address = format!("{}:{}", settings.server.host, settings.server.port);
-        let listener = TcpListener::bind(&address)
+        let listener = service::listen::bind(&address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let port = listener.local_addr()?.port();

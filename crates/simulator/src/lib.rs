@@ -136,7 +136,7 @@ impl Simulator {
     /// Checks `config` and binds `address` (`"127.0.0.1:0"` picks a free port).
     pub async fn bind(config: SimulatorConfig, address: &str) -> anyhow::Result<Simulator> {
         config.validate()?;
-        let listener = TcpListener::bind(address)
+        let listener = service::listen::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;
         let address = listener.local_addr()?;
