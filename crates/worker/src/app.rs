@@ -40,6 +40,7 @@ use crate::events::Publisher;
 use crate::heartbeat::Heartbeat;
 use crate::metrics::Metrics;
 use crate::pipeline::TaskControl;
+use crate::progress::ProgressBook;
 use crate::provider::{Models, RetryPolicy};
 
 /// Everything a task runner needs, shared by all of them.
@@ -68,6 +69,8 @@ struct Shared {
     hard_stop: CancellationToken,
     /// Wakes the claim loop: a task was queued or a slot came free.
     wake: Notify,
+    /// The running tasks' units done, written on their rows in batches.
+    progress: ProgressBook,
 }
 
 pub struct Application {
@@ -131,6 +134,7 @@ impl Application {
             running: Mutex::new(HashMap::new()),
             hard_stop: CancellationToken::new(),
             wake: Notify::new(),
+            progress: ProgressBook::default(),
             settings,
         };
         Ok(Application {
@@ -170,6 +174,15 @@ impl Application {
         ));
         tokio::spawn(listen::listen(shared.clone(), background.clone()));
         tokio::spawn(sampler::sample_queue(shared.clone(), background.clone()));
+        let progress_writer = {
+            let (shared, stop) = (shared.clone(), background.clone());
+            tokio::spawn(async move {
+                shared
+                    .progress
+                    .write_until(&shared.pool, &shared.worker_id, stop)
+                    .await;
+            })
+        };
         tokio::spawn(models::watch_registry(shared.clone(), background.clone()));
         tokio::spawn(models::serve_tests(shared.clone(), stop_claiming.clone()));
         // Announced before the first claim; retired as soon as this worker stops claiming.
@@ -216,6 +229,9 @@ impl Application {
             tracker.wait().await;
         }
         background.cancel();
+        if progress_writer.await.is_err() {
+            tracing::warn!("the progress writer ended abnormally");
+        }
         tracing::info!("worker stopped");
         Ok(())
     }

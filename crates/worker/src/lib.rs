@@ -8,6 +8,7 @@ pub mod events;
 pub mod heartbeat;
 pub mod metrics;
 pub mod pipeline;
+pub mod progress;
 pub mod provider;
 pub mod validation;
 

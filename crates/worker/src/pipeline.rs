@@ -23,6 +23,7 @@ use tracing::Instrument;
 
 use crate::events::Publisher;
 use crate::metrics::Metrics;
+use crate::progress::ProgressBook;
 use crate::provider::{CallReport, Models, ProviderError};
 use crate::validation::{self, Candidate, Checking, UnitCheck};
 use store::queue::ClaimedTask;
@@ -137,16 +138,10 @@ pub struct Pipeline<'a> {
     pub control: &'a TaskControl,
     pub runner: &'a Runner,
     pub validation: &'a ValidationSettings,
-    /// Where the units done so far are written on the task's row, under this worker's lease, so
-    /// that `GET /api/tasks/{id}`, heartbeats and clients without Redis see the task progress.
-    pub progress: ProgressRow<'a>,
-}
-
-/// The task's row, for its progress.
-#[derive(Clone, Copy)]
-pub struct ProgressRow<'a> {
-    pub pool: &'a sqlx::PgPool,
-    pub owner: &'a str,
+    /// Where the units done so far are noted, to be written on the task's row under this
+    /// worker's lease, so that `GET /api/tasks/{id}`, heartbeats and clients without Redis see
+    /// the task progress.
+    pub progress: &'a ProgressBook,
 }
 
 impl Pipeline<'_> {
@@ -160,7 +155,7 @@ impl Pipeline<'_> {
         };
         let units = self.parse(&target).await?;
         let total = u32::try_from(units.len()).unwrap_or(u32::MAX);
-        self.record_progress(0, total).await;
+        self.record_progress(0, total);
         self.publish(
             progress(0, total),
             EventKind::ParsingCompleted {
@@ -968,22 +963,18 @@ impl Pipeline<'_> {
         let unit_ended = matches!(kind, EventKind::Result { .. } | EventKind::Warning { .. });
         self.publish(progress(done, context.total), kind).await;
         if unit_ended {
-            self.record_progress(done, context.total).await;
+            self.record_progress(done, context.total);
         }
     }
 
-    /// Units done, on the task's row; best effort, like the events.
-    async fn record_progress(&self, done: u32, total: u32) {
-        let lease = store::queue::Lease {
+    /// Units done, for the task's row; written with the next batch, best effort like the events.
+    fn record_progress(&self, done: u32, total: u32) {
+        self.progress.note(store::queue::UnitsDone {
             task: self.task.id,
-            owner: self.progress.owner,
             attempt: self.task.attempt,
-        };
-        if let Err(error) =
-            store::queue::record_progress(self.progress.pool, lease, done, total).await
-        {
-            tracing::warn!(task_id = %self.task.id, error = format!("{error:#}"), "cannot record progress");
-        }
+            done,
+            total,
+        });
     }
 
     async fn publish(&self, progress: Progress, kind: EventKind) {

@@ -14,7 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
-use crate::pipeline::{Halt, Pipeline, ProgressRow, StopReason, TaskControl};
+use crate::pipeline::{Halt, Pipeline, StopReason, TaskControl};
 use crate::provider::CallReport;
 
 use super::Shared;
@@ -73,14 +73,13 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
             control: &control,
             runner: &shared.runner,
             validation: &shared.settings.validation,
-            progress: ProgressRow {
-                pool: &shared.pool,
-                owner: &shared.worker_id,
-            },
+            progress: &shared.progress,
         };
         supervised(task.id, pipeline.run(&mut report)).await
     };
     finished.cancel();
+    // The ending writes the whole count; what the attempt noted and was not written yet goes.
+    shared.progress.forget(task.id);
     let lease = Lease {
         task: task.id,
         owner: &shared.worker_id,
