@@ -154,7 +154,10 @@ pub fn run(options: &TasksBenchArgs) -> anyhow::Result<bool> {
         _ => write_json_report(options.json.as_deref(), &runs)?,
     }
     if !failures.is_empty() {
-        eprintln!("bench failed: tasks did not end well ({})", failures.join(" | "));
+        eprintln!(
+            "bench failed: tasks did not end well ({})",
+            failures.join(" | ")
+        );
         return Ok(false);
     }
     Ok(true)
