@@ -229,6 +229,9 @@ fn run_once(
     Ok(Report::new(options, &measured, calls))
 }
 
+/// One figure of a report, for the comparison's rows.
+type Figure = Box<dyn Fn(&Report) -> f64>;
+
 /// Base against current, each figure the mean of its runs.
 fn summary(reports: &[(String, Report)]) -> String {
     let mut labels: Vec<&str> = reports.iter().map(|(label, _)| label.as_str()).collect();
@@ -242,7 +245,7 @@ fn summary(reports: &[(String, Report)]) -> String {
             .collect();
         values.iter().sum::<f64>() / values.len().max(1) as f64
     };
-    let mut rows: Vec<(String, Box<dyn Fn(&Report) -> f64>)> = vec![
+    let mut rows: Vec<(String, Figure)> = vec![
         (
             "throughput % of in-flight ÷ latency".to_owned(),
             Box::new(|report: &Report| report.throughput_percent),
