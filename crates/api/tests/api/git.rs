@@ -5,22 +5,10 @@
 use forge::testing::apis::{self, CALC_PY, COMMIT, GOOD_TOKEN, MockApi, NARROW_TOKEN};
 use redis::AsyncCommands;
 use serde_json::{Value, json};
-use service::sections::SecretText;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::helpers::*;
 use crate::openapi::{assert_documented, fetch_document};
-
-/// Loopback forges allowed (they are the tests' own), and a key to seal tokens under.
-fn git_settings() -> api::Settings {
-    let mut settings = test_settings(&unique_prefix());
-    settings.git.allowed_networks = vec!["127.0.0.0/8".into()];
-    settings.git.allow_plain_http = true;
-    settings.git.token_key = Some(SecretText::new(
-        "a long random text to seal forge tokens with",
-    ));
-    settings
-}
 
 async fn redis() -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis_url())
@@ -55,15 +43,6 @@ fn session_id(response: &reqwest::Response) -> String {
         .next()
         .expect("a value")
         .to_owned()
-}
-
-async fn set_token(app: &TestApp, client: &reqwest::Client, body: Value) -> reqwest::Response {
-    client
-        .post(app.url("/api/git/token"))
-        .json(&body)
-        .send()
-        .await
-        .expect("request sent")
 }
 
 /// `GET path`, held to the document, expecting `status` and, for a refusal, `code`.
@@ -434,90 +413,4 @@ async fn loopback_forges_and_unsealable_tokens_need_configuration(
     let unsealable = json_with_status(app.get("/api/git/token").await, 503).await;
     assert_eq!(unsealable["error"]["code"], "git_tokens_not_configured");
     app.stop().await;
-}
-
-/// Log output collected in memory.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[sqlx::test(migrations = false)]
-async fn the_token_shows_in_no_answer_log_line_or_metric(
-    pool_options: PgPoolOptions,
-    connect: PgConnectOptions,
-) {
-    // Everything the api and the libraries under it log, down to TRACE, on this test's thread
-    // (the app's tasks run on it).
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _logging = tracing::subscriber::set_default(subscriber);
-
-    let app = spawn_app_with(pool_options, connect, git_settings()).await;
-    let github = apis::github().await;
-    let wrong = "ghp_WrongSecret000000000000000000000";
-    let mut answers = Vec::new();
-    for token in [wrong, GOOD_TOKEN] {
-        let response = set_token(
-            &app,
-            &app.client,
-            json!({"forge": "github", "base_url": github.base, "token": token}),
-        )
-        .await;
-        answers.push(response.text().await.expect("a body"));
-    }
-    for path in [
-        "/api/git/token",
-        "/api/git/repos",
-        "/api/git/branches?repo=acme/busy",
-        "/api/git/branches?repo=acme/missing",
-        "/api/git/file?repo=acme/widgets&path=src/calc.py&ref=main",
-        "/metrics",
-    ] {
-        answers.push(app.get(path).await.text().await.expect("a body"));
-    }
-    app.stop().await;
-
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("the log")).into_owned();
-    assert!(logs.contains("/api/git/token"), "the log was captured");
-    // The token, and the base64 a Basic header would carry it in.
-    let base64 = |text: &str| {
-        use base64::Engine;
-        base64::engine::general_purpose::STANDARD.encode(text)
-    };
-    for secret in [
-        GOOD_TOKEN.to_owned(),
-        wrong.to_owned(),
-        base64(&format!("x-access-token:{GOOD_TOKEN}")),
-    ] {
-        assert!(!logs.contains(&secret), "a log line holds a token");
-        for answer in &answers {
-            assert!(
-                !answer.contains(&secret),
-                "an answer holds a token: {answer}"
-            );
-        }
-    }
-    let metrics = answers.last().expect("the metrics");
-    assert!(
-        metrics.contains("/api/git/repos"),
-        "the git routes are counted"
-    );
 }

@@ -409,3 +409,27 @@ impl Drop for PrivateRedis {
         let _ = self.child.wait();
     }
 }
+
+/// Loopback forges allowed (they are the tests' own), and a key to seal tokens under.
+pub fn git_settings() -> api::Settings {
+    let mut settings = test_settings(&unique_prefix());
+    settings.git.allowed_networks = vec!["127.0.0.0/8".into()];
+    settings.git.allow_plain_http = true;
+    settings.git.token_key = Some(service::sections::SecretText::new(
+        "a long random text to seal forge tokens with",
+    ));
+    settings
+}
+
+pub async fn set_token(
+    app: &TestApp,
+    client: &reqwest::Client,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    client
+        .post(app.url("/api/git/token"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request sent")
+}

@@ -1,0 +1,102 @@
+//! No answer, log line (down to TRACE) or metric of the git routes holds a forge token.
+//!
+//! This test has a test binary of its own: it reads the log through a subscriber set for its
+//! thread, and tracing decides once per call site, for the whole process, whether anyone listens;
+//! other tests setting and dropping their own subscribers at the same time could make a call site
+//! look unheard and the log come out empty.
+
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+use forge::testing::apis::{self, GOOD_TOKEN};
+use serde_json::json;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::*;
+
+/// Log output collected in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_token_shows_in_no_answer_log_line_or_metric(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    // Everything the api and the libraries under it log, down to TRACE, on this test's thread
+    // (the app's tasks run on it).
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app_with(pool_options, connect, git_settings()).await;
+    let github = apis::github().await;
+    let wrong = "ghp_WrongSecret000000000000000000000";
+    let mut answers = Vec::new();
+    for token in [wrong, GOOD_TOKEN] {
+        let response = set_token(
+            &app,
+            &app.client,
+            json!({"forge": "github", "base_url": github.base, "token": token}),
+        )
+        .await;
+        answers.push(response.text().await.expect("a body"));
+    }
+    for path in [
+        "/api/git/token",
+        "/api/git/repos",
+        "/api/git/branches?repo=acme/busy",
+        "/api/git/branches?repo=acme/missing",
+        "/api/git/file?repo=acme/widgets&path=src/calc.py&ref=main",
+        "/metrics",
+    ] {
+        answers.push(app.get(path).await.text().await.expect("a body"));
+    }
+    app.stop().await;
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().expect("the log")).into_owned();
+    assert!(logs.contains("/api/git/token"), "the log was captured");
+    // The token, and the base64 a Basic header would carry it in.
+    let base64 = |text: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    };
+    for secret in [
+        GOOD_TOKEN.to_owned(),
+        wrong.to_owned(),
+        base64(&format!("x-access-token:{GOOD_TOKEN}")),
+    ] {
+        assert!(!logs.contains(&secret), "a log line holds a token");
+        for answer in &answers {
+            assert!(
+                !answer.contains(&secret),
+                "an answer holds a token: {answer}"
+            );
+        }
+    }
+    let metrics = answers.last().expect("the metrics");
+    assert!(
+        metrics.contains("/api/git/repos"),
+        "the git routes are counted"
+    );
+}
