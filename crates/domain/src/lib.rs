@@ -4,6 +4,7 @@
 //! *parse* rather than validate — holding a [`SourceFile`] or a [`TaskSpec`] proves the checks passed.
 
 mod cache_key;
+mod checkout;
 mod event;
 mod file_name;
 mod framework;
@@ -17,6 +18,9 @@ mod task;
 mod validation;
 
 pub use cache_key::{CacheKey, PROMPT_VERSION};
+pub use checkout::{
+    Checkout, CheckoutFile, CheckoutLimits, batch_test_paths, conventional_test_path,
+};
 pub use event::{Event, EventKind, Progress, ProgressError, UnitKind, UnitSummary};
 pub use file_name::{FileNameError, SourceFileName};
 pub use framework::{Framework, FrameworkError};
