@@ -31,6 +31,18 @@ impl CacheKey {
         ])
     }
 
+    /// The key of a task of a repository batch: its tests run among the repository's files at
+    /// `commit`, so the same file alone (or in another repository) is another key.
+    pub fn for_repository_spec(
+        spec: &TaskSpec,
+        repository: &str,
+        commit: &str,
+        test_path: &str,
+    ) -> CacheKey {
+        let single = CacheKey::for_spec(spec);
+        CacheKey::compute(&["repository", &single.0, repository, commit, test_path])
+    }
+
     /// Each part is length-prefixed, so no two different lists of parts hash the same input.
     fn compute(parts: &[&str]) -> CacheKey {
         let mut hasher = Sha256::new();
@@ -103,6 +115,25 @@ mod tests {
             CacheKey::for_spec(&spec("x = 1", "a.py", Some("unittest")))
         );
         assert_eq!(base.as_str().len(), 64);
+    }
+
+    #[test]
+    fn a_repository_task_is_keyed_apart_from_the_same_file_alone() {
+        let spec = spec("x = 1", "a.py", None);
+        let in_repo = CacheKey::for_repository_spec(&spec, "o/r", "c1", "tests/test_a.py");
+        assert_ne!(in_repo, CacheKey::for_spec(&spec));
+        assert_ne!(
+            in_repo,
+            CacheKey::for_repository_spec(&spec, "o/r", "c2", "tests/test_a.py")
+        );
+        assert_ne!(
+            in_repo,
+            CacheKey::for_repository_spec(&spec, "o/s", "c1", "tests/test_a.py")
+        );
+        assert_eq!(
+            CacheKey::from_stored(in_repo.as_str()),
+            Some(in_repo.clone())
+        );
     }
 
     proptest! {

@@ -3,6 +3,7 @@
 //! names both sides meet under (`NOTIFY` channels, Redis keys) are defined here once.
 
 pub mod admin;
+pub mod batches;
 pub mod cache;
 pub mod db;
 pub mod events;

@@ -20,7 +20,7 @@ macro_rules! full_columns {
          cache_hit, cancel_requested, result_file_name, result_code, error_code, error_message, \
          attempts, max_attempts, progress_done, progress_total, prompt_tokens, completion_tokens, \
          created_at, started_at, finished_at, updated_at, result_units, model_used, \
-         provider_retries, warnings, traceparent, validate, keep, validation"
+         provider_retries, warnings, traceparent, validate, keep, validation, batch_id, test_path"
     };
 }
 pub(crate) use full_columns;
@@ -33,7 +33,7 @@ macro_rules! summary_columns {
          error_code, error_message, attempts, max_attempts, progress_done, progress_total, \
          prompt_tokens, completion_tokens, created_at, started_at, finished_at, updated_at, \
          null::jsonb as result_units, model_used, provider_retries, warnings, traceparent, \
-         validate, keep, null::jsonb as validation"
+         validate, keep, null::jsonb as validation, batch_id, test_path"
     };
 }
 
@@ -108,6 +108,9 @@ pub struct TaskRow {
     /// What running the tests found ([`domain::Validation`]); absent in listings and before the
     /// task ends.
     pub validation: Option<serde_json::Value>,
+    /// The batch the task belongs to, and where its tests go in the batch's repository.
+    pub batch_id: Option<Uuid>,
+    pub test_path: Option<String>,
 }
 
 impl TaskRow {
@@ -472,7 +475,7 @@ async fn insert_queued(
 }
 
 #[tracing::instrument(name = "db.insert_task", skip_all, fields(cached = cached.is_some()))]
-async fn insert(
+pub(crate) async fn insert(
     tx: &mut Transaction<'_, Postgres>,
     new: &NewTask<'_>,
     cached: Option<&CachedResult>,
