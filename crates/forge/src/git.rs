@@ -160,6 +160,32 @@ impl GitRemote {
             .any(|line| line.split_whitespace().nth(1) == Some(full_ref.as_str())))
     }
 
+    /// The commit `branch` points at on the remote; [`ForgeError::NotFound`] when there is no
+    /// such branch.
+    pub async fn branch_head(&self, branch: &BranchName) -> Result<CommitId, ForgeError> {
+        let scratch = scratch_dir()?;
+        let full_ref = branch.full_ref();
+        let out = self
+            .run(
+                scratch.path(),
+                "ls-remote",
+                &["ls-remote", "--heads", self.url.as_str(), &full_ref],
+                &[],
+            )
+            .await?;
+        let head = out.lines().find_map(|line| {
+            let mut words = line.split_whitespace();
+            let commit = words.next()?;
+            (words.next() == Some(full_ref.as_str())).then_some(commit)
+        });
+        match head {
+            Some(commit) => CommitId::parse(commit),
+            None => Err(ForgeError::NotFound {
+                message: format!("the repository has no branch {branch}"),
+            }),
+        }
+    }
+
     /// A checkout of exactly `commit`, one commit deep, into `into` (which must be empty or
     /// absent): `git init`, `fetch --depth 1 origin <commit>`, `checkout --detach`.
     pub async fn clone_at(&self, commit: &CommitId, into: &Path) -> Result<(), ForgeError> {

@@ -426,3 +426,25 @@ async fn loopback_and_plain_http_need_the_policy_to_allow_them() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_branch_resolves_to_the_commit_it_points_at() {
+    let server = GitServer::start("oauth2", TOKEN).await;
+    let commits = project(&server).await;
+    server.create_branch("acme/widgets", "old", &commits[0]);
+    let remote = remote(&server, "acme/widgets", TOKEN).await;
+    let head = |name: &str| BranchName::parse(name).expect("a branch");
+    assert_eq!(
+        remote.branch_head(&head("main")).await.expect("main").as_str(),
+        commits[1]
+    );
+    assert_eq!(
+        remote.branch_head(&head("old")).await.expect("old").as_str(),
+        commits[0]
+    );
+    // `ma` is a prefix of `main`, not a branch.
+    assert!(matches!(
+        remote.branch_head(&head("ma")).await,
+        Err(ForgeError::NotFound { .. })
+    ));
+}
