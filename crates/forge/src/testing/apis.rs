@@ -125,6 +125,29 @@ pub const CALC_PY: &str =
 // GitHub
 
 pub async fn github() -> MockApi {
+    github_cloning_from(None).await
+}
+
+/// Where a stand-in forge says its repositories are cloned from: `<base>/<full name>.git`, a
+/// [`crate::testing::git_server::GitServer`]'s base, instead of the real forge's host.
+#[derive(Clone)]
+struct CloneBase(Option<String>);
+
+impl CloneBase {
+    fn url(&self, full_name: &str, real_host: &str) -> String {
+        match &self.0 {
+            Some(base) => format!("{base}/{full_name}.git"),
+            None => format!("https://{real_host}/{full_name}.git"),
+        }
+    }
+}
+
+/// [`github`] whose repositories are cloned from the git server at `git_base`.
+pub async fn github_with_git(git_base: &str) -> MockApi {
+    github_cloning_from(Some(git_base.to_owned())).await
+}
+
+async fn github_cloning_from(clone_base: Option<String>) -> MockApi {
     let app = Router::new()
         .route("/user", get(github_user))
         .route("/user/repos", get(github_repos))
@@ -135,7 +158,8 @@ pub async fn github() -> MockApi {
             "/repos/{owner}/{repo}/contents/{*path}",
             get(github_contents),
         )
-        .route("/repos/{owner}/{repo}/pulls", post(github_pull));
+        .route("/repos/{owner}/{repo}/pulls", post(github_pull))
+        .layer(axum::Extension(CloneBase(clone_base)));
     serve(app, Log::default(), "").await
 }
 
@@ -229,11 +253,15 @@ async fn github_repos(Query(query): Query<Vec<(String, String)>>) -> Response {
     }
 }
 
-async fn github_repo(Path((owner, repo)): Path<(String, String)>) -> Response {
+async fn github_repo(
+    Path((owner, repo)): Path<(String, String)>,
+    axum::Extension(clone_base): axum::Extension<CloneBase>,
+) -> Response {
     if let Some(error) = github_error_case(&repo) {
         return error;
     }
     let mut answer = github_repository(&owner, &repo, true);
+    answer["clone_url"] = json!(clone_base.url(&format!("{owner}/{repo}"), "github.com"));
     if repo == "empty" {
         answer["default_branch"] = Value::Null;
     }
@@ -346,6 +374,15 @@ async fn github_pull(
 // GitLab
 
 pub async fn gitlab() -> MockApi {
+    gitlab_cloning_from(None).await
+}
+
+/// [`gitlab`] whose projects are cloned from the git server at `git_base`.
+pub async fn gitlab_with_git(git_base: &str) -> MockApi {
+    gitlab_cloning_from(Some(git_base.to_owned())).await
+}
+
+async fn gitlab_cloning_from(clone_base: Option<String>) -> MockApi {
     let app = Router::new()
         .route("/api/v4/user", get(gitlab_user))
         .route("/api/v4/personal_access_tokens/self", get(gitlab_token))
@@ -360,7 +397,8 @@ pub async fn gitlab() -> MockApi {
             "/api/v4/projects/{id}/repository/files/{file}",
             get(gitlab_file),
         )
-        .route("/api/v4/projects/{id}/merge_requests", post(gitlab_merge));
+        .route("/api/v4/projects/{id}/merge_requests", post(gitlab_merge))
+        .layer(axum::Extension(CloneBase(clone_base)));
     serve(app, Log::default(), "/api/v4").await
 }
 
@@ -447,11 +485,16 @@ async fn gitlab_projects(Query(query): Query<Vec<(String, String)>>) -> Response
         .into_response()
 }
 
-async fn gitlab_project(Path(id): Path<String>) -> Response {
+async fn gitlab_project(
+    Path(id): Path<String>,
+    axum::Extension(clone_base): axum::Extension<CloneBase>,
+) -> Response {
     if let Some(error) = gitlab_error_case(&id) {
         return error;
     }
-    axum::Json(gitlab_project_json(&id)).into_response()
+    let mut answer = gitlab_project_json(&id);
+    answer["http_url_to_repo"] = json!(clone_base.url(&id, "gitlab.example.com"));
+    axum::Json(answer).into_response()
 }
 
 async fn gitlab_branches(Path(id): Path<String>) -> Response {
