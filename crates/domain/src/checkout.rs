@@ -112,6 +112,184 @@ pub fn batch_test_paths(sources: &[(Language, &str)]) -> Vec<String> {
         .collect()
 }
 
+/// A file the batch leaves out, and why (shown in the batch view).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The source files of a folder (or the one file) of a checkout that a batch makes tasks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub sources: Vec<(String, Language)>,
+    pub skipped: Vec<SkippedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectionError {
+    #[error("path: the repository has no file or folder `{0}` at this commit")]
+    NotFound(String),
+    #[error("path: `{path}` cannot be tested: {reason}")]
+    NotTestable { path: String, reason: String },
+    #[error("path: `{0}` holds no source file that can be tested")]
+    Empty(String),
+}
+
+/// Folders whose files are tests, fixtures, dependencies or build output, never sources to test.
+const NOT_SOURCE_FOLDERS: [&str; 13] = [
+    "test",
+    "tests",
+    "__tests__",
+    "testdata",
+    "spec",
+    "vendor",
+    "node_modules",
+    "third_party",
+    "target",
+    "build",
+    "dist",
+    "site-packages",
+    "__pycache__",
+];
+
+/// Why `path` is not a source file to write tests for, if it is not: a test file already (by
+/// its name or its folder), a fixture, a dependency, build output, a header, or a language
+/// this service does not know.
+pub fn not_a_source(path: &str) -> Option<&'static str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let (file, folders) = parts.split_last()?;
+    if parts.iter().any(|part| part.starts_with('.')) {
+        return Some("a hidden file");
+    }
+    if folders
+        .iter()
+        .any(|folder| NOT_SOURCE_FOLDERS.contains(&folder.to_ascii_lowercase().as_str()))
+        || path.starts_with("src/test/")
+    {
+        return Some("in a folder of tests, fixtures, dependencies or build output");
+    }
+    let language = Language::detect(path)?;
+    let lower = file.to_ascii_lowercase();
+    let stem = lower
+        .rsplit_once('.')
+        .map_or(lower.as_str(), |(stem, _)| stem);
+    let is_test = match language {
+        Language::Python => {
+            stem.starts_with("test_")
+                || stem.ends_with("_test")
+                || stem == "conftest"
+                || stem == "setup"
+                || stem == "__main__"
+        }
+        Language::Go => stem.ends_with("_test"),
+        Language::Java | Language::Csharp => {
+            stem.ends_with("test") || stem.ends_with("tests") || stem == "package-info"
+        }
+        Language::Cpp => stem.ends_with("_test") || stem.starts_with("test_"),
+        Language::Rust => stem.ends_with("_test") || stem == "build" || stem == "main",
+        Language::Javascript | Language::Typescript => {
+            stem.ends_with(".test")
+                || stem.ends_with(".spec")
+                || stem.ends_with(".d")
+                || stem.ends_with(".config")
+        }
+    };
+    if is_test {
+        return Some("a test, configuration or entry-point file");
+    }
+    if language == Language::Cpp
+        && [".h", ".hh", ".hpp", ".hxx"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+    {
+        return Some("a header: its tests come with the file that implements it");
+    }
+    None
+}
+
+/// The sources a batch over `path` (a file, a folder, or `""` for the whole repository) makes
+/// tasks for, in path order, at most `max_files` (the files past the limit are listed as skipped,
+/// with the reason). `language`, when given, keeps only that language's files.
+pub fn select_sources(
+    checkout: &Checkout,
+    path: &str,
+    language: Option<Language>,
+    max_files: usize,
+) -> Result<Selection, SelectionError> {
+    let path = path.trim_matches('/');
+    if !path.is_empty()
+        && let Some(file) = checkout.file(path)
+    {
+        return match (not_a_source(&file.path), Language::detect(&file.path)) {
+            (Some(reason), _) => Err(SelectionError::NotTestable {
+                path: path.to_owned(),
+                reason: reason.to_owned(),
+            }),
+            (None, None) => Err(SelectionError::NotTestable {
+                path: path.to_owned(),
+                reason: "not a language this service writes tests for".to_owned(),
+            }),
+            (None, Some(detected)) if language.is_some_and(|asked| asked != detected) => {
+                Err(SelectionError::NotTestable {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "a {} file, not {}",
+                        detected.display_name(),
+                        language.map_or("", |l| l.display_name())
+                    ),
+                })
+            }
+            (None, Some(detected)) => Ok(Selection {
+                sources: vec![(file.path.clone(), detected)],
+                skipped: Vec::new(),
+            }),
+        };
+    }
+    let prefix = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}/")
+    };
+    let mut under: Vec<&CheckoutFile> = checkout
+        .files
+        .iter()
+        .filter(|file| file.path.starts_with(&prefix))
+        .collect();
+    if under.is_empty() {
+        return Err(SelectionError::NotFound(path.to_owned()));
+    }
+    under.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut selection = Selection::default();
+    for file in under {
+        let Some(detected) = Language::detect(&file.path) else {
+            continue;
+        };
+        if language.is_some_and(|asked| asked != detected) {
+            continue;
+        }
+        let skip = |reason: &str| SkippedFile {
+            path: file.path.clone(),
+            reason: reason.to_owned(),
+        };
+        if let Some(reason) = not_a_source(&file.path) {
+            selection.skipped.push(skip(reason));
+        } else if file.contents.trim().is_empty() {
+            selection.skipped.push(skip("empty"));
+        } else if selection.sources.len() >= max_files {
+            selection.skipped.push(skip(&format!(
+                "past the batch's limit of {max_files} files; pick a smaller folder"
+            )));
+        } else {
+            selection.sources.push((file.path.clone(), detected));
+        }
+    }
+    if selection.sources.is_empty() {
+        return Err(SelectionError::Empty(path.to_owned()));
+    }
+    Ok(selection)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +345,133 @@ mod tests {
                 "a/util_test.go"
             ]
         );
+    }
+
+    fn checkout(paths: &[&str]) -> Checkout {
+        Checkout {
+            files: paths
+                .iter()
+                .map(|path| CheckoutFile {
+                    path: (*path).to_owned(),
+                    contents: "x = 1\n".to_owned(),
+                })
+                .collect(),
+            left_out: 0,
+        }
+    }
+
+    #[test]
+    fn tests_fixtures_and_configuration_are_not_sources() {
+        for path in [
+            "tests/test_cart.py",
+            "shop/test_cart.py",
+            "shop/cart_test.py",
+            "conftest.py",
+            "setup.py",
+            "pkg/cart_test.go",
+            "src/test/java/CartTest.java",
+            "src/main/java/CartTest.java",
+            "web/cart.test.ts",
+            "web/cart.spec.js",
+            "web/types.d.ts",
+            "vite.config.ts",
+            "node_modules/left-pad/index.js",
+            ".github/scripts/x.py",
+            "include/cart.hpp",
+            "src/main.rs",
+        ] {
+            assert!(not_a_source(path).is_some(), "{path}");
+        }
+        for path in [
+            "shop/cart.py",
+            "pkg/cart.go",
+            "src/main/java/Cart.java",
+            "web/cart.ts",
+            "src/lib.rs",
+        ] {
+            assert_eq!(not_a_source(path), None, "{path}");
+        }
+        assert_eq!(
+            not_a_source("README.md"),
+            None,
+            "no language: not a source, not skipped"
+        );
+    }
+
+    #[test]
+    fn a_folder_gives_its_sources_and_says_what_it_skipped() {
+        let repo = checkout(&[
+            "README.md",
+            "shop/__init__.py",
+            "shop/cart.py",
+            "shop/tax.py",
+            "shop/test_tax.py",
+            "tools/build.go",
+        ]);
+        let mut with_blank_init = repo.clone();
+        with_blank_init.files[1].contents = "\n".to_owned();
+        let selection = select_sources(&with_blank_init, "shop", None, 10).expect("sources");
+        assert_eq!(
+            selection.sources,
+            [
+                ("shop/cart.py".to_owned(), Language::Python),
+                ("shop/tax.py".to_owned(), Language::Python)
+            ]
+        );
+        assert_eq!(
+            selection
+                .skipped
+                .iter()
+                .map(|s| s.path.as_str())
+                .collect::<Vec<_>>(),
+            ["shop/__init__.py", "shop/test_tax.py"]
+        );
+        let whole = select_sources(&repo, "", Some(Language::Go), 10).expect("go only");
+        assert_eq!(whole.sources, [("tools/build.go".to_owned(), Language::Go)]);
+        let limited = select_sources(&repo, "/shop/", None, 2).expect("two");
+        assert_eq!(limited.sources.len(), 2);
+        assert!(
+            limited
+                .skipped
+                .iter()
+                .any(|s| s.path == "shop/tax.py" && s.reason.contains("limit of 2"))
+        );
+    }
+
+    #[test]
+    fn a_single_file_is_taken_or_refused_with_the_reason() {
+        let repo = checkout(&["shop/cart.py", "shop/test_cart.py", "README.md"]);
+        assert_eq!(
+            select_sources(&repo, "shop/cart.py", None, 1)
+                .expect("one")
+                .sources,
+            [("shop/cart.py".to_owned(), Language::Python)]
+        );
+        assert!(matches!(
+            select_sources(&repo, "shop/test_cart.py", None, 1),
+            Err(SelectionError::NotTestable { .. })
+        ));
+        assert!(matches!(
+            select_sources(&repo, "README.md", None, 1),
+            Err(SelectionError::NotTestable { .. })
+        ));
+        assert!(matches!(
+            select_sources(&repo, "shop/cart.py", Some(Language::Go), 1),
+            Err(SelectionError::NotTestable { .. })
+        ));
+        assert_eq!(
+            select_sources(&repo, "nowhere", None, 1),
+            Err(SelectionError::NotFound("nowhere".to_owned()))
+        );
+        assert_eq!(
+            select_sources(&checkout(&["README.md"]), "", None, 1),
+            Err(SelectionError::Empty(String::new()))
+        );
+        // `sho` is a prefix of `shop/`, not a folder.
+        assert!(matches!(
+            select_sources(&repo, "sho", None, 1),
+            Err(SelectionError::NotFound(_))
+        ));
     }
 
     #[test]

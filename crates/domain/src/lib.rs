@@ -19,7 +19,8 @@ mod validation;
 
 pub use cache_key::{CacheKey, PROMPT_VERSION};
 pub use checkout::{
-    Checkout, CheckoutFile, CheckoutLimits, batch_test_paths, conventional_test_path,
+    Checkout, CheckoutFile, CheckoutLimits, Selection, SelectionError, SkippedFile,
+    batch_test_paths, conventional_test_path, not_a_source, select_sources,
 };
 pub use event::{Event, EventKind, Progress, ProgressError, UnitKind, UnitSummary};
 pub use file_name::{FileNameError, SourceFileName};
