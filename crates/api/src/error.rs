@@ -104,6 +104,15 @@ error_codes! {
     FileNotText = "file_not_text",
     ForgeUnavailable = "forge_unavailable",
     GitTokensNotConfigured = "git_tokens_not_configured",
+    GitForgeMismatch = "git_forge_mismatch",
+    // Batches over a repository's folder.
+    InvalidBatchId = "invalid_batch_id",
+    InvalidBatchPath = "invalid_batch_path",
+    NothingToTest = "nothing_to_test",
+    BatchNotFound = "batch_not_found",
+    BatchNotFinished = "batch_not_finished",
+    BatchHasNoTests = "batch_has_no_tests",
+    PullRequestExists = "pull_request_exists",
     RedisUnavailable = "redis_unavailable",
     // The task asked for.
     TaskNotFound = "task_not_found",

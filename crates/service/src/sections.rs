@@ -118,6 +118,10 @@ pub struct GitSettings {
     pub allow_plain_http: bool,
     /// The longest a forge's API call may take.
     pub timeout_secs: u64,
+    /// The longest a clone or a push may take.
+    pub clone_timeout_secs: u64,
+    /// Source files one batch makes tasks for (the rest are listed as skipped).
+    pub max_batch_files: usize,
 }
 
 impl Default for GitSettings {
@@ -127,6 +131,8 @@ impl Default for GitSettings {
             allowed_networks: Vec::new(),
             allow_plain_http: false,
             timeout_secs: 20,
+            clone_timeout_secs: 120,
+            max_batch_files: 20,
         }
     }
 }

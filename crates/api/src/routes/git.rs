@@ -557,7 +557,7 @@ pub async fn file(
 
 /// A forge's answer, or the caller's input the forge crate refused, as the api's error. No
 /// message here can hold the token: the forge crate redacts what it passes on.
-fn forge_error(error: ForgeError) -> ApiError {
+pub(crate) fn forge_error(error: ForgeError) -> ApiError {
     let message = error.to_string();
     match error {
         ForgeError::BadToken => ApiError::Unauthorized {

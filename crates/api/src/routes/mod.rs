@@ -6,6 +6,7 @@
 mod admin;
 mod admin_limits;
 mod admin_models;
+mod batches;
 mod events;
 mod git;
 mod meta;
@@ -60,7 +61,11 @@ pub(crate) fn api_routes(state: Option<&AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(git::repos))
         .routes(routes!(git::branches))
         .routes(routes!(git::tree))
-        .routes(routes!(git::file));
+        .routes(routes!(git::file))
+        .routes(routes!(batches::create, batches::list))
+        .routes(routes!(batches::get))
+        .routes(routes!(batches::archive))
+        .routes(routes!(batches::pull_request));
     if let Some(state) = state {
         with_session = with_session.route_layer(from_fn_with_state(state.clone(), session_layer));
     }
