@@ -52,10 +52,18 @@ pub struct BatchFile {
 }
 
 pub enum BatchCreated {
-    Created { batch: BatchRow, tasks: Vec<TaskRow> },
+    Created {
+        batch: Box<BatchRow>,
+        tasks: Vec<TaskRow>,
+    },
     /// The owner's queue has too few free places for every file of the batch.
-    OwnerQueueFull { queued: i64, limit: i64 },
-    QueueFull { queued: i64 },
+    OwnerQueueFull {
+        queued: i64,
+        limit: i64,
+    },
+    QueueFull {
+        queued: i64,
+    },
 }
 
 /// The caps a batch must fit under whole: every one of its tasks is queued, or none is.
@@ -148,7 +156,10 @@ pub async fn create_batch(
         tasks.push(task);
     }
     tx.commit().await?;
-    Ok(BatchCreated::Created { batch, tasks })
+    Ok(BatchCreated::Created {
+        batch: Box::new(batch),
+        tasks,
+    })
 }
 
 /// A batch of this owner; another owner's is as absent as one that never existed.

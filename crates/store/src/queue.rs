@@ -38,6 +38,15 @@ pub struct ClaimedTask {
     pub traceparent: Option<String>,
     pub validate: ValidationMode,
     pub keep: KeepPolicy,
+    /// The batch the task belongs to, whose repository checkout its tests run in.
+    pub in_repository: Option<InRepository>,
+}
+
+/// A task of a repository batch: which batch, and where its tests go in the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InRepository {
+    pub batch_id: uuid::Uuid,
+    pub test_path: String,
 }
 
 impl TryFrom<TaskRow> for ClaimedTask {
@@ -61,6 +70,13 @@ impl TryFrom<TaskRow> for ClaimedTask {
             traceparent: row.traceparent,
             validate: row.validate.parse()?,
             keep: row.keep.parse()?,
+            in_repository: match (row.batch_id, row.test_path) {
+                (Some(batch_id), Some(test_path)) => Some(InRepository {
+                    batch_id,
+                    test_path,
+                }),
+                _ => None,
+            },
         })
     }
 }

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use anyhow::Context;
 use axum::extract::{FromRequestParts, Request, State};
+use axum::http::StatusCode;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domain::{
@@ -426,10 +426,13 @@ pub async fn create(
     let repository = repository(&state, &kept, kept.token()?, body.repo.as_deref()).await?;
     let branch_text = match body.branch.as_deref().map(str::trim) {
         Some(branch) if !branch.is_empty() => branch.to_owned(),
-        _ => repository.default_branch.clone().ok_or_else(|| ApiError::Conflict {
-            code: ErrorCode::GitConflict,
-            message: "the repository is empty: it has no default branch".into(),
-        })?,
+        _ => repository
+            .default_branch
+            .clone()
+            .ok_or_else(|| ApiError::Conflict {
+                code: ErrorCode::GitConflict,
+                message: "the repository is empty: it has no default branch".into(),
+            })?,
     };
     let branch = BranchName::parse(&branch_text).map_err(forge_error)?;
     let commit = repository
@@ -451,12 +454,10 @@ pub async fn create(
             code: ErrorCode::InvalidBatchPath,
             message: error.to_string(),
         },
-        SelectionError::NotTestable { .. } | SelectionError::Empty(_) => {
-            ApiError::Unprocessable {
-                code: ErrorCode::NothingToTest,
-                message: error.to_string(),
-            }
-        }
+        SelectionError::NotTestable { .. } | SelectionError::Empty(_) => ApiError::Unprocessable {
+            code: ErrorCode::NothingToTest,
+            message: error.to_string(),
+        },
     })?;
 
     let fleet = state.live_workers().await;
@@ -573,7 +574,7 @@ pub async fn create(
             }
             tracing::info!(batch_id = %batch.id, files = tasks.len(), "batch queued");
             let location = format!("/api/batches/{}", batch.id);
-            let view = BatchView::of(batch, tasks);
+            let view = BatchView::of(*batch, tasks);
             Ok((
                 StatusCode::CREATED,
                 [(header::LOCATION, location)],
@@ -608,11 +609,10 @@ async fn take_checkout(remote: &GitRemote, commit: &CommitId) -> ApiResult<Check
         .await
         .map_err(forge_error)?;
     let root = folder.path().to_path_buf();
-    let checkout = tokio::task::spawn_blocking(move || {
-        read_checkout(&root, CheckoutLimits::default())
-    })
-    .await
-    .context("reading the checkout stopped")??;
+    let checkout =
+        tokio::task::spawn_blocking(move || read_checkout(&root, CheckoutLimits::default()))
+            .await
+            .context("reading the checkout stopped")??;
     Ok(checkout)
 }
 
@@ -788,7 +788,10 @@ pub async fn archive(
     let short = &batch.id.simple().to_string()[..8];
     let disposition = format!("attachment; filename=\"aiunittest-{short}.tar.gz\"");
     let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/gzip")),
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/gzip"),
+        ),
         (
             header::CONTENT_DISPOSITION,
             HeaderValue::from_str(&disposition).context("the archive's name")?,
@@ -891,12 +894,18 @@ pub async fn pull_request(
             code: ErrorCode::PullRequestExists,
             message: format!(
                 "the batch's tests were pushed already: {}",
-                opened["url"].as_str().or(opened["branch"].as_str()).unwrap_or("")
+                opened["url"]
+                    .as_str()
+                    .or(opened["branch"].as_str())
+                    .unwrap_or("")
             ),
         });
     }
     let tasks = batches::batch_tasks(&state.pool, id).await?;
-    if tasks.iter().any(|task| task.status == "queued" || task.status == "running") {
+    if tasks
+        .iter()
+        .any(|task| task.status == "queued" || task.status == "running")
+    {
         return Err(ApiError::Conflict {
             code: ErrorCode::BatchNotFinished,
             message: "tasks of the batch are still queued or running; open the request once \
@@ -939,7 +948,11 @@ pub async fn pull_request(
         message: format!(
             "Add unit tests written by AIunittest\n\n{} test file(s) for {} at {}.",
             files.len(),
-            if batch.path.is_empty() { "the repository" } else { &batch.path },
+            if batch.path.is_empty() {
+                "the repository"
+            } else {
+                &batch.path
+            },
             &batch.commit_id[..12]
         ),
         author: Signature::new(AUTHOR_NAME, AUTHOR_EMAIL).map_err(forge_error)?,
@@ -975,7 +988,11 @@ pub async fn pull_request(
             .unwrap_or_else(|| {
                 format!(
                     "Add unit tests for {}",
-                    if batch.path.is_empty() { repo.as_str() } else { &batch.path }
+                    if batch.path.is_empty() {
+                        repo.as_str()
+                    } else {
+                        &batch.path
+                    }
                 )
             });
         let request = ChangeRequest {
@@ -1010,7 +1027,11 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
     let mut body = format!(
         "Unit tests written by AIunittest for `{}` at {}, each built, run, run again and \
          measured for coverage among the repository's files before delivery.\n\n",
-        if batch.path.is_empty() { "." } else { &batch.path },
+        if batch.path.is_empty() {
+            "."
+        } else {
+            &batch.path
+        },
         &batch.commit_id[..12]
     );
     body.push_str("| source | tests | verdicts | line coverage |\n|---|---|---|---|\n");
@@ -1020,7 +1041,11 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
             .clone()
             .and_then(|value| serde_json::from_value(value).ok());
         let verdicts = validation.as_ref().map_or_else(
-            || task.error_message.clone().unwrap_or_else(|| task.status.clone()),
+            || {
+                task.error_message
+                    .clone()
+                    .unwrap_or_else(|| task.status.clone())
+            },
             |validation| {
                 let mut counted: Vec<(&str, u32)> = Vec::new();
                 for test in &validation.tests {

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_limits;
 mod admin_models;
+mod batches;
 mod binary;
 mod errors;
 mod events;
