@@ -1,6 +1,13 @@
 //! Runs a generated test file against its source file, in a sandbox: build, run, run again,
 //! measure the source file's coverage.
 //!
+//! A job either stands alone (the source and the test are the work directory's only files) or
+//! comes with its repository's files ([`Job::checkout`]): they are laid out at their paths, the
+//! source and the test at theirs, and the languages that can run among them (Python, JavaScript
+//! and TypeScript, Go in a module) run there, from the repository's root or the source's package;
+//! the others run the source and the test side by side as for a job alone, beside the
+//! repository's files ([`RunReport::in_checkout`] tells which).
+//!
 //! [`Runner`] owns the sandbox and a pool of run slots sized to the machine (test runs are
 //! CPU-bound; the model calls around them are not, so the pool is separate from the worker's task
 //! slots). Each language's tools live in `lang/<language>.rs` behind one trait; a language whose
@@ -17,7 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use domain::{Framework, Language};
+use domain::{Checkout, Framework, Language};
 use tokio::sync::Semaphore;
 
 pub use coverage::Measured;
@@ -30,10 +37,15 @@ pub use service::sections::{RunnerSettings, SandboxLimits as Limits};
 pub struct Job<'a> {
     pub language: Language,
     pub framework: Framework,
+    /// The source's path: in its repository when there is a checkout, else a name of its own.
     pub source_file_name: &'a str,
     pub source: &'a str,
+    /// The test file's path, in the repository when there is a checkout.
     pub test_file_name: &'a str,
     pub test_code: &'a str,
+    /// The repository the source comes from, run among when the language can; `None`: the
+    /// source and the test alone.
+    pub checkout: Option<&'a Checkout>,
 }
 
 /// How a run ended.
@@ -74,6 +86,9 @@ pub struct RunReport {
     pub total: Duration,
     /// The tools that ran, for the task's record.
     pub tool: Option<&'static str>,
+    /// Whether the tests ran among the checkout's files, at their repository paths (rather than
+    /// side by side with the source, or with no checkout at all).
+    pub in_checkout: bool,
 }
 
 impl RunReport {
@@ -89,6 +104,7 @@ impl RunReport {
             sandboxed: Duration::ZERO,
             total: Duration::ZERO,
             tool: None,
+            in_checkout: false,
         }
     }
 }
@@ -271,11 +287,36 @@ impl Runner {
         dir: &Path,
     ) -> RunReport {
         let mut report = RunReport::not_run(String::new());
+        let not_written = |error: std::io::Error| {
+            Outcome::NotRun(format!("not run: the files could not be written ({error})"))
+        };
+        let side_by_side;
+        let job = match job.checkout {
+            None => job,
+            Some(checkout) => {
+                if let Err(error) = lang::lay_out(checkout, job, dir) {
+                    report.outcome = not_written(error);
+                    return report;
+                }
+                if toolchain.uses_checkout(job) {
+                    job
+                } else {
+                    // Run as a job alone, beside the repository's files.
+                    side_by_side = match lang::side_by_side(job) {
+                        Ok(alone) => alone,
+                        Err(error) => {
+                            report.outcome = not_written(error);
+                            return report;
+                        }
+                    };
+                    &side_by_side
+                }
+            }
+        };
         let plan = match toolchain.prepare(job, dir) {
             Ok(plan) => plan,
             Err(error) => {
-                report.outcome =
-                    Outcome::NotRun(format!("not run: the files could not be written ({error})"));
+                report.outcome = not_written(error);
                 return report;
             }
         };
@@ -285,6 +326,7 @@ impl Runner {
             ));
             return report;
         }
+        report.in_checkout = job.checkout.is_some();
         let limits = &self.settings.limits;
         let execute = async |command: &Command, report: &mut RunReport| {
             report.commands += 1;

@@ -593,6 +593,7 @@ impl Pipeline<'_> {
             source: target.source,
             test_file_name,
             test_code: code,
+            checkout: None,
         };
         self.metrics.runner_state(self.runner);
         let run = tokio::select! {

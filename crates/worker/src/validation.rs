@@ -314,6 +314,7 @@ mod tests {
             sandboxed: Duration::ZERO,
             total: Duration::ZERO,
             tool: Some("pytest + coverage.py"),
+            in_checkout: false,
         }
     }
 

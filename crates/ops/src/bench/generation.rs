@@ -909,6 +909,7 @@ async fn python_runs(
         source: &source,
         test_file_name: "test_text_utils.py",
         test_code: PYTHON_TESTS,
+        checkout: None,
     };
     // One run unmeasured: Python's and coverage.py's files into the page cache.
     let warm = runner.run(&job, options.reruns).await;

@@ -272,6 +272,7 @@ async fn generate(
             source: &source,
             test_file_name,
             test_code: code,
+            checkout: None,
         };
         runner.run(&job, options.reruns).await
     };

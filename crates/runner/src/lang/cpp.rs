@@ -10,7 +10,7 @@
 use std::io;
 use std::path::Path;
 
-use super::{Plan, Toolchain, plain_name, shell_quote};
+use super::{Plan, Toolchain, plain_name, shell_quote, test_binary};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
 
@@ -18,7 +18,6 @@ pub(crate) struct Cpp;
 
 const GXX: &str = "/usr/bin/g++";
 const GCOVR: &str = "/usr/bin/gcovr";
-const BINARY: &str = "./tests";
 const REPORT: &str = "gcovr.json";
 /// What `main` is renamed to: the source's own `main`, and a test's, give way to GoogleTest's.
 const RENAMED_MAIN: &str = "-Dmain=aiut_source_main";
@@ -41,6 +40,7 @@ impl Toolchain for Cpp {
     }
 
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let binary = test_binary(dir);
         let source = plain_name(job.source_file_name)?;
         let test = plain_name(job.test_file_name)?;
         std::fs::write(dir.join(source), job.source)?;
@@ -73,17 +73,17 @@ impl Toolchain for Cpp {
             .to_vec();
         gxx.push(RENAMED_MAIN.to_owned());
         gxx.extend(units.iter().map(|unit| (*unit).to_owned()));
-        gxx.extend(["-o", BINARY, "-lgmock", "-lgtest_main", "-lgtest"].map(str::to_owned));
+        gxx.extend(["-o", binary, "-lgmock", "-lgtest_main", "-lgtest"].map(str::to_owned));
         let filter = shell_quote(&format!("/work/{}$", regex_escape(source)));
         let with_coverage = format!(
-            "{BINARY}; status=$?; {GCOVR} --root /work --filter {filter} \
+            "{binary}; status=$?; {GCOVR} --root /work --filter {filter} \
              --exclude-throw-branches --json --output {REPORT} >/dev/null 2>&1; exit $status"
         );
         Ok(Plan {
             build: Some(Command::new(gxx)),
             run_with_coverage: Command::shell(with_coverage),
             // Reruns count their own runs elsewhere, leaving the measured run's counts alone.
-            run: Command::new([BINARY]).env("GCOV_PREFIX", "/tmp/rerun"),
+            run: Command::new([binary]).env("GCOV_PREFIX", "/tmp/rerun"),
         })
     }
 

@@ -3,12 +3,19 @@
 //! golang-github-stretchr-testify-dev, found offline in /usr/share/gocode. The module proxy is not
 //! reachable from the sandbox, so the package builds in GOPATH mode, with the standard library and
 //! /usr/share/gocode as its only dependencies.
+//!
+//! In a checkout with a `go.mod` above the source, the package builds in that module, in the
+//! source's directory, so that the module's other packages import by their paths; still offline
+//! (`GOPROXY=off`), so a package from another module is missing unless the module cache has it,
+//! which it never has. Without a `go.mod` the job runs as a job alone.
 
 use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 
-use super::{Plan, Toolchain, plain_name};
+use domain::Checkout;
+
+use super::{Plan, Toolchain, only_the_tests_import, parent_of, plain_name, shell_quote};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
 
@@ -24,7 +31,108 @@ const TESTIFY: &str = "/usr/share/gocode/src/github.com/stretchr/testify/assert"
 const BINARY: &str = "/work/.bin/package.test";
 const PROFILE: &str = "/work/.cover.out";
 
+/// The module a source file of a checkout belongs to.
+struct Module {
+    /// Its directory in the repository (`""` at the top).
+    root: String,
+    /// Its path, from its `module` line.
+    path: Option<String>,
+}
+
+impl Module {
+    /// The module of `job`'s source: the nearest `go.mod` in the source's directory or above.
+    fn of(job: &Job<'_>) -> Option<Module> {
+        let checkout: &Checkout = job.checkout?;
+        let mut dir = parent_of(job.source_file_name);
+        loop {
+            let go_mod = if dir.is_empty() {
+                "go.mod".to_owned()
+            } else {
+                format!("{dir}/go.mod")
+            };
+            if let Some(file) = checkout.file(&go_mod) {
+                return Some(Module {
+                    root: dir.to_owned(),
+                    path: module_path(&file.contents),
+                });
+            }
+            if dir.is_empty() {
+                return None;
+            }
+            dir = parent_of(dir);
+        }
+    }
+
+    /// `path` (in the repository) relative to the module's directory.
+    fn relative<'p>(&self, path: &'p str) -> &'p str {
+        if self.root.is_empty() {
+            return path;
+        }
+        path.strip_prefix(self.root.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .unwrap_or(path)
+    }
+
+    /// Whether the import path `package` is one of the module's own packages.
+    fn owns(&self, package: &str) -> bool {
+        self.path.as_deref().is_some_and(|module| {
+            package == module
+                || package
+                    .strip_prefix(module)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
+    }
+}
+
+/// The module path a `go.mod` declares (`module example.com/shop`, quoted or not).
+fn module_path(go_mod: &str) -> Option<String> {
+    go_mod.lines().find_map(|line| {
+        let line = line.split("//").next()?.trim();
+        let rest = line.strip_prefix("module")?;
+        if !rest.starts_with([' ', '\t', '"']) {
+            return None;
+        }
+        let path = rest.trim().trim_matches(['"', '`']);
+        (!path.is_empty()).then(|| path.to_owned())
+    })
+}
+
 impl GoTest {
+    /// The environment of a build in a module of a checkout: module mode, offline, the module
+    /// cache and the build cache in the work directory under names no repository file has.
+    fn module_env(command: Command) -> Command {
+        command
+            .env("GO111MODULE", "on")
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOPATH", "/work/.gopath")
+            .env("GOCACHE", "/work/.cache/go-build")
+            .env("GOPROXY", "off")
+            .env("GOSUMDB", "off")
+            .env("GOTOOLCHAIN", "local")
+            .env("GOTELEMETRY", "off")
+            .no_address_space_limit()
+    }
+
+    /// The commands of a build in the source's directory, inside its module.
+    fn in_module(job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        std::fs::create_dir_all(dir.join(".bin"))?;
+        let package = parent_of(job.source_file_name);
+        let in_package = if package.is_empty() {
+            "cd /work && ".to_owned()
+        } else {
+            format!("cd {} && ", shell_quote(&format!("/work/{package}")))
+        };
+        Ok(Plan {
+            build: Some(GoTest::module_env(Command::shell(format!(
+                "{in_package}{GO} test -c -cover -covermode=set -o {BINARY} ."
+            )))),
+            run_with_coverage: GoTest::module_env(Command::shell(format!(
+                "{in_package}{BINARY} -test.coverprofile={PROFILE}"
+            ))),
+            run: GoTest::module_env(Command::shell(format!("{in_package}{BINARY}"))),
+        })
+    }
+
     fn env(command: Command) -> Command {
         command
             .env("GO111MODULE", "off")
@@ -65,7 +173,14 @@ impl Toolchain for GoTest {
         }
     }
 
+    fn uses_checkout(&self, job: &Job<'_>) -> bool {
+        Module::of(job).is_some()
+    }
+
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        if Module::of(job).is_some() {
+            return GoTest::in_module(job, dir);
+        }
         let source = plain_name(job.source_file_name)?;
         let test = plain_name(job.test_file_name)?;
         let package = package_dir(job.source);
@@ -89,10 +204,28 @@ impl Toolchain for GoTest {
 
     fn coverage(&self, job: &Job<'_>, dir: &Path) -> Option<Measured> {
         let profile = std::fs::read_to_string(dir.join(".cover.out")).ok()?;
-        from_cover_profile(&profile, job.source_file_name)
+        // A module's profile names files by import path: the module's, then the file's place in it.
+        let file_name = match Module::of(job) {
+            Some(module) => module.relative(job.source_file_name).to_owned(),
+            None => job.source_file_name.to_owned(),
+        };
+        from_cover_profile(&profile, &file_name)
     }
 
     fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
+        if let (Some(module), Some(checkout)) = (Module::of(job), job.checkout) {
+            return missing_packages(output).into_iter().find(|package| {
+                !module.owns(package)
+                    && !only_the_tests_import(job, checkout, &[".go"], |code| {
+                        go_imports(code).iter().any(|import| {
+                            import == package
+                                || import
+                                    .strip_prefix(package.as_str())
+                                    .is_some_and(|rest| rest.starts_with('/'))
+                        })
+                    })
+            });
+        }
         let wanted = go_imports(job.source);
         missing_packages(output)
             .into_iter()
@@ -119,7 +252,9 @@ fn package_dir(source: &str) -> String {
 }
 
 /// The import paths `go` could not find: `cannot find package "x"` (GOPATH mode),
-/// `no required module provides package x` and `package x is not in GOROOT` (module mode).
+/// `no required module provides package x`, `cannot find module providing package x`,
+/// `package x is not in GOROOT`, and the module it could not fetch, `go: downloading x v1.2.3`
+/// (module mode).
 fn missing_packages(output: &str) -> Vec<String> {
     let mut found = Vec::new();
     for line in output.lines() {
@@ -127,6 +262,10 @@ fn missing_packages(output: &str) -> Vec<String> {
             rest.split('"').next()
         } else if let Some((_, rest)) = line.split_once("no required module provides package ") {
             rest.split([';', ' ']).next()
+        } else if let Some((_, rest)) = line.split_once("cannot find module providing package ") {
+            rest.split([':', ' ']).next()
+        } else if let Some(rest) = line.strip_prefix("go: downloading ") {
+            rest.split(' ').next()
         } else if let Some((_, rest)) = line.split_once("package ") {
             rest.strip_suffix(")")
                 .unwrap_or(rest)
@@ -255,5 +394,81 @@ mod tests {
             "collections"
         );
         assert_eq!(package_dir("no clause"), "subject");
+    }
+
+    #[test]
+    fn a_source_in_a_module_is_built_there_and_measured_by_its_place_in_it() {
+        use domain::{CheckoutFile, Framework, Language};
+        let file = |path: &str, contents: &str| CheckoutFile {
+            path: path.to_owned(),
+            contents: contents.to_owned(),
+        };
+        let checkout = Checkout {
+            files: vec![
+                file("go.mod", "module example.com/top\n"),
+                file(
+                    "backend/go.mod",
+                    "// The service.\nmodule \"example.com/shop\" // its path\n\ngo 1.19\n",
+                ),
+                file(
+                    "backend/pricing/pricing.go",
+                    "package pricing\nimport \"github.com/shopspring/decimal\"\n",
+                ),
+            ],
+            left_out: 0,
+        };
+        let mut job = Job {
+            language: Language::Go,
+            framework: Framework::GoTesting,
+            source_file_name: "backend/cart/cart.go",
+            source: "package cart\nimport \"example.com/shop/pricing\"\n",
+            test_file_name: "backend/cart/cart_test.go",
+            test_code: "package cart\nimport \"github.com/google/go-cmp/cmp\"\n",
+            checkout: Some(&checkout),
+        };
+        let module = Module::of(&job).expect("in a module");
+        assert_eq!(module.root, "backend");
+        assert_eq!(module.path.as_deref(), Some("example.com/shop"));
+        assert_eq!(module.relative(job.source_file_name), "cart/cart.go");
+        assert!(module.owns("example.com/shop/pricing") && module.owns("example.com/shop"));
+        assert!(!module.owns("example.com/shopping"));
+        let profile = "mode: set\nexample.com/shop/cart/cart.go:3.20,5.2 1 1\n";
+        let dir = std::env::temp_dir().join(format!("aiut-go-module-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join(".cover.out"), profile).expect("profile");
+        let measured = GoTest { testify: false }.coverage(&job, &dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            measured.map(|measured| measured.covered),
+            Some(BTreeSet::from([3, 4, 5]))
+        );
+
+        let go = GoTest { testify: false };
+        // A sibling package's dependency is named; a package only the tests import is not, nor
+        // one of the module's own.
+        let output = "go: downloading github.com/shopspring/decimal v1.3.1\n\
+                      ../pricing/pricing.go:2:8: module lookup disabled by GOPROXY=off\n";
+        assert_eq!(
+            go.missing_module(&job, output).as_deref(),
+            Some("github.com/shopspring/decimal")
+        );
+        let only_tests = "cart_test.go:2:8: cannot find module providing package github.com/google/go-cmp/cmp: module lookup disabled by GOPROXY=off";
+        assert_eq!(go.missing_module(&job, only_tests), None);
+        assert_eq!(
+            go.missing_module(
+                &job,
+                "no required module provides package example.com/shop/absent; to add it:"
+            ),
+            None
+        );
+
+        job.source_file_name = "tools/gen.go";
+        assert_eq!(
+            Module::of(&job).map(|module| module.root),
+            Some(String::new())
+        );
+        job.checkout = None;
+        assert!(Module::of(&job).is_none());
+        assert_eq!(module_path("modules x\n"), None);
     }
 }

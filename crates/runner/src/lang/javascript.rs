@@ -4,11 +4,19 @@
 //! both work as written: node 20.19+ detects module syntax and lets `require` load ES modules.
 //! Vitest runs as it is; Jest through a transform of ours (`toolchains/jest-esbuild.cjs`) that
 //! turns ES modules, TypeScript and JSX into CommonJS with esbuild, with Jest's own coverage.
+//!
+//! In a checkout the tests run from the repository's root on the test file at its path, beside
+//! its source as the conventions put it, under the repository's own `package.json`. The tools'
+//! own files take names no repository file can have (hidden ones), and Vitest's links into
+//! node_modules leave the repository's own entries alone, so nothing of the repository is
+//! replaced; its Vite and Jest configurations are not read (they name plugins and presets that
+//! are not installed here). A package missing there is what the verdict names unless the tests
+//! are alone in importing it.
 
 use std::io;
 use std::path::Path;
 
-use super::{Plan, Toolchain, plain_name};
+use super::{Plan, Toolchain, only_the_tests_import, plain_name, relative_path, shell_quote};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
 
@@ -23,6 +31,37 @@ pub(crate) const NODE_TOOLS: &str = "/usr/local/lib/aiunittest/node_modules";
 const REPORT: &str = ".lcov.info";
 /// A name pattern no test matches: node loads the test file and runs none of its tests.
 const MATCHES_NOTHING: &str = "(?!)";
+/// The files of a repository that import JavaScript modules.
+const MODULE_FILES: &[&str] = &[".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx"];
+
+/// A job's test file as one word of a command: its base name beside the source in a job alone
+/// (written there), its quoted path in a checkout (already laid out).
+fn test_word(job: &Job<'_>, dir: &Path) -> io::Result<String> {
+    if job.checkout.is_some() {
+        return Ok(shell_quote(
+            &relative_path(job.test_file_name)?.display().to_string(),
+        ));
+    }
+    let source = plain_name(job.source_file_name)?;
+    let test = plain_name(job.test_file_name)?;
+    std::fs::write(dir.join(source), job.source)?;
+    std::fs::write(dir.join(test), job.test_code)?;
+    Ok(test.to_owned())
+}
+
+/// The first of `missing` that makes the verdict: in a job alone, a module the source imports; in
+/// a checkout, also a package the tests are not alone in importing.
+fn verdict_module(job: &Job<'_>, missing: impl IntoIterator<Item = String>) -> Option<String> {
+    missing.into_iter().find(|module| {
+        imports(job.source, module)
+            || job.checkout.is_some_and(|checkout| {
+                !module.starts_with("./")
+                    && !only_the_tests_import(job, checkout, MODULE_FILES, |code| {
+                        imports(code, module)
+                    })
+            })
+    })
+}
 
 impl NodeTest {
     /// Whether `file` needs `tsx`: TypeScript, and JSX, which node cannot parse.
@@ -32,7 +71,7 @@ impl NodeTest {
     }
 
     fn node(&self, job: &Job<'_>, test: &str, options: &str) -> Command {
-        let loader = if self.needs_tsx(job.source_file_name) || self.needs_tsx(test) {
+        let loader = if self.needs_tsx(job.source_file_name) || self.needs_tsx(job.test_file_name) {
             format!("--import {NODE_TOOLS}/tsx/dist/loader.mjs ")
         } else {
             String::new()
@@ -76,11 +115,12 @@ impl Toolchain for NodeTest {
         }
     }
 
+    fn uses_checkout(&self, _job: &Job<'_>) -> bool {
+        true
+    }
+
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
-        let source = plain_name(job.source_file_name)?;
-        let test = plain_name(job.test_file_name)?;
-        std::fs::write(dir.join(source), job.source)?;
-        std::fs::write(dir.join(test), job.test_code)?;
+        let test = &test_word(job, dir)?;
         let spec = "--test-reporter=spec --test-reporter-destination=stdout";
         Ok(Plan {
             // Loading the tests without running them: a syntax error, or an import of something
@@ -108,9 +148,7 @@ impl Toolchain for NodeTest {
     }
 
     fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
-        missing_modules(output)
-            .into_iter()
-            .find(|module| imports(job.source, module))
+        verdict_module(job, missing_modules(output))
     }
 }
 
@@ -119,6 +157,8 @@ impl Toolchain for NodeTest {
 pub(crate) struct Vitest;
 
 const VITEST_REPORTS: &str = ".vitest-coverage";
+/// In a checkout, the configuration Vitest reads instead of the repository's: none.
+const VITEST_CONFIG: &str = ".aiut-vitest.config.mjs";
 
 impl Vitest {
     fn vitest(test: &str, options: &str) -> Command {
@@ -147,11 +187,12 @@ impl Toolchain for Vitest {
         "Vitest tests need node and vitest with @vitest/coverage-v8 (npm, from crates/runner/toolchains/package.json)"
     }
 
+    fn uses_checkout(&self, _job: &Job<'_>) -> bool {
+        true
+    }
+
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
-        let source = plain_name(job.source_file_name)?;
-        let test = plain_name(job.test_file_name)?;
-        std::fs::write(dir.join(source), job.source)?;
-        std::fs::write(dir.join(test), job.test_code)?;
+        let test = test_word(job, dir)?;
         // The tests import `vitest` from the work directory, and Vite writes its own files under
         // node_modules: a writable node_modules whose entries point at the read-only tools.
         let modules = dir.join("node_modules");
@@ -161,16 +202,32 @@ impl Toolchain for Vitest {
             if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            std::os::unix::fs::symlink(Path::new(NODE_TOOLS).join(&name), modules.join(&name))?;
+            let link = modules.join(&name);
+            // A package the repository keeps in its own node_modules stays as it is.
+            if job.checkout.is_some() && link.symlink_metadata().is_ok() {
+                continue;
+            }
+            std::os::unix::fs::symlink(Path::new(NODE_TOOLS).join(&name), link)?;
         }
+        let (include, config) = match job.checkout {
+            None => (plain_name(job.source_file_name)?.to_owned(), String::new()),
+            Some(_) => {
+                std::fs::write(dir.join(VITEST_CONFIG), "export default {};\n")?;
+                let source = relative_path(job.source_file_name)?.display().to_string();
+                (
+                    shell_quote(&glob_escape(&source)),
+                    format!("--config /work/{VITEST_CONFIG} "),
+                )
+            }
+        };
         let coverage = format!(
-            "--coverage.enabled --coverage.provider=v8 --coverage.reporter=lcov \
-             --coverage.reportsDirectory=/work/{VITEST_REPORTS} --coverage.include={source}"
+            "{config}--coverage.enabled --coverage.provider=v8 --coverage.reporter=lcov \
+             --coverage.reportsDirectory=/work/{VITEST_REPORTS} --coverage.include={include}"
         );
         Ok(Plan {
             build: None,
-            run_with_coverage: Vitest::vitest(test, &coverage),
-            run: Vitest::vitest(test, ""),
+            run_with_coverage: Vitest::vitest(&test, &coverage),
+            run: Vitest::vitest(&test, config.trim_end()),
         })
     }
 
@@ -180,10 +237,12 @@ impl Toolchain for Vitest {
     }
 
     fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
-        missing_modules(output)
-            .into_iter()
-            .chain(vite_unresolved(output))
-            .find(|module| imports(job.source, module))
+        verdict_module(
+            job,
+            missing_modules(output)
+                .into_iter()
+                .chain(vite_unresolved(output)),
+        )
     }
 
     fn is_load_error(&self, execution: &crate::sandbox::Execution) -> bool {
@@ -201,14 +260,16 @@ pub(crate) struct Jest;
 
 /// Jest reads its project again from the work directory, finding the configuration by name.
 const JEST_CONFIG: &str = "jest.config.cjs";
+/// In a checkout, a name the repository's own configuration cannot have.
+const JEST_CHECKOUT_CONFIG: &str = ".aiut-jest.config.cjs";
 const JEST_REPORTS: &str = ".jest-coverage";
 /// Where `toolchains/install` puts Jest's transform.
 const JEST_TRANSFORM: &str = "/usr/local/lib/aiunittest/jest-esbuild.cjs";
 
 impl Jest {
-    fn jest(options: &str) -> Command {
+    fn jest(config: &str, options: &str) -> Command {
         Command::shell(format!(
-            "{NODE} {NODE_TOOLS}/jest/bin/jest.js --config /work/{JEST_CONFIG} \
+            "{NODE} {NODE_TOOLS}/jest/bin/jest.js --config /work/{config} \
              --ci --runInBand --watchman=false --colors=false {options}"
         ))
         .env("NODE_ENV", "test")
@@ -283,17 +344,32 @@ impl Toolchain for Jest {
         "Jest tests need node and jest with esbuild (npm, from crates/runner/toolchains/package.json) and the runner's transform (crates/runner/toolchains/install puts it beside them)"
     }
 
+    fn uses_checkout(&self, _job: &Job<'_>) -> bool {
+        true
+    }
+
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
-        let source = plain_name(job.source_file_name)?;
-        let test = plain_name(job.test_file_name)?;
-        std::fs::write(dir.join(source), job.source)?;
-        std::fs::write(dir.join(test), job.test_code)?;
-        std::fs::write(dir.join(JEST_CONFIG), Jest::config(source, test))?;
+        let config = match job.checkout {
+            None => {
+                let source = plain_name(job.source_file_name)?;
+                let test = plain_name(job.test_file_name)?;
+                std::fs::write(dir.join(source), job.source)?;
+                std::fs::write(dir.join(test), job.test_code)?;
+                std::fs::write(dir.join(JEST_CONFIG), Jest::config(source, test))?;
+                JEST_CONFIG
+            }
+            Some(_) => {
+                let source = relative_path(job.source_file_name)?.display().to_string();
+                let test = relative_path(job.test_file_name)?.display().to_string();
+                std::fs::write(dir.join(JEST_CHECKOUT_CONFIG), Jest::config(&source, &test))?;
+                JEST_CHECKOUT_CONFIG
+            }
+        };
         Ok(Plan {
             // A test file that does not load fails as a suite ("Test suite failed to run").
             build: None,
-            run_with_coverage: Jest::jest("--coverage --coverageReporters=lcov"),
-            run: Jest::jest(""),
+            run_with_coverage: Jest::jest(config, "--coverage --coverageReporters=lcov"),
+            run: Jest::jest(config, ""),
         })
     }
 
@@ -304,9 +380,7 @@ impl Toolchain for Jest {
 
     fn missing_module(&self, job: &Job<'_>, output: &str) -> Option<String> {
         // Jest's resolver: `Cannot find module 'lodash' from 'cart.js'`.
-        missing_modules(output)
-            .into_iter()
-            .find(|module| imports(job.source, module))
+        verdict_module(job, missing_modules(output))
     }
 
     fn is_load_error(&self, execution: &crate::sandbox::Execution) -> bool {

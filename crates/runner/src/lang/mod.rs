@@ -2,6 +2,11 @@
 //!
 //! One file per language implements [`Toolchain`]; [`toolchain`] is the one place that lists
 //! them, and says which frameworks cannot run on this kind of deployment and why.
+//!
+//! A job with a checkout has the repository's files laid out first ([`lay_out`]). A toolchain
+//! that runs among them ([`Toolchain::uses_checkout`]) then gets the job as it is, with its
+//! repository paths and its checkout; one that does not gets it as a job alone
+//! ([`side_by_side`]): base names, no checkout.
 
 mod cpp;
 mod go;
@@ -13,7 +18,7 @@ mod rust;
 use std::io;
 use std::path::Path;
 
-use domain::{Framework, Language};
+use domain::{Checkout, Framework, Language};
 
 use crate::sandbox::{Command, Execution};
 use crate::{Job, Measured};
@@ -37,6 +42,12 @@ pub(crate) trait Toolchain: Send + Sync {
 
     /// What to install when [`Toolchain::probe`] fails.
     fn install_hint(&self) -> &'static str;
+
+    /// Whether `job`, which has a checkout, runs among the repository's files. When it does, the
+    /// other methods get the job with its checkout, and the checkout is already in `dir`.
+    fn uses_checkout(&self, _job: &Job<'_>) -> bool {
+        false
+    }
 
     /// Writes the source and the tests (and anything the tools need) into `dir`.
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan>;
@@ -132,6 +143,72 @@ pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> io::Result<(
     std::fs::write(path, contents)
 }
 
+/// Writes the checkout's files into `dir` at their paths, then the source and the test at theirs
+/// (over the repository's versions). A path [`relative_path`] refuses (hidden, absolute, with
+/// `..`) is left out, and so is one that clashes with another's directory: nothing is written
+/// outside `dir`, and no link is made. Returns how many files were left out.
+pub(crate) fn lay_out(checkout: &Checkout, job: &Job<'_>, dir: &Path) -> io::Result<usize> {
+    let mut left_out = 0;
+    for file in &checkout.files {
+        if let Err(error) = write_file(dir, &file.path, &file.contents) {
+            tracing::debug!(path = %file.path, %error, "a checkout file is left out of the run");
+            left_out += 1;
+        }
+    }
+    write_file(dir, job.source_file_name, job.source)?;
+    write_file(dir, job.test_file_name, job.test_code)?;
+    Ok(left_out)
+}
+
+/// `job` as a job alone, for a toolchain that does not run among its repository's files: the
+/// source and the test by their base names, side by side.
+pub(crate) fn side_by_side<'a>(job: &Job<'a>) -> io::Result<Job<'a>> {
+    Ok(Job {
+        source_file_name: plain_name(job.source_file_name)?,
+        test_file_name: plain_name(job.test_file_name)?,
+        checkout: None,
+        ..*job
+    })
+}
+
+/// Whether the tests are alone in needing a module: they import it (by `imports`), and neither
+/// the source nor another file of the checkout ending in one of `extensions` does. A module only
+/// the tests want is theirs to do without, not one the repository lacks.
+pub(crate) fn only_the_tests_import(
+    job: &Job<'_>,
+    checkout: &Checkout,
+    extensions: &[&str],
+    imports: impl Fn(&str) -> bool,
+) -> bool {
+    let elsewhere = || {
+        checkout.files.iter().any(|file| {
+            file.path != job.test_file_name
+                && file.path != job.source_file_name
+                && extensions
+                    .iter()
+                    .any(|extension| file.path.ends_with(extension))
+                && imports(&file.contents)
+        })
+    };
+    imports(job.test_code) && !imports(job.source) && !elsewhere()
+}
+
+/// The test binary's name: `./tests`, unless the work directory already has a `tests/`
+/// directory (a repository's, laid out beside the run), when it takes a name no repository file
+/// can have.
+pub(crate) fn test_binary(dir: &Path) -> &'static str {
+    if dir.join("tests").is_dir() {
+        "./.tests"
+    } else {
+        "./tests"
+    }
+}
+
+/// The directory part of a `/`-separated relative path (`""` at the top).
+pub(crate) fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(parent, _)| parent)
+}
+
 /// `text` as one word of a `sh -c` script.
 pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
@@ -139,6 +216,8 @@ pub(crate) fn shell_quote(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use domain::CheckoutFile;
+
     use super::*;
 
     #[test]
@@ -163,5 +242,112 @@ mod tests {
         ] {
             assert!(relative_path(bad).is_err(), "{bad}");
         }
+    }
+
+    fn checkout(paths: &[&str]) -> Checkout {
+        Checkout {
+            files: paths
+                .iter()
+                .map(|path| CheckoutFile {
+                    path: (*path).to_owned(),
+                    contents: format!("contents of {path}"),
+                })
+                .collect(),
+            left_out: 0,
+        }
+    }
+
+    fn python_job<'a>(checkout: &'a Checkout) -> Job<'a> {
+        Job {
+            language: Language::Python,
+            framework: Framework::Pytest,
+            source_file_name: "shop/cart.py",
+            source: "import json\n",
+            test_file_name: "tests/test_cart.py",
+            test_code: "from shop.cart import total\n",
+            checkout: Some(checkout),
+        }
+    }
+
+    #[test]
+    fn a_checkout_is_laid_out_inside_the_directory_only() {
+        let root = std::env::temp_dir().join(format!("aiut-lay-out-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("work");
+        std::fs::create_dir_all(&dir).expect("work directory");
+        let outside = root.join("outside.txt");
+        let absolute = root.join("absolute.txt");
+        let absolute = absolute.to_str().expect("a UTF-8 temp path");
+        let checkout = checkout(&[
+            "shop/__init__.py",
+            "shop/cart.py",
+            "tests/test_cart.py",
+            "../outside.txt",
+            "shop/../../outside.txt",
+            absolute,
+            ".git/config",
+            "docs/.secret",
+            "README.md",
+            // A file where a directory is wanted: left out, the rest still written.
+            "README.md/inner.txt",
+            "we ird/na'me \"x\"\\.py",
+        ]);
+        let job = python_job(&checkout);
+        let left_out = lay_out(&checkout, &job, &dir).expect("laid out");
+        assert_eq!(left_out, 6);
+        assert!(!outside.exists() && !Path::new(absolute).exists());
+        assert!(!dir.join(".git").exists() && !dir.join("docs").exists());
+        let read = |path: &str| std::fs::read_to_string(dir.join(path)).expect(path);
+        assert_eq!(read("shop/__init__.py"), "contents of shop/__init__.py");
+        assert_eq!(read("README.md"), "contents of README.md");
+        assert_eq!(
+            read("we ird/na'me \"x\"\\.py"),
+            "contents of we ird/na'me \"x\"\\.py"
+        );
+        // The job's own files win over the repository's.
+        assert_eq!(read("shop/cart.py"), job.source);
+        assert_eq!(read("tests/test_cart.py"), job.test_code);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_job_alone_has_base_names_and_no_checkout() {
+        let checkout = checkout(&[]);
+        let alone = side_by_side(&python_job(&checkout)).expect("plain names");
+        assert_eq!(
+            (alone.source_file_name, alone.test_file_name),
+            ("cart.py", "test_cart.py")
+        );
+        assert!(alone.checkout.is_none());
+        let dir = std::env::temp_dir().join(format!("aiut-binary-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert_eq!(test_binary(&dir), "./tests");
+        std::fs::create_dir_all(dir.join("tests")).expect("tests/");
+        assert_eq!(test_binary(&dir), "./.tests");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(parent_of("shop/cart.py"), "shop");
+        assert_eq!(parent_of("cart.py"), "");
+    }
+
+    #[test]
+    fn a_module_only_the_tests_import_is_theirs() {
+        let imports_yaml = |code: &str| code.contains("import yaml");
+        let alone = checkout(&["shop/io.py", "notes.txt"]);
+        let mut shared = alone.clone();
+        shared.files[0].contents = "import yaml\n".to_owned();
+        let tests_import = |checkout: &Checkout, test_code: &str, extension: &str| {
+            let job = Job {
+                test_code,
+                ..python_job(checkout)
+            };
+            only_the_tests_import(&job, checkout, &[extension], imports_yaml)
+        };
+        assert!(tests_import(&alone, "import yaml\n", ".py"));
+        // Another file of the repository needs it too: the repository lacks it.
+        assert!(!tests_import(&shared, "import yaml\n", ".py"));
+        // Files of other languages do not count.
+        assert!(tests_import(&shared, "import yaml\n", ".js"));
+        // Neither do modules the tests do not import.
+        assert!(!tests_import(&alone, "import json\n", ".py"));
     }
 }

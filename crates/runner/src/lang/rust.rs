@@ -10,7 +10,7 @@
 use std::io;
 use std::path::Path;
 
-use super::{Plan, Toolchain, plain_name, shell_quote};
+use super::{Plan, Toolchain, plain_name, shell_quote, test_binary};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
 
@@ -19,7 +19,6 @@ pub(crate) struct Rust;
 const RUSTC: &str = "/usr/bin/rustc";
 const PROFDATA: &str = "/usr/bin/llvm-profdata-22";
 const LLVM_COV: &str = "/usr/bin/llvm-cov-22";
-const BINARY: &str = "./tests";
 /// The test file's module in the source, and so the prefix of every test's name.
 const MODULE: &str = "generated_tests";
 const PROFILE: &str = "tests.profraw";
@@ -50,6 +49,7 @@ impl Toolchain for Rust {
     }
 
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+        let binary = test_binary(dir);
         let source = plain_name(job.source_file_name)?;
         let test = plain_name(job.test_file_name)?;
         if test.contains(['"', '\\']) {
@@ -80,21 +80,21 @@ impl Toolchain for Rust {
             "-C",
             "debuginfo=0",
             "-o",
-            BINARY,
+            binary,
             source,
         ]);
         let filter = format!("{MODULE}::");
         let source_path = shell_quote(&format!("/work/{source}"));
         let with_coverage = format!(
-            "LLVM_PROFILE_FILE=/work/{PROFILE} {BINARY} {filter}; status=$?; \
+            "LLVM_PROFILE_FILE=/work/{PROFILE} {binary} {filter}; status=$?; \
              {PROFDATA} merge -sparse {PROFILE} -o tests.profdata >/dev/null 2>&1 && \
-             {LLVM_COV} export -format=lcov -instr-profile=tests.profdata {BINARY} {source_path} \
+             {LLVM_COV} export -format=lcov -instr-profile=tests.profdata {binary} {source_path} \
              > {REPORT} 2>/dev/null; exit $status"
         );
         Ok(Plan {
             build: Some(Rust::toolchain(build)),
             run_with_coverage: Command::shell(with_coverage),
-            run: Command::new([BINARY, filter.as_str()])
+            run: Command::new([binary, filter.as_str()])
                 .env("LLVM_PROFILE_FILE", "/tmp/rerun.profraw"),
         })
     }

@@ -27,12 +27,16 @@ pub async fn toolchain_runner() -> Runner {
     runner_with(Limits::default()).await
 }
 
+/// Where the runners of this test binary make their work directories.
+pub fn work_root() -> PathBuf {
+    std::env::temp_dir().join(format!("aiut-runner-tests-{}", std::process::id()))
+}
+
 pub async fn runner_with(limits: Limits) -> Runner {
-    let work_root = std::env::temp_dir().join(format!("aiut-runner-tests-{}", std::process::id()));
     let runner = Runner::new(RunnerSettings {
         slots: 2,
         bwrap: PathBuf::from("/usr/bin/bwrap"),
-        work_root,
+        work_root: work_root(),
         limits,
     })
     .await;
@@ -57,6 +61,7 @@ pub fn python<'a>(source_file_name: &'a str, source: &'a str, test_code: &'a str
         source,
         test_file_name: "test_subject.py",
         test_code,
+        checkout: None,
     }
 }
 
@@ -76,6 +81,7 @@ pub fn job<'a>(
         source,
         test_file_name,
         test_code,
+        checkout: None,
     }
 }
 
