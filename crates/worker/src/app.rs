@@ -71,6 +71,8 @@ struct Shared {
     wake: Notify,
     /// The running tasks' units done, written on their rows in batches.
     progress: ProgressBook,
+    /// The repository checkouts of the batches whose tasks ran last, newest first.
+    checkouts: Mutex<Vec<(uuid::Uuid, Arc<domain::Checkout>)>>,
 }
 
 pub struct Application {
@@ -135,6 +137,7 @@ impl Application {
             hard_stop: CancellationToken::new(),
             wake: Notify::new(),
             progress: ProgressBook::default(),
+            checkouts: Mutex::new(Vec::new()),
             settings,
         };
         Ok(Application {

@@ -142,6 +142,16 @@ pub struct Pipeline<'a> {
     /// worker's lease, so that `GET /api/tasks/{id}`, heartbeats and clients without Redis see
     /// the task progress.
     pub progress: &'a ProgressBook,
+    /// For a task of a repository batch: where its tests go, and the repository's files they run
+    /// among.
+    pub in_repository: Option<RepositoryRun<'a>>,
+}
+
+/// A task's tests run in its repository.
+#[derive(Clone, Copy)]
+pub struct RepositoryRun<'a> {
+    pub test_path: &'a str,
+    pub checkout: &'a domain::Checkout,
 }
 
 impl Pipeline<'_> {
@@ -586,6 +596,11 @@ impl Pipeline<'_> {
         code: &str,
         reruns: u32,
     ) -> Result<RunReport, Halt> {
+        // In a repository, the tests go where its conventions put them, among its files.
+        let (test_file_name, checkout) = match self.in_repository {
+            Some(run) => (run.test_path, Some(run.checkout)),
+            None => (test_file_name, None),
+        };
         let job = Job {
             language: target.language,
             framework: target.framework,
@@ -593,7 +608,7 @@ impl Pipeline<'_> {
             source: target.source,
             test_file_name,
             test_code: code,
-            checkout: None,
+            checkout,
         };
         self.metrics.runner_state(self.runner);
         let run = tokio::select! {

@@ -14,7 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::Span;
 
-use crate::pipeline::{Halt, Pipeline, StopReason, TaskControl};
+use crate::pipeline::{Halt, Pipeline, RepositoryRun, StopReason, TaskControl};
 use crate::provider::CallReport;
 
 use super::Shared;
@@ -61,9 +61,21 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
     }
     let models = shared.models.borrow().clone();
     let mut report = CallReport::default();
+    let checkout = match &task.in_repository {
+        Some(in_repository) => checkout(&shared, in_repository.batch_id).await.map(Some),
+        None => Ok(None),
+    };
     let outcome = if control.token().is_cancelled() {
         Err(Halt::Stopped)
+    } else if let Err(halt) = checkout {
+        Err(halt)
     } else {
+        let in_repository = match (&task.in_repository, checkout.ok().flatten()) {
+            (Some(in_repository), Some(checkout)) => {
+                Some((in_repository.test_path.clone(), checkout))
+            }
+            _ => None,
+        };
         let pipeline = Pipeline {
             task: &task,
             unit_concurrency: usize::try_from(shared.settings.worker.unit_concurrency).unwrap_or(1),
@@ -74,6 +86,12 @@ pub(super) async fn run_task(shared: Arc<Shared>, task: ClaimedTask, permit: Own
             runner: &shared.runner,
             validation: &shared.settings.validation,
             progress: &shared.progress,
+            in_repository: in_repository
+                .as_ref()
+                .map(|(test_path, checkout)| RepositoryRun {
+                    test_path,
+                    checkout,
+                }),
         };
         supervised(task.id, pipeline.run(&mut report)).await
     };
@@ -141,6 +159,45 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
         .chars()
         .take(300)
         .collect()
+}
+
+/// Checkouts kept in memory: a batch's tasks run one after another on the same few workers.
+const CHECKOUTS_KEPT: usize = 4;
+
+/// The repository files of `batch`, from memory or from the batch's row.
+async fn checkout(shared: &Shared, batch: uuid::Uuid) -> Result<Arc<domain::Checkout>, Halt> {
+    let known = shared.checkouts.lock().ok().and_then(|kept| {
+        kept.iter()
+            .find(|(id, _)| *id == batch)
+            .map(|(_, checkout)| checkout.clone())
+    });
+    if let Some(checkout) = known {
+        return Ok(checkout);
+    }
+    let loaded = match store::batches::batch_checkout(&shared.pool, batch).await {
+        Ok(Some(checkout)) => Arc::new(checkout),
+        Ok(None) => {
+            return Err(Halt::Fatal {
+                code: "batch_gone",
+                message: "the task's batch, and with it the repository's files, was deleted"
+                    .to_owned(),
+            });
+        }
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), %batch, "cannot read a batch's checkout");
+            return Err(Halt::Retryable {
+                code: "checkout_unavailable",
+                message: "the repository's files could not be read; another attempt will try again"
+                    .to_owned(),
+            });
+        }
+    };
+    if let Ok(mut kept) = shared.checkouts.lock() {
+        kept.retain(|(id, _)| *id != batch);
+        kept.insert(0, (batch, loaded.clone()));
+        kept.truncate(CHECKOUTS_KEPT);
+    }
+    Ok(loaded)
 }
 
 #[cfg(test)]
