@@ -79,6 +79,8 @@ pub struct StackOptions {
     pub sandbox: bool,
     /// Test runs at once, per worker.
     pub runner_slots: usize,
+    /// The api may reach forges on loopback (the tests' own git server and forge APIs).
+    pub loopback_forges: bool,
 }
 
 impl Default for StackOptions {
@@ -97,6 +99,7 @@ impl Default for StackOptions {
             unit_concurrency: 4,
             sandbox: true,
             runner_slots: 2,
+            loopback_forges: false,
         }
     }
 }
@@ -156,6 +159,10 @@ pub async fn stack(
     api_settings.limits.max_running_per_session = options.max_running_per_session;
     api_settings.limits.max_queued_per_session = options.max_queued_per_session;
     api_settings.stream.heartbeat_secs = 1;
+    if options.loopback_forges {
+        api_settings.git.allowed_networks = vec!["127.0.0.0/8".into()];
+        api_settings.git.allow_plain_http = true;
+    }
 
     let mut worker_settings = worker_settings(&api_settings);
     worker_settings.worker.concurrency = options.concurrency;

@@ -8,4 +8,5 @@ mod metrics;
 mod models;
 mod offline;
 mod queue;
+mod repository;
 mod validation;

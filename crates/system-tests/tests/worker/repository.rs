@@ -1,0 +1,266 @@
+//! A batch over a repository: a Python project whose modules import each other, served by a git
+//! server and a stand-in GitHub of the test's own. Its tests are written by the simulator, run
+//! among the repository's files and pass — where the same file alone says "missing module" — and
+//! the delivered archive passes when someone else runs it in a clone of the repository; the pull
+//! request puts them on a new branch and leaves `main` alone.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use forge::testing::apis::{self, GOOD_TOKEN};
+use forge::testing::git_server::GitServer;
+use serde_json::{Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::helpers::{StackOptions, by_hand, scratch, stack};
+
+const UNITS_PY: &str = "\
+GRAMS_PER_UNIT = {\"g\": 1, \"kg\": 1000, \"lb\": 454}
+
+
+def to_grams(amount, unit):
+    if unit not in GRAMS_PER_UNIT:
+        raise ValueError(f\"unknown unit {unit}\")
+    return amount * GRAMS_PER_UNIT[unit]
+";
+
+const PRICING_PY: &str = "\
+from inventory.units import to_grams
+
+
+def price_per_kilo(price, amount, unit):
+    grams = to_grams(amount, unit)
+    if grams == 0:
+        return 0.0
+    return round(price * 1000 / grams, 2)
+";
+
+const STOCK_PY: &str = "\
+from inventory.units import to_grams
+from .pricing import price_per_kilo
+
+
+def total_grams(items):
+    return sum(to_grams(amount, unit) for amount, unit in items)
+
+
+def cheapest(offers):
+    best = None
+    for name, price, amount, unit in offers:
+        per_kilo = price_per_kilo(price, amount, unit)
+        if best is None or per_kilo < best[1]:
+            best = (name, per_kilo)
+    return best
+";
+
+fn project() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("README.md", "# inventory\n"),
+        ("inventory/__init__.py", ""),
+        ("inventory/units.py", UNITS_PY),
+        ("inventory/pricing.py", PRICING_PY),
+        ("inventory/stock.py", STOCK_PY),
+    ]
+}
+
+async fn batch(stack: &crate::helpers::Stack, id: &str) -> Value {
+    stack
+        .client
+        .get(stack.url(&format!("/api/batches/{id}")))
+        .send()
+        .await
+        .expect("the api answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_multi_module_project_gets_tests_that_pass_inside_it(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(
+        pool_options,
+        connect,
+        StackOptions {
+            loopback_forges: true,
+            ..StackOptions::default()
+        },
+    )
+    .await;
+    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
+    let commits = git.create_repo("acme/inventory", &[&project()]);
+    let github = apis::github_with_git(&git.base).await;
+    let kept = stack
+        .client
+        .post(stack.url("/api/git/token"))
+        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
+        .send()
+        .await
+        .expect("the api answers");
+    assert_eq!(kept.status(), 200);
+
+    let created = stack
+        .client
+        .post(stack.url("/api/batches"))
+        .json(&json!({"repo": "acme/inventory", "path": "inventory", "model": "simulator"}))
+        .send()
+        .await
+        .expect("the api answers");
+    let status = created.status();
+    let created: Value = created.json().await.expect("JSON");
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        created["files"].as_array().map(Vec::len),
+        Some(3),
+        "{created}"
+    );
+
+    // The same file alone cannot import its siblings.
+    let alone = stack
+        .submit(
+            &stack.client,
+            json!({"source": STOCK_PY, "filename": "inventory/stock.py", "model": "simulator"}),
+        )
+        .await;
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let view = loop {
+        let view = batch(&stack, &id).await;
+        if view["status"] == "finished" {
+            break view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the batch did not finish: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for file in view["files"].as_array().expect("files") {
+        assert_eq!(file["status"], "succeeded", "{file}");
+        let validation = &file["validation"];
+        assert_eq!(validation["status"], "validated", "{file}");
+        assert!(
+            validation["coverage"]["lines_covered"].as_u64() > Some(0),
+            "{file}"
+        );
+        let kept = validation["tests"]
+            .as_array()
+            .expect("verdicts")
+            .iter()
+            .filter(|test| test["kept"] == true)
+            .count();
+        assert!(kept > 0, "{file}");
+    }
+    let stock = view["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|file| file["path"] == "inventory/stock.py")
+        .expect("stock.py's task");
+    assert_eq!(stock["test_path"], "tests/test_stock.py");
+
+    let alone = stack
+        .wait_until_finished(&stack.client, &alone, Duration::from_secs(180))
+        .await;
+    let verdicts: Vec<&str> = alone["validation"]["tests"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .filter_map(|test| test["verdict"].as_str())
+        .collect();
+    assert!(
+        !verdicts.is_empty() && verdicts.iter().all(|verdict| *verdict == "missing_module"),
+        "alone, the file's tests cannot import its siblings: {alone}"
+    );
+
+    // Someone else unpacks the archive in a clone of the repository and runs the tests.
+    let archive = stack
+        .client
+        .get(stack.url(&format!("/api/batches/{id}/archive")))
+        .send()
+        .await
+        .expect("the api answers");
+    assert_eq!(archive.status(), 200);
+    let bytes = archive.bytes().await.expect("the archive");
+    let clone = scratch("repository");
+    by_hand(
+        &clone,
+        "git",
+        &[
+            "clone",
+            "--quiet",
+            &git.bare("acme/inventory").display().to_string(),
+            ".",
+        ],
+    );
+    let mut unpacked = Vec::new();
+    let mut tarball = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_ref()));
+    for entry in tarball.entries().expect("a tar.gz") {
+        let mut entry = entry.expect("an entry");
+        let path = entry.path().expect("a path").display().to_string();
+        let mut code = String::new();
+        entry.read_to_string(&mut code).expect("text");
+        let target = clone.join(&path);
+        std::fs::create_dir_all(target.parent().expect("a folder")).expect("folders");
+        std::fs::write(&target, code).expect("the test file");
+        unpacked.push(path);
+    }
+    unpacked.sort();
+    assert_eq!(
+        unpacked,
+        [
+            "tests/test_pricing.py",
+            "tests/test_stock.py",
+            "tests/test_units.py"
+        ]
+    );
+    let output = by_hand(
+        &clone,
+        "/usr/bin/python3",
+        &["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+    );
+    assert!(output.contains("passed"), "{output}");
+    assert!(!output.contains("failed"), "{output}");
+
+    // The pull request: a new branch from the commit, main untouched.
+    let opened = stack
+        .client
+        .post(stack.url(&format!("/api/batches/{id}/pull-request")))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the api answers");
+    let status = opened.status();
+    let opened: Value = opened.json().await.expect("JSON");
+    assert_eq!(status, 201, "{opened}");
+    let branch = opened["branch"].as_str().expect("a branch");
+    assert_eq!(
+        git.in_bare("acme/inventory", &["rev-parse", "main"]).trim(),
+        commits[0]
+    );
+    let listed = git.in_bare("acme/inventory", &["ls-tree", "-r", "--name-only", branch]);
+    for path in &unpacked {
+        assert!(
+            listed.lines().any(|line| line == path),
+            "{path} in {listed}"
+        );
+    }
+    let pull = github
+        .requests()
+        .into_iter()
+        .find(|request| request.method == "POST")
+        .expect("the pull request");
+    let description = pull.body.expect("a body")["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        description.contains("`inventory/stock.py` | `tests/test_stock.py` |"),
+        "{description}"
+    );
+    let _ = std::fs::remove_dir_all(&clone);
+    stack.stop().await;
+}
