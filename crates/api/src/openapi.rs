@@ -61,6 +61,7 @@ pub fn document() -> Value {
             {"name": "operations", "description": "For operators, probes and scrapers."},
             {"name": "admin", "description": "The administrator's login, session, audit log and model registry."},
             {"name": "git", "description": "Repositories on GitHub, GitLab or a plain git server, through the session's forge token."},
+            {"name": "batches", "description": "Tests for a folder or a file of a repository, run among its files, handed back as an archive or a pull request."},
         ],
         "paths": routes.paths,
         "components": {
@@ -572,6 +573,7 @@ mod tests {
             let uses_session = path.starts_with("/api/tasks")
                 || path.starts_with("/api/queue")
                 || path.starts_with("/api/git/")
+                || path.starts_with("/api/batches")
                 || path.starts_with("/api/generate-test");
             let schemes: Vec<&str> = operation["security"]
                 .as_array()
