@@ -95,9 +95,11 @@ fn the_crate_graph_keeps_its_rules() {
         &["aiut-store", "sqlx", "redis", "reqwest", "aiut-codegen"],
     );
     forbid("aiut-runner", &services);
-    // The forge crate reaches the internet with a user's token: only the api (browsing) and the
-    // worker (clone and push) may link it, never the sandboxed runner or the front door.
+    // The forge crate reaches the internet with a user's token: only the api (browsing, a batch's
+    // clone, its pull request's push) may link it; the worker runs a batch's tests among the files
+    // the api stored, and never holds a token.
     for package in [
+        "aiut-worker",
         "aiut-runner",
         "aiut-gateway",
         "aiut-simulator",
