@@ -435,11 +435,19 @@ async fn a_branch_resolves_to_the_commit_it_points_at() {
     let remote = remote(&server, "acme/widgets", TOKEN).await;
     let head = |name: &str| BranchName::parse(name).expect("a branch");
     assert_eq!(
-        remote.branch_head(&head("main")).await.expect("main").as_str(),
+        remote
+            .branch_head(&head("main"))
+            .await
+            .expect("main")
+            .as_str(),
         commits[1]
     );
     assert_eq!(
-        remote.branch_head(&head("old")).await.expect("old").as_str(),
+        remote
+            .branch_head(&head("old"))
+            .await
+            .expect("old")
+            .as_str(),
         commits[0]
     );
     // `ma` is a prefix of `main`, not a branch.
