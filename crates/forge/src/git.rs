@@ -145,19 +145,11 @@ impl GitRemote {
     }
 
     pub async fn branch_exists(&self, branch: &BranchName) -> Result<bool, ForgeError> {
-        let scratch = scratch_dir()?;
-        let full_ref = branch.full_ref();
-        let out = self
-            .run(
-                scratch.path(),
-                "ls-remote",
-                &["ls-remote", "--heads", self.url.as_str(), &full_ref],
-                &[],
-            )
-            .await?;
-        Ok(out
-            .lines()
-            .any(|line| line.split_whitespace().nth(1) == Some(full_ref.as_str())))
+        match self.branch_head(branch).await {
+            Ok(_) => Ok(true),
+            Err(ForgeError::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// The commit `branch` points at on the remote; [`ForgeError::NotFound`] when there is no
