@@ -125,7 +125,7 @@ test('a folder of a repository becomes a batch, its archive and its pull request
   // to replace it.
   await page.click('#batch-pr');
   await page.waitForSelector('#error[data-code="git_conflict"]', { state: 'visible' });
-  assert.match(await page.textContent('#error-message'), /tests\/test_calc\.py/);
+  assert.match(await page.textContent('#error-message'), /tests\/test_calc\.py already exists/i);
   await page.waitForSelector('#batch-pr-replace', { state: 'visible' });
   const replaced = page.waitForResponse((response) => new URL(response.url()).pathname === `/api/batches/${id}/pull-request`);
   await page.click('#batch-pr-replace');

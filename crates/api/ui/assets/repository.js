@@ -533,7 +533,7 @@ function fileRow(file) {
   return h(
     'tr',
     { dataset: { path: file.path, status: file.status } },
-    h('th', { scope: 'row' }, h('code', {}, file.path), h('span', { class: 'arrow', 'aria-label': 'tested by' }, ' → '), h('code', {}, file.test_path)),
+    h('th', { scope: 'row' }, h('code', {}, file.path), h('span', { class: 'arrow', 'aria-hidden': 'true' }, ' → '), h('span', { class: 'visually-hidden' }, ' tested by '), h('code', {}, file.test_path)),
     h(
       'td',
       {},
