@@ -134,7 +134,7 @@ test('a folder of a repository becomes a batch, its archive and its pull request
   assert.equal(pull.status(), 201);
   await page.waitForSelector('#batch-pr-link');
   assert.match(await page.getAttribute('#batch-pr-link', 'href'), /\/pull\/1347$/);
-  assert.match(await page.textContent('#batch-pr-result'), /It replaced tests\/test_calc\.py/);
+  assert.match(await page.textContent('#batch-pr-result'), /: 2 test files on branch aiunittest\/.+\. It replaced tests\/test_calc\.py\.$/);
   assert.ok(await page.isHidden('#batch-pr'));
   assert.ok(await page.isHidden('#batch-pr-replace'));
   assert.ok(await page.isHidden('#error'), 'the banner is cleared once it worked');

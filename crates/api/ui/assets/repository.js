@@ -599,7 +599,8 @@ async function refreshBatch(batch) {
 function showPullRequest(pull) {
   el.pr.hidden = true;
   el.prReplace.hidden = true;
-  const what = `${pull.files} test ${pull.files === 1 ? 'file' : 'files'} on branch `;
+  const count = Array.isArray(pull.files) ? pull.files.length : Number(pull.files) || 0;
+  const what = `${count} test ${count === 1 ? 'file' : 'files'} on branch `;
   const replaced = pull.replaced?.length ? ` It replaced ${pull.replaced.join(', ')}.` : '';
   const children = pull.url
     ? [
