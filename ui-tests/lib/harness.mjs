@@ -11,6 +11,9 @@
 //   AIUT_UI_ADMIN_PASSWORD     the administrator's password
 //   AIUT_UI_NEW_ENDPOINT_URL   an OpenAI-compatible endpoint no model of the registry uses yet
 //   AIUT_UI_NEW_ENDPOINT_KEY   the key it demands
+//   AIUT_UI_GITHUB_URL         a stand-in GitHub API whose repositories a local git server serves
+//   AIUT_UI_FORGE_TOKEN        the token both admit
+//   AIUT_UI_REPOSITORY         the repository (owner/name) with sources under src/
 //   AIUT_UI_ARTIFACTS          where screenshots go
 //   AIUT_CHROMIUM              the browser (default /usr/bin/chromium)
 
@@ -45,6 +48,9 @@ export const env = {
   adminPassword: process.env.AIUT_UI_ADMIN_PASSWORD ?? '',
   newEndpointUrl: process.env.AIUT_UI_NEW_ENDPOINT_URL ?? '',
   newEndpointKey: process.env.AIUT_UI_NEW_ENDPOINT_KEY ?? '',
+  githubUrl: process.env.AIUT_UI_GITHUB_URL ?? '',
+  forgeToken: process.env.AIUT_UI_FORGE_TOKEN ?? '',
+  repository: process.env.AIUT_UI_REPOSITORY ?? '',
   artifacts: process.env.AIUT_UI_ARTIFACTS ?? resolve(here, '../../target/ui-artifacts'),
   chromium: process.env.AIUT_CHROMIUM ?? '/usr/bin/chromium',
 };

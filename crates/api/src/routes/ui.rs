@@ -73,6 +73,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../ui/assets/highlight.js"),
     ),
     (
+        "repository.js",
+        JAVASCRIPT,
+        include_bytes!("../../ui/assets/repository.js"),
+    ),
+    (
         "stream.js",
         JAVASCRIPT,
         include_bytes!("../../ui/assets/stream.js"),

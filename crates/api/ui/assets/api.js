@@ -83,4 +83,17 @@ export const api = {
   cancel: (id) => request('DELETE', `/api/tasks/${encodeURIComponent(id)}`),
   downloadUrl: (id) => `/api/tasks/${encodeURIComponent(id)}/download`,
   eventsUrl: (id) => `/api/tasks/${encodeURIComponent(id)}/events`,
+  gitToken: () => request('GET', '/api/git/token'),
+  saveGitToken: (body) => request('POST', '/api/git/token', { json: body }),
+  forgetGitToken: () => request('DELETE', '/api/git/token'),
+  gitRepos: (page = 1) => request('GET', `/api/git/repos?page=${page}`),
+  gitBranches: (repo, page = 1) =>
+    request('GET', `/api/git/branches?repo=${encodeURIComponent(repo)}&page=${page}`),
+  gitTree: (repo, commit) =>
+    request('GET', `/api/git/tree?repo=${encodeURIComponent(repo)}&commit=${encodeURIComponent(commit)}`),
+  createBatch: (body) => request('POST', '/api/batches', { json: body }),
+  batch: (id) => request('GET', `/api/batches/${encodeURIComponent(id)}`),
+  batchArchiveUrl: (id) => `/api/batches/${encodeURIComponent(id)}/archive`,
+  pullRequest: (id, body) =>
+    request('POST', `/api/batches/${encodeURIComponent(id)}/pull-request`, { json: body }),
 };

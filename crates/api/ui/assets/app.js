@@ -4,6 +4,7 @@
 
 import { api, ApiError } from './api.js';
 import { CodeEditor, CodeView } from './editor.js';
+import { hideBatch, repositoryTabShown, wireRepository } from './repository.js';
 import { followTask } from './stream.js';
 import { wireThemeButton } from './theme-button.js';
 import { byId, formatBytes, formatCount, formatTime, h, utf8Length } from './util.js';
@@ -368,6 +369,7 @@ function separator(language) {
 }
 
 function newRun(id, language, source = null) {
+  hideBatch();
   state.run?.stream?.close();
   const run = { id, language, source, units: [], status: 'queued', stream: null, done: false, result: null, validation: null };
   state.run = run;
@@ -1191,7 +1193,7 @@ function wire() {
   byId('error-dismiss').addEventListener('click', clearProblem);
   wireThemeButton(el.theme);
   document.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey) && !repositoryTabShown()) {
       event.preventDefault();
       generate();
     }
@@ -1202,6 +1204,12 @@ function wire() {
     }
   });
   wireFiles();
+  wireRepository({
+    showError,
+    showProblem,
+    clearProblem,
+    choice: () => ({ model: el.model.value, language: el.language.value, framework: el.framework.value }),
+  });
 }
 
 async function start() {

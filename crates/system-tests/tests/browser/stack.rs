@@ -4,7 +4,8 @@
 //! new endpoint), and two gateway processes in front of the replicas: one with loopback trusted
 //! (no rate limits), one with no trusted network and a tight API rate, where the page meets a 429.
 //! The replicas have an admin password, and they and the worker share a model key, so keys given
-//! on the admin page can be sealed and opened.
+//! on the admin page and forge tokens can be sealed and opened. A git server and a stand-in
+//! GitHub on loopback serve [`REPOSITORY`], which the api may reach (loopback, plain HTTP).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use domain::{ModelId, ModelRegistry, ModelSpec};
+use forge::testing::apis::{self, MockApi};
+use forge::testing::git_server::GitServer;
 use simulator::{Simulator, SimulatorConfig, SimulatorHandle};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use system_tests::gateway::{self, GatewayConfig};
@@ -36,6 +39,45 @@ const MODEL_KEY: &str = "k1:CAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAg=";
 /// The key the new endpoint demands.
 pub const NEW_ENDPOINT_KEY: &str = "sk-browser-new-endpoint-7319";
 
+/// The repository the stand-in GitHub lists first, served by the git server.
+pub const REPOSITORY: &str = "acme/widgets";
+
+/// The token the git server and the stand-in GitHub admit.
+pub const FORGE_TOKEN: &str = apis::GOOD_TOKEN;
+
+const CALC_PY: &str = "\
+def add(a, b):
+    return a + b
+
+
+def clamp(value, low, high):
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+";
+
+const SHAPES_PY: &str = "\
+def area(width, height):
+    if width < 0 or height < 0:
+        raise ValueError(\"negative size\")
+    return width * height
+";
+
+/// [`REPOSITORY`]'s files: two sources under `src/`, an empty `__init__.py` the batch skips, and
+/// an older test at the path a new one would take, so a pull request has a file to replace.
+const REPOSITORY_FILES: &[(&str, &str)] = &[
+    ("README.md", "# widgets\n"),
+    ("src/__init__.py", ""),
+    ("src/calc.py", CALC_PY),
+    ("src/shapes.py", SHAPES_PY),
+    (
+        "tests/test_calc.py",
+        "def test_nothing_yet():\n    assert True\n",
+    ),
+];
+
 /// The slow model's time to first token: far longer than the cancel test takes to cancel.
 const SLOW_FIRST_TOKEN_MS: u64 = 30_000;
 
@@ -47,6 +89,10 @@ pub struct Stack {
     pub settings: api::Settings,
     /// A simulator no model of the registry names, demanding [`NEW_ENDPOINT_KEY`].
     pub new_endpoint: String,
+    /// The stand-in GitHub whose repositories the git server serves.
+    pub github: MockApi,
+    /// Serves [`REPOSITORY`] for as long as the stack lives.
+    _git: GitServer,
     replicas: Vec<Running>,
     workers: Vec<Running>,
     simulators: Vec<SimulatorHandle>,
@@ -126,6 +172,12 @@ impl Stack {
         settings.stream.heartbeat_secs = 2;
         settings.admin_password = api::AdminPassword::new(ADMIN_PASSWORD);
         settings.model_keys.current = Some(service::sections::SecretText::new(MODEL_KEY));
+        settings.git.allowed_networks = vec!["127.0.0.0/8".into()];
+        settings.git.allow_plain_http = true;
+
+        let git = GitServer::start("x-access-token", FORGE_TOKEN).await;
+        git.create_repo(REPOSITORY, &[REPOSITORY_FILES]);
+        let github = apis::github_with_git(&git.base).await;
 
         let mut replicas = Vec::new();
         let mut addresses = Vec::new();
@@ -171,6 +223,8 @@ impl Stack {
             limited,
             settings,
             new_endpoint: new_endpoint.base_url(),
+            github,
+            _git: git,
             replicas,
             workers,
             simulators: vec![quick, slow, new_endpoint],
