@@ -10,6 +10,8 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
+use crate::db::{is_transient, retry_transient};
+
 /// The overrides; `None` leaves the configuration's value in force (for the budgets: no budget).
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct RuntimeLimits {
@@ -98,10 +100,13 @@ spend as (
 pub(crate) use {record_spend, running_cap};
 
 pub async fn load(pool: &PgPool) -> anyhow::Result<RuntimeLimits> {
-    sqlx::query_as(concat!("select ", columns!(), " from runtime_limits"))
-        .fetch_one(pool)
-        .await
-        .context("cannot read the runtime limits")
+    // Read on every create and queue read: tried again while Postgres is briefly away, as the
+    // task queries are.
+    retry_transient(is_transient, || {
+        sqlx::query_as(concat!("select ", columns!(), " from runtime_limits")).fetch_one(pool)
+    })
+    .await
+    .context("cannot read the runtime limits")
 }
 
 /// Applies `change` and returns the limits as they are now.
@@ -176,14 +181,16 @@ pub async fn today(pool: &PgPool) -> anyhow::Result<NaiveDate> {
 
 /// Tokens a session or a client spent today (UTC).
 pub async fn spent_today(pool: &PgPool, scope: SpendScope, holder: &str) -> anyhow::Result<i64> {
-    sqlx::query_scalar(
-        "select coalesce((select tokens from token_spend_daily
-                          where day = (now() at time zone 'utc')::date
-                            and scope = $1 and holder = $2), 0)",
-    )
-    .bind(scope.as_str())
-    .bind(holder)
-    .fetch_one(pool)
+    retry_transient(is_transient, || {
+        sqlx::query_scalar(
+            "select coalesce((select tokens from token_spend_daily
+                              where day = (now() at time zone 'utc')::date
+                                and scope = $1 and holder = $2), 0)",
+        )
+        .bind(scope.as_str())
+        .bind(holder)
+        .fetch_one(pool)
+    })
     .await
     .context("cannot read the tokens spent today")
 }
