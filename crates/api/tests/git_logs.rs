@@ -1,4 +1,5 @@
-//! No answer, log line (down to TRACE) or metric of the git routes holds a forge token.
+//! No answer, log line (down to TRACE) or metric of the git and batch routes holds a forge token,
+//! through browsing, a batch's clone and its pull request's push.
 //!
 //! This test has a test binary of its own: it reads the log through a subscriber set for its
 //! thread, and tracing decides once per call site, for the whole process, whether anyone listens;
@@ -10,6 +11,7 @@
 mod helpers;
 
 use forge::testing::apis::{self, GOOD_TOKEN};
+use forge::testing::git_server::GitServer;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -50,7 +52,12 @@ async fn the_token_shows_in_no_answer_log_line_or_metric(
     let _logging = tracing::subscriber::set_default(subscriber);
 
     let app = spawn_app_with(pool_options, connect, git_settings()).await;
-    let github = apis::github().await;
+    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
+    git.create_repo(
+        "acme/widgets",
+        &[&[("src/calc.py", "def add(a, b):\n    return a + b\n")]],
+    );
+    let github = apis::github_with_git(&git.base).await;
     let wrong = "ghp_WrongSecret000000000000000000000";
     let mut answers = Vec::new();
     for token in [wrong, GOOD_TOKEN] {
@@ -72,6 +79,44 @@ async fn the_token_shows_in_no_answer_log_line_or_metric(
     ] {
         answers.push(app.get(path).await.text().await.expect("a body"));
     }
+    // A batch: the clone, then (its task finished behind the api's back) the push and the pull
+    // request; and a batch of a repository the git server refuses.
+    for repo in ["acme/widgets", "acme/missing"] {
+        let response = app
+            .client
+            .post(app.url("/api/batches"))
+            .json(&json!({"repo": repo}))
+            .send()
+            .await
+            .expect("request sent");
+        answers.push(response.text().await.expect("a body"));
+    }
+    let batch: serde_json::Value = serde_json::from_str(&answers[answers.len() - 2]).expect("JSON");
+    let task = batch["files"][0]["task_id"].as_str().expect("a task");
+    finish_task(
+        &app.pool,
+        task,
+        "test_calc.py",
+        "def test_add():\n    assert True\n",
+    )
+    .await;
+    let batch = batch["id"].as_str().expect("a batch");
+    for _ in 0..2 {
+        let response = app
+            .client
+            .post(app.url(&format!("/api/batches/{batch}/pull-request")))
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("request sent");
+        answers.push(response.text().await.expect("a body"));
+    }
+    assert!(
+        answers[answers.len() - 2].contains("aiunittest/"),
+        "the push went through: {}",
+        answers[answers.len() - 2]
+    );
+    answers.push(app.get("/metrics").await.text().await.expect("a body"));
     app.stop().await;
 
     let logs = String::from_utf8_lossy(&captured.0.lock().expect("the log")).into_owned();

@@ -1096,6 +1096,39 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
             verdicts.replace('|', "/").replace('\n', " ")
         );
     }
+    // Each test's verdict, per file, folded.
+    for task in tasks {
+        let Some(validation) = task
+            .validation
+            .clone()
+            .and_then(|value| serde_json::from_value::<Validation>(value).ok())
+            .filter(|validation| !validation.tests.is_empty())
+        else {
+            continue;
+        };
+        let _ = writeln!(
+            body,
+            "\n<details><summary><code>{}</code>: {} tests</summary>\n",
+            task.file_name,
+            validation.tests.len()
+        );
+        for test in &validation.tests {
+            let reason = test
+                .reason
+                .as_deref()
+                .and_then(|reason| reason.lines().map(str::trim).find(|line| !line.is_empty()))
+                .map(|line| format!(": {}", line.chars().take(120).collect::<String>()))
+                .unwrap_or_default();
+            let _ = writeln!(
+                body,
+                "- `{}`: {}, {}{reason}",
+                test.unit,
+                test.verdict.as_str().replace('_', " "),
+                if test.kept { "kept" } else { "left out" }
+            );
+        }
+        body.push_str("\n</details>\n");
+    }
     if !replaced.is_empty() {
         let _ = writeln!(
             body,

@@ -278,6 +278,10 @@ async fn a_github_folder_becomes_a_batch_and_its_tests_a_pull_request(
         description.contains("| `shop/tax.py` | none delivered | no test passed |"),
         "{description}"
     );
+    assert!(
+        description.contains("- `add`: passed, kept\n- `sub`: failed, left out: E   assert 1 == 0"),
+        "{description}"
+    );
     for request in github.requests() {
         assert_eq!(
             request

@@ -264,3 +264,189 @@ async fn a_multi_module_project_gets_tests_that_pass_inside_it(
     let _ = std::fs::remove_dir_all(&clone);
     stack.stop().await;
 }
+
+/// A batch over any repository on this machine, for a look at what a real project gets:
+/// `AIUT_DEMO_REPOSITORY=<folder> AIUT_DEMO_PATH=<folder or file in it> cargo test -p
+/// aiut-system-tests --test worker repository::a_real_project -- --ignored --nocapture`.
+/// The folder's text files are committed to a git server of the test's own and served through
+/// the stand-in GitHub; the table of files, verdicts and coverage, the pull request's branch and
+/// description, and the delivered tests run by hand in a clone are printed.
+#[sqlx::test(migrations = false)]
+#[ignore = "a look at a real project, given by AIUT_DEMO_REPOSITORY"]
+async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) {
+    let Ok(folder) = std::env::var("AIUT_DEMO_REPOSITORY") else {
+        panic!("set AIUT_DEMO_REPOSITORY to a folder holding a project");
+    };
+    let path = std::env::var("AIUT_DEMO_PATH").unwrap_or_default();
+    let root = std::path::PathBuf::from(&folder);
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut folders = vec![root.clone()];
+    while let Some(next) = folders.pop() {
+        for entry in std::fs::read_dir(&next).expect("a folder").flatten() {
+            let entry_path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "__pycache__" {
+                continue;
+            }
+            if entry_path.is_dir() {
+                folders.push(entry_path);
+            } else if let Ok(text) = std::fs::read_to_string(&entry_path) {
+                let relative = entry_path
+                    .strip_prefix(&root)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                files.push((relative, text));
+            }
+        }
+    }
+    files.sort();
+    let stack = stack(
+        pool_options,
+        connect,
+        StackOptions {
+            loopback_forges: true,
+            max_queued_per_session: 100,
+            concurrency: 8,
+            ..StackOptions::default()
+        },
+    )
+    .await;
+    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(path, text)| (path.as_str(), text.as_str()))
+        .collect();
+    let commits = git.create_repo("demo/project", &[&borrowed]);
+    let github = apis::github_with_git(&git.base).await;
+    let kept = stack
+        .client
+        .post(stack.url("/api/git/token"))
+        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
+        .send()
+        .await
+        .expect("the api answers");
+    assert_eq!(kept.status(), 200);
+    let started = Instant::now();
+    let created = stack
+        .client
+        .post(stack.url("/api/batches"))
+        .json(&json!({"repo": "demo/project", "path": path, "model": "simulator"}))
+        .send()
+        .await
+        .expect("the api answers");
+    let status = created.status();
+    let created: Value = created.json().await.expect("JSON");
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    println!(
+        "batch {id}: {} files from {} text files of {folder} at {}",
+        created["files"].as_array().map_or(0, Vec::len),
+        files.len(),
+        &commits[0][..12]
+    );
+    for skipped in created["skipped"].as_array().into_iter().flatten() {
+        println!("  skipped {}: {}", skipped["path"], skipped["reason"]);
+    }
+    let view = loop {
+        let view = batch(&stack, &id).await;
+        if view["status"] == "finished" {
+            break view;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3600),
+            "the batch did not finish: {view}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    println!("finished in {:.0} s", started.elapsed().as_secs_f64());
+    println!("| source | tests | status | kept / written | verdicts | lines | branches |");
+    println!("|---|---|---|---|---|---|---|");
+    for file in view["files"].as_array().expect("files") {
+        let validation = &file["validation"];
+        let tests = validation["tests"].as_array().cloned().unwrap_or_default();
+        let mut verdicts: Vec<(String, usize)> = Vec::new();
+        for test in &tests {
+            let verdict = test["verdict"].as_str().unwrap_or("?").to_owned();
+            match verdicts.iter_mut().find(|(known, _)| *known == verdict) {
+                Some((_, count)) => *count += 1,
+                None => verdicts.push((verdict, 1)),
+            }
+        }
+        let coverage = &validation["coverage"];
+        println!(
+            "| `{}` | `{}` | {} | {} / {} | {} | {}/{} | {}/{} |",
+            file["path"].as_str().unwrap_or(""),
+            file["test_path"].as_str().unwrap_or(""),
+            file["status"].as_str().unwrap_or(""),
+            tests.iter().filter(|test| test["kept"] == true).count(),
+            tests.len(),
+            verdicts
+                .iter()
+                .map(|(verdict, count)| format!("{count} {verdict}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            coverage["lines_covered"],
+            coverage["lines_total"],
+            coverage["branches_covered"],
+            coverage["branches_total"],
+        );
+    }
+    let archive = stack
+        .client
+        .get(stack.url(&format!("/api/batches/{id}/archive")))
+        .send()
+        .await
+        .expect("the api answers");
+    if archive.status() == 200 {
+        let bytes = archive.bytes().await.expect("the archive");
+        let clone = scratch("demo");
+        by_hand(
+            &clone,
+            "git",
+            &[
+                "clone",
+                "--quiet",
+                &git.bare("demo/project").display().to_string(),
+                ".",
+            ],
+        );
+        let mut tarball = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_ref()));
+        tarball.unpack(&clone).expect("unpacked");
+        let output = by_hand(
+            &clone,
+            "/usr/bin/python3",
+            &["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        );
+        println!(
+            "pytest in a clone with the archive unpacked: {}",
+            output.lines().last().unwrap_or("")
+        );
+        let _ = std::fs::remove_dir_all(&clone);
+    }
+    let opened = stack
+        .client
+        .post(stack.url(&format!("/api/batches/{id}/pull-request")))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("the api answers");
+    let opened: Value = opened.json().await.expect("JSON");
+    println!("pull request: {opened}");
+    if let Some(branch) = opened["branch"].as_str() {
+        println!(
+            "{}",
+            git.in_bare(
+                "demo/project",
+                &["log", "--stat", "--format=%H %s", "-1", branch]
+            )
+        );
+        if let Some(pull) = github.requests().into_iter().find(|r| r.method == "POST") {
+            println!(
+                "{}",
+                pull.body.expect("a body")["body"].as_str().unwrap_or("")
+            );
+        }
+    }
+    stack.stop().await;
+}
