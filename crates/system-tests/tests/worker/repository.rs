@@ -273,6 +273,7 @@ async fn a_multi_module_project_gets_tests_that_pass_inside_it(
 /// description, and the delivered tests run by hand in a clone are printed.
 #[sqlx::test(migrations = false)]
 #[ignore = "a look at a real project, given by AIUT_DEMO_REPOSITORY"]
+#[allow(clippy::print_stdout, reason = "its table is printed for the reader")]
 async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) {
     let Ok(folder) = std::env::var("AIUT_DEMO_REPOSITORY") else {
         panic!("set AIUT_DEMO_REPOSITORY to a folder holding a project");
