@@ -142,10 +142,26 @@ test('a folder of a repository becomes a batch, its archive and its pull request
 
   assert.deepEqual(await seriousViolations(page), []);
 
-  // Back to the single file, then forget the token.
+  // A reload shows the batch again, its pull request with it.
+  assert.equal(new URL(page.url()).hash, `#batch=${id}`);
+  await page.reload();
+  await page.waitForSelector(`#batch-panel[data-batch-id="${id}"]`, { state: 'visible' });
+  await page.waitForSelector('#batch-pr-link');
+  assert.match(await page.getAttribute('#batch-pr-link', 'href'), /\/pull\/1347$/);
+
+  // Back to the single file; the batch stays listed under the repository source, and opens again.
   await page.click('#batch-close');
   assert.ok(await page.isHidden('#batch-panel'));
   assert.ok(await page.isVisible('#run-panel'));
+  assert.equal(new URL(page.url()).hash, '');
+  await page.waitForSelector('#batch-history-box', { state: 'visible' });
+  const listed = await page.$$eval('#batch-history button', (buttons) => buttons.map((button) => button.textContent));
+  assert.equal(listed.length, 1, JSON.stringify(listed));
+  assert.match(listed[0], /^acme\/widgets\/src · main @ [0-9a-f]{8} · /);
+  await page.click('#batch-history button');
+  await page.waitForSelector(`#batch-panel[data-batch-id="${id}"]`, { state: 'visible' });
+  await page.click('#batch-close');
+  assert.ok(await page.isHidden('#batch-panel'));
   await page.click('#git-forget');
   await page.waitForSelector('#git-connect', { state: 'visible' });
   assert.equal((await fetchJson(page, '/api/git/token')).status, 401);

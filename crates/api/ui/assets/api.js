@@ -92,6 +92,7 @@ export const api = {
   gitTree: (repo, commit) =>
     request('GET', `/api/git/tree?repo=${encodeURIComponent(repo)}&commit=${encodeURIComponent(commit)}`),
   createBatch: (body) => request('POST', '/api/batches', { json: body }),
+  batches: () => request('GET', '/api/batches'),
   batch: (id) => request('GET', `/api/batches/${encodeURIComponent(id)}`),
   batchArchiveUrl: (id) => `/api/batches/${encodeURIComponent(id)}/archive`,
   pullRequest: (id, body) =>

@@ -50,7 +50,12 @@ const el = {
   pr: byId('batch-pr'),
   prReplace: byId('batch-pr-replace'),
   prResult: byId('batch-pr-result'),
+  historyBox: byId('batch-history-box'),
+  history: byId('batch-history'),
 };
+
+/** `#batch=<id>`: the batch shown, so that a reload (or a shared link) shows it again. */
+const BATCH_HASH = /^#batch=([0-9a-f-]{36})$/;
 
 const state = {
   /** The page's hooks: `showError(error)`, `showProblem({...})`, `clearProblem()`, `choice()`. */
@@ -85,6 +90,46 @@ function selectTab(repo, { focus = false } = {}) {
   }
   if (repo && state.forge === undefined) {
     loadForge();
+    loadHistory();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The session's batches.
+
+async function loadHistory() {
+  try {
+    const { body } = await api.batches();
+    const batches = body.batches ?? [];
+    el.historyBox.hidden = batches.length === 0;
+    el.history.replaceChildren(
+      ...batches.map((batch) => {
+        const item = document.createElement('li');
+        const open = document.createElement('button');
+        open.type = 'button';
+        open.className = 'ghost small';
+        const where = batch.path ? `${batch.repo}/${batch.path}` : batch.repo;
+        const when = new Date(batch.created_at).toLocaleString();
+        open.textContent = `${where} · ${batch.branch} @ ${batch.commit.slice(0, 8)} · ${when}`;
+        open.addEventListener('click', () => reopenBatch(batch.id));
+        item.append(open);
+        return item;
+      }),
+    );
+  } catch (error) {
+    state.page.showError(error);
+  }
+}
+
+async function reopenBatch(id) {
+  try {
+    const { body } = await api.batch(id);
+    showBatch(body);
+  } catch (error) {
+    if (error.status === 404 && location.hash) {
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    state.page.showError(error);
   }
 }
 
@@ -394,6 +439,7 @@ async function startBatch() {
     const { body: view } = await api.createBatch(body);
     state.page.clearProblem();
     showBatch(view);
+    loadHistory();
   } catch (error) {
     state.page.showError(error);
   } finally {
@@ -410,6 +456,7 @@ function showBatch(view) {
   hideBatch();
   const batch = { id: view.id, view, stop: new AbortController() };
   state.batch = batch;
+  history.replaceState(null, '', `${location.pathname}${location.search}#batch=${view.id}`);
   el.panel.dataset.batchId = view.id;
   el.runPanel.hidden = true;
   el.resultPanel.hidden = true;
@@ -428,6 +475,9 @@ function showBatch(view) {
 export function hideBatch() {
   state.batch?.stop.abort();
   state.batch = null;
+  if (BATCH_HASH.test(location.hash)) {
+    history.replaceState(null, '', location.pathname + location.search);
+  }
   el.panel.hidden = true;
   delete el.panel.dataset.batchId;
   el.runPanel.hidden = false;
@@ -655,4 +705,9 @@ export function wireRepository(page) {
   });
   el.pr.addEventListener('click', () => openPullRequest(false));
   el.prReplace.addEventListener('click', () => openPullRequest(true));
+  const shown = BATCH_HASH.exec(location.hash);
+  if (shown) {
+    selectTab(true);
+    reopenBatch(shown[1]);
+  }
 }
