@@ -118,7 +118,8 @@ pub struct GitSettings {
     pub allow_plain_http: bool,
     /// The longest a forge's API call may take.
     pub timeout_secs: u64,
-    /// The longest a clone or a push may take.
+    /// The longest a clone or a push may take; under the gateway's read timeout (60 s), so that
+    /// a slow clone is answered by the api, not cut off by the front door.
     pub clone_timeout_secs: u64,
     /// Source files one batch makes tasks for (the rest are listed as skipped).
     pub max_batch_files: usize,
@@ -131,7 +132,7 @@ impl Default for GitSettings {
             allowed_networks: Vec::new(),
             allow_plain_http: false,
             timeout_secs: 20,
-            clone_timeout_secs: 120,
+            clone_timeout_secs: 45,
             max_batch_files: 20,
         }
     }
