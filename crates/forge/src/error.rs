@@ -71,6 +71,10 @@ pub enum ForgeError {
     #[error("a file already exists at {0}; it is not overwritten unless asked")]
     FileExists(RepoPath),
 
+    /// The server refused the push (a protected branch, a hook, a policy); `stderr` is git's
+    /// message, with the server's reason, the token taken out.
+    #[error("git push failed: the server refused it: {stderr}")]
+    PushRefused { stderr: String },
     /// git failed; `stderr` is git's own message, with the token taken out.
     #[error("git {action} failed: {stderr}")]
     Git {

@@ -460,6 +460,12 @@ fn classify(action: &'static str, stderr: String) -> ForgeError {
             && (lower.contains("repository") || lower.contains("remote ref")))
     {
         ForgeError::NotFound { message: stderr }
+    } else if action == "push"
+        && (lower.contains("[remote rejected]")
+            || lower.contains("pre-receive hook declined")
+            || lower.contains("protected branch"))
+    {
+        ForgeError::PushRefused { stderr }
     } else {
         ForgeError::Git { action, stderr }
     }
@@ -516,6 +522,16 @@ mod tests {
         assert!(
             matches!(missing, ForgeError::NotFound { .. }),
             "{missing:?}"
+        );
+        let protected = classify(
+            "push",
+            "remote: error: GH006: Protected branch update failed for refs/heads/aiunittest/x.\n \
+             ! [remote rejected] HEAD -> aiunittest/x (protected branch hook declined)"
+                .into(),
+        );
+        assert!(
+            matches!(&protected, ForgeError::PushRefused { stderr } if stderr.contains("GH006")),
+            "{protected:?}"
         );
         let other = classify("push", "error: failed to push some refs".into());
         assert!(

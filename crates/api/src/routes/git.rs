@@ -568,7 +568,7 @@ pub(crate) fn forge_error(error: ForgeError) -> ApiError {
             code: ErrorCode::GitScopeMissing,
             message,
         },
-        ForgeError::Forbidden { .. } => ApiError::Forbidden {
+        ForgeError::Forbidden { .. } | ForgeError::PushRefused { .. } => ApiError::Forbidden {
             code: ErrorCode::GitForbidden,
             message,
         },

@@ -470,3 +470,76 @@ async fn a_batch_larger_than_the_sessions_free_places_is_refused_whole(
         .expect("count");
     assert_eq!(tasks, 0, "none of the batch was queued");
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_plain_git_repository_gets_a_branch_and_a_refused_push_says_why(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let app = spawn_app_with(pool_options, connect, git_settings()).await;
+    let document = fetch_document(&app).await;
+    let git = GitServer::start("git", GOOD_TOKEN).await;
+    let commits = git.create_repo("team/shop", &[&shop_files()]);
+    let url = git.url("team/shop");
+    let kept = set_token(
+        &app,
+        &app.client,
+        json!({"forge": "git", "base_url": url, "token": GOOD_TOKEN}),
+    )
+    .await;
+    assert_eq!(kept.status(), 200);
+
+    let created = post_json(&app, "/api/batches", &json!({"path": "shop"})).await;
+    let (status, batch) = assert_documented(&document, "post", "/api/batches", created).await;
+    assert_eq!(status, 201, "{batch}");
+    assert_eq!(
+        (batch["forge"].as_str(), batch["repo"].as_str()),
+        (Some("git"), Some(url.as_str()))
+    );
+    assert_eq!(batch["commit"], commits[0]);
+    let id = batch["id"].as_str().expect("an id");
+    for file in batch["files"].as_array().expect("files") {
+        let task = file["task_id"].as_str().expect("a task");
+        finish_task(&app.pool, task, "t.py", "def test_x():\n    assert True\n").await;
+    }
+
+    // The server refuses: its reason comes back, and nothing is recorded.
+    git.refuse_pushes("team/shop", "pushes to this repository need a review first");
+    let refused = post_json(&app, &format!("/api/batches/{id}/pull-request"), &json!({})).await;
+    let (status, body) =
+        assert_documented(&document, "post", "/api/batches/{id}/pull-request", refused).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("git_forbidden")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("pushes to this repository need a review first"),
+        "{body}"
+    );
+
+    std::fs::remove_file(git.bare("team/shop").join("hooks/pre-receive")).expect("the hook");
+    let pushed = post_json(&app, &format!("/api/batches/{id}/pull-request"), &json!({})).await;
+    let (status, pushed) =
+        assert_documented(&document, "post", "/api/batches/{id}/pull-request", pushed).await;
+    assert_eq!(status, 201, "{pushed}");
+    assert!(
+        pushed.get("url").is_none(),
+        "plain git: the branch only, {pushed}"
+    );
+    let branch = pushed["branch"].as_str().expect("a branch");
+    assert_eq!(
+        git.in_bare(
+            "team/shop",
+            &["show", &format!("{branch}:tests/test_tax.py")]
+        ),
+        "def test_x():\n    assert True\n"
+    );
+    assert_eq!(
+        git.in_bare("team/shop", &["rev-parse", "main"]).trim(),
+        commits[0]
+    );
+}
