@@ -1129,6 +1129,21 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
         }
         body.push_str("\n</details>\n");
     }
+    // A Rust test file is a child module of its source, which cargo compiles only when declared.
+    for task in tasks
+        .iter()
+        .filter(|task| task.language == "rust" && task.status == "succeeded")
+    {
+        if let Some(test_path) = &task.test_path {
+            let file = test_path.rsplit('/').next().unwrap_or(test_path);
+            let _ = writeln!(
+                body,
+                "\nTo run `{test_path}` with cargo, add `#[cfg(test)] #[path = \"{file}\"] mod \
+                 tests;` to `{}`.",
+                task.file_name
+            );
+        }
+    }
     if !replaced.is_empty() {
         let _ = writeln!(
             body,
