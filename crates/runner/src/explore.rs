@@ -36,6 +36,8 @@ pub struct ExploreJob<'a> {
     pub source_file_name: &'a str,
     pub source: &'a str,
     pub request: &'a ExploreRequest,
+    /// The repository's files the source is explored among (its imports of siblings resolve).
+    pub checkout: Option<&'a domain::Checkout>,
 }
 
 /// What exploring found, and what it cost.
@@ -119,8 +121,28 @@ async fn explore_in(
     let written = |error: std::io::Error| format!("the files could not be written ({error})");
     let mut request = job.request.clone();
     // Python imports the file by its dotted path, so it keeps its folders; node's tests sit
-    // beside the file and import it by its base name.
+    // beside the file and import it by its base name, except among its repository's files,
+    // where it keeps its place.
+    let mut python_path = "/work".to_owned();
+    if let Some(checkout) = job.checkout {
+        for file in &checkout.files {
+            if let Err(error) = write_file(dir, &file.path, &file.contents) {
+                tracing::debug!(path = %file.path, %error, "a checkout file is left out of exploring");
+            }
+        }
+        if checkout
+            .files
+            .iter()
+            .any(|file| file.path.starts_with("src/") && file.path.ends_with(".py"))
+        {
+            python_path.push_str(":/work/src");
+        }
+    }
     request.source = match job.language {
+        _ if job.checkout.is_some() => relative_path(job.source_file_name)
+            .map_err(written)?
+            .display()
+            .to_string(),
         Language::Python => relative_path(job.source_file_name)
             .map_err(written)?
             .display()
@@ -144,7 +166,7 @@ async fn explore_in(
     let command = match job.language {
         Language::Python => Command::shell(format!("/usr/bin/python3 {arguments}"))
             .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("PYTHONPATH", "/work"),
+            .env("PYTHONPATH", python_path),
         _ => {
             let loader = if job.language == Language::Typescript
                 || request.source.ends_with(".jsx")

@@ -47,6 +47,7 @@ async fn explore(
             source_file_name: file,
             source,
             request,
+            checkout: None,
         })
         .await;
     report
@@ -348,4 +349,50 @@ def spin(n: int) -> int:
             "only calls that ended are kept: {case:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_python_file_is_explored_among_its_repository_files() {
+    let runner = toolchain_runner().await;
+    let source = "from shop.tax import rate\n\n\ndef total(price):\n    if price < 0:\n        \
+                  raise ValueError('negative')\n    return price * (1 + rate())\n";
+    let checkout = domain::Checkout {
+        files: vec![
+            domain::CheckoutFile {
+                path: "shop/__init__.py".into(),
+                contents: String::new(),
+            },
+            domain::CheckoutFile {
+                path: "shop/tax.py".into(),
+                contents: "def rate():\n    return 0.5\n".into(),
+            },
+        ],
+        left_out: 0,
+    };
+    let request = ask("shop/cart.py", "shop.cart", &[("total", None)], 10_000);
+    let job = |checkout| ExploreJob {
+        language: Language::Python,
+        source_file_name: "shop/cart.py",
+        source,
+        request: &request,
+        checkout,
+    };
+    let alone = runner.explore(&job(None)).await.exploration;
+    assert!(
+        alone
+            .as_ref()
+            .map_or(true, |exploration| !exploration.imported),
+        "alone, `shop.tax` is not there: {alone:?}"
+    );
+    let among = runner
+        .explore(&job(Some(&checkout)))
+        .await
+        .exploration
+        .expect("explored");
+    assert!(among.imported, "{among:#?}");
+    let found = cases(&among, "total", None);
+    assert!(
+        found.iter().any(|case| returned(case).is_some()),
+        "a call returned, with the sibling's rate: {among:#?}"
+    );
 }

@@ -446,6 +446,7 @@ impl Pipeline<'_> {
             source_file_name: target.file_name.as_str(),
             source: target.source,
             request: &request,
+            checkout: self.in_repository.map(|run| run.checkout),
         };
         self.publish(
             progress(0, u32::try_from(units.len()).unwrap_or(u32::MAX)),

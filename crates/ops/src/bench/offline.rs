@@ -240,6 +240,7 @@ async fn generate(
             source_file_name: file,
             source: &source,
             request: &request,
+            checkout: None,
         })
         .await
         .exploration
