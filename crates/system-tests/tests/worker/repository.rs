@@ -265,6 +265,67 @@ async fn a_multi_module_project_gets_tests_that_pass_inside_it(
     stack.stop().await;
 }
 
+/// With no model at all, the offline generator explores each file among the repository's files
+/// and pins what its calls did: the pinned tests pass there too.
+#[sqlx::test(migrations = false)]
+async fn the_offline_generator_explores_a_repository_file_among_its_siblings(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) {
+    let stack = stack(
+        pool_options,
+        connect,
+        StackOptions {
+            loopback_forges: true,
+            ..StackOptions::default()
+        },
+    )
+    .await;
+    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
+    git.create_repo("acme/inventory", &[&project()]);
+    let github = apis::github_with_git(&git.base).await;
+    let kept = stack
+        .client
+        .post(stack.url("/api/git/token"))
+        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
+        .send()
+        .await
+        .expect("the api answers");
+    assert_eq!(kept.status(), 200);
+    let created = stack
+        .client
+        .post(stack.url("/api/batches"))
+        .json(&json!({"repo": "acme/inventory", "path": "inventory/stock.py", "model": "offline"}))
+        .send()
+        .await
+        .expect("the api answers");
+    let created: Value = created.json().await.expect("JSON");
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let view = loop {
+        let view = batch(&stack, &id).await;
+        if view["status"] == "finished" {
+            break view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the batch did not finish: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let file = &view["files"][0];
+    assert_eq!(file["status"], "succeeded", "{file}");
+    assert_eq!(file["validation"]["status"], "validated", "{file}");
+    let passed = file["validation"]["tests"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .filter(|test| test["kept"] == true && test["verdict"] == "passed")
+        .count();
+    assert!(passed > 0, "{file}");
+    stack.stop().await;
+}
+
 /// A batch over any repository on this machine, for a look at what a real project gets:
 /// `AIUT_DEMO_REPOSITORY=<folder> AIUT_DEMO_PATH=<folder or file in it> cargo test -p
 /// aiut-system-tests --test worker repository::a_real_project -- --ignored --nocapture`.
