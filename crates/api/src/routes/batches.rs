@@ -1116,7 +1116,7 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
             let reason = test
                 .reason
                 .as_deref()
-                .and_then(|reason| reason.lines().map(str::trim).find(|line| !line.is_empty()))
+                .and_then(telling_line)
                 .map(|line| format!(": {}", line.chars().take(120).collect::<String>()))
                 .unwrap_or_default();
             let _ = writeln!(
@@ -1154,9 +1154,43 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
     body
 }
 
+/// The line of a tool's output that says what went wrong: an assertion's `E ` line (pytest) or
+/// one naming an error, else the first line that is not a banner of `=`, `-` or `_`.
+fn telling_line(output: &str) -> Option<&str> {
+    let lines = || {
+        output
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+    };
+    let banner = |line: &&str| {
+        line.trim_matches(|c: char| "=-_ ".contains(c)).len() < line.len() / 2
+            || line.chars().all(|c| "=-_ ".contains(c))
+    };
+    lines()
+        .find(|line| line.starts_with("E ") && line.len() > 2)
+        .or_else(|| lines().find(|line| !banner(line) && line.contains("Error")))
+        .or_else(|| lines().find(|line| !banner(line)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failures_telling_line_is_not_a_banner() {
+        let pytest = "=================================== FAILURES ===================================\n\
+            ____ test_raises ____\n\n    def test_raises():\n>       assert raises(ValueError, f)\n\
+            E       assert False\n";
+        assert_eq!(telling_line(pytest), Some("E       assert False"));
+        let node = "----\nTypeError: x is not a function\n    at Object.<anonymous>";
+        assert_eq!(telling_line(node), Some("TypeError: x is not a function"));
+        assert_eq!(
+            telling_line("passes, but covers no line"),
+            Some("passes, but covers no line")
+        );
+        assert_eq!(telling_line("=====\n\n"), None);
+    }
 
     #[test]
     fn a_checkout_keeps_text_files_and_counts_the_rest() {
