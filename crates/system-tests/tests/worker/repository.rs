@@ -75,6 +75,64 @@ async fn batch(stack: &crate::helpers::Stack, id: &str) -> Value {
         .expect("JSON")
 }
 
+/// A repository served by a git server of the test's own, seen through a stand-in GitHub whose
+/// token the stack's session holds.
+struct Served {
+    git: GitServer,
+    github: apis::MockApi,
+    commits: Vec<String>,
+}
+
+async fn serve(stack: &crate::helpers::Stack, name: &str, files: &[(&str, &str)]) -> Served {
+    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
+    let commits = git.create_repo(name, &[files]);
+    let github = apis::github_with_git(&git.base).await;
+    let kept = stack
+        .client
+        .post(stack.url("/api/git/token"))
+        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
+        .send()
+        .await
+        .expect("the api answers");
+    assert_eq!(kept.status(), 200);
+    Served {
+        git,
+        github,
+        commits,
+    }
+}
+
+/// `POST /api/batches` with `body`, which must be created; answers the batch.
+async fn create_batch(stack: &crate::helpers::Stack, body: &Value) -> Value {
+    let created = stack
+        .client
+        .post(stack.url("/api/batches"))
+        .json(body)
+        .send()
+        .await
+        .expect("the api answers");
+    let status = created.status();
+    let created: Value = created.json().await.expect("JSON");
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// Polls the batch until every file has ended; fails the test after `within`.
+async fn finished_batch(stack: &crate::helpers::Stack, id: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let view = batch(stack, id).await;
+        if view["status"] == "finished" {
+            return view;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the batch did not finish: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_multi_module_project_gets_tests_that_pass_inside_it(
     pool_options: PgPoolOptions,
@@ -89,28 +147,16 @@ async fn a_multi_module_project_gets_tests_that_pass_inside_it(
         },
     )
     .await;
-    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
-    let commits = git.create_repo("acme/inventory", &[&project()]);
-    let github = apis::github_with_git(&git.base).await;
-    let kept = stack
-        .client
-        .post(stack.url("/api/git/token"))
-        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
-        .send()
-        .await
-        .expect("the api answers");
-    assert_eq!(kept.status(), 200);
-
-    let created = stack
-        .client
-        .post(stack.url("/api/batches"))
-        .json(&json!({"repo": "acme/inventory", "path": "inventory", "model": "simulator"}))
-        .send()
-        .await
-        .expect("the api answers");
-    let status = created.status();
-    let created: Value = created.json().await.expect("JSON");
-    assert_eq!(status, 201, "{created}");
+    let Served {
+        git,
+        github,
+        commits,
+    } = serve(&stack, "acme/inventory", &project()).await;
+    let created = create_batch(
+        &stack,
+        &json!({"repo": "acme/inventory", "path": "inventory", "model": "simulator"}),
+    )
+    .await;
     let id = created["id"].as_str().expect("an id").to_owned();
     assert_eq!(
         created["files"].as_array().map(Vec::len),
@@ -126,18 +172,7 @@ async fn a_multi_module_project_gets_tests_that_pass_inside_it(
         )
         .await;
 
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let view = loop {
-        let view = batch(&stack, &id).await;
-        if view["status"] == "finished" {
-            break view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the batch did not finish: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = finished_batch(&stack, &id, Duration::from_secs(300)).await;
     for file in view["files"].as_array().expect("files") {
         assert_eq!(file["status"], "succeeded", "{file}");
         let validation = &file["validation"];
@@ -281,38 +316,14 @@ async fn the_offline_generator_explores_a_repository_file_among_its_siblings(
         },
     )
     .await;
-    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
-    git.create_repo("acme/inventory", &[&project()]);
-    let github = apis::github_with_git(&git.base).await;
-    let kept = stack
-        .client
-        .post(stack.url("/api/git/token"))
-        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
-        .send()
-        .await
-        .expect("the api answers");
-    assert_eq!(kept.status(), 200);
-    let created = stack
-        .client
-        .post(stack.url("/api/batches"))
-        .json(&json!({"repo": "acme/inventory", "path": "inventory/stock.py", "model": "offline"}))
-        .send()
-        .await
-        .expect("the api answers");
-    let created: Value = created.json().await.expect("JSON");
+    let _served = serve(&stack, "acme/inventory", &project()).await;
+    let created = create_batch(
+        &stack,
+        &json!({"repo": "acme/inventory", "path": "inventory/stock.py", "model": "offline"}),
+    )
+    .await;
     let id = created["id"].as_str().expect("an id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let view = loop {
-        let view = batch(&stack, &id).await;
-        if view["status"] == "finished" {
-            break view;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the batch did not finish: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let view = finished_batch(&stack, &id, Duration::from_secs(180)).await;
     let file = &view["files"][0];
     assert_eq!(file["status"], "succeeded", "{file}");
     assert_eq!(file["validation"]["status"], "validated", "{file}");
@@ -374,32 +385,21 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
         },
     )
     .await;
-    let git = GitServer::start("x-access-token", GOOD_TOKEN).await;
     let borrowed: Vec<(&str, &str)> = files
         .iter()
         .map(|(path, text)| (path.as_str(), text.as_str()))
         .collect();
-    let commits = git.create_repo("demo/project", &[&borrowed]);
-    let github = apis::github_with_git(&git.base).await;
-    let kept = stack
-        .client
-        .post(stack.url("/api/git/token"))
-        .json(&json!({"forge": "github", "base_url": github.base, "token": GOOD_TOKEN}))
-        .send()
-        .await
-        .expect("the api answers");
-    assert_eq!(kept.status(), 200);
+    let Served {
+        git,
+        github,
+        commits,
+    } = serve(&stack, "demo/project", &borrowed).await;
     let started = Instant::now();
-    let created = stack
-        .client
-        .post(stack.url("/api/batches"))
-        .json(&json!({"repo": "demo/project", "path": path, "model": "simulator"}))
-        .send()
-        .await
-        .expect("the api answers");
-    let status = created.status();
-    let created: Value = created.json().await.expect("JSON");
-    assert_eq!(status, 201, "{created}");
+    let created = create_batch(
+        &stack,
+        &json!({"repo": "demo/project", "path": path, "model": "simulator"}),
+    )
+    .await;
     let id = created["id"].as_str().expect("an id").to_owned();
     println!(
         "batch {id}: {} files from {} text files of {folder} at {}",
@@ -410,17 +410,7 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
     for skipped in created["skipped"].as_array().into_iter().flatten() {
         println!("  skipped {}: {}", skipped["path"], skipped["reason"]);
     }
-    let view = loop {
-        let view = batch(&stack, &id).await;
-        if view["status"] == "finished" {
-            break view;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(3600),
-            "the batch did not finish: {view}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    };
+    let view = finished_batch(&stack, &id, Duration::from_secs(3600)).await;
     println!("finished in {:.0} s", started.elapsed().as_secs_f64());
     println!("| source | tests | status | kept / written | verdicts | lines | branches |");
     println!("|---|---|---|---|---|---|---|");
