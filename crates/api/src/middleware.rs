@@ -176,8 +176,6 @@ pub async fn default_no_store(request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
     use std::time::Instant;
 
     use axum::Router;
@@ -191,24 +189,7 @@ mod tests {
     use crate::metrics::Metrics;
     use crate::state::Shared;
     use store::{Redis, ResultCache};
-
-    /// Log output collected in memory.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use telemetry::capture::CapturedLog;
 
     /// A state whose pool and Redis connect lazily: this test never reaches either.
     fn offline_state() -> AppState {
@@ -236,7 +217,7 @@ mod tests {
 
     #[test]
     fn every_log_line_of_a_request_names_its_request_id() {
-        let captured = Captured::default();
+        let captured = CapturedLog::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .json()
@@ -270,7 +251,7 @@ mod tests {
                 assert_eq!(response.headers()["x-backend-instance"], "api-test");
             });
         });
-        let output = String::from_utf8(captured.0.lock().expect("the log").clone()).expect("UTF-8");
+        let output = captured.text();
         let lines: Vec<serde_json::Value> = output
             .lines()
             .map(|line| serde_json::from_str(line).expect("a JSON log line"))

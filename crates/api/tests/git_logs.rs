@@ -15,25 +15,9 @@ use forge::testing::git_server::GitServer;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use telemetry::capture::CapturedLog;
+
 use crate::helpers::*;
-
-/// Log output collected in memory.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[sqlx::test(migrations = false)]
 async fn the_token_shows_in_no_answer_log_line_or_metric(
@@ -42,7 +26,7 @@ async fn the_token_shows_in_no_answer_log_line_or_metric(
 ) {
     // Everything the api and the libraries under it log, down to TRACE, on this test's thread
     // (the app's tasks run on it).
-    let captured = Captured::default();
+    let captured = CapturedLog::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -119,7 +103,7 @@ async fn the_token_shows_in_no_answer_log_line_or_metric(
     answers.push(app.get("/metrics").await.text().await.expect("a body"));
     app.stop().await;
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().expect("the log")).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("/api/git/token"), "the log was captured");
     // The token, and the base64 a Basic header would carry it in.
     let base64 = |text: &str| {

@@ -316,43 +316,20 @@ pub fn init(options: &Options<'_>) -> Telemetry {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
+    use crate::capture::CapturedLog;
     use crate::propagation;
 
-    /// Log output collected in memory.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn lines(&self) -> Vec<serde_json::Value> {
-            let bytes = self.0.lock().expect("the log").clone();
-            String::from_utf8(bytes)
-                .expect("UTF-8")
-                .lines()
-                .map(|line| serde_json::from_str(line).expect("a JSON line"))
-                .collect()
-        }
+    fn json_lines(captured: &CapturedLog) -> Vec<serde_json::Value> {
+        captured
+            .text()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
     }
 
     fn with_json_logs(run: impl FnOnce()) -> Vec<serde_json::Value> {
-        let captured = Captured::default();
+        let captured = CapturedLog::default();
         let writer = captured.clone();
         let provider = SdkTracerProvider::builder().build();
         let options = Options {
@@ -369,7 +346,7 @@ mod tests {
             false,
         );
         tracing::subscriber::with_default(subscriber, run);
-        captured.lines()
+        json_lines(&captured)
     }
 
     #[test]

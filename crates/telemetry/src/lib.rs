@@ -1,6 +1,8 @@
 //! What every AIunittest service shares for observability: per-process metrics read from `/proc`,
 //! logs, and traces.
 
+#[cfg(feature = "testing")]
+pub mod capture;
 pub mod documented;
 mod init;
 pub mod json;
