@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domain::{
     CacheKey, Checkout, CheckoutFile, CheckoutLimits, Language, RawSource, RawTaskRequest,
-    SelectionError, SkippedFile, TaskSpec, Validation,
+    SelectionError, SkippedFile, TaskSpec, TaskStatus, Validation,
 };
 use forge::{
     BranchName, BranchPush, ChangeRequest, CommitId, ExistingFiles, ForgeClient, ForgeKind,
@@ -167,16 +167,8 @@ pub struct BatchCounts {
 /// A batch.
 #[derive(Serialize, ToSchema)]
 pub struct BatchView {
-    id: Uuid,
-    /// `github`, `gitlab` or `git`.
-    forge: String,
-    repo: String,
-    branch: String,
-    /// The commit the tests were written and run at.
-    commit: String,
-    /// The folder or file asked for (`""`: the whole repository).
-    path: String,
-    created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(flatten)]
+    batch: BatchSummary,
     /// `running` until every task has ended, then `finished`.
     status: String,
     counts: BatchCounts,
@@ -191,26 +183,22 @@ pub struct BatchView {
 }
 
 impl BatchView {
-    fn of(batch: BatchRow, tasks: Vec<TaskRow>) -> BatchView {
+    fn of(batch: BatchRow, tasks: Vec<TaskRow>) -> ApiResult<BatchView> {
         let mut counts = BatchCounts::default();
         for task in &tasks {
-            match task.status.as_str() {
-                "queued" => counts.queued += 1,
-                "running" => counts.running += 1,
-                "succeeded" => counts.succeeded += 1,
-                "failed" => counts.failed += 1,
-                _ => counts.cancelled += 1,
+            match task.status()? {
+                TaskStatus::Queued => counts.queued += 1,
+                TaskStatus::Running => counts.running += 1,
+                TaskStatus::Succeeded => counts.succeeded += 1,
+                TaskStatus::Failed => counts.failed += 1,
+                TaskStatus::Cancelled => counts.cancelled += 1,
             }
         }
         let finished = counts.queued == 0 && counts.running == 0;
-        BatchView {
-            id: batch.id,
-            forge: batch.forge,
-            repo: batch.repo,
-            branch: batch.branch,
-            commit: batch.commit_id,
-            path: batch.path,
-            created_at: batch.created_at,
+        let skipped = batch.skipped.clone();
+        let pull_request = batch.pull_request.clone();
+        Ok(BatchView {
+            batch: BatchSummary::from(batch),
             status: if finished { "finished" } else { "running" }.to_owned(),
             counts,
             files: tasks
@@ -227,9 +215,9 @@ impl BatchView {
                     error: task.error_message,
                 })
                 .collect(),
-            skipped: batch.skipped,
-            pull_request: batch.pull_request,
-        }
+            skipped,
+            pull_request,
+        })
     }
 }
 
@@ -239,15 +227,33 @@ pub struct BatchList {
     batches: Vec<BatchSummary>,
 }
 
+/// A batch's repository, commit and path.
 #[derive(Serialize, ToSchema)]
 pub struct BatchSummary {
     id: Uuid,
+    /// `github`, `gitlab` or `git`.
     forge: String,
     repo: String,
     branch: String,
+    /// The commit the tests were written and run at.
     commit: String,
+    /// The folder or file asked for (`""`: the whole repository).
     path: String,
     created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<BatchRow> for BatchSummary {
+    fn from(batch: BatchRow) -> BatchSummary {
+        BatchSummary {
+            id: batch.id,
+            forge: batch.forge,
+            repo: batch.repo,
+            branch: batch.branch,
+            commit: batch.commit_id,
+            path: batch.path,
+            created_at: batch.created_at,
+        }
+    }
 }
 
 /// `{id}` of the batch routes, refused as `invalid_batch_id` in the one error shape.
@@ -574,7 +580,7 @@ pub async fn create(
             }
             tracing::info!(batch_id = %batch.id, files = tasks.len(), "batch queued");
             let location = format!("/api/batches/{}", batch.id);
-            let view = BatchView::of(*batch, tasks);
+            let view = BatchView::of(*batch, tasks)?;
             Ok((
                 StatusCode::CREATED,
                 [(header::LOCATION, location)],
@@ -692,18 +698,7 @@ pub async fn list(
 ) -> ApiResult<Json<BatchList>> {
     let rows = batches::list_batches(&state.pool, session.id.as_str(), LISTED_BATCHES).await?;
     Ok(Json(BatchList {
-        batches: rows
-            .into_iter()
-            .map(|batch| BatchSummary {
-                id: batch.id,
-                forge: batch.forge,
-                repo: batch.repo,
-                branch: batch.branch,
-                commit: batch.commit_id,
-                path: batch.path,
-                created_at: batch.created_at,
-            })
-            .collect(),
+        batches: rows.into_iter().map(BatchSummary::from).collect(),
     }))
 }
 
@@ -735,14 +730,14 @@ pub async fn get(
 ) -> ApiResult<Json<BatchView>> {
     let batch = owned_batch(&state, &session, id).await?;
     let tasks = batches::batch_tasks(&state.pool, id).await?;
-    Ok(Json(BatchView::of(batch, tasks)))
+    Ok(Json(BatchView::of(batch, tasks)?))
 }
 
 /// The tests of a batch's succeeded tasks, at their paths in the repository.
 fn delivered(tasks: &[TaskRow]) -> Vec<(&str, &str)> {
     tasks
         .iter()
-        .filter(|task| task.status == "succeeded")
+        .filter(|task| task.status == TaskStatus::Succeeded.as_str())
         .filter_map(|task| Some((task.test_path.as_deref()?, task.result_code.as_deref()?)))
         .collect()
 }
@@ -904,7 +899,7 @@ pub async fn pull_request(
     let tasks = batches::batch_tasks(&state.pool, id).await?;
     if tasks
         .iter()
-        .any(|task| task.status == "queued" || task.status == "running")
+        .any(|task| !task.status().is_ok_and(TaskStatus::is_terminal))
     {
         return Err(ApiError::Conflict {
             code: ErrorCode::BatchNotFinished,
@@ -1084,7 +1079,7 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
                     )
                 },
             );
-        let tests = if task.status == "succeeded" {
+        let tests = if task.status == TaskStatus::Succeeded.as_str() {
             format!("`{}`", task.test_path.as_deref().unwrap_or(""))
         } else {
             "none delivered".to_owned()
@@ -1132,7 +1127,7 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
     // A Rust test file is a child module of its source, which cargo compiles only when declared.
     for task in tasks
         .iter()
-        .filter(|task| task.language == "rust" && task.status == "succeeded")
+        .filter(|task| task.language == "rust" && task.status == TaskStatus::Succeeded.as_str())
     {
         if let Some(test_path) = &task.test_path {
             let file = test_path.rsplit('/').next().unwrap_or(test_path);
