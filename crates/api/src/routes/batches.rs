@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domain::{
-    CacheKey, Checkout, CheckoutFile, CheckoutLimits, Language, RawSource, RawTaskRequest,
+    CacheKey, Checkout, CheckoutFile, CheckoutLimits, Language, ModelId, RawSource, RawTaskRequest,
     SelectionError, SkippedFile, TaskSpec, TaskStatus, Validation,
 };
 use forge::{
@@ -29,10 +29,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::git::forge_error;
-use super::tasks::check_testable;
+use super::tasks::{available_default_model, check_model, check_testable};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::read_json_body;
-use crate::fleet;
 use crate::git_token::{self, SessionForge};
 use crate::openapi::{InternalError, error_answers};
 use crate::session::Session;
@@ -428,6 +427,15 @@ pub async fn create(
         .map(str::parse::<Language>)
         .transpose()
         .map_err(|error| ApiError::from(domain::RequestError::from(error)))?;
+    // The model is checked before anything is cloned: every file's task uses it.
+    let fleet = state.live_workers().await;
+    let registry = state.models().await.registry();
+    let model = match body.model.as_deref() {
+        Some(model) if !model.trim().is_empty() => ModelId::parse(model)
+            .map_err(|error| ApiError::from(domain::RequestError::from(error)))?,
+        _ => available_default_model(&registry, &fleet)?,
+    };
+    check_model(&registry, &fleet, &model)?;
     let kept = git_token::load(&state, &session.id).await?;
     let repository = repository(&state, &kept, kept.token()?, body.repo.as_deref()).await?;
     let branch_text = match body.branch.as_deref().map(str::trim) {
@@ -466,15 +474,6 @@ pub async fn create(
         },
     })?;
 
-    let fleet = state.live_workers().await;
-    let registry = state.models().await.registry();
-    let default_model =
-        fleet::default_model(&registry, &fleet).ok_or_else(|| ApiError::Unprocessable {
-            code: ErrorCode::ModelUnavailable,
-            message:
-                "model: no model is available now; name one, or start a worker that serves one"
-                    .into(),
-        })?;
     let mut skipped = selection.skipped;
     let mut specs: Vec<TaskSpec> = Vec::new();
     for (source_path, language) in &selection.sources {
@@ -486,16 +485,14 @@ pub async fn create(
             filename: Some(source_path.clone()),
             language: Some(language.id().to_owned()),
             framework: body.framework.clone(),
-            model: body.model.clone(),
+            model: None,
             validate: None,
             keep: None,
         };
-        // A wrong framework or model is the request's fault, whichever file shows it.
-        let spec = match TaskSpec::parse(raw, state.settings.source_limits(), &default_model) {
+        // A wrong framework is the request's fault, whichever file shows it.
+        let spec = match TaskSpec::parse(raw, state.settings.source_limits(), &model) {
             Ok(spec) => spec,
-            Err(error @ (domain::RequestError::Framework(_) | domain::RequestError::Model(_))) => {
-                return Err(error.into());
-            }
+            Err(error @ domain::RequestError::Framework(_)) => return Err(error.into()),
             Err(error) => {
                 skipped.push(SkippedFile {
                     path: source_path.clone(),
@@ -516,9 +513,7 @@ pub async fn create(
         }
         specs.push(spec);
     }
-    if let Some(spec) = specs.first() {
-        super::tasks::check_model(&registry, &fleet, &spec.model)?;
-    } else {
+    if specs.is_empty() {
         return Err(ApiError::Unprocessable {
             code: ErrorCode::NothingToTest,
             message: format!(

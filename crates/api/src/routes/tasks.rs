@@ -505,13 +505,7 @@ pub(crate) async fn submit(
 ) -> ApiResult<Submitted> {
     let fleet = state.live_workers().await;
     let registry = state.models().await.registry();
-    let default_model =
-        fleet::default_model(&registry, &fleet).ok_or_else(|| ApiError::Unprocessable {
-            code: ErrorCode::ModelUnavailable,
-            message:
-                "model: no model is available now; name one, or start a worker that serves one"
-                    .into(),
-        })?;
+    let default_model = available_default_model(&registry, &fleet)?;
     let spec = TaskSpec::parse(raw, state.settings.source_limits(), &default_model)?;
     check_model(&registry, &fleet, &spec.model)?;
     check_testable(&spec).await?;
@@ -605,6 +599,18 @@ pub(crate) async fn submit(
             retry_after_secs: limits.retry_after_secs,
         }),
     }
+}
+
+/// The model a request without one gets: the registry's default among those a live worker serves.
+pub(crate) fn available_default_model(
+    registry: &ModelRegistry,
+    fleet: &Fleet,
+) -> ApiResult<ModelId> {
+    fleet::default_model(registry, fleet).ok_or_else(|| ApiError::Unprocessable {
+        code: ErrorCode::ModelUnavailable,
+        message: "model: no model is available now; name one, or start a worker that serves one"
+            .into(),
+    })
 }
 
 /// Until the daily budgets are renewed.

@@ -364,6 +364,11 @@ async fn bad_batches_are_refused_with_the_reason(
             "nothing_to_test",
         ),
         (
+            json!({"repo": "acme/widgets", "model": "no such model"}),
+            422,
+            "invalid_model",
+        ),
+        (
             json!({"repo": "acme/widgets", "language": "cobol"}),
             422,
             "unknown_language",
