@@ -14,7 +14,7 @@ use domain::Language;
 use domain::observed::{Exploration, ExploreRequest};
 
 use crate::lang::javascript::NODE_TOOLS;
-use crate::lang::{relative_path, write_file};
+use crate::lang::{python, relative_path, write_checkout, write_file};
 use crate::sandbox::{Command, Limits, Sandbox};
 use crate::{Runner, first_line};
 
@@ -123,21 +123,13 @@ async fn explore_in(
     // Python imports the file by its dotted path, so it keeps its folders; node's tests sit
     // beside the file and import it by its base name, except among its repository's files,
     // where it keeps its place.
-    let mut python_path = "/work".to_owned();
-    if let Some(checkout) = job.checkout {
-        for file in &checkout.files {
-            if let Err(error) = write_file(dir, &file.path, &file.contents) {
-                tracing::debug!(path = %file.path, %error, "a checkout file is left out of exploring");
-            }
+    let python_path = match job.checkout {
+        Some(checkout) => {
+            write_checkout(checkout, dir);
+            python::module_path(checkout)
         }
-        if checkout
-            .files
-            .iter()
-            .any(|file| file.path.starts_with("src/") && file.path.ends_with(".py"))
-        {
-            python_path.push_str(":/work/src");
-        }
-    }
+        None => "/work",
+    };
     request.source = match job.language {
         _ if job.checkout.is_some() => relative_path(job.source_file_name)
             .map_err(written)?

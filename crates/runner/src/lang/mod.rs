@@ -12,7 +12,7 @@ mod cpp;
 mod go;
 mod java;
 pub(crate) mod javascript;
-mod python;
+pub(crate) mod python;
 mod rust;
 
 use std::io;
@@ -148,6 +148,15 @@ pub(crate) fn write_file(dir: &Path, name: &str, contents: &str) -> io::Result<(
 /// `..`) is left out, and so is one that clashes with another's directory: nothing is written
 /// outside `dir`, and no link is made. Returns how many files were left out.
 pub(crate) fn lay_out(checkout: &Checkout, job: &Job<'_>, dir: &Path) -> io::Result<usize> {
+    let left_out = write_checkout(checkout, dir);
+    write_file(dir, job.source_file_name, job.source)?;
+    write_file(dir, job.test_file_name, job.test_code)?;
+    Ok(left_out)
+}
+
+/// Writes the checkout's files into `dir` at their paths; a path [`write_file`] refuses is left
+/// out. Returns how many were.
+pub(crate) fn write_checkout(checkout: &Checkout, dir: &Path) -> usize {
     let mut left_out = 0;
     for file in &checkout.files {
         if let Err(error) = write_file(dir, &file.path, &file.contents) {
@@ -155,9 +164,7 @@ pub(crate) fn lay_out(checkout: &Checkout, job: &Job<'_>, dir: &Path) -> io::Res
             left_out += 1;
         }
     }
-    write_file(dir, job.source_file_name, job.source)?;
-    write_file(dir, job.test_file_name, job.test_code)?;
-    Ok(left_out)
+    left_out
 }
 
 /// `job` as a job alone, for a toolchain that does not run among its repository's files: the

@@ -41,11 +41,7 @@ impl Python {
 
     /// The commands of a run from the repository's root, for `source` and `test` (quoted).
     fn in_checkout(checkout: &Checkout, source: &str, test: &str) -> Plan {
-        let path = if has_src_layout(checkout) {
-            "/work:/work/src"
-        } else {
-            "/work"
-        };
+        let path = module_path(checkout);
         let pytest = format!(
             "-m pytest -q -p no:cacheprovider -o console_output_style=classic \
              --rootdir=/work -o addopts= {test}"
@@ -151,6 +147,15 @@ fn has_src_layout(checkout: &Checkout) -> bool {
         .files
         .iter()
         .any(|file| file.path.starts_with("src/") && file.path.ends_with(".py"))
+}
+
+/// `PYTHONPATH` for a run among the checkout's files: its root, and `src/` when that holds Python.
+pub(crate) fn module_path(checkout: &Checkout) -> &'static str {
+    if has_src_layout(checkout) {
+        "/work:/work/src"
+    } else {
+        "/work"
+    }
 }
 
 /// Whether the repository provides the top-level module `module` where the run looks for it: at
