@@ -161,7 +161,14 @@ mod tests {
             .arg("30.25")
             .spawn()
             .expect("sleep starts");
-        let found = children_running(std::process::id(), "30.25");
+        // Between fork and exec the child still shows this test's command line: look until the
+        // exec has happened, within a bound.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut found = children_running(std::process::id(), "30.25");
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            found = children_running(std::process::id(), "30.25");
+        }
         let other = children_running(std::process::id(), "no such command line");
         let _ = child.kill();
         let _ = child.wait();
