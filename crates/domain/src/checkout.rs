@@ -46,6 +46,31 @@ impl Checkout {
         self.files.iter().find(|file| file.path == path)
     }
 
+    /// The file named `name` nearest above `path` (in its directory, else in the closest
+    /// directory above it), with the directory it is in (`""` at the top): the `go.mod` of a Go
+    /// source's module.
+    pub fn nearest<'c>(&'c self, path: &str, name: &str) -> Option<(&'c str, &'c CheckoutFile)> {
+        let mut dir = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        loop {
+            let candidate = if dir.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{dir}/{name}")
+            };
+            if let Some(file) = self.file(&candidate) {
+                let found_in = file
+                    .path
+                    .strip_suffix(name)
+                    .map_or("", |rest| rest.strip_suffix('/').unwrap_or(rest));
+                return Some((found_in, file));
+            }
+            if dir.is_empty() {
+                return None;
+            }
+            dir = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
+        }
+    }
+
     pub fn total_bytes(&self) -> usize {
         self.files.iter().map(|file| file.contents.len()).sum()
     }
@@ -293,6 +318,41 @@ pub fn select_sources(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nearest_file_is_in_the_directory_or_the_closest_above() {
+        let file = |path: &str| CheckoutFile {
+            path: path.to_owned(),
+            contents: String::new(),
+        };
+        let checkout = Checkout {
+            files: vec![
+                file("go.mod"),
+                file("backend/go.mod"),
+                file("backend/cart/cart.go"),
+            ],
+            left_out: 0,
+        };
+        let found = |path| {
+            checkout
+                .nearest(path, "go.mod")
+                .map(|(dir, file)| (dir, file.path.as_str()))
+        };
+        assert_eq!(
+            found("backend/cart/cart.go"),
+            Some(("backend", "backend/go.mod"))
+        );
+        assert_eq!(found("backend/x.go"), Some(("backend", "backend/go.mod")));
+        assert_eq!(found("tools/gen/gen.go"), Some(("", "go.mod")));
+        assert_eq!(found("main.go"), Some(("", "go.mod")));
+        // `xbackend/` is not `backend/`.
+        assert_eq!(found("xbackend/a.go"), Some(("", "go.mod")));
+        let bare = Checkout {
+            files: vec![file("a/b.go")],
+            left_out: 0,
+        };
+        assert!(bare.nearest("a/b.go", "go.mod").is_none());
+    }
 
     #[test]
     fn tests_go_where_each_language_puts_them() {

@@ -485,6 +485,106 @@ async fn a_go_package_imports_its_sibling_by_module_path_in_the_module() {
     assert_in_checkout(&runner, &job, Outcome::Failed).await;
 }
 
+const CART_GO_TESTIFY_TESTS: &str = r#"package cart
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTotalAddsTheTax(t *testing.T) {
+	require.NotPanics(t, func() { Total([]int{100}) })
+	assert.Equal(t, 238, Total([]int{100, 100}))
+}
+"#;
+
+/// A module as Go 1.21 and later write it (a three-part `go` line, a `toolchain` line), which
+/// this machine's Go 1.19 refuses to read as it is.
+const MODERN_GO_MOD: &str = "module example.com/shop
+
+go 1.22.1
+
+toolchain go1.22.3
+";
+
+fn go_module(go_mod: &str, pricing: &str, more: &[(&str, &str)]) -> Checkout {
+    let mut files = vec![
+        ("pricing/pricing.go", pricing),
+        ("cart/cart.go", CART_GO),
+        ("go.mod", go_mod),
+    ];
+    files.extend_from_slice(more);
+    checkout(&files)
+}
+
+fn testify_job<'a>(checkout: &'a Checkout, test_code: &'a str) -> Job<'a> {
+    Job {
+        framework: Framework::Testify,
+        ..go_job(checkout, test_code)
+    }
+}
+
+#[tokio::test]
+async fn testify_tests_run_in_a_modern_module_that_may_or_may_not_require_testify() {
+    let runner = toolchain_runner().await;
+    // Not required by the module: Debian's testify is vendored for the run.
+    let shop = go_module(MODERN_GO_MOD, PRICING_GO, &[]);
+    let job = testify_job(&shop, CART_GO_TESTIFY_TESTS);
+    let (covered, _) = assert_passes_in_checkout(&runner, &job).await;
+    assert!(covered.contains(&11), "{covered:?}");
+
+    // Required at another version, beside a requirement nothing here imports, with its sums.
+    let requiring = format!(
+        "{MODERN_GO_MOD}\nrequire (\n\tgithub.com/stretchr/testify v1.9.0\n\tgolang.org/x/text v0.14.0 // indirect\n)\n"
+    );
+    let shop = go_module(
+        &requiring,
+        PRICING_GO,
+        &[("go.sum", "github.com/stretchr/testify v1.9.0 h1:abc=\n")],
+    );
+    assert_passes_in_checkout(&runner, &testify_job(&shop, CART_GO_TESTIFY_TESTS)).await;
+
+    // A sibling's module that no one vendored is still named as missing, and a failing
+    // assertion still fails.
+    let shop = go_module(
+        &requiring,
+        "package pricing\n\nimport \"golang.org/x/text/language\"\n\nfunc Price(cents int) int {\n\t_ = language.English\n\treturn cents\n}\n",
+        &[],
+    );
+    assert_in_checkout(
+        &runner,
+        &testify_job(&shop, CART_GO_TESTIFY_TESTS),
+        Outcome::MissingModule("golang.org/x/text/language".into()),
+    )
+    .await;
+    let shop = go_module(MODERN_GO_MOD, PRICING_GO, &[]);
+    let failing = CART_GO_TESTIFY_TESTS.replace("238,", "239,");
+    assert_in_checkout(&runner, &testify_job(&shop, &failing), Outcome::Failed).await;
+}
+
+#[tokio::test]
+async fn a_module_that_vendors_its_dependencies_builds_from_its_vendor_directory() {
+    let runner = toolchain_runner().await;
+    let go_mod = "module example.com/shop\n\ngo 1.19\n\nrequire example.com/money v1.0.0\n";
+    let shop = go_module(
+        go_mod,
+        "package pricing\n\nimport \"example.com/money\"\n\nfunc Price(cents int) int {\n\treturn money.Cents(cents)\n}\n",
+        &[
+            (
+                "vendor/modules.txt",
+                "# example.com/money v1.0.0\n## explicit; go 1.19\nexample.com/money\n",
+            ),
+            (
+                "vendor/example.com/money/money.go",
+                "package money\n\n// Cents is an amount as it is.\nfunc Cents(amount int) int {\n\treturn amount\n}\n",
+            ),
+        ],
+    );
+    assert_passes_in_checkout(&runner, &go_job(&shop, CART_GO_TESTS)).await;
+}
+
 #[tokio::test]
 async fn compiled_languages_run_side_by_side_beside_a_checkout_with_a_tests_directory() {
     let runner = toolchain_runner().await;

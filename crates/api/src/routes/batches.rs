@@ -15,8 +15,8 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domain::{
-    CacheKey, Checkout, CheckoutFile, CheckoutLimits, Language, ModelId, RawSource, RawTaskRequest,
-    SelectionError, SkippedFile, TaskSpec, TaskStatus, Validation,
+    CacheKey, Checkout, CheckoutFile, CheckoutLimits, Framework, Language, ModelId, RawSource,
+    RawTaskRequest, SelectionError, SkippedFile, TaskSpec, TaskStatus, Validation,
 };
 use forge::{
     BranchName, BranchPush, ChangeRequest, CommitId, ExistingFiles, ForgeClient, ForgeKind,
@@ -985,9 +985,17 @@ pub async fn pull_request(
                     }
                 )
             });
+        let modules_without_testify = if tasks.iter().any(uses_testify) {
+            let checkout = batches::batch_checkout(&state.pool, id)
+                .await?
+                .unwrap_or_default();
+            modules_without_testify(&checkout, &tasks)
+        } else {
+            Vec::new()
+        };
         let request = ChangeRequest {
             title,
-            body: pull_request_body(&batch, &tasks, &replaced),
+            body: pull_request_body(&batch, &tasks, &replaced, &modules_without_testify),
             head: branch.clone(),
             base,
         };
@@ -1013,7 +1021,34 @@ pub async fn pull_request(
 }
 
 /// The request's description: per file, where its tests are, each test's verdict, coverage.
-fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -> String {
+/// Whether `task` delivered Go tests that import testify.
+fn uses_testify(task: &TaskRow) -> bool {
+    task.language == Language::Go.as_str()
+        && task.framework == Framework::Testify.as_str()
+        && task.status == TaskStatus::Succeeded.as_str()
+}
+
+/// The directories of the Go modules whose delivered tests use testify while their `go.mod` does
+/// not require it (the run vendored it): the request asks for a `go get` there.
+fn modules_without_testify(checkout: &Checkout, tasks: &[TaskRow]) -> Vec<String> {
+    let mut modules: Vec<String> = tasks
+        .iter()
+        .filter(|task| uses_testify(task))
+        .filter_map(|task| checkout.nearest(&task.file_name, "go.mod"))
+        .filter(|(_, go_mod)| !go_mod.contents.contains("github.com/stretchr/testify"))
+        .map(|(dir, _)| dir.to_owned())
+        .collect();
+    modules.sort();
+    modules.dedup();
+    modules
+}
+
+fn pull_request_body(
+    batch: &BatchRow,
+    tasks: &[TaskRow],
+    replaced: &[String],
+    modules_without_testify: &[String],
+) -> String {
     let mut body = format!(
         "Unit tests written by AIunittest for `{}` at {}, each built, run, run again and \
          measured for coverage among the repository's files before delivery.\n\n",
@@ -1133,6 +1168,14 @@ fn pull_request_body(batch: &BatchRow, tasks: &[TaskRow], replaced: &[String]) -
                 task.file_name
             );
         }
+    }
+    for module in modules_without_testify {
+        let _ = writeln!(
+            body,
+            "\nThe Go tests in `{}` use testify, which its `go.mod` does not require yet: run \
+             `go get github.com/stretchr/testify` there.",
+            if module.is_empty() { "." } else { module }
+        );
     }
     if !replaced.is_empty() {
         let _ = writeln!(

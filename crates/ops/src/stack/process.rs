@@ -243,7 +243,12 @@ mod tests {
         };
         let mut child = spawn(&service).expect("spawn");
         let pid = child.id();
-        std::thread::sleep(Duration::from_millis(200));
+        // The shell forks its sleeps when it is scheduled: look until they are there, within a
+        // bound, rather than after a fixed pause a busy machine may outlast.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while group_members(pid).len() < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(group_members(pid).len() >= 2, "the shell and its sleeps");
         signal_group(pid, Signal::TERM).expect("signal");
         let _ = child.wait();

@@ -6,15 +6,15 @@
 //!
 //! In a checkout with a `go.mod` above the source, the package builds in that module, in the
 //! source's directory, so that the module's other packages import by their paths; still offline
-//! (`GOPROXY=off`), so a package from another module is missing unless the module cache has it,
-//! which it never has. Without a `go.mod` the job runs as a job alone.
+//! (`GOPROXY=off`), so a package from another module is missing unless the repository vendors
+//! it, or it is testify (see [`go_mod`]). The build reads an offline copy of the module's
+//! `go.mod`, never the repository's own file. Without a `go.mod` the job runs as a job alone.
 
 use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 
-use domain::Checkout;
-
+use super::go_mod::{self, DEBIAN_GOPATH};
 use super::{Plan, Toolchain, only_the_tests_import, parent_of, plain_name, shell_quote};
 use crate::sandbox::Command;
 use crate::{Job, Measured};
@@ -25,11 +25,12 @@ pub(crate) struct GoTest {
 }
 
 const GO: &str = "/usr/bin/go";
-/// Debian's Go libraries (golang-*-dev), laid out as a GOPATH.
-const DEBIAN_GOPATH: &str = "/usr/share/gocode";
 const TESTIFY: &str = "/usr/share/gocode/src/github.com/stretchr/testify/assert";
 const BINARY: &str = "/work/.bin/package.test";
 const PROFILE: &str = "/work/.cover.out";
+/// The offline copy of the module's `go.mod` (and its `go.sum`), under a hidden name no
+/// repository file is laid out at.
+const MODFILE: &str = "/work/.gomod/go.mod";
 
 /// The module a source file of a checkout belongs to.
 struct Module {
@@ -37,30 +38,19 @@ struct Module {
     root: String,
     /// Its path, from its `module` line.
     path: Option<String>,
+    /// Its `go.mod`.
+    go_mod: String,
 }
 
 impl Module {
     /// The module of `job`'s source: the nearest `go.mod` in the source's directory or above.
     fn of(job: &Job<'_>) -> Option<Module> {
-        let checkout: &Checkout = job.checkout?;
-        let mut dir = parent_of(job.source_file_name);
-        loop {
-            let go_mod = if dir.is_empty() {
-                "go.mod".to_owned()
-            } else {
-                format!("{dir}/go.mod")
-            };
-            if let Some(file) = checkout.file(&go_mod) {
-                return Some(Module {
-                    root: dir.to_owned(),
-                    path: module_path(&file.contents),
-                });
-            }
-            if dir.is_empty() {
-                return None;
-            }
-            dir = parent_of(dir);
-        }
+        let (root, file) = job.checkout?.nearest(job.source_file_name, "go.mod")?;
+        Some(Module {
+            root: root.to_owned(),
+            path: module_path(&file.contents),
+            go_mod: file.contents.clone(),
+        })
     }
 
     /// `path` (in the repository) relative to the module's directory.
@@ -71,6 +61,15 @@ impl Module {
         path.strip_prefix(self.root.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
             .unwrap_or(path)
+    }
+
+    /// `name` in the module's directory, as a path in the repository.
+    fn file(&self, name: &str) -> String {
+        if self.root.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.root)
+        }
     }
 
     /// Whether the import path `package` is one of the module's own packages.
@@ -98,12 +97,13 @@ fn module_path(go_mod: &str) -> Option<String> {
 }
 
 impl GoTest {
-    /// The environment of a build in a module of a checkout: module mode, offline, the module
-    /// cache and the build cache in the work directory under names no repository file has.
-    fn module_env(command: Command) -> Command {
+    /// The environment of a build in a module of a checkout: module mode with `flags`, offline,
+    /// the module cache and the build cache in the work directory under names no repository file
+    /// has.
+    fn module_env(command: Command, flags: &str) -> Command {
         command
             .env("GO111MODULE", "on")
-            .env("GOFLAGS", "-mod=mod")
+            .env("GOFLAGS", flags)
             .env("GOPATH", "/work/.gopath")
             .env("GOCACHE", "/work/.cache/go-build")
             .env("GOPROXY", "off")
@@ -113,9 +113,47 @@ impl GoTest {
             .no_address_space_limit()
     }
 
-    /// The commands of a build in the source's directory, inside its module.
-    fn in_module(job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
+    /// The commands of a build in the source's directory, inside its module, which reads the
+    /// offline copy of the module's `go.mod`: with the repository's vendor directory when it has
+    /// one, else with Debian's testify vendored when the tests import it, else from the (empty)
+    /// module cache.
+    fn in_module(job: &Job<'_>, module: &Module, dir: &Path) -> io::Result<Plan> {
         std::fs::create_dir_all(dir.join(".bin"))?;
+        let modfile_dir = dir.join(".gomod");
+        std::fs::create_dir_all(&modfile_dir)?;
+        let vendored = job
+            .checkout
+            .is_some_and(|checkout| checkout.file(&module.file("vendor/modules.txt")).is_some());
+        let vendor_testify = !vendored
+            && imports_testify(job.test_code)
+            && !go_mod::has_replacements(&module.go_mod);
+        let added = if vendor_testify {
+            go_mod::testify_additions(&module.go_mod)
+        } else {
+            Vec::new()
+        };
+        let copy = go_mod::offline_copy(&module.go_mod, &added);
+        if vendor_testify {
+            let vendor = dir.join(super::relative_path(&module.file("vendor"))?);
+            go_mod::vendor_testify(&vendor)?;
+            std::fs::write(
+                vendor.join("modules.txt"),
+                go_mod::vendor_manifest(&go_mod::requirements(&copy)),
+            )?;
+        }
+        std::fs::write(modfile_dir.join("go.mod"), &copy)?;
+        if let Some(sums) = job
+            .checkout
+            .and_then(|checkout| checkout.file(&module.file("go.sum")))
+        {
+            std::fs::write(modfile_dir.join("go.sum"), &sums.contents)?;
+        }
+        let mode = if vendored || vendor_testify {
+            "vendor"
+        } else {
+            "mod"
+        };
+        let flags = format!("-mod={mode} -modfile={MODFILE}");
         let package = parent_of(job.source_file_name);
         let in_package = if package.is_empty() {
             "cd /work && ".to_owned()
@@ -123,13 +161,17 @@ impl GoTest {
             format!("cd {} && ", shell_quote(&format!("/work/{package}")))
         };
         Ok(Plan {
-            build: Some(GoTest::module_env(Command::shell(format!(
-                "{in_package}{GO} test -c -cover -covermode=set -o {BINARY} ."
-            )))),
-            run_with_coverage: GoTest::module_env(Command::shell(format!(
-                "{in_package}{BINARY} -test.coverprofile={PROFILE}"
-            ))),
-            run: GoTest::module_env(Command::shell(format!("{in_package}{BINARY}"))),
+            build: Some(GoTest::module_env(
+                Command::shell(format!(
+                    "{in_package}{GO} test -c -cover -covermode=set -o {BINARY} ."
+                )),
+                &flags,
+            )),
+            run_with_coverage: GoTest::module_env(
+                Command::shell(format!("{in_package}{BINARY} -test.coverprofile={PROFILE}")),
+                &flags,
+            ),
+            run: GoTest::module_env(Command::shell(format!("{in_package}{BINARY}")), &flags),
         })
     }
 
@@ -178,8 +220,8 @@ impl Toolchain for GoTest {
     }
 
     fn prepare(&self, job: &Job<'_>, dir: &Path) -> io::Result<Plan> {
-        if Module::of(job).is_some() {
-            return GoTest::in_module(job, dir);
+        if let Some(module) = Module::of(job) {
+            return GoTest::in_module(job, &module, dir);
         }
         let source = plain_name(job.source_file_name)?;
         let test = plain_name(job.test_file_name)?;
@@ -233,6 +275,15 @@ impl Toolchain for GoTest {
     }
 }
 
+/// Whether Go code imports one of testify's packages.
+fn imports_testify(code: &str) -> bool {
+    go_imports(code).iter().any(|import| {
+        import
+            .strip_prefix(go_mod::TESTIFY_MODULES[0].0)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// The directory the package is built in, named after its `package` clause (a plain name).
 fn package_dir(source: &str) -> String {
     let name = source
@@ -254,11 +305,18 @@ fn package_dir(source: &str) -> String {
 /// The import paths `go` could not find: `cannot find package "x"` (GOPATH mode),
 /// `no required module provides package x`, `cannot find module providing package x`,
 /// `package x is not in GOROOT`, and the module it could not fetch, `go: downloading x v1.2.3`
-/// (module mode).
+/// (module mode), and the vendor directory it found no package in
+/// (`cannot find package "." in:` then `…/vendor/x` on the next line; vendor mode).
 fn missing_packages(output: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for line in output.lines() {
-        let named = if let Some((_, rest)) = line.split_once("cannot find package \"") {
+    let mut lines = output.lines().peekable();
+    while let Some(line) = lines.next() {
+        let named = if line.contains("cannot find package \".\" in:") {
+            lines
+                .peek()
+                .and_then(|next| next.trim().rsplit_once("/vendor/"))
+                .map(|(_, package)| package)
+        } else if let Some((_, rest)) = line.split_once("cannot find package \"") {
             rest.split('"').next()
         } else if let Some((_, rest)) = line.split_once("no required module provides package ") {
             rest.split([';', ' ']).next()
@@ -387,6 +445,11 @@ mod tests {
             missing_packages(output),
             vec!["gopkg.in/yaml.v2".to_owned()]
         );
+        let vendored = "dep.go:2:8: cannot find package \".\" in:\n\t/work/backend/vendor/github.com/foo/bar\n";
+        assert_eq!(
+            missing_packages(vendored),
+            vec!["github.com/foo/bar".to_owned()]
+        );
         let modules = "x.go:3:8: no required module provides package github.com/a/b; to add it:";
         assert_eq!(missing_packages(modules), vec!["github.com/a/b".to_owned()]);
         assert_eq!(
@@ -398,7 +461,7 @@ mod tests {
 
     #[test]
     fn a_source_in_a_module_is_built_there_and_measured_by_its_place_in_it() {
-        use domain::{CheckoutFile, Framework, Language};
+        use domain::{Checkout, CheckoutFile, Framework, Language};
         let file = |path: &str, contents: &str| CheckoutFile {
             path: path.to_owned(),
             contents: contents.to_owned(),

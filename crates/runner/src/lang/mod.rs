@@ -10,6 +10,7 @@
 
 mod cpp;
 mod go;
+mod go_mod;
 mod java;
 pub(crate) mod javascript;
 pub(crate) mod python;
