@@ -62,8 +62,8 @@ fn publisher(server: &PrivateRedis) -> Redis {
     Redis::new(&RedisSettings {
         url: server.url(),
         key_prefix: "test:".into(),
-        connect_timeout_ms: 1_000,
-        response_timeout_ms: 1_000,
+        connect_timeout_ms: 5_000,
+        response_timeout_ms: 5_000,
     })
     .expect("a Redis handle")
 }

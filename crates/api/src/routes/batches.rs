@@ -1023,8 +1023,8 @@ pub async fn pull_request(
 /// The request's description: per file, where its tests are, each test's verdict, coverage.
 /// Whether `task` delivered Go tests that import testify.
 fn uses_testify(task: &TaskRow) -> bool {
-    task.language == Language::Go.as_str()
-        && task.framework == Framework::Testify.as_str()
+    task.language == Language::Go.id()
+        && task.framework == Framework::Testify.id()
         && task.status == TaskStatus::Succeeded.as_str()
 }
 
@@ -1155,10 +1155,9 @@ fn pull_request_body(
         body.push_str("\n</details>\n");
     }
     // A Rust test file is a child module of its source, which cargo compiles only when declared.
-    for task in tasks
-        .iter()
-        .filter(|task| task.language == "rust" && task.status == TaskStatus::Succeeded.as_str())
-    {
+    for task in tasks.iter().filter(|task| {
+        task.language == Language::Rust.id() && task.status == TaskStatus::Succeeded.as_str()
+    }) {
         if let Some(test_path) = &task.test_path {
             let file = test_path.rsplit('/').next().unwrap_or(test_path);
             let _ = writeln!(

@@ -371,7 +371,9 @@ pub async fn an_event_stream_passes_unbuffered_and_survives_a_quiet_gap(
     const EVENTS: u32 = 10;
     const EVERY: Duration = Duration::from_millis(300);
     const QUIET: Duration = Duration::from_secs(20);
-    const MAX_DELAY: Duration = Duration::from_millis(200);
+    // Far under the 5 s a buffering front door would hold an event for, and wide enough for a
+    // loaded 2-core machine's scheduling.
+    const MAX_DELAY: Duration = Duration::from_secs(1);
     let mut settings = replica_settings();
     // No heartbeat during the quiet gap: the stream carries nothing at all.
     settings.stream.heartbeat_secs = 60;
@@ -610,6 +612,7 @@ pub async fn limits_and_outages_answer_json_with_retry_after(
 
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let mut limited = None;
+    let burst_started = std::time::Instant::now();
     for _ in 0..BURST {
         let response = client
             .get(front_door.url("/api/languages"))
@@ -628,8 +631,10 @@ pub async fn limits_and_outages_answer_json_with_retry_after(
     let body = json_error(kind, limited, 429).await;
     eprintln!("[{kind}] limits: 429 with Retry-After {wait} s: {body}");
     let passed = statuses.get(&200).copied().unwrap_or(0);
+    // The bucket refills at 10 r/s while the burst is sent: a slow machine lets more through.
+    let refilled = (burst_started.elapsed().as_secs_f64() * 10.0).floor() as usize;
     assert!(
-        (15..=30).contains(&passed),
+        (15..=30 + refilled).contains(&passed),
         "through {kind}, {passed} of {BURST} quick requests passed; the burst is 20: {statuses:?}"
     );
     assert_eq!(
