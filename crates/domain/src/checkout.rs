@@ -106,35 +106,65 @@ pub fn conventional_test_path(language: Language, source_path: &str) -> String {
     }
 }
 
-/// The test paths of a batch's source files, one per source, none shared: where two sources
-/// would get one conventional path (`a/util.py` and `b/util.py` → `tests/test_util.py`), the
-/// later ones take their directories into the name (`tests/test_b_util.py`).
-pub fn batch_test_paths(sources: &[(Language, &str)]) -> Vec<String> {
+/// The test paths of a batch's source files, one per source, none shared, and none that is a
+/// file of the repository already (`exists`), so that a repository's own tests stay as they are
+/// beside the new ones, in the run and in the pull request.
+/// - Where two sources would get one conventional path (`a/util.py` and `b/util.py` →
+///   `tests/test_util.py`), the later ones take their directories into the name
+///   (`tests/test_b_util.py`).
+/// - Where the path is the repository's, `generated` goes into the name where the language's
+///   test discovery still finds it (`cart_test.go` → `cart_generated_test.go`,
+///   `tests/test_cart.py` → `tests/test_cart_generated.py`), then a number.
+/// - Java's file is named after its class, which the tests declare: its tests keep their
+///   conventional name over a repository's file, and the pull request asks before replacing it.
+pub fn batch_test_paths(
+    sources: &[(Language, &str)],
+    exists: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     sources
         .iter()
         .map(|&(language, source_path)| {
-            let conventional = conventional_test_path(language, source_path);
-            let path = if taken.contains(&conventional) {
-                let flattened = source_path.replace('/', "_");
-                let renamed = conventional_test_path(language, &flattened);
-                let mut candidate = renamed.clone();
-                let mut number = 2;
-                while taken.contains(&candidate) {
-                    candidate = match renamed.rsplit_once('.') {
-                        Some((stem, extension)) => format!("{stem}_{number}.{extension}"),
-                        None => format!("{renamed}_{number}"),
-                    };
-                    number += 1;
-                }
-                candidate
-            } else {
-                conventional
+            let free = |path: &str, taken: &std::collections::BTreeSet<String>| {
+                !taken.contains(path) && (language == Language::Java || !exists(path))
             };
+            let conventional = conventional_test_path(language, source_path);
+            let base = if taken.contains(&conventional) {
+                source_path.replace('/', "_")
+            } else {
+                source_path.to_owned()
+            };
+            let path = std::iter::once(conventional_test_path(language, &base))
+                .chain((1u32..).map(|number| {
+                    conventional_test_path(language, &with_stem_suffix(&base, number))
+                }))
+                .find(|candidate| free(candidate, &taken))
+                .unwrap_or(conventional);
             taken.insert(path.clone());
             path
         })
         .collect()
+}
+
+/// `dir/cart.go` → `dir/cart_generated.go` (1), `dir/cart_generated_2.go` (2), …
+fn with_stem_suffix(path: &str, number: u32) -> String {
+    let suffix = if number == 1 {
+        "_generated".to_owned()
+    } else {
+        format!("_generated_{number}")
+    };
+    let (directory, name) = match path.rsplit_once('/') {
+        Some((directory, name)) => (Some(directory), name),
+        None => (None, path),
+    };
+    let name = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => format!("{stem}{suffix}.{extension}"),
+        _ => format!("{name}{suffix}"),
+    };
+    match directory {
+        Some(directory) => format!("{directory}/{name}"),
+        None => name,
+    }
 }
 
 /// A file the batch leaves out, and why (shown in the batch view).
@@ -390,19 +420,59 @@ mod tests {
 
     #[test]
     fn a_batch_never_gives_two_sources_one_test_path() {
-        let paths = batch_test_paths(&[
-            (Language::Python, "a/util.py"),
-            (Language::Python, "b/util.py"),
-            (Language::Python, "b_util.py"),
-            (Language::Go, "a/util.go"),
-        ]);
+        let paths = batch_test_paths(
+            &[
+                (Language::Python, "a/util.py"),
+                (Language::Python, "b/util.py"),
+                (Language::Python, "b_util.py"),
+                (Language::Go, "a/util.go"),
+            ],
+            |_| false,
+        );
         assert_eq!(
             paths,
             [
                 "tests/test_util.py",
                 "tests/test_b_util.py",
-                "tests/test_b_util_2.py",
+                "tests/test_b_util_generated.py",
                 "a/util_test.go"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_repositorys_own_test_files_are_never_taken() {
+        let existing = [
+            "pkg/cart_test.go",
+            "pkg/cart_generated_test.go",
+            "tests/test_shop.py",
+            "src/cart.test.ts",
+            "src/test/java/shop/CartTest.java",
+            "lib/money_test.rs",
+        ];
+        let paths = batch_test_paths(
+            &[
+                (Language::Go, "pkg/cart.go"),
+                (Language::Python, "shop.py"),
+                (Language::Python, "other/shop.py"),
+                (Language::Typescript, "src/cart.ts"),
+                (Language::Java, "src/main/java/shop/Cart.java"),
+                (Language::Rust, "lib/money.rs"),
+                (Language::Go, "pkg/price.go"),
+            ],
+            |path| existing.contains(&path),
+        );
+        assert_eq!(
+            paths,
+            [
+                "pkg/cart_generated_2_test.go",
+                "tests/test_shop_generated.py",
+                "tests/test_shop_generated_2.py",
+                "src/cart_generated.test.ts",
+                // Named after its class: replacing it is the pull request's question.
+                "src/test/java/shop/CartTest.java",
+                "lib/money_generated_test.rs",
+                "pkg/price_test.go",
             ]
         );
     }

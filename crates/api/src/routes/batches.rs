@@ -532,6 +532,7 @@ pub async fn create(
             .iter()
             .map(|spec| (spec.language, spec.file_name.as_str()))
             .collect::<Vec<_>>(),
+        |path| checkout.file(path).is_some(),
     );
     let files: Vec<BatchFile> = specs
         .into_iter()

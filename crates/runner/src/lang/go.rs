@@ -128,14 +128,14 @@ impl GoTest {
             && imports_testify(job.test_code)
             && !go_mod::has_replacements(&module.go_mod);
         let added = if vendor_testify {
-            go_mod::testify_additions(&module.go_mod)
+            go_mod::testify_additions(&module.go_mod, module.path.as_deref())
         } else {
             Vec::new()
         };
         let copy = go_mod::offline_copy(&module.go_mod, &added);
         if vendor_testify {
             let vendor = dir.join(super::relative_path(&module.file("vendor"))?);
-            go_mod::vendor_testify(&vendor)?;
+            go_mod::vendor_testify(&vendor, module.path.as_deref())?;
             std::fs::write(
                 vendor.join("modules.txt"),
                 go_mod::vendor_manifest(&go_mod::requirements(&copy)),

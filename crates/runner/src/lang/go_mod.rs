@@ -145,11 +145,21 @@ fn major_minor(version: &str) -> String {
     }
 }
 
-/// The testify modules `go_mod` does not require yet, at Debian's versions.
-pub(crate) fn testify_additions(go_mod: &str) -> Vec<Requirement> {
-    let required = requirements(go_mod);
+/// The testify modules a module needs vendored: all but the module itself (objx is one of them,
+/// and its own tests use testify).
+fn testify_modules(
+    own_path: Option<&str>,
+) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
     TESTIFY_MODULES
         .iter()
+        .filter(move |(path, _)| Some(*path) != own_path)
+}
+
+/// The testify modules `go_mod` (of the module `own_path`) does not require yet, at Debian's
+/// versions.
+pub(crate) fn testify_additions(go_mod: &str, own_path: Option<&str>) -> Vec<Requirement> {
+    let required = requirements(go_mod);
+    testify_modules(own_path)
         .filter(|(path, _)| !required.iter().any(|known| known.path == *path))
         .map(|(path, version)| Requirement {
             path: (*path).to_owned(),
@@ -176,10 +186,10 @@ pub(crate) fn vendor_manifest(requirements: &[Requirement]) -> String {
     manifest
 }
 
-/// Copies Debian's testify modules into `vendor` (the module's vendor directory). Only regular
-/// files and directories are copied; a link is not followed.
-pub(crate) fn vendor_testify(vendor: &Path) -> io::Result<()> {
-    for (path, _) in TESTIFY_MODULES {
+/// Copies Debian's testify modules into `vendor` (the vendor directory of the module
+/// `own_path`). Only regular files and directories are copied; a link is not followed.
+pub(crate) fn vendor_testify(vendor: &Path, own_path: Option<&str>) -> io::Result<()> {
+    for (path, _) in testify_modules(own_path) {
         copy_tree(
             &Path::new(DEBIAN_GOPATH).join("src").join(path),
             &vendor.join(path),
@@ -255,7 +265,7 @@ mod tests {
 
     #[test]
     fn testify_and_its_imports_are_added_where_missing_and_vendored_as_required() {
-        let added = testify_additions(MODERN);
+        let added = testify_additions(MODERN, Some("example.com/shop"));
         let paths: Vec<&str> = added.iter().map(|added| added.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -273,8 +283,18 @@ mod tests {
         assert!(manifest.contains("# golang.org/x/text v0.14.0\n## explicit\n"));
         assert_eq!(manifest.matches("## explicit").count(), 6);
 
-        let bare = testify_additions("module a\n\ngo 1.19\n");
+        let bare = testify_additions("module a\n\ngo 1.19\n", Some("a"));
         assert_eq!(bare.len(), TESTIFY_MODULES.len());
+        // objx's own tests use testify, which imports objx: the module is not vendored into
+        // itself.
+        let objx = "module github.com/stretchr/objx\n\ngo 1.12\n\nrequire github.com/stretchr/testify v1.8.0\n";
+        let added = testify_additions(objx, Some("github.com/stretchr/objx"));
+        assert!(
+            added
+                .iter()
+                .all(|added| added.path != "github.com/stretchr/objx")
+        );
+        assert_eq!(added.len(), 3);
         assert!(
             offline_copy("module a\n", &bare).contains("\tgithub.com/stretchr/testify v1.8.1\n")
         );

@@ -66,7 +66,9 @@ def area(width, height):
 ";
 
 /// [`REPOSITORY`]'s files: two sources under `src/`, an empty `__init__.py` the batch skips, and
-/// an older test at the path a new one would take, so a pull request has a file to replace.
+/// an older test at the path a new one would take. A test file the checkout holds is never taken
+/// (the new one goes beside it); this one holds a NUL byte, so the checkout leaves it out as
+/// binary, the batch takes its path, and the pull request finds a real file to replace.
 const REPOSITORY_FILES: &[(&str, &str)] = &[
     ("README.md", "# widgets\n"),
     ("src/__init__.py", ""),
@@ -74,7 +76,7 @@ const REPOSITORY_FILES: &[(&str, &str)] = &[
     ("src/shapes.py", SHAPES_PY),
     (
         "tests/test_calc.py",
-        "def test_nothing_yet():\n    assert True\n",
+        "# an older test, saved with a stray NUL byte: \0\ndef test_nothing_yet():\n    assert True\n",
     ),
 ];
 

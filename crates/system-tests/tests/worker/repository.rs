@@ -339,7 +339,8 @@ async fn the_offline_generator_explores_a_repository_file_among_its_siblings(
 
 /// A batch over any repository on this machine, for a look at what a real project gets:
 /// `AIUT_DEMO_REPOSITORY=<folder> AIUT_DEMO_PATH=<folder or file in it> cargo test -p
-/// aiut-system-tests --test worker repository::a_real_project -- --ignored --nocapture`.
+/// aiut-system-tests --test worker repository::a_real_project -- --ignored --nocapture`, with
+/// `AIUT_DEMO_LANGUAGE` and `AIUT_DEMO_FRAMEWORK` to choose them (else they are detected).
 /// The folder's text files are committed to a git server of the test's own and served through
 /// the stand-in GitHub; the table of files, verdicts and coverage, the pull request's branch and
 /// description, and the delivered tests run by hand in a clone are printed.
@@ -395,11 +396,16 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
         commits,
     } = serve(&stack, "demo/project", &borrowed).await;
     let started = Instant::now();
-    let created = create_batch(
-        &stack,
-        &json!({"repo": "demo/project", "path": path, "model": "simulator"}),
-    )
-    .await;
+    let mut request = json!({"repo": "demo/project", "path": path, "model": "simulator"});
+    for (variable, field) in [
+        ("AIUT_DEMO_LANGUAGE", "language"),
+        ("AIUT_DEMO_FRAMEWORK", "framework"),
+    ] {
+        if let Ok(value) = std::env::var(variable) {
+            request[field] = json!(value);
+        }
+    }
+    let created = create_batch(&stack, &request).await;
     let id = created["id"].as_str().expect("an id").to_owned();
     println!(
         "batch {id}: {} files from {} text files of {folder} at {}",
@@ -443,6 +449,22 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
             coverage["branches_covered"],
             coverage["branches_total"],
         );
+    }
+    // Why the first file that delivered nothing failed, in the tool's own words.
+    if let Some(failed) = view["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|file| file["status"] != "succeeded")
+    {
+        let reason = failed["validation"]["tests"][0]["reason"]
+            .as_str()
+            .or(failed["error"].as_str())
+            .unwrap_or("");
+        println!("why `{}` failed:", failed["path"].as_str().unwrap_or(""));
+        for line in reason.lines().take(20) {
+            println!("    {line}");
+        }
     }
     let archive = stack
         .client
