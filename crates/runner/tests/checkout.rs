@@ -559,6 +559,20 @@ async fn testify_tests_run_in_a_modern_module_that_may_or_may_not_require_testif
         Outcome::MissingModule("golang.org/x/text/language".into()),
     )
     .await;
+    // Plain `testing` tests in a package whose own tests use testify: the package builds with
+    // them, so testify is there too. The repository's test is built but not run: its failure is
+    // not the new tests', and the empty cart it reaches stays uncovered by them.
+    let shop = go_module(
+        MODERN_GO_MOD,
+        PRICING_GO,
+        &[(
+            "cart/existing_test.go",
+            "package cart\n\nimport (\n\t\"testing\"\n\n\t\"github.com/stretchr/testify/assert\"\n)\n\nfunc TestEmpty(t *testing.T) {\n\tassert.Equal(t, 1, Total(nil), \"a stale expectation\")\n}\n",
+        )],
+    );
+    let (_, uncovered) = assert_passes_in_checkout(&runner, &go_job(&shop, CART_GO_TESTS)).await;
+    assert_eq!(uncovered, [12, 13]);
+
     let shop = go_module(MODERN_GO_MOD, PRICING_GO, &[]);
     let failing = CART_GO_TESTIFY_TESTS.replace("238,", "239,");
     assert_in_checkout(&runner, &testify_job(&shop, &failing), Outcome::Failed).await;

@@ -63,6 +63,14 @@ impl Module {
             .unwrap_or(path)
     }
 
+    /// Whether the repository's file at `path` is under the module's directory.
+    fn contains(&self, path: &str) -> bool {
+        self.root.is_empty()
+            || path
+                .strip_prefix(self.root.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+
     /// `name` in the module's directory, as a path in the repository.
     fn file(&self, name: &str) -> String {
         if self.root.is_empty() {
@@ -124,9 +132,21 @@ impl GoTest {
         let vendored = job
             .checkout
             .is_some_and(|checkout| checkout.file(&module.file("vendor/modules.txt")).is_some());
-        let vendor_testify = !vendored
-            && imports_testify(job.test_code)
-            && !go_mod::has_replacements(&module.go_mod);
+        // The package builds with the module's other test files too, which may use testify
+        // where the new tests do not.
+        let wants_testify = imports_testify(job.test_code)
+            || go_mod::requirements(&module.go_mod)
+                .iter()
+                .any(|requirement| requirement.path == go_mod::TESTIFY_MODULES[0].0)
+            || job.checkout.is_some_and(|checkout| {
+                checkout.files.iter().any(|file| {
+                    file.path.ends_with(".go")
+                        && module.contains(&file.path)
+                        && imports_testify(&file.contents)
+                })
+            });
+        let vendor_testify =
+            !vendored && wants_testify && !go_mod::has_replacements(&module.go_mod);
         let added = if vendor_testify {
             go_mod::testify_additions(&module.go_mod, module.path.as_deref())
         } else {
@@ -154,6 +174,17 @@ impl GoTest {
             "mod"
         };
         let flags = format!("-mod={mode} -modfile={MODFILE}");
+        // The package's own tests are built with the new ones but not run: the verdicts and the
+        // coverage are the new tests' alone, and a failing test of the repository's is not theirs.
+        let ours = test_functions(job.test_code);
+        let only_ours = if ours.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " -test.run {}",
+                shell_quote(&format!("^({})$", ours.join("|")))
+            )
+        };
         let package = parent_of(job.source_file_name);
         let in_package = if package.is_empty() {
             "cd /work && ".to_owned()
@@ -168,10 +199,15 @@ impl GoTest {
                 &flags,
             )),
             run_with_coverage: GoTest::module_env(
-                Command::shell(format!("{in_package}{BINARY} -test.coverprofile={PROFILE}")),
+                Command::shell(format!(
+                    "{in_package}{BINARY}{only_ours} -test.coverprofile={PROFILE}"
+                )),
                 &flags,
             ),
-            run: GoTest::module_env(Command::shell(format!("{in_package}{BINARY}")), &flags),
+            run: GoTest::module_env(
+                Command::shell(format!("{in_package}{BINARY}{only_ours}")),
+                &flags,
+            ),
         })
     }
 
@@ -273,6 +309,23 @@ impl Toolchain for GoTest {
             .into_iter()
             .find(|package| wanted.contains(package))
     }
+}
+
+/// The test, example and fuzz functions Go test code declares (`func TestX(t *testing.T)`).
+fn test_functions(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|line| line.strip_prefix("func "))
+        .filter_map(|rest| {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let runnable = ["Test", "Example", "Fuzz"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            (runnable && rest[name.len()..].starts_with('(')).then_some(name)
+        })
+        .collect()
 }
 
 /// Whether Go code imports one of testify's packages.
@@ -444,6 +497,12 @@ mod tests {
         assert_eq!(
             missing_packages(output),
             vec!["gopkg.in/yaml.v2".to_owned()]
+        );
+        assert_eq!(
+            test_functions(
+                "package x\n\nfunc TestA(t *testing.T) {}\nfunc helper() {}\nfunc ExampleB() {}\nfunc (s *S) TestC() {}\nfunc Testing2_x(t *testing.T) {}\n"
+            ),
+            ["TestA", "ExampleB", "Testing2_x"]
         );
         let vendored = "dep.go:2:8: cannot find package \".\" in:\n\t/work/backend/vendor/github.com/foo/bar\n";
         assert_eq!(

@@ -466,6 +466,32 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
             println!("    {line}");
         }
     }
+    // And one reason of each other verdict a test was left out for.
+    let mut told: Vec<String> = Vec::new();
+    for test in view["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|file| {
+            file["validation"]["tests"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+    {
+        let verdict = test["verdict"].as_str().unwrap_or("").to_owned();
+        if ["passed", "no_new_coverage"].contains(&verdict.as_str()) || told.contains(&verdict) {
+            continue;
+        }
+        println!(
+            "a test left out as {verdict}, `{}`:",
+            test["unit"].as_str().unwrap_or("")
+        );
+        for line in test["reason"].as_str().unwrap_or("").lines().take(8) {
+            println!("    {line}");
+        }
+        told.push(verdict);
+    }
     let archive = stack
         .client
         .get(stack.url(&format!("/api/batches/{id}/archive")))
@@ -474,7 +500,22 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
         .expect("the api answers");
     if archive.status() == 200 {
         let bytes = archive.bytes().await.expect("the archive");
-        let clone = scratch("demo");
+        let scratch_dir = scratch("demo");
+        // A Go module is run by hand as Debian builds one offline: in GOPATH mode, at its module
+        // path, with Debian's Go packages (testify among them) beside it.
+        let go_module = files
+            .iter()
+            .find(|(path, _)| path == "go.mod")
+            .and_then(|(_, text)| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("module "))
+                    .map(|module| module.trim().trim_matches('"').to_owned())
+            });
+        let clone = match &go_module {
+            Some(module) => scratch_dir.join("src").join(module),
+            None => scratch_dir.clone(),
+        };
+        std::fs::create_dir_all(&clone).expect("the clone's folder");
         by_hand(
             &clone,
             "git",
@@ -487,16 +528,36 @@ async fn a_real_project(pool_options: PgPoolOptions, connect: PgConnectOptions) 
         );
         let mut tarball = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_ref()));
         tarball.unpack(&clone).expect("unpacked");
-        let output = by_hand(
-            &clone,
-            "/usr/bin/python3",
-            &["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        );
+        let output = if go_module.is_some() {
+            let gopath = format!("GOPATH={}:/usr/share/gocode", scratch_dir.display());
+            let cache = format!("GOCACHE={}", scratch_dir.join(".cache").display());
+            by_hand(
+                &clone,
+                "/usr/bin/env",
+                &[
+                    "GO111MODULE=off",
+                    "GOFLAGS=",
+                    &gopath,
+                    &cache,
+                    "/usr/bin/go",
+                    "test",
+                    "-count=1",
+                    "-cover",
+                    "./...",
+                ],
+            )
+        } else {
+            by_hand(
+                &clone,
+                "/usr/bin/python3",
+                &["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+            )
+        };
         println!(
-            "pytest in a clone with the archive unpacked: {}",
+            "the tests run by hand in a clone with the archive unpacked: {}",
             output.lines().last().unwrap_or("")
         );
-        let _ = std::fs::remove_dir_all(&clone);
+        let _ = std::fs::remove_dir_all(&scratch_dir);
     }
     let opened = stack
         .client
