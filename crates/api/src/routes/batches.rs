@@ -990,7 +990,13 @@ pub async fn pull_request(
             let checkout = batches::batch_checkout(&state.pool, id)
                 .await?
                 .unwrap_or_default();
-            modules_without_testify(&checkout, &tasks)
+            modules_without_testify(
+                &checkout,
+                tasks
+                    .iter()
+                    .filter(|task| uses_testify(task))
+                    .map(|task| task.file_name.as_str()),
+            )
         } else {
             Vec::new()
         };
@@ -1021,21 +1027,21 @@ pub async fn pull_request(
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
-/// The request's description: per file, where its tests are, each test's verdict, coverage.
-/// Whether `task` delivered Go tests that import testify.
+/// Whether `task` delivered Go tests written for testify.
 fn uses_testify(task: &TaskRow) -> bool {
     task.language == Language::Go.id()
         && task.framework == Framework::Testify.id()
         && task.status == TaskStatus::Succeeded.as_str()
 }
 
-/// The directories of the Go modules whose delivered tests use testify while their `go.mod` does
-/// not require it (the run vendored it): the request asks for a `go get` there.
-fn modules_without_testify(checkout: &Checkout, tasks: &[TaskRow]) -> Vec<String> {
-    let mut modules: Vec<String> = tasks
-        .iter()
-        .filter(|task| uses_testify(task))
-        .filter_map(|task| checkout.nearest(&task.file_name, "go.mod"))
+/// The directories of the Go modules of `sources` (whose delivered tests use testify) whose
+/// `go.mod` does not require testify (the run vendored it): the request asks for a `go get` there.
+fn modules_without_testify<'s>(
+    checkout: &Checkout,
+    sources: impl Iterator<Item = &'s str>,
+) -> Vec<String> {
+    let mut modules: Vec<String> = sources
+        .filter_map(|source| checkout.nearest(source, "go.mod"))
         .filter(|(_, go_mod)| !go_mod.contents.contains("github.com/stretchr/testify"))
         .map(|(dir, _)| dir.to_owned())
         .collect();
@@ -1044,6 +1050,8 @@ fn modules_without_testify(checkout: &Checkout, tasks: &[TaskRow]) -> Vec<String
     modules
 }
 
+/// The request's description: per file, where its tests are, each test's verdict, coverage; then
+/// what the repository needs to run them (a Rust module's declaration, testify for Go).
 fn pull_request_body(
     batch: &BatchRow,
     tasks: &[TaskRow],
@@ -1209,6 +1217,32 @@ fn telling_line(output: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_modules_that_do_not_require_testify_are_named_once() {
+        let file = |path: &str, contents: &str| CheckoutFile {
+            path: path.to_owned(),
+            contents: contents.to_owned(),
+        };
+        let checkout = Checkout {
+            files: vec![
+                file("go.mod", "module example.com/top\n\ngo 1.22\n"),
+                file(
+                    "api/go.mod",
+                    "module example.com/api\n\nrequire github.com/stretchr/testify v1.9.0\n",
+                ),
+            ],
+            left_out: 0,
+        };
+        assert_eq!(
+            modules_without_testify(
+                &checkout,
+                ["cart/cart.go", "cart/tax.go", "api/server.go", "main.go"].into_iter()
+            ),
+            [""]
+        );
+        assert!(modules_without_testify(&checkout, ["api/x.go"].into_iter()).is_empty());
+    }
 
     #[test]
     fn a_failures_telling_line_is_not_a_banner() {

@@ -123,8 +123,8 @@ impl GoTest {
 
     /// The commands of a build in the source's directory, inside its module, which reads the
     /// offline copy of the module's `go.mod`: with the repository's vendor directory when it has
-    /// one, else with Debian's testify vendored when the tests import it, else from the (empty)
-    /// module cache.
+    /// one, else with Debian's testify vendored when the new tests, the module's files or its
+    /// `go.mod` use it, else from the (empty) module cache. Only the new tests run.
     fn in_module(job: &Job<'_>, module: &Module, dir: &Path) -> io::Result<Plan> {
         std::fs::create_dir_all(dir.join(".bin"))?;
         let modfile_dir = dir.join(".gomod");

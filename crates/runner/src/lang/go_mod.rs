@@ -4,8 +4,8 @@
 //! - The copy's `go` line keeps major and minor only (`1.22.1` → `1.22`), and `toolchain` and
 //!   `godebug` lines are dropped: Go 1.19 refuses a file with either, while a newer language
 //!   version alone only matters if the code uses it (then the build says which version it needs).
-//! - A test that imports testify gets Debian's testify (and what it imports) as a vendor directory
-//!   of the module, listed in a `vendor/modules.txt` written to agree with the copy's requirements.
+//! - A module whose tests use testify gets Debian's testify (and what it imports) as a vendor
+//!   directory, listed in a `vendor/modules.txt` written to agree with the copy's requirements.
 //!   Vendoring needs no module cache and no network; the module proxy is out of reach.
 //!
 //! The grammar read here is the part of `go.mod` these need (directives, blocks, comments); a
