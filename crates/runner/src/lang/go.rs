@@ -32,24 +32,31 @@ const PROFILE: &str = "/work/.cover.out";
 /// repository file is laid out at.
 const MODFILE: &str = "/work/.gomod/go.mod";
 
-/// The module a source file of a checkout belongs to.
-struct Module {
+/// The module a source file of a checkout belongs to, borrowed from the checkout.
+struct Module<'c> {
     /// Its directory in the repository (`""` at the top).
-    root: String,
+    root: &'c str,
     /// Its path, from its `module` line.
     path: Option<String>,
     /// Its `go.mod`.
-    go_mod: String,
+    go_mod: &'c str,
 }
 
-impl Module {
+/// Whether the slash-separated `path` is `parent` or lies under it (`a/b` is under `a`, `ab` is
+/// not): an import path in a module, a file in a directory.
+fn is_within(path: &str, parent: &str) -> bool {
+    path.strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl<'c> Module<'c> {
     /// The module of `job`'s source: the nearest `go.mod` in the source's directory or above.
-    fn of(job: &Job<'_>) -> Option<Module> {
+    fn of(job: &Job<'c>) -> Option<Module<'c>> {
         let (root, file) = job.checkout?.nearest(job.source_file_name, "go.mod")?;
         Some(Module {
-            root: root.to_owned(),
+            root,
             path: module_path(&file.contents),
-            go_mod: file.contents.clone(),
+            go_mod: &file.contents,
         })
     }
 
@@ -58,17 +65,14 @@ impl Module {
         if self.root.is_empty() {
             return path;
         }
-        path.strip_prefix(self.root.as_str())
+        path.strip_prefix(self.root)
             .and_then(|rest| rest.strip_prefix('/'))
             .unwrap_or(path)
     }
 
     /// Whether the repository's file at `path` is under the module's directory.
     fn contains(&self, path: &str) -> bool {
-        self.root.is_empty()
-            || path
-                .strip_prefix(self.root.as_str())
-                .is_some_and(|rest| rest.starts_with('/'))
+        self.root.is_empty() || is_within(path, self.root)
     }
 
     /// `name` in the module's directory, as a path in the repository.
@@ -82,12 +86,9 @@ impl Module {
 
     /// Whether the import path `package` is one of the module's own packages.
     fn owns(&self, package: &str) -> bool {
-        self.path.as_deref().is_some_and(|module| {
-            package == module
-                || package
-                    .strip_prefix(module)
-                    .is_some_and(|rest| rest.starts_with('/'))
-        })
+        self.path
+            .as_deref()
+            .is_some_and(|module| is_within(package, module))
     }
 }
 
@@ -125,7 +126,7 @@ impl GoTest {
     /// offline copy of the module's `go.mod`: with the repository's vendor directory when it has
     /// one, else with Debian's testify vendored when the new tests, the module's files or its
     /// `go.mod` use it, else from the (empty) module cache. Only the new tests run.
-    fn in_module(job: &Job<'_>, module: &Module, dir: &Path) -> io::Result<Plan> {
+    fn in_module(job: &Job<'_>, module: &Module<'_>, dir: &Path) -> io::Result<Plan> {
         std::fs::create_dir_all(dir.join(".bin"))?;
         let modfile_dir = dir.join(".gomod");
         std::fs::create_dir_all(&modfile_dir)?;
@@ -135,7 +136,7 @@ impl GoTest {
         // The package builds with the module's other test files too, which may use testify
         // where the new tests do not.
         let wants_testify = imports_testify(job.test_code)
-            || go_mod::requirements(&module.go_mod)
+            || go_mod::requirements(module.go_mod)
                 .iter()
                 .any(|requirement| requirement.path == go_mod::TESTIFY_MODULES[0].0)
             || job.checkout.is_some_and(|checkout| {
@@ -145,14 +146,13 @@ impl GoTest {
                         && imports_testify(&file.contents)
                 })
             });
-        let vendor_testify =
-            !vendored && wants_testify && !go_mod::has_replacements(&module.go_mod);
+        let vendor_testify = !vendored && wants_testify && !go_mod::has_replacements(module.go_mod);
         let added = if vendor_testify {
-            go_mod::testify_additions(&module.go_mod, module.path.as_deref())
+            go_mod::testify_additions(module.go_mod, module.path.as_deref())
         } else {
             Vec::new()
         };
-        let copy = go_mod::offline_copy(&module.go_mod, &added);
+        let copy = go_mod::offline_copy(module.go_mod, &added);
         if vendor_testify {
             let vendor = dir.join(super::relative_path(&module.file("vendor"))?);
             go_mod::vendor_testify(&vendor, module.path.as_deref())?;
@@ -295,12 +295,9 @@ impl Toolchain for GoTest {
             return missing_packages(output).into_iter().find(|package| {
                 !module.owns(package)
                     && !only_the_tests_import(job, checkout, &[".go"], |code| {
-                        go_imports(code).iter().any(|import| {
-                            import == package
-                                || import
-                                    .strip_prefix(package.as_str())
-                                    .is_some_and(|rest| rest.starts_with('/'))
-                        })
+                        go_imports(code)
+                            .iter()
+                            .any(|import| is_within(import, package))
                     })
             });
         }
@@ -330,11 +327,9 @@ fn test_functions(code: &str) -> Vec<String> {
 
 /// Whether Go code imports one of testify's packages.
 fn imports_testify(code: &str) -> bool {
-    go_imports(code).iter().any(|import| {
-        import
-            .strip_prefix(go_mod::TESTIFY_MODULES[0].0)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    go_imports(code)
+        .iter()
+        .any(|import| is_within(import, go_mod::TESTIFY_MODULES[0].0))
 }
 
 /// The directory the package is built in, named after its `package` clause (a plain name).
@@ -585,10 +580,7 @@ mod tests {
         );
 
         job.source_file_name = "tools/gen.go";
-        assert_eq!(
-            Module::of(&job).map(|module| module.root),
-            Some(String::new())
-        );
+        assert_eq!(Module::of(&job).map(|module| module.root), Some(""));
         job.checkout = None;
         assert!(Module::of(&job).is_none());
         assert_eq!(module_path("modules x\n"), None);
