@@ -102,6 +102,22 @@ async fn serve(stack: &crate::helpers::Stack, name: &str, files: &[(&str, &str)]
     }
 }
 
+/// A stack whose api may reach the loopback git server and stand-in forges.
+async fn loopback_stack(
+    pool_options: PgPoolOptions,
+    connect: PgConnectOptions,
+) -> crate::helpers::Stack {
+    stack(
+        pool_options,
+        connect,
+        StackOptions {
+            loopback_forges: true,
+            ..StackOptions::default()
+        },
+    )
+    .await
+}
+
 /// `POST /api/batches` with `body`, which must be created; answers the batch.
 async fn create_batch(stack: &crate::helpers::Stack, body: &Value) -> Value {
     let created = stack
@@ -138,15 +154,7 @@ async fn a_multi_module_project_gets_tests_that_pass_inside_it(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let stack = stack(
-        pool_options,
-        connect,
-        StackOptions {
-            loopback_forges: true,
-            ..StackOptions::default()
-        },
-    )
-    .await;
+    let stack = loopback_stack(pool_options, connect).await;
     let Served {
         git,
         github,
@@ -307,15 +315,7 @@ async fn the_offline_generator_explores_a_repository_file_among_its_siblings(
     pool_options: PgPoolOptions,
     connect: PgConnectOptions,
 ) {
-    let stack = stack(
-        pool_options,
-        connect,
-        StackOptions {
-            loopback_forges: true,
-            ..StackOptions::default()
-        },
-    )
-    .await;
+    let stack = loopback_stack(pool_options, connect).await;
     let _served = serve(&stack, "acme/inventory", &project()).await;
     let created = create_batch(
         &stack,
